@@ -1,0 +1,5 @@
+//! Benchmark models on the engine.
+//!
+//! - [`phold`]: the classic PHOLD model (see `secsim bench phold`).
+
+pub mod phold;

@@ -1,0 +1,21 @@
+//! Real key schedules and message protection (issue 3). Each file is one piece:
+//!
+//! - [`kdf`]: the 3GPP generic KDF (TS 33.220 Annex B).
+//! - [`aefpsk`]: AEFPSK (TS 33.122 Annex A), TLS 1.2 as specified and a TLS 1.3 variant.
+//! - [`tls13`]: the TLS 1.3 key schedule (RFC 8446 section 7), X25519, binders, exporter.
+//! - [`tls12`]: the TLS 1.2 PRF and the RFC 5705 exporter.
+//! - [`n32f`]: the N32-f key hierarchy and nonces (TS 33.501 13.2.4.4.1).
+//! - [`jose`]: JWE (dir + AES-GCM) and JWS (ES256) in flattened JSON, base64url.
+//! - [`jwt`]: OAuth access tokens (JWS compact, ES256) for CAPIF.
+//! - [`pki`]: a light PKI: certificates with real signatures, chains, expiry, revocation.
+//! - [`cost`]: simulated CPU cost per operation and the `crypto_fidelity` knob.
+
+pub mod aefpsk;
+pub mod cost;
+pub mod jose;
+pub mod jwt;
+pub mod kdf;
+pub mod n32f;
+pub mod pki;
+pub mod tls12;
+pub mod tls13;

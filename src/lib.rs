@@ -1,0 +1,32 @@
+//! # secsim
+//!
+//! A deterministic discrete-event simulator for the security procedures at 5G trust-domain
+//! borders (N32 between SEPPs, CAPIF between invokers, CCFs and AEFs).
+//!
+//! One way through, one module per step:
+//!
+//! ```text
+//!  scenario (RON files) ──► net (topology graph, links, connections) + actors
+//!        │                                   │
+//!        ▼                                   ▼
+//!  engine (event loop, time, RNG streams) ◄──┘   proto (sans-IO protocol machines)
+//!        │
+//!        ▼
+//!  metrics (records → CSV, plots, trace)
+//! ```
+//!
+//! - [`engine`]: time, queue, RNG streams, the event loop. Knows nothing of 3GPP.
+//! - [`net`]: topology, links (latency, loss, bandwidth, outages), routing, and the
+//!   connection model (TCP, TLS 1.3 flights, HTTP/2 streams, CONNECT tunnels).
+//! - [`scenario`]: RON schema, loading with located errors, validation.
+//! - [`metrics`]: per-procedure records, CSV, plots.
+//! - [`bench`]: the PHOLD benchmark model on the engine.
+//! - [`run`]: builds a world from a scenario, runs seeds in parallel, writes results.
+
+pub mod bench;
+pub mod crypto;
+pub mod engine;
+pub mod metrics;
+pub mod net;
+pub mod run;
+pub mod scenario;

@@ -1,0 +1,268 @@
+//! The RON schema of topology and experiment files: plain data, validated once at load.
+//!
+//! Every struct denies unknown fields; defaults are listed on each field. Durations are
+//! strings with a unit (`"150ms"`), see [`SimDuration::parse`].
+//!
+//! A topology file:
+//!
+//! ```ron
+//! Topology(
+//!     domains: [(name: "plmn-a", kind: Plmn), (name: "plmn-b", kind: Plmn)],
+//!     nodes: [
+//!         (name: "nf-a", domain: "plmn-a"),
+//!         (name: "nf-b", domain: "plmn-b"),
+//!     ],
+//!     links: [
+//!         // one entry = both directions unless `duplex: false`
+//!         (source: "nf-a", target: "nf-b", latency: Constant("20ms")),
+//!     ],
+//! )
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::SimDuration;
+
+/// A topology file (`topologies/*.ron`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TopologyFile {
+    /// Trust domains: PLMNs, CAPIF provider domains, IPX providers.
+    pub domains: Vec<DomainSpec>,
+    /// Network nodes; each belongs to one domain.
+    pub nodes: Vec<NodeSpec>,
+    /// Links; each entry makes two directed links unless `duplex: false`.
+    pub links: Vec<LinkSpec>,
+}
+
+/// The kind of trust domain a node belongs to.
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+pub enum DomainKind {
+    /// A mobile network operator's network.
+    Plmn,
+    /// An IPX / roaming hub provider (Roaming Intermediaries live here).
+    Ipx,
+    /// A CAPIF provider domain (CCF, AEFs, APFs).
+    CapifProvider,
+    /// Anything else (a third-party API invoker's network, the Internet).
+    Other,
+}
+
+/// A trust domain.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DomainSpec {
+    pub name: String,
+    pub kind: DomainKind,
+}
+
+/// What a node is; protocol actors are attached by role.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+pub enum NodeRole {
+    /// A network function (traffic source or sink). Default.
+    #[default]
+    Nf,
+    /// A router: forwards only.
+    Router,
+    /// An HTTP proxy that can set up CONNECT tunnels.
+    Proxy,
+    /// Security Edge Protection Proxy.
+    Sepp,
+    /// Roaming Intermediary (an HTTP proxy in an IPX domain).
+    Ri,
+    /// CAPIF core function.
+    Ccf,
+    /// API exposing function.
+    Aef,
+    /// API publishing function.
+    Apf,
+    /// API invoker.
+    Invoker,
+}
+
+/// A network node.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeSpec {
+    /// Unique name; also the node's RNG stream name.
+    pub name: String,
+    /// The domain it belongs to (a name from `domains`).
+    pub domain: String,
+    /// Default `Nf`.
+    #[serde(default)]
+    pub role: NodeRole,
+}
+
+/// A link latency distribution (one-way propagation plus queueing, per message).
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+pub enum LatencySpec {
+    /// Always the same.
+    Constant(SimDuration),
+    /// Uniform in [min, max].
+    Uniform { min: SimDuration, max: SimDuration },
+    /// Normal, truncated at zero.
+    Normal { mean: SimDuration, std: SimDuration },
+    /// Log-normal with the given median and shape sigma (of the underlying normal).
+    LogNormal { median: SimDuration, sigma: f64 },
+    /// Exponential with the given mean.
+    Exponential { mean: SimDuration },
+    /// Drawn uniformly from a list of measured samples.
+    Empirical(Vec<SimDuration>),
+}
+
+/// A window during which a link is down: `(from: "1s", to: Some("3s"))`; `to: None` means
+/// down for the rest of the run.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowSpec {
+    pub from: SimDuration,
+    #[serde(default)]
+    pub to: Option<SimDuration>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A link (or a pair of links, one per direction, each with its own state and RNG stream).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    pub source: String,
+    pub target: String,
+    /// Also create the link target → source with the same parameters. Default `true`.
+    #[serde(default = "yes")]
+    pub duplex: bool,
+    pub latency: LatencySpec,
+    /// Probability that a transmission is lost [0, 1), recovered by TCP retransmission after
+    /// an RTO that doubles per loss. Default 0.
+    #[serde(default)]
+    pub loss: f64,
+    /// Retransmission timeout for the first loss. Default `"200ms"` (Linux minimum RTO).
+    #[serde(default)]
+    pub rto: Option<SimDuration>,
+    /// Bandwidth [Mbit/s]: adds size / bandwidth serialisation delay and FIFO queueing.
+    /// Default: unlimited.
+    #[serde(default)]
+    pub bandwidth_mbps: Option<f64>,
+    /// Down windows. Default none.
+    #[serde(default)]
+    pub down: Vec<WindowSpec>,
+}
+
+/// An experiment file (`experiments/*.ron`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentFile {
+    /// Names the results folder `results/<name>/`.
+    pub name: String,
+    /// Path of the topology file, relative to this file.
+    pub topology: String,
+    /// Simulated time per run.
+    pub duration: SimDuration,
+    /// Records that start before this are discarded. Default `"0s"`.
+    #[serde(default)]
+    pub warmup: SimDuration,
+    /// Master seeds, one run each. Default `[1]`. `--seeds N` on the command line
+    /// overrides with `1..=N`.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
+    /// Hard bound on delivered events per run. Default 100,000,000.
+    #[serde(default)]
+    pub max_events: Option<u64>,
+    /// Connection-model knobs. Defaults: see [`NetworkSpec`].
+    #[serde(default)]
+    pub network: NetworkSpec,
+    /// Traffic.
+    pub workload: Vec<WorkloadSpec>,
+    /// What to write. Defaults: see [`OutputSpec`].
+    #[serde(default)]
+    pub outputs: OutputSpec,
+}
+
+/// Connection-model knobs.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// An idle HTTP/2 connection is closed after this. Default `"60s"`.
+    #[serde(default)]
+    pub idle_timeout: Option<SimDuration>,
+    /// Use TLS between client and proxy as well, before CONNECT. Default `false`.
+    #[serde(default)]
+    pub tls_to_proxy: Option<bool>,
+}
+
+/// Outputs of a run.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputSpec {
+    /// Write `trace.jsonl` (one line per delivered message). Default `false`.
+    #[serde(default)]
+    pub trace: bool,
+    /// Write plots (SVG and PNG). Default `true`.
+    #[serde(default = "yes")]
+    pub plots: bool,
+}
+
+impl Default for OutputSpec {
+    fn default() -> Self {
+        OutputSpec { trace: false, plots: true }
+    }
+}
+
+/// How requests of a flow arrive.
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+pub enum ArrivalSpec {
+    /// Poisson process with the given rate [1/s].
+    Poisson { rate_per_s: f64 },
+    /// One request every `interval`.
+    Periodic { interval: SimDuration },
+}
+
+/// One kind of traffic.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub enum WorkloadSpec {
+    /// HTTP/2 requests over TLS from `client` to `server`, optionally through the CONNECT
+    /// proxy `via`.
+    Http(HttpFlowSpec),
+}
+
+fn default_request_bytes() -> u32 {
+    512
+}
+fn default_response_bytes() -> u32 {
+    1024
+}
+fn default_timeout() -> SimDuration {
+    SimDuration::from_secs(5)
+}
+
+/// A flow of HTTP/2 requests.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpFlowSpec {
+    /// Label in records and plots. Default `"<client>-><server>"` (plus `" via <proxy>"`).
+    #[serde(default)]
+    pub name: Option<String>,
+    pub client: String,
+    pub server: String,
+    /// A node with role `Proxy` or `Ri` to tunnel through with HTTP CONNECT. Default none.
+    #[serde(default)]
+    pub via: Option<String>,
+    pub arrival: ArrivalSpec,
+    /// JSON body size of a request [bytes]. Default 512.
+    #[serde(default = "default_request_bytes")]
+    pub request_bytes: u32,
+    /// JSON body size of a response [bytes]. Default 1024.
+    #[serde(default = "default_response_bytes")]
+    pub response_bytes: u32,
+    /// Server processing time per request. Default none (zero).
+    #[serde(default)]
+    pub processing: Option<LatencySpec>,
+    /// First request no earlier than this. Default `"0s"`.
+    #[serde(default)]
+    pub start: SimDuration,
+    /// A request without answer after this counts as timed out. Default `"5s"`.
+    #[serde(default = "default_timeout")]
+    pub timeout: SimDuration,
+}
