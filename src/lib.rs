@@ -30,3 +30,4 @@ pub mod metrics;
 pub mod net;
 pub mod run;
 pub mod scenario;
+pub mod world;

@@ -1,1 +1,107 @@
-fn main() {}
+//! The `secsim` command line: a thin layer over the library.
+//!
+//! Exit codes: 0 success, 1 run failure (I/O, failed seeds), 2 bad input (scenario files,
+//! flags).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser, Debug)]
+#[command(name = "secsim", version, about = "Deterministic discrete-event simulator for 5G trust-domain border security")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run an experiment: one simulation per seed, results in results/<experiment>/.
+    Run {
+        /// The experiment file (experiments/*.ron).
+        experiment: PathBuf,
+        /// Run seeds 1..=N (replications in parallel) instead of the file's seed list.
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Results folder (default results/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Write the message trace (trace.jsonl).
+        #[arg(long)]
+        trace: bool,
+        /// Worker threads (default: all cores). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Check a topology or experiment file and print a summary.
+    Validate {
+        /// A topologies/*.ron or experiments/*.ron file.
+        file: PathBuf,
+    },
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// The PHOLD benchmark on secsim's engine (same model and digest as ../shared/bench/phold).
+    Phold(secsim::bench::phold::PholdArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Run { experiment, seeds, out, trace, threads, quiet } => {
+            let opts = secsim::run::RunOptions { seeds, out, trace, threads, quiet };
+            match secsim::run::run_experiment(&experiment, &opts) {
+                Ok(summary) => {
+                    let events: u64 = summary.seeds.iter().map(|s| s.events).sum();
+                    let records: usize = summary.seeds.iter().map(|s| s.records.len()).sum();
+                    println!(
+                        "secsim: {} seed(s), {events} events, {records} records in {:.2} s -> {}",
+                        summary.seeds.len(),
+                        summary.wall_s,
+                        summary.dir.display()
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("secsim: error: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
+        }
+        Command::Validate { file } => match secsim::scenario::validate_path(&file) {
+            Ok(summary) => {
+                println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("secsim: error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Bench(BenchCommand::Phold(args)) => match secsim::bench::phold::run(&args) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("secsim: error: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}

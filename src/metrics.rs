@@ -1,1 +1,13 @@
-//! Metric records and outputs.
+//! Metric records and their outputs.
+//!
+//! - [`record`]: one [`Record`] per procedure (an HTTP request, later a handshake).
+//! - [`csv`]: `records.csv` and `summary.csv` (units in column names).
+//! - [`plot`]: latency CDFs as SVG and PNG.
+//! - [`stats`]: quantiles and summaries.
+
+pub mod csv;
+pub mod plot;
+pub mod record;
+pub mod stats;
+
+pub use record::{Outcome, Record};

@@ -25,7 +25,7 @@ use crate::engine::SimDuration;
 
 /// A topology file (`topologies/*.ron`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Topology")]
 pub struct TopologyFile {
     /// Trust domains: PLMNs, CAPIF provider domains, IPX providers.
     pub domains: Vec<DomainSpec>,
@@ -152,7 +152,7 @@ pub struct LinkSpec {
 
 /// An experiment file (`experiments/*.ron`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Experiment")]
 pub struct ExperimentFile {
     /// Names the results folder `results/<name>/`.
     pub name: String,

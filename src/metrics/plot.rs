@@ -1,0 +1,109 @@
+//! Plots, written as SVG and PNG with plotters. Text uses the DejaVu Sans font embedded in
+//! the binary (assets/, Bitstream Vera licence), so PNGs render the same on every machine.
+//! Plots are made on request and never asserted on.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+static FONT: Once = Once::new();
+
+fn register_font() {
+    FONT.call_once(|| {
+        // The embedded font is valid TrueType; registration fails only on malformed data.
+        let _ = plotters::style::register_font(
+            "sans-serif",
+            FontStyle::Normal,
+            include_bytes!("../../assets/DejaVuSans.ttf"),
+        );
+    });
+}
+
+/// A plot could not be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write plot {path}: {message}")]
+pub struct PlotError {
+    pub path: String,
+    pub message: String,
+}
+
+/// One curve of a CDF plot: a label and its samples.
+pub struct Series {
+    pub label: String,
+    pub values: Vec<f64>,
+}
+
+const COLORS: [RGBColor; 8] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+];
+
+fn draw_cdf<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, x_label: &str, series: &[Series]) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let max_x = series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+    let max_x = if max_x > 0.0 { max_x * 1.05 } else { 1.0 };
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(0.0..max_x, 0.0..1.0)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .x_desc(x_label)
+        .y_desc("fraction of requests ≤ x")
+        .label_style(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, s) in series.iter().enumerate() {
+        let mut v: Vec<f64> = s.values.iter().copied().filter(|v| v.is_finite()).collect();
+        if v.is_empty() {
+            continue;
+        }
+        v.sort_by(|a, b| a.total_cmp(b));
+        let n = v.len() as f64;
+        // Subsample long series to at most ~2000 points: the step shape survives.
+        let step = (v.len() / 2000).max(1);
+        let mut pts: Vec<(f64, f64)> = v.iter().enumerate().step_by(step).map(|(k, &x)| (x, (k + 1) as f64 / n)).collect();
+        pts.push((v[v.len() - 1], 1.0));
+        let color = COLORS[i % COLORS.len()];
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(|e| e.to_string())?
+            .label(format!("{} (n={})", s.label, v.len()))
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 14))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Writes `<stem>.svg` and `<stem>.png`: the empirical CDF of each series.
+pub fn cdf(dir: &Path, stem: &str, title: &str, x_label: &str, series: &[Series]) -> Result<(), PlotError> {
+    register_font();
+    let svg = dir.join(format!("{stem}.svg"));
+    let png = dir.join(format!("{stem}.png"));
+    let err = |p: &Path, m: String| PlotError { path: p.display().to_string(), message: m };
+    draw_cdf(SVGBackend::new(&svg, (900, 600)).into_drawing_area(), title, x_label, series).map_err(|m| err(&svg, m))?;
+    draw_cdf(BitMapBackend::new(&png, (900, 600)).into_drawing_area(), title, x_label, series).map_err(|m| err(&png, m))?;
+    Ok(())
+}

@@ -1,0 +1,60 @@
+//! One row per procedure run.
+
+use serde::Serialize;
+
+/// How a procedure ended.
+#[derive(Clone, Copy, Debug, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// Completed with a 2xx answer.
+    Ok,
+    /// Completed with a 4xx/5xx answer.
+    Error,
+    /// A proxy refused the CONNECT.
+    Refused,
+    /// The links gave up (outage, loss beyond the retransmission budget).
+    Unreachable,
+    /// No answer before the procedure's timeout.
+    Timeout,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::Refused => "refused",
+            Outcome::Unreachable => "unreachable",
+            Outcome::Timeout => "timeout",
+        }
+    }
+}
+
+/// One procedure run (for the HTTP workload: one request).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Record {
+    /// The procedure, e.g. `http_request`.
+    pub procedure: &'static str,
+    /// The flow or variant label (plots group by it).
+    pub variant: String,
+    pub initiator: String,
+    pub responder: String,
+    /// The proxy tunnelled through, "" if none.
+    pub via: String,
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub outcome: Outcome,
+    /// HTTP status seen by the initiator (0 if none).
+    pub status: u16,
+    /// Whether the procedure waited for a new connection to be set up.
+    pub new_connection: bool,
+    /// Bytes of the procedure's own messages on the wire (both directions).
+    pub bytes: u64,
+}
+
+impl Record {
+    /// End minus start [ms].
+    pub fn latency_ms(&self) -> f64 {
+        (self.end_ns.saturating_sub(self.start_ns)) as f64 / 1e6
+    }
+}

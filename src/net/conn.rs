@@ -1,0 +1,492 @@
+//! Connections: TCP setup, TLS 1.3 handshake flights, HTTP/2 streams multiplexed on one
+//! connection, HTTP CONNECT tunnels through a proxy, and idle timeouts.
+//!
+//! Direct connection (client C, server S); the first request leaves after 2 RTT:
+//!
+//! ```text
+//!  C ── SYN ─────────────────────────► S
+//!  C ◄───────────────────── SYN-ACK ── S      1 RTT  (TCP)
+//!  C ── ClientHello ─────────────────► S
+//!  C ◄── ServerHello..Finished ─────── S      2 RTT  (TLS 1.3, mutual)
+//!  C ── Certificate, CV, Finished ───► S
+//!  C ── HEADERS/DATA (stream 1, 3..) ► S      requests follow the client's Finished
+//! ```
+//!
+//! Through a CONNECT proxy P (RFC 9110 9.3.6): TCP to P, `CONNECT S`, P opens TCP to S and
+//! answers 200, then TLS end to end through the tunnel. The first request leaves after
+//! `2 RTT(C,P) + RTT(P,S) + RTT(C,S)`: with P on the path, 2 RTT(C,S) + 1 RTT(C,P), i.e.
+//! one extra round trip to the proxy. With `tls_to_proxy`, a TLS handshake with P comes
+//! before the CONNECT (one more RTT(C,P)). The proxy's application decides on each CONNECT
+//! ([`Network::accept_connect`] / [`Network::refuse_connect`]); a refusal (e.g. 403 with a
+//! ProblemDetails body) fails the connection and every request waiting on it.
+//!
+//! Requests issued while a connection is being set up wait on it; once it is ready they
+//! leave in order, each on its own stream. TCP delivers in order: no segment of a
+//! connection overtakes an earlier one in the same direction. A connection with no open
+//! stream for `idle_timeout` is closed by the client (the next request opens a new one).
+//! A segment that the links give up on (outage or loss beyond the retransmission budget)
+//! fails the connection at the sender.
+//!
+//! The model is omniscient about connection state (both ends' states live in one
+//! [`Conn`]), but each transition happens only when the segment that causes it arrives.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use super::http::{HandshakeSizes, HttpRequest, HttpResponse};
+use super::link::Transit;
+use super::topology::{NodeId, Topology};
+use crate::engine::{Ctx, SimDuration, SimTime};
+
+/// A connection id, dense from 0 in creation order.
+pub type ConnId = u32;
+
+/// Which TCP connection of a tunnelled connection a segment is on.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Leg {
+    /// Client to its first hop (the server, or the proxy).
+    Edge,
+    /// Proxy to server.
+    Upstream,
+}
+
+/// A segment (or flight) on a connection.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Segment {
+    Syn(Leg),
+    SynAck(Leg),
+    /// TLS with the proxy (only with `tls_to_proxy`).
+    ProxyClientHello,
+    ProxyServerFlight,
+    Connect,
+    ConnectReply { status: u16, body: Option<String> },
+    ClientHello,
+    ServerFlight,
+    ClientFinished,
+    Request { stream: u32, req: HttpRequest },
+    Response { stream: u32, rsp: HttpResponse },
+}
+
+impl Segment {
+    /// The name in traces: the OpenAPI schema for HTTP bodies, else the protocol message.
+    pub fn name(&self) -> &str {
+        match self {
+            Segment::Syn(_) => "TCP SYN",
+            Segment::SynAck(_) => "TCP SYN-ACK",
+            Segment::ProxyClientHello => "TLS ClientHello (proxy)",
+            Segment::ProxyServerFlight => "TLS ServerHello..Finished (proxy)",
+            Segment::Connect => "HTTP CONNECT",
+            Segment::ConnectReply { .. } => "HTTP CONNECT response",
+            Segment::ClientHello => "TLS ClientHello",
+            Segment::ServerFlight => "TLS ServerHello..Finished",
+            Segment::ClientFinished => "TLS Certificate..Finished",
+            Segment::Request { req, .. } if !req.schema.is_empty() => req.schema,
+            Segment::Request { .. } => "HTTP request",
+            Segment::Response { rsp, .. } if !rsp.schema.is_empty() => rsp.schema,
+            Segment::Response { .. } => "HTTP response",
+        }
+    }
+}
+
+/// A segment in flight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Packet {
+    pub conn: ConnId,
+    pub from: NodeId,
+    pub bytes: u32,
+    pub seg: Segment,
+}
+
+/// What the network puts on the engine's queue.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Wire {
+    /// A segment arriving at the event's target node.
+    Packet(Packet),
+    /// The client checks whether a connection has been idle long enough to close.
+    IdleCheck(ConnId),
+    /// The links gave up on a segment this node sent.
+    GiveUp(ConnId),
+}
+
+/// Why a connection failed.
+#[derive(Clone, Debug, Eq, PartialEq)]
+pub enum ConnFailure {
+    /// The proxy refused the CONNECT with this status and body.
+    Refused { status: u16, body: Option<String> },
+    /// The links gave up (outage, loss beyond the retransmission budget, no route).
+    Unreachable,
+}
+
+/// What a node's application sees.
+#[derive(Clone, Debug, PartialEq)]
+pub enum NetEvent {
+    /// At a server: a request on `stream` from `client`.
+    Request { conn: ConnId, stream: u32, client: NodeId, req: HttpRequest },
+    /// At a client: the response on `stream`.
+    Response { conn: ConnId, stream: u32, rsp: HttpResponse },
+    /// At a proxy: a client asks for a tunnel to `target`. Answer with
+    /// [`Network::accept_connect`] or [`Network::refuse_connect`].
+    ConnectRequest { conn: ConnId, client: NodeId, target: NodeId },
+    /// At a client: the connection failed; these streams will get no response.
+    Failed { conn: ConnId, streams: Vec<u32>, cause: ConnFailure },
+}
+
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum ClientState {
+    TcpSyn,
+    ProxyTls,
+    Connecting,
+    Tls,
+    Ready,
+    Closed,
+}
+
+/// One connection (both ends' views).
+#[derive(Clone, Debug)]
+pub struct Conn {
+    pub client: NodeId,
+    pub server: NodeId,
+    pub via: Option<NodeId>,
+    state: ClientState,
+    server_ready: bool,
+    pending: Vec<(u32, HttpRequest)>,
+    open: BTreeSet<u32>,
+    next_stream: u32,
+    last_activity: SimTime,
+    /// When the client sent its SYN.
+    pub opened_at: SimTime,
+    /// When the client could send its first request.
+    pub ready_at: Option<SimTime>,
+    /// Latest arrival per direction (client→server, server→client): TCP order.
+    arrival: [SimTime; 2],
+    /// Bytes sent on the connection, both directions, all legs.
+    pub bytes: u64,
+    pub retransmissions: u32,
+}
+
+/// Connection-model knobs.
+#[derive(Clone, Copy, Debug)]
+pub struct NetConfig {
+    pub idle_timeout: SimDuration,
+    pub tls_to_proxy: bool,
+    pub sizes: HandshakeSizes,
+}
+
+impl Default for NetConfig {
+    fn default() -> Self {
+        NetConfig { idle_timeout: SimDuration::from_secs(60), tls_to_proxy: false, sizes: HandshakeSizes::default() }
+    }
+}
+
+/// The network: topology, connections and the pool of reusable connections.
+pub struct Network {
+    pub topo: Topology,
+    pub cfg: NetConfig,
+    conns: Vec<Conn>,
+    pool: BTreeMap<(NodeId, NodeId, Option<NodeId>), ConnId>,
+}
+
+/// Segments flow end to end (through the proxy if any), on the edge leg, or upstream.
+#[derive(Clone, Copy)]
+enum Route {
+    EndToEnd,
+    Edge,
+    Upstream,
+}
+
+impl Network {
+    pub fn new(topo: Topology, cfg: NetConfig) -> Network {
+        Network { topo, cfg, conns: Vec::new(), pool: BTreeMap::new() }
+    }
+
+    pub fn conn(&self, id: ConnId) -> &Conn {
+        &self.conns[id as usize]
+    }
+
+    /// Connections opened so far.
+    pub fn conn_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Sends `req` from `client` to `server` (through the CONNECT proxy `via`), on a pooled
+    /// connection if one is open, else on a new one. Returns the connection and stream.
+    pub fn request<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        client: NodeId,
+        server: NodeId,
+        via: Option<NodeId>,
+        req: HttpRequest,
+    ) -> (ConnId, u32) {
+        let now = ctx.now();
+        let id = match self.pool.get(&(client, server, via)) {
+            Some(&id) if self.conns[id as usize].state != ClientState::Closed => id,
+            _ => {
+                let id = self.conns.len() as ConnId;
+                self.conns.push(Conn {
+                    client,
+                    server,
+                    via,
+                    state: ClientState::TcpSyn,
+                    server_ready: false,
+                    pending: Vec::new(),
+                    open: BTreeSet::new(),
+                    next_stream: 1,
+                    last_activity: now,
+                    opened_at: now,
+                    ready_at: None,
+                    arrival: [SimTime::ZERO; 2],
+                    bytes: 0,
+                    retransmissions: 0,
+                });
+                self.pool.insert((client, server, via), id);
+                let syn = self.cfg.sizes.tcp_syn;
+                self.ship(ctx, id, client, Route::Edge, Segment::Syn(Leg::Edge), syn);
+                id
+            }
+        };
+        let c = &mut self.conns[id as usize];
+        let stream = c.next_stream;
+        c.next_stream += 2; // client-initiated HTTP/2 streams are odd
+        c.open.insert(stream);
+        c.last_activity = now;
+        if c.state == ClientState::Ready {
+            let bytes = req.wire_bytes();
+            self.ship(ctx, id, client, Route::EndToEnd, Segment::Request { stream, req }, bytes);
+        } else {
+            c.pending.push((stream, req));
+        }
+        (id, stream)
+    }
+
+    /// Answers the request on `stream` (called by the server's application).
+    pub fn respond<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId, stream: u32, rsp: HttpResponse) {
+        let c = &self.conns[conn as usize];
+        if c.state == ClientState::Closed {
+            return; // the client gave up on this connection; nobody is listening
+        }
+        let server = c.server;
+        let bytes = rsp.wire_bytes();
+        self.ship(ctx, conn, server, Route::EndToEnd, Segment::Response { stream, rsp }, bytes);
+    }
+
+    /// The proxy accepts a CONNECT: it opens TCP to the target, then answers 200.
+    pub fn accept_connect<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId) {
+        let Some(proxy) = self.conns[conn as usize].via else { return };
+        let syn = self.cfg.sizes.tcp_syn;
+        self.ship(ctx, conn, proxy, Route::Upstream, Segment::Syn(Leg::Upstream), syn);
+    }
+
+    /// The proxy refuses a CONNECT with `status` and an optional body (e.g. ProblemDetails).
+    pub fn refuse_connect<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId, status: u16, body: Option<String>) {
+        let Some(proxy) = self.conns[conn as usize].via else { return };
+        let bytes = self.cfg.sizes.connect_response + body.as_ref().map_or(0, |b| 9 + b.len() as u32);
+        self.ship(ctx, conn, proxy, Route::Edge, Segment::ConnectReply { status, body }, bytes);
+    }
+
+    /// Puts a segment on its way from `from`; schedules its arrival (or the give-up).
+    fn ship<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, id: ConnId, from: NodeId, route: Route, seg: Segment, bytes: u32) {
+        let now = ctx.now();
+        let c = &self.conns[id as usize];
+        let from_client = from == c.client;
+        let to = match (route, from_client) {
+            (Route::EndToEnd, true) => c.server,
+            (Route::EndToEnd, false) => c.client,
+            (Route::Edge, true) => c.via.unwrap_or(c.server),
+            (Route::Edge, false) => c.client,
+            (Route::Upstream, _) if from == c.server => c.via.unwrap_or(c.client),
+            (Route::Upstream, _) => c.server,
+        };
+        let hops: [Option<NodeId>; 2] = match (route, c.via) {
+            (Route::EndToEnd, Some(p)) => [Some(p), Some(to)],
+            _ => [Some(to), None],
+        };
+        let mut t = now;
+        let mut at = from;
+        let mut retrans = 0;
+        for hop in hops.into_iter().flatten() {
+            match self.topo.transmit(at, hop, t, bytes) {
+                Transit::Arrives { at: arrive, retransmissions } => {
+                    t = arrive;
+                    retrans += retransmissions;
+                    at = hop;
+                }
+                Transit::GivenUp { at: when } => {
+                    ctx.send_at(from, when, Wire::GiveUp(id).into());
+                    return;
+                }
+            }
+        }
+        let c = &mut self.conns[id as usize];
+        // TCP delivers in order per direction (towards the client, or away from it).
+        let dir = usize::from(to == c.client);
+        let t = t.max(c.arrival[dir]);
+        c.arrival[dir] = t;
+        c.bytes += u64::from(bytes) * if c.via.is_some() && matches!(route, Route::EndToEnd) { 2 } else { 1 };
+        c.retransmissions += retrans;
+        ctx.send_at(to, t, Wire::Packet(Packet { conn: id, from, bytes, seg }).into());
+    }
+
+    /// Handles a network event at `node`; returns what the node's application must see.
+    pub fn on_wire<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, node: NodeId, wire: Wire) -> Option<NetEvent> {
+        match wire {
+            Wire::Packet(p) => {
+                if ctx.tracing() {
+                    let line = self.trace_line(ctx.now(), node, &p);
+                    ctx.trace(&line);
+                }
+                self.on_packet(ctx, node, p)
+            }
+            Wire::IdleCheck(id) => {
+                let now = ctx.now();
+                let idle = self.cfg.idle_timeout;
+                let c = &mut self.conns[id as usize];
+                if c.state != ClientState::Ready {
+                    return None;
+                }
+                if c.open.is_empty() && now.saturating_since(c.last_activity) >= idle {
+                    self.close(id);
+                } else {
+                    let due = if c.open.is_empty() { c.last_activity + idle } else { now + idle };
+                    ctx.set_timer_for(c.client, due - now, Wire::IdleCheck(id).into());
+                }
+                None
+            }
+            Wire::GiveUp(id) => {
+                let c = &self.conns[id as usize];
+                if c.state == ClientState::Closed {
+                    return None;
+                }
+                let client = c.client;
+                let streams: Vec<u32> = c.open.iter().copied().collect();
+                self.close(id);
+                (node == client).then_some(NetEvent::Failed { conn: id, streams, cause: ConnFailure::Unreachable })
+            }
+        }
+    }
+
+    fn close(&mut self, id: ConnId) {
+        let c = &mut self.conns[id as usize];
+        c.state = ClientState::Closed;
+        c.server_ready = false;
+        c.pending.clear();
+        c.open.clear();
+        let key = (c.client, c.server, c.via);
+        if self.pool.get(&key) == Some(&id) {
+            self.pool.remove(&key);
+        }
+    }
+
+    fn on_packet<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, node: NodeId, p: Packet) -> Option<NetEvent> {
+        let id = p.conn;
+        let sizes = self.cfg.sizes;
+        let c = &self.conns[id as usize];
+        if c.state == ClientState::Closed {
+            return None; // late segment of a closed connection
+        }
+        let (client, server, via) = (c.client, c.server, c.via);
+        match p.seg {
+            Segment::Syn(leg) => {
+                let route = if leg == Leg::Edge { Route::Edge } else { Route::Upstream };
+                self.ship(ctx, id, node, route, Segment::SynAck(leg), sizes.tcp_syn);
+                None
+            }
+            Segment::SynAck(Leg::Edge) => {
+                let next = match (via, self.cfg.tls_to_proxy) {
+                    (Some(_), true) => (ClientState::ProxyTls, Route::Edge, Segment::ProxyClientHello, sizes.client_hello),
+                    (Some(_), false) => (ClientState::Connecting, Route::Edge, Segment::Connect, sizes.connect_request),
+                    (None, _) => (ClientState::Tls, Route::EndToEnd, Segment::ClientHello, sizes.client_hello),
+                };
+                self.conns[id as usize].state = next.0;
+                self.ship(ctx, id, client, next.1, next.2, next.3);
+                None
+            }
+            Segment::ProxyClientHello => {
+                self.ship(ctx, id, node, Route::Edge, Segment::ProxyServerFlight, sizes.server_flight);
+                None
+            }
+            Segment::ProxyServerFlight => {
+                // The client's Finished travels with the CONNECT.
+                self.conns[id as usize].state = ClientState::Connecting;
+                self.ship(ctx, id, client, Route::Edge, Segment::Connect, sizes.connect_request + sizes.client_finished);
+                None
+            }
+            Segment::Connect => Some(NetEvent::ConnectRequest { conn: id, client, target: server }),
+            Segment::SynAck(Leg::Upstream) => {
+                // At the proxy: upstream TCP is up, the tunnel is ready.
+                self.ship(ctx, id, node, Route::Edge, Segment::ConnectReply { status: 200, body: None }, sizes.connect_response);
+                None
+            }
+            Segment::ConnectReply { status, body } => {
+                if (200..300).contains(&status) {
+                    self.conns[id as usize].state = ClientState::Tls;
+                    self.ship(ctx, id, client, Route::EndToEnd, Segment::ClientHello, sizes.client_hello);
+                    None
+                } else {
+                    let streams = self.conns[id as usize].open.iter().copied().collect();
+                    self.close(id);
+                    Some(NetEvent::Failed { conn: id, streams, cause: ConnFailure::Refused { status, body } })
+                }
+            }
+            Segment::ClientHello => {
+                self.ship(ctx, id, server, Route::EndToEnd, Segment::ServerFlight, sizes.server_flight);
+                None
+            }
+            Segment::ServerFlight => {
+                let now = ctx.now();
+                self.ship(ctx, id, client, Route::EndToEnd, Segment::ClientFinished, sizes.client_finished);
+                let c = &mut self.conns[id as usize];
+                c.state = ClientState::Ready;
+                c.ready_at = Some(now);
+                c.last_activity = now;
+                let pending = std::mem::take(&mut c.pending);
+                for (stream, req) in pending {
+                    let bytes = req.wire_bytes();
+                    self.ship(ctx, id, client, Route::EndToEnd, Segment::Request { stream, req }, bytes);
+                }
+                let idle = self.cfg.idle_timeout;
+                ctx.set_timer_for(client, idle, Wire::IdleCheck(id).into());
+                None
+            }
+            Segment::ClientFinished => {
+                self.conns[id as usize].server_ready = true;
+                None
+            }
+            Segment::Request { stream, req } => {
+                self.conns[id as usize].last_activity = ctx.now();
+                Some(NetEvent::Request { conn: id, stream, client, req })
+            }
+            Segment::Response { stream, rsp } => {
+                let c = &mut self.conns[id as usize];
+                c.last_activity = ctx.now();
+                c.open.remove(&stream).then_some(NetEvent::Response { conn: id, stream, rsp })
+            }
+        }
+    }
+
+    /// One trace line (JSON) for a delivered segment.
+    fn trace_line(&self, now: SimTime, to: NodeId, p: &Packet) -> String {
+        let (method, path, status, body): (Option<&str>, Option<&str>, Option<u16>, Option<&str>) = match &p.seg {
+            Segment::Request { req, .. } => (Some(req.method), Some(req.path.as_str()), None, Some(req.body.as_str())),
+            Segment::Response { rsp, .. } => (None, None, Some(rsp.status), Some(rsp.body.as_str())),
+            Segment::Connect => (Some("CONNECT"), Some(self.topo.name(self.conns[p.conn as usize].server)), None, None),
+            Segment::ConnectReply { status, body } => (None, None, Some(*status), body.as_deref()),
+            _ => (None, None, None, None),
+        };
+        let body = body.filter(|b| !b.is_empty()).map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.to_string())));
+        json!({
+            "time_ns": now.as_nanos(),
+            "from": self.topo.name(p.from),
+            "to": self.topo.name(to),
+            "conn": p.conn,
+            "msg": p.seg.name(),
+            "method": method,
+            "path": path,
+            "status": status,
+            "bytes": p.bytes,
+            "body": body,
+        })
+        .to_string()
+    }
+}

@@ -1,0 +1,293 @@
+//! The simulated world: the network plus the actors on its nodes, built from a scenario.
+//!
+//! ```text
+//!  engine ──Event<Msg>──► SimWorld::handle
+//!                           ├─ Msg::Net(wire)  ─► Network::on_wire ─► NetEvent ─► node's actor
+//!                           └─ Msg::Arrival / Processed / Timeout ─► workload actors
+//! ```
+//!
+//! Actors: every node with role `Proxy` or `Ri` runs a CONNECT proxy that accepts every
+//! tunnel; every HTTP flow's server answers each request after its processing delay with a
+//! JSON body of the configured size. Each flow draws its arrivals from the stream
+//! `flow:<name>`, each server its processing delays from `node:<name>`.
+
+use std::collections::BTreeMap;
+
+use rand_distr::{Distribution, Exp};
+
+use crate::engine::{Ctx, Event, EventKind, SimDuration, SimRng, SimTime, TimerId, World, stream};
+use crate::metrics::{Outcome, Record};
+use crate::net::{ConnFailure, ConnId, HttpRequest, HttpResponse, Latency, NetConfig, NetEvent, Network, NodeId, Topology, Wire};
+use crate::scenario::{ArrivalSpec, ExperimentFile, NodeRole, TopologyFile, WorkloadSpec};
+
+/// Everything on the engine's queue.
+#[derive(Clone, Debug)]
+pub enum Msg {
+    Net(Wire),
+    /// The next request of a flow is due.
+    Arrival(u32),
+    /// A server finished processing a request.
+    Processed { conn: ConnId, stream: u32, flow: u32 },
+    /// A request's timeout.
+    Timeout { conn: ConnId, stream: u32 },
+}
+
+impl From<Wire> for Msg {
+    fn from(w: Wire) -> Msg {
+        Msg::Net(w)
+    }
+}
+
+/// A world that could not be built from a scenario.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("topology: {0}")]
+    Topology(#[from] crate::net::topology::TopologyError),
+    #[error("workload[{index}]: unknown node `{name}`")]
+    UnknownNode { index: usize, name: String },
+    #[error("workload[{index}]: {message}")]
+    Workload { index: usize, message: String },
+}
+
+#[derive(Clone, Debug)]
+enum Arrival {
+    Poisson(Exp<f64>),
+    Periodic(SimDuration),
+}
+
+struct Flow {
+    label: String,
+    client: NodeId,
+    server: NodeId,
+    via: Option<NodeId>,
+    arrival: Arrival,
+    request_body: String,
+    response_body: String,
+    processing: Option<Latency>,
+    timeout: SimDuration,
+    start: SimTime,
+    rng: SimRng,
+    sent: u64,
+}
+
+struct Outstanding {
+    flow: u32,
+    start: SimTime,
+    timer: TimerId,
+    new_connection: bool,
+    request_bytes: u32,
+}
+
+/// The world of one run.
+pub struct SimWorld {
+    pub net: Network,
+    flows: Vec<Flow>,
+    node_rng: Vec<SimRng>,
+    outstanding: BTreeMap<(ConnId, u32), Outstanding>,
+    /// Records of completed procedures, in completion order.
+    pub records: Vec<Record>,
+    warmup: SimTime,
+}
+
+/// A JSON body of exactly `n` bytes (at least `{"d":""}`, 8 bytes).
+fn body_of(n: u32) -> String {
+    let pad = (n as usize).saturating_sub(8);
+    format!("{{\"d\":\"{}\"}}", "x".repeat(pad))
+}
+
+impl SimWorld {
+    /// Builds the world for one seed.
+    pub fn build(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Result<SimWorld, BuildError> {
+        let topo = Topology::build(topo_spec, seed)?;
+        let node_rng = topo_spec.nodes.iter().map(|n| stream(seed, &format!("node:{}", n.name))).collect();
+        let lookup = |index: usize, name: &str| {
+            topo.node_id(name).ok_or_else(|| BuildError::UnknownNode { index, name: name.to_string() })
+        };
+        let mut flows = Vec::new();
+        for (index, w) in exp.workload.iter().enumerate() {
+            match w {
+                WorkloadSpec::Http(f) => {
+                    let client = lookup(index, &f.client)?;
+                    let server = lookup(index, &f.server)?;
+                    let via = f.via.as_deref().map(|v| lookup(index, v)).transpose()?;
+                    let label = f.name.clone().unwrap_or_else(|| match &f.via {
+                        Some(v) => format!("{}->{} via {v}", f.client, f.server),
+                        None => format!("{}->{}", f.client, f.server),
+                    });
+                    let arrival = match f.arrival {
+                        ArrivalSpec::Poisson { rate_per_s } => Arrival::Poisson(
+                            Exp::new(rate_per_s)
+                                .map_err(|e| BuildError::Workload { index, message: format!("rate_per_s: {e}") })?,
+                        ),
+                        ArrivalSpec::Periodic { interval } => Arrival::Periodic(interval),
+                    };
+                    let processing = f
+                        .processing
+                        .as_ref()
+                        .map(Latency::from_spec)
+                        .transpose()
+                        .map_err(|e| BuildError::Workload { index, message: format!("processing: {e}") })?;
+                    flows.push(Flow {
+                        rng: stream(seed, &format!("flow:{label}")),
+                        label,
+                        client,
+                        server,
+                        via,
+                        arrival,
+                        request_body: body_of(f.request_bytes),
+                        response_body: body_of(f.response_bytes),
+                        processing,
+                        timeout: f.timeout,
+                        start: SimTime::ZERO + f.start,
+                        sent: 0,
+                    });
+                }
+            }
+        }
+        let cfg = NetConfig {
+            idle_timeout: exp.network.idle_timeout.unwrap_or(SimDuration::from_secs(60)),
+            tls_to_proxy: exp.network.tls_to_proxy.unwrap_or(false),
+            ..NetConfig::default()
+        };
+        Ok(SimWorld {
+            net: Network::new(topo, cfg),
+            flows,
+            node_rng,
+            outstanding: BTreeMap::new(),
+            records: Vec::new(),
+            warmup: SimTime::ZERO + exp.warmup,
+        })
+    }
+
+    /// The initial events: each flow's first arrival at its start, at its client.
+    pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
+        self.flows.iter().enumerate().map(|(i, f)| (f.start, f.client, Msg::Arrival(i as u32))).collect()
+    }
+
+    fn next_gap(flow: &mut Flow) -> SimDuration {
+        match &flow.arrival {
+            Arrival::Poisson(exp) => SimDuration::from_secs_f64(exp.sample(&mut flow.rng)),
+            Arrival::Periodic(d) => *d,
+        }
+    }
+
+    fn record(&mut self, key: (ConnId, u32), end: SimTime, outcome: Outcome, status: u16, response_bytes: u32) {
+        let Some(o) = self.outstanding.remove(&key) else { return };
+        if o.start < self.warmup {
+            return;
+        }
+        let f = &self.flows[o.flow as usize];
+        let topo = &self.net.topo;
+        self.records.push(Record {
+            procedure: "http_request",
+            variant: f.label.clone(),
+            initiator: topo.name(f.client).to_string(),
+            responder: topo.name(f.server).to_string(),
+            via: f.via.map(|v| topo.name(v).to_string()).unwrap_or_default(),
+            start_ns: o.start.as_nanos(),
+            end_ns: end.as_nanos(),
+            outcome,
+            status,
+            new_connection: o.new_connection,
+            bytes: u64::from(o.request_bytes) + u64::from(response_bytes),
+        });
+    }
+
+    fn on_arrival(&mut self, ctx: &mut Ctx<'_, Msg>, fi: u32) {
+        let f = &mut self.flows[fi as usize];
+        let gap = Self::next_gap(f);
+        f.sent += 1;
+        let req = HttpRequest {
+            method: "POST",
+            path: format!("/secsim-test/v1/flows/{fi}/requests/{}", f.sent),
+            schema: "",
+            body: f.request_body.clone(),
+        };
+        let (client, server, via, timeout) = (f.client, f.server, f.via, f.timeout);
+        let request_bytes = req.wire_bytes();
+        let conns_before = self.net.conn_count();
+        let was_ready = |net: &Network, c: ConnId| net.conn(c).ready_at.is_some();
+        let (conn, stream) = self.net.request(ctx, client, server, via, req);
+        let new_connection = self.net.conn_count() > conns_before || !was_ready(&self.net, conn);
+        let timer = ctx.set_timer_for(client, timeout, Msg::Timeout { conn, stream });
+        self.outstanding.insert((conn, stream), Outstanding { flow: fi, start: ctx.now(), timer, new_connection, request_bytes });
+        ctx.set_timer_for(client, gap, Msg::Arrival(fi));
+    }
+
+    fn on_net_event(&mut self, ctx: &mut Ctx<'_, Msg>, node: NodeId, ev: NetEvent) {
+        match ev {
+            NetEvent::ConnectRequest { conn, .. } => {
+                // Plain proxies accept every tunnel (Roaming Intermediary policies come later).
+                self.net.accept_connect(ctx, conn);
+            }
+            NetEvent::Request { conn, stream, req, .. } => {
+                let flow = req
+                    .path
+                    .strip_prefix("/secsim-test/v1/flows/")
+                    .and_then(|p| p.split('/').next())
+                    .and_then(|p| p.parse::<u32>().ok())
+                    .filter(|&f| (f as usize) < self.flows.len());
+                let Some(flow) = flow else {
+                    let rsp = HttpResponse { status: 404, schema: "", body: String::new() };
+                    self.net.respond(ctx, conn, stream, rsp);
+                    return;
+                };
+                let delay = match &self.flows[flow as usize].processing {
+                    Some(l) => SimDuration::from_nanos(l.sample(&mut self.node_rng[node as usize])),
+                    None => SimDuration::ZERO,
+                };
+                ctx.set_timer_for(node, delay, Msg::Processed { conn, stream, flow });
+            }
+            NetEvent::Response { conn, stream, rsp } => {
+                if let Some(o) = self.outstanding.get(&(conn, stream)) {
+                    ctx.cancel(o.timer);
+                }
+                let outcome = if (200..300).contains(&rsp.status) { Outcome::Ok } else { Outcome::Error };
+                let bytes = rsp.wire_bytes();
+                self.record((conn, stream), ctx.now(), outcome, rsp.status, bytes);
+            }
+            NetEvent::Failed { conn, streams, cause } => {
+                let (outcome, status) = match cause {
+                    ConnFailure::Refused { status, .. } => (Outcome::Refused, status),
+                    ConnFailure::Unreachable => (Outcome::Unreachable, 0),
+                };
+                for stream in streams {
+                    if let Some(o) = self.outstanding.get(&(conn, stream)) {
+                        ctx.cancel(o.timer);
+                    }
+                    self.record((conn, stream), ctx.now(), outcome, status, 0);
+                }
+            }
+        }
+    }
+}
+
+impl World for SimWorld {
+    type Msg = Msg;
+
+    fn handle(&mut self, ctx: &mut Ctx<'_, Msg>, ev: Event<Msg>) {
+        let node = ev.to;
+        match ev.msg {
+            Msg::Net(wire) => {
+                if let Some(e) = self.net.on_wire(ctx, node, wire) {
+                    self.on_net_event(ctx, node, e);
+                }
+            }
+            Msg::Arrival(f) => self.on_arrival(ctx, f),
+            Msg::Processed { conn, stream, flow } => {
+                let body = self.flows[flow as usize].response_body.clone();
+                let rsp = HttpResponse { status: 200, schema: "", body };
+                self.net.respond(ctx, conn, stream, rsp);
+            }
+            Msg::Timeout { conn, stream } => {
+                debug_assert!(matches!(ev.kind, EventKind::Timer(_)));
+                self.record((conn, stream), ctx.now(), Outcome::Timeout, 0, 0);
+            }
+        }
+    }
+}
+
+/// Nodes whose role makes them CONNECT proxies.
+pub fn is_proxy(role: NodeRole) -> bool {
+    matches!(role, NodeRole::Proxy | NodeRole::Ri)
+}
