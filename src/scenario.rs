@@ -4,5 +4,5 @@
 pub mod load;
 pub mod schema;
 
-pub use load::{Scenario, ScenarioError, load_experiment, load_topology};
+pub use load::{Scenario, ScenarioError, load_experiment, load_topology, validate_path};
 pub use schema::*;

@@ -53,3 +53,8 @@ pub fn load_experiment(path: &Path) -> Result<Scenario, ScenarioError> {
         hash: hex::encode(h.finalize()),
     })
 }
+
+/// Checks a file (temporary: replaced by the located-error loader).
+pub fn validate_path(path: &Path) -> Result<String, ScenarioError> {
+    load_experiment(path).map(|s| format!("experiment {}", s.experiment.name))
+}

@@ -1,3 +1,5 @@
 //! The integration test binary: one binary, one module per area.
 
+mod determinism;
+mod net_setup;
 mod scenario_errors;
