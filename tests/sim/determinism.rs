@@ -47,3 +47,48 @@ fn outputs_do_not_depend_on_thread_count() {
     let _ = std::fs::remove_dir_all(one);
     let _ = std::fs::remove_dir_all(two);
 }
+
+/// Adding an actor (a node, its links and its flow) leaves every other actor's draws, and
+/// so their records, unchanged: streams are keyed by stable names, not creation order.
+#[test]
+fn adding_an_actor_leaves_other_draws_unchanged() {
+    use secsim::engine::{Limits, Sim, SimDuration, SimTime};
+    use secsim::scenario::{ExperimentFile, TopologyFile};
+    use secsim::world::SimWorld;
+
+    let topo = |extra_node: &str, extra_link: &str| -> TopologyFile {
+        ron::from_str(&format!(
+            r#"Topology(domains: [(name: "a", kind: Plmn)],
+                nodes: [{extra_node} (name: "c", domain: "a"), (name: "s", domain: "a")],
+                links: [{extra_link} (source: "c", target: "s", latency: Uniform(min: "1ms", max: "9ms"), loss: 0.05)])"#
+        ))
+        .unwrap()
+    };
+    let exp = |extra_flow: &str| -> ExperimentFile {
+        ron::from_str(&format!(
+            r#"Experiment(name: "t", topology: "unused", duration: "20s", workload: [{extra_flow}
+                Http((name: Some("main"), client: "c", server: "s", arrival: Poisson(rate_per_s: 20.0)))])"#
+        ))
+        .unwrap()
+    };
+    let main_records = |t: &TopologyFile, e: &ExperimentFile| {
+        let world = SimWorld::build(t, e, 99).unwrap();
+        let init = world.initial_events();
+        let mut sim = Sim::new(world);
+        for (at, n, m) in init {
+            sim.schedule(at, n, m);
+        }
+        sim.run(Limits { until: SimTime::ZERO + SimDuration::from_secs(20), max_events: u64::MAX });
+        sim.world.records.iter().filter(|r| r.variant == "main").cloned().collect::<Vec<_>>()
+    };
+    let before = main_records(&topo("", ""), &exp(""));
+    let after = main_records(
+        &topo(
+            r#"(name: "z", domain: "a"),"#,
+            r#"(source: "z", target: "s", latency: Uniform(min: "1ms", max: "9ms"), loss: 0.05),"#,
+        ),
+        &exp(r#"Http((name: Some("extra"), client: "z", server: "s", arrival: Poisson(rate_per_s: 30.0))),"#),
+    );
+    assert!(before.len() > 300);
+    assert_eq!(before, after);
+}
