@@ -9,7 +9,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser, Debug)]
-#[command(name = "secsim", version, about = "Deterministic discrete-event simulator for 5G trust-domain border security")]
+#[command(
+    name = "secsim",
+    version,
+    about = "Deterministic discrete-event simulator for 5G trust-domain border security"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -63,8 +67,21 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run { experiment, seeds, out, trace, threads, quiet } => {
-            let opts = secsim::run::RunOptions { seeds, out, trace, threads, quiet };
+        Command::Run {
+            experiment,
+            seeds,
+            out,
+            trace,
+            threads,
+            quiet,
+        } => {
+            let opts = secsim::run::RunOptions {
+                seeds,
+                out,
+                trace,
+                threads,
+                quiet,
+            };
             match secsim::run::run_experiment(&experiment, &opts) {
                 Ok(summary) => {
                     let events: u64 = summary.seeds.iter().map(|s| s.events).sum();

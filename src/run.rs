@@ -30,8 +30,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::engine::{Limits, SimTime, StopReason, TraceSink};
 use crate::engine::Sim;
+use crate::engine::{Limits, SimTime, StopReason, TraceSink};
 use crate::metrics::csv::{RECORDS_HEADER, RowContext, summary, write_records};
 use crate::metrics::plot::{self, Series};
 use crate::metrics::{Outcome, Record};
@@ -70,7 +70,12 @@ pub enum RunError {
     Io { path: String, error: std::io::Error },
     /// Some seeds failed; the others' results were written.
     #[error("{failed} of {total} seeds failed (results of the others are in {dir}): {first}")]
-    Seeds { failed: usize, total: usize, dir: String, first: String },
+    Seeds {
+        failed: usize,
+        total: usize,
+        dir: String,
+        first: String,
+    },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
 }
@@ -106,7 +111,12 @@ pub struct RunSummary {
 }
 
 /// Runs one seed. `progress` receives the fraction of simulated time done.
-pub fn run_seed(scn: &Scenario, seed: u64, trace: Option<Option<TraceSink>>, progress: &(dyn Fn(f64) + Sync)) -> Result<SeedResult, BuildError> {
+pub fn run_seed(
+    scn: &Scenario,
+    seed: u64,
+    trace: Option<Option<TraceSink>>,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<SeedResult, BuildError> {
     let exp = &scn.experiment;
     let world = SimWorld::build(&scn.topology, exp, seed)?;
     let initial = world.initial_events();
@@ -124,7 +134,10 @@ pub fn run_seed(scn: &Scenario, seed: u64, trace: Option<Option<TraceSink>>, pro
     let mut stop = StopReason::Exhausted;
     for step in 1..=STEPS {
         let until = SimTime::from_nanos(((end.as_nanos() as u128 * step as u128) / STEPS as u128) as u64);
-        let s = sim.run(Limits { until, max_events: max_events - events });
+        let s = sim.run(Limits {
+            until,
+            max_events: max_events - events,
+        });
         events += s.events;
         stop = s.reason;
         progress(step as f64 / STEPS as f64);
@@ -136,14 +149,26 @@ pub fn run_seed(scn: &Scenario, seed: u64, trace: Option<Option<TraceSink>>, pro
     let trace_hash = sim.trace_hash();
     let sim_end = sim.now();
     let connections = sim.world.net.conn_count();
-    Ok(SeedResult { seed, records: std::mem::take(&mut sim.world.records), events, sim_end, stop, connections, trace_hash })
+    Ok(SeedResult {
+        seed,
+        records: std::mem::take(&mut sim.world.records),
+        events,
+        sim_end,
+        stop,
+        connections,
+        trace_hash,
+    })
 }
 
 /// The git commit of the checkout holding `dir`, if any.
 pub fn git_commit(dir: &Path) -> String {
     std::process::Command::new("git")
         .arg("-C")
-        .arg(if dir.as_os_str().is_empty() { Path::new(".") } else { dir })
+        .arg(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })
         .args(["rev-parse", "--short=12", "HEAD"])
         .output()
         .ok()
@@ -155,10 +180,16 @@ pub fn git_commit(dir: &Path) -> String {
 
 /// Writes `bytes` to `path` atomically (temporary file, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
+    let tmp = path.with_extension(format!(
+        "{}.tmp",
+        path.extension().and_then(|e| e.to_str()).unwrap_or("")
+    ));
     fs::write(&tmp, bytes)
         .and_then(|_| fs::rename(&tmp, path))
-        .map_err(|error| RunError::Io { path: path.display().to_string(), error })
+        .map_err(|error| RunError::Io {
+            path: path.display().to_string(),
+            error,
+        })
 }
 
 /// Loads, runs every seed and writes the results folder.
@@ -171,13 +202,23 @@ pub fn run_experiment(path: &Path, opts: &RunOptions) -> Result<RunSummary, RunE
     };
     // Build one world up front so that scenario problems surface as input errors (exit 2)
     // before any work is done.
-    SimWorld::build(&scn.topology, exp, seeds[0]).map_err(|error| RunError::Build { path: path.display().to_string(), error })?;
+    SimWorld::build(&scn.topology, exp, seeds[0]).map_err(|error| RunError::Build {
+        path: path.display().to_string(),
+        error,
+    })?;
     let dir = opts.out.clone().unwrap_or_else(|| Path::new("results").join(&exp.name));
-    fs::create_dir_all(&dir).map_err(|error| RunError::Io { path: dir.display().to_string(), error })?;
+    fs::create_dir_all(&dir).map_err(|error| RunError::Io {
+        path: dir.display().to_string(),
+        error,
+    })?;
 
     let started = Instant::now();
     let trace_file = |seed: u64| -> PathBuf {
-        if seeds.len() == 1 { dir.join("trace.jsonl") } else { dir.join(format!("trace-seed-{seed}.jsonl")) }
+        if seeds.len() == 1 {
+            dir.join("trace.jsonl")
+        } else {
+            dir.join(format!("trace-seed-{seed}.jsonl"))
+        }
     };
     let bar = if !opts.quiet && std::io::stderr().is_terminal() {
         let b = ProgressBar::new(seeds.len() as u64 * 1000);
@@ -241,15 +282,29 @@ pub fn run_experiment(path: &Path, opts: &RunOptions) -> Result<RunSummary, RunE
 
     write_outputs(&scn, &dir, &ok, wall_s, opts)?;
     if let Some(first) = failed.first() {
-        return Err(RunError::Seeds { failed: failed.len(), total: seeds.len(), dir: dir.display().to_string(), first: first.clone() });
+        return Err(RunError::Seeds {
+            failed: failed.len(),
+            total: seeds.len(),
+            dir: dir.display().to_string(),
+            first: first.clone(),
+        });
     }
     Ok(RunSummary { dir, seeds: ok, wall_s })
 }
 
-fn write_outputs(scn: &Scenario, dir: &Path, runs: &[SeedResult], wall_s: f64, opts: &RunOptions) -> Result<(), RunError> {
+fn write_outputs(
+    scn: &Scenario,
+    dir: &Path,
+    runs: &[SeedResult],
+    wall_s: f64,
+    opts: &RunOptions,
+) -> Result<(), RunError> {
     let exp = &scn.experiment;
     let commit = git_commit(scn.experiment_path.parent().unwrap_or(Path::new(".")));
-    let ctx = RowContext { scenario_hash: &scn.hash, commit: &commit };
+    let ctx = RowContext {
+        scenario_hash: &scn.hash,
+        commit: &commit,
+    };
     let mut rows = String::from(RECORDS_HEADER);
     for r in runs {
         write_records(&mut rows, &ctx, r.seed, &r.records);
@@ -265,9 +320,24 @@ fn write_outputs(scn: &Scenario, dir: &Path, runs: &[SeedResult], wall_s: f64, o
                 groups.entry(r.variant.as_str()).or_default().push(r.latency_ms());
             }
         }
-        let series: Vec<Series> = groups.into_iter().map(|(label, values)| Series { label: label.to_string(), values }).collect();
-        plot::cdf(dir, "latency_cdf", &format!("{}: request latency", exp.name), "latency [ms]", &series)
-            .map_err(|e| RunError::Io { path: e.path.clone(), error: std::io::Error::other(e.message) })?;
+        let series: Vec<Series> = groups
+            .into_iter()
+            .map(|(label, values)| Series {
+                label: label.to_string(),
+                values,
+            })
+            .collect();
+        plot::cdf(
+            dir,
+            "latency_cdf",
+            &format!("{}: request latency", exp.name),
+            "latency [ms]",
+            &series,
+        )
+        .map_err(|e| RunError::Io {
+            path: e.path.clone(),
+            error: std::io::Error::other(e.message),
+        })?;
     }
 
     let manifest = json!({

@@ -17,7 +17,9 @@ use rand_distr::{Distribution, Exp};
 
 use crate::engine::{Ctx, Event, EventKind, SimDuration, SimRng, SimTime, TimerId, World, stream};
 use crate::metrics::{Outcome, Record};
-use crate::net::{ConnFailure, ConnId, HttpRequest, HttpResponse, Latency, NetConfig, NetEvent, Network, NodeId, Topology, Wire};
+use crate::net::{
+    ConnFailure, ConnId, HttpRequest, HttpResponse, Latency, NetConfig, NetEvent, Network, NodeId, Topology, Wire,
+};
 use crate::scenario::{ArrivalSpec, ExperimentFile, NodeRole, TopologyFile, WorkloadSpec};
 
 /// Everything on the engine's queue.
@@ -27,9 +29,16 @@ pub enum Msg {
     /// The next request of a flow is due.
     Arrival(u32),
     /// A server finished processing a request.
-    Processed { conn: ConnId, stream: u32, flow: u32 },
+    Processed {
+        conn: ConnId,
+        stream: u32,
+        flow: u32,
+    },
     /// A request's timeout.
-    Timeout { conn: ConnId, stream: u32 },
+    Timeout {
+        conn: ConnId,
+        stream: u32,
+    },
 }
 
 impl From<Wire> for Msg {
@@ -99,9 +108,16 @@ impl SimWorld {
     /// Builds the world for one seed.
     pub fn build(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Result<SimWorld, BuildError> {
         let topo = Topology::build(topo_spec, seed)?;
-        let node_rng = topo_spec.nodes.iter().map(|n| stream(seed, &format!("node:{}", n.name))).collect();
+        let node_rng = topo_spec
+            .nodes
+            .iter()
+            .map(|n| stream(seed, &format!("node:{}", n.name)))
+            .collect();
         let lookup = |index: usize, name: &str| {
-            topo.node_id(name).ok_or_else(|| BuildError::UnknownNode { index, name: name.to_string() })
+            topo.node_id(name).ok_or_else(|| BuildError::UnknownNode {
+                index,
+                name: name.to_string(),
+            })
         };
         let mut flows = Vec::new();
         for (index, w) in exp.workload.iter().enumerate() {
@@ -115,18 +131,20 @@ impl SimWorld {
                         None => format!("{}->{}", f.client, f.server),
                     });
                     let arrival = match f.arrival {
-                        ArrivalSpec::Poisson { rate_per_s } => Arrival::Poisson(
-                            Exp::new(rate_per_s)
-                                .map_err(|e| BuildError::Workload { index, message: format!("rate_per_s: {e}") })?,
-                        ),
+                        ArrivalSpec::Poisson { rate_per_s } => {
+                            Arrival::Poisson(Exp::new(rate_per_s).map_err(|e| BuildError::Workload {
+                                index,
+                                message: format!("rate_per_s: {e}"),
+                            })?)
+                        }
                         ArrivalSpec::Periodic { interval } => Arrival::Periodic(interval),
                     };
-                    let processing = f
-                        .processing
-                        .as_ref()
-                        .map(Latency::from_spec)
-                        .transpose()
-                        .map_err(|e| BuildError::Workload { index, message: format!("processing: {e}") })?;
+                    let processing = f.processing.as_ref().map(Latency::from_spec).transpose().map_err(|e| {
+                        BuildError::Workload {
+                            index,
+                            message: format!("processing: {e}"),
+                        }
+                    })?;
                     flows.push(Flow {
                         rng: stream(seed, &format!("flow:{label}")),
                         label,
@@ -161,7 +179,11 @@ impl SimWorld {
 
     /// The initial events: each flow's first arrival at its start, at its client.
     pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
-        self.flows.iter().enumerate().map(|(i, f)| (f.start, f.client, Msg::Arrival(i as u32))).collect()
+        self.flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.start, f.client, Msg::Arrival(i as u32)))
+            .collect()
     }
 
     fn next_gap(flow: &mut Flow) -> SimDuration {
@@ -210,7 +232,16 @@ impl SimWorld {
         let (conn, stream) = self.net.request(ctx, client, server, via, req);
         let new_connection = self.net.conn_count() > conns_before || !was_ready(&self.net, conn);
         let timer = ctx.set_timer_for(client, timeout, Msg::Timeout { conn, stream });
-        self.outstanding.insert((conn, stream), Outstanding { flow: fi, start: ctx.now(), timer, new_connection, request_bytes });
+        self.outstanding.insert(
+            (conn, stream),
+            Outstanding {
+                flow: fi,
+                start: ctx.now(),
+                timer,
+                new_connection,
+                request_bytes,
+            },
+        );
         ctx.set_timer_for(client, gap, Msg::Arrival(fi));
     }
 
@@ -228,7 +259,11 @@ impl SimWorld {
                     .and_then(|p| p.parse::<u32>().ok())
                     .filter(|&f| (f as usize) < self.flows.len());
                 let Some(flow) = flow else {
-                    let rsp = HttpResponse { status: 404, schema: "", body: String::new() };
+                    let rsp = HttpResponse {
+                        status: 404,
+                        schema: "",
+                        body: String::new(),
+                    };
                     self.net.respond(ctx, conn, stream, rsp);
                     return;
                 };
@@ -242,7 +277,11 @@ impl SimWorld {
                 if let Some(o) = self.outstanding.get(&(conn, stream)) {
                     ctx.cancel(o.timer);
                 }
-                let outcome = if (200..300).contains(&rsp.status) { Outcome::Ok } else { Outcome::Error };
+                let outcome = if (200..300).contains(&rsp.status) {
+                    Outcome::Ok
+                } else {
+                    Outcome::Error
+                };
                 let bytes = rsp.wire_bytes();
                 self.record((conn, stream), ctx.now(), outcome, rsp.status, bytes);
             }
@@ -276,7 +315,11 @@ impl World for SimWorld {
             Msg::Arrival(f) => self.on_arrival(ctx, f),
             Msg::Processed { conn, stream, flow } => {
                 let body = self.flows[flow as usize].response_body.clone();
-                let rsp = HttpResponse { status: 200, schema: "", body };
+                let rsp = HttpResponse {
+                    status: 200,
+                    schema: "",
+                    body,
+                };
                 self.net.respond(ctx, conn, stream, rsp);
             }
             Msg::Timeout { conn, stream } => {

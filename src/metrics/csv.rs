@@ -9,7 +9,11 @@ use super::stats::summarize;
 
 /// Quotes a field if it needs it (RFC 4180).
 pub fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
 }
 
 /// Identifies the run a row belongs to.
@@ -48,7 +52,8 @@ pub fn write_records(out: &mut String, ctx: &RowContext<'_>, seed: u64, records:
 /// `summary.csv`: per (procedure, variant) over all seeds: counts by outcome and latency
 /// statistics of the successful ones.
 pub fn summary(ctx: &RowContext<'_>, runs: &[(u64, Vec<Record>)]) -> String {
-    let mut groups: BTreeMap<(&str, &str), (Vec<f64>, BTreeMap<Outcome, usize>)> = BTreeMap::new();
+    type Group = (Vec<f64>, BTreeMap<Outcome, usize>);
+    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
     for (_, records) in runs {
         for r in records {
             let g = groups.entry((r.procedure, r.variant.as_str())).or_default();

@@ -46,12 +46,21 @@ const COLORS: [RGBColor; 8] = [
     RGBColor(127, 127, 127),
 ];
 
-fn draw_cdf<DB: DrawingBackend>(root: DrawingArea<DB, Shift>, title: &str, x_label: &str, series: &[Series]) -> Result<(), String>
+fn draw_cdf<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    x_label: &str,
+    series: &[Series],
+) -> Result<(), String>
 where
     DB::ErrorType: 'static,
 {
     root.fill(&WHITE).map_err(|e| e.to_string())?;
-    let max_x = series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite()).fold(0.0f64, f64::max);
+    let max_x = series
+        .iter()
+        .flat_map(|s| s.values.iter().copied())
+        .filter(|v| v.is_finite())
+        .fold(0.0f64, f64::max);
     let max_x = if max_x > 0.0 { max_x * 1.05 } else { 1.0 };
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 22))
@@ -76,7 +85,12 @@ where
         let n = v.len() as f64;
         // Subsample long series to at most ~2000 points: the step shape survives.
         let step = (v.len() / 2000).max(1);
-        let mut pts: Vec<(f64, f64)> = v.iter().enumerate().step_by(step).map(|(k, &x)| (x, (k + 1) as f64 / n)).collect();
+        let mut pts: Vec<(f64, f64)> = v
+            .iter()
+            .enumerate()
+            .step_by(step)
+            .map(|(k, &x)| (x, (k + 1) as f64 / n))
+            .collect();
         pts.push((v[v.len() - 1], 1.0));
         let color = COLORS[i % COLORS.len()];
         chart
@@ -102,8 +116,23 @@ pub fn cdf(dir: &Path, stem: &str, title: &str, x_label: &str, series: &[Series]
     register_font();
     let svg = dir.join(format!("{stem}.svg"));
     let png = dir.join(format!("{stem}.png"));
-    let err = |p: &Path, m: String| PlotError { path: p.display().to_string(), message: m };
-    draw_cdf(SVGBackend::new(&svg, (900, 600)).into_drawing_area(), title, x_label, series).map_err(|m| err(&svg, m))?;
-    draw_cdf(BitMapBackend::new(&png, (900, 600)).into_drawing_area(), title, x_label, series).map_err(|m| err(&png, m))?;
+    let err = |p: &Path, m: String| PlotError {
+        path: p.display().to_string(),
+        message: m,
+    };
+    draw_cdf(
+        SVGBackend::new(&svg, (900, 600)).into_drawing_area(),
+        title,
+        x_label,
+        series,
+    )
+    .map_err(|m| err(&svg, m))?;
+    draw_cdf(
+        BitMapBackend::new(&png, (900, 600)).into_drawing_area(),
+        title,
+        x_label,
+        series,
+    )
+    .map_err(|m| err(&png, m))?;
     Ok(())
 }

@@ -24,7 +24,15 @@ pub fn quantile(sorted: &[f64], q: f64) -> f64 {
 /// Summarises `v` (sorted in place; NaNs sort last).
 pub fn summarize(v: &mut [f64]) -> Summary {
     if v.is_empty() {
-        return Summary { mean: f64::NAN, p50: f64::NAN, p90: f64::NAN, p99: f64::NAN, min: f64::NAN, max: f64::NAN, count: 0 };
+        return Summary {
+            mean: f64::NAN,
+            p50: f64::NAN,
+            p90: f64::NAN,
+            p99: f64::NAN,
+            min: f64::NAN,
+            max: f64::NAN,
+            count: 0,
+        };
     }
     v.sort_by(|a, b| a.total_cmp(b));
     Summary {
@@ -46,7 +54,10 @@ mod tests {
     fn quantiles_by_nearest_rank() {
         let mut v: Vec<f64> = (1..=100).rev().map(f64::from).collect();
         let s = summarize(&mut v);
-        assert_eq!((s.count, s.p50, s.p90, s.p99, s.min, s.max), (100, 50.0, 90.0, 99.0, 1.0, 100.0));
+        assert_eq!(
+            (s.count, s.p50, s.p90, s.p99, s.min, s.max),
+            (100, 50.0, 90.0, 99.0, 1.0, 100.0)
+        );
         assert_eq!(s.mean, 50.5);
     }
 }

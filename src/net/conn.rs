@@ -60,12 +60,21 @@ pub enum Segment {
     ProxyClientHello,
     ProxyServerFlight,
     Connect,
-    ConnectReply { status: u16, body: Option<String> },
+    ConnectReply {
+        status: u16,
+        body: Option<String>,
+    },
     ClientHello,
     ServerFlight,
     ClientFinished,
-    Request { stream: u32, req: HttpRequest },
-    Response { stream: u32, rsp: HttpResponse },
+    Request {
+        stream: u32,
+        req: HttpRequest,
+    },
+    Response {
+        stream: u32,
+        rsp: HttpResponse,
+    },
 }
 
 impl Segment {
@@ -122,14 +131,31 @@ pub enum ConnFailure {
 #[derive(Clone, Debug, PartialEq)]
 pub enum NetEvent {
     /// At a server: a request on `stream` from `client`.
-    Request { conn: ConnId, stream: u32, client: NodeId, req: HttpRequest },
+    Request {
+        conn: ConnId,
+        stream: u32,
+        client: NodeId,
+        req: HttpRequest,
+    },
     /// At a client: the response on `stream`.
-    Response { conn: ConnId, stream: u32, rsp: HttpResponse },
+    Response {
+        conn: ConnId,
+        stream: u32,
+        rsp: HttpResponse,
+    },
     /// At a proxy: a client asks for a tunnel to `target`. Answer with
     /// [`Network::accept_connect`] or [`Network::refuse_connect`].
-    ConnectRequest { conn: ConnId, client: NodeId, target: NodeId },
+    ConnectRequest {
+        conn: ConnId,
+        client: NodeId,
+        target: NodeId,
+    },
     /// At a client: the connection failed; these streams will get no response.
-    Failed { conn: ConnId, streams: Vec<u32>, cause: ConnFailure },
+    Failed {
+        conn: ConnId,
+        streams: Vec<u32>,
+        cause: ConnFailure,
+    },
 }
 
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
@@ -175,7 +201,11 @@ pub struct NetConfig {
 
 impl Default for NetConfig {
     fn default() -> Self {
-        NetConfig { idle_timeout: SimDuration::from_secs(60), tls_to_proxy: false, sizes: HandshakeSizes::default() }
+        NetConfig {
+            idle_timeout: SimDuration::from_secs(60),
+            tls_to_proxy: false,
+            sizes: HandshakeSizes::default(),
+        }
     }
 }
 
@@ -197,7 +227,12 @@ enum Route {
 
 impl Network {
     pub fn new(topo: Topology, cfg: NetConfig) -> Network {
-        Network { topo, cfg, conns: Vec::new(), pool: BTreeMap::new() }
+        Network {
+            topo,
+            cfg,
+            conns: Vec::new(),
+            pool: BTreeMap::new(),
+        }
     }
 
     pub fn conn(&self, id: ConnId) -> &Conn {
@@ -253,7 +288,14 @@ impl Network {
         c.last_activity = now;
         if c.state == ClientState::Ready {
             let bytes = req.wire_bytes();
-            self.ship(ctx, id, client, Route::EndToEnd, Segment::Request { stream, req }, bytes);
+            self.ship(
+                ctx,
+                id,
+                client,
+                Route::EndToEnd,
+                Segment::Request { stream, req },
+                bytes,
+            );
         } else {
             c.pending.push((stream, req));
         }
@@ -268,25 +310,57 @@ impl Network {
         }
         let server = c.server;
         let bytes = rsp.wire_bytes();
-        self.ship(ctx, conn, server, Route::EndToEnd, Segment::Response { stream, rsp }, bytes);
+        self.ship(
+            ctx,
+            conn,
+            server,
+            Route::EndToEnd,
+            Segment::Response { stream, rsp },
+            bytes,
+        );
     }
 
     /// The proxy accepts a CONNECT: it opens TCP to the target, then answers 200.
     pub fn accept_connect<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId) {
-        let Some(proxy) = self.conns[conn as usize].via else { return };
+        let Some(proxy) = self.conns[conn as usize].via else {
+            return;
+        };
         let syn = self.cfg.sizes.tcp_syn;
         self.ship(ctx, conn, proxy, Route::Upstream, Segment::Syn(Leg::Upstream), syn);
     }
 
     /// The proxy refuses a CONNECT with `status` and an optional body (e.g. ProblemDetails).
-    pub fn refuse_connect<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId, status: u16, body: Option<String>) {
-        let Some(proxy) = self.conns[conn as usize].via else { return };
+    pub fn refuse_connect<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        conn: ConnId,
+        status: u16,
+        body: Option<String>,
+    ) {
+        let Some(proxy) = self.conns[conn as usize].via else {
+            return;
+        };
         let bytes = self.cfg.sizes.connect_response + body.as_ref().map_or(0, |b| 9 + b.len() as u32);
-        self.ship(ctx, conn, proxy, Route::Edge, Segment::ConnectReply { status, body }, bytes);
+        self.ship(
+            ctx,
+            conn,
+            proxy,
+            Route::Edge,
+            Segment::ConnectReply { status, body },
+            bytes,
+        );
     }
 
     /// Puts a segment on its way from `from`; schedules its arrival (or the give-up).
-    fn ship<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, id: ConnId, from: NodeId, route: Route, seg: Segment, bytes: u32) {
+    fn ship<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        id: ConnId,
+        from: NodeId,
+        route: Route,
+        seg: Segment,
+        bytes: u32,
+    ) {
         let now = ctx.now();
         let c = &self.conns[id as usize];
         let from_client = from == c.client;
@@ -307,7 +381,10 @@ impl Network {
         let mut retrans = 0;
         for hop in hops.into_iter().flatten() {
             match self.topo.transmit(at, hop, t, bytes) {
-                Transit::Arrives { at: arrive, retransmissions } => {
+                Transit::Arrives {
+                    at: arrive,
+                    retransmissions,
+                } => {
                     t = arrive;
                     retrans += retransmissions;
                     at = hop;
@@ -323,9 +400,24 @@ impl Network {
         let dir = usize::from(to == c.client);
         let t = t.max(c.arrival[dir]);
         c.arrival[dir] = t;
-        c.bytes += u64::from(bytes) * if c.via.is_some() && matches!(route, Route::EndToEnd) { 2 } else { 1 };
+        c.bytes += u64::from(bytes)
+            * if c.via.is_some() && matches!(route, Route::EndToEnd) {
+                2
+            } else {
+                1
+            };
         c.retransmissions += retrans;
-        ctx.send_at(to, t, Wire::Packet(Packet { conn: id, from, bytes, seg }).into());
+        ctx.send_at(
+            to,
+            t,
+            Wire::Packet(Packet {
+                conn: id,
+                from,
+                bytes,
+                seg,
+            })
+            .into(),
+        );
     }
 
     /// Handles a network event at `node`; returns what the node's application must see.
@@ -348,7 +440,11 @@ impl Network {
                 if c.open.is_empty() && now.saturating_since(c.last_activity) >= idle {
                     self.close(id);
                 } else {
-                    let due = if c.open.is_empty() { c.last_activity + idle } else { now + idle };
+                    let due = if c.open.is_empty() {
+                        c.last_activity + idle
+                    } else {
+                        now + idle
+                    };
                     ctx.set_timer_for(c.client, due - now, Wire::IdleCheck(id).into());
                 }
                 None
@@ -361,7 +457,11 @@ impl Network {
                 let client = c.client;
                 let streams: Vec<u32> = c.open.iter().copied().collect();
                 self.close(id);
-                (node == client).then_some(NetEvent::Failed { conn: id, streams, cause: ConnFailure::Unreachable })
+                (node == client).then_some(NetEvent::Failed {
+                    conn: id,
+                    streams,
+                    cause: ConnFailure::Unreachable,
+                })
             }
         }
     }
@@ -394,48 +494,116 @@ impl Network {
             }
             Segment::SynAck(Leg::Edge) => {
                 let next = match (via, self.cfg.tls_to_proxy) {
-                    (Some(_), true) => (ClientState::ProxyTls, Route::Edge, Segment::ProxyClientHello, sizes.client_hello),
-                    (Some(_), false) => (ClientState::Connecting, Route::Edge, Segment::Connect, sizes.connect_request),
-                    (None, _) => (ClientState::Tls, Route::EndToEnd, Segment::ClientHello, sizes.client_hello),
+                    (Some(_), true) => (
+                        ClientState::ProxyTls,
+                        Route::Edge,
+                        Segment::ProxyClientHello,
+                        sizes.client_hello,
+                    ),
+                    (Some(_), false) => (
+                        ClientState::Connecting,
+                        Route::Edge,
+                        Segment::Connect,
+                        sizes.connect_request,
+                    ),
+                    (None, _) => (
+                        ClientState::Tls,
+                        Route::EndToEnd,
+                        Segment::ClientHello,
+                        sizes.client_hello,
+                    ),
                 };
                 self.conns[id as usize].state = next.0;
                 self.ship(ctx, id, client, next.1, next.2, next.3);
                 None
             }
             Segment::ProxyClientHello => {
-                self.ship(ctx, id, node, Route::Edge, Segment::ProxyServerFlight, sizes.server_flight);
+                self.ship(
+                    ctx,
+                    id,
+                    node,
+                    Route::Edge,
+                    Segment::ProxyServerFlight,
+                    sizes.server_flight,
+                );
                 None
             }
             Segment::ProxyServerFlight => {
                 // The client's Finished travels with the CONNECT.
                 self.conns[id as usize].state = ClientState::Connecting;
-                self.ship(ctx, id, client, Route::Edge, Segment::Connect, sizes.connect_request + sizes.client_finished);
+                self.ship(
+                    ctx,
+                    id,
+                    client,
+                    Route::Edge,
+                    Segment::Connect,
+                    sizes.connect_request + sizes.client_finished,
+                );
                 None
             }
-            Segment::Connect => Some(NetEvent::ConnectRequest { conn: id, client, target: server }),
+            Segment::Connect => Some(NetEvent::ConnectRequest {
+                conn: id,
+                client,
+                target: server,
+            }),
             Segment::SynAck(Leg::Upstream) => {
                 // At the proxy: upstream TCP is up, the tunnel is ready.
-                self.ship(ctx, id, node, Route::Edge, Segment::ConnectReply { status: 200, body: None }, sizes.connect_response);
+                self.ship(
+                    ctx,
+                    id,
+                    node,
+                    Route::Edge,
+                    Segment::ConnectReply {
+                        status: 200,
+                        body: None,
+                    },
+                    sizes.connect_response,
+                );
                 None
             }
             Segment::ConnectReply { status, body } => {
                 if (200..300).contains(&status) {
                     self.conns[id as usize].state = ClientState::Tls;
-                    self.ship(ctx, id, client, Route::EndToEnd, Segment::ClientHello, sizes.client_hello);
+                    self.ship(
+                        ctx,
+                        id,
+                        client,
+                        Route::EndToEnd,
+                        Segment::ClientHello,
+                        sizes.client_hello,
+                    );
                     None
                 } else {
                     let streams = self.conns[id as usize].open.iter().copied().collect();
                     self.close(id);
-                    Some(NetEvent::Failed { conn: id, streams, cause: ConnFailure::Refused { status, body } })
+                    Some(NetEvent::Failed {
+                        conn: id,
+                        streams,
+                        cause: ConnFailure::Refused { status, body },
+                    })
                 }
             }
             Segment::ClientHello => {
-                self.ship(ctx, id, server, Route::EndToEnd, Segment::ServerFlight, sizes.server_flight);
+                self.ship(
+                    ctx,
+                    id,
+                    server,
+                    Route::EndToEnd,
+                    Segment::ServerFlight,
+                    sizes.server_flight,
+                );
                 None
             }
             Segment::ServerFlight => {
                 let now = ctx.now();
-                self.ship(ctx, id, client, Route::EndToEnd, Segment::ClientFinished, sizes.client_finished);
+                self.ship(
+                    ctx,
+                    id,
+                    client,
+                    Route::EndToEnd,
+                    Segment::ClientFinished,
+                    sizes.client_finished,
+                );
                 let c = &mut self.conns[id as usize];
                 c.state = ClientState::Ready;
                 c.ready_at = Some(now);
@@ -443,7 +611,14 @@ impl Network {
                 let pending = std::mem::take(&mut c.pending);
                 for (stream, req) in pending {
                     let bytes = req.wire_bytes();
-                    self.ship(ctx, id, client, Route::EndToEnd, Segment::Request { stream, req }, bytes);
+                    self.ship(
+                        ctx,
+                        id,
+                        client,
+                        Route::EndToEnd,
+                        Segment::Request { stream, req },
+                        bytes,
+                    );
                 }
                 let idle = self.cfg.idle_timeout;
                 ctx.set_timer_for(client, idle, Wire::IdleCheck(id).into());
@@ -455,12 +630,19 @@ impl Network {
             }
             Segment::Request { stream, req } => {
                 self.conns[id as usize].last_activity = ctx.now();
-                Some(NetEvent::Request { conn: id, stream, client, req })
+                Some(NetEvent::Request {
+                    conn: id,
+                    stream,
+                    client,
+                    req,
+                })
             }
             Segment::Response { stream, rsp } => {
                 let c = &mut self.conns[id as usize];
                 c.last_activity = ctx.now();
-                c.open.remove(&stream).then_some(NetEvent::Response { conn: id, stream, rsp })
+                c.open
+                    .remove(&stream)
+                    .then_some(NetEvent::Response { conn: id, stream, rsp })
             }
         }
     }
@@ -470,11 +652,18 @@ impl Network {
         let (method, path, status, body): (Option<&str>, Option<&str>, Option<u16>, Option<&str>) = match &p.seg {
             Segment::Request { req, .. } => (Some(req.method), Some(req.path.as_str()), None, Some(req.body.as_str())),
             Segment::Response { rsp, .. } => (None, None, Some(rsp.status), Some(rsp.body.as_str())),
-            Segment::Connect => (Some("CONNECT"), Some(self.topo.name(self.conns[p.conn as usize].server)), None, None),
+            Segment::Connect => (
+                Some("CONNECT"),
+                Some(self.topo.name(self.conns[p.conn as usize].server)),
+                None,
+                None,
+            ),
             Segment::ConnectReply { status, body } => (None, None, Some(*status), body.as_deref()),
             _ => (None, None, None, None),
         };
-        let body = body.filter(|b| !b.is_empty()).map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.to_string())));
+        let body = body
+            .filter(|b| !b.is_empty())
+            .map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.to_string())));
         json!({
             "time_ns": now.as_nanos(),
             "from": self.topo.name(p.from),

@@ -42,7 +42,11 @@ pub const TLS_RECORD_OVERHEAD: u32 = 22;
 pub const H2_FRAME_HEADER: u32 = 9;
 
 fn body_frame(body: &str) -> u32 {
-    if body.is_empty() { 0 } else { H2_FRAME_HEADER + body.len() as u32 }
+    if body.is_empty() {
+        0
+    } else {
+        H2_FRAME_HEADER + body.len() as u32
+    }
 }
 
 impl HttpRequest {

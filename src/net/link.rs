@@ -31,11 +31,20 @@ pub const RTO_DEFAULT: SimDuration = SimDuration::from_millis(200);
 #[derive(Clone, Debug)]
 pub enum Latency {
     Constant(u64),
-    Uniform { min: u64, max: u64 },
+    Uniform {
+        min: u64,
+        max: u64,
+    },
     Normal(Normal<f64>),
     /// With its mean exp(mu + sigma^2 / 2) [ns], kept for routing weights.
-    LogNormal { dist: LogNormal<f64>, mean: f64 },
-    Exponential { mean: f64, exp: Exp<f64> },
+    LogNormal {
+        dist: LogNormal<f64>,
+        mean: f64,
+    },
+    Exponential {
+        mean: f64,
+        exp: Exp<f64>,
+    },
     Empirical(Vec<u64>),
 }
 
@@ -52,7 +61,10 @@ impl Latency {
                 if min > max {
                     return Err(LatencyError(format!("uniform min {min} > max {max}")));
                 }
-                Latency::Uniform { min: min.as_nanos(), max: max.as_nanos() }
+                Latency::Uniform {
+                    min: min.as_nanos(),
+                    max: max.as_nanos(),
+                }
             }
             LatencySpec::Normal { mean, std } => Latency::Normal(
                 Normal::new(mean.as_nanos() as f64, std.as_nanos() as f64)
@@ -155,12 +167,22 @@ impl Link {
         down: Vec<(SimTime, Option<SimTime>)>,
         rng: SimRng,
     ) -> Link {
-        Link { latency, loss, rto, bandwidth_bps, down, busy_until: SimTime::ZERO, rng }
+        Link {
+            latency,
+            loss,
+            rto,
+            bandwidth_bps,
+            down,
+            busy_until: SimTime::ZERO,
+            rng,
+        }
     }
 
     /// Whether the link is down at `t`.
     pub fn is_down(&self, t: SimTime) -> bool {
-        self.down.iter().any(|&(from, to)| t >= from && to.is_none_or(|to| t < to))
+        self.down
+            .iter()
+            .any(|&(from, to)| t >= from && to.is_none_or(|to| t < to))
     }
 
     /// Transmits `bytes` entering the link at `at`.
@@ -197,7 +219,14 @@ mod tests {
     use crate::engine::stream;
 
     fn link(latency: LatencySpec, loss: f64) -> Link {
-        Link::new(Latency::from_spec(&latency).unwrap(), loss, RTO_DEFAULT, None, vec![], stream(1, "l"))
+        Link::new(
+            Latency::from_spec(&latency).unwrap(),
+            loss,
+            RTO_DEFAULT,
+            None,
+            vec![],
+            stream(1, "l"),
+        )
     }
     fn ms(x: u64) -> SimDuration {
         SimDuration::from_millis(x)
@@ -205,10 +234,28 @@ mod tests {
 
     #[test]
     fn latency_samples_stay_in_bounds() {
-        let mut u = link(LatencySpec::Uniform { min: ms(10), max: ms(20) }, 0.0);
+        let mut u = link(
+            LatencySpec::Uniform {
+                min: ms(10),
+                max: ms(20),
+            },
+            0.0,
+        );
         let mut e = link(LatencySpec::Empirical(vec![ms(1), ms(5), ms(9)]), 0.0);
-        let mut n = link(LatencySpec::Normal { mean: ms(1), std: ms(5) }, 0.0);
-        let mut l = link(LatencySpec::LogNormal { median: ms(10), sigma: 0.5 }, 0.0);
+        let mut n = link(
+            LatencySpec::Normal {
+                mean: ms(1),
+                std: ms(5),
+            },
+            0.0,
+        );
+        let mut l = link(
+            LatencySpec::LogNormal {
+                median: ms(10),
+                sigma: 0.5,
+            },
+            0.0,
+        );
         let mut x = link(LatencySpec::Exponential { mean: ms(10) }, 0.0);
         let mut sum_l = 0.0;
         let mut sum_x = 0.0;
@@ -223,7 +270,11 @@ mod tests {
         }
         // Means within 3% of the closed forms.
         let mean_l = sum_l / 20_000.0;
-        assert!((mean_l / l.latency.mean_ns() - 1.0).abs() < 0.03, "{mean_l} vs {}", l.latency.mean_ns());
+        assert!(
+            (mean_l / l.latency.mean_ns() - 1.0).abs() < 0.03,
+            "{mean_l} vs {}",
+            l.latency.mean_ns()
+        );
         assert!((sum_x / 20_000.0 / 10e6 - 1.0).abs() < 0.03);
         assert!((l.latency.mean_ns() - 10e6 * (0.125f64).exp()).abs() < 1.0);
     }
@@ -255,16 +306,41 @@ mod tests {
         let mut l = link(LatencySpec::Constant(ms(5)), 0.0);
         l.down = vec![(SimTime::ZERO, Some(SimTime::ZERO + ms(500)))];
         // Attempts at 0, 200, 600 ms: the third is after the repair at 500 ms.
-        assert_eq!(l.transmit(SimTime::ZERO, 10), Transit::Arrives { at: SimTime::ZERO + ms(605), retransmissions: 2 });
+        assert_eq!(
+            l.transmit(SimTime::ZERO, 10),
+            Transit::Arrives {
+                at: SimTime::ZERO + ms(605),
+                retransmissions: 2
+            }
+        );
         l.down = vec![(SimTime::ZERO, None)];
         assert!(matches!(l.transmit(SimTime::ZERO, 10), Transit::GivenUp { .. }));
     }
 
     #[test]
     fn bandwidth_serialises_fifo() {
-        let mut l = Link::new(Latency::Constant(0), 0.0, RTO_DEFAULT, Some(8e6), vec![], stream(1, "l"));
+        let mut l = Link::new(
+            Latency::Constant(0),
+            0.0,
+            RTO_DEFAULT,
+            Some(8e6),
+            vec![],
+            stream(1, "l"),
+        );
         // 1000 bytes at 8 Mbit/s = 1 ms each; the second waits for the first.
-        assert_eq!(l.transmit(SimTime::ZERO, 1000), Transit::Arrives { at: SimTime::ZERO + ms(1), retransmissions: 0 });
-        assert_eq!(l.transmit(SimTime::ZERO, 1000), Transit::Arrives { at: SimTime::ZERO + ms(2), retransmissions: 0 });
+        assert_eq!(
+            l.transmit(SimTime::ZERO, 1000),
+            Transit::Arrives {
+                at: SimTime::ZERO + ms(1),
+                retransmissions: 0
+            }
+        );
+        assert_eq!(
+            l.transmit(SimTime::ZERO, 1000),
+            Transit::Arrives {
+                at: SimTime::ZERO + ms(2),
+                retransmissions: 0
+            }
+        );
     }
 }

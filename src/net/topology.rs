@@ -50,7 +50,11 @@ pub enum TopologyError {
     #[error("duplicate node `{0}`")]
     DuplicateNode(String),
     #[error("link {source_node} -> {target}: {error}")]
-    Latency { source_node: String, target: String, error: LatencyError },
+    Latency {
+        source_node: String,
+        target: String,
+        error: LatencyError,
+    },
 }
 
 /// The network graph plus routing state.
@@ -68,22 +72,41 @@ const NO_EDGE: u32 = u32::MAX;
 impl Topology {
     /// Builds the graph; link RNG streams derive from `seed`.
     pub fn build(spec: &TopologyFile, seed: u64) -> Result<Topology, TopologyError> {
-        let domains: Vec<Domain> =
-            spec.domains.iter().map(|d| Domain { name: d.name.clone(), kind: d.kind }).collect();
+        let domains: Vec<Domain> = spec
+            .domains
+            .iter()
+            .map(|d| Domain {
+                name: d.name.clone(),
+                kind: d.kind,
+            })
+            .collect();
         let mut graph = StableDiGraph::new();
         let mut by_name = BTreeMap::new();
         for n in &spec.nodes {
-            let domain = domains.iter().position(|d| d.name == n.domain).ok_or_else(|| {
-                TopologyError::UnknownDomain { node: n.name.clone(), domain: n.domain.clone() }
-            })?;
-            let idx = graph.add_node(Node { name: n.name.clone(), domain: domain as u32, role: n.role });
+            let domain =
+                domains
+                    .iter()
+                    .position(|d| d.name == n.domain)
+                    .ok_or_else(|| TopologyError::UnknownDomain {
+                        node: n.name.clone(),
+                        domain: n.domain.clone(),
+                    })?;
+            let idx = graph.add_node(Node {
+                name: n.name.clone(),
+                domain: domain as u32,
+                role: n.role,
+            });
             if by_name.insert(n.name.clone(), idx.index() as NodeId).is_some() {
                 return Err(TopologyError::DuplicateNode(n.name.clone()));
             }
         }
         for l in &spec.links {
-            let a = *by_name.get(&l.source).ok_or_else(|| TopologyError::UnknownNode(l.source.clone()))?;
-            let b = *by_name.get(&l.target).ok_or_else(|| TopologyError::UnknownNode(l.target.clone()))?;
+            let a = *by_name
+                .get(&l.source)
+                .ok_or_else(|| TopologyError::UnknownNode(l.source.clone()))?;
+            let b = *by_name
+                .get(&l.target)
+                .ok_or_else(|| TopologyError::UnknownNode(l.target.clone()))?;
             let latency = Latency::from_spec(&l.latency).map_err(|error| TopologyError::Latency {
                 source_node: l.source.clone(),
                 target: l.target.clone(),
@@ -97,7 +120,10 @@ impl Topology {
             let bps = l.bandwidth_mbps.map(|m| m * 1e6);
             let rto = l.rto.unwrap_or(RTO_DEFAULT);
             let mut add = |from: NodeId, to: NodeId| {
-                let name = format!("link:{}->{}", spec.nodes[from as usize].name, spec.nodes[to as usize].name);
+                let name = format!(
+                    "link:{}->{}",
+                    spec.nodes[from as usize].name, spec.nodes[to as usize].name
+                );
                 let link = Link::new(latency.clone(), l.loss, rto, bps, down.clone(), stream(seed, &name));
                 graph.add_edge(NodeIndex::new(from as usize), NodeIndex::new(to as usize), link);
             };
@@ -106,7 +132,12 @@ impl Topology {
                 add(b, a);
             }
         }
-        Ok(Topology { graph, domains, by_name, next_hop: BTreeMap::new() })
+        Ok(Topology {
+            graph,
+            domains,
+            by_name,
+            next_hop: BTreeMap::new(),
+        })
     }
 
     /// The id of the node called `name`.
@@ -231,10 +262,17 @@ mod tests {
         names.sort();
         names.dedup();
         let spec = TopologyFile {
-            domains: vec![DomainSpec { name: "d".into(), kind: DomainKind::Plmn }],
+            domains: vec![DomainSpec {
+                name: "d".into(),
+                kind: DomainKind::Plmn,
+            }],
             nodes: names
                 .iter()
-                .map(|n| NodeSpec { name: n.to_string(), domain: "d".into(), role: NodeRole::Nf })
+                .map(|n| NodeSpec {
+                    name: n.to_string(),
+                    domain: "d".into(),
+                    role: NodeRole::Nf,
+                })
                 .collect(),
             links: links
                 .iter()
@@ -273,7 +311,13 @@ mod tests {
         assert_eq!(names(&mut t, "c", "b"), ["c", "a", "b"]);
         let (a, d) = (t.node_id("a").unwrap(), t.node_id("d").unwrap());
         assert_eq!(t.mean_latency_ns(a, d), Some(4e6));
-        assert_eq!(t.transmit(a, d, SimTime::ZERO, 100), Transit::Arrives { at: SimTime::ZERO + SimDuration::from_millis(4), retransmissions: 0 });
+        assert_eq!(
+            t.transmit(a, d, SimTime::ZERO, 100),
+            Transit::Arrives {
+                at: SimTime::ZERO + SimDuration::from_millis(4),
+                retransmissions: 0
+            }
+        );
     }
 
     #[test]

@@ -29,13 +29,25 @@ fn trace_hash_is_equal_for_equal_seeds_and_differs_across_seeds() {
 fn outputs_do_not_depend_on_thread_count() {
     let run = |threads, name| {
         let out = tmp(name);
-        let opts = RunOptions { seeds: Some(3), out: Some(out.clone()), threads: Some(threads), quiet: true, trace: true };
+        let opts = RunOptions {
+            seeds: Some(3),
+            out: Some(out.clone()),
+            threads: Some(threads),
+            quiet: true,
+            trace: true,
+        };
         run_experiment(&experiment(), &opts).unwrap();
         out
     };
     let one = run(1, "t1");
     let two = run(2, "t2");
-    for f in ["records.csv", "summary.csv", "trace-seed-1.jsonl", "trace-seed-3.jsonl", "latency_cdf.svg"] {
+    for f in [
+        "records.csv",
+        "summary.csv",
+        "trace-seed-1.jsonl",
+        "trace-seed-3.jsonl",
+        "latency_cdf.svg",
+    ] {
         let a = std::fs::read(one.join(f)).unwrap();
         let b = std::fs::read(two.join(f)).unwrap();
         assert!(a == b, "{f} differs between 1 and 2 threads");
@@ -78,8 +90,16 @@ fn adding_an_actor_leaves_other_draws_unchanged() {
         for (at, n, m) in init {
             sim.schedule(at, n, m);
         }
-        sim.run(Limits { until: SimTime::ZERO + SimDuration::from_secs(20), max_events: u64::MAX });
-        sim.world.records.iter().filter(|r| r.variant == "main").cloned().collect::<Vec<_>>()
+        sim.run(Limits {
+            until: SimTime::ZERO + SimDuration::from_secs(20),
+            max_events: u64::MAX,
+        });
+        sim.world
+            .records
+            .iter()
+            .filter(|r| r.variant == "main")
+            .cloned()
+            .collect::<Vec<_>>()
     };
     let before = main_records(&topo("", ""), &exp(""));
     let after = main_records(

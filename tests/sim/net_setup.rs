@@ -36,8 +36,17 @@ fn run(exp: &ExperimentFile, until_ms: u64) -> (Vec<(f64, bool)>, SimDuration) {
     for (t, n, m) in init {
         sim.schedule(t, n, m);
     }
-    sim.run(Limits { until: SimTime::ZERO + SimDuration::from_millis(until_ms), max_events: 1_000_000 });
-    let recs = sim.world.records.iter().inspect(|r| assert_eq!(r.outcome, Outcome::Ok)).map(|r| (r.latency_ms(), r.new_connection)).collect();
+    sim.run(Limits {
+        until: SimTime::ZERO + SimDuration::from_millis(until_ms),
+        max_events: 1_000_000,
+    });
+    let recs = sim
+        .world
+        .records
+        .iter()
+        .inspect(|r| assert_eq!(r.outcome, Outcome::Ok))
+        .map(|r| (r.latency_ms(), r.new_connection))
+        .collect();
     let c = sim.world.net.conn(0);
     (recs, c.ready_at.unwrap() - c.opened_at)
 }
@@ -93,7 +102,10 @@ fn requests_multiplex_on_one_connection_while_it_opens() {
     for (t, n, m) in init {
         sim.schedule(t, n, m);
     }
-    sim.run(Limits { until: SimTime::ZERO + SimDuration::from_millis(160), max_events: 1_000_000 });
+    sim.run(Limits {
+        until: SimTime::ZERO + SimDuration::from_millis(160),
+        max_events: 1_000_000,
+    });
     assert_eq!(sim.world.net.conn_count(), 1, "one connection for all streams");
     // Requests at 0, 1, 2 ms all leave at 100 ms and complete at 150 ms.
     let lat: Vec<f64> = sim.world.records.iter().take(3).map(|r| r.latency_ms()).collect();
