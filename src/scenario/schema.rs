@@ -23,9 +23,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::SimDuration;
 
-/// A topology file (`topologies/*.ron`).
+/// A topology file (`topologies/*.ron`), written `Topology(...)`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Topology")]
 pub struct TopologyFile {
     /// Trust domains: PLMNs, CAPIF provider domains, IPX providers.
     pub domains: Vec<DomainSpec>,
@@ -150,9 +150,9 @@ pub struct LinkSpec {
     pub down: Vec<WindowSpec>,
 }
 
-/// An experiment file (`experiments/*.ron`).
+/// An experiment file (`experiments/*.ron`), written `Experiment(...)`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, rename = "Experiment")]
 pub struct ExperimentFile {
     /// Names the results folder `results/<name>/`.
     pub name: String,
