@@ -194,11 +194,11 @@ fn fmt_ns(ns: u64, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     if ns == 0 {
         return write!(f, "0s");
     }
-    let (div, unit) = if ns % 1_000_000_000 == 0 {
+    let (div, unit) = if ns.is_multiple_of(1_000_000_000) {
         (1_000_000_000, "s")
-    } else if ns % 1_000_000 == 0 {
+    } else if ns.is_multiple_of(1_000_000) {
         (1_000_000, "ms")
-    } else if ns % 1_000 == 0 {
+    } else if ns.is_multiple_of(1_000) {
         (1_000, "us")
     } else {
         (1, "ns")

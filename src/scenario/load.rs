@@ -90,9 +90,9 @@ pub struct ScenarioError {
     /// The file at fault (for an error in the topology of an experiment: the topology).
     pub path: PathBuf,
     /// 1-based line; `None` only for [`ErrorKind::Read`].
-    pub line: Option<usize>,
+    pub line: Option<u32>,
     /// 1-based column in characters; `None` only for [`ErrorKind::Read`].
-    pub column: Option<usize>,
+    pub column: Option<u32>,
     /// Dotted field path: `links[3].latency`, `workload[0].Http.via`; empty for the file.
     pub field: String,
     /// Lowercase, names the value at fault.
@@ -145,7 +145,11 @@ struct Source<'a> {
 
 impl<'a> Source<'a> {
     fn new(src: &'a str, path: &'a Path) -> Self {
-        Source { src, path, outline: Outline::parse(src) }
+        Source {
+            src,
+            path,
+            outline: Outline::parse(src),
+        }
     }
 
     fn error_at(&self, kind: ErrorKind, offset: usize, field: String, message: String) -> ScenarioError {
@@ -153,8 +157,8 @@ impl<'a> Source<'a> {
         ScenarioError {
             kind,
             path: self.path.to_path_buf(),
-            line: Some(line),
-            column: Some(col),
+            line: Some(u32::try_from(line).unwrap_or(u32::MAX)),
+            column: Some(u32::try_from(col).unwrap_or(u32::MAX)),
             field,
             message,
             suggestion: None,
@@ -187,7 +191,11 @@ impl<'a> Source<'a> {
                 ErrorKind::Syntax,
                 start,
                 String::new(),
-                format!("this is {} file, expected {} file starting with `{want}(`", article(other), article(want)),
+                format!(
+                    "this is {} file, expected {} file starting with `{want}(`",
+                    article(other),
+                    article(want)
+                ),
             )),
             Some((name, start)) => {
                 let mut e = self.error_at(
@@ -213,7 +221,9 @@ impl<'a> Source<'a> {
 
     /// Parses with ron and turns its error into a located one.
     fn ron<T: serde::de::DeserializeOwned>(&self) -> Result<T, ScenarioError> {
-        ron::Options::default().from_str(self.src).map_err(|e| self.ron_error(e))
+        ron::Options::default()
+            .from_str(self.src)
+            .map_err(|e| self.ron_error(e))
     }
 
     fn ron_error(&self, err: ron::error::SpannedError) -> ScenarioError {
@@ -288,7 +298,12 @@ impl<'a> Source<'a> {
                     Some(e) => (e.value.start, e.key_path.clone()),
                     None => (start, String::new()),
                 };
-                self.error_at(ErrorKind::Schema, offset, path, format!("expected {expected}, found {found}"))
+                self.error_at(
+                    ErrorKind::Schema,
+                    offset,
+                    path,
+                    format!("expected {expected}, found {found}"),
+                )
             }
             R::ExpectedDifferentStructName { expected, found } => {
                 let (offset, path) = match at(start) {
@@ -331,7 +346,10 @@ impl<'a> Source<'a> {
                     R::Eof => match o.unclosed() {
                         Some(open) => {
                             let (l, c) = o.line_col(open);
-                            format!("unexpected end of file: the `{}` at {l}:{c} is never closed", self.src.get(open..open + 1).unwrap_or("("))
+                            format!(
+                                "unexpected end of file: the `{}` at {l}:{c} is never closed",
+                                self.src.get(open..open + 1).unwrap_or("(")
+                            )
                         }
                         None => "unexpected end of file".to_string(),
                     },
@@ -345,18 +363,29 @@ impl<'a> Source<'a> {
 }
 
 fn article(kind: &str) -> &'static str {
-    if kind == "Topology" { "a topology" } else { "an experiment" }
+    if kind == "Topology" {
+        "a topology"
+    } else {
+        "an experiment"
+    }
 }
 
 fn join(parent: &str, field: &str) -> String {
-    if parent.is_empty() { field.to_string() } else { format!("{parent}.{field}") }
+    if parent.is_empty() {
+        field.to_string()
+    } else {
+        format!("{parent}.{field}")
+    }
 }
 
 fn one_of(names: &[&str]) -> String {
     match names {
         [] => "nothing".to_string(),
         [one] => format!("`{one}`"),
-        _ => format!("one of {}", names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "one of {}",
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 
@@ -407,7 +436,10 @@ pub fn load_topology(path: &Path) -> Result<TopologyFile, ScenarioError> {
 
 /// Where an experiment's `topology` field points: relative to the experiment's folder.
 pub fn topology_path_of(experiment_path: &Path, experiment: &ExperimentFile) -> PathBuf {
-    experiment_path.parent().unwrap_or(Path::new(".")).join(&experiment.topology)
+    experiment_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&experiment.topology)
 }
 
 /// Reads, parses and validates an experiment, its topology, and the two together (workload
@@ -485,4 +517,3 @@ pub fn validate_path(path: &Path) -> Result<String, ScenarioError> {
         }
     }
 }
-

@@ -44,6 +44,11 @@ struct Token {
     end: usize,
 }
 
+/// The text of a token (token bounds are char boundaries; empty if not).
+fn text(src: &str, t: &Token) -> String {
+    src.get(t.start..t.end).unwrap_or_default().to_string()
+}
+
 fn is_ident_start(c: u8) -> bool {
     c.is_ascii_alphabetic() || c == b'_'
 }
@@ -114,7 +119,11 @@ fn tokenize(src: &str) -> Vec<Token> {
                     j += 1;
                 }
                 i = j.min(n);
-                out.push(Token { tok: Tok::Atom, start, end: i });
+                out.push(Token {
+                    tok: Tok::Atom,
+                    start,
+                    end: i,
+                });
                 continue;
             }
         }
@@ -135,7 +144,11 @@ fn tokenize(src: &str) -> Vec<Token> {
                 j += 1;
             }
             i = (j + 1).min(n);
-            out.push(Token { tok: Tok::Atom, start, end: i });
+            out.push(Token {
+                tok: Tok::Atom,
+                start,
+                end: i,
+            });
             continue;
         }
         // Chars and byte chars: 'a', '\'', '\u{1F600}'. An unclosed quote is one atom.
@@ -155,7 +168,11 @@ fn tokenize(src: &str) -> Vec<Token> {
                 j += 1;
             }
             i = if j < n && b[j] == b'\'' { j + 1 } else { q + 1 };
-            out.push(Token { tok: Tok::Atom, start, end: i.min(n) });
+            out.push(Token {
+                tok: Tok::Atom,
+                start,
+                end: i.min(n),
+            });
             continue;
         }
         if c == b'r' && b.get(i + 1) == Some(&b'#') && b.get(i + 2).is_some_and(|&x| is_ident_start(x)) {
@@ -163,14 +180,22 @@ fn tokenize(src: &str) -> Vec<Token> {
             while i < n && is_ident_char(b[i]) {
                 i += 1;
             }
-            out.push(Token { tok: Tok::Ident, start, end: i });
+            out.push(Token {
+                tok: Tok::Ident,
+                start,
+                end: i,
+            });
             continue;
         }
         if is_ident_start(c) {
             while i < n && is_ident_char(b[i]) {
                 i += 1;
             }
-            out.push(Token { tok: Tok::Ident, start, end: i });
+            out.push(Token {
+                tok: Tok::Ident,
+                start,
+                end: i,
+            });
             continue;
         }
         let signed = (c == b'-' || c == b'+') && b.get(i + 1).is_some_and(|&x| x.is_ascii_alphanumeric() || x == b'.');
@@ -186,7 +211,11 @@ fn tokenize(src: &str) -> Vec<Token> {
                     break;
                 }
             }
-            out.push(Token { tok: Tok::Atom, start, end: i });
+            out.push(Token {
+                tok: Tok::Atom,
+                start,
+                end: i,
+            });
             continue;
         }
         let tok = match c {
@@ -278,7 +307,7 @@ impl Outline {
             let next = toks.get(i + 1).map(|t| t.tok);
             match t.tok {
                 Tok::Ident if next == Some(Tok::Colon) && !stack.is_empty() => {
-                    pending = Some((src[t.start..t.end].to_string(), t.start));
+                    pending = Some((text(src, &t), t.start));
                     i += 2;
                     continue;
                 }
@@ -331,11 +360,20 @@ impl Outline {
                     Key::Index(*counter - 1)
                 }
             };
-            let mut node =
-                Node { parent, key, key_start, start: t.start, end: t.end, variant: None, open: None, open_at: t.start, unnamed: 0 };
+            let mut node = Node {
+                parent,
+                key,
+                key_start,
+                start: t.start,
+                end: t.end,
+                variant: None,
+                open: None,
+                open_at: t.start,
+                unnamed: 0,
+            };
             match (t.tok, next) {
                 (Tok::Ident, Some(Tok::Open(b'('))) => {
-                    node.variant = Some(src[t.start..t.end].to_string());
+                    node.variant = Some(text(src, &t));
                     node.open = Some(b'(');
                     node.open_at = toks[i + 1].start;
                     i += 2;
@@ -404,7 +442,14 @@ impl Outline {
         }
         let mut lines = vec![0];
         lines.extend(src.bytes().enumerate().filter(|&(_, c)| c == b'\n').map(|(i, _)| i + 1));
-        Outline { entries, lines, src_len: src.len(), src: src.to_string(), toks, unclosed }
+        Outline {
+            entries,
+            lines,
+            src_len: src.len(),
+            src: src.to_string(),
+            toks,
+            unclosed,
+        }
     }
 
     /// The byte offset of the innermost bracket that is never closed, if any.
@@ -452,7 +497,11 @@ impl Outline {
         let offset = offset.min(self.src_len);
         let line = self.lines.partition_point(|&s| s <= offset).max(1);
         let start = self.lines[line - 1];
-        let col = self.src.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        let col = self
+            .src
+            .get(start..offset)
+            .map_or(offset - start, |s| s.chars().count())
+            + 1;
         (line, col)
     }
 
@@ -504,7 +553,7 @@ pub fn header(src: &str) -> Option<(String, usize)> {
         }
     }
     let t = toks.get(i)?;
-    (t.tok == Tok::Ident).then(|| (src[t.start..t.end].to_string(), t.start))
+    (t.tok == Tok::Ident).then(|| (text(src, t), t.start))
 }
 
 fn field_len(key: &Key) -> usize {
@@ -581,7 +630,17 @@ Topology(
 
     #[test]
     fn outline_survives_garbage() {
-        for src in ["", "(", ")))", "[[[[", "\"unterminated", "/* open", "'", "Topology(a: b: c:", "#![enable("] {
+        for src in [
+            "",
+            "(",
+            ")))",
+            "[[[[",
+            "\"unterminated",
+            "/* open",
+            "'",
+            "Topology(a: b: c:",
+            "#![enable(",
+        ] {
             let o = Outline::parse(src);
             let _ = o.path_at(0);
             let _ = o.line_col(src.len() + 5);

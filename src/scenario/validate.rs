@@ -8,9 +8,10 @@
 //!   endpoints exist and differ; no two links in the same direction; loss in [0, 1);
 //!   bandwidth > 0 and finite; rto > 0; latency parameters sane (uniform min <= max,
 //!   log-normal sigma >= 0 and finite, empirical non-empty); down windows `from < to`.
-//! - experiment: name non-empty and usable as a folder name (`[A-Za-z0-9._-]`); duration
-//!   > 0; warmup < duration; seeds non-empty; max_events > 0; workload non-empty; per flow,
-//!   client != server, rate > 0 and finite, interval > 0, bodies <= 64 MiB, timeout > 0.
+//! - experiment: name non-empty and usable as a folder name (`[A-Za-z0-9._-]`);
+//!   duration > 0; warmup < duration; seeds non-empty; max_events > 0; workload non-empty;
+//!   per flow, client != server, rate > 0 and finite, interval > 0, bodies <= 64 MiB,
+//!   timeout > 0.
 //! - experiment on its topology: client, server and via exist; via has role `Proxy` or
 //!   `Ri`; the pairs a flow needs (client → server, or client → via and via → server) are
 //!   connected in the directed link graph (a duplex link counts both ways).
@@ -36,7 +37,11 @@ pub struct Issue {
 
 impl Issue {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Issue {
-        Issue { field: field.into(), message: message.into(), suggestion: None }
+        Issue {
+            field: field.into(),
+            message: message.into(),
+            suggestion: None,
+        }
     }
 
     fn suggest(mut self, suggestion: Option<String>) -> Issue {
@@ -100,7 +105,10 @@ fn latency(at: &str, spec: &LatencySpec, out: &mut Vec<Issue>) {
         }
         LatencySpec::Empirical(samples) => {
             if samples.is_empty() {
-                out.push(Issue::new(format!("{at}.Empirical"), "empirical latency needs at least one sample"));
+                out.push(Issue::new(
+                    format!("{at}.Empirical"),
+                    "empirical latency needs at least one sample",
+                ));
             }
         }
     }
@@ -158,7 +166,10 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
         }
         if l.source == l.target {
             endpoints_ok = false;
-            out.push(Issue::new(format!("{at}.target"), format!("link from `{}` to itself", l.source)));
+            out.push(Issue::new(
+                format!("{at}.target"),
+                format!("link from `{}` to itself", l.source),
+            ));
         }
         if endpoints_ok {
             let mut dirs = vec![(l.source.as_str(), l.target.as_str())];
@@ -178,7 +189,10 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
         }
         latency(&format!("{at}.latency"), &l.latency, &mut out);
         if bad_f64(l.loss) || !(0.0..1.0).contains(&l.loss) {
-            out.push(Issue::new(format!("{at}.loss"), format!("loss {} must be in [0, 1)", l.loss)));
+            out.push(Issue::new(
+                format!("{at}.loss"),
+                format!("loss {} must be in [0, 1)", l.loss),
+            ));
         }
         if let Some(rto) = l.rto
             && rto.as_nanos() == 0
@@ -199,7 +213,10 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
             {
                 out.push(Issue::new(
                     format!("{at}.down[{j}].to"),
-                    format!("down window ends ({to}) before it starts ({}); `to` must be after `from`", w.from),
+                    format!(
+                        "down window ends ({to}) before it starts ({}); `to` must be after `from`",
+                        w.from
+                    ),
                 ));
             }
         }
@@ -210,7 +227,9 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
 fn folder_safe(name: &str) -> bool {
     name != "."
         && name != ".."
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
 }
 
 /// Checks an experiment on its own (not its topology).
@@ -221,7 +240,10 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
     } else if !folder_safe(&e.name) {
         out.push(Issue::new(
             "name",
-            format!("name `{}` is not usable as a folder name (use only A-Z, a-z, 0-9, `.`, `_`, `-`)", e.name),
+            format!(
+                "name `{}` is not usable as a folder name (use only A-Z, a-z, 0-9, `.`, `_`, `-`)",
+                e.name
+            ),
         ));
     }
     if e.topology.is_empty() {
@@ -236,7 +258,10 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
         ));
     }
     if e.seeds.as_ref().is_some_and(Vec::is_empty) {
-        out.push(Issue::new("seeds", "seeds list is empty (leave it out for the default `[1]`)"));
+        out.push(Issue::new(
+            "seeds",
+            "seeds list is empty (leave it out for the default `[1]`)",
+        ));
     }
     if e.max_events == Some(0) {
         out.push(Issue::new("max_events", "max_events must be > 0"));
@@ -253,10 +278,16 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
         let WorkloadSpec::Http(f) = w;
         let at = format!("workload[{i}].Http");
         if f.client == f.server {
-            out.push(Issue::new(format!("{at}.server"), format!("client and server are both `{}`", f.client)));
+            out.push(Issue::new(
+                format!("{at}.server"),
+                format!("client and server are both `{}`", f.client),
+            ));
         }
         if f.via.as_ref().is_some_and(|v| *v == f.client || *v == f.server) {
-            out.push(Issue::new(format!("{at}.via"), "via must differ from client and server"));
+            out.push(Issue::new(
+                format!("{at}.via"),
+                "via must differ from client and server",
+            ));
         }
         match &f.arrival {
             ArrivalSpec::Poisson { rate_per_s } => {
@@ -269,7 +300,10 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
             }
             ArrivalSpec::Periodic { interval } => {
                 if interval.as_nanos() == 0 {
-                    out.push(Issue::new(format!("{at}.arrival.Periodic.interval"), "interval must be > 0"));
+                    out.push(Issue::new(
+                        format!("{at}.arrival.Periodic.interval"),
+                        "interval must be > 0",
+                    ));
                 }
             }
         }
@@ -334,7 +368,11 @@ pub fn workload_on(e: &ExperimentFile, t: &TopologyFile, topology_path: &Path) -
         let at = format!("workload[{i}].Http");
         let mut known = true;
         let via = f.via.as_deref();
-        for (field, name) in [("client", Some(f.client.as_str())), ("server", Some(f.server.as_str())), ("via", via)] {
+        for (field, name) in [
+            ("client", Some(f.client.as_str())),
+            ("server", Some(f.server.as_str())),
+            ("via", via),
+        ] {
             let Some(name) = name else { continue };
             if !roles.contains_key(name) {
                 known = false;
@@ -443,7 +481,10 @@ mod tests {
 
     #[test]
     fn suggest_typos() {
-        assert_eq!(suggest("latncy", ["source", "target", "latency", "loss"]).as_deref(), Some("latency"));
+        assert_eq!(
+            suggest("latncy", ["source", "target", "latency", "loss"]).as_deref(),
+            Some("latency")
+        );
         assert_eq!(suggest("Constnt", ["Constant", "Uniform"]).as_deref(), Some("Constant"));
         assert_eq!(suggest("nf-x", ["nf-a", "sepp-b"]).as_deref(), Some("nf-a"));
         assert_eq!(suggest("zzzzzz", ["source", "target"]), None);
