@@ -226,6 +226,15 @@ impl<'a> Source<'a> {
             .map_err(|e| self.ron_error(e))
     }
 
+    /// The token at `offset` quoted for a message (`"high"`), shortened if long.
+    fn found_at(&self, offset: usize) -> Option<String> {
+        let r = self.outline.token_from(offset)?;
+        let text = self.src.get(r)?;
+        let short: String = text.chars().take(24).collect();
+        let more = if short.len() < text.len() { "…" } else { "" };
+        Some(format!("`{short}{more}`"))
+    }
+
     fn ron_error(&self, err: ron::error::SpannedError) -> ScenarioError {
         use ron::error::Error as R;
         let o = &self.outline;
@@ -336,9 +345,9 @@ impl<'a> Source<'a> {
                 // Point at where ron stopped; name the innermost value around it.
                 let offset = match code {
                     R::Eof => self.src.len(),
-                    // ron stops after the value; point at the first extra character.
-                    R::TrailingCharacters => o.token_from(start).map_or(start, |r| r.start),
-                    _ => start,
+                    // ron's span may start on the whitespace before the culprit (or, for
+                    // trailing characters, right after the value): point at the next token.
+                    _ => o.token_from(start).map_or(start, |r| r.start),
                 };
                 let path = o.path_at(offset.min(self.src.len().saturating_sub(1)));
                 let message = match code {
@@ -355,6 +364,10 @@ impl<'a> Source<'a> {
                     },
                     R::TrailingCharacters => "unexpected characters after the end of the file's value".to_string(),
                     code => lower_first(&code.to_string()),
+                };
+                let message = match (kind, self.found_at(offset)) {
+                    (ErrorKind::Schema, Some(found)) => format!("{message}, found {found}"),
+                    _ => message,
                 };
                 self.error_at(kind, offset, path, message)
             }

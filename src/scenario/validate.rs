@@ -22,7 +22,7 @@ use std::path::Path;
 use super::load::Scenario;
 use super::schema::{ArrivalSpec, ExperimentFile, LatencySpec, NodeRole, TopologyFile, WorkloadSpec};
 
-/// The largest request or response body [bytes] (64 MiB).
+/// The largest request or response body \[bytes\] (64 MiB).
 pub const MAX_BODY_BYTES: u32 = 64 * 1024 * 1024;
 
 /// A semantic problem with one value, not yet located in the source.

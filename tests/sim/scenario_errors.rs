@@ -53,7 +53,8 @@ const CASES: &[Case] = &[
     case("t_duration_no_unit.ron",  "12:60", "links[0].latency.Constant",        "`20` has no unit",                  None),
     case("t_bad_unit.ron",          "12:60", "links[0].latency.Constant",        "unknown unit `parsecs`",            None),
     case("t_missing_field.ron",     "12:9",  "links[0].latency",                 "missing field `latency`",           None),
-    case("t_wrong_type.ron",        "12:74", "links[0].loss",                    "expected float",                    None),
+    case("t_wrong_type.ron",        "12:75", "links[0].loss",                    "expected float, found `\"high\"`",  None),
+    case("t_not_option.ron",        "12:85", "links[0].bandwidth_mbps",          "write `Some(value)` or `None`, found `5.0`", None),
     case("t_unclosed.ron",          "14:1",  "",                                 "the `(` at 2:9 is never closed",    None),
     case("t_trailing.ron",          "15:1",  "",                                 "after the end",                     None),
     case("t_no_header.ron",         "2:1",   "",                                 "start with `Topology(` or `Experiment(`", None),
@@ -110,6 +111,18 @@ fn bad_inputs_are_located() {
             Err(e) => e,
         };
         let blamed = dir("bad_inputs").join(c.blames.unwrap_or(c.file));
+        // The expected position itself must be on a token, or at the very end of the file.
+        let text = std::fs::read_to_string(&blamed).unwrap();
+        let (line, col) = c.at.split_once(':').unwrap();
+        let (line, col): (usize, usize) = (line.parse().unwrap(), col.parse().unwrap());
+        let at_char = text.split('\n').nth(line - 1).and_then(|l| l.chars().nth(col - 1));
+        let at_end = line == text.split('\n').count() && at_char.is_none();
+        assert!(
+            at_char.is_some_and(|ch| !ch.is_whitespace()) || at_end,
+            "{}: {} is not on a token",
+            c.file,
+            c.at
+        );
         let ok = e.path == blamed
             && e.position() == c.at
             && e.field == c.field
