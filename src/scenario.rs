@@ -1,8 +1,17 @@
-//! Scenario files: the RON schema ([`schema`]), loading with located errors ([`load`]) and
-//! validation at load time.
+//! Scenario files: the RON schema ([`schema`]), loading with located errors ([`load`]),
+//! the source locator behind them ([`locate`]) and the semantic checks ([`validate`]).
+//!
+//! Errors read `file:line:column: field.path: message (did you mean `name`?)`; see
+//! [`load`] for the format and the struct-name rule (files start with `Topology(` or
+//! `Experiment(`). `secsim validate <file>` is [`validate_path`].
 
 pub mod load;
+pub mod locate;
 pub mod schema;
+pub mod validate;
 
-pub use load::{Scenario, ScenarioError, load_experiment, load_topology, validate_path};
+pub use load::{
+    ErrorKind, FileKind, INPUT_ERROR_EXIT_CODE, Scenario, ScenarioError, file_kind, load_experiment, load_topology,
+    parse_experiment_str, parse_topology_str, topology_path_of, validate_path,
+};
 pub use schema::*;

@@ -1,10 +1,43 @@
-//! Loading scenario files. (Placeholder loader; replaced by the located-error loader.)
+//! Loading scenario files, with every error located at the offending value.
+//!
+//! ```text
+//!  bytes ──header──► ron (serde) ──► semantic checks ──► TopologyFile / Scenario
+//!           │            │                 │
+//!           └────────────┴─────────────────┴──► ScenarioError (file:line:col: field: …)
+//! ```
+//!
+//! # Error format
+//!
+//! ```text
+//! topologies/x.ron:12:5: links[3].target: unknown node `nf-x` (did you mean `nf-a`?)
+//! ^ file           ^ line:column (1-based, in characters)
+//!                       ^ field path (see [`locate`](super::locate))
+//!                                         ^ message (lowercase)   ^ suggestion
+//! ```
+//!
+//! The position is the start of the offending value (for an unknown or duplicate field, the
+//! field name; for a missing field, the struct that lacks it; for a syntax error, where ron
+//! stopped). Errors in a topology referenced by an experiment name the topology file. Only
+//! the first error in file order is reported.
+//!
+//! # Struct names
+//!
+//! A file must start (after comments and `#![enable(...)]` attributes) with its struct name,
+//! `Topology(` or `Experiment(`: this is how `secsim validate` tells them apart, and it is
+//! checked before ron sees the file. Nested struct names are optional (ron's default) and,
+//! when written, must be the Rust names (`NodeSpec(`, `HttpFlowSpec(`). A workload flow is a
+//! newtype variant, written `Http((client: "a", server: "b", ...))`, or
+//! `Http(client: "a", ...)` with `#![enable(unwrap_variant_newtypes)]` at the top. To write
+//! files from Rust, use ron's `PrettyConfig::new().struct_names(true)`.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::locate::{Outline, header};
 use super::schema::{ExperimentFile, TopologyFile};
+use super::validate::{self, Issue};
 
 /// A loaded, validated experiment and its topology.
 #[derive(Clone, Debug)]
@@ -17,38 +50,430 @@ pub struct Scenario {
     pub hash: String,
 }
 
-/// A scenario file that could not be used.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {message}")]
+/// The process exit code for a [`ScenarioError`]: bad input, not a crash.
+pub const INPUT_ERROR_EXIT_CODE: i32 = 2;
+
+/// Which step refused the file.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum ErrorKind {
+    /// The file could not be read. No line or column.
+    Read,
+    /// Not RON, or the wrong file kind (bad header, unclosed paren, trailing characters).
+    Syntax,
+    /// RON, but not the schema: unknown or missing field, unknown variant, wrong type, bad
+    /// duration.
+    Schema,
+    /// The schema holds but a value makes no sense: unknown node, loss 1.5, unreachable pair.
+    Invalid,
+}
+
+impl ErrorKind {
+    /// Every kind is caused by what the user gave us; the CLI exits with
+    /// [`INPUT_ERROR_EXIT_CODE`].
+    pub fn is_input_error(self) -> bool {
+        true
+    }
+
+    /// Every kind stops the run before it starts.
+    pub fn is_fatal(self) -> bool {
+        true
+    }
+}
+
+/// A scenario file that could not be used, located at the offending value.
+///
+/// Display: `path:line:column: field: message (did you mean `suggestion`?)`; the field part
+/// is left out when the error concerns the whole file, the position when there is none.
+#[derive(Clone, Debug, Eq, PartialEq)]
 pub struct ScenarioError {
-    pub path: String,
+    pub kind: ErrorKind,
+    /// The file at fault (for an error in the topology of an experiment: the topology).
+    pub path: PathBuf,
+    /// 1-based line; `None` only for [`ErrorKind::Read`].
+    pub line: Option<u32>,
+    /// 1-based column in characters; `None` only for [`ErrorKind::Read`].
+    pub column: Option<u32>,
+    /// Dotted field path: `links[3].latency`, `workload[0].Http.via`; empty for the file.
+    pub field: String,
+    /// Lowercase, names the value at fault.
     pub message: String,
+    /// The nearest valid name, for a misspelt field, variant, node or domain.
+    pub suggestion: Option<String>,
+}
+
+impl ScenarioError {
+    /// `true` for all scenario errors: see [`ErrorKind::is_input_error`].
+    pub fn is_input_error(&self) -> bool {
+        self.kind.is_input_error()
+    }
+
+    /// `"line:column"`, or `""` for a read error.
+    pub fn position(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{l}:{c}"),
+            _ => String::new(),
+        }
+    }
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let (Some(l), Some(c)) = (self.line, self.column) {
+            write!(f, ":{l}:{c}")?;
+        }
+        write!(f, ": ")?;
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(s) = &self.suggestion {
+            write!(f, " (did you mean `{s}`?)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// A source being loaded: its text, path and outline.
+struct Source<'a> {
+    src: &'a str,
+    path: &'a Path,
+    outline: Outline,
+}
+
+impl<'a> Source<'a> {
+    fn new(src: &'a str, path: &'a Path) -> Self {
+        Source {
+            src,
+            path,
+            outline: Outline::parse(src),
+        }
+    }
+
+    fn error_at(&self, kind: ErrorKind, offset: usize, field: String, message: String) -> ScenarioError {
+        let (line, col) = self.outline.line_col(offset);
+        ScenarioError {
+            kind,
+            path: self.path.to_path_buf(),
+            line: Some(u32::try_from(line).unwrap_or(u32::MAX)),
+            column: Some(u32::try_from(col).unwrap_or(u32::MAX)),
+            field,
+            message,
+            suggestion: None,
+        }
+    }
+
+    /// Locates a semantic issue at its value (or the nearest written ancestor).
+    fn issue(&self, issue: Issue) -> ScenarioError {
+        let offset = self.outline.find_or_ancestor(&issue.field).map_or(0, |e| e.value.start);
+        let mut e = self.error_at(ErrorKind::Invalid, offset, issue.field, issue.message);
+        e.suggestion = issue.suggestion;
+        e
+    }
+
+    /// The first issue in file order.
+    fn first_issue(&self, issues: Vec<Issue>) -> Result<(), ScenarioError> {
+        let located = issues.into_iter().map(|i| self.issue(i));
+        match located.min_by_key(|e| (e.line, e.column)) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Checks the leading struct name.
+    fn check_header(&self, want: &str) -> Result<(), ScenarioError> {
+        let other = if want == "Topology" { "Experiment" } else { "Topology" };
+        match header(self.src) {
+            Some((name, _)) if name == want => Ok(()),
+            Some((name, start)) if name == other => Err(self.error_at(
+                ErrorKind::Syntax,
+                start,
+                String::new(),
+                format!(
+                    "this is {} file, expected {} file starting with `{want}(`",
+                    article(other),
+                    article(want)
+                ),
+            )),
+            Some((name, start)) => {
+                let mut e = self.error_at(
+                    ErrorKind::Syntax,
+                    start,
+                    String::new(),
+                    format!("expected the file to start with `{want}(`, found `{name}`"),
+                );
+                e.suggestion = validate::suggest(&name, [want]);
+                Err(e)
+            }
+            None => {
+                let start = self.outline.token_from(0).map_or(0, |r| r.start);
+                Err(self.error_at(
+                    ErrorKind::Syntax,
+                    start,
+                    String::new(),
+                    format!("expected the file to start with `{want}(`"),
+                ))
+            }
+        }
+    }
+
+    /// Parses with ron and turns its error into a located one.
+    fn ron<T: serde::de::DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        ron::Options::default()
+            .from_str(self.src)
+            .map_err(|e| self.ron_error(e))
+    }
+
+    /// The token at `offset` quoted for a message (`"high"`), shortened if long.
+    fn found_at(&self, offset: usize) -> Option<String> {
+        let r = self.outline.token_from(offset)?;
+        let text = self.src.get(r)?;
+        let short: String = text.chars().take(24).collect();
+        let more = if short.len() < text.len() { "…" } else { "" };
+        Some(format!("`{short}{more}`"))
+    }
+
+    fn ron_error(&self, err: ron::error::SpannedError) -> ScenarioError {
+        use ron::error::Error as R;
+        let o = &self.outline;
+        let start = o.offset(err.span.start.line, err.span.start.col);
+        let end = o.offset(err.span.end.line, err.span.end.col);
+        // The token ron consumed last (the span usually starts on it).
+        let last = o.token_before(end.max(start + 1)).unwrap_or(start);
+        let at = |offset: usize| o.entry_at(offset);
+        match err.code {
+            R::NoSuchStructField { expected, found, .. } => {
+                // The span covers the field name.
+                let (offset, field) = match at(start) {
+                    Some(e) if e.key.as_ref().is_some_and(|k| k.start <= start && start < k.end) => {
+                        (e.key.as_ref().map_or(start, |k| k.start), e.key_path.clone())
+                    }
+                    Some(e) => (start, join(&e.path, &found)),
+                    None => (start, found.clone()),
+                };
+                let suggestion = validate::suggest(&found, expected.iter().copied());
+                let message = if suggestion.is_some() {
+                    format!("unknown field `{found}`")
+                } else {
+                    format!("unknown field `{found}`, expected {}", one_of(expected))
+                };
+                let mut e = self.error_at(ErrorKind::Schema, offset, field, message);
+                e.suggestion = suggestion;
+                e
+            }
+            R::DuplicateStructField { field, .. } => {
+                let (offset, path) = match at(start) {
+                    Some(e) if e.key.is_some() => (e.key.as_ref().map_or(start, |k| k.start), e.key_path.clone()),
+                    Some(e) => (start, join(&e.path, field)),
+                    None => (start, field.to_string()),
+                };
+                self.error_at(ErrorKind::Schema, offset, path, format!("duplicate field `{field}`"))
+            }
+            R::MissingStructField { field, .. } => {
+                // ron stops on the closing parenthesis of the struct that lacks the field.
+                let (offset, path) = match at(last) {
+                    Some(e) => (e.value.start, join(&e.path, field)),
+                    None => (start, field.to_string()),
+                };
+                self.error_at(ErrorKind::Schema, offset, path, format!("missing field `{field}`"))
+            }
+            R::NoSuchEnumVariant { expected, found, .. } => {
+                let (offset, path) = match at(start) {
+                    Some(e) => (e.value.start, e.key_path.clone()),
+                    None => (start, String::new()),
+                };
+                let suggestion = validate::suggest(&found, expected.iter().copied());
+                let message = if suggestion.is_some() {
+                    format!("unknown variant `{found}`")
+                } else {
+                    format!("unknown variant `{found}`, expected {}", one_of(expected))
+                };
+                let mut e = self.error_at(ErrorKind::Schema, offset, path, message);
+                e.suggestion = suggestion;
+                e
+            }
+            R::Message(msg) => {
+                // A custom error (a bad duration): ron has just read the value.
+                let (offset, path) = match at(last) {
+                    Some(e) => (e.value.start, e.key_path.clone()),
+                    None => (start, String::new()),
+                };
+                self.error_at(ErrorKind::Schema, offset, path, lower_first(&msg))
+            }
+            R::InvalidValueForType { expected, found } => {
+                let (offset, path) = match at(last) {
+                    Some(e) => (e.value.start, e.key_path.clone()),
+                    None => (start, String::new()),
+                };
+                self.error_at(
+                    ErrorKind::Schema,
+                    offset,
+                    path,
+                    format!("expected {expected}, found {found}"),
+                )
+            }
+            R::ExpectedDifferentStructName { expected, found } => {
+                let (offset, path) = match at(start) {
+                    Some(e) => (e.value.start, e.key_path.clone()),
+                    None => (start, String::new()),
+                };
+                let mut e = self.error_at(
+                    ErrorKind::Schema,
+                    offset,
+                    path,
+                    format!("expected struct `{expected}`, found `{found}`"),
+                );
+                e.suggestion = Some(expected.to_string());
+                e
+            }
+            code => {
+                let kind = match code {
+                    R::ExpectedString
+                    | R::ExpectedInteger
+                    | R::ExpectedFloat
+                    | R::ExpectedBoolean
+                    | R::ExpectedOption
+                    | R::ExpectedArray
+                    | R::ExpectedStructLike
+                    | R::ExpectedNamedStructLike(_)
+                    | R::IntegerOutOfBounds
+                    | R::ExpectedDifferentLength { .. } => ErrorKind::Schema,
+                    _ => ErrorKind::Syntax,
+                };
+                // Point at where ron stopped; name the innermost value around it.
+                let offset = match code {
+                    R::Eof => self.src.len(),
+                    // ron's span may start on the whitespace before the culprit (or, for
+                    // trailing characters, right after the value): point at the next token.
+                    _ => o.token_from(start).map_or(start, |r| r.start),
+                };
+                let path = o.path_at(offset.min(self.src.len().saturating_sub(1)));
+                let message = match code {
+                    R::ExpectedOption => "expected an option: write `Some(value)` or `None`".to_string(),
+                    R::Eof => match o.unclosed() {
+                        Some(open) => {
+                            let (l, c) = o.line_col(open);
+                            format!(
+                                "unexpected end of file: the `{}` at {l}:{c} is never closed",
+                                self.src.get(open..open + 1).unwrap_or("(")
+                            )
+                        }
+                        None => "unexpected end of file".to_string(),
+                    },
+                    R::TrailingCharacters => "unexpected characters after the end of the file's value".to_string(),
+                    code => lower_first(&code.to_string()),
+                };
+                let message = match (kind, self.found_at(offset)) {
+                    (ErrorKind::Schema, Some(found)) => format!("{message}, found {found}"),
+                    _ => message,
+                };
+                self.error_at(kind, offset, path, message)
+            }
+        }
+    }
+}
+
+fn article(kind: &str) -> &'static str {
+    if kind == "Topology" {
+        "a topology"
+    } else {
+        "an experiment"
+    }
+}
+
+fn join(parent: &str, field: &str) -> String {
+    if parent.is_empty() {
+        field.to_string()
+    } else {
+        format!("{parent}.{field}")
+    }
+}
+
+fn one_of(names: &[&str]) -> String {
+    match names {
+        [] => "nothing".to_string(),
+        [one] => format!("`{one}`"),
+        _ => format!(
+            "one of {}",
+            names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ),
+    }
+}
+
+/// `Expected closing` → `expected closing`; leaves `NaN`-like words alone past the first.
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 fn read(path: &Path) -> Result<String, ScenarioError> {
     std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        path: path.display().to_string(),
-        message: e.to_string(),
+        kind: ErrorKind::Read,
+        path: path.to_path_buf(),
+        line: None,
+        column: None,
+        field: String::new(),
+        message: format!("cannot read file: {}", lower_first(&e.to_string())),
+        suggestion: None,
     })
 }
 
+/// Parses and validates a topology from `src`; errors name `path_for_errors`.
+pub fn parse_topology_str(src: &str, path_for_errors: &Path) -> Result<TopologyFile, ScenarioError> {
+    let s = Source::new(src, path_for_errors);
+    s.check_header("Topology")?;
+    let topology: TopologyFile = s.ron()?;
+    s.first_issue(validate::topology(&topology))?;
+    Ok(topology)
+}
+
+/// Parses and validates an experiment from `src` on its own (no topology checks); errors
+/// name `path_for_errors`.
+pub fn parse_experiment_str(src: &str, path_for_errors: &Path) -> Result<ExperimentFile, ScenarioError> {
+    let s = Source::new(src, path_for_errors);
+    s.check_header("Experiment")?;
+    let experiment: ExperimentFile = s.ron()?;
+    s.first_issue(validate::experiment(&experiment))?;
+    Ok(experiment)
+}
+
+/// Reads, parses and validates a topology file.
 pub fn load_topology(path: &Path) -> Result<TopologyFile, ScenarioError> {
-    let src = read(path)?;
-    ron::from_str(&src).map_err(|e| ScenarioError {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
+    parse_topology_str(&read(path)?, path)
 }
 
+/// Where an experiment's `topology` field points: relative to the experiment's folder.
+pub fn topology_path_of(experiment_path: &Path, experiment: &ExperimentFile) -> PathBuf {
+    experiment_path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&experiment.topology)
+}
+
+/// Reads, parses and validates an experiment, its topology, and the two together (workload
+/// nodes exist, `via` is a proxy, the needed pairs are connected).
 pub fn load_experiment(path: &Path) -> Result<Scenario, ScenarioError> {
     let src = read(path)?;
-    let experiment: ExperimentFile = ron::from_str(&src).map_err(|e| ScenarioError {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let topology_path = path.parent().unwrap_or(Path::new(".")).join(&experiment.topology);
+    let s = Source::new(&src, path);
+    s.check_header("Experiment")?;
+    let experiment: ExperimentFile = s.ron()?;
+    let topology_path = topology_path_of(path, &experiment);
+    let mut issues = validate::experiment(&experiment);
+    if !topology_path.is_file() {
+        issues.push(Issue::new(
+            "topology",
+            format!("topology file `{}` not found", topology_path.display()),
+        ));
+    }
+    s.first_issue(issues)?;
     let tsrc = read(&topology_path)?;
-    let topology = load_topology(&topology_path)?;
+    let topology = parse_topology_str(&tsrc, &topology_path)?;
+    s.first_issue(validate::workload_on(&experiment, &topology, &topology_path))?;
     let mut h = Sha256::new();
     h.update(src.as_bytes());
     h.update(tsrc.as_bytes());
@@ -61,7 +486,47 @@ pub fn load_experiment(path: &Path) -> Result<Scenario, ScenarioError> {
     })
 }
 
-/// Checks a file (temporary: replaced by the located-error loader).
+/// What kind of scenario file a source is, by its leading struct name.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum FileKind {
+    Topology,
+    Experiment,
+}
+
+/// Detects the kind of a scenario source from its leading struct name.
+pub fn file_kind(src: &str) -> Option<FileKind> {
+    match header(src)?.0.as_str() {
+        "Topology" => Some(FileKind::Topology),
+        "Experiment" => Some(FileKind::Experiment),
+        _ => None,
+    }
+}
+
+/// `secsim validate <file>`: loads a topology or an experiment (told apart by the leading
+/// struct name) and returns a one-paragraph summary.
 pub fn validate_path(path: &Path) -> Result<String, ScenarioError> {
-    load_experiment(path).map(|s| format!("experiment {}", s.experiment.name))
+    let src = read(path)?;
+    match file_kind(&src) {
+        Some(FileKind::Topology) => {
+            let t = parse_topology_str(&src, path)?;
+            Ok(format!("{}: ok: {}", path.display(), validate::summarize_topology(&t)))
+        }
+        Some(FileKind::Experiment) => {
+            let sc = load_experiment(path)?;
+            Ok(format!("{}: ok: {}", path.display(), validate::summarize_scenario(&sc)))
+        }
+        None => {
+            let s = Source::new(&src, path);
+            let start = s.outline.token_from(0).map_or(0, |r| r.start);
+            let found = header(&src).map(|h| h.0);
+            let mut e = s.error_at(
+                ErrorKind::Syntax,
+                start,
+                String::new(),
+                "expected the file to start with `Topology(` or `Experiment(`".to_string(),
+            );
+            e.suggestion = found.and_then(|f| validate::suggest(&f, ["Topology", "Experiment"]));
+            Err(e)
+        }
+    }
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::SimDuration;
 
-/// A topology file (`topologies/*.ron`).
+/// A topology file (`topologies/*.ron`), written `Topology(...)`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename = "Topology")]
 pub struct TopologyFile {
@@ -150,7 +150,7 @@ pub struct LinkSpec {
     pub down: Vec<WindowSpec>,
 }
 
-/// An experiment file (`experiments/*.ron`).
+/// An experiment file (`experiments/*.ron`), written `Experiment(...)`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename = "Experiment")]
 pub struct ExperimentFile {

@@ -1,1 +1,393 @@
-//! (to be written)
+//! Scenario loading: a table of malformed files with their expected location, field,
+//! message and suggestion; the good files; and fuzz properties (no panics, every error
+//! located inside the file).
+
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use secsim::scenario::{
+    ErrorKind, FileKind, ScenarioError, file_kind, load_experiment, load_topology, parse_experiment_str,
+    parse_topology_str, validate_path,
+};
+
+fn dir(sub: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests").join(sub)
+}
+
+/// One malformed file and where its first error must be reported.
+struct Case {
+    file: &'static str,
+    /// `line:column`, 1-based.
+    at: &'static str,
+    field: &'static str,
+    message: &'static str,
+    suggestion: Option<&'static str>,
+    /// The file the error names, when not `file` itself (a bad topology of an experiment).
+    blames: Option<&'static str>,
+}
+
+const fn case(
+    file: &'static str,
+    at: &'static str,
+    field: &'static str,
+    message: &'static str,
+    suggestion: Option<&'static str>,
+) -> Case {
+    Case {
+        file,
+        at,
+        field,
+        message,
+        suggestion,
+        blames: None,
+    }
+}
+
+#[rustfmt::skip]
+const CASES: &[Case] = &[
+    // Topologies: schema errors from ron/serde.
+    case("t_field_typo.ron",        "12:42", "links[0].latncy",                  "unknown field `latncy`",            Some("latency")),
+    case("t_variant_typo.ron",      "12:51", "links[0].latency",                 "unknown variant `Constnt`",         Some("Constant")),
+    case("t_unknown_role.ron",      "9:48",  "nodes[1].role",                    "unknown variant `Sep`",             Some("Sepp")),
+    case("t_negative_duration.ron", "12:60", "links[0].latency.Constant",        "`-5ms` is negative",                None),
+    case("t_duration_no_unit.ron",  "12:60", "links[0].latency.Constant",        "`20` has no unit",                  None),
+    case("t_bad_unit.ron",          "12:60", "links[0].latency.Constant",        "unknown unit `parsecs`",            None),
+    case("t_missing_field.ron",     "12:9",  "links[0].latency",                 "missing field `latency`",           None),
+    case("t_wrong_type.ron",        "12:75", "links[0].loss",                    "expected float, found `\"high\"`",  None),
+    case("t_not_option.ron",        "12:85", "links[0].bandwidth_mbps",          "write `Some(value)` or `None`, found `5.0`", None),
+    case("t_unclosed.ron",          "14:1",  "",                                 "the `(` at 2:9 is never closed",    None),
+    case("t_trailing.ron",          "15:1",  "",                                 "after the end",                     None),
+    case("t_no_header.ron",         "2:1",   "",                                 "start with `Topology(` or `Experiment(`", None),
+    // Topologies: semantic errors.
+    case("t_unknown_link_node.ron", "12:34", "links[0].target",                  "unknown node `nf-x`",               Some("nf-a")),
+    case("t_self_link.ron",         "12:34", "links[0].target",                  "link from `nf-a` to itself",        None),
+    case("t_duplicate_link.ron",    "13:18", "links[1].source",                  "duplicate link `nf-b` -> `nf-a`",   None),
+    case("t_nan_loss.ron",          "12:75", "links[0].loss",                    "loss NaN must be in [0, 1)",        None),
+    case("t_loss_high.ron",         "12:75", "links[0].loss",                    "loss 1.5 must be in [0, 1)",        None),
+    case("t_bandwidth.ron",         "12:85", "links[0].bandwidth_mbps",          "must be finite and > 0",            None),
+    case("t_uniform.ron",           "12:64", "links[0].latency.Uniform.min",     "uniform min 5ms is greater than max 2ms", None),
+    case("t_lognormal.ron",         "12:84", "links[0].latency.LogNormal.sigma", "sigma -1 must be finite and >= 0",  None),
+    case("t_empirical.ron",         "12:51", "links[0].latency.Empirical",       "at least one sample",               None),
+    case("t_window.ron",            "13:34", "links[0].down[0].to",              "`to` must be after `from`",         None),
+    case("t_unknown_domain.ron",    "9:32",  "nodes[1].domain",                  "unknown domain `plmn-c`",           Some("plmn-a")),
+    case("t_duplicate_node.ron",    "10:16", "nodes[2].name",                    "duplicate node `nf-b`",             None),
+    case("t_duplicate_domain.ron",  "5:16",  "domains[1].name",                  "duplicate domain `plmn-a`",         None),
+    // Experiments: schema errors.
+    case("e_variant_typo.ron",      "7:9",   "workload[0]",                      "unknown variant `Htp`",             Some("Http")),
+    case("e_missing_field.ron",     "7:14",  "workload[0].Http.arrival",         "missing field `arrival`",           None),
+    case("e_topology_header.ron",   "2:1",   "",                                 "start with `Topology(` or `Experiment(`", Some("Experiment")),
+    // Experiments: semantic errors on their own.
+    case("e_bad_name.ron",          "3:11",  "name",                             "not usable as a folder name",       None),
+    case("e_missing_topology.ron",  "4:15",  "topology",                         "no_such_topology.ron` not found",   None),
+    case("e_zero_duration.ron",     "5:15",  "duration",                         "duration must be > 0",              None),
+    case("e_warmup.ron",            "6:13",  "warmup",                           "warmup 10s must be shorter than the duration 10s", None),
+    case("e_empty_seeds.ron",       "6:12",  "seeds",                            "seeds list is empty",               None),
+    case("e_max_events.ron",        "6:17",  "max_events",                       "max_events must be > 0",            None),
+    case("e_empty_workload.ron",    "6:15",  "workload",                         "workload is empty",                 None),
+    case("e_client_is_server.ron",  "7:39",  "workload[0].Http.server",          "client and server are both `nf-a`", None),
+    case("e_zero_rate.ron",         "7:96",  "workload[0].Http.arrival.Poisson.rate_per_s", "rate 0/s must be finite and > 0", None),
+    case("e_zero_interval.ron",     "7:95",  "workload[0].Http.arrival.Periodic.interval",  "interval must be > 0",  None),
+    case("e_huge_body.ron",         "7:118", "workload[0].Http.request_bytes",   "above the limit of 67108864 (64 MiB)", None),
+    // Experiments on their topology.
+    case("e_unknown_client.ron",    "7:23",  "workload[0].Http.client",          "unknown node `nf-aa`",              Some("nf-a")),
+    case("e_via_not_proxy.ron",     "7:52",  "workload[0].Http.via",             "has role Sepp; it must be Proxy or Ri", None),
+    case("e_unreachable.ron",       "7:39",  "workload[0].Http.server",          "`island` is unreachable from `proxy`", None),
+    case("e_one_way.ron",           "7:52",  "workload[0].Http.via",             "`proxy` is unreachable from `nf-b`", None),
+    Case { blames: Some("t_unknown_link_node.ron"),
+        ..case("e_bad_topology.ron","12:34", "links[0].target",                  "unknown node `nf-x`",               Some("nf-a")) },
+];
+
+#[test]
+fn bad_inputs_are_located() {
+    assert!(CASES.len() >= 20);
+    let mut failures = Vec::new();
+    for c in CASES {
+        let path = dir("bad_inputs").join(c.file);
+        let e = match validate_path(&path) {
+            Ok(summary) => {
+                failures.push(format!("{}: loaded, expected an error ({summary})", c.file));
+                continue;
+            }
+            Err(e) => e,
+        };
+        let blamed = dir("bad_inputs").join(c.blames.unwrap_or(c.file));
+        // The expected position itself must be on a token, or at the very end of the file.
+        let text = std::fs::read_to_string(&blamed).unwrap();
+        let (line, col) = c.at.split_once(':').unwrap();
+        let (line, col): (usize, usize) = (line.parse().unwrap(), col.parse().unwrap());
+        let at_char = text.split('\n').nth(line - 1).and_then(|l| l.chars().nth(col - 1));
+        let at_end = line == text.split('\n').count() && at_char.is_none();
+        assert!(
+            at_char.is_some_and(|ch| !ch.is_whitespace()) || at_end,
+            "{}: {} is not on a token",
+            c.file,
+            c.at
+        );
+        let ok = e.path == blamed
+            && e.position() == c.at
+            && e.field == c.field
+            && e.message.contains(c.message)
+            && e.suggestion.as_deref() == c.suggestion
+            && e.is_input_error()
+            && e.message.chars().next().is_some_and(|ch| !ch.is_uppercase());
+        if !ok {
+            failures.push(format!(
+                "{}: got {} [{}:{:?}], expected {} at {} field `{}` containing `{}` suggesting {:?}",
+                c.file,
+                e,
+                e.position(),
+                e.suggestion,
+                c.blames.unwrap_or(c.file),
+                c.at,
+                c.field,
+                c.message,
+                c.suggestion
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        CASES.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_bad_input_file_is_in_the_table() {
+    let mut files: Vec<String> = std::fs::read_dir(dir("bad_inputs"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|f| f.ends_with(".ron") && f != "ok_topology.ron")
+        .collect();
+    files.sort();
+    for f in files {
+        assert!(CASES.iter().any(|c| c.file == f), "{f} has no row in CASES");
+    }
+}
+
+#[test]
+fn error_display_is_file_line_column_field_message_suggestion() {
+    let e = validate_path(&dir("bad_inputs").join("t_unknown_link_node.ron")).unwrap_err();
+    let shown = e.to_string();
+    assert!(
+        shown.ends_with("t_unknown_link_node.ron:12:34: links[0].target: unknown node `nf-x` (did you mean `nf-a`?)"),
+        "{shown}"
+    );
+    assert_eq!(e.kind, ErrorKind::Invalid);
+}
+
+#[test]
+fn missing_file_is_a_read_error_without_position() {
+    let e = load_topology(&dir("bad_inputs").join("does_not_exist.ron")).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Read);
+    assert_eq!((e.line, e.column), (None, None));
+    assert!(e.is_input_error());
+    assert!(e.to_string().contains("does_not_exist.ron: cannot read file"), "{e}");
+}
+
+#[test]
+fn wrong_file_kind_is_named() {
+    let e = load_topology(&dir("good_inputs").join("experiment.ron")).unwrap_err();
+    assert_eq!((e.kind, e.position().as_str()), (ErrorKind::Syntax, "2:1"));
+    assert!(
+        e.message.contains("this is an experiment file, expected a topology"),
+        "{e}"
+    );
+    let e = load_experiment(&dir("good_inputs").join("topology.ron")).unwrap_err();
+    assert!(
+        e.message.contains("this is a topology file, expected an experiment"),
+        "{e}"
+    );
+}
+
+#[test]
+fn good_inputs_load() {
+    let t = load_topology(&dir("good_inputs").join("topology.ron")).unwrap();
+    assert_eq!((t.domains.len(), t.nodes.len(), t.links.len()), (3, 5, 4));
+
+    let s = load_experiment(&dir("good_inputs").join("experiment.ron")).unwrap();
+    assert_eq!(s.experiment.name, "roaming-small");
+    assert_eq!(s.experiment.workload.len(), 2);
+    assert_eq!(s.topology_path, dir("good_inputs").join("topology.ron"));
+    assert_eq!(s.hash.len(), 64);
+    // The hash covers both files' bytes, in order.
+    let again = load_experiment(&dir("good_inputs").join("experiment.ron")).unwrap();
+    assert_eq!(s.hash, again.hash);
+
+    let u = load_experiment(&dir("good_inputs").join("experiment_unwrapped.ron")).unwrap();
+    assert_eq!(u.experiment.workload.len(), 1);
+    assert_ne!(u.hash, s.hash);
+
+    for (file, kind, words) in [
+        (
+            "topology.ron",
+            FileKind::Topology,
+            &["3 domains", "5 nodes", "8 directed links"][..],
+        ),
+        (
+            "experiment.ron",
+            FileKind::Experiment,
+            &["roaming-small", "2 workload flows", "seeds [1, 2, 3]", "10s"][..],
+        ),
+    ] {
+        let path = dir("good_inputs").join(file);
+        assert_eq!(file_kind(&std::fs::read_to_string(&path).unwrap()), Some(kind));
+        let summary = validate_path(&path).unwrap();
+        for w in words {
+            assert!(summary.contains(w), "{file}: `{w}` not in {summary}");
+        }
+    }
+}
+
+/// Checks that an error is located inside `src` (or at its very end).
+fn located_inside(src: &str, e: &ScenarioError) -> Result<(), TestCaseError> {
+    let (Some(line), Some(col)) = (e.line, e.column) else {
+        return Err(TestCaseError::fail(format!("no position: {e}")));
+    };
+    let (line, col) = (line as usize, col as usize);
+    let lines: Vec<&str> = src.split('\n').collect();
+    prop_assert!(
+        line >= 1 && line <= lines.len(),
+        "line {line} outside 1..={}: {e}",
+        lines.len()
+    );
+    let width = lines[line - 1].chars().count();
+    prop_assert!(
+        col >= 1 && col <= width + 1,
+        "column {col} outside 1..={}: {e}",
+        width + 1
+    );
+    prop_assert!(!e.message.is_empty());
+    Ok(())
+}
+
+fn good(file: &str) -> String {
+    std::fs::read_to_string(dir("good_inputs").join(file)).unwrap()
+}
+
+/// Small edits that keep most of the file: delete, duplicate or replace a span.
+fn mutate(src: &str, edits: &[(usize, usize, u8, String)]) -> String {
+    let mut s: Vec<char> = src.chars().collect();
+    for (at, len, op, text) in edits {
+        if s.is_empty() {
+            break;
+        }
+        let at = at % s.len();
+        let end = (at + len % 8).min(s.len());
+        match op % 3 {
+            0 => {
+                s.drain(at..end);
+            }
+            1 => {
+                let piece: Vec<char> = s[at..end].to_vec();
+                s.splice(at..at, piece);
+            }
+            _ => {
+                s.splice(at..end, text.chars());
+            }
+        }
+    }
+    s.into_iter().collect()
+}
+
+/// Pieces of scenario files, for token soups.
+const SOUP: [&str; 40] = [
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ":",
+    " ",
+    "\n",
+    "// c\n",
+    "/* c */",
+    "domains",
+    "nodes",
+    "links",
+    "name",
+    "kind",
+    "Plmn",
+    "domain",
+    "\"a\"",
+    "\"b\"",
+    "source",
+    "target",
+    "latency",
+    "Constant",
+    "Uniform",
+    "min",
+    "max",
+    "\"5ms\"",
+    "\"-1s\"",
+    "loss",
+    "NaN",
+    "1.5",
+    "Some",
+    "None",
+    "workload",
+    "Http",
+    "duration",
+    "'x'",
+    "r#\"raw\"#",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_text_never_panics(src in "(?s).{0,200}") {
+        let p = Path::new("fuzz.ron");
+        if let Err(e) = parse_topology_str(&src, p) {
+            located_inside(&src, &e)?;
+        }
+        if let Err(e) = parse_experiment_str(&src, p) {
+            located_inside(&src, &e)?;
+        }
+    }
+
+    #[test]
+    fn random_token_soup_never_panics(
+        head in prop::sample::select(&["Topology(", "Experiment(", "#![enable(unwrap_variant_newtypes)] Experiment(", "("][..]),
+        toks in proptest::collection::vec(prop::sample::select(&SOUP[..]), 0..60),
+    ) {
+        let src = format!("{head}{}", toks.concat());
+        let p = Path::new("fuzz.ron");
+        if let Err(e) = parse_topology_str(&src, p) {
+            located_inside(&src, &e)?;
+        }
+        if let Err(e) = parse_experiment_str(&src, p) {
+            located_inside(&src, &e)?;
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let src = String::from_utf8_lossy(&bytes);
+        if let Err(e) = parse_topology_str(&src, Path::new("fuzz.ron")) {
+            located_inside(&src, &e)?;
+        }
+    }
+
+    #[test]
+    fn mutated_good_files_never_panic(
+        edits in proptest::collection::vec(
+            (any::<usize>(), 0usize..8, any::<u8>(), "[()\\[\\]{},:\"'/*#a-z0-9 .\\-]{0,4}"),
+            1..4,
+        ),
+    ) {
+        let p = Path::new("fuzz.ron");
+        let topology = mutate(&good("topology.ron"), &edits);
+        if let Err(e) = parse_topology_str(&topology, p) {
+            located_inside(&topology, &e)?;
+        }
+        let experiment = mutate(&good("experiment.ron"), &edits);
+        if let Err(e) = parse_experiment_str(&experiment, p) {
+            located_inside(&experiment, &e)?;
+        }
+    }
+}
