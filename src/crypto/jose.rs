@@ -40,11 +40,11 @@ use serde_json::{Map, Value};
 /// JSON object type of the unprotected header members (`unprotected`, `header`).
 pub type JsonObject = Map<String, Value>;
 
-/// Length of the AES-GCM IV [B] (RFC 7518 5.3: 96 bits).
+/// Length of the AES-GCM IV \[B\] (RFC 7518 5.3: 96 bits).
 pub const IV_LEN: usize = 12;
-/// Length of the AES-GCM authentication tag [B] (RFC 7518 5.3: 128 bits).
+/// Length of the AES-GCM authentication tag \[B\] (RFC 7518 5.3: 128 bits).
 pub const TAG_LEN: usize = 16;
-/// Length of an ES256 signature, r || s [B] (RFC 7518 3.4).
+/// Length of an ES256 signature, r || s \[B\] (RFC 7518 3.4).
 pub const ES256_SIGNATURE_LEN: usize = 64;
 
 /// Why a JOSE object could not be built, decrypted or verified.
@@ -80,14 +80,14 @@ pub enum JoseError {
     /// `encrypted_key` is not empty although `alg` is `dir` (RFC 7518 4.5).
     #[error("jose: `encrypted_key` must be empty with alg dir")]
     EncryptedKeyWithDir,
-    /// The key does not fit `enc` [B].
+    /// The key does not fit `enc` \[B\].
     #[error("jose: key of {actual} bytes, {enc} needs {expected}")]
     KeyLength {
         /// Content encryption algorithm from the header.
         enc: &'static str,
-        /// Key length the algorithm needs [B].
+        /// Key length the algorithm needs \[B\].
         expected: usize,
-        /// Key length supplied [B].
+        /// Key length supplied \[B\].
         actual: usize,
     },
     /// IV is not 12 bytes.
@@ -152,7 +152,7 @@ impl Enc {
         }
     }
 
-    /// Key length [B].
+    /// Key length \[B\].
     pub fn key_len(self) -> usize {
         match self {
             Enc::A128Gcm => 16,

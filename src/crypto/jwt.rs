@@ -10,11 +10,12 @@
 //!            errors:        BadSignature              Expired            Revoked      ScopeDenied
 //! ```
 //!
-//! - Time is simulated time in whole seconds [s] supplied by the caller: no wall clock.
+//! - Time is simulated time in whole seconds \[s\] supplied by the caller: no wall clock.
 //! - A token is valid while `now_s < exp + leeway_s` (RFC 7519 4.1.4); the leeway for clock
 //!   skew is at most 30 s (TS 33.122 Annex C) and is clamped to [`MAX_LEEWAY_S`].
-//! - `scope` is `aef1:api1,api2;aef2:api3` (TS 33.122 Annex C). A leading `3gpp#` is accepted on
-//!   parse [?: the TS 29.222 text may prefix it], never emitted.
+//! - `scope` is `aef1:api1,api2;aef2:api3` (TS 33.122 Annex C). The TS 29.222 AccessTokenReq
+//!   form prefixes `3gpp#` (as an open CAPIF implementation quotes the spec; not checked against
+//!   the spec text): accepted on parse, emitted by [`Scope::to_request_string`] only.
 //! - `jti` (RFC 7519 4.1.7) is an addition to the 3GPP claims so a single token can be revoked;
 //!   the issuer picks it deterministically (e.g. `<ccf id>-<counter>`). Revocation can also name
 //!   a `client_id` (TS 29.222 `DELETE /trustedInvokers/{apiInvokerId}` revokes the invoker).
@@ -30,9 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use super::jose::{self, JoseError, JwsHeader};
 
-/// Largest clock-skew leeway [s] (TS 33.122 Annex C: "no more than 30 seconds").
+/// Largest clock-skew leeway \[s\] (TS 33.122 Annex C: "no more than 30 seconds").
 pub const MAX_LEEWAY_S: u64 = 30;
-/// Default leeway [s].
+/// Default leeway \[s\].
 pub const DEFAULT_LEEWAY_S: u64 = 30;
 
 /// Why a token was refused.
@@ -51,9 +52,9 @@ pub enum JwtError {
     /// `exp` + leeway is not after `now`.
     #[error("jwt: expired at {exp_s} s, now {now_s} s")]
     Expired {
-        /// The token's `exp` [s].
+        /// The token's `exp` \[s\].
         exp_s: u64,
-        /// The verifier's simulated time [s].
+        /// The verifier's simulated time \[s\].
         now_s: u64,
     },
     /// `iss` is not the expected issuer.
@@ -94,7 +95,7 @@ pub struct AccessTokenClaims {
     pub iss: String,
     /// Authorized APIs, `aef1:api1,api2;aef2:api3` (see [`Scope`]).
     pub scope: String,
-    /// Expiry, simulated time [s] (OpenAPI `DurationSec`).
+    /// Expiry, simulated time \[s\] (OpenAPI `DurationSec`).
     pub exp: u64,
     /// The API invoker ID (TS 33.122 Annex C: mandatory).
     pub client_id: String,
@@ -111,7 +112,7 @@ pub struct AccessTokenClaims {
 }
 
 impl AccessTokenClaims {
-    /// Remaining lifetime at `now_s`, the `expires_in` of AccessTokenRsp [s].
+    /// Remaining lifetime at `now_s`, the `expires_in` of AccessTokenRsp \[s\].
     pub fn expires_in_s(&self, now_s: u64) -> u64 {
         self.exp.saturating_sub(now_s)
     }
@@ -192,6 +193,11 @@ impl Scope {
         Ok(scope)
     }
 
+    /// The TS 29.222 AccessTokenReq form: `3gpp#` followed by the [`fmt::Display`] form.
+    pub fn to_request_string(&self) -> String {
+        format!("3gpp#{self}")
+    }
+
     /// Whether `api` at `aef` is included.
     pub fn allows(&self, aef: &str, api: &str) -> bool {
         self.0.get(aef).is_some_and(|apis| apis.contains(api))
@@ -239,9 +245,9 @@ impl RevocationSet {
 /// What an AEF checks beyond the signature (inputs to [`authorize`]).
 #[derive(Clone, Copy, Debug)]
 pub struct Check<'a> {
-    /// The AEF's simulated time [s].
+    /// The AEF's simulated time \[s\].
     pub now_s: u64,
-    /// Clock-skew leeway [s], clamped to [`MAX_LEEWAY_S`].
+    /// Clock-skew leeway \[s\], clamped to [`MAX_LEEWAY_S`].
     pub leeway_s: u64,
     /// The issuer (CCF) the AEF trusts, if it checks `iss`.
     pub issuer: Option<&'a str>,

@@ -11,7 +11,7 @@
 //!                 each step: signature, then not_before <= now < not_after [s], then revocation
 //! ```
 //!
-//! Canonical encoding (all integers big-endian; `str` = u16 length [B] || UTF-8 bytes):
+//! Canonical encoding (all integers big-endian; `str` = u16 length \[B\] || UTF-8 bytes):
 //!
 //! ```text
 //!   tbs  = "secsim-cert-v1" (14 B, domain separation)
@@ -26,7 +26,7 @@
 //! `OsRng`), signatures are RFC 6979, serials are per-CA counters. One seed gives the same
 //! certificate bytes every run.
 //!
-//! Times are simulated seconds [s] (X.509 validity has one-second resolution too). Every
+//! Times are simulated seconds \[s\] (X.509 validity has one-second resolution too). Every
 //! [`PkiError`] from [`verify_chain`] and [`Certificate::from_bytes`] comes from a peer or a
 //! scenario (a bad or expired certificate) and is not fatal to the run.
 
@@ -38,9 +38,9 @@ use rand::RngCore;
 
 /// Domain separation prefix of the to-be-signed bytes.
 const TBS_MAGIC: &[u8; 14] = b"secsim-cert-v1";
-/// Length of a SEC1 compressed P-256 public key [B].
+/// Length of a SEC1 compressed P-256 public key \[B\].
 pub const PUBLIC_KEY_LEN: usize = 33;
-/// Length of an ES256 signature r || s [B].
+/// Length of an ES256 signature r || s \[B\].
 pub const SIGNATURE_LEN: usize = 64;
 /// Most certificates in a chain, leaf and anchor included (bounds the walk).
 pub const MAX_CHAIN_LEN: usize = 8;
@@ -74,9 +74,9 @@ pub enum PkiError {
     Expired {
         /// Subject of the expired certificate.
         subject: String,
-        /// Its end of validity [s].
+        /// Its end of validity \[s\].
         not_after_s: u64,
-        /// Verifier's time [s].
+        /// Verifier's time \[s\].
         now_s: u64,
     },
     /// `now` is before `not_before_s`.
@@ -84,9 +84,9 @@ pub enum PkiError {
     NotYetValid {
         /// Subject of the certificate.
         subject: String,
-        /// Its start of validity [s].
+        /// Its start of validity \[s\].
         not_before_s: u64,
-        /// Verifier's time [s].
+        /// Verifier's time \[s\].
         now_s: u64,
     },
     /// No trust anchor or intermediate has the issuer's name.
@@ -215,9 +215,9 @@ impl Subject {
 /// A validity window in simulated seconds: valid while `not_before_s <= now < not_after_s`.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub struct Validity {
-    /// First valid second [s].
+    /// First valid second \[s\].
     pub not_before_s: u64,
-    /// First invalid second [s].
+    /// First invalid second \[s\].
     pub not_after_s: u64,
 }
 
@@ -238,9 +238,9 @@ pub struct Certificate {
     pub plmn_ids: Vec<String>,
     /// SEC1 compressed P-256 public key.
     pub public_key: [u8; PUBLIC_KEY_LEN],
-    /// Start of validity [s].
+    /// Start of validity \[s\].
     pub not_before_s: u64,
-    /// End of validity (exclusive) [s].
+    /// End of validity (exclusive) \[s\].
     pub not_after_s: u64,
     /// ES256 signature r || s over [`Certificate::tbs_bytes`].
     pub signature: [u8; SIGNATURE_LEN],
