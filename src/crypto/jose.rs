@@ -123,9 +123,7 @@ pub fn b64_encode(bytes: &[u8]) -> String {
 /// Decodes unpadded base64url; padding, non-alphabet characters and non-zero trailing bits are
 /// refused. `member` names the field for the error.
 pub fn b64_decode(text: &str, member: &'static str) -> Result<Vec<u8>, JoseError> {
-    URL_SAFE_NO_PAD
-        .decode(text)
-        .map_err(|_| JoseError::BadBase64(member))
+    URL_SAFE_NO_PAD.decode(text).map_err(|_| JoseError::BadBase64(member))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -249,9 +247,7 @@ fn decode_header(b64: &str) -> Result<JsonObject, JoseError> {
     let bytes = b64_decode(b64, "protected")?;
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(JoseError::BadHeader(
-            "protected header is not an object".into(),
-        )),
+        Ok(_) => Err(JoseError::BadHeader("protected header is not an object".into())),
         Err(e) => Err(JoseError::BadHeader(e.to_string())),
     }
 }
@@ -277,10 +273,7 @@ fn header_opt_str(header: &JsonObject, name: &'static str) -> Result<Option<Stri
 /// Checks the rules shared by JWE and JWS headers: header members disjoint (RFC 7516 7.2.1,
 /// RFC 7515 7.2.1), no `crit` (RFC 7515 4.1.11: no extension is understood), no `jwk`
 /// (TS 33.210 profile: keys come from N32-c or configuration, never from the message).
-fn check_common(
-    protected: &JsonObject,
-    unprotected: &[Option<&JsonObject>],
-) -> Result<(), JoseError> {
+fn check_common(protected: &JsonObject, unprotected: &[Option<&JsonObject>]) -> Result<(), JoseError> {
     let mut seen: Vec<&str> = protected.keys().map(String::as_str).collect();
     for map in unprotected.iter().flatten() {
         for key in map.keys() {
@@ -441,10 +434,7 @@ pub fn encrypt(
 /// received. `alg`, `enc` must be in the protected header; the caller should check the returned
 /// `enc` and `kid` against the suite agreed on N32-c.
 pub fn decrypt(key: &[u8], jwe: &FlatJwe) -> Result<JweOpened, JoseError> {
-    let protected_b64 = jwe
-        .protected
-        .as_deref()
-        .ok_or(JoseError::MissingMember("protected"))?;
+    let protected_b64 = jwe.protected.as_deref().ok_or(JoseError::MissingMember("protected"))?;
     let protected = decode_header(protected_b64)?;
     check_common(&protected, &[jwe.unprotected.as_ref(), jwe.header.as_ref()])?;
     match header_str(&protected, "alg")? {
@@ -462,27 +452,17 @@ pub fn decrypt(key: &[u8], jwe: &FlatJwe) -> Result<JweOpened, JoseError> {
         return Err(JoseError::EncryptedKeyWithDir);
     }
     check_key(enc, key)?;
-    let iv_bytes = b64_decode(
-        jwe.iv.as_deref().ok_or(JoseError::MissingMember("iv"))?,
-        "iv",
-    )?;
+    let iv_bytes = b64_decode(jwe.iv.as_deref().ok_or(JoseError::MissingMember("iv"))?, "iv")?;
     let iv: [u8; IV_LEN] = iv_bytes
         .as_slice()
         .try_into()
         .map_err(|_| JoseError::IvLength(iv_bytes.len()))?;
-    let tag_bytes = b64_decode(
-        jwe.tag.as_deref().ok_or(JoseError::MissingMember("tag"))?,
-        "tag",
-    )?;
+    let tag_bytes = b64_decode(jwe.tag.as_deref().ok_or(JoseError::MissingMember("tag"))?, "tag")?;
     let tag: [u8; TAG_LEN] = tag_bytes
         .as_slice()
         .try_into()
         .map_err(|_| JoseError::TagLength(tag_bytes.len()))?;
-    let aad = jwe
-        .aad
-        .as_deref()
-        .map(|a| b64_decode(a, "aad"))
-        .transpose()?;
+    let aad = jwe.aad.as_deref().map(|a| b64_decode(a, "aad")).transpose()?;
     let mut buf = b64_decode(&jwe.ciphertext, "ciphertext")?;
     //= RFC 7516 5.2 step 15: same AAD construction as on encryption
     let aead_aad = aead_aad(protected_b64, jwe.aad.as_deref());
@@ -540,16 +520,12 @@ fn es256_verify(key: &VerifyingKey, signing_input: &[u8], sig: &[u8]) -> Result<
     }
     // from_slice refuses r or s equal to zero or not below n.
     let sig = Signature::from_slice(sig).map_err(|_| JoseError::BadSignature)?;
-    key.verify(signing_input, &sig)
-        .map_err(|_| JoseError::BadSignature)
+    key.verify(signing_input, &sig).map_err(|_| JoseError::BadSignature)
 }
 
 /// Checks a JWS protected header: `alg` = ES256 in the protected part, `none` refused
 /// explicitly, no `jwk`/`crit`, members disjoint from the unprotected header.
-fn check_jws_header(
-    protected: &JsonObject,
-    unprotected: Option<&JsonObject>,
-) -> Result<Option<String>, JoseError> {
+fn check_jws_header(protected: &JsonObject, unprotected: Option<&JsonObject>) -> Result<Option<String>, JoseError> {
     check_common(protected, &[unprotected])?;
     match header_str(protected, "alg")? {
         "ES256" => {}
@@ -579,10 +555,7 @@ pub fn sign(key: &SigningKey, header: &JwsHeader, payload: &[u8]) -> FlatJws {
 ///
 /// The signing input is built from the `protected` and `payload` members as received.
 pub fn verify(key: &VerifyingKey, jws: &FlatJws) -> Result<JwsVerified, JoseError> {
-    let protected_b64 = jws
-        .protected
-        .as_deref()
-        .ok_or(JoseError::MissingMember("protected"))?;
+    let protected_b64 = jws.protected.as_deref().ok_or(JoseError::MissingMember("protected"))?;
     let protected = decode_header(protected_b64)?;
     let kid = check_jws_header(&protected, jws.header.as_ref())?;
     let sig = b64_decode(&jws.signature, "signature")?;
@@ -709,10 +682,7 @@ mod tests {
         let opened = decrypt(&key, &jwe).unwrap();
         assert_eq!(opened.plaintext, RFC7520_PLAINTEXT.as_bytes());
         assert_eq!(opened.enc, Enc::A128Gcm);
-        assert_eq!(
-            opened.kid.as_deref(),
-            Some("77c7e2b8-6e13-45cf-8672-617b5b45243a")
-        );
+        assert_eq!(opened.kid.as_deref(), Some("77c7e2b8-6e13-45cf-8672-617b5b45243a"));
     }
 
     // ----- DIGEST 7: N32-f JWE with A256GCM and an aad member -----
@@ -720,8 +690,7 @@ mod tests {
     fn n32_vector() -> (Vec<u8>, [u8; 12], &'static [u8], &'static [u8]) {
         let key = unhex("6fc8927fe7328bc1c6e90871b5ce75e56840332bbbcb6b4f3addfc0d5c1b1749");
         let iv: [u8; 12] = unhex("4bc0f5974db1bf8d00000000").try_into().unwrap();
-        let aad: &[u8] =
-            br#"{"metaData":{"n32fContextId":"0123456789ABCDEF","messageId":"1","authorizedIpxId":null}}"#;
+        let aad: &[u8] = br#"{"metaData":{"n32fContextId":"0123456789ABCDEF","messageId":"1","authorizedIpxId":null}}"#;
         let plaintext: &[u8] = br#"{"dataToEncrypt":["imsi-001010000000001"]}"#;
         (key, iv, aad, plaintext)
     }
@@ -729,14 +698,7 @@ mod tests {
     #[test]
     fn jwe_encrypt_n32f_vector_with_aad() {
         let (key, iv, aad, plaintext) = n32_vector();
-        let jwe = encrypt(
-            &key,
-            &iv,
-            &JweHeader::dir(Enc::A256Gcm),
-            Some(aad),
-            plaintext,
-        )
-        .unwrap();
+        let jwe = encrypt(&key, &iv, &JweHeader::dir(Enc::A256Gcm), Some(aad), plaintext).unwrap();
         assert_eq!(
             jwe.protected.as_deref(),
             Some(b64_encode(br#"{"alg":"dir","enc":"A256GCM"}"#).as_str())
@@ -755,21 +717,9 @@ mod tests {
     #[test]
     fn jwe_serializes_openapi_names() {
         let (key, iv, aad, plaintext) = n32_vector();
-        let jwe = encrypt(
-            &key,
-            &iv,
-            &JweHeader::dir(Enc::A256Gcm),
-            Some(aad),
-            plaintext,
-        )
-        .unwrap();
+        let jwe = encrypt(&key, &iv, &JweHeader::dir(Enc::A256Gcm), Some(aad), plaintext).unwrap();
         let value = serde_json::to_value(&jwe).unwrap();
-        let keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["protected", "aad", "iv", "ciphertext", "tag"]);
         let back: FlatJwe = serde_json::from_value(value).unwrap();
         assert_eq!(back, jwe);
@@ -783,14 +733,7 @@ mod tests {
 
     fn n32_jwe() -> (Vec<u8>, FlatJwe) {
         let (key, iv, aad, plaintext) = n32_vector();
-        let jwe = encrypt(
-            &key,
-            &iv,
-            &JweHeader::dir(Enc::A256Gcm),
-            Some(aad),
-            plaintext,
-        )
-        .unwrap();
+        let jwe = encrypt(&key, &iv, &JweHeader::dir(Enc::A256Gcm), Some(aad), plaintext).unwrap();
         (key, jwe)
     }
 
@@ -836,10 +779,7 @@ mod tests {
         let (key, mut jwe) = n32_jwe();
         let protected = jwe.protected.clone().unwrap();
         jwe.protected = Some(flip(&protected, 10));
-        assert_eq!(
-            decrypt(&key, &jwe),
-            Err(JoseError::UnsupportedAlg("dis".into()))
-        );
+        assert_eq!(decrypt(&key, &jwe), Err(JoseError::UnsupportedAlg("dis".into())));
         // A flipped bit in the key name: `alg` is gone.
         jwe.protected = Some(flip(&protected, 3));
         assert_eq!(decrypt(&key, &jwe), Err(JoseError::MissingMember("alg")));
@@ -878,18 +818,13 @@ mod tests {
         );
         assert_eq!(
             with(&|j| j.protected = Some(b64_encode(b"[1]"))),
-            Err(JoseError::BadHeader(
-                "protected header is not an object".into()
-            ))
+            Err(JoseError::BadHeader("protected header is not an object".into()))
         );
         assert_eq!(
             with(&|j| j.protected = None),
             Err(JoseError::MissingMember("protected"))
         );
-        assert_eq!(
-            with(&|j| j.tag = None),
-            Err(JoseError::MissingMember("tag"))
-        );
+        assert_eq!(with(&|j| j.tag = None), Err(JoseError::MissingMember("tag")));
         assert_eq!(
             with(&|j| j.tag = Some(b64_encode(&[0; 12]))),
             Err(JoseError::TagLength(12))
@@ -934,13 +869,7 @@ mod tests {
 
     #[test]
     fn jwe_encrypt_checks_key_length() {
-        let err = encrypt(
-            &[0; 32],
-            &[0; 12],
-            &JweHeader::dir(Enc::A128Gcm),
-            None,
-            b"x",
-        );
+        let err = encrypt(&[0; 32], &[0; 12], &JweHeader::dir(Enc::A128Gcm), None, b"x");
         assert_eq!(
             err,
             Err(JoseError::KeyLength {
@@ -999,7 +928,8 @@ mod tests {
         VerifyingKey::from_encoded_point(&point).unwrap()
     }
 
-    const RFC7515_A3_PAYLOAD: &str = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+    const RFC7515_A3_PAYLOAD: &str =
+        "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
     const RFC7515_A3_SIGNATURE: &str =
         "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 
@@ -1023,8 +953,7 @@ mod tests {
         let compact = format!("eyJhbGciOiJFUzI1NiJ9.{RFC7515_A3_PAYLOAD}.{RFC7515_A3_SIGNATURE}");
         assert_eq!(verify_compact(&key, &compact).unwrap(), verified);
         // The A.3.1 private key d matches the public key.
-        let d =
-            SigningKey::from_slice(&b64("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI")).unwrap();
+        let d = SigningKey::from_slice(&b64("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI")).unwrap();
         assert_eq!(d.verifying_key(), &key);
         // Our header serialization is the RFC's protected header.
         assert_eq!(encode_header(&JwsHeader::es256()), "eyJhbGciOiJFUzI1NiJ9");
@@ -1041,12 +970,7 @@ mod tests {
         let verified = verify(key.verifying_key(), &a).unwrap();
         assert_eq!(verified.kid.as_deref(), Some("ri-1.ipx.example"));
         let json = serde_json::to_value(&a).unwrap();
-        let keys: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
+        let keys: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
         assert_eq!(keys, ["payload", "protected", "signature"]);
     }
 
@@ -1059,11 +983,7 @@ mod tests {
         for byte in [0, 31, 32, 63] {
             let mut jws = rfc7515_a3_jws();
             jws.signature = flip(&jws.signature, byte);
-            assert_eq!(
-                verify(&key, &jws),
-                Err(JoseError::BadSignature),
-                "byte {byte}"
-            );
+            assert_eq!(verify(&key, &jws), Err(JoseError::BadSignature), "byte {byte}");
         }
         let mut jws = rfc7515_a3_jws();
         jws.signature = b64_encode(&[0u8; 64]);
@@ -1088,10 +1008,7 @@ mod tests {
             protected: Some(b64_encode(h.as_bytes())),
             ..rfc7515_a3_jws()
         };
-        assert_eq!(
-            verify(&key, &with_header(r#"{"alg":"none"}"#)),
-            Err(JoseError::AlgNone)
-        );
+        assert_eq!(verify(&key, &with_header(r#"{"alg":"none"}"#)), Err(JoseError::AlgNone));
         assert_eq!(
             verify(&key, &with_header(r#"{"alg":"HS256"}"#)),
             Err(JoseError::UnsupportedAlg("HS256".into()))

@@ -100,11 +100,7 @@ pub struct AccessTokenClaims {
     /// The API invoker ID (TS 33.122 Annex C: mandatory).
     pub client_id: String,
     /// Resource owner for RNAA (TS 29.222), if any.
-    #[serde(
-        rename = "resOwnerId",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "resOwnerId", default, skip_serializing_if = "Option::is_none")]
     pub res_owner_id: Option<String>,
     /// Token ID for per-token revocation (RFC 7519 4.1.7; not in the 3GPP claims).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -142,10 +138,7 @@ impl AccessTokenClaims {
         if now_s < self.exp.saturating_add(leeway_s) {
             Ok(())
         } else {
-            Err(JwtError::Expired {
-                exp_s: self.exp,
-                now_s,
-            })
+            Err(JwtError::Expired { exp_s: self.exp, now_s })
         }
     }
 }
@@ -276,26 +269,17 @@ pub fn issue(key: &SigningKey, kid: Option<&str>, claims: &AccessTokenClaims) ->
 }
 
 /// Verifies the signature and expiry of a token (RFC 7519 7.2) and returns its claims.
-pub fn verify(
-    key: &VerifyingKey,
-    token: &str,
-    now_s: u64,
-    leeway_s: u64,
-) -> Result<AccessTokenClaims, JwtError> {
+pub fn verify(key: &VerifyingKey, token: &str, now_s: u64, leeway_s: u64) -> Result<AccessTokenClaims, JwtError> {
     let verified = jose::verify_compact(key, token)?;
-    let claims: AccessTokenClaims = serde_json::from_slice(&verified.payload)
-        .map_err(|e| JwtError::Malformed(e.to_string()))?;
+    let claims: AccessTokenClaims =
+        serde_json::from_slice(&verified.payload).map_err(|e| JwtError::Malformed(e.to_string()))?;
     claims.check_expiry(now_s, leeway_s)?;
     Ok(claims)
 }
 
 /// All the checks an AEF makes on an invocation, in order: signature, expiry, issuer,
 /// revocation, scope (TS 33.122 6.5.2.3 and Annex C).
-pub fn authorize(
-    key: &VerifyingKey,
-    token: &str,
-    check: &Check<'_>,
-) -> Result<AccessTokenClaims, JwtError> {
+pub fn authorize(key: &VerifyingKey, token: &str, check: &Check<'_>) -> Result<AccessTokenClaims, JwtError> {
     let claims = verify(key, token, check.now_s, check.leeway_s)?;
     if let Some(expected) = check.issuer
         && claims.iss != expected
@@ -345,11 +329,7 @@ mod tests {
     fn token_issue_verify_round_trip() {
         let key = ccf_key();
         let token = issue(&key, Some("ccf-key-1"), &claims());
-        assert_eq!(
-            token,
-            issue(&key, Some("ccf-key-1"), &claims()),
-            "deterministic"
-        );
+        assert_eq!(token, issue(&key, Some("ccf-key-1"), &claims()), "deterministic");
         let got = verify(key.verifying_key(), &token, 500, DEFAULT_LEEWAY_S).unwrap();
         assert_eq!(got, claims());
         assert_eq!(got.expires_in_s(500), 500);
@@ -441,25 +421,11 @@ mod tests {
             verify(vk, "abc", 0, 30),
             Err(JwtError::Envelope(JoseError::BadCompact(3)))
         );
-        let none = format!(
-            "{}.{}.",
-            b64_encode(br#"{"alg":"none"}"#),
-            b64_encode(b"{}")
-        );
-        assert_eq!(
-            verify(vk, &none, 0, 30),
-            Err(JwtError::Envelope(JoseError::AlgNone))
-        );
+        let none = format!("{}.{}.", b64_encode(br#"{"alg":"none"}"#), b64_encode(b"{}"));
+        assert_eq!(verify(vk, &none, 0, 30), Err(JwtError::Envelope(JoseError::AlgNone)));
         // Signed, but not AccessTokenClaims (client_id missing).
-        let token = jose::sign_compact(
-            &key,
-            &JwsHeader::es256(),
-            br#"{"iss":"ccf","scope":"a:b","exp":5}"#,
-        );
-        assert!(matches!(
-            verify(vk, &token, 0, 30),
-            Err(JwtError::Malformed(_))
-        ));
+        let token = jose::sign_compact(&key, &JwsHeader::es256(), br#"{"iss":"ccf","scope":"a:b","exp":5}"#);
+        assert!(matches!(verify(vk, &token, 0, 30), Err(JwtError::Malformed(_))));
     }
 
     #[test]
@@ -471,25 +437,11 @@ mod tests {
         assert!(!scope.allows("aef2", "api1"));
         assert!(!scope.allows("aef3", "api3"));
         assert_eq!(scope.to_string(), "aef1:api1,api2;aef2:api3");
-        assert_eq!(
-            Scope::parse("3gpp#aef1:api1").unwrap().to_string(),
-            "aef1:api1"
-        );
+        assert_eq!(Scope::parse("3gpp#aef1:api1").unwrap().to_string(), "aef1:api1");
         let mut built = Scope::new();
-        built
-            .allow("aef2", ["api3"])
-            .allow("aef1", ["api2", "api1"]);
+        built.allow("aef2", ["api3"]).allow("aef1", ["api2", "api1"]);
         assert_eq!(built, scope);
-        for bad in [
-            "",
-            "aef1",
-            ":api",
-            "aef1:",
-            "aef1:a,,b",
-            "aef1:a;",
-            "a,b:c",
-            "a:b:c",
-        ] {
+        for bad in ["", "aef1", ":api", "aef1:", "aef1:a,,b", "aef1:a;", "a,b:c", "a:b:c"] {
             assert!(Scope::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -298,8 +298,7 @@ impl Certificate {
         put_str(&mut out, "issuer", &self.issuer)?;
         out.push(self.role.code());
         put_str(&mut out, "domain", &self.domain)?;
-        let count =
-            u16::try_from(self.plmn_ids.len()).map_err(|_| PkiError::FieldTooLong("plmn_ids"))?;
+        let count = u16::try_from(self.plmn_ids.len()).map_err(|_| PkiError::FieldTooLong("plmn_ids"))?;
         out.extend_from_slice(&count.to_be_bytes());
         for plmn in &self.plmn_ids {
             put_str(&mut out, "plmn_id", plmn)?;
@@ -314,9 +313,7 @@ impl Certificate {
     pub fn to_bytes(&self) -> Vec<u8> {
         // Every Certificate is built by `Ca::sign` or `from_bytes`, both of which bound the
         // string lengths, so the encoding cannot fail.
-        let mut out = self
-            .tbs_bytes()
-            .expect("certificate fields fit their length prefixes");
+        let mut out = self.tbs_bytes().expect("certificate fields fit their length prefixes");
         out.extend_from_slice(&self.signature);
         out
     }
@@ -333,9 +330,7 @@ impl Certificate {
         let role = Role::from_code(r.array::<1>("role")?[0]).ok_or(PkiError::Malformed("role"))?;
         let domain = r.str("domain")?;
         let count = r.u16("plmn_ids")?;
-        let plmn_ids = (0..count)
-            .map(|_| r.str("plmn_id"))
-            .collect::<Result<Vec<_>, _>>()?;
+        let plmn_ids = (0..count).map(|_| r.str("plmn_id")).collect::<Result<Vec<_>, _>>()?;
         let public_key = r.array("public_key")?;
         let not_before_s = r.u64("not_before")?;
         let not_after_s = r.u64("not_after")?;
@@ -516,12 +511,7 @@ impl Ca {
     }
 
     /// Creates a subordinate CA signed by this one (its role is forced to [`Role::Ca`]).
-    pub fn new_intermediate(
-        &mut self,
-        key: SigningKey,
-        subject: Subject,
-        validity: Validity,
-    ) -> Result<Ca, PkiError> {
+    pub fn new_intermediate(&mut self, key: SigningKey, subject: Subject, validity: Validity) -> Result<Ca, PkiError> {
         let subject = Subject {
             role: Role::Ca,
             ..subject
@@ -573,10 +563,7 @@ fn sign_cert(
 
 /// Finds the certificate among `candidates` that issued `cert`: same name, CA role, and a
 /// signature that verifies. Errors if a name matches but none verifies.
-fn find_issuer<'a>(
-    cert: &Certificate,
-    candidates: &'a [Certificate],
-) -> Result<Option<&'a Certificate>, PkiError> {
+fn find_issuer<'a>(cert: &Certificate, candidates: &'a [Certificate]) -> Result<Option<&'a Certificate>, PkiError> {
     let mut failure = None;
     for cand in candidates.iter().filter(|c| c.subject == cert.issuer) {
         if cand.role != Role::Ca {
@@ -679,20 +666,13 @@ mod tests {
                 validity(0, 5 * YEAR_S),
             )
             .unwrap();
-        let subject = Subject::new("sepp.operator-a.example", Role::Sepp, "operator-a")
-            .with_plmn_ids(["001-01", "001-02"]);
-        let (_, sepp) = inter
-            .issue_identity(&mut rng, &subject, validity(100, YEAR_S))
-            .unwrap();
+        let subject =
+            Subject::new("sepp.operator-a.example", Role::Sepp, "operator-a").with_plmn_ids(["001-01", "001-02"]);
+        let (_, sepp) = inter.issue_identity(&mut rng, &subject, validity(100, YEAR_S)).unwrap();
         Pki { root, inter, sepp }
     }
 
-    fn verify(
-        p: &Pki,
-        leaf: &Certificate,
-        now_s: u64,
-        revoked: &RevocationList,
-    ) -> Result<usize, PkiError> {
+    fn verify(p: &Pki, leaf: &Certificate, now_s: u64, revoked: &RevocationList) -> Result<usize, PkiError> {
         verify_chain(
             leaf,
             std::slice::from_ref(p.inter.certificate()),
@@ -719,10 +699,7 @@ mod tests {
     fn same_seed_same_bytes() {
         let (a, b, c) = (pki(42), pki(42), pki(43));
         assert_eq!(a.sepp.to_bytes(), b.sepp.to_bytes());
-        assert_eq!(
-            a.root.certificate().to_bytes(),
-            b.root.certificate().to_bytes()
-        );
+        assert_eq!(a.root.certificate().to_bytes(), b.root.certificate().to_bytes());
         assert_ne!(a.sepp.to_bytes(), c.sepp.to_bytes());
     }
 
@@ -926,8 +903,7 @@ mod tests {
         let key = key_from_rng(&mut ChaCha8Rng::seed_from_u64(1));
         let subject = Subject::new("x", Role::Nf, "d");
         assert_eq!(
-            p.inter
-                .issue(&subject, key.verifying_key(), validity(10, 5)),
+            p.inter.issue(&subject, key.verifying_key(), validity(10, 5)),
             Err(PkiError::BadValidity)
         );
         let long = Subject::new("x".repeat(70_000), Role::Nf, "d");
