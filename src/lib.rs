@@ -28,6 +28,7 @@ pub mod crypto;
 pub mod engine;
 pub mod metrics;
 pub mod net;
+pub mod proto;
 pub mod run;
 pub mod scenario;
 pub mod world;

@@ -2,4 +2,5 @@
 
 mod determinism;
 mod net_setup;
+mod openapi;
 mod scenario_errors;
