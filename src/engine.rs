@@ -13,5 +13,7 @@ pub mod time;
 
 pub use queue::{BinaryQueue, Entry, EventQueue, RadixQueue};
 pub use rng::{SimRng, stream, stream_id};
-pub use sim::{ActorId, Ctx, EXTERNAL, Event, EventKind, Limits, RunStats, Sim, StopReason, TimerId, World};
+pub use sim::{
+    ActorId, Ctx, EXTERNAL, Event, EventKind, Limits, RunStats, Sim, StopReason, TimerId, World,
+};
 pub use time::{DurationError, SimDuration, SimTime};

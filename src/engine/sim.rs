@@ -75,7 +75,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { until: SimTime::MAX, max_events: u64::MAX }
+        Limits {
+            until: SimTime::MAX,
+            max_events: u64::MAX,
+        }
     }
 }
 
@@ -142,7 +145,12 @@ impl<M> Core<M> {
             }
             None => {
                 let i = self.slots.len() as u32;
-                self.slots.push(Slot { generation: 0, from, timer, msg: Some(msg) });
+                self.slots.push(Slot {
+                    generation: 0,
+                    from,
+                    timer,
+                    msg: Some(msg),
+                });
                 (i, 0)
             }
         }
@@ -153,7 +161,11 @@ impl<M> Core<M> {
         // An event is never earlier than now: the queue relies on monotone keys.
         let at = at.max(self.now);
         let (slot, generation) = self.alloc(from, timer, msg);
-        self.queue.push(Entry { time: at.as_nanos(), target: to, slot });
+        self.queue.push(Entry {
+            time: at.as_nanos(),
+            target: to,
+            slot,
+        });
         TimerId { slot, generation }
     }
 }
@@ -237,7 +249,9 @@ impl<M> Ctx<'_, M> {
             t.lines += 1;
             if let Some(sink) = t.sink.as_mut()
                 && t.io_error.is_none()
-                && let Err(e) = sink.write_all(line.as_bytes()).and_then(|_| sink.write_all(b"\n"))
+                && let Err(e) = sink
+                    .write_all(line.as_bytes())
+                    .and_then(|_| sink.write_all(b"\n"))
             {
                 t.io_error = Some(e);
             }
@@ -263,7 +277,11 @@ impl<W: World> Sim<W> {
             world,
             core: Core {
                 now: SimTime::ZERO,
-                queue: if pending > 0 { RadixQueue::with_capacity(pending) } else { RadixQueue::new() },
+                queue: if pending > 0 {
+                    RadixQueue::with_capacity(pending)
+                } else {
+                    RadixQueue::new()
+                },
                 slots: Vec::with_capacity(pending),
                 free: Vec::with_capacity(pending),
                 stop: false,
@@ -276,12 +294,20 @@ impl<W: World> Sim<W> {
 
     /// Turns tracing on; lines also go to `sink` if given.
     pub fn enable_trace(&mut self, sink: Option<TraceSink>) {
-        self.core.trace = Some(Box::new(Trace { hash: Sha256::new(), sink, lines: 0, io_error: None }));
+        self.core.trace = Some(Box::new(Trace {
+            hash: Sha256::new(),
+            sink,
+            lines: 0,
+            io_error: None,
+        }));
     }
 
     /// The trace hash so far (hex), if tracing is on.
     pub fn trace_hash(&self) -> Option<String> {
-        self.core.trace.as_ref().map(|t| hex::encode(t.hash.clone().finalize()))
+        self.core
+            .trace
+            .as_ref()
+            .map(|t| hex::encode(t.hash.clone().finalize()))
     }
 
     /// Flushes the trace sink; reports the first write error met during the run.
@@ -311,7 +337,13 @@ impl<W: World> Sim<W> {
 
     /// A context for setup code acting as `me` (initial events, timers).
     pub fn ctx(&mut self, me: ActorId) -> (&mut W, Ctx<'_, W::Msg>) {
-        (&mut self.world, Ctx { core: &mut self.core, me })
+        (
+            &mut self.world,
+            Ctx {
+                core: &mut self.core,
+                me,
+            },
+        )
     }
 
     /// Schedules an initial event from outside any actor.
@@ -342,7 +374,10 @@ impl<W: World> Sim<W> {
             let slot = &mut self.core.slots[entry.slot as usize];
             let msg = slot.msg.take();
             let kind = if slot.timer {
-                EventKind::Timer(TimerId { slot: entry.slot, generation: slot.generation })
+                EventKind::Timer(TimerId {
+                    slot: entry.slot,
+                    generation: slot.generation,
+                })
             } else {
                 EventKind::Message { from: slot.from }
             };
@@ -363,15 +398,27 @@ impl<W: World> Sim<W> {
                 t.hash.update([tag]);
                 t.hash.update(who.to_be_bytes());
             }
-            let ev = Event { time: self.core.now, to: entry.target, kind, msg };
-            let mut ctx = Ctx { core: &mut self.core, me: entry.target };
+            let ev = Event {
+                time: self.core.now,
+                to: entry.target,
+                kind,
+                msg,
+            };
+            let mut ctx = Ctx {
+                core: &mut self.core,
+                me: entry.target,
+            };
             self.world.handle(&mut ctx, ev);
             if self.core.stop {
                 break StopReason::Stopped;
             }
         };
         self.core.delivered += events;
-        RunStats { events, reason, now: self.core.now }
+        RunStats {
+            events,
+            reason,
+            now: self.core.now,
+        }
     }
 }
 
@@ -461,9 +508,15 @@ mod tests {
         for t in 0..10 {
             sim.schedule(SimTime::from_nanos(t * 10), 0, "x");
         }
-        let s = sim.run(Limits { until: SimTime::from_nanos(35), max_events: u64::MAX });
+        let s = sim.run(Limits {
+            until: SimTime::from_nanos(35),
+            max_events: u64::MAX,
+        });
         assert_eq!((s.events, s.reason), (4, StopReason::TimeLimit));
-        let s = sim.run(Limits { until: SimTime::MAX, max_events: 3 });
+        let s = sim.run(Limits {
+            until: SimTime::MAX,
+            max_events: 3,
+        });
         assert_eq!((s.events, s.reason), (3, StopReason::EventLimit));
         assert_eq!(sim.now(), SimTime::from_nanos(60));
         let s = sim.run(Limits::default());

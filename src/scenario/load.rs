@@ -26,20 +26,30 @@ pub struct ScenarioError {
 }
 
 fn read(path: &Path) -> Result<String, ScenarioError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| ScenarioError { path: path.display().to_string(), message: e.to_string() })
+    std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 pub fn load_topology(path: &Path) -> Result<TopologyFile, ScenarioError> {
     let src = read(path)?;
-    ron::from_str(&src).map_err(|e| ScenarioError { path: path.display().to_string(), message: e.to_string() })
+    ron::from_str(&src).map_err(|e| ScenarioError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 pub fn load_experiment(path: &Path) -> Result<Scenario, ScenarioError> {
     let src = read(path)?;
-    let experiment: ExperimentFile =
-        ron::from_str(&src).map_err(|e| ScenarioError { path: path.display().to_string(), message: e.to_string() })?;
-    let topology_path = path.parent().unwrap_or(Path::new(".")).join(&experiment.topology);
+    let experiment: ExperimentFile = ron::from_str(&src).map_err(|e| ScenarioError {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })?;
+    let topology_path = path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join(&experiment.topology);
     let tsrc = read(&topology_path)?;
     let topology = load_topology(&topology_path)?;
     let mut h = Sha256::new();

@@ -206,7 +206,10 @@ pub struct OutputSpec {
 
 impl Default for OutputSpec {
     fn default() -> Self {
-        OutputSpec { trace: false, plots: true }
+        OutputSpec {
+            trace: false,
+            plots: true,
+        }
     }
 }
 
