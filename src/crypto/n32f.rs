@@ -731,6 +731,58 @@ mod tests {
         assert_eq!(fresh.next_nonce().unwrap(), [0u8; 12]);
     }
 
+    /// N32-c over TLS 1.3, then N32-f: both SEPPs derive the same keys; the responder opens
+    /// what the initiator sealed, and a different context choice cannot.
+    #[test]
+    fn sepps_agree_after_tls13_n32c() {
+        use crate::crypto::tls13::{ClientHandshake, ClientMode, ServerHandshake};
+        use rand::SeedableRng;
+        let mut c_rng = rand_chacha::ChaCha8Rng::seed_from_u64(31);
+        let mut p_rng = rand_chacha::ChaCha8Rng::seed_from_u64(32);
+        let (client, ch) = ClientHandshake::start(&mut c_rng, ClientMode::Full).unwrap();
+        let (server, flight) = ServerHandshake::respond(&mut p_rng, &ch, |_| None).unwrap();
+        let (cf, c_secrets) = client.finish(&flight).unwrap();
+        let p_secrets = server.finish(&cf).unwrap();
+        let ids = N32ContextIds {
+            initiator: "c-sepp-ctx".into(),
+            responder: "p-sepp-ctx".into(),
+        };
+        let c_keys = N32fKeys::derive(
+            &N32Master::from_tls13(&c_secrets),
+            &ids,
+            KdfContextId::Receiver,
+            JweEnc::A128Gcm,
+        );
+        let p_keys = N32fKeys::derive(
+            &N32Master::from_tls13(&p_secrets),
+            &ids,
+            KdfContextId::Receiver,
+            JweEnc::A128Gcm,
+        );
+        assert_eq!(c_keys, p_keys);
+        let sealed = c_keys
+            .sealer(Direction::ParallelRequest)
+            .seal(b"meta", b"body")
+            .unwrap();
+        let dir = Direction::ParallelRequest;
+        assert_eq!(
+            p_keys
+                .open(dir, &sealed.iv, b"meta", &sealed.ciphertext, &sealed.tag)
+                .unwrap(),
+            b"body"
+        );
+        let other = N32fKeys::derive(
+            &N32Master::from_tls13(&p_secrets),
+            &ids,
+            KdfContextId::Sender,
+            JweEnc::A128Gcm,
+        );
+        assert_eq!(
+            other.open(dir, &sealed.iv, b"meta", &sealed.ciphertext, &sealed.tag),
+            Err(AeadError::Authentication)
+        );
+    }
+
     #[test]
     fn n32_kdf_refuses_long_output() {
         assert_eq!(
