@@ -44,10 +44,10 @@ use super::tls13::{self, Secret, Tls13Secrets};
 /// The exporter label of the N32 master (TS 33.501 13.2.4.4.1).
 pub const N32_MASTER_LABEL: &[u8] = b"EXPORTER_3GPP_N32_MASTER";
 
-/// Length of the N32 master [octets].
+/// Length of the N32 master \[octets\].
 pub const N32_MASTER_LEN: usize = 64;
 
-/// Length of an AES-GCM tag [octets].
+/// Length of an AES-GCM tag \[octets\].
 pub const TAG_LEN: usize = 16;
 
 /// Why an AEAD operation failed.
@@ -104,7 +104,7 @@ pub enum JweEnc {
 }
 
 impl JweEnc {
-    /// Key length [octets].
+    /// Key length \[octets\].
     pub fn key_len(self) -> usize {
         match self {
             JweEnc::A128Gcm => 16,

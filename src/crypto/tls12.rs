@@ -31,7 +31,7 @@ use hmac::Mac;
 
 use super::kdf::HmacSha256;
 
-/// Length of a TLS 1.2 master secret [octets].
+/// Length of a TLS 1.2 master secret \[octets\].
 pub const MASTER_SECRET_LEN: usize = 48;
 
 /// Why a TLS 1.2 derivation was refused.

@@ -72,7 +72,7 @@ use x25519_dalek::{PublicKey, StaticSecret};
 
 use super::kdf::{hmac_sha256, hmac_sha256_verify};
 
-/// SHA-256 output length [octets].
+/// SHA-256 output length \[octets\].
 pub const HASH_LEN: usize = 32;
 
 /// A secret of the key schedule (SHA-256 sized).
