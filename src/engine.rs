@@ -13,11 +13,5 @@ pub mod time;
 
 pub use queue::{BinaryQueue, Entry, EventQueue, RadixQueue};
 pub use rng::{SimRng, stream, stream_id};
-<<<<<<< HEAD
 pub use sim::{ActorId, Ctx, EXTERNAL, Event, EventKind, Limits, RunStats, Sim, StopReason, TimerId, TraceSink, World};
-=======
-pub use sim::{
-    ActorId, Ctx, EXTERNAL, Event, EventKind, Limits, RunStats, Sim, StopReason, TimerId, World,
-};
->>>>>>> crypto-kdf
 pub use time::{DurationError, SimDuration, SimTime};

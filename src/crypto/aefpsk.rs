@@ -158,17 +158,10 @@ pub fn aefpsk_tls12(
 
 /// AEFPSK, TLS 1.3 variant (secsim): KDF(TLS-Exporter(label, "", 32), 0x7A, P0 = interface,
 /// P1 = transcript hash).
-pub fn aefpsk_tls13(
-    secrets: &Tls13Secrets,
-    iface: &ServiceApiInterface,
-) -> Result<[u8; 32], AefPskError> {
+pub fn aefpsk_tls13(secrets: &Tls13Secrets, iface: &ServiceApiInterface) -> Result<[u8; 32], AefPskError> {
     let key = secrets.exporter(TLS13_EXPORTER_LABEL, b"", 32)?;
     let p0 = iface.to_string();
-    Ok(kdf(
-        &key,
-        FC_AEFPSK,
-        &[p0.as_bytes(), &secrets.transcript_hash],
-    )?)
+    Ok(kdf(&key, FC_AEFPSK, &[p0.as_bytes(), &secrets.transcript_hash])?)
 }
 
 /// AEFPSK for the configured `variant` from a CAPIF-1e session; refuses a session of the
@@ -238,10 +231,7 @@ mod tests {
     #[test]
     fn aefpsk_digest_example() {
         let ms: [u8; 48] = core::array::from_fn(|i| i as u8);
-        assert_eq!(
-            iface().to_string(),
-            "aef1.example.com:443/3gpp-monitoring-event/v1"
-        );
+        assert_eq!(iface().to_string(), "aef1.example.com:443/3gpp-monitoring-event/v1");
         let k = aefpsk_tls12(&ms, &[0xAA; 32], &iface()).unwrap();
         assert_eq!(
             hex::encode(k),
@@ -268,18 +258,12 @@ mod tests {
             aefpsk_tls12(&ms, &[1; 32], &iface()).unwrap(),
             aefpsk_tls12(&ms, &[1; 32], &other).unwrap()
         );
-        assert_eq!(
-            aefpsk_tls12(&ms, &[], &iface()),
-            Err(AefPskError::EmptySessionId)
-        );
+        assert_eq!(aefpsk_tls12(&ms, &[], &iface()), Err(AefPskError::EmptySessionId));
     }
 
     fn tls13_pair(seed: u64) -> (Tls13Secrets, Tls13Secrets) {
-        let (c, ch) =
-            ClientHandshake::start(&mut ChaCha8Rng::seed_from_u64(seed), ClientMode::Full).unwrap();
-        let (s, flight) =
-            ServerHandshake::respond(&mut ChaCha8Rng::seed_from_u64(seed + 1), &ch, |_| None)
-                .unwrap();
+        let (c, ch) = ClientHandshake::start(&mut ChaCha8Rng::seed_from_u64(seed), ClientMode::Full).unwrap();
+        let (s, flight) = ServerHandshake::respond(&mut ChaCha8Rng::seed_from_u64(seed + 1), &ch, |_| None).unwrap();
         let (cf, cs) = c.finish(&flight).unwrap();
         (cs, s.finish(&cf).unwrap())
     }
@@ -287,29 +271,12 @@ mod tests {
     #[test]
     fn aefpsk_tls13_invoker_and_ccf_agree() {
         let (invoker, ccf) = tls13_pair(1);
-        let a = derive(
-            AefPskVariant::Tls13Exporter,
-            Capif1eSession::Tls13(&invoker),
-            &iface(),
-        )
-        .unwrap();
-        let b = derive(
-            AefPskVariant::Tls13Exporter,
-            Capif1eSession::Tls13(&ccf),
-            &iface(),
-        )
-        .unwrap();
+        let a = derive(AefPskVariant::Tls13Exporter, Capif1eSession::Tls13(&invoker), &iface()).unwrap();
+        let b = derive(AefPskVariant::Tls13Exporter, Capif1eSession::Tls13(&ccf), &iface()).unwrap();
         assert_eq!(a, b);
         // Manual composition of the documented formula.
-        let key = invoker
-            .exporter(b"EXPORTER_3GPP_CAPIF_AEFPSK", b"", 32)
-            .unwrap();
-        let manual = kdf(
-            &key,
-            0x7A,
-            &[iface().to_string().as_bytes(), &invoker.transcript_hash],
-        )
-        .unwrap();
+        let key = invoker.exporter(b"EXPORTER_3GPP_CAPIF_AEFPSK", b"", 32).unwrap();
+        let manual = kdf(&key, 0x7A, &[iface().to_string().as_bytes(), &invoker.transcript_hash]).unwrap();
         assert_eq!(a, manual);
         // Another connection, another key.
         let (other, _) = tls13_pair(5);
@@ -375,17 +342,10 @@ mod tests {
 
     #[test]
     fn entry_validity_timer() {
-        let e = AefPskEntry::new(
-            [0; 32],
-            SimTime::from_nanos(1_000),
-            SimDuration::from_nanos(500),
-        );
+        let e = AefPskEntry::new([0; 32], SimTime::from_nanos(1_000), SimDuration::from_nanos(500));
         assert!(e.is_valid(SimTime::from_nanos(1_499)));
         assert!(!e.is_valid(SimTime::from_nanos(1_500)));
-        assert_eq!(
-            e.remaining(SimTime::from_nanos(1_200)),
-            SimDuration::from_nanos(300)
-        );
+        assert_eq!(e.remaining(SimTime::from_nanos(1_200)), SimDuration::from_nanos(300));
         assert_eq!(e.remaining(SimTime::from_nanos(9_000)), SimDuration::ZERO);
     }
 

@@ -76,10 +76,7 @@ impl CryptoOp {
     pub fn is_asymmetric(self) -> bool {
         matches!(
             self,
-            CryptoOp::EcdsaSign
-                | CryptoOp::EcdsaVerify
-                | CryptoOp::X25519Keygen
-                | CryptoOp::X25519Dh
+            CryptoOp::EcdsaSign | CryptoOp::EcdsaVerify | CryptoOp::X25519Keygen | CryptoOp::X25519Dh
         )
     }
 }
@@ -250,11 +247,7 @@ impl CostModel {
         let base = self.reference.of(op);
         match self.classes.get(class) {
             None => base,
-            Some(c) => c
-                .overrides
-                .get(&op)
-                .copied()
-                .unwrap_or_else(|| scale(base, c.slowdown)),
+            Some(c) => c.overrides.get(&op).copied().unwrap_or_else(|| scale(base, c.slowdown)),
         }
     }
 
@@ -328,26 +321,11 @@ mod tests {
         )"#;
         let m: CostModel = ron::from_str(ron).unwrap();
         m.validate().unwrap();
-        assert_eq!(
-            m.cost("sepp", CryptoOp::HmacSha256),
-            SimDuration::from_nanos(2_500)
-        );
-        assert_eq!(
-            m.cost("ccf", CryptoOp::EcdsaSign),
-            SimDuration::from_micros(10)
-        );
-        assert_eq!(
-            m.cost("ccf", CryptoOp::HmacSha256),
-            SimDuration::from_micros(1)
-        );
-        assert_eq!(
-            m.cost("unknown", CryptoOp::EcdsaSign),
-            SimDuration::from_micros(100)
-        );
-        assert_eq!(
-            m.cost_n("sepp", CryptoOp::HmacSha256, 4),
-            SimDuration::from_micros(10)
-        );
+        assert_eq!(m.cost("sepp", CryptoOp::HmacSha256), SimDuration::from_nanos(2_500));
+        assert_eq!(m.cost("ccf", CryptoOp::EcdsaSign), SimDuration::from_micros(10));
+        assert_eq!(m.cost("ccf", CryptoOp::HmacSha256), SimDuration::from_micros(1));
+        assert_eq!(m.cost("unknown", CryptoOp::EcdsaSign), SimDuration::from_micros(100));
+        assert_eq!(m.cost_n("sepp", CryptoOp::HmacSha256, 4), SimDuration::from_micros(10));
         // Unspecified reference fields keep their defaults.
         assert_eq!(m.reference.x25519_dh, OpCosts::default().x25519_dh);
     }
@@ -375,9 +353,6 @@ mod tests {
         assert!(CryptoFidelity::Keys.computes(CryptoOp::AesGcmSeal1k));
         assert!(!CryptoFidelity::Timing.computes(CryptoOp::HmacSha256));
         assert_eq!(CryptoFidelity::default(), CryptoFidelity::Full);
-        assert_eq!(
-            ron::from_str::<CryptoFidelity>("Keys").unwrap(),
-            CryptoFidelity::Keys
-        );
+        assert_eq!(ron::from_str::<CryptoFidelity>("Keys").unwrap(), CryptoFidelity::Keys);
     }
 }

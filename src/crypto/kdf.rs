@@ -79,10 +79,7 @@ pub fn encode_s(fc: impl Into<Fc>, params: &[&[u8]]) -> Result<Vec<u8>, KdfError
         Fc::Extended(c) => s.extend_from_slice(&[0xFF, c]),
     }
     for (index, p) in params.iter().enumerate() {
-        let len = u16::try_from(p.len()).map_err(|_| KdfError::ParameterTooLong {
-            index,
-            len: p.len(),
-        })?;
+        let len = u16::try_from(p.len()).map_err(|_| KdfError::ParameterTooLong { index, len: p.len() })?;
         s.extend_from_slice(p);
         s.extend_from_slice(&len.to_be_bytes());
     }
@@ -116,21 +113,9 @@ mod tests {
             hex::encode(tag),
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        assert!(hmac_sha256_verify(
-            b"Jefe",
-            b"what do ya want for nothing?",
-            &tag
-        ));
-        assert!(!hmac_sha256_verify(
-            b"Jefe",
-            b"what do ya want for nothing!",
-            &tag
-        ));
-        assert!(!hmac_sha256_verify(
-            b"Jefe",
-            b"what do ya want for nothing?",
-            &[]
-        ));
+        assert!(hmac_sha256_verify(b"Jefe", b"what do ya want for nothing?", &tag));
+        assert!(!hmac_sha256_verify(b"Jefe", b"what do ya want for nothing!", &tag));
+        assert!(!hmac_sha256_verify(b"Jefe", b"what do ya want for nothing?", &[]));
     }
 
     /// RFC 4231 test case 1 (20-octet key of 0x0b, "Hi There").
@@ -158,10 +143,7 @@ mod tests {
         let long = vec![0u8; 65536];
         assert_eq!(
             encode_s(0x7A, &[b"ok", &long]),
-            Err(KdfError::ParameterTooLong {
-                index: 1,
-                len: 65536
-            })
+            Err(KdfError::ParameterTooLong { index: 1, len: 65536 })
         );
         assert!(encode_s(0x7A, &[&long[..65535]]).is_ok());
     }
@@ -173,10 +155,7 @@ mod tests {
         let k = kdf(
             &key,
             0x7A,
-            &[
-                b"aef1.example.com:443/3gpp-monitoring-event/v1",
-                &[0xAA; 32],
-            ],
+            &[b"aef1.example.com:443/3gpp-monitoring-event/v1", &[0xAA; 32]],
         )
         .unwrap();
         assert_eq!(

@@ -195,13 +195,7 @@ pub fn aead_seal(
 }
 
 /// AES-GCM decryption of `ciphertext || tag`.
-pub fn aead_open(
-    enc: JweEnc,
-    key: &[u8],
-    nonce: &[u8; 12],
-    aad: &[u8],
-    sealed: &[u8],
-) -> Result<Vec<u8>, AeadError> {
+pub fn aead_open(enc: JweEnc, key: &[u8], nonce: &[u8; 12], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, AeadError> {
     let split = sealed
         .len()
         .checked_sub(TAG_LEN)
@@ -249,12 +243,7 @@ impl N32Master {
 
 /// N32-KDF(label, L) = HKDF-Expand(PRK = master, info = "N32" || context_id || label, L),
 /// SHA-256, without Extract (TS 33.501 13.2.4.4.1).
-pub fn n32_kdf(
-    master: &N32Master,
-    context_id: &[u8],
-    label: &[u8],
-    len: usize,
-) -> Result<Vec<u8>, N32fError> {
+pub fn n32_kdf(master: &N32Master, context_id: &[u8], label: &[u8], len: usize) -> Result<Vec<u8>, N32fError> {
     // A 64-octet PRK is at least hash-sized, so from_prk accepts it.
     let hk = Hkdf::<Sha256>::from_prk(&master.0).expect("prk is 64 octets");
     let mut out = vec![0u8; len];
@@ -397,19 +386,12 @@ pub struct N32fKeys {
 impl N32fKeys {
     /// Derives the eight values (TS 33.501 13.2.4.4.1); `choice` picks whose context ID enters
     /// the KDF for each direction.
-    pub fn derive(
-        master: &N32Master,
-        ids: &N32ContextIds,
-        choice: KdfContextId,
-        enc: JweEnc,
-    ) -> Self {
+    pub fn derive(master: &N32Master, ids: &N32ContextIds, choice: KdfContextId, enc: JweEnc) -> Self {
         let keys = Direction::ALL.map(|dir| {
             let ctx = ids.of(choice.role(dir)).as_bytes();
             // Lengths are 8, 16 or 32 octets, far below the HKDF limit.
-            let key = n32_kdf(master, ctx, dir.key_label().as_bytes(), enc.key_len())
-                .expect("short output");
-            let salt =
-                n32_kdf(master, ctx, dir.iv_salt_label().as_bytes(), 8).expect("short output");
+            let key = n32_kdf(master, ctx, dir.key_label().as_bytes(), enc.key_len()).expect("short output");
+            let salt = n32_kdf(master, ctx, dir.iv_salt_label().as_bytes(), 8).expect("short output");
             DirectionKeys {
                 key,
                 iv_salt: salt.try_into().expect("8 octets requested"),
@@ -510,11 +492,7 @@ impl Sealer {
     pub fn seal(&mut self, aad: &[u8], plaintext: &[u8]) -> Result<Sealed, N32fError> {
         let iv = self.nonces.next_nonce()?;
         let (ciphertext, tag) = aead_seal_detached(self.enc, &self.key, &iv, aad, plaintext)?;
-        Ok(Sealed {
-            iv,
-            ciphertext,
-            tag,
-        })
+        Ok(Sealed { iv, ciphertext, tag })
     }
 
     /// The nonce sequence (e.g. to check how many remain).
@@ -548,9 +526,7 @@ mod tests {
     #[test]
     fn n32_kdf_digest_chain() {
         let m = master();
-        let k = |label: &str, len| {
-            hex::encode(n32_kdf(&m, CTX.as_bytes(), label.as_bytes(), len).unwrap())
-        };
+        let k = |label: &str, len| hex::encode(n32_kdf(&m, CTX.as_bytes(), label.as_bytes(), len).unwrap());
         assert_eq!(
             k("parallel_request_key", 32),
             "6fc8927fe7328bc1c6e90871b5ce75e56840332bbbcb6b4f3addfc0d5c1b1749"
@@ -561,10 +537,7 @@ mod tests {
             "e9926fbb3a6b9a2db83e2d8751eb18b688e2c8fa0a0ec0cd94527d037b7991bd"
         );
         assert_eq!(k("parallel_response_iv_salt", 8), "e25890589260a516");
-        assert_eq!(
-            k("reverse_request_key", 16),
-            "49f2863962c9d8583fa01ae8262e596e"
-        );
+        assert_eq!(k("reverse_request_key", 16), "49f2863962c9d8583fa01ae8262e596e");
     }
 
     #[test]
@@ -674,13 +647,11 @@ mod tests {
         let keys = N32fKeys::derive(&master(), &ids, KdfContextId::Receiver, JweEnc::A256Gcm);
         let mut sealer = keys.sealer(Direction::ParallelRequest);
         let protected = B64.encode(br#"{"alg":"dir","enc":"A256GCM"}"#);
-        let aad = B64.encode(br#"{"metaData":{"n32fContextId":"0123456789ABCDEF","messageId":"1","authorizedIpxId":null}}"#);
+        let aad =
+            B64.encode(br#"{"metaData":{"n32fContextId":"0123456789ABCDEF","messageId":"1","authorizedIpxId":null}}"#);
         let jwe_aad = format!("{protected}.{aad}");
         let sealed = sealer
-            .seal(
-                jwe_aad.as_bytes(),
-                br#"{"dataToEncrypt":["imsi-001010000000001"]}"#,
-            )
+            .seal(jwe_aad.as_bytes(), br#"{"dataToEncrypt":["imsi-001010000000001"]}"#)
             .unwrap();
         assert_eq!(hex::encode(sealed.iv), "4bc0f5974db1bf8d00000000");
         assert_eq!(
@@ -695,10 +666,7 @@ mod tests {
             &sealed.ciphertext,
             &sealed.tag,
         );
-        assert_eq!(
-            opened.unwrap(),
-            br#"{"dataToEncrypt":["imsi-001010000000001"]}"#
-        );
+        assert_eq!(opened.unwrap(), br#"{"dataToEncrypt":["imsi-001010000000001"]}"#);
         assert_eq!(
             hex::encode(sealer.seal(b"", b"").unwrap().iv),
             "4bc0f5974db1bf8d00000001"
@@ -718,15 +686,9 @@ mod tests {
             "abababababababab ffffffff".replace(' ', "")
         );
         assert_eq!(seq.remaining(), 0);
-        assert!(matches!(
-            seq.next_nonce(),
-            Err(N32fError::NonceExhausted { .. })
-        ));
+        assert!(matches!(seq.next_nonce(), Err(N32fError::NonceExhausted { .. })));
         // Still refused: the counter does not wrap to 0.
-        assert!(matches!(
-            seq.next_nonce(),
-            Err(N32fError::NonceExhausted { .. })
-        ));
+        assert!(matches!(seq.next_nonce(), Err(N32fError::NonceExhausted { .. })));
         let mut fresh = NonceSequence::new([0; 8]);
         assert_eq!(fresh.next_nonce().unwrap(), [0u8; 12]);
     }
@@ -794,10 +756,7 @@ mod tests {
     #[test]
     fn jwe_enc_serde_names() {
         assert_eq!(ron::from_str::<JweEnc>("A128GCM").unwrap(), JweEnc::A128Gcm);
-        assert_eq!(
-            ron::from_str::<KdfContextId>("Sender").unwrap(),
-            KdfContextId::Sender
-        );
+        assert_eq!(ron::from_str::<KdfContextId>("Sender").unwrap(), KdfContextId::Sender);
         assert_eq!(KdfContextId::default(), KdfContextId::Receiver);
     }
 }

@@ -77,18 +77,9 @@ fn prf_parts(secret: &[u8], label: &[u8], seed: &[&[u8]], out: &mut [u8]) {
 }
 
 /// master_secret = PRF(pre_master, "master secret", client_random || server_random) (RFC 5246 8.1).
-pub fn master_secret(
-    pre_master: &[u8],
-    client_random: &[u8; 32],
-    server_random: &[u8; 32],
-) -> [u8; 48] {
+pub fn master_secret(pre_master: &[u8], client_random: &[u8; 32], server_random: &[u8; 32]) -> [u8; 48] {
     let mut ms = [0u8; 48];
-    prf_parts(
-        pre_master,
-        b"master secret",
-        &[client_random, server_random],
-        &mut ms,
-    );
+    prf_parts(pre_master, b"master secret", &[client_random, server_random], &mut ms);
     ms
 }
 
@@ -102,19 +93,9 @@ pub fn extended_master_secret(pre_master: &[u8], session_hash: &[u8]) -> [u8; 48
 
 /// The key block, `len` octets: PRF(master, "key expansion", server_random || client_random)
 /// (RFC 5246 6.3). For AES-GCM suites it is client key, server key, client IV(4), server IV(4).
-pub fn key_block(
-    master: &[u8; 48],
-    client_random: &[u8; 32],
-    server_random: &[u8; 32],
-    len: usize,
-) -> Vec<u8> {
+pub fn key_block(master: &[u8; 48], client_random: &[u8; 32], server_random: &[u8; 32], len: usize) -> Vec<u8> {
     let mut out = vec![0u8; len];
-    prf_parts(
-        master,
-        b"key expansion",
-        &[server_random, client_random],
-        &mut out,
-    );
+    prf_parts(master, b"key expansion", &[server_random, client_random], &mut out);
     out
 }
 
@@ -145,9 +126,7 @@ pub fn exporter(
         b"extended master secret",
     ];
     if RESERVED.contains(&label) {
-        return Err(Tls12Error::ReservedLabel(
-            String::from_utf8_lossy(label).into_owned(),
-        ));
+        return Err(Tls12Error::ReservedLabel(String::from_utf8_lossy(label).into_owned()));
     }
     let mut out = vec![0u8; len];
     match context {
@@ -182,12 +161,7 @@ pub struct Tls12Session {
 
 impl Tls12Session {
     /// The RFC 5705 exporter of this session.
-    pub fn exporter(
-        &self,
-        label: &[u8],
-        context: Option<&[u8]>,
-        len: usize,
-    ) -> Result<Vec<u8>, Tls12Error> {
+    pub fn exporter(&self, label: &[u8], context: Option<&[u8]>, len: usize) -> Result<Vec<u8>, Tls12Error> {
         exporter(
             &self.master_secret,
             &self.client_random,
@@ -296,12 +270,7 @@ mod tests {
         assert_ne!(absent, empty);
         // Absent context: the seed is just the randoms.
         let mut manual = vec![0u8; 64];
-        prf(
-            &ms,
-            b"EXPORTER_3GPP_N32_MASTER",
-            &[cr, sr].concat(),
-            &mut manual,
-        );
+        prf(&ms, b"EXPORTER_3GPP_N32_MASTER", &[cr, sr].concat(), &mut manual);
         assert_eq!(absent, manual);
         // Empty context: two zero length octets follow.
         prf(

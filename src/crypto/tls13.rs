@@ -161,12 +161,7 @@ pub fn hkdf_extract(salt: &[u8], ikm: &[u8]) -> Secret {
 
 /// HKDF-Expand-Label(secret, label, context, out.len()) (RFC 8446 7.1); `label` without the
 /// "tls13 " prefix.
-pub fn hkdf_expand_label(
-    secret: &Secret,
-    label: &[u8],
-    context: &[u8],
-    out: &mut [u8],
-) -> Result<(), Tls13Error> {
+pub fn hkdf_expand_label(secret: &Secret, label: &[u8], context: &[u8], out: &mut [u8]) -> Result<(), Tls13Error> {
     if label.len() > 249 {
         return Err(Tls13Error::LabelTooLong(label.len()));
     }
@@ -240,13 +235,8 @@ pub fn binder(binder_key: &Secret, truncated_client_hello_hash: &TranscriptHash)
 }
 
 /// Checks a Finished MAC (or binder) in constant time.
-pub fn verify_finished(
-    base_key: &Secret,
-    transcript_hash: &TranscriptHash,
-    verify_data: &[u8],
-) -> bool {
-    verify_data.len() == HASH_LEN
-        && hmac_sha256_verify(&finished_key(base_key), transcript_hash, verify_data)
+pub fn verify_finished(base_key: &Secret, transcript_hash: &TranscriptHash, verify_data: &[u8]) -> bool {
+    verify_data.len() == HASH_LEN && hmac_sha256_verify(&finished_key(base_key), transcript_hash, verify_data)
 }
 
 /// client_early_traffic_secret = Derive-Secret(ES, "c e traffic", ClientHello).
@@ -278,25 +268,16 @@ pub fn server_handshake_traffic_secret(hs: &Secret, hello_hash: &TranscriptHash)
 
 /// Master Secret = HKDF-Extract(Derive-Secret(HS, "derived", ""), 0^32).
 pub fn master_secret(hs: &Secret) -> Secret {
-    hkdf_extract(
-        &derive_secret(hs, b"derived", &empty_hash()),
-        &[0u8; HASH_LEN],
-    )
+    hkdf_extract(&derive_secret(hs, b"derived", &empty_hash()), &[0u8; HASH_LEN])
 }
 
 /// client_application_traffic_secret_0 = Derive-Secret(MS, "c ap traffic", CH..server Finished).
-pub fn client_application_traffic_secret(
-    ms: &Secret,
-    server_finished_hash: &TranscriptHash,
-) -> Secret {
+pub fn client_application_traffic_secret(ms: &Secret, server_finished_hash: &TranscriptHash) -> Secret {
     derive_secret(ms, b"c ap traffic", server_finished_hash)
 }
 
 /// server_application_traffic_secret_0 = Derive-Secret(MS, "s ap traffic", CH..server Finished).
-pub fn server_application_traffic_secret(
-    ms: &Secret,
-    server_finished_hash: &TranscriptHash,
-) -> Secret {
+pub fn server_application_traffic_secret(ms: &Secret, server_finished_hash: &TranscriptHash) -> Secret {
     derive_secret(ms, b"s ap traffic", server_finished_hash)
 }
 
@@ -329,12 +310,7 @@ pub fn next_traffic_secret(secret: &Secret) -> Secret {
 
 /// TLS-Exporter(label, context, len) = Expand-Label(Derive-Secret(exporter_master, label, ""),
 /// "exporter", Hash(context), len) (RFC 8446 7.5). An absent context is the empty one.
-pub fn exporter(
-    exporter_master: &Secret,
-    label: &[u8],
-    context: &[u8],
-    len: usize,
-) -> Result<Vec<u8>, Tls13Error> {
+pub fn exporter(exporter_master: &Secret, label: &[u8], context: &[u8], len: usize) -> Result<Vec<u8>, Tls13Error> {
     if label.len() > 249 {
         return Err(Tls13Error::LabelTooLong(label.len()));
     }
@@ -431,10 +407,7 @@ const HT_FINISHED: u8 = 20;
 impl ClientHello {
     /// Body length including the binder, as the length field of the full message.
     fn body_len(&self) -> usize {
-        32 + 1
-            + self.key_share.map_or(0, |_| 32)
-            + 1
-            + self.psk.as_ref().map_or(0, |p| 2 + p.identity.len() + 32)
+        32 + 1 + self.key_share.map_or(0, |_| 32) + 1 + self.psk.as_ref().map_or(0, |p| 2 + p.identity.len() + 32)
     }
 
     /// Feeds the truncated ClientHello (everything before the binder) into `h`.
@@ -567,12 +540,7 @@ pub struct Tls13Secrets {
 
 impl Tls13Secrets {
     /// TLS-Exporter(label, context, len) of this connection (RFC 8446 7.5).
-    pub fn exporter(
-        &self,
-        label: &[u8],
-        context: &[u8],
-        len: usize,
-    ) -> Result<Vec<u8>, Tls13Error> {
+    pub fn exporter(&self, label: &[u8], context: &[u8], len: usize) -> Result<Vec<u8>, Tls13Error> {
         exporter(&self.exporter_master, label, context, len)
     }
 
@@ -600,11 +568,7 @@ fn x25519_keypair(rng: &mut impl RngCore) -> (StaticSecret, [u8; 32]) {
 }
 
 /// X25519 shared secret; refuses low-order peer shares (RFC 8446 7.4.2 / RFC 7748 6.1).
-fn x25519_shared(
-    secret: &StaticSecret,
-    peer: &[u8; 32],
-    peer_role: Role,
-) -> Result<[u8; 32], Tls13Error> {
+fn x25519_shared(secret: &StaticSecret, peer: &[u8; 32], peer_role: Role) -> Result<[u8; 32], Tls13Error> {
     let shared = secret.diffie_hellman(&PublicKey::from(*peer));
     if !shared.was_contributory() {
         return Err(Tls13Error::WeakKeyShare(peer_role));
@@ -709,20 +673,13 @@ pub struct ClientHandshake {
 impl ClientHandshake {
     /// Builds the ClientHello for `mode`. Draws from `rng`, in order: random(32), then the
     /// X25519 secret(32) if a key share is sent.
-    pub fn start(
-        rng: &mut impl RngCore,
-        mode: ClientMode,
-    ) -> Result<(Self, ClientHello), Tls13Error> {
+    pub fn start(rng: &mut impl RngCore, mode: ClientMode) -> Result<(Self, ClientHello), Tls13Error> {
         let mut random = [0u8; 32];
         rng.fill_bytes(&mut random);
         let (identity, psk, kind, dhe) = match mode {
             ClientMode::Full => (Vec::new(), None, PskKind::External, true),
-            ClientMode::ExternalPsk { identity, psk, dhe } => {
-                (identity, Some(psk), PskKind::External, dhe)
-            }
-            ClientMode::Resumption { ticket, psk, dhe } => {
-                (ticket, Some(psk.to_vec()), PskKind::Resumption, dhe)
-            }
+            ClientMode::ExternalPsk { identity, psk, dhe } => (identity, Some(psk), PskKind::External, dhe),
+            ClientMode::Resumption { ticket, psk, dhe } => (ticket, Some(psk.to_vec()), PskKind::Resumption, dhe),
         };
         if identity.len() > usize::from(u16::MAX) {
             return Err(Tls13Error::IdentityTooLong(identity.len()));
@@ -768,26 +725,19 @@ impl ClientHandshake {
 
     /// Processes the server's flight: checks the ServerHello against the ClientHello,
     /// verifies the server Finished, and returns the client Finished and the secrets.
-    pub fn finish(
-        self,
-        flight: &ServerFlight,
-    ) -> Result<(ClientFinished, Tls13Secrets), Tls13Error> {
+    pub fn finish(self, flight: &ServerFlight) -> Result<(ClientFinished, Tls13Secrets), Tls13Error> {
         let sh = &flight.server_hello;
         let (early, psk_kind) = match (sh.psk_accepted, self.psk) {
             (true, Some((kind, early))) => (early, Some(kind)),
             (true, None) => {
-                return Err(Tls13Error::UnexpectedServerHello(
-                    "accepts a psk that was not offered",
-                ));
+                return Err(Tls13Error::UnexpectedServerHello("accepts a psk that was not offered"));
             }
             (false, _) => (early_secret(None), None),
         };
         let ecdhe = match (&self.dh, &sh.key_share) {
             (Some(dh), Some(peer)) => Some(x25519_shared(dh, peer, Role::Server)?),
             (None, Some(_)) => {
-                return Err(Tls13Error::UnexpectedServerHello(
-                    "key share without a client share",
-                ));
+                return Err(Tls13Error::UnexpectedServerHello("key share without a client share"));
             }
             // Full handshake without a share, or psk_ke although the client offered only
             // psk_dhe_ke (secsim clients with a share do not list psk_ke).
@@ -800,18 +750,11 @@ impl ClientHandshake {
             (Some(k), false) => KeyExchange::PskOnly(k),
         };
         let schedule = Schedule::new(&self.client_hello, sh, &early, ecdhe.as_ref());
-        if !verify_finished(
-            &schedule.server_hs,
-            &snapshot(&schedule.transcript),
-            &flight.finished,
-        ) {
+        if !verify_finished(&schedule.server_hs, &snapshot(&schedule.transcript), &flight.finished) {
             return Err(Tls13Error::FinishedMismatch(Role::Server));
         }
         let (verify_data, pending) = schedule.after_server_finished(key_exchange, &flight.finished);
-        Ok((
-            ClientFinished { verify_data },
-            pending.complete(&verify_data),
-        ))
+        Ok((ClientFinished { verify_data }, pending.complete(&verify_data)))
     }
 }
 
@@ -835,11 +778,7 @@ impl ServerHandshake {
                 let psk = psk_for(&offered.identity).ok_or(Tls13Error::UnknownPskIdentity)?;
                 let early = early_secret(Some(&psk.secret));
                 // RFC 8446 4.2.11.2: the server MUST validate the binder before accepting.
-                if !verify_finished(
-                    &binder_key(&early, psk.kind),
-                    &ch.truncated_hash(),
-                    &offered.binder,
-                ) {
+                if !verify_finished(&binder_key(&early, psk.kind), &ch.truncated_hash(), &offered.binder) {
                     return Err(Tls13Error::BinderMismatch);
                 }
                 (early, Some(psk.kind))
@@ -853,10 +792,7 @@ impl ServerHandshake {
         let (key_share, ecdhe) = match &ch.key_share {
             Some(peer) => {
                 let (secret, public) = x25519_keypair(rng);
-                (
-                    Some(public),
-                    Some(x25519_shared(&secret, peer, Role::Client)?),
-                )
+                (Some(public), Some(x25519_shared(&secret, peer, Role::Client)?))
             }
             None => (None, None),
         };
@@ -925,10 +861,7 @@ mod tests {
     fn rfc8448_s3_early_handshake_master() {
         let es = early_secret(None);
         assert_eq!(hex::encode(es), ES);
-        assert_eq!(
-            hex::encode(derive_secret(&es, b"derived", &empty_hash())),
-            DERIVED
-        );
+        assert_eq!(hex::encode(derive_secret(&es, b"derived", &empty_hash())), DERIVED);
         let hs = handshake_secret(&es, Some(&h32(ECDHE)));
         assert_eq!(hex::encode(hs), HS);
         assert_eq!(hex::encode(master_secret(&hs)), MS);
@@ -937,30 +870,12 @@ mod tests {
     #[test]
     fn rfc8448_s3_traffic_exporter_resumption_secrets() {
         let (hs, ms) = (h32(HS), h32(MS));
-        assert_eq!(
-            hex::encode(client_handshake_traffic_secret(&hs, &h32(TH_HELLO))),
-            C_HS
-        );
-        assert_eq!(
-            hex::encode(server_handshake_traffic_secret(&hs, &h32(TH_HELLO))),
-            S_HS
-        );
-        assert_eq!(
-            hex::encode(client_application_traffic_secret(&ms, &h32(TH_SF))),
-            C_AP
-        );
-        assert_eq!(
-            hex::encode(server_application_traffic_secret(&ms, &h32(TH_SF))),
-            S_AP
-        );
-        assert_eq!(
-            hex::encode(exporter_master_secret(&ms, &h32(TH_SF))),
-            EXP_MASTER
-        );
-        assert_eq!(
-            hex::encode(resumption_master_secret(&ms, &h32(TH_CF))),
-            RES_MASTER
-        );
+        assert_eq!(hex::encode(client_handshake_traffic_secret(&hs, &h32(TH_HELLO))), C_HS);
+        assert_eq!(hex::encode(server_handshake_traffic_secret(&hs, &h32(TH_HELLO))), S_HS);
+        assert_eq!(hex::encode(client_application_traffic_secret(&ms, &h32(TH_SF))), C_AP);
+        assert_eq!(hex::encode(server_application_traffic_secret(&ms, &h32(TH_SF))), S_AP);
+        assert_eq!(hex::encode(exporter_master_secret(&ms, &h32(TH_SF))), EXP_MASTER);
+        assert_eq!(hex::encode(resumption_master_secret(&ms, &h32(TH_CF))), RES_MASTER);
     }
 
     #[test]
@@ -1045,10 +960,7 @@ mod tests {
             hkdf_expand_label(&s, b"x", &[0; 256], &mut out),
             Err(Tls13Error::ContextTooLong(256))
         );
-        assert_eq!(
-            exporter(&s, b"x", b"", 8161),
-            Err(Tls13Error::OutputTooLong(8161))
-        );
+        assert_eq!(exporter(&s, b"x", b"", 8161), Err(Tls13Error::OutputTooLong(8161)));
         assert_eq!(exporter(&s, b"x", b"", 8160).unwrap().len(), 8160);
     }
 
@@ -1057,14 +969,9 @@ mod tests {
     }
 
     /// Runs a whole handshake; the server knows `server_psk` under every identity.
-    fn run(
-        seed: u64,
-        mode: ClientMode,
-        server_psk: Option<Psk>,
-    ) -> Result<(Tls13Secrets, Tls13Secrets), Tls13Error> {
+    fn run(seed: u64, mode: ClientMode, server_psk: Option<Psk>) -> Result<(Tls13Secrets, Tls13Secrets), Tls13Error> {
         let (client, ch) = ClientHandshake::start(&mut rng(seed), mode)?;
-        let (server, flight) =
-            ServerHandshake::respond(&mut rng(seed + 1000), &ch, |_| server_psk)?;
+        let (server, flight) = ServerHandshake::respond(&mut rng(seed + 1000), &ch, |_| server_psk)?;
         let (cf, c) = client.finish(&flight)?;
         let s = server.finish(&cf)?;
         Ok((c, s))
@@ -1090,10 +997,7 @@ mod tests {
         let (c, s) = run(1, ClientMode::Full, None).unwrap();
         assert_eq!(c, s);
         assert_eq!(c.key_exchange, KeyExchange::Full);
-        assert_eq!(
-            c.application_keys(Role::Client),
-            s.application_keys(Role::Client)
-        );
+        assert_eq!(c.application_keys(Role::Client), s.application_keys(Role::Client));
     }
 
     #[test]
@@ -1128,10 +1032,7 @@ mod tests {
             kind: PskKind::External,
             secret: s.resumption_psk(&nonce).to_vec(),
         });
-        assert_eq!(
-            run(4, mode, wrong_kind).unwrap_err(),
-            Tls13Error::BinderMismatch
-        );
+        assert_eq!(run(4, mode, wrong_kind).unwrap_err(), Tls13Error::BinderMismatch);
     }
 
     #[test]
@@ -1176,9 +1077,7 @@ mod tests {
             key_share: None,
             psk: None,
         };
-        let err = ServerHandshake::respond(&mut rng(1), &ch, |_| None)
-            .err()
-            .unwrap();
+        let err = ServerHandshake::respond(&mut rng(1), &ch, |_| None).err().unwrap();
         assert_eq!(err, Tls13Error::MissingKeyShare(Role::Client));
     }
 
@@ -1244,10 +1143,7 @@ mod tests {
         let (c, s) = run(15, ClientMode::Full, None).unwrap();
         let a = c.exporter(b"EXPORTER_3GPP_N32_MASTER", b"", 64).unwrap();
         assert_eq!(a, s.exporter(b"EXPORTER_3GPP_N32_MASTER", b"", 64).unwrap());
-        assert_ne!(
-            a,
-            c.exporter(b"EXPORTER_3GPP_N32_MASTER", b"x", 64).unwrap()
-        );
+        assert_ne!(a, c.exporter(b"EXPORTER_3GPP_N32_MASTER", b"x", 64).unwrap());
     }
 
     /// Determinism rule (STYLE.md): keys and nonces come from the actor's stream only. Scans

@@ -45,10 +45,7 @@ mod tests {
         let before = draws(&["sepp-a", "sepp-b"]);
         let after = draws(&["new-actor", "sepp-b", "sepp-a"]);
         for (name, v) in &before {
-            assert!(
-                after.contains(&(name.clone(), *v)),
-                "{name} changed its draws"
-            );
+            assert!(after.contains(&(name.clone(), *v)), "{name} changed its draws");
         }
     }
 

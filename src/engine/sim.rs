@@ -249,9 +249,7 @@ impl<M> Ctx<'_, M> {
             t.lines += 1;
             if let Some(sink) = t.sink.as_mut()
                 && t.io_error.is_none()
-                && let Err(e) = sink
-                    .write_all(line.as_bytes())
-                    .and_then(|_| sink.write_all(b"\n"))
+                && let Err(e) = sink.write_all(line.as_bytes()).and_then(|_| sink.write_all(b"\n"))
             {
                 t.io_error = Some(e);
             }
@@ -304,10 +302,7 @@ impl<W: World> Sim<W> {
 
     /// The trace hash so far (hex), if tracing is on.
     pub fn trace_hash(&self) -> Option<String> {
-        self.core
-            .trace
-            .as_ref()
-            .map(|t| hex::encode(t.hash.clone().finalize()))
+        self.core.trace.as_ref().map(|t| hex::encode(t.hash.clone().finalize()))
     }
 
     /// Flushes the trace sink; reports the first write error met during the run.

@@ -93,9 +93,7 @@ impl SimDuration {
     pub fn parse(text: &str) -> Result<SimDuration, DurationError> {
         let t = text.trim();
         let split = t
-            .find(|c: char| {
-                !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')
-            })
+            .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E'))
             .unwrap_or(t.len());
         // "1e3ms" is accepted; but a bare 'e' could swallow nothing else: units never start with e.
         let (num, unit) = t.split_at(split);
@@ -113,9 +111,7 @@ impl SimDuration {
             "" => return Err(DurationError::MissingUnit(text.to_string())),
             _ => return Err(DurationError::Unit(text.to_string(), unit.to_string())),
         };
-        let value: f64 = num
-            .parse()
-            .map_err(|_| DurationError::Syntax(text.to_string()))?;
+        let value: f64 = num.parse().map_err(|_| DurationError::Syntax(text.to_string()))?;
         if value.is_nan() {
             return Err(DurationError::Syntax(text.to_string()));
         }
@@ -219,12 +215,7 @@ impl fmt::Display for SimDuration {
 impl fmt::Display for SimTime {
     /// Seconds with nanosecond precision: `t=1.250000000s`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}.{:09}s",
-            self.0 / 1_000_000_000,
-            self.0 % 1_000_000_000
-        )
+        write!(f, "{}.{:09}s", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
     }
 }
 
@@ -246,54 +237,21 @@ mod tests {
 
     #[test]
     fn parse_units() {
-        assert_eq!(
-            SimDuration::parse("150ms").unwrap(),
-            SimDuration::from_millis(150)
-        );
-        assert_eq!(
-            SimDuration::parse("2.5s").unwrap(),
-            SimDuration::from_millis(2500)
-        );
-        assert_eq!(
-            SimDuration::parse("40us").unwrap(),
-            SimDuration::from_micros(40)
-        );
-        assert_eq!(
-            SimDuration::parse("7ns").unwrap(),
-            SimDuration::from_nanos(7)
-        );
-        assert_eq!(
-            SimDuration::parse("1m").unwrap(),
-            SimDuration::from_secs(60)
-        );
-        assert_eq!(
-            SimDuration::parse(" 3 ms ").unwrap(),
-            SimDuration::from_millis(3)
-        );
+        assert_eq!(SimDuration::parse("150ms").unwrap(), SimDuration::from_millis(150));
+        assert_eq!(SimDuration::parse("2.5s").unwrap(), SimDuration::from_millis(2500));
+        assert_eq!(SimDuration::parse("40us").unwrap(), SimDuration::from_micros(40));
+        assert_eq!(SimDuration::parse("7ns").unwrap(), SimDuration::from_nanos(7));
+        assert_eq!(SimDuration::parse("1m").unwrap(), SimDuration::from_secs(60));
+        assert_eq!(SimDuration::parse(" 3 ms ").unwrap(), SimDuration::from_millis(3));
     }
 
     #[test]
     fn parse_refuses_bad_values() {
-        assert!(matches!(
-            SimDuration::parse("-5ms"),
-            Err(DurationError::Negative(_))
-        ));
-        assert!(matches!(
-            SimDuration::parse("5"),
-            Err(DurationError::MissingUnit(_))
-        ));
-        assert!(matches!(
-            SimDuration::parse("5 parsecs"),
-            Err(DurationError::Unit(..))
-        ));
-        assert!(matches!(
-            SimDuration::parse("NaNms"),
-            Err(DurationError::Syntax(_))
-        ));
-        assert!(matches!(
-            SimDuration::parse("1e300s"),
-            Err(DurationError::Overflow(_))
-        ));
+        assert!(matches!(SimDuration::parse("-5ms"), Err(DurationError::Negative(_))));
+        assert!(matches!(SimDuration::parse("5"), Err(DurationError::MissingUnit(_))));
+        assert!(matches!(SimDuration::parse("5 parsecs"), Err(DurationError::Unit(..))));
+        assert!(matches!(SimDuration::parse("NaNms"), Err(DurationError::Syntax(_))));
+        assert!(matches!(SimDuration::parse("1e300s"), Err(DurationError::Overflow(_))));
         assert!(SimDuration::parse("").is_err());
     }
 

@@ -413,7 +413,6 @@ fn lower_first(s: &str) -> String {
 
 fn read(path: &Path) -> Result<String, ScenarioError> {
     std::fs::read_to_string(path).map_err(|e| ScenarioError {
-<<<<<<< HEAD
         kind: ErrorKind::Read,
         path: path.to_path_buf(),
         line: None,
@@ -421,10 +420,6 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
         field: String::new(),
         message: format!("cannot read file: {}", lower_first(&e.to_string())),
         suggestion: None,
-=======
-        path: path.display().to_string(),
-        message: e.to_string(),
->>>>>>> crypto-kdf
     })
 }
 
@@ -449,15 +444,7 @@ pub fn parse_experiment_str(src: &str, path_for_errors: &Path) -> Result<Experim
 
 /// Reads, parses and validates a topology file.
 pub fn load_topology(path: &Path) -> Result<TopologyFile, ScenarioError> {
-<<<<<<< HEAD
     parse_topology_str(&read(path)?, path)
-=======
-    let src = read(path)?;
-    ron::from_str(&src).map_err(|e| ScenarioError {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })
->>>>>>> crypto-kdf
 }
 
 /// Where an experiment's `topology` field points: relative to the experiment's folder.
@@ -472,7 +459,6 @@ pub fn topology_path_of(experiment_path: &Path, experiment: &ExperimentFile) -> 
 /// nodes exist, `via` is a proxy, the needed pairs are connected).
 pub fn load_experiment(path: &Path) -> Result<Scenario, ScenarioError> {
     let src = read(path)?;
-<<<<<<< HEAD
     let s = Source::new(&src, path);
     s.check_header("Experiment")?;
     let experiment: ExperimentFile = s.ron()?;
@@ -485,16 +471,6 @@ pub fn load_experiment(path: &Path) -> Result<Scenario, ScenarioError> {
         ));
     }
     s.first_issue(issues)?;
-=======
-    let experiment: ExperimentFile = ron::from_str(&src).map_err(|e| ScenarioError {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    })?;
-    let topology_path = path
-        .parent()
-        .unwrap_or(Path::new("."))
-        .join(&experiment.topology);
->>>>>>> crypto-kdf
     let tsrc = read(&topology_path)?;
     let topology = parse_topology_str(&tsrc, &topology_path)?;
     s.first_issue(validate::workload_on(&experiment, &topology, &topology_path))?;
