@@ -1146,26 +1146,6 @@ mod tests {
         assert_ne!(a, c.exporter(b"EXPORTER_3GPP_N32_MASTER", b"x", 64).unwrap());
     }
 
-    /// Determinism rule (STYLE.md): keys and nonces come from the actor's stream only. Scans
-    /// every crypto source file for the OS and thread RNGs.
-    #[test]
-    fn no_ambient_randomness_in_crypto() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/crypto");
-        let banned = [
-            concat!("Os", "Rng"),
-            concat!("thread", "_rng"),
-            concat!("rand::", "rng()"),
-            concat!("get", "random"),
-        ];
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            let text = std::fs::read_to_string(&path).unwrap();
-            for b in banned {
-                assert!(!text.contains(b), "{} uses {b}", path.display());
-            }
-        }
-    }
-
     #[test]
     fn traffic_update_changes_secret() {
         let s = h32(S_AP);

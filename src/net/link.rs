@@ -286,8 +286,9 @@ mod tests {
         for _ in 0..4000 {
             match l.transmit(SimTime::ZERO, 100) {
                 Transit::Arrives { at, retransmissions } => {
-                    // k losses cost 200 + 400 + ... = 200 * (2^k - 1) ms, then 10 ms of flight.
-                    let backoff = 200 * ((1u64 << retransmissions) - 1);
+                    // k losses cost 200 + 400 + ... ms (each RTO doubling, capped at 120 s),
+                    // then 10 ms of flight.
+                    let backoff: u64 = (0..retransmissions).map(|i| (200u64 << i).min(120_000)).sum();
                     assert_eq!(at, SimTime::ZERO + ms(backoff + 10));
                     if (retransmissions as usize) < seen.len() {
                         seen[retransmissions as usize] += 1;

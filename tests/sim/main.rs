@@ -2,6 +2,7 @@
 
 mod cli;
 mod determinism;
+mod hygiene;
 mod net_setup;
 mod openapi;
 mod scenario_errors;
