@@ -9,6 +9,7 @@
 pub mod conn;
 pub mod http;
 pub mod link;
+pub mod tls;
 pub mod topology;
 
 pub use conn::{ConnFailure, ConnId, NetConfig, NetEvent, Network, Segment, Wire};

@@ -17,6 +17,7 @@ use rand_distr::{Distribution, Exp};
 
 use crate::engine::{Ctx, Event, EventKind, SimDuration, SimRng, SimTime, TimerId, World, stream};
 use crate::metrics::{Outcome, Record};
+use crate::net::tls::Security;
 use crate::net::{
     ConnFailure, ConnId, HttpRequest, HttpResponse, Latency, NetConfig, NetEvent, Network, NodeId, Topology, Wire,
 };
@@ -56,6 +57,8 @@ pub enum BuildError {
     UnknownNode { index: usize, name: String },
     #[error("workload[{index}]: {message}")]
     Workload { index: usize, message: String },
+    #[error("crypto: {0}")]
+    Crypto(String),
 }
 
 #[derive(Clone, Debug)]
@@ -167,8 +170,11 @@ impl SimWorld {
             tls_to_proxy: exp.network.tls_to_proxy.unwrap_or(false),
             ..NetConfig::default()
         };
+        let costs = exp.crypto.costs.clone().unwrap_or_default();
+        costs.validate().map_err(|e| BuildError::Crypto(e.to_string()))?;
+        let sec = Security::build(&topo, seed, exp.crypto.fidelity, costs).map_err(BuildError::Crypto)?;
         Ok(SimWorld {
-            net: Network::new(topo, cfg),
+            net: Network::new(topo, cfg, sec),
             flows,
             node_rng,
             outstanding: BTreeMap::new(),
@@ -289,6 +295,7 @@ impl SimWorld {
                 let (outcome, status) = match cause {
                     ConnFailure::Refused { status, .. } => (Outcome::Refused, status),
                     ConnFailure::Unreachable => (Outcome::Unreachable, 0),
+                    ConnFailure::Tls(_) => (Outcome::Error, 0),
                 };
                 for stream in streams {
                     if let Some(o) = self.outstanding.get(&(conn, stream)) {

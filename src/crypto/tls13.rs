@@ -559,6 +559,52 @@ impl Tls13Secrets {
 }
 
 /// An X25519 key pair from 32 octets of the caller's RNG (never the OS RNG).
+/// How the (EC)DHE shared secret is computed.
+///
+/// `X25519` is the real thing. `Simulated` is the `keys` crypto fidelity: the key share is 32
+/// bytes from the caller's seeded RNG and the shared secret is SHA-256 over the two shares
+/// in a fixed order, so both sides agree, the whole key schedule after it is computed for
+/// real, and no scalar multiplication is done (about 100 µs saved per handshake side).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub enum Ecdhe {
+    #[default]
+    X25519,
+    Simulated,
+}
+
+enum DhSecret {
+    Real(StaticSecret),
+    Simulated([u8; 32]),
+}
+
+fn keypair(ecdhe: Ecdhe, rng: &mut impl RngCore) -> (DhSecret, [u8; 32]) {
+    match ecdhe {
+        Ecdhe::X25519 => {
+            let (s, p) = x25519_keypair(rng);
+            (DhSecret::Real(s), p)
+        }
+        Ecdhe::Simulated => {
+            let mut share = [0u8; 32];
+            rng.fill_bytes(&mut share);
+            (DhSecret::Simulated(share), share)
+        }
+    }
+}
+
+fn shared(secret: &DhSecret, peer: &[u8; 32], peer_role: Role) -> Result<[u8; 32], Tls13Error> {
+    match secret {
+        DhSecret::Real(s) => x25519_shared(s, peer, peer_role),
+        DhSecret::Simulated(mine) => {
+            let (a, b) = if mine <= peer { (mine, peer) } else { (peer, mine) };
+            let mut h = Sha256::new();
+            h.update(b"secsim simulated ecdhe");
+            h.update(a);
+            h.update(b);
+            Ok(h.finalize().into())
+        }
+    }
+}
+
 fn x25519_keypair(rng: &mut impl RngCore) -> (StaticSecret, [u8; 32]) {
     let mut bytes = [0u8; 32];
     rng.fill_bytes(&mut bytes);
@@ -665,7 +711,7 @@ impl PendingSecrets {
 /// The client side of a simulated TLS 1.3 handshake (sans-IO).
 pub struct ClientHandshake {
     client_hello: ClientHello,
-    dh: Option<StaticSecret>,
+    dh: Option<DhSecret>,
     /// The PSK's kind and Early Secret, if one was offered.
     psk: Option<(PskKind, Secret)>,
 }
@@ -674,6 +720,15 @@ impl ClientHandshake {
     /// Builds the ClientHello for `mode`. Draws from `rng`, in order: random(32), then the
     /// X25519 secret(32) if a key share is sent.
     pub fn start(rng: &mut impl RngCore, mode: ClientMode) -> Result<(Self, ClientHello), Tls13Error> {
+        Self::start_with(rng, mode, Ecdhe::X25519)
+    }
+
+    /// [`ClientHandshake::start`] with a choice of (EC)DHE computation.
+    pub fn start_with(
+        rng: &mut impl RngCore,
+        mode: ClientMode,
+        ecdhe: Ecdhe,
+    ) -> Result<(Self, ClientHello), Tls13Error> {
         let mut random = [0u8; 32];
         rng.fill_bytes(&mut random);
         let (identity, psk, kind, dhe) = match mode {
@@ -685,7 +740,7 @@ impl ClientHandshake {
             return Err(Tls13Error::IdentityTooLong(identity.len()));
         }
         let (dh, key_share) = if dhe {
-            let (s, p) = x25519_keypair(rng);
+            let (s, p) = keypair(ecdhe, rng);
             (Some(s), Some(p))
         } else {
             (None, None)
@@ -735,7 +790,7 @@ impl ClientHandshake {
             (false, _) => (early_secret(None), None),
         };
         let ecdhe = match (&self.dh, &sh.key_share) {
-            (Some(dh), Some(peer)) => Some(x25519_shared(dh, peer, Role::Server)?),
+            (Some(dh), Some(peer)) => Some(shared(dh, peer, Role::Server)?),
             (None, Some(_)) => {
                 return Err(Tls13Error::UnexpectedServerHello("key share without a client share"));
             }
@@ -772,6 +827,17 @@ impl ServerHandshake {
         ch: &ClientHello,
         psk_for: impl FnOnce(&[u8]) -> Option<Psk>,
     ) -> Result<(Self, ServerFlight), Tls13Error> {
+        Self::respond_with(rng, ch, psk_for, Ecdhe::X25519)
+    }
+
+    /// [`ServerHandshake::respond`] with a choice of (EC)DHE computation (both sides must
+    /// use the same).
+    pub fn respond_with(
+        rng: &mut impl RngCore,
+        ch: &ClientHello,
+        psk_for: impl FnOnce(&[u8]) -> Option<Psk>,
+        ecdhe: Ecdhe,
+    ) -> Result<(Self, ServerFlight), Tls13Error> {
         let (early, psk_kind) = match &ch.psk {
             None => (early_secret(None), None),
             Some(offered) => {
@@ -791,8 +857,8 @@ impl ServerHandshake {
         rng.fill_bytes(&mut random);
         let (key_share, ecdhe) = match &ch.key_share {
             Some(peer) => {
-                let (secret, public) = x25519_keypair(rng);
-                (Some(public), Some(x25519_shared(&secret, peer, Role::Client)?))
+                let (secret, public) = keypair(ecdhe, rng);
+                (Some(public), Some(shared(&secret, peer, Role::Client)?))
             }
             None => (None, None),
         };
@@ -1144,6 +1210,28 @@ mod tests {
         let a = c.exporter(b"EXPORTER_3GPP_N32_MASTER", b"", 64).unwrap();
         assert_eq!(a, s.exporter(b"EXPORTER_3GPP_N32_MASTER", b"", 64).unwrap());
         assert_ne!(a, c.exporter(b"EXPORTER_3GPP_N32_MASTER", b"x", 64).unwrap());
+    }
+
+    #[test]
+    fn simulated_ecdhe_agrees_and_still_checks_binders() {
+        let mut crng = ChaCha8Rng::seed_from_u64(1);
+        let mut srng = ChaCha8Rng::seed_from_u64(2);
+        let (c, ch) = ClientHandshake::start_with(&mut crng, ClientMode::Full, Ecdhe::Simulated).unwrap();
+        let (s, flight) = ServerHandshake::respond_with(&mut srng, &ch, |_| None, Ecdhe::Simulated).unwrap();
+        let (cf, cs) = c.finish(&flight).unwrap();
+        assert_eq!(cs, s.finish(&cf).unwrap());
+        let psk = |k: &[u8]| ClientMode::ExternalPsk {
+            identity: b"id".to_vec(),
+            psk: k.to_vec(),
+            dhe: true,
+        };
+        let (_, ch) = ClientHandshake::start_with(&mut crng, psk(b"key-a"), Ecdhe::Simulated).unwrap();
+        let held = Psk {
+            kind: PskKind::External,
+            secret: b"key-b".to_vec(),
+        };
+        let r = ServerHandshake::respond_with(&mut srng, &ch, |_| Some(held), Ecdhe::Simulated);
+        assert!(matches!(r, Err(Tls13Error::BinderMismatch)));
     }
 
     #[test]

@@ -36,6 +36,7 @@ use serde_json::{Value, json};
 
 use super::http::{HandshakeSizes, HttpRequest, HttpResponse};
 use super::link::Transit;
+use super::tls::{FinishMsg, FlightMsg, HelloMsg, Security, Session, TlsFailure, TlsMode};
 use super::topology::{NodeId, Topology};
 use crate::engine::{Ctx, SimDuration, SimTime};
 
@@ -57,16 +58,22 @@ pub enum Segment {
     Syn(Leg),
     SynAck(Leg),
     /// TLS with the proxy (only with `tls_to_proxy`).
-    ProxyClientHello,
-    ProxyServerFlight,
-    Connect,
+    ProxyClientHello(Box<HelloMsg>),
+    ProxyServerFlight(Box<FlightMsg>),
+    /// HTTP CONNECT; with `tls_to_proxy` the client's Finished travels with it.
+    Connect(Option<Box<FinishMsg>>),
     ConnectReply {
         status: u16,
         body: Option<String>,
     },
-    ClientHello,
-    ServerFlight,
-    ClientFinished,
+    ClientHello(Box<HelloMsg>),
+    ServerFlight(Box<FlightMsg>),
+    ClientFinished(Box<FinishMsg>),
+    /// A fatal TLS alert (the handshake failed at the sender).
+    Alert {
+        alert: &'static str,
+        reason: String,
+    },
     Request {
         stream: u32,
         req: HttpRequest,
@@ -83,13 +90,14 @@ impl Segment {
         match self {
             Segment::Syn(_) => "TCP SYN",
             Segment::SynAck(_) => "TCP SYN-ACK",
-            Segment::ProxyClientHello => "TLS ClientHello (proxy)",
-            Segment::ProxyServerFlight => "TLS ServerHello..Finished (proxy)",
-            Segment::Connect => "HTTP CONNECT",
+            Segment::ProxyClientHello(_) => "TLS ClientHello (proxy)",
+            Segment::ProxyServerFlight(_) => "TLS ServerHello..Finished (proxy)",
+            Segment::Connect(_) => "HTTP CONNECT",
             Segment::ConnectReply { .. } => "HTTP CONNECT response",
-            Segment::ClientHello => "TLS ClientHello",
-            Segment::ServerFlight => "TLS ServerHello..Finished",
-            Segment::ClientFinished => "TLS Certificate..Finished",
+            Segment::ClientHello(_) => "TLS ClientHello",
+            Segment::ServerFlight(_) => "TLS ServerHello..Finished",
+            Segment::ClientFinished(_) => "TLS Certificate..Finished",
+            Segment::Alert { .. } => "TLS Alert",
             Segment::Request { req, .. } if !req.schema.is_empty() => req.schema,
             Segment::Request { .. } => "HTTP request",
             Segment::Response { rsp, .. } if !rsp.schema.is_empty() => rsp.schema,
@@ -125,6 +133,8 @@ pub enum ConnFailure {
     Refused { status: u16, body: Option<String> },
     /// The links gave up (outage, loss beyond the retransmission budget, no route).
     Unreachable,
+    /// The TLS handshake failed (bad certificate, unknown PSK identity, wrong PSK...).
+    Tls(TlsFailure),
 }
 
 /// What a node's application sees.
@@ -169,7 +179,7 @@ enum ClientState {
 }
 
 /// One connection (both ends' views).
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Conn {
     pub client: NodeId,
     pub server: NodeId,
@@ -189,6 +199,10 @@ pub struct Conn {
     /// Bytes sent on the connection, both directions, all legs.
     pub bytes: u64,
     pub retransmissions: u32,
+    /// The end-to-end TLS session (client and server secrets once complete).
+    pub tls: Session,
+    /// The TLS session with the proxy (`tls_to_proxy`).
+    pub proxy_tls: Session,
 }
 
 /// Connection-model knobs.
@@ -213,9 +227,13 @@ impl Default for NetConfig {
 pub struct Network {
     pub topo: Topology,
     pub cfg: NetConfig,
+    /// PKI, PSK stores, crypto fidelity and CPU costs.
+    pub sec: Security,
     conns: Vec<Conn>,
-    pool: BTreeMap<(NodeId, NodeId, Option<NodeId>), ConnId>,
+    pool: BTreeMap<PoolKey, ConnId>,
 }
+
+type PoolKey = (NodeId, NodeId, Option<NodeId>, TlsMode);
 
 /// Segments flow end to end (through the proxy if any), on the edge leg, or upstream.
 #[derive(Clone, Copy)]
@@ -226,10 +244,11 @@ enum Route {
 }
 
 impl Network {
-    pub fn new(topo: Topology, cfg: NetConfig) -> Network {
+    pub fn new(topo: Topology, cfg: NetConfig, sec: Security) -> Network {
         Network {
             topo,
             cfg,
+            sec,
             conns: Vec::new(),
             pool: BTreeMap::new(),
         }
@@ -244,8 +263,9 @@ impl Network {
         self.conns.len()
     }
 
-    /// Sends `req` from `client` to `server` (through the CONNECT proxy `via`), on a pooled
-    /// connection if one is open, else on a new one. Returns the connection and stream.
+    /// Sends `req` from `client` to `server` (through the CONNECT proxy `via`) over mutual
+    /// TLS with certificates, on a pooled connection if one is open, else on a new one.
+    /// Returns the connection and stream.
     pub fn request<M: From<Wire>>(
         &mut self,
         ctx: &mut Ctx<'_, M>,
@@ -254,8 +274,23 @@ impl Network {
         via: Option<NodeId>,
         req: HttpRequest,
     ) -> (ConnId, u32) {
+        self.request_with(ctx, client, server, via, TlsMode::Certificate, req)
+    }
+
+    /// [`Network::request`] on a connection authenticated with `mode`; connections with
+    /// different modes are pooled apart.
+    pub fn request_with<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        client: NodeId,
+        server: NodeId,
+        via: Option<NodeId>,
+        mode: TlsMode,
+        req: HttpRequest,
+    ) -> (ConnId, u32) {
         let now = ctx.now();
-        let id = match self.pool.get(&(client, server, via)) {
+        let key = (client, server, via, mode.clone());
+        let id = match self.pool.get(&key) {
             Some(&id) if self.conns[id as usize].state != ClientState::Closed => id,
             _ => {
                 let id = self.conns.len() as ConnId;
@@ -274,10 +309,12 @@ impl Network {
                     arrival: [SimTime::ZERO; 2],
                     bytes: 0,
                     retransmissions: 0,
+                    tls: Session::new(mode),
+                    proxy_tls: Session::default(),
                 });
-                self.pool.insert((client, server, via), id);
+                self.pool.insert(key, id);
                 let syn = self.cfg.sizes.tcp_syn;
-                self.ship(ctx, id, client, Route::Edge, Segment::Syn(Leg::Edge), syn);
+                self.ship(ctx, id, client, Route::Edge, Segment::Syn(Leg::Edge), syn, ZERO);
                 id
             }
         };
@@ -295,6 +332,7 @@ impl Network {
                 Route::EndToEnd,
                 Segment::Request { stream, req },
                 bytes,
+                ZERO,
             );
         } else {
             c.pending.push((stream, req));
@@ -302,14 +340,25 @@ impl Network {
         (id, stream)
     }
 
-    /// Answers the request on `stream` (called by the server's application).
-    pub fn respond<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId, stream: u32, rsp: HttpResponse) {
+    /// Answers the request on `stream` (called by the server's application), after
+    /// `delay` of processing.
+    pub fn respond_after<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        conn: ConnId,
+        stream: u32,
+        rsp: HttpResponse,
+        delay: SimDuration,
+    ) {
         let c = &self.conns[conn as usize];
         if c.state == ClientState::Closed {
             return; // the client gave up on this connection; nobody is listening
         }
         let server = c.server;
         let bytes = rsp.wire_bytes();
+        // The answer also waits for the server's CPU (e.g. still verifying a handshake).
+        let backlog = self.sec.cpu.charge(server, ctx.now(), &[]);
+        let delay = delay.max(backlog);
         self.ship(
             ctx,
             conn,
@@ -317,7 +366,13 @@ impl Network {
             Route::EndToEnd,
             Segment::Response { stream, rsp },
             bytes,
+            delay,
         );
+    }
+
+    /// Answers the request on `stream` now.
+    pub fn respond<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId, stream: u32, rsp: HttpResponse) {
+        self.respond_after(ctx, conn, stream, rsp, ZERO);
     }
 
     /// The proxy accepts a CONNECT: it opens TCP to the target, then answers 200.
@@ -326,7 +381,15 @@ impl Network {
             return;
         };
         let syn = self.cfg.sizes.tcp_syn;
-        self.ship(ctx, conn, proxy, Route::Upstream, Segment::Syn(Leg::Upstream), syn);
+        self.ship(
+            ctx,
+            conn,
+            proxy,
+            Route::Upstream,
+            Segment::Syn(Leg::Upstream),
+            syn,
+            ZERO,
+        );
     }
 
     /// The proxy refuses a CONNECT with `status` and an optional body (e.g. ProblemDetails).
@@ -348,10 +411,13 @@ impl Network {
             Route::Edge,
             Segment::ConnectReply { status, body },
             bytes,
+            ZERO,
         );
     }
 
-    /// Puts a segment on its way from `from`; schedules its arrival (or the give-up).
+    /// Puts a segment on its way from `from` after `delay` (processing time); schedules its
+    /// arrival (or the give-up).
+    #[allow(clippy::too_many_arguments)]
     fn ship<M: From<Wire>>(
         &mut self,
         ctx: &mut Ctx<'_, M>,
@@ -360,8 +426,9 @@ impl Network {
         route: Route,
         seg: Segment,
         bytes: u32,
+        delay: SimDuration,
     ) {
-        let now = ctx.now();
+        let now = ctx.now() + delay;
         let c = &self.conns[id as usize];
         let from_client = from == c.client;
         let to = match (route, from_client) {
@@ -449,21 +516,25 @@ impl Network {
                 }
                 None
             }
-            Wire::GiveUp(id) => {
-                let c = &self.conns[id as usize];
-                if c.state == ClientState::Closed {
-                    return None;
-                }
-                let client = c.client;
-                let streams: Vec<u32> = c.open.iter().copied().collect();
-                self.close(id);
-                (node == client).then_some(NetEvent::Failed {
-                    conn: id,
-                    streams,
-                    cause: ConnFailure::Unreachable,
-                })
-            }
+            Wire::GiveUp(id) => self.fail(id, node, ConnFailure::Unreachable),
         }
+    }
+
+    /// Closes a connection after a failure seen at `node`; the client's application learns
+    /// which streams are lost.
+    fn fail(&mut self, id: ConnId, node: NodeId, cause: ConnFailure) -> Option<NetEvent> {
+        let c = &self.conns[id as usize];
+        if c.state == ClientState::Closed {
+            return None;
+        }
+        let client = c.client;
+        let streams: Vec<u32> = c.open.iter().copied().collect();
+        self.close(id);
+        (node == client).then_some(NetEvent::Failed {
+            conn: id,
+            streams,
+            cause,
+        })
     }
 
     fn close(&mut self, id: ConnId) {
@@ -472,14 +543,42 @@ impl Network {
         c.server_ready = false;
         c.pending.clear();
         c.open.clear();
-        let key = (c.client, c.server, c.via);
+        let key = (c.client, c.server, c.via, c.tls.mode.clone());
         if self.pool.get(&key) == Some(&id) {
             self.pool.remove(&key);
         }
     }
 
+    /// A handshake failed at `node`: the connection closes there; a server tells the client
+    /// with an alert.
+    fn tls_failed<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        id: ConnId,
+        node: NodeId,
+        f: TlsFailure,
+    ) -> Option<NetEvent> {
+        let c = &self.conns[id as usize];
+        if node != c.client {
+            let bytes = TCP_ALERT_BYTES;
+            let seg = Segment::Alert {
+                alert: f.alert,
+                reason: f.reason.clone(),
+            };
+            let route = if Some(node) == c.via {
+                Route::Edge
+            } else {
+                Route::EndToEnd
+            };
+            self.ship(ctx, id, node, route, seg, bytes, ZERO);
+            return None;
+        }
+        self.fail(id, node, ConnFailure::Tls(f))
+    }
+
     fn on_packet<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, node: NodeId, p: Packet) -> Option<NetEvent> {
         let id = p.conn;
+        let now = ctx.now();
         let sizes = self.cfg.sizes;
         let c = &self.conns[id as usize];
         if c.state == ClientState::Closed {
@@ -489,124 +588,146 @@ impl Network {
         match p.seg {
             Segment::Syn(leg) => {
                 let route = if leg == Leg::Edge { Route::Edge } else { Route::Upstream };
-                self.ship(ctx, id, node, route, Segment::SynAck(leg), sizes.tcp_syn);
+                self.ship(ctx, id, node, route, Segment::SynAck(leg), sizes.tcp_syn, ZERO);
                 None
             }
             Segment::SynAck(Leg::Edge) => {
-                let next = match (via, self.cfg.tls_to_proxy) {
-                    (Some(_), true) => (
-                        ClientState::ProxyTls,
-                        Route::Edge,
-                        Segment::ProxyClientHello,
-                        sizes.client_hello,
-                    ),
-                    (Some(_), false) => (
-                        ClientState::Connecting,
-                        Route::Edge,
-                        Segment::Connect,
-                        sizes.connect_request,
-                    ),
-                    (None, _) => (
-                        ClientState::Tls,
-                        Route::EndToEnd,
-                        Segment::ClientHello,
-                        sizes.client_hello,
-                    ),
-                };
-                self.conns[id as usize].state = next.0;
-                self.ship(ctx, id, client, next.1, next.2, next.3);
-                None
-            }
-            Segment::ProxyClientHello => {
-                self.ship(
-                    ctx,
-                    id,
-                    node,
-                    Route::Edge,
-                    Segment::ProxyServerFlight,
-                    sizes.server_flight,
-                );
-                None
-            }
-            Segment::ProxyServerFlight => {
-                // The client's Finished travels with the CONNECT.
-                self.conns[id as usize].state = ClientState::Connecting;
-                self.ship(
-                    ctx,
-                    id,
-                    client,
-                    Route::Edge,
-                    Segment::Connect,
-                    sizes.connect_request + sizes.client_finished,
-                );
-                None
-            }
-            Segment::Connect => Some(NetEvent::ConnectRequest {
-                conn: id,
-                client,
-                target: server,
-            }),
-            Segment::SynAck(Leg::Upstream) => {
-                // At the proxy: upstream TCP is up, the tunnel is ready.
-                self.ship(
-                    ctx,
-                    id,
-                    node,
-                    Route::Edge,
-                    Segment::ConnectReply {
-                        status: 200,
-                        body: None,
-                    },
-                    sizes.connect_response,
-                );
-                None
-            }
-            Segment::ConnectReply { status, body } => {
-                if (200..300).contains(&status) {
-                    self.conns[id as usize].state = ClientState::Tls;
+                if via.is_some() && self.cfg.tls_to_proxy {
+                    self.conns[id as usize].state = ClientState::ProxyTls;
+                    let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
+                    let r = self.sec.client_hello(client, now, &mut s);
+                    self.conns[id as usize].proxy_tls = s;
+                    match r {
+                        Ok((hello, d)) => {
+                            let seg = Segment::ProxyClientHello(Box::new(hello));
+                            self.ship(ctx, id, client, Route::Edge, seg, sizes.client_hello, d);
+                        }
+                        Err(f) => return self.tls_failed(ctx, id, node, f),
+                    }
+                } else if via.is_some() {
+                    self.conns[id as usize].state = ClientState::Connecting;
                     self.ship(
                         ctx,
                         id,
                         client,
-                        Route::EndToEnd,
-                        Segment::ClientHello,
-                        sizes.client_hello,
+                        Route::Edge,
+                        Segment::Connect(None),
+                        sizes.connect_request,
+                        ZERO,
                     );
-                    None
                 } else {
-                    let streams = self.conns[id as usize].open.iter().copied().collect();
-                    self.close(id);
-                    Some(NetEvent::Failed {
-                        conn: id,
-                        streams,
-                        cause: ConnFailure::Refused { status, body },
-                    })
+                    return self.start_tls(ctx, id);
                 }
-            }
-            Segment::ClientHello => {
-                self.ship(
-                    ctx,
-                    id,
-                    server,
-                    Route::EndToEnd,
-                    Segment::ServerFlight,
-                    sizes.server_flight,
-                );
                 None
             }
-            Segment::ServerFlight => {
-                let now = ctx.now();
+            Segment::ProxyClientHello(hello) => {
+                let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
+                let r = self.sec.server_respond(node, now, &mut s, &hello);
+                self.conns[id as usize].proxy_tls = s;
+                match r {
+                    Ok((flight, d)) => {
+                        let seg = Segment::ProxyServerFlight(Box::new(flight));
+                        self.ship(ctx, id, node, Route::Edge, seg, sizes.server_flight, d);
+                        None
+                    }
+                    Err(f) => self.tls_failed(ctx, id, node, f),
+                }
+            }
+            Segment::ProxyServerFlight(flight) => {
+                let proxy_name = self.topo.name(via.unwrap_or(server)).to_string();
+                let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
+                let r = self.sec.client_finish(client, &proxy_name, now, &mut s, &flight);
+                self.conns[id as usize].proxy_tls = s;
+                match r {
+                    Ok((fin, d)) => {
+                        // The client's Finished travels with the CONNECT.
+                        self.conns[id as usize].state = ClientState::Connecting;
+                        let bytes = sizes.connect_request + sizes.client_finished;
+                        self.ship(
+                            ctx,
+                            id,
+                            client,
+                            Route::Edge,
+                            Segment::Connect(Some(Box::new(fin))),
+                            bytes,
+                            d,
+                        );
+                        None
+                    }
+                    Err(f) => self.tls_failed(ctx, id, node, f),
+                }
+            }
+            Segment::Connect(fin) => {
+                if let Some(fin) = fin {
+                    let client_name = self.topo.name(client).to_string();
+                    let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
+                    let r = self.sec.server_finish(node, &client_name, now, &mut s, &fin);
+                    self.conns[id as usize].proxy_tls = s;
+                    if let Err(f) = r {
+                        return self.tls_failed(ctx, id, node, f);
+                    }
+                }
+                Some(NetEvent::ConnectRequest {
+                    conn: id,
+                    client,
+                    target: server,
+                })
+            }
+            Segment::SynAck(Leg::Upstream) => {
+                // At the proxy: upstream TCP is up, the tunnel is ready.
+                let seg = Segment::ConnectReply {
+                    status: 200,
+                    body: None,
+                };
+                self.ship(ctx, id, node, Route::Edge, seg, sizes.connect_response, ZERO);
+                None
+            }
+            Segment::ConnectReply { status, body } => {
+                if (200..300).contains(&status) {
+                    self.start_tls(ctx, id)
+                } else {
+                    self.fail(id, client, ConnFailure::Refused { status, body })
+                }
+            }
+            Segment::ClientHello(hello) => {
+                let mut s = std::mem::take(&mut self.conns[id as usize].tls);
+                let r = self.sec.server_respond(server, now, &mut s, &hello);
+                self.conns[id as usize].tls = s;
+                match r {
+                    Ok((flight, d)) => {
+                        let seg = Segment::ServerFlight(Box::new(flight));
+                        self.ship(ctx, id, server, Route::EndToEnd, seg, sizes.server_flight, d);
+                        None
+                    }
+                    Err(f) => self.tls_failed(ctx, id, node, f),
+                }
+            }
+            Segment::ServerFlight(flight) => {
+                let server_name = self.topo.name(server).to_string();
+                let mut s = std::mem::take(&mut self.conns[id as usize].tls);
+                let r = self.sec.client_finish(client, &server_name, now, &mut s, &flight);
+                self.conns[id as usize].tls = s;
+                let (fin, d) = match r {
+                    Ok(x) => x,
+                    Err(f) => return self.tls_failed(ctx, id, node, f),
+                };
+                let bytes = if fin.chain.is_empty() {
+                    52 + 58
+                } else {
+                    sizes.client_finished
+                };
                 self.ship(
                     ctx,
                     id,
                     client,
                     Route::EndToEnd,
-                    Segment::ClientFinished,
-                    sizes.client_finished,
+                    Segment::ClientFinished(Box::new(fin)),
+                    bytes,
+                    d,
                 );
                 let c = &mut self.conns[id as usize];
                 c.state = ClientState::Ready;
-                c.ready_at = Some(now);
+                c.ready_at = Some(now + d);
                 c.last_activity = now;
                 let pending = std::mem::take(&mut c.pending);
                 for (stream, req) in pending {
@@ -618,18 +739,41 @@ impl Network {
                         Route::EndToEnd,
                         Segment::Request { stream, req },
                         bytes,
+                        d,
                     );
                 }
                 let idle = self.cfg.idle_timeout;
                 ctx.set_timer_for(client, idle, Wire::IdleCheck(id).into());
                 None
             }
-            Segment::ClientFinished => {
-                self.conns[id as usize].server_ready = true;
-                None
+            Segment::ClientFinished(fin) => {
+                let client_name = self.topo.name(client).to_string();
+                let mut s = std::mem::take(&mut self.conns[id as usize].tls);
+                let r = self.sec.server_finish(server, &client_name, now, &mut s, &fin);
+                self.conns[id as usize].tls = s;
+                match r {
+                    Ok(_) => {
+                        self.conns[id as usize].server_ready = true;
+                        None
+                    }
+                    Err(f) => self.tls_failed(ctx, id, node, f),
+                }
+            }
+            Segment::Alert { alert, reason } => {
+                if node == client {
+                    self.fail(id, client, ConnFailure::Tls(TlsFailure { alert, reason }))
+                } else {
+                    None
+                }
             }
             Segment::Request { stream, req } => {
-                self.conns[id as usize].last_activity = ctx.now();
+                let c = &mut self.conns[id as usize];
+                if !c.server_ready {
+                    // Requests follow the client's Finished in order; a server that refused
+                    // the handshake has sent an alert and ignores them.
+                    return None;
+                }
+                c.last_activity = now;
                 Some(NetEvent::Request {
                     conn: id,
                     stream,
@@ -639,7 +783,7 @@ impl Network {
             }
             Segment::Response { stream, rsp } => {
                 let c = &mut self.conns[id as usize];
-                c.last_activity = ctx.now();
+                c.last_activity = now;
                 c.open
                     .remove(&stream)
                     .then_some(NetEvent::Response { conn: id, stream, rsp })
@@ -647,18 +791,46 @@ impl Network {
         }
     }
 
+    /// The client starts the end-to-end TLS handshake (after TCP, or through the tunnel).
+    fn start_tls<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, id: ConnId) -> Option<NetEvent> {
+        let now = ctx.now();
+        let client = self.conns[id as usize].client;
+        self.conns[id as usize].state = ClientState::Tls;
+        let mut s = std::mem::take(&mut self.conns[id as usize].tls);
+        let r = self.sec.client_hello(client, now, &mut s);
+        self.conns[id as usize].tls = s;
+        match r {
+            Ok((hello, d)) => {
+                let size = self.cfg.sizes.client_hello;
+                self.ship(
+                    ctx,
+                    id,
+                    client,
+                    Route::EndToEnd,
+                    Segment::ClientHello(Box::new(hello)),
+                    size,
+                    d,
+                );
+                None
+            }
+            Err(f) => self.tls_failed(ctx, id, client, f),
+        }
+    }
+
+    /// Whether the server side of a connection completed its handshake.
+    pub fn server_ready(&self, id: ConnId) -> bool {
+        self.conns[id as usize].server_ready
+    }
+
     /// One trace line (JSON) for a delivered segment.
     fn trace_line(&self, now: SimTime, to: NodeId, p: &Packet) -> String {
+        let c = &self.conns[p.conn as usize];
         let (method, path, status, body): (Option<&str>, Option<&str>, Option<u16>, Option<&str>) = match &p.seg {
             Segment::Request { req, .. } => (Some(req.method), Some(req.path.as_str()), None, Some(req.body.as_str())),
             Segment::Response { rsp, .. } => (None, None, Some(rsp.status), Some(rsp.body.as_str())),
-            Segment::Connect => (
-                Some("CONNECT"),
-                Some(self.topo.name(self.conns[p.conn as usize].server)),
-                None,
-                None,
-            ),
+            Segment::Connect(_) => (Some("CONNECT"), Some(self.topo.name(c.server)), None, None),
             Segment::ConnectReply { status, body } => (None, None, Some(*status), body.as_deref()),
+            Segment::Alert { alert, .. } => (None, None, None, Some(*alert)),
             _ => (None, None, None, None),
         };
         let body = body
@@ -679,3 +851,7 @@ impl Network {
         .to_string()
     }
 }
+
+const ZERO: SimDuration = SimDuration::ZERO;
+/// A TLS alert record with TCP/IP headers [bytes].
+const TCP_ALERT_BYTES: u32 = 52 + 24;

@@ -178,6 +178,23 @@ pub struct ExperimentFile {
     /// What to write. Defaults: see [`OutputSpec`].
     #[serde(default)]
     pub outputs: OutputSpec,
+    /// Crypto fidelity and simulated CPU costs. Defaults: see [`CryptoSpec`].
+    #[serde(default)]
+    pub crypto: CryptoSpec,
+}
+
+/// Crypto knobs.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CryptoSpec {
+    /// `Full` (default: everything computed), `Keys` (key schedules and AEADs computed,
+    /// signatures and ECDHE simulated from seeded values) or `Timing` (costs only).
+    #[serde(default)]
+    pub fidelity: crate::crypto::cost::CryptoFidelity,
+    /// Simulated CPU cost per crypto operation, per node class (the node's role name, e.g.
+    /// `"Sepp"`). Default: the figures measured by `benches/crypto.rs` (docs/crypto-bench.md).
+    #[serde(default)]
+    pub costs: Option<crate::crypto::cost::CostModel>,
 }
 
 /// Connection-model knobs.

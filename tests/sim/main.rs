@@ -6,3 +6,4 @@ mod hygiene;
 mod net_setup;
 mod openapi;
 mod scenario_errors;
+mod tls_handshake;

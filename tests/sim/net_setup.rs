@@ -18,7 +18,14 @@ const TOPO: &str = r#"Topology(
     ],
 )"#;
 
+/// Crypto CPU costs set to zero: these tests count network round trips only.
+const NO_CPU: &str = r#"crypto: (costs: Some((classes: {"Nf": (slowdown: 0.0), "Proxy": (slowdown: 0.0)}))),"#;
+
 fn experiment(via: &str, interval: &str, extra: &str) -> ExperimentFile {
+    experiment_with(via, interval, &format!("{NO_CPU} {extra}"))
+}
+
+fn experiment_with(via: &str, interval: &str, extra: &str) -> ExperimentFile {
     let src = format!(
         r#"Experiment(name: "t", topology: "unused", duration: "1s", {extra}
             workload: [Http((client: "c", server: "s", via: {via}, arrival: Periodic(interval: "{interval}")))])"#
@@ -110,4 +117,17 @@ fn requests_multiplex_on_one_connection_while_it_opens() {
     // Requests at 0, 1, 2 ms all leave at 100 ms and complete at 150 ms.
     let lat: Vec<f64> = sim.world.records.iter().take(3).map(|r| r.latency_ms()).collect();
     assert_eq!(lat, [150.0, 149.0, 148.0]);
+}
+
+#[test]
+fn handshake_crypto_adds_its_cpu_cost_to_the_set_up() {
+    use secsim::crypto::cost::OpCosts;
+    let c = OpCosts::default();
+    let (_, setup) = run(&experiment_with("None", "400ms", ""), 1000);
+    // ClientHello: keygen; server flight: keygen + DH + schedule + CertificateVerify sign;
+    // client: DH + schedule + verify chain and CertificateVerify + sign its own.
+    let cpu = c.x25519_keygen
+        + (c.x25519_keygen + c.x25519_dh + c.tls13_key_schedule + c.ecdsa_sign)
+        + (c.x25519_dh + c.tls13_key_schedule + c.ecdsa_verify * 2 + c.ecdsa_sign);
+    assert_eq!(setup, SimDuration::from_millis(100) + cpu);
 }

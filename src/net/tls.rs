@@ -1,0 +1,514 @@
+//! TLS 1.3 on simulated connections, computed with [`crate::crypto`].
+//!
+//! Every handshake the network carries runs the real key schedule, so a wrong PSK or a bad
+//! certificate makes it fail in the simulation:
+//!
+//! ```text
+//!  client                                   server
+//!  client_hello()  ── ClientHello ──────►   server_respond()   PSK lookup + binder check,
+//!                                                              chain + CertificateVerify
+//!  client_finish() ◄─ ServerHello..Fin ──                      (certificate mode)
+//!    verify server chain, name, CV, Finished
+//!                  ── Cert, CV, Finished ►  server_finish()    verify client chain, CV, Finished
+//! ```
+//!
+//! Modes: [`TlsMode::Certificate`] is mutual TLS with certificates issued by each domain's
+//! CA (every node gets an identity at build time, keys from the node's seeded stream);
+//! [`TlsMode::ExternalPsk`] is TLS-PSK with psk_dhe_ke (the CAPIF-2e AEFPSK case): the
+//! server looks the identity up in its PSK store, where keys have an expiry time.
+//!
+//! CertificateVerify is an ES256 signature over SHA-256 of a role label and both hello
+//! randoms: it binds the certificate key to this handshake (secsim's simplification of
+//! RFC 8446 4.4.3, which signs the transcript hash).
+//!
+//! Crypto fidelity ([`CryptoFidelity`]): `Full` computes everything; `Keys` computes the key
+//! schedule, binders and Finished but replaces X25519 by a seeded simulated exchange and
+//! skips signatures and their checks (chains are still checked for expiry and revocation);
+//! `Timing` computes nothing and compares PSKs directly. Every fidelity charges the same
+//! simulated CPU time from the [`CostModel`], queued per node (one core per node).
+
+use std::collections::BTreeMap;
+
+use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::{Signature, SigningKey};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::cost::{CostModel, CryptoFidelity, CryptoOp};
+use crate::crypto::pki::{self, Ca, Certificate, RevocationList, Subject, Validity};
+use crate::crypto::tls13::{
+    ClientFinished, ClientHandshake, ClientHello, ClientMode, Ecdhe, Psk, PskKind, ServerFlight, ServerHandshake,
+    Tls13Secrets,
+};
+use crate::engine::{SimDuration, SimRng, SimTime, stream};
+use crate::net::topology::{NodeId, Topology};
+use crate::scenario::NodeRole;
+
+/// How a connection authenticates.
+#[derive(Clone, Debug, Default, Eq, Ord, PartialEq, PartialOrd)]
+pub enum TlsMode {
+    /// Mutual TLS with certificates.
+    #[default]
+    Certificate,
+    /// TLS-PSK (psk_dhe_ke) with an external PSK.
+    ExternalPsk { identity: Vec<u8>, psk: Vec<u8> },
+}
+
+/// The ClientHello as carried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HelloMsg {
+    pub hello: Option<ClientHello>,
+    /// Timing fidelity: the identity and a digest of the PSK stand in for the binder.
+    pub psk_identity: Option<Vec<u8>>,
+    psk_digest: Option<[u8; 32]>,
+}
+
+/// The server's flight as carried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FlightMsg {
+    pub flight: Option<ServerFlight>,
+    /// Certificate chain (leaf first) in certificate mode.
+    pub chain: Vec<Certificate>,
+    pub cert_verify: Option<[u8; 64]>,
+}
+
+/// The client's last flight as carried.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FinishMsg {
+    pub finished: Option<ClientFinished>,
+    pub chain: Vec<Certificate>,
+    pub cert_verify: Option<[u8; 64]>,
+}
+
+/// One TLS session's state on a connection.
+#[derive(Default)]
+pub struct Session {
+    pub mode: TlsMode,
+    client: Option<ClientHandshake>,
+    server: Option<ServerHandshake>,
+    randoms: [[u8; 32]; 2],
+    /// The client's and the server's secrets once each side completed (full and keys
+    /// fidelity); equal on success.
+    pub client_secrets: Option<Tls13Secrets>,
+    pub server_secrets: Option<Tls13Secrets>,
+}
+
+impl Session {
+    /// A session that will authenticate with `mode`.
+    pub fn new(mode: TlsMode) -> Session {
+        Session {
+            mode,
+            ..Session::default()
+        }
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A node's certificate identity.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    pub cert: Certificate,
+    key: SigningKey,
+}
+
+/// A PSK held by a server for an identity.
+#[derive(Clone, Debug)]
+pub struct PskEntry {
+    pub key: Vec<u8>,
+    pub expires: Option<SimTime>,
+}
+
+/// Simulated CPU time, per node: work queues behind earlier work (one core per node).
+#[derive(Clone, Debug)]
+pub struct Cpu {
+    free_at: Vec<SimTime>,
+    classes: Vec<String>,
+    pub costs: CostModel,
+    /// Crypto operations charged so far, by kind.
+    pub ops: BTreeMap<CryptoOp, u64>,
+}
+
+impl Cpu {
+    /// Charges `ops` to `node` at `now`; returns the delay until the work is done.
+    pub fn charge(&mut self, node: NodeId, now: SimTime, ops: &[(CryptoOp, u64)]) -> SimDuration {
+        let class = &self.classes[node as usize];
+        let mut work = SimDuration::ZERO;
+        for &(op, n) in ops {
+            work += self.costs.cost_n(class, op, n);
+            *self.ops.entry(op).or_default() += n;
+        }
+        let start = now.max(self.free_at[node as usize]);
+        let done = start + work;
+        self.free_at[node as usize] = done;
+        done - now
+    }
+}
+
+/// The security setting of a network: PKI, PSK stores, fidelity, CPU costs.
+pub struct Security {
+    pub fidelity: CryptoFidelity,
+    pub cpu: Cpu,
+    identities: Vec<Identity>,
+    pub anchors: Vec<Certificate>,
+    pub revoked: RevocationList,
+    psks: BTreeMap<(NodeId, Vec<u8>), PskEntry>,
+    rngs: Vec<SimRng>,
+}
+
+/// A failed handshake, named by its TLS alert.
+#[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
+#[error("tls alert {alert}: {reason}")]
+pub struct TlsFailure {
+    pub alert: &'static str,
+    pub reason: String,
+}
+
+fn fail(alert: &'static str, reason: impl Into<String>) -> TlsFailure {
+    TlsFailure {
+        alert,
+        reason: reason.into(),
+    }
+}
+
+fn pki_role(role: NodeRole) -> pki::Role {
+    match role {
+        NodeRole::Sepp => pki::Role::Sepp,
+        NodeRole::Ri | NodeRole::Proxy => pki::Role::Ri,
+        NodeRole::Ccf => pki::Role::Ccf,
+        NodeRole::Aef => pki::Role::Aef,
+        NodeRole::Apf => pki::Role::Apf,
+        NodeRole::Invoker => pki::Role::Invoker,
+        NodeRole::Nf | NodeRole::Router => pki::Role::Nf,
+    }
+}
+
+/// Certificates are valid for the whole run (ten years of simulated time) unless a scenario
+/// says otherwise.
+const VALIDITY: Validity = Validity {
+    not_before_s: 0,
+    not_after_s: 10 * 365 * 86_400,
+};
+
+impl Security {
+    /// Builds one CA per domain (key from stream `ca:<domain>`) and one identity per node
+    /// (key from `tls-key:<node>`); handshake randomness comes from `tls:<node>`.
+    pub fn build(topo: &Topology, seed: u64, fidelity: CryptoFidelity, costs: CostModel) -> Result<Security, String> {
+        let mut cas = Vec::new();
+        for d in &topo.domains {
+            let mut rng = stream(seed, &format!("ca:{}", d.name));
+            let key = pki::key_from_rng(&mut rng);
+            let subject = Subject::new(format!("ca.{}", d.name), pki::Role::Ca, d.name.clone());
+            cas.push(Ca::new_root(key, subject, VALIDITY).map_err(|e| format!("ca {}: {e}", d.name))?);
+        }
+        let anchors = cas.iter().map(|c| c.certificate().clone()).collect();
+        let mut identities = Vec::new();
+        let mut rngs = Vec::new();
+        let mut classes = Vec::new();
+        for id in 0..topo.node_count() as NodeId {
+            let node = topo.node(id);
+            let ca = &mut cas[node.domain as usize];
+            let mut rng = stream(seed, &format!("tls-key:{}", node.name));
+            let subject = Subject::new(node.name.clone(), pki_role(node.role), topo.domain_of(id).name.clone());
+            let (key, cert) = ca
+                .issue_identity(&mut rng, &subject, VALIDITY)
+                .map_err(|e| format!("identity {}: {e}", node.name))?;
+            identities.push(Identity { cert, key });
+            rngs.push(stream(seed, &format!("tls:{}", node.name)));
+            classes.push(format!("{:?}", node.role));
+        }
+        Ok(Security {
+            fidelity,
+            cpu: Cpu {
+                free_at: vec![SimTime::ZERO; topo.node_count()],
+                classes,
+                costs,
+                ops: BTreeMap::new(),
+            },
+            identities,
+            anchors,
+            revoked: RevocationList::new(),
+            psks: BTreeMap::new(),
+            rngs,
+        })
+    }
+
+    /// The certificate of a node.
+    pub fn certificate(&self, node: NodeId) -> &Certificate {
+        &self.identities[node as usize].cert
+    }
+
+    /// Installs (or replaces) a PSK at `server` for `identity`.
+    pub fn install_psk(&mut self, server: NodeId, identity: Vec<u8>, entry: PskEntry) {
+        self.psks.insert((server, identity), entry);
+    }
+
+    /// Removes a PSK.
+    pub fn remove_psk(&mut self, server: NodeId, identity: &[u8]) {
+        self.psks.remove(&(server, identity.to_vec()));
+    }
+
+    /// The PSK `server` holds for `identity`, if still valid at `now`.
+    pub fn psk(&self, server: NodeId, identity: &[u8], now: SimTime) -> Option<&PskEntry> {
+        self.psks
+            .get(&(server, identity.to_vec()))
+            .filter(|e| e.expires.is_none_or(|t| now < t))
+    }
+
+    fn ecdhe(&self) -> Ecdhe {
+        if self.fidelity == CryptoFidelity::Full {
+            Ecdhe::X25519
+        } else {
+            Ecdhe::Simulated
+        }
+    }
+
+    fn sign_cv(&self, node: NodeId, label: &[u8], randoms: &[[u8; 32]; 2]) -> [u8; 64] {
+        if self.fidelity != CryptoFidelity::Full {
+            return [0; 64];
+        }
+        let sig: Signature = self.identities[node as usize].key.sign(&cv_input(label, randoms));
+        sig.to_bytes().into()
+    }
+
+    fn check_peer(
+        &self,
+        chain: &[Certificate],
+        cv: Option<&[u8; 64]>,
+        label: &[u8],
+        randoms: &[[u8; 32]; 2],
+        expected_name: &str,
+        now: SimTime,
+    ) -> Result<(), TlsFailure> {
+        let leaf = chain
+            .first()
+            .ok_or_else(|| fail("certificate_required", "no certificate"))?;
+        if leaf.subject != expected_name {
+            return Err(fail(
+                "bad_certificate",
+                format!("certificate names {}, expected {expected_name}", leaf.subject),
+            ));
+        }
+        let now_s = now.as_nanos() / 1_000_000_000;
+        if self.fidelity == CryptoFidelity::Full {
+            pki::verify_chain(leaf, &chain[1..], &self.anchors, now_s, &self.revoked)
+                .map_err(|e| fail("bad_certificate", e.to_string()))?;
+            let key = leaf
+                .verifying_key()
+                .map_err(|e| fail("bad_certificate", e.to_string()))?;
+            let sig = cv
+                .and_then(|b| Signature::from_slice(b).ok())
+                .ok_or_else(|| fail("decrypt_error", "missing CertificateVerify"))?;
+            key.verify(&cv_input(label, randoms), &sig)
+                .map_err(|_| fail("decrypt_error", "bad CertificateVerify"))?;
+        } else {
+            leaf.check_validity(now_s)
+                .map_err(|e| fail("certificate_expired", e.to_string()))?;
+            if self.revoked.contains(leaf) {
+                return Err(fail("certificate_revoked", "revoked"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Client: builds the ClientHello. Returns the message and the CPU delay.
+    pub fn client_hello(
+        &mut self,
+        node: NodeId,
+        now: SimTime,
+        s: &mut Session,
+    ) -> Result<(HelloMsg, SimDuration), TlsFailure> {
+        let psk = matches!(s.mode, TlsMode::ExternalPsk { .. });
+        let mut ops = vec![(CryptoOp::X25519Keygen, 1)];
+        if psk {
+            ops.push((CryptoOp::HkdfExtractExpand, 2));
+            ops.push((CryptoOp::HmacSha256, 1));
+        }
+        let delay = self.cpu.charge(node, now, &ops);
+        if self.fidelity == CryptoFidelity::Timing {
+            let (psk_identity, psk_digest) = match &s.mode {
+                TlsMode::ExternalPsk { identity, psk } => (Some(identity.clone()), Some(Sha256::digest(psk).into())),
+                TlsMode::Certificate => (None, None),
+            };
+            return Ok((
+                HelloMsg {
+                    hello: None,
+                    psk_identity,
+                    psk_digest,
+                },
+                delay,
+            ));
+        }
+        let mode = match &s.mode {
+            TlsMode::Certificate => ClientMode::Full,
+            TlsMode::ExternalPsk { identity, psk } => ClientMode::ExternalPsk {
+                identity: identity.clone(),
+                psk: psk.clone(),
+                dhe: true,
+            },
+        };
+        let ecdhe = self.ecdhe();
+        let (hs, ch) = ClientHandshake::start_with(&mut self.rngs[node as usize], mode, ecdhe)
+            .map_err(|e| fail(e.alert(), e.to_string()))?;
+        s.randoms[0] = ch.random;
+        s.client = Some(hs);
+        let psk_identity = ch.psk.as_ref().map(|p| p.identity.clone());
+        Ok((
+            HelloMsg {
+                hello: Some(ch),
+                psk_identity,
+                psk_digest: None,
+            },
+            delay,
+        ))
+    }
+
+    /// Server: answers a ClientHello. Returns the flight and the CPU delay.
+    pub fn server_respond(
+        &mut self,
+        node: NodeId,
+        now: SimTime,
+        s: &mut Session,
+        hello: &HelloMsg,
+    ) -> Result<(FlightMsg, SimDuration), TlsFailure> {
+        let held = hello
+            .psk_identity
+            .as_ref()
+            .map(|id| self.psk(node, id, now).map(|e| e.key.clone()));
+        let cert_mode = hello.psk_identity.is_none();
+        let mut ops = vec![
+            (CryptoOp::X25519Keygen, 1),
+            (CryptoOp::X25519Dh, 1),
+            (CryptoOp::Tls13KeySchedule, 1),
+        ];
+        if cert_mode {
+            ops.push((CryptoOp::EcdsaSign, 1));
+        } else {
+            ops.push((CryptoOp::HmacSha256, 1));
+        }
+        let delay = self.cpu.charge(node, now, &ops);
+        let mut flight = FlightMsg {
+            flight: None,
+            chain: Vec::new(),
+            cert_verify: None,
+        };
+        match (&hello.hello, &held) {
+            (_, Some(None)) => return Err(fail("unknown_psk_identity", "no valid psk for the identity")),
+            (None, Some(Some(key))) => {
+                if hello.psk_digest != Some(Sha256::digest(key).into()) {
+                    return Err(fail("decrypt_error", "psk binder mismatch"));
+                }
+            }
+            (None, None) => {}
+            (Some(ch), _) => {
+                let psk = held.flatten().map(|secret| Psk {
+                    kind: PskKind::External,
+                    secret,
+                });
+                let ecdhe = self.ecdhe();
+                let (hs, f) = ServerHandshake::respond_with(&mut self.rngs[node as usize], ch, |_| psk, ecdhe)
+                    .map_err(|e| fail(e.alert(), e.to_string()))?;
+                s.randoms = [ch.random, f.server_hello.random];
+                flight.flight = Some(f);
+                s.server = Some(hs);
+            }
+        }
+        if cert_mode {
+            flight.chain = vec![self.identities[node as usize].cert.clone()];
+            flight.cert_verify = Some(self.sign_cv(node, b"server", &s.randoms));
+        }
+        Ok((flight, delay))
+    }
+
+    /// Client: checks the server's flight, returns its last flight and the CPU delay.
+    pub fn client_finish(
+        &mut self,
+        node: NodeId,
+        server_name: &str,
+        now: SimTime,
+        s: &mut Session,
+        flight: &FlightMsg,
+    ) -> Result<(FinishMsg, SimDuration), TlsFailure> {
+        let cert_mode = s.mode == TlsMode::Certificate;
+        let mut ops = vec![(CryptoOp::X25519Dh, 1), (CryptoOp::Tls13KeySchedule, 1)];
+        if cert_mode {
+            ops.push((CryptoOp::EcdsaVerify, 2 * flight.chain.len() as u64));
+            ops.push((CryptoOp::EcdsaSign, 1));
+        }
+        let delay = self.cpu.charge(node, now, &ops);
+        if let Some(f) = &flight.flight {
+            s.randoms[1] = f.server_hello.random;
+        }
+        if cert_mode {
+            self.check_peer(
+                &flight.chain,
+                flight.cert_verify.as_ref(),
+                b"server",
+                &s.randoms,
+                server_name,
+                now,
+            )?;
+        }
+        let mut fin = FinishMsg {
+            finished: None,
+            chain: Vec::new(),
+            cert_verify: None,
+        };
+        if let (Some(hs), Some(f)) = (s.client.take(), &flight.flight) {
+            let (cf, secrets) = hs.finish(f).map_err(|e| fail(e.alert(), e.to_string()))?;
+            fin.finished = Some(cf);
+            s.client_secrets = Some(secrets);
+        }
+        if cert_mode {
+            fin.chain = vec![self.identities[node as usize].cert.clone()];
+            fin.cert_verify = Some(self.sign_cv(node, b"client", &s.randoms));
+        }
+        Ok((fin, delay))
+    }
+
+    /// Server: checks the client's last flight; returns the CPU delay.
+    pub fn server_finish(
+        &mut self,
+        node: NodeId,
+        client_name: &str,
+        now: SimTime,
+        s: &mut Session,
+        fin: &FinishMsg,
+    ) -> Result<SimDuration, TlsFailure> {
+        let cert_mode = s.mode == TlsMode::Certificate;
+        let ops = if cert_mode {
+            vec![(CryptoOp::EcdsaVerify, 2 * fin.chain.len() as u64)]
+        } else {
+            vec![]
+        };
+        let delay = self.cpu.charge(node, now, &ops);
+        if cert_mode {
+            self.check_peer(
+                &fin.chain,
+                fin.cert_verify.as_ref(),
+                b"client",
+                &s.randoms,
+                client_name,
+                now,
+            )?;
+        }
+        if let (Some(hs), Some(cf)) = (s.server.take(), &fin.finished) {
+            s.server_secrets = Some(hs.finish(cf).map_err(|e| fail(e.alert(), e.to_string()))?);
+        }
+        Ok(delay)
+    }
+}
+
+fn cv_input(label: &[u8], randoms: &[[u8; 32]; 2]) -> Vec<u8> {
+    let mut h = Sha256::new();
+    h.update(b"secsim TLS 1.3 CertificateVerify ");
+    h.update(label);
+    h.update(randoms[0]);
+    h.update(randoms[1]);
+    h.finalize().to_vec()
+}

@@ -1,0 +1,172 @@
+//! The network's TLS handshakes run the real key schedule: equal secrets on success, and a
+//! wrong PSK, an unknown identity or a revoked certificate fail the handshake in the
+//! simulation, at every crypto fidelity.
+
+use secsim::crypto::cost::{CostModel, CryptoFidelity};
+use secsim::engine::{Ctx, Event, Limits, Sim, SimTime, World};
+use secsim::net::conn::{ConnFailure, NetConfig, NetEvent, Network, Wire};
+use secsim::net::tls::{PskEntry, Security, TlsMode};
+use secsim::net::{HttpRequest, HttpResponse, Topology};
+use secsim::scenario::TopologyFile;
+
+const TOPO: &str = r#"Topology(
+    domains: [(name: "a", kind: Plmn), (name: "b", kind: CapifProvider)],
+    nodes: [(name: "c", domain: "a", role: Invoker), (name: "s", domain: "b", role: Aef)],
+    links: [(source: "c", target: "s", latency: Constant("5ms"))],
+)"#;
+
+struct W {
+    net: Network,
+    outcome: Option<Result<u16, ConnFailure>>,
+}
+
+impl World for W {
+    type Msg = Wire;
+    fn handle(&mut self, ctx: &mut Ctx<'_, Wire>, ev: Event<Wire>) {
+        match self.net.on_wire(ctx, ev.to, ev.msg) {
+            Some(NetEvent::Request { conn, stream, .. }) => self.net.respond(
+                ctx,
+                conn,
+                stream,
+                HttpResponse {
+                    status: 200,
+                    schema: "",
+                    body: String::new(),
+                },
+            ),
+            Some(NetEvent::Response { rsp, .. }) => self.outcome = Some(Ok(rsp.status)),
+            Some(NetEvent::Failed { cause, .. }) => self.outcome = Some(Err(cause)),
+            _ => {}
+        }
+    }
+}
+
+/// Runs one request from c to s with `mode`; `setup` adjusts the server's security state.
+fn handshake(
+    fidelity: CryptoFidelity,
+    mode: TlsMode,
+    setup: impl FnOnce(&mut Security),
+) -> (Result<u16, ConnFailure>, Network) {
+    let spec: TopologyFile = ron::from_str(TOPO).unwrap();
+    let topo = Topology::build(&spec, 3).unwrap();
+    let mut sec = Security::build(&topo, 3, fidelity, CostModel::default()).unwrap();
+    setup(&mut sec);
+    let net = Network::new(topo, NetConfig::default(), sec);
+    let mut sim = Sim::new(W { net, outcome: None });
+    {
+        let (w, mut ctx) = sim.ctx(0);
+        let req = HttpRequest {
+            method: "POST",
+            path: "/x".into(),
+            schema: "",
+            body: "{}".into(),
+        };
+        w.net.request_with(&mut ctx, 0, 1, None, mode, req);
+    }
+    sim.run(Limits {
+        until: SimTime::from_nanos(10_000_000_000),
+        max_events: 10_000,
+    });
+    let w = sim.world;
+    (w.outcome.expect("the request ended"), w.net)
+}
+
+fn psk_mode(key: &[u8]) -> TlsMode {
+    TlsMode::ExternalPsk {
+        identity: b"invoker-1".to_vec(),
+        psk: key.to_vec(),
+    }
+}
+
+fn holds(key: &'static [u8]) -> impl FnOnce(&mut Security) {
+    move |sec| {
+        sec.install_psk(
+            1,
+            b"invoker-1".to_vec(),
+            PskEntry {
+                key: key.to_vec(),
+                expires: None,
+            },
+        )
+    }
+}
+
+const FIDELITIES: [CryptoFidelity; 3] = [CryptoFidelity::Full, CryptoFidelity::Keys, CryptoFidelity::Timing];
+
+#[test]
+fn certificate_handshake_succeeds_with_equal_secrets() {
+    for f in [CryptoFidelity::Full, CryptoFidelity::Keys] {
+        let (r, net) = handshake(f, TlsMode::Certificate, |_| {});
+        assert_eq!(r, Ok(200), "{f:?}");
+        let tls = &net.conn(0).tls;
+        assert!(tls.client_secrets.is_some());
+        assert_eq!(tls.client_secrets, tls.server_secrets, "{f:?}");
+    }
+    assert_eq!(
+        handshake(CryptoFidelity::Timing, TlsMode::Certificate, |_| {}).0,
+        Ok(200)
+    );
+}
+
+#[test]
+fn psk_handshake_succeeds_only_with_the_same_key() {
+    for f in FIDELITIES {
+        let (r, net) = handshake(f, psk_mode(b"aefpsk-1"), holds(b"aefpsk-1"));
+        assert_eq!(r, Ok(200), "{f:?}");
+        let tls = &net.conn(0).tls;
+        assert_eq!(tls.client_secrets, tls.server_secrets);
+        let (r, _) = handshake(f, psk_mode(b"aefpsk-1"), holds(b"aefpsk-2"));
+        match r {
+            Err(ConnFailure::Tls(t)) => assert_eq!(t.alert, "decrypt_error", "{f:?}: {t}"),
+            other => panic!("{f:?}: wrong PSK gave {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn unknown_or_expired_psk_identity_fails() {
+    for f in FIDELITIES {
+        let (r, _) = handshake(f, psk_mode(b"k"), |_| {});
+        assert!(
+            matches!(&r, Err(ConnFailure::Tls(t)) if t.alert == "unknown_psk_identity"),
+            "{f:?}: {r:?}"
+        );
+        let expired = |sec: &mut Security| {
+            sec.install_psk(
+                1,
+                b"invoker-1".to_vec(),
+                PskEntry {
+                    key: b"k".to_vec(),
+                    expires: Some(SimTime::ZERO),
+                },
+            )
+        };
+        let (r, _) = handshake(f, psk_mode(b"k"), expired);
+        assert!(
+            matches!(&r, Err(ConnFailure::Tls(t)) if t.alert == "unknown_psk_identity"),
+            "{f:?}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn revoked_or_untrusted_server_certificate_fails() {
+    for f in [CryptoFidelity::Full, CryptoFidelity::Keys] {
+        let (r, _) = handshake(f, TlsMode::Certificate, |sec| {
+            let cert = sec.certificate(1).clone();
+            sec.revoked.revoke(&cert);
+        });
+        assert!(
+            matches!(&r, Err(ConnFailure::Tls(t)) if t.alert.contains("certificate")),
+            "{f:?}: {r:?}"
+        );
+    }
+    // Without the server domain's CA among the trust anchors, the chain does not verify.
+    let (r, _) = handshake(CryptoFidelity::Full, TlsMode::Certificate, |sec| {
+        sec.anchors.truncate(1)
+    });
+    assert!(
+        matches!(&r, Err(ConnFailure::Tls(t)) if t.alert == "bad_certificate"),
+        "{r:?}"
+    );
+}
