@@ -595,7 +595,7 @@ impl Network {
                 if via.is_some() && self.cfg.tls_to_proxy {
                     self.conns[id as usize].state = ClientState::ProxyTls;
                     let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
-                    let r = self.sec.client_hello(client, now, &mut s);
+                    let r = self.sec.client_hello(client, via.unwrap_or(server), now, &mut s);
                     self.conns[id as usize].proxy_tls = s;
                     match r {
                         Ok((hello, d)) => {
@@ -636,7 +636,9 @@ impl Network {
             Segment::ProxyServerFlight(flight) => {
                 let proxy_name = self.topo.name(via.unwrap_or(server)).to_string();
                 let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
-                let r = self.sec.client_finish(client, &proxy_name, now, &mut s, &flight);
+                let r = self
+                    .sec
+                    .client_finish(client, via.unwrap_or(server), &proxy_name, now, &mut s, &flight);
                 self.conns[id as usize].proxy_tls = s;
                 match r {
                     Ok((fin, d)) => {
@@ -705,7 +707,9 @@ impl Network {
             Segment::ServerFlight(flight) => {
                 let server_name = self.topo.name(server).to_string();
                 let mut s = std::mem::take(&mut self.conns[id as usize].tls);
-                let r = self.sec.client_finish(client, &server_name, now, &mut s, &flight);
+                let r = self
+                    .sec
+                    .client_finish(client, server, &server_name, now, &mut s, &flight);
                 self.conns[id as usize].tls = s;
                 let (fin, d) = match r {
                     Ok(x) => x,
@@ -794,10 +798,10 @@ impl Network {
     /// The client starts the end-to-end TLS handshake (after TCP, or through the tunnel).
     fn start_tls<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, id: ConnId) -> Option<NetEvent> {
         let now = ctx.now();
-        let client = self.conns[id as usize].client;
+        let (client, server) = (self.conns[id as usize].client, self.conns[id as usize].server);
         self.conns[id as usize].state = ClientState::Tls;
         let mut s = std::mem::take(&mut self.conns[id as usize].tls);
-        let r = self.sec.client_hello(client, now, &mut s);
+        let r = self.sec.client_hello(client, server, now, &mut s);
         self.conns[id as usize].tls = s;
         match r {
             Ok((hello, d)) => {

@@ -21,6 +21,12 @@
 //! randoms: it binds the certificate key to this handshake (secsim's simplification of
 //! RFC 8446 4.4.3, which signs the transcript hash).
 //!
+//! Resumption (RFC 8446 2.2): after a full certificate handshake the client holds a ticket
+//! for that server (PSK = resumption_psk(resumption_master, nonce)); its next connection to
+//! the same server offers it with a `res binder` and skips certificates. Tickets are
+//! installed at both ends when the client completes the handshake (the NewSessionTicket
+//! message is not carried separately). Off with `NetConfig::resumption = false`.
+//!
 //! Crypto fidelity ([`CryptoFidelity`]): `Full` computes everything; `Keys` computes the key
 //! schedule, binders and Finished but replaces X25519 by a seeded simulated exchange and
 //! skips signatures and their checks (chains are still checked for expiry and revocation);
@@ -86,6 +92,8 @@ pub struct Session {
     client: Option<ClientHandshake>,
     server: Option<ServerHandshake>,
     randoms: [[u8; 32]; 2],
+    /// Whether this handshake resumed an earlier session.
+    pub resumed: bool,
     /// The client's and the server's secrets once each side completed (full and keys
     /// fidelity); equal on success.
     pub client_secrets: Option<Tls13Secrets>,
@@ -124,6 +132,13 @@ pub struct PskEntry {
     pub expires: Option<SimTime>,
 }
 
+/// A resumption ticket a client holds for a server.
+#[derive(Clone, Debug)]
+struct Ticket {
+    id: Vec<u8>,
+    psk: Vec<u8>,
+}
+
 /// Simulated CPU time, per node: work queues behind earlier work (one core per node).
 #[derive(Clone, Debug)]
 pub struct Cpu {
@@ -158,6 +173,13 @@ pub struct Security {
     pub anchors: Vec<Certificate>,
     pub revoked: RevocationList,
     psks: BTreeMap<(NodeId, Vec<u8>), PskEntry>,
+    /// Server side resumption PSKs by (server, ticket).
+    resumption: BTreeMap<(NodeId, Vec<u8>), Vec<u8>>,
+    /// Client side tickets by (client, server).
+    tickets: BTreeMap<(NodeId, NodeId), Ticket>,
+    issued: u64,
+    /// Resume sessions with tickets (default true).
+    pub resume: bool,
     rngs: Vec<SimRng>,
 }
 
@@ -234,6 +256,10 @@ impl Security {
             anchors,
             revoked: RevocationList::new(),
             psks: BTreeMap::new(),
+            resumption: BTreeMap::new(),
+            tickets: BTreeMap::new(),
+            issued: 0,
+            resume: true,
             rngs,
         })
     }
@@ -316,14 +342,21 @@ impl Security {
         Ok(())
     }
 
-    /// Client: builds the ClientHello. Returns the message and the CPU delay.
+    /// Client: builds the ClientHello for a connection to `server`. Returns the message and
+    /// the CPU delay.
     pub fn client_hello(
         &mut self,
         node: NodeId,
+        server: NodeId,
         now: SimTime,
         s: &mut Session,
     ) -> Result<(HelloMsg, SimDuration), TlsFailure> {
-        let psk = matches!(s.mode, TlsMode::ExternalPsk { .. });
+        let ticket = match s.mode {
+            TlsMode::Certificate if self.resume => self.tickets.get(&(node, server)).cloned(),
+            _ => None,
+        };
+        s.resumed = ticket.is_some();
+        let psk = matches!(s.mode, TlsMode::ExternalPsk { .. }) || s.resumed;
         let mut ops = vec![(CryptoOp::X25519Keygen, 1)];
         if psk {
             ops.push((CryptoOp::HkdfExtractExpand, 2));
@@ -331,9 +364,12 @@ impl Security {
         }
         let delay = self.cpu.charge(node, now, &ops);
         if self.fidelity == CryptoFidelity::Timing {
-            let (psk_identity, psk_digest) = match &s.mode {
-                TlsMode::ExternalPsk { identity, psk } => (Some(identity.clone()), Some(Sha256::digest(psk).into())),
-                TlsMode::Certificate => (None, None),
+            let (psk_identity, psk_digest) = match (&s.mode, &ticket) {
+                (_, Some(t)) => (Some(t.id.clone()), Some(Sha256::digest(&t.psk).into())),
+                (TlsMode::ExternalPsk { identity, psk }, None) => {
+                    (Some(identity.clone()), Some(Sha256::digest(psk).into()))
+                }
+                (TlsMode::Certificate, None) => (None, None),
             };
             return Ok((
                 HelloMsg {
@@ -344,9 +380,18 @@ impl Security {
                 delay,
             ));
         }
-        let mode = match &s.mode {
-            TlsMode::Certificate => ClientMode::Full,
-            TlsMode::ExternalPsk { identity, psk } => ClientMode::ExternalPsk {
+        let mode = match (&s.mode, ticket) {
+            (TlsMode::Certificate, Some(t)) => {
+                let mut psk = [0u8; 32];
+                psk.copy_from_slice(&t.psk);
+                ClientMode::Resumption {
+                    ticket: t.id,
+                    psk,
+                    dhe: true,
+                }
+            }
+            (TlsMode::Certificate, None) => ClientMode::Full,
+            (TlsMode::ExternalPsk { identity, psk }, _) => ClientMode::ExternalPsk {
                 identity: identity.clone(),
                 psk: psk.clone(),
                 dhe: true,
@@ -376,11 +421,22 @@ impl Security {
         s: &mut Session,
         hello: &HelloMsg,
     ) -> Result<(FlightMsg, SimDuration), TlsFailure> {
-        let held = hello
+        let resumed = hello
             .psk_identity
             .as_ref()
-            .map(|id| self.psk(node, id, now).map(|e| e.key.clone()));
+            .and_then(|id| self.resumption.get(&(node, id.clone())).cloned());
+        let kind = if resumed.is_some() {
+            PskKind::Resumption
+        } else {
+            PskKind::External
+        };
+        let held = hello.psk_identity.as_ref().map(|id| {
+            resumed
+                .clone()
+                .or_else(|| self.psk(node, id, now).map(|e| e.key.clone()))
+        });
         let cert_mode = hello.psk_identity.is_none();
+        s.resumed = resumed.is_some();
         let mut ops = vec![
             (CryptoOp::X25519Keygen, 1),
             (CryptoOp::X25519Dh, 1),
@@ -406,10 +462,7 @@ impl Security {
             }
             (None, None) => {}
             (Some(ch), _) => {
-                let psk = held.flatten().map(|secret| Psk {
-                    kind: PskKind::External,
-                    secret,
-                });
+                let psk = held.flatten().map(|secret| Psk { kind, secret });
                 let ecdhe = self.ecdhe();
                 let (hs, f) = ServerHandshake::respond_with(&mut self.rngs[node as usize], ch, |_| psk, ecdhe)
                     .map_err(|e| fail(e.alert(), e.to_string()))?;
@@ -429,12 +482,13 @@ impl Security {
     pub fn client_finish(
         &mut self,
         node: NodeId,
+        server: NodeId,
         server_name: &str,
         now: SimTime,
         s: &mut Session,
         flight: &FlightMsg,
     ) -> Result<(FinishMsg, SimDuration), TlsFailure> {
-        let cert_mode = s.mode == TlsMode::Certificate;
+        let cert_mode = s.mode == TlsMode::Certificate && !s.resumed;
         let mut ops = vec![(CryptoOp::X25519Dh, 1), (CryptoOp::Tls13KeySchedule, 1)];
         if cert_mode {
             ops.push((CryptoOp::EcdsaVerify, 2 * flight.chain.len() as u64));
@@ -468,7 +522,32 @@ impl Security {
             fin.chain = vec![self.identities[node as usize].cert.clone()];
             fin.cert_verify = Some(self.sign_cv(node, b"client", &s.randoms));
         }
+        if s.mode == TlsMode::Certificate && self.resume {
+            self.issue_ticket(node, server, s);
+        }
         Ok((fin, delay))
+    }
+
+    /// Gives the client a fresh ticket for `server` (and the server its PSK).
+    fn issue_ticket(&mut self, client: NodeId, server: NodeId, s: &Session) {
+        self.issued += 1;
+        let nonce = self.issued.to_be_bytes();
+        let psk = match &s.client_secrets {
+            Some(secrets) => secrets.resumption_psk(&nonce).to_vec(),
+            // Timing fidelity: no secrets; any value both ends agree on will do.
+            None => Sha256::digest(nonce).to_vec(),
+        };
+        let id = format!("ticket-{}", self.issued).into_bytes();
+        if let Some(old) = self.tickets.insert(
+            (client, server),
+            Ticket {
+                id: id.clone(),
+                psk: psk.clone(),
+            },
+        ) {
+            self.resumption.remove(&(server, old.id));
+        }
+        self.resumption.insert((server, id), psk);
     }
 
     /// Server: checks the client's last flight; returns the CPU delay.
@@ -480,7 +559,7 @@ impl Security {
         s: &mut Session,
         fin: &FinishMsg,
     ) -> Result<SimDuration, TlsFailure> {
-        let cert_mode = s.mode == TlsMode::Certificate;
+        let cert_mode = s.mode == TlsMode::Certificate && !s.resumed;
         let ops = if cert_mode {
             vec![(CryptoOp::EcdsaVerify, 2 * fin.chain.len() as u64)]
         } else {

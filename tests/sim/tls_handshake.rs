@@ -170,3 +170,44 @@ fn revoked_or_untrusted_server_certificate_fails() {
         "{r:?}"
     );
 }
+
+/// A second connection to the same server resumes the first session: `res binder`, no
+/// certificates, and again equal secrets at both ends.
+#[test]
+fn second_connection_resumes_with_a_ticket() {
+    for f in FIDELITIES {
+        let spec: TopologyFile = ron::from_str(TOPO).unwrap();
+        let topo = Topology::build(&spec, 3).unwrap();
+        let sec = Security::build(&topo, 3, f, CostModel::default()).unwrap();
+        let cfg = NetConfig {
+            idle_timeout: secsim::engine::SimDuration::from_millis(100),
+            ..NetConfig::default()
+        };
+        let mut sim = Sim::new(W {
+            net: Network::new(topo, cfg, sec),
+            outcome: None,
+        });
+        let req = || HttpRequest {
+            method: "POST",
+            path: "/x".into(),
+            schema: "",
+            body: "{}".into(),
+        };
+        for round in 0..2u64 {
+            {
+                let (w, mut ctx) = sim.ctx(0);
+                w.outcome = None;
+                w.net.request(&mut ctx, 0, 1, None, req());
+            }
+            sim.run(Limits {
+                until: SimTime::from_nanos((round + 1) * 2_000_000_000),
+                max_events: 10_000,
+            });
+            assert_eq!(sim.world.outcome, Some(Ok(200)), "{f:?} round {round}");
+        }
+        let net = &sim.world.net;
+        assert_eq!(net.conn_count(), 2, "the idle timeout closed the first connection");
+        assert!(!net.conn(0).tls.resumed && net.conn(1).tls.resumed, "{f:?}");
+        assert_eq!(net.conn(1).tls.client_secrets, net.conn(1).tls.server_secrets);
+    }
+}
