@@ -164,5 +164,76 @@ fn handshakes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, symmetric, asymmetric, handshakes);
+/// Message protection and credentials: JOSE (PRINS), JWT (CAPIF OAuth), certificates.
+fn protection(c: &mut Criterion) {
+    use secsim::crypto::jose::{self, Enc, JweHeader, JwsHeader};
+    use secsim::crypto::jwt::{self, AccessTokenClaims};
+    use secsim::crypto::pki::{self, Ca, RevocationList, Role, Subject, Validity};
+
+    let mut g = c.benchmark_group("protection");
+    g.throughput(Throughput::Elements(1));
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let key = [7u8; 32];
+    let iv = [1u8; 12];
+    let body = vec![b'x'; 1024];
+    let header = JweHeader::dir(Enc::A256Gcm);
+    g.bench_function("jwe_dir_A256GCM_encrypt_1KiB", |b| {
+        b.iter(|| {
+            jose::encrypt(
+                black_box(&key),
+                &iv,
+                &header,
+                Some(b"{\"metaData\":{}}"),
+                black_box(&body),
+            )
+        })
+    });
+    let jwe = jose::encrypt(&key, &iv, &header, Some(b"{\"metaData\":{}}"), &body).unwrap();
+    g.bench_function("jwe_dir_A256GCM_decrypt_1KiB", |b| {
+        b.iter(|| jose::decrypt(black_box(&key), black_box(&jwe)))
+    });
+    let sk = pki::key_from_rng(&mut rng);
+    let vk = *sk.verifying_key();
+    g.bench_function("jws_es256_sign_256B", |b| {
+        b.iter(|| jose::sign(&sk, &JwsHeader::es256(), black_box(&body[..256])))
+    });
+    let jws = jose::sign(&sk, &JwsHeader::es256(), &body[..256]);
+    g.bench_function("jws_es256_verify_256B", |b| {
+        b.iter(|| jose::verify(&vk, black_box(&jws)))
+    });
+    let claims = AccessTokenClaims {
+        iss: "ccf.provider-a".into(),
+        scope: "aef1:api1,api2".into(),
+        exp: 3600,
+        client_id: "invoker-1".into(),
+        res_owner_id: None,
+        jti: Some("t1".into()),
+    };
+    g.bench_function("jwt_issue", |b| b.iter(|| jwt::issue(&sk, None, black_box(&claims))));
+    let token = jwt::issue(&sk, None, &claims);
+    g.bench_function("jwt_verify", |b| b.iter(|| jwt::verify(&vk, black_box(&token), 10, 30)));
+    let validity = Validity {
+        not_before_s: 0,
+        not_after_s: 1_000_000,
+    };
+    let mut ca = Ca::new_root(
+        pki::key_from_rng(&mut rng),
+        Subject::new("ca.a", Role::Ca, "a"),
+        validity,
+    )
+    .unwrap();
+    let subject = Subject::new("sepp.a", Role::Sepp, "a");
+    g.bench_function("cert_issue", |b| {
+        b.iter(|| ca.issue(black_box(&subject), &vk, validity))
+    });
+    let (_, leaf) = ca.issue_identity(&mut rng, &subject, validity).unwrap();
+    let anchors = [ca.certificate().clone()];
+    let revoked = RevocationList::new();
+    g.bench_function("cert_verify_chain_1", |b| {
+        b.iter(|| pki::verify_chain(black_box(&leaf), &[], &anchors, 10, &revoked))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, symmetric, asymmetric, handshakes, protection);
 criterion_main!(benches);
