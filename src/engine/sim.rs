@@ -309,6 +309,14 @@ impl<W: World> Sim<W> {
         self.core.queue.len() + self.held.is_some() as usize
     }
 
+    /// Bytes the engine holds for pending events: queue chunks, slab slots and the free
+    /// list (capacities, so this is the high-water mark of the run so far).
+    pub fn allocated_bytes(&self) -> usize {
+        self.core.queue.allocated_bytes()
+            + self.core.slots.capacity() * std::mem::size_of::<Slot<W::Msg>>()
+            + self.core.free.capacity() * std::mem::size_of::<u32>()
+    }
+
     /// A context for setup code acting as `me` (initial events, timers).
     pub fn ctx(&mut self, me: ActorId) -> (&mut W, Ctx<'_, W::Msg>) {
         (&mut self.world, Ctx { core: &mut self.core, me })
