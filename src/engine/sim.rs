@@ -12,6 +12,14 @@
 //! no per-event allocation and no `dyn` dispatch on the hot path. Payloads live in a slab of
 //! slots addressed by a `u32`, so a queue entry is 16 bytes.
 //!
+//! The slab is split by field (struct of arrays) so that delivering an event touches as
+//! little memory as it needs: the payloads (`Option<M>`, 1 byte for a unit payload), the
+//! senders (loaded only if the world reads [`EventKind::Message`]'s `from`) and the timer
+//! generations (touched only by timers). A queue entry's `slot` carries the timer flag in
+//! its top bit, so a message never reads the generation array. With a million pending
+//! events a random slab access is a cache miss per event, so this layout is what keeps the
+//! engine close to the bare kernels there.
+//!
 //! Timers are events with a [`TimerId`] (slot + generation). [`Ctx::cancel`] is O(1): it
 //! drops the payload and the entry is skipped when it reaches the front (lazy tombstone).
 //!
@@ -100,13 +108,10 @@ pub struct RunStats {
     pub now: SimTime,
 }
 
-struct Slot<M> {
-    generation: u32,
-    from: ActorId,
-    timer: bool,
-    /// `None` while free or after a cancel.
-    msg: Option<M>,
-}
+/// In an entry's `slot`: set when the event is a timer. Slot indices stay below it.
+const TIMER_BIT: u32 = 1 << 31;
+/// In `Core::meta`: set while the slot holds a pending timer; the generation is above it.
+const META_TIMER: u32 = 1;
 
 /// Where trace lines go besides the hash.
 pub type TraceSink = Box<dyn Write + Send>;
@@ -122,7 +127,13 @@ struct Trace {
 pub struct Core<M> {
     now: SimTime,
     queue: RadixQueue,
-    slots: Vec<Slot<M>>,
+    /// Per slot: the payload, `None` while free or after a cancel.
+    msgs: Vec<Option<M>>,
+    /// Per slot: the sender.
+    froms: Vec<ActorId>,
+    /// Per slot: `generation << 1 | META_TIMER`. The generation changes each time a timer
+    /// leaves the slot, so a stale [`TimerId`] never matches; message slots keep theirs.
+    meta: Vec<u32>,
     free: Vec<u32>,
     stop: bool,
     delivered: u64,
@@ -130,22 +141,37 @@ pub struct Core<M> {
 }
 
 impl<M> Core<M> {
+    /// Takes a free slot (or a new one) for `msg`; the timer generation for timers.
     #[inline(always)]
     fn alloc(&mut self, from: ActorId, timer: bool, msg: M) -> (u32, u32) {
-        match self.free.pop() {
+        let i = match self.free.pop() {
             Some(i) => {
-                let s = &mut self.slots[i as usize];
-                s.from = from;
-                s.timer = timer;
-                s.msg = Some(msg);
-                (i, s.generation)
+                self.msgs[i as usize] = Some(msg);
+                self.froms[i as usize] = from;
+                i
             }
-            None => {
-                let i = self.slots.len() as u32;
-                self.slots.push(Slot { generation: 0, from, timer, msg: Some(msg) });
-                (i, 0)
-            }
+            None => self.grow(from, msg),
+        };
+        if !timer {
+            // A message's id never leaves the engine: its generation is not needed.
+            return (i, 0);
         }
+        let m = &mut self.meta[i as usize];
+        *m |= META_TIMER;
+        (i, *m >> 1)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, from: ActorId, msg: M) -> u32 {
+        let i = self.msgs.len();
+        // Slot indices share the entry's `slot` with the timer flag: 2^31 pending events
+        // (tens of GiB of state) is far beyond any run this engine is meant for.
+        assert!(i < TIMER_BIT as usize, "more than 2^31 pending events");
+        self.msgs.push(Some(msg));
+        self.froms.push(from);
+        self.meta.push(0);
+        i as u32
     }
 
     #[inline(always)]
@@ -153,7 +179,8 @@ impl<M> Core<M> {
         // An event is never earlier than now: the queue relies on monotone keys.
         let at = at.max(self.now);
         let (slot, generation) = self.alloc(from, timer, msg);
-        self.queue.push(Entry { time: at.as_nanos(), target: to, slot });
+        let tagged = if timer { slot | TIMER_BIT } else { slot };
+        self.queue.push(Entry { time: at.as_nanos(), target: to, slot: tagged });
         TimerId { slot, generation }
     }
 }
@@ -212,9 +239,11 @@ impl<M> Ctx<'_, M> {
     /// Cancels a pending timer; false if it already fired or was cancelled.
     #[inline(always)]
     pub fn cancel(&mut self, id: TimerId) -> bool {
-        match self.core.slots.get_mut(id.slot as usize) {
-            Some(s) if s.generation == id.generation && s.timer && s.msg.is_some() => {
-                s.msg = None;
+        let i = id.slot as usize;
+        let live = (id.generation << 1) | META_TIMER;
+        match (self.core.meta.get(i), self.core.msgs.get_mut(i)) {
+            (Some(&m), Some(msg)) if m == live && msg.is_some() => {
+                *msg = None;
                 true
             }
             _ => false,
@@ -264,8 +293,10 @@ impl<W: World> Sim<W> {
             core: Core {
                 now: SimTime::ZERO,
                 queue: if pending > 0 { RadixQueue::with_capacity(pending) } else { RadixQueue::new() },
-                slots: Vec::with_capacity(pending),
-                free: Vec::with_capacity(pending),
+                msgs: Vec::with_capacity(pending),
+                froms: Vec::with_capacity(pending),
+                meta: Vec::with_capacity(pending),
+                free: Vec::new(),
                 stop: false,
                 delivered: 0,
                 trace: None,
@@ -313,8 +344,9 @@ impl<W: World> Sim<W> {
     /// list (capacities, so this is the high-water mark of the run so far).
     pub fn allocated_bytes(&self) -> usize {
         self.core.queue.allocated_bytes()
-            + self.core.slots.capacity() * std::mem::size_of::<Slot<W::Msg>>()
-            + self.core.free.capacity() * std::mem::size_of::<u32>()
+            + self.core.msgs.capacity() * std::mem::size_of::<Option<W::Msg>>()
+            + (self.core.froms.capacity() + self.core.meta.capacity() + self.core.free.capacity())
+                * std::mem::size_of::<u32>()
     }
 
     /// A context for setup code acting as `me` (initial events, timers).
@@ -347,15 +379,19 @@ impl<W: World> Sim<W> {
                 self.held = Some(entry);
                 break StopReason::TimeLimit;
             }
-            let slot = &mut self.core.slots[entry.slot as usize];
-            let msg = slot.msg.take();
-            let kind = if slot.timer {
-                EventKind::Timer(TimerId { slot: entry.slot, generation: slot.generation })
+            let slot = entry.slot & !TIMER_BIT;
+            let msg = self.core.msgs[slot as usize].take();
+            let kind = if entry.slot & TIMER_BIT != 0 {
+                // The timer leaves the slot: a new generation, timer flag cleared.
+                let m = &mut self.core.meta[slot as usize];
+                let generation = *m >> 1;
+                *m = generation.wrapping_add(1) << 1;
+                EventKind::Timer(TimerId { slot, generation })
             } else {
-                EventKind::Message { from: slot.from }
+                // Loaded only if the world reads it (the handler is inlined here).
+                EventKind::Message { from: self.core.froms[slot as usize] }
             };
-            slot.generation = slot.generation.wrapping_add(1);
-            self.core.free.push(entry.slot);
+            self.core.free.push(slot);
             let Some(msg) = msg else {
                 continue; // a cancelled timer
             };
