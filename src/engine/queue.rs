@@ -49,6 +49,9 @@ pub trait EventQueue {
 const CHUNK: usize = 256;
 const BUCKETS: usize = 65;
 const NONE: u32 = u32::MAX;
+/// Entries a refill moves into buckets `0..=SOON_BITS` are reported by
+/// [`RadixQueue::pop_hinting`]: they are at most `2^SOON_BITS` ns after the new minimum.
+const SOON_BITS: usize = 16;
 
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
@@ -184,11 +187,45 @@ impl RadixQueue {
         bk.tail = at;
     }
 
+    /// Pops like [`EventQueue::pop`], and calls `soon` with the slot of every entry that a
+    /// refill moves close to the front (within `2^SOON_BITS` ns of the new minimum), so the
+    /// caller can prefetch its payload before the entry is popped.
+    #[inline(always)]
+    pub(crate) fn pop_hinting(&mut self, soon: impl FnMut(u32)) -> Option<Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.buckets[0].len == 0 {
+            self.refill(soon);
+        }
+        Some(self.pop_front())
+    }
+
+    /// Takes bucket 0's first entry. Precondition: bucket 0 is not empty.
+    #[inline(always)]
+    fn pop_front(&mut self) -> Entry {
+        let bk = &mut self.buckets[0];
+        let e = self.entries[bk.head as usize];
+        bk.head += 1;
+        bk.len -= 1;
+        self.len -= 1;
+        if bk.head as usize % CHUNK == 0 || bk.len == 0 {
+            if bk.len == 0 {
+                self.release_bucket0();
+            } else {
+                let old = (bk.head - 1) / CHUNK as u32;
+                bk.head = self.next[old as usize] * CHUNK as u32;
+                self.free.push(old);
+            }
+        }
+        e
+    }
+
     /// Refills bucket 0 from the lowest non-empty bucket. Precondition: bucket 0 is empty
     /// and the queue is not.
     #[cold]
     #[inline(never)]
-    fn refill(&mut self) {
+    fn refill(&mut self, mut soon: impl FnMut(u32)) {
         // Invariant: the queue is non-empty, so some bit is set; bucket 0 is empty.
         let b = self.nonempty.trailing_zeros() as usize;
         debug_assert!(b > 0 && b < BUCKETS);
@@ -206,6 +243,9 @@ impl RadixQueue {
             for i in at..at + n {
                 let e = self.entries[i];
                 let nb = self.bucket_of(e.time);
+                if nb <= SOON_BITS {
+                    soon(e.slot);
+                }
                 nonempty |= 1u128 << nb;
                 self.append(nb, e);
             }
@@ -247,23 +287,9 @@ impl EventQueue for RadixQueue {
             return None;
         }
         if self.buckets[0].len == 0 {
-            self.refill();
+            self.refill(|_| {});
         }
-        let bk = &mut self.buckets[0];
-        let e = self.entries[bk.head as usize];
-        bk.head += 1;
-        bk.len -= 1;
-        self.len -= 1;
-        if bk.head as usize % CHUNK == 0 || bk.len == 0 {
-            if bk.len == 0 {
-                self.release_bucket0();
-            } else {
-                let old = (bk.head - 1) / CHUNK as u32;
-                bk.head = self.next[old as usize] * CHUNK as u32;
-                self.free.push(old);
-            }
-        }
-        Some(e)
+        Some(self.pop_front())
     }
 
     fn peek_time(&mut self) -> Option<u64> {
@@ -271,7 +297,7 @@ impl EventQueue for RadixQueue {
             return None;
         }
         if self.buckets[0].len == 0 {
-            self.refill();
+            self.refill(|_| {});
         }
         Some(self.entries[self.buckets[0].head as usize].time)
     }
