@@ -160,7 +160,11 @@ fn key(ev: &Ev) -> u128 {
 
 impl RadixHeap {
     fn new() -> Self {
-        RadixHeap { last: 0, len: 0, buckets: (0..129).map(|_| Vec::new()).collect() }
+        RadixHeap {
+            last: 0,
+            len: 0,
+            buckets: (0..129).map(|_| Vec::new()).collect(),
+        }
     }
     #[inline(always)]
     fn bucket(&self, k: u128) -> usize {
@@ -219,7 +223,11 @@ fn kernel<Q: Fes>(p: &Params, name: &str, mut fes: Q) -> Report {
     for (lp, rng) in rngs.iter_mut().enumerate() {
         for _ in 0..p.init {
             let t = p.delay(rng);
-            fes.push(Ev { time: t, seq, lp: lp as u32 });
+            fes.push(Ev {
+                time: t,
+                seq,
+                lp: lp as u32,
+            });
             seq += 1;
         }
     }
@@ -237,12 +245,27 @@ fn kernel<Q: Fes>(p: &Params, name: &str, mut fes: Q) -> Report {
         processed += 1;
         digest = digest.wrapping_add(now.wrapping_mul(2 * lp as u64 + 1));
         let rng = &mut rngs[lp];
-        let dest = if rng.uniform() < p.remote { ((rng.uniform() * n) as usize).min(p.lps - 1) } else { lp };
+        let dest = if rng.uniform() < p.remote {
+            ((rng.uniform() * n) as usize).min(p.lps - 1)
+        } else {
+            lp
+        };
         let t = now + p.delay(rng);
-        fes.push(Ev { time: t, seq, lp: dest as u32 });
+        fes.push(Ev {
+            time: t,
+            seq,
+            lp: dest as u32,
+        });
         seq += 1;
     }
 
     let wall_s = run_start.elapsed().as_secs_f64();
-    Report { engine: name.to_string(), events: processed, wall_s, sim_end_ticks: now, digest, setup_s }
+    Report {
+        engine: name.to_string(),
+        events: processed,
+        wall_s,
+        sim_end_ticks: now,
+        digest,
+        setup_s,
+    }
 }

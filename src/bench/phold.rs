@@ -184,11 +184,17 @@ impl PholdArgs {
             return Err(format!("--remote must be in [0, 1], got {}", self.remote));
         }
         if !self.lookahead.is_finite() || self.lookahead < 0.0 {
-            return Err(format!("--lookahead must be a finite number > 0, got {}", self.lookahead));
+            return Err(format!(
+                "--lookahead must be a finite number > 0, got {}",
+                self.lookahead
+            ));
         }
         let lookahead_ticks = (self.lookahead * TICKS_PER_UNIT).round() as u64;
         if lookahead_ticks == 0 {
-            return Err(format!("--lookahead must be > 0 (at least 1e-9), got {}", self.lookahead));
+            return Err(format!(
+                "--lookahead must be > 0 (at least 1e-9), got {}",
+                self.lookahead
+            ));
         }
         if !self.mean.is_finite() || self.mean < 0.0 {
             return Err(format!("--mean must be a finite number >= 0, got {}", self.mean));
@@ -220,8 +226,15 @@ pub struct Phold {
 
 impl Phold {
     pub fn new(params: Params) -> Self {
-        let rngs = (0..params.lps as u64).map(|i| SplitMix64::for_lp(params.seed, i)).collect();
-        Phold { params, n: params.lps as f64, rngs, digest: 0 }
+        let rngs = (0..params.lps as u64)
+            .map(|i| SplitMix64::for_lp(params.seed, i))
+            .collect();
+        Phold {
+            params,
+            n: params.lps as f64,
+            rngs,
+            digest: 0,
+        }
     }
 
     /// Builds the simulation with the N*K initial events scheduled, in the suite's order
@@ -248,7 +261,11 @@ impl World for Phold {
         self.digest = self.digest.wrapping_add(now.wrapping_mul(2 * lp as u64 + 1));
         let p = &self.params;
         let rng = &mut self.rngs[lp];
-        let dest = if rng.uniform() < p.remote { ((rng.uniform() * self.n) as usize).min(p.lps - 1) } else { lp };
+        let dest = if rng.uniform() < p.remote {
+            ((rng.uniform() * self.n) as usize).min(p.lps - 1)
+        } else {
+            lp
+        };
         let d = p.delay(rng);
         ctx.send(dest as ActorId, SimDuration::from_nanos(d), ());
     }
@@ -292,7 +309,10 @@ pub fn run_secsim(params: &Params) -> (Report, f64) {
     let mut sim = Phold::setup(*params);
     let setup_s = start.elapsed().as_secs_f64();
     let run_start = Instant::now();
-    let stats = sim.run(Limits { until: SimTime::MAX, max_events: params.events });
+    let stats = sim.run(Limits {
+        until: SimTime::MAX,
+        max_events: params.events,
+    });
     let wall_s = run_start.elapsed().as_secs_f64();
     let bytes = sim.allocated_bytes() as f64 / sim.pending().max(1) as f64;
     let report = Report {
@@ -311,8 +331,14 @@ pub fn run_secsim(params: &Params) -> (Report, f64) {
 fn median_of<T>(repeat: u32, mut f: impl FnMut() -> (Report, T)) -> Result<(Report, T), String> {
     let mut runs: Vec<(Report, T)> = (0..repeat).map(|_| f()).collect();
     let first = (runs[0].0.digest, runs[0].0.sim_end_ticks, runs[0].0.events);
-    if let Some((r, _)) = runs.iter().find(|(r, _)| (r.digest, r.sim_end_ticks, r.events) != first) {
-        return Err(format!("engine {} is not deterministic: digest {:016x} then {:016x}", r.engine, first.0, r.digest));
+    if let Some((r, _)) = runs
+        .iter()
+        .find(|(r, _)| (r.digest, r.sim_end_ticks, r.events) != first)
+    {
+        return Err(format!(
+            "engine {} is not deterministic: digest {:016x} then {:016x}",
+            r.engine, first.0, r.digest
+        ));
     }
     let mut setups: Vec<f64> = runs.iter().map(|(r, _)| r.setup_s).collect();
     setups.sort_by(f64::total_cmp);
@@ -326,7 +352,13 @@ fn median_of<T>(repeat: u32, mut f: impl FnMut() -> (Report, T)) -> Result<(Repo
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: f64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    let kib: f64 = line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
     Some(kib / 1024.0)
 }
 
@@ -349,7 +381,11 @@ pub fn run(args: &PholdArgs) -> Result<String, String> {
     if !args.compare {
         return Ok(format!("{}\n", ours.line()));
     }
-    let mut out = format!("{} peak_rss_mib={} bytes_per_pending={bytes:.1}\n", ours.line(), fmt_rss(rss));
+    let mut out = format!(
+        "{} peak_rss_mib={} bytes_per_pending={bytes:.1}\n",
+        ours.line(),
+        fmt_rss(rss)
+    );
     let queues: &[BaselineQueue] = match args.queue {
         CompareWith::Binary => &[BaselineQueue::Binary],
         CompareWith::Quad => &[BaselineQueue::Quad],
@@ -370,7 +406,11 @@ pub fn run(args: &PholdArgs) -> Result<String, String> {
             ));
         }
         out.push_str(&format!("{} peak_rss_mib={}\n", theirs.line(), fmt_rss(rss)));
-        ratios.push(format!("secsim/{}={:.2}", q.name(), ours.events_per_s() / theirs.events_per_s()));
+        ratios.push(format!(
+            "secsim/{}={:.2}",
+            q.name(),
+            ours.events_per_s() / theirs.events_per_s()
+        ));
     }
     out.push_str(&format!("ratio {}\n", ratios.join(" ")));
     Ok(out)
@@ -381,7 +421,16 @@ mod tests {
     use super::*;
 
     fn params(lps: u64, init: u64, events: u64, remote: f64, seed: u64) -> Params {
-        PholdArgs { lps, init, events, remote, seed, ..PholdArgs::default() }.params().unwrap()
+        PholdArgs {
+            lps,
+            init,
+            events,
+            remote,
+            seed,
+            ..PholdArgs::default()
+        }
+        .params()
+        .unwrap()
     }
 
     fn secsim_digest(p: &Params) -> (u64, u64, u64) {
@@ -442,7 +491,14 @@ mod tests {
 
     #[test]
     fn run_prints_the_suite_line_and_ratios() {
-        let args = PholdArgs { lps: 10, init: 2, events: 1000, compare: true, repeat: 1, ..PholdArgs::default() };
+        let args = PholdArgs {
+            lps: 10,
+            init: 2,
+            events: 1000,
+            compare: true,
+            repeat: 1,
+            ..PholdArgs::default()
+        };
         let out = run(&args).unwrap();
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines.len(), 4, "{out}");
@@ -458,15 +514,43 @@ mod tests {
     #[test]
     fn bad_flags_are_errors() {
         let bad = [
-            PholdArgs { lps: 0, ..PholdArgs::default() },
-            PholdArgs { init: 0, ..PholdArgs::default() },
-            PholdArgs { remote: 1.5, ..PholdArgs::default() },
-            PholdArgs { remote: f64::NAN, ..PholdArgs::default() },
-            PholdArgs { lookahead: 0.0, ..PholdArgs::default() },
-            PholdArgs { lookahead: f64::INFINITY, ..PholdArgs::default() },
-            PholdArgs { mean: -1.0, ..PholdArgs::default() },
-            PholdArgs { repeat: 0, ..PholdArgs::default() },
-            PholdArgs { lps: 1 << 20, init: 1 << 20, ..PholdArgs::default() },
+            PholdArgs {
+                lps: 0,
+                ..PholdArgs::default()
+            },
+            PholdArgs {
+                init: 0,
+                ..PholdArgs::default()
+            },
+            PholdArgs {
+                remote: 1.5,
+                ..PholdArgs::default()
+            },
+            PholdArgs {
+                remote: f64::NAN,
+                ..PholdArgs::default()
+            },
+            PholdArgs {
+                lookahead: 0.0,
+                ..PholdArgs::default()
+            },
+            PholdArgs {
+                lookahead: f64::INFINITY,
+                ..PholdArgs::default()
+            },
+            PholdArgs {
+                mean: -1.0,
+                ..PholdArgs::default()
+            },
+            PholdArgs {
+                repeat: 0,
+                ..PholdArgs::default()
+            },
+            PholdArgs {
+                lps: 1 << 20,
+                init: 1 << 20,
+                ..PholdArgs::default()
+            },
         ];
         for args in bad {
             let err = run(&args).unwrap_err();

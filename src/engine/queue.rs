@@ -68,7 +68,12 @@ struct Bucket {
 }
 
 impl Bucket {
-    const EMPTY: Bucket = Bucket { min: u64::MAX, head: 0, tail: 0, len: 0 };
+    const EMPTY: Bucket = Bucket {
+        min: u64::MAX,
+        head: 0,
+        tail: 0,
+        len: 0,
+    };
 }
 
 /// Stable, chunked radix heap on the 64-bit time (see the module doc).
@@ -163,7 +168,7 @@ impl RadixQueue {
     #[inline(always)]
     fn append(&mut self, b: usize, e: Entry) {
         let mut bk = self.buckets[b];
-        if bk.tail as usize % CHUNK == 0 {
+        if (bk.tail as usize).is_multiple_of(CHUNK) {
             self.link_chunk(&mut bk);
         }
         self.entries[bk.tail as usize] = e;
@@ -209,7 +214,7 @@ impl RadixQueue {
         bk.head += 1;
         bk.len -= 1;
         self.len -= 1;
-        if bk.head as usize % CHUNK == 0 || bk.len == 0 {
+        if (bk.head as usize).is_multiple_of(CHUNK) || bk.len == 0 {
             if bk.len == 0 {
                 self.release_bucket0();
             } else {
@@ -338,19 +343,31 @@ pub struct BinaryQueue {
 
 impl BinaryQueue {
     pub fn with_capacity(n: usize) -> Self {
-        BinaryQueue { heap: BinaryHeap::with_capacity(n), seq: 0 }
+        BinaryQueue {
+            heap: BinaryHeap::with_capacity(n),
+            seq: 0,
+        }
     }
 }
 
 impl EventQueue for BinaryQueue {
     #[inline(always)]
     fn push(&mut self, e: Entry) {
-        self.heap.push(Keyed { time: e.time, seq: self.seq, target: e.target, slot: e.slot });
+        self.heap.push(Keyed {
+            time: e.time,
+            seq: self.seq,
+            target: e.target,
+            slot: e.slot,
+        });
         self.seq += 1;
     }
     #[inline(always)]
     fn pop(&mut self) -> Option<Entry> {
-        self.heap.pop().map(|k| Entry { time: k.time, target: k.target, slot: k.slot })
+        self.heap.pop().map(|k| Entry {
+            time: k.time,
+            target: k.target,
+            slot: k.slot,
+        })
     }
     fn peek_time(&mut self) -> Option<u64> {
         self.heap.peek().map(|k| k.time)
@@ -374,10 +391,26 @@ mod tests {
     #[test]
     fn pops_by_time_then_fifo() {
         let mut q = RadixQueue::new();
-        q.push(Entry { time: 5, target: 0, slot: 0 });
-        q.push(Entry { time: 3, target: 1, slot: 1 });
-        q.push(Entry { time: 5, target: 2, slot: 2 });
-        q.push(Entry { time: 3, target: 3, slot: 3 });
+        q.push(Entry {
+            time: 5,
+            target: 0,
+            slot: 0,
+        });
+        q.push(Entry {
+            time: 3,
+            target: 1,
+            slot: 1,
+        });
+        q.push(Entry {
+            time: 5,
+            target: 2,
+            slot: 2,
+        });
+        q.push(Entry {
+            time: 3,
+            target: 3,
+            slot: 3,
+        });
         let order: Vec<u32> = std::iter::from_fn(|| q.pop()).map(|e| e.slot).collect();
         assert_eq!(order, vec![1, 3, 0, 2]);
     }
@@ -400,7 +433,11 @@ mod tests {
                     2 => rng.random_range(0..1_000),
                     _ => rng.random_range(0..1_000_000_000),
                 };
-                let e = Entry { time: now + dt, target: step, slot };
+                let e = Entry {
+                    time: now + dt,
+                    target: step,
+                    slot,
+                };
                 slot += 1;
                 a.push(e);
                 b.push(e);
@@ -423,12 +460,20 @@ mod tests {
         let mut q = RadixQueue::new();
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for i in 0..100_000u32 {
-            q.push(Entry { time: rng.random_range(0..1u64 << 40), target: 0, slot: i });
+            q.push(Entry {
+                time: rng.random_range(0..1u64 << 40),
+                target: 0,
+                slot: i,
+            });
         }
         // Churn: pop one, push one later, many times.
         for i in 0..300_000u32 {
             let e = q.pop().unwrap();
-            q.push(Entry { time: e.time + rng.random_range(0..1u64 << 30), target: 0, slot: i });
+            q.push(Entry {
+                time: e.time + rng.random_range(0..1u64 << 30),
+                target: 0,
+                slot: i,
+            });
         }
         let per_entry = q.allocated_bytes() as f64 / q.len() as f64;
         assert!(per_entry < 24.0, "{per_entry} bytes per pending entry");

@@ -83,7 +83,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { until: SimTime::MAX, max_events: u64::MAX }
+        Limits {
+            until: SimTime::MAX,
+            max_events: u64::MAX,
+        }
     }
 }
 
@@ -180,7 +183,11 @@ impl<M> Core<M> {
         let at = at.max(self.now);
         let (slot, generation) = self.alloc(from, timer, msg);
         let tagged = if timer { slot | TIMER_BIT } else { slot };
-        self.queue.push(Entry { time: at.as_nanos(), target: to, slot: tagged });
+        self.queue.push(Entry {
+            time: at.as_nanos(),
+            target: to,
+            slot: tagged,
+        });
         TimerId { slot, generation }
     }
 }
@@ -308,7 +315,11 @@ impl<W: World> Sim<W> {
             world,
             core: Core {
                 now: SimTime::ZERO,
-                queue: if pending > 0 { RadixQueue::with_capacity(pending) } else { RadixQueue::new() },
+                queue: if pending > 0 {
+                    RadixQueue::with_capacity(pending)
+                } else {
+                    RadixQueue::new()
+                },
                 msgs: Vec::with_capacity(pending),
                 froms: Vec::with_capacity(pending),
                 meta: Vec::with_capacity(pending),
@@ -323,7 +334,12 @@ impl<W: World> Sim<W> {
 
     /// Turns tracing on; lines also go to `sink` if given.
     pub fn enable_trace(&mut self, sink: Option<TraceSink>) {
-        self.core.trace = Some(Box::new(Trace { hash: Sha256::new(), sink, lines: 0, io_error: None }));
+        self.core.trace = Some(Box::new(Trace {
+            hash: Sha256::new(),
+            sink,
+            lines: 0,
+            io_error: None,
+        }));
     }
 
     /// The trace hash so far (hex), if tracing is on.
@@ -367,7 +383,13 @@ impl<W: World> Sim<W> {
 
     /// A context for setup code acting as `me` (initial events, timers).
     pub fn ctx(&mut self, me: ActorId) -> (&mut W, Ctx<'_, W::Msg>) {
-        (&mut self.world, Ctx { core: &mut self.core, me })
+        (
+            &mut self.world,
+            Ctx {
+                core: &mut self.core,
+                me,
+            },
+        )
     }
 
     /// Schedules an initial event from outside any actor.
@@ -426,17 +448,31 @@ impl<W: World> Sim<W> {
             // inlined) lets the compiler drop the load: a cache miss saved per event.
             let kind = match timer {
                 Some(id) => EventKind::Timer(id),
-                None => EventKind::Message { from: self.core.froms[slot as usize] },
+                None => EventKind::Message {
+                    from: self.core.froms[slot as usize],
+                },
             };
-            let ev = Event { time: self.core.now, to: entry.target, kind, msg };
-            let mut ctx = Ctx { core: &mut self.core, me: entry.target };
+            let ev = Event {
+                time: self.core.now,
+                to: entry.target,
+                kind,
+                msg,
+            };
+            let mut ctx = Ctx {
+                core: &mut self.core,
+                me: entry.target,
+            };
             self.world.handle(&mut ctx, ev);
             if self.core.stop {
                 break StopReason::Stopped;
             }
         };
         self.core.delivered += events;
-        RunStats { events, reason, now: self.core.now }
+        RunStats {
+            events,
+            reason,
+            now: self.core.now,
+        }
     }
 }
 
@@ -526,9 +562,15 @@ mod tests {
         for t in 0..10 {
             sim.schedule(SimTime::from_nanos(t * 10), 0, "x");
         }
-        let s = sim.run(Limits { until: SimTime::from_nanos(35), max_events: u64::MAX });
+        let s = sim.run(Limits {
+            until: SimTime::from_nanos(35),
+            max_events: u64::MAX,
+        });
         assert_eq!((s.events, s.reason), (4, StopReason::TimeLimit));
-        let s = sim.run(Limits { until: SimTime::MAX, max_events: 3 });
+        let s = sim.run(Limits {
+            until: SimTime::MAX,
+            max_events: 3,
+        });
         assert_eq!((s.events, s.reason), (3, StopReason::EventLimit));
         assert_eq!(sim.now(), SimTime::from_nanos(60));
         let s = sim.run(Limits::default());
