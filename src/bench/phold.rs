@@ -326,26 +326,22 @@ pub fn run_secsim(params: &Params) -> (Report, f64) {
     (report, bytes)
 }
 
-/// Runs `f` `repeat` times and returns the run with the median wall time, with the median
-/// setup time. Every run must give the same digest (the model is deterministic).
-fn median_of<T>(repeat: u32, mut f: impl FnMut() -> (Report, T)) -> Result<(Report, T), String> {
-    let mut runs: Vec<(Report, T)> = (0..repeat).map(|_| f()).collect();
-    let first = (runs[0].0.digest, runs[0].0.sim_end_ticks, runs[0].0.events);
-    if let Some((r, _)) = runs
-        .iter()
-        .find(|(r, _)| (r.digest, r.sim_end_ticks, r.events) != first)
-    {
+/// The run with the median wall time, with the median setup time. Every run must give the
+/// same digest (the model is deterministic).
+fn median(mut runs: Vec<Report>) -> Result<Report, String> {
+    let first = (runs[0].digest, runs[0].sim_end_ticks, runs[0].events);
+    if let Some(r) = runs.iter().find(|r| (r.digest, r.sim_end_ticks, r.events) != first) {
         return Err(format!(
             "engine {} is not deterministic: digest {:016x} then {:016x}",
             r.engine, first.0, r.digest
         ));
     }
-    let mut setups: Vec<f64> = runs.iter().map(|(r, _)| r.setup_s).collect();
+    let mut setups: Vec<f64> = runs.iter().map(|r| r.setup_s).collect();
     setups.sort_by(f64::total_cmp);
-    runs.sort_by(|a, b| a.0.wall_s.total_cmp(&b.0.wall_s));
-    let (mut report, extra) = runs.swap_remove(runs.len() / 2);
+    runs.sort_by(|a, b| a.wall_s.total_cmp(&b.wall_s));
+    let mut report = runs.swap_remove(runs.len() / 2);
     report.setup_s = setups[setups.len() / 2];
-    Ok((report, extra))
+    Ok(report)
 }
 
 /// The process's peak resident set [MiB] (Linux `VmHWM`), if known.
@@ -373,42 +369,75 @@ fn fmt_rss(rss: Option<f64>) -> String {
 
 /// `secsim bench phold`: runs the model (and with `--compare` the reference kernels) and
 /// returns the printed text, one line per engine plus a ratio line.
+///
+/// The kernels take turns (secsim, then each reference kernel, `--repeat` rounds), so a
+/// change of load on a shared machine hits all of them alike; each line is the median
+/// run. secsim's peak RSS is read after its first run, before any other kernel has run in
+/// the process; a reference kernel's is the smallest over its runs (the peak is reset
+/// before each run, but memory freed by an earlier kernel may still be resident).
 pub fn run(args: &PholdArgs) -> Result<String, String> {
     let params = args.params()?;
-    reset_peak_rss();
-    let (ours, bytes) = median_of(args.repeat, || run_secsim(&params))?;
-    let rss = peak_rss_mib();
+    let mut kernels: Vec<Option<BaselineQueue>> = vec![None];
+    if args.compare {
+        kernels.extend(
+            match args.queue {
+                CompareWith::Binary => &[BaselineQueue::Binary][..],
+                CompareWith::Quad => &[BaselineQueue::Quad][..],
+                CompareWith::Radix => &[BaselineQueue::Radix][..],
+                CompareWith::All => &[BaselineQueue::Binary, BaselineQueue::Radix][..],
+            }
+            .iter()
+            .map(|&q| Some(q)),
+        );
+    }
+    let mut runs: Vec<Vec<Report>> = vec![Vec::new(); kernels.len()];
+    let mut rss: Vec<Option<f64>> = vec![None; kernels.len()];
+    let mut bytes = 0.0;
+    for round in 0..args.repeat {
+        for (k, kernel) in kernels.iter().enumerate() {
+            reset_peak_rss();
+            let report = match kernel {
+                None => {
+                    let (report, b) = run_secsim(&params);
+                    bytes = b;
+                    report
+                }
+                Some(q) => baseline::run(&params, *q),
+            };
+            let peak = peak_rss_mib();
+            rss[k] = match (k, round) {
+                (0, 0) => peak,
+                (0, _) => rss[k],
+                _ => rss[k].zip(peak).map(|(a, b)| a.min(b)).or(peak),
+            };
+            runs[k].push(report);
+        }
+    }
+    let mut reports = Vec::new();
+    for r in runs {
+        reports.push(median(r)?);
+    }
+    let ours = &reports[0];
     if !args.compare {
         return Ok(format!("{}\n", ours.line()));
     }
     let mut out = format!(
         "{} peak_rss_mib={} bytes_per_pending={bytes:.1}\n",
         ours.line(),
-        fmt_rss(rss)
+        fmt_rss(rss[0])
     );
-    let queues: &[BaselineQueue] = match args.queue {
-        CompareWith::Binary => &[BaselineQueue::Binary],
-        CompareWith::Quad => &[BaselineQueue::Quad],
-        CompareWith::Radix => &[BaselineQueue::Radix],
-        CompareWith::All => &[BaselineQueue::Binary, BaselineQueue::Radix],
-    };
     let mut ratios = Vec::new();
-    for &q in queues {
-        reset_peak_rss();
-        let (theirs, ()) = median_of(args.repeat, || (baseline::run(&params, q), ()))?;
-        let rss = peak_rss_mib();
+    for (k, theirs) in reports.iter().enumerate().skip(1) {
+        let name = kernels[k].map_or("secsim", BaselineQueue::name);
         if (theirs.digest, theirs.sim_end_ticks, theirs.events) != (ours.digest, ours.sim_end_ticks, ours.events) {
             return Err(format!(
-                "secsim and the {} kernel disagree: digest {:016x} vs {:016x}",
-                q.name(),
-                ours.digest,
-                theirs.digest
+                "secsim and the {name} kernel disagree: digest {:016x} vs {:016x}",
+                ours.digest, theirs.digest
             ));
         }
-        out.push_str(&format!("{} peak_rss_mib={}\n", theirs.line(), fmt_rss(rss)));
+        out.push_str(&format!("{} peak_rss_mib={}\n", theirs.line(), fmt_rss(rss[k])));
         ratios.push(format!(
-            "secsim/{}={:.2}",
-            q.name(),
+            "secsim/{name}={:.2}",
             ours.events_per_s() / theirs.events_per_s()
         ));
     }
