@@ -11,8 +11,10 @@
 //! kept in insertion order: pushes append (they carry the newest sequence number), and a
 //! bucket is only redistributed when every lower bucket is empty, so its stable split keeps
 //! that order. Ties are thus popped first-in first-out without storing a sequence number,
-//! and an entry is 16 bytes. Buckets are chains of fixed-size chunks drawn from one shared
-//! free list, so memory follows the number of pending events (no per-bucket `Vec` slack).
+//! and an entry is 16 bytes. Buckets are chains of fixed-size chunks of one arena, drawn
+//! from one shared free list, so memory follows the number of pending events (no per-bucket
+//! `Vec` slack). Each bucket tracks its smallest time as entries arrive, so a refill is a
+//! single pass over the bucket it splits.
 //! Events scheduled at "now" land in bucket 0 and leave by its FIFO cursor: the zero-delay
 //! fast path costs no ordering work.
 //!
@@ -453,6 +455,40 @@ mod tests {
             assert_eq!(a.pop(), Some(y));
         }
         assert_eq!(a.pop(), None);
+    }
+
+    /// Long runs of equal times cross chunk boundaries in bucket 0 while it is being read
+    /// and written: the order must match the reference heap, and every chunk must come
+    /// back to the free list.
+    #[test]
+    fn equal_times_match_reference_across_chunks() {
+        let mut q = RadixQueue::new();
+        let mut r = BinaryQueue::default();
+        let mut slot = 0u32;
+        let mut push = |q: &mut RadixQueue, r: &mut BinaryQueue, time: u64| {
+            let e = Entry { time, target: 0, slot };
+            slot += 1;
+            q.push(e);
+            r.push(e);
+        };
+        for round in 0..20u64 {
+            for _ in 0..(3 * CHUNK + 7) {
+                push(&mut q, &mut r, round);
+            }
+            // Pop two thirds, pushing one more at "now" for every third pop.
+            for k in 0..2 * CHUNK {
+                let e = q.pop().unwrap();
+                assert_eq!(Some(e), r.pop());
+                if k % 3 == 0 {
+                    push(&mut q, &mut r, e.time);
+                }
+            }
+        }
+        while let Some(e) = r.pop() {
+            assert_eq!(q.pop(), Some(e));
+        }
+        assert_eq!(q.pop(), None);
+        assert_eq!(q.free.len(), q.next.len(), "chunks leaked");
     }
 
     #[test]

@@ -556,6 +556,48 @@ mod tests {
         assert_eq!(sim.world.1, [false, true]);
     }
 
+    /// A slot goes timer -> message -> timer; the first timer's id must match neither.
+    #[test]
+    fn stale_timer_id_never_cancels_a_message_or_later_timer() {
+        struct W {
+            first: Option<TimerId>,
+            results: Vec<bool>,
+            seen: Vec<u8>,
+        }
+        impl World for W {
+            type Msg = u8;
+            fn handle(&mut self, ctx: &mut Ctx<'_, u8>, ev: Event<u8>) {
+                self.seen.push(ev.msg);
+                match ev.msg {
+                    0 => self.first = Some(ctx.set_timer(SimDuration::from_nanos(1), 1)),
+                    // The fired timer's slot now carries a message.
+                    1 => {
+                        ctx.send(0, SimDuration::from_nanos(1), 2);
+                        let stale = self.first.unwrap();
+                        self.results.push(ctx.cancel(stale));
+                    }
+                    // The message's slot now carries a new timer.
+                    2 => {
+                        let fresh = ctx.set_timer(SimDuration::from_nanos(1), 3);
+                        let stale = self.first.unwrap();
+                        self.results.push(ctx.cancel(stale));
+                        self.results.push(ctx.cancel(fresh));
+                    }
+                    _ => panic!("cancelled timer delivered"),
+                }
+            }
+        }
+        let mut sim = Sim::new(W {
+            first: None,
+            results: vec![],
+            seen: vec![],
+        });
+        sim.schedule(SimTime::ZERO, 0, 0);
+        sim.run(Limits::default());
+        assert_eq!(sim.world.seen, [0, 1, 2]);
+        assert_eq!(sim.world.results, [false, false, true]);
+    }
+
     #[test]
     fn limits_bound_time_and_events_and_resume() {
         let mut sim = Sim::new(Log::default());
