@@ -11,8 +11,10 @@
 //! kept in insertion order: pushes append (they carry the newest sequence number), and a
 //! bucket is only redistributed when every lower bucket is empty, so its stable split keeps
 //! that order. Ties are thus popped first-in first-out without storing a sequence number,
-//! and an entry is 16 bytes. Buckets are chains of fixed-size chunks drawn from one shared
-//! free list, so memory follows the number of pending events (no per-bucket `Vec` slack).
+//! and an entry is 16 bytes. Buckets are chains of fixed-size chunks of one arena, drawn
+//! from one shared free list, so memory follows the number of pending events (no per-bucket
+//! `Vec` slack). Each bucket tracks its smallest time as entries arrive, so a refill is a
+//! single pass over the bucket it splits.
 //! Events scheduled at "now" land in bucket 0 and leave by its FIFO cursor: the zero-delay
 //! fast path costs no ordering work.
 //!
@@ -49,40 +51,44 @@ pub trait EventQueue {
 const CHUNK: usize = 256;
 const BUCKETS: usize = 65;
 const NONE: u32 = u32::MAX;
-
-type Chunk = Box<[Entry; CHUNK]>;
+/// Entries a refill moves into buckets `0..=SOON_BITS` are reported by
+/// [`RadixQueue::pop_hinting`]: they are at most `2^SOON_BITS` ns after the new minimum.
+const SOON_BITS: usize = 16;
 
 #[derive(Clone, Copy, Debug)]
 struct Bucket {
-    /// First and last chunk of the chain (NONE when empty).
-    head_chunk: u32,
-    tail_chunk: u32,
-    /// Entries written into the tail chunk.
-    tail_len: u32,
-    /// Entries consumed from the head chunk (bucket 0's FIFO cursor).
-    head_pos: u32,
+    /// Smallest time in the bucket (`u64::MAX` when empty): the next `last` on refill.
+    min: u64,
+    /// Arena index of the next entry to read (bucket 0's FIFO cursor; else the chain's
+    /// first entry).
+    head: u32,
+    /// Arena index where the next entry goes; a multiple of `CHUNK` when the tail chunk is
+    /// full or the bucket has none (empty buckets keep 0).
+    tail: u32,
     /// Entries in the bucket.
     len: u32,
 }
 
 impl Bucket {
     const EMPTY: Bucket = Bucket {
-        head_chunk: NONE,
-        tail_chunk: NONE,
-        tail_len: 0,
-        head_pos: 0,
+        min: u64::MAX,
+        head: 0,
+        tail: 0,
         len: 0,
     };
 }
 
 /// Stable, chunked radix heap on the 64-bit time (see the module doc).
+///
+/// All chunks live in one arena (`entries`, chunk `c` is `entries[c*CHUNK..(c+1)*CHUNK]`),
+/// so reaching an entry is one index, and a bucket is a chain of chunks linked by `next`.
 pub struct RadixQueue {
     last: u64,
     len: usize,
     /// Bit b set when bucket b is non-empty.
     nonempty: u128,
     buckets: [Bucket; BUCKETS],
-    chunks: Vec<Chunk>,
+    entries: Vec<Entry>,
     /// Next chunk in a chain, per chunk.
     next: Vec<u32>,
     free: Vec<u32>,
@@ -101,7 +107,7 @@ impl RadixQueue {
             len: 0,
             nonempty: 0,
             buckets: [Bucket::EMPTY; BUCKETS],
-            chunks: Vec::new(),
+            entries: Vec::new(),
             next: Vec::new(),
             free: Vec::new(),
         }
@@ -111,19 +117,22 @@ impl RadixQueue {
     pub fn with_capacity(n: usize) -> Self {
         let mut q = Self::new();
         let want = n.div_ceil(CHUNK) + BUCKETS;
-        q.chunks.reserve(want);
-        q.next.reserve(want);
-        q.free.reserve(want);
+        q.entries.reserve_exact(want * CHUNK);
+        q.next.reserve_exact(want);
+        q.free.reserve_exact(want);
         for _ in 0..want {
             let id = q.new_chunk();
             q.free.push(id);
         }
+        // Hand out low chunks first.
+        q.free.reverse();
         q
     }
 
     /// Bytes held by the queue's chunks (for memory accounting).
     pub fn allocated_bytes(&self) -> usize {
-        self.chunks.len() * (CHUNK * std::mem::size_of::<Entry>() + 4)
+        self.entries.capacity() * std::mem::size_of::<Entry>()
+            + (self.next.capacity() + self.free.capacity()) * std::mem::size_of::<u32>()
     }
 
     #[inline(always)]
@@ -131,11 +140,22 @@ impl RadixQueue {
         (64 - (time ^ self.last).leading_zeros()) as usize
     }
 
+    #[cold]
+    #[inline(never)]
     fn new_chunk(&mut self) -> u32 {
-        let id = self.chunks.len() as u32;
-        self.chunks.push(Box::new([Entry::default(); CHUNK]));
+        let id = self.next.len();
+        // Chunk indices times CHUNK must fit the u32 arena index.
+        assert!((id + 1) * CHUNK < NONE as usize, "radix queue arena full");
+        if self.entries.capacity() - self.entries.len() < CHUNK {
+            // Grow by an eighth (whole chunks), not double: memory follows the pending
+            // count (a large arena is remapped, not copied, by the allocator).
+            let more = (self.entries.len() / 8).max(16 * CHUNK).next_multiple_of(CHUNK);
+            self.entries.reserve_exact(more);
+            self.next.reserve_exact(more / CHUNK);
+        }
+        self.entries.resize(self.entries.len() + CHUNK, Entry::default());
         self.next.push(NONE);
-        id
+        id as u32
     }
 
     #[inline(always)]
@@ -146,85 +166,113 @@ impl RadixQueue {
         }
     }
 
+    /// Appends `e` to bucket `b` (does not touch `len` or `nonempty`).
     #[inline(always)]
     fn append(&mut self, b: usize, e: Entry) {
-        let bucket = self.buckets[b];
-        if bucket.tail_chunk == NONE || bucket.tail_len as usize == CHUNK {
-            let id = self.take_chunk();
-            self.next[id as usize] = NONE;
-            let bk = &mut self.buckets[b];
-            if bk.tail_chunk == NONE {
-                bk.head_chunk = id;
-                bk.head_pos = 0;
-            } else {
-                self.next[bk.tail_chunk as usize] = id;
-            }
-            bk.tail_chunk = id;
-            bk.tail_len = 0;
+        let mut bk = self.buckets[b];
+        if (bk.tail as usize).is_multiple_of(CHUNK) {
+            self.link_chunk(&mut bk);
         }
-        let bk = &mut self.buckets[b];
-        self.chunks[bk.tail_chunk as usize][bk.tail_len as usize] = e;
-        bk.tail_len += 1;
+        self.entries[bk.tail as usize] = e;
+        bk.tail += 1;
         bk.len += 1;
-        self.nonempty |= 1u128 << b;
+        bk.min = bk.min.min(e.time);
+        self.buckets[b] = bk;
+    }
+
+    /// Gives `bk` a fresh tail chunk (its tail chunk is full, or it has none).
+    #[inline(always)]
+    fn link_chunk(&mut self, bk: &mut Bucket) {
+        let id = self.take_chunk();
+        self.next[id as usize] = NONE;
+        let at = id * CHUNK as u32;
+        if bk.len == 0 {
+            bk.head = at;
+        } else {
+            self.next[(bk.tail as usize - 1) / CHUNK] = id;
+        }
+        bk.tail = at;
+    }
+
+    /// Pops like [`EventQueue::pop`], and calls `soon` with the slot of every entry that a
+    /// refill moves close to the front (within `2^SOON_BITS` ns of the new minimum), so the
+    /// caller can prefetch its payload before the entry is popped.
+    #[inline(always)]
+    pub(crate) fn pop_hinting(&mut self, soon: impl FnMut(u32)) -> Option<Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        if self.buckets[0].len == 0 {
+            self.refill(soon);
+        }
+        Some(self.pop_front())
+    }
+
+    /// Takes bucket 0's first entry. Precondition: bucket 0 is not empty.
+    #[inline(always)]
+    fn pop_front(&mut self) -> Entry {
+        let bk = &mut self.buckets[0];
+        let e = self.entries[bk.head as usize];
+        bk.head += 1;
+        bk.len -= 1;
+        self.len -= 1;
+        if (bk.head as usize).is_multiple_of(CHUNK) || bk.len == 0 {
+            if bk.len == 0 {
+                self.release_bucket0();
+            } else {
+                let old = (bk.head - 1) / CHUNK as u32;
+                bk.head = self.next[old as usize] * CHUNK as u32;
+                self.free.push(old);
+            }
+        }
+        e
     }
 
     /// Refills bucket 0 from the lowest non-empty bucket. Precondition: bucket 0 is empty
     /// and the queue is not.
     #[cold]
     #[inline(never)]
-    fn refill(&mut self) {
+    fn refill(&mut self, mut soon: impl FnMut(u32)) {
         // Invariant: the queue is non-empty, so some bit is set; bucket 0 is empty.
         let b = self.nonempty.trailing_zeros() as usize;
         debug_assert!(b > 0 && b < BUCKETS);
         let src = self.buckets[b];
         self.buckets[b] = Bucket::EMPTY;
-        self.nonempty &= !(1u128 << b);
-        // Pass 1: the minimum time becomes the new `last`.
-        let mut min = u64::MAX;
-        let mut c = src.head_chunk;
-        let mut pos = src.head_pos as usize;
+        self.last = src.min;
+        // A stable split into lower buckets; each source chunk is freed once read. A bucket
+        // other than 0 is never read before it is split, so its data starts at its head
+        // chunk's first entry.
+        let mut nonempty = self.nonempty & !(1u128 << b);
+        let mut at = src.head as usize;
         let mut remaining = src.len as usize;
         while remaining > 0 {
-            let chunk = &self.chunks[c as usize];
-            let end = (pos + remaining).min(CHUNK);
-            for e in &chunk[pos..end] {
-                min = min.min(e.time);
-            }
-            remaining -= end - pos;
-            c = self.next[c as usize];
-            pos = 0;
-        }
-        self.last = min;
-        // Pass 2: a stable split into lower buckets; each source chunk is freed once read.
-        let mut c = src.head_chunk;
-        let mut pos = src.head_pos as usize;
-        let mut remaining = src.len as usize;
-        while remaining > 0 {
-            let end = (pos + remaining).min(CHUNK);
-            for i in pos..end {
-                let e = self.chunks[c as usize][i];
+            let n = remaining.min(CHUNK - at % CHUNK);
+            for i in at..at + n {
+                let e = self.entries[i];
                 let nb = self.bucket_of(e.time);
+                if nb <= SOON_BITS {
+                    soon(e.slot);
+                }
+                nonempty |= 1u128 << nb;
                 self.append(nb, e);
             }
-            remaining -= end - pos;
-            let next = self.next[c as usize];
-            self.free.push(c);
-            c = next;
-            pos = 0;
+            remaining -= n;
+            let c = (at + n - 1) / CHUNK;
+            self.free.push(c as u32);
+            if remaining > 0 {
+                at = self.next[c] as usize * CHUNK;
+            }
         }
-        // Chunks of the chain past the data (none: tail chunk is the last one read).
-        debug_assert!(c == NONE || src.len == 0);
+        self.nonempty = nonempty;
     }
 
+    /// Frees bucket 0's last chunk once it is empty.
+    #[inline(always)]
     fn release_bucket0(&mut self) {
-        let bk = self.buckets[0];
-        let mut c = bk.head_chunk;
-        while c != NONE {
-            let next = self.next[c as usize];
-            self.free.push(c);
-            c = next;
-        }
+        // Every earlier chunk was freed as the cursor left it, so only the chunk just read
+        // (also the tail chunk) remains.
+        let c = (self.buckets[0].head - 1) / CHUNK as u32;
+        self.free.push(c);
         self.buckets[0] = Bucket::EMPTY;
         self.nonempty &= !1;
     }
@@ -236,6 +284,7 @@ impl EventQueue for RadixQueue {
         debug_assert!(e.time >= self.last, "event scheduled into the past");
         let b = self.bucket_of(e.time);
         self.append(b, e);
+        self.nonempty |= 1u128 << b;
         self.len += 1;
     }
 
@@ -245,22 +294,9 @@ impl EventQueue for RadixQueue {
             return None;
         }
         if self.buckets[0].len == 0 {
-            self.refill();
+            self.refill(|_| {});
         }
-        let bk = &mut self.buckets[0];
-        let e = self.chunks[bk.head_chunk as usize][bk.head_pos as usize];
-        bk.head_pos += 1;
-        bk.len -= 1;
-        self.len -= 1;
-        if bk.len == 0 {
-            self.release_bucket0();
-        } else if bk.head_pos as usize == CHUNK {
-            let old = bk.head_chunk;
-            bk.head_chunk = self.next[old as usize];
-            bk.head_pos = 0;
-            self.free.push(old);
-        }
-        Some(e)
+        Some(self.pop_front())
     }
 
     fn peek_time(&mut self) -> Option<u64> {
@@ -268,10 +304,9 @@ impl EventQueue for RadixQueue {
             return None;
         }
         if self.buckets[0].len == 0 {
-            self.refill();
+            self.refill(|_| {});
         }
-        let bk = &self.buckets[0];
-        Some(self.chunks[bk.head_chunk as usize][bk.head_pos as usize].time)
+        Some(self.entries[self.buckets[0].head as usize].time)
     }
 
     #[inline(always)]
@@ -420,6 +455,40 @@ mod tests {
             assert_eq!(a.pop(), Some(y));
         }
         assert_eq!(a.pop(), None);
+    }
+
+    /// Long runs of equal times cross chunk boundaries in bucket 0 while it is being read
+    /// and written: the order must match the reference heap, and every chunk must come
+    /// back to the free list.
+    #[test]
+    fn equal_times_match_reference_across_chunks() {
+        let mut q = RadixQueue::new();
+        let mut r = BinaryQueue::default();
+        let mut slot = 0u32;
+        let mut push = |q: &mut RadixQueue, r: &mut BinaryQueue, time: u64| {
+            let e = Entry { time, target: 0, slot };
+            slot += 1;
+            q.push(e);
+            r.push(e);
+        };
+        for round in 0..20u64 {
+            for _ in 0..(3 * CHUNK + 7) {
+                push(&mut q, &mut r, round);
+            }
+            // Pop two thirds, pushing one more at "now" for every third pop.
+            for k in 0..2 * CHUNK {
+                let e = q.pop().unwrap();
+                assert_eq!(Some(e), r.pop());
+                if k % 3 == 0 {
+                    push(&mut q, &mut r, e.time);
+                }
+            }
+        }
+        while let Some(e) = r.pop() {
+            assert_eq!(q.pop(), Some(e));
+        }
+        assert_eq!(q.pop(), None);
+        assert_eq!(q.free.len(), q.next.len(), "chunks leaked");
     }
 
     #[test]
