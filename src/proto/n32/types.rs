@@ -294,7 +294,11 @@ pub struct SecNegotiateReqData {
     /// Supported capabilities, highest priority first (minItems 1).
     pub supported_sec_capability_list: Vec<SecurityCapability>,
     /// Supports the `3gpp-Sbi-Target-apiRoot` header (default false).
-    #[serde(rename = "3GppSbiTargetApiRootSupported", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "3GppSbiTargetApiRootSupported",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sbi_target_api_root_supported_3gpp: Option<bool>,
     /// PLMN IDs the sender serves (minItems 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -351,7 +355,11 @@ pub struct SecNegotiateRspData {
     /// The selected capability.
     pub selected_sec_capability: SecurityCapability,
     /// Supports the `3gpp-Sbi-Target-apiRoot` header (default false).
-    #[serde(rename = "3GppSbiTargetApiRootSupported", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "3GppSbiTargetApiRootSupported",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub sbi_target_api_root_supported_3gpp: Option<bool>,
     /// PLMN IDs the responder serves (minItems 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -659,8 +667,14 @@ mod tests {
 
     #[test]
     fn context_id_refuses_bad_input() {
-        for bad in ["", "0123456789ABCDE", "0123456789ABCDEF0", "0123456789ABCDEG", " 123456789ABCDEF", "0x23456789ABCDEF"]
-        {
+        for bad in [
+            "",
+            "0123456789ABCDE",
+            "0123456789ABCDEF0",
+            "0123456789ABCDEG",
+            " 123456789ABCDEF",
+            "0x23456789ABCDEF",
+        ] {
             assert!(N32fContextId::new(bad).is_err(), "{bad:?}");
             assert!(serde_json::from_value::<N32fContextId>(json!(bad)).is_err(), "{bad:?}");
         }
@@ -712,7 +726,10 @@ mod tests {
 
         let rsp = SecNegotiateRspData::new("sepp.5gc.mnc002.mcc002.3gppnetwork.org", SecurityCapability::Prins);
         let v = serde_json::to_value(&rsp).unwrap();
-        assert_eq!(v, json!({"sender": "sepp.5gc.mnc002.mcc002.3gppnetwork.org", "selectedSecCapability": "PRINS"}));
+        assert_eq!(
+            v,
+            json!({"sender": "sepp.5gc.mnc002.mcc002.3gppnetwork.org", "selectedSecCapability": "PRINS"})
+        );
         assert_eq!(serde_json::from_value::<SecNegotiateRspData>(v).unwrap(), rsp);
     }
 
@@ -748,7 +765,10 @@ mod tests {
         let mut rsp = SecParamExchRspData::new(N32fContextId::from_u64(7));
         rsp.selected_jwe_cipher_suite = Some("A128GCM".into());
         let v = serde_json::to_value(&rsp).unwrap();
-        assert_eq!(v, json!({"n32fContextId": "0000000000000007", "selectedJweCipherSuite": "A128GCM"}));
+        assert_eq!(
+            v,
+            json!({"n32fContextId": "0000000000000007", "selectedJweCipherSuite": "A128GCM"})
+        );
         assert_eq!(serde_json::from_value::<SecParamExchRspData>(v).unwrap(), rsp);
     }
 
@@ -773,7 +793,10 @@ mod tests {
         assert_eq!(v["failedModificationList"][0]["n32fErrorType"], "NEW_ERROR");
         assert_eq!(serde_json::from_value::<N32fErrorInfo>(v).unwrap(), e);
         let c = N32fContextInfo { n32f_context_id: id() };
-        assert_eq!(serde_json::to_value(&c).unwrap(), json!({"n32fContextId": "0123456789ABCDEF"}));
+        assert_eq!(
+            serde_json::to_value(&c).unwrap(),
+            json!({"n32fContextId": "0123456789ABCDEF"})
+        );
         assert!(serde_json::from_value::<N32fErrorInfo>(json!({"n32fErrorType": "CONTEXT_NOT_FOUND"})).is_err());
     }
 }
