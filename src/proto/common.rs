@@ -13,9 +13,9 @@
 //! # Extensible enumerations
 //!
 //! 3GPP enumerations are "enum or any string" (TS 29.501 clause 5.2.3.3): the OpenAPI says
-//! `anyOf: [{enum: [...]}, {type: string}]`. [`extensible_enum!`] models one as a Rust enum with
-//! the known values plus `Other(String)`, which (de)serializes as the raw string. Parsing a
-//! known string always gives the named variant, never `Other`.
+//! `anyOf: [{enum: [...]}, {type: string}]`. The crate-private `extensible_enum!` macro models
+//! one as a Rust enum with the known values plus `Other(String)`, which (de)serializes as the
+//! raw string. Parsing a known string always gives the named variant, never `Other`.
 
 use std::fmt;
 
