@@ -10,8 +10,6 @@
 //! [`validator`]; references into files that are not shipped (see `VERSIONS.md`) accept
 //! anything and are reported.
 
-#![allow(dead_code)]
-
 pub mod validator;
 
 use std::path::PathBuf;
