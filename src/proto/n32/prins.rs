@@ -60,6 +60,16 @@
 //! The JWS failures carry `failedModificationList` `[{ipxId, n32fErrorType}]`; the rebuild
 //! failures carry `errorDetailsList` `[{attribute, msgReconstructFailReason}]`.
 //!
+//! # Not modelled
+//! - Path parameters: a SUPI in `:path` stays in clear.
+//! - MULTIPART_BINARY parts and wildcard pointers in BODY rules.
+//! - RI changes to query parameters that no rule names (they sit in `queryFragment`).
+//! - PLMN-ID plausibility checks, and the roaming-hub error message (metadata-only
+//!   reformattedData plus the hub's JWS).
+//!
+//! Submodules: [`patch`] (RFC 6901/6902 by hand, no dependency added) and [`fault`] (defects
+//! to inject, each with the error the receiver must report).
+//!
 //! # Size
 //! [`wire_len`] is the serialized JSON length. The protection overhead over the plain message is
 //! about 4/3 × (|aad JSON| + |dataToEncrypt JSON|) + 160 B (protected header 44, iv 16, tag 22,
