@@ -294,6 +294,7 @@ impl SimWorld {
             NetEvent::Failed { conn, streams, cause } => {
                 let (outcome, status) = match cause {
                     ConnFailure::Refused { status, .. } => (Outcome::Refused, status),
+                    ConnFailure::Reset => (Outcome::Unreachable, 0),
                     ConnFailure::Unreachable => (Outcome::Unreachable, 0),
                     ConnFailure::Tls(_) => (Outcome::Error, 0),
                 };

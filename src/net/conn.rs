@@ -65,6 +65,8 @@ pub enum Segment {
     ConnectReply {
         status: u16,
         body: Option<String>,
+        /// Response headers beyond the status (e.g. `Proxy-Status`, `3gpp-Connect-Res-Info`).
+        headers: Vec<(String, String)>,
     },
     ClientHello(Box<HelloMsg>),
     ServerFlight(Box<FlightMsg>),
@@ -124,13 +126,34 @@ pub enum Wire {
     IdleCheck(ConnId),
     /// The links gave up on a segment this node sent.
     GiveUp(ConnId),
+    /// A middlebox reset the connection.
+    Reset(ConnId),
+}
+
+/// What an on-path node does to a direct connection it will not carry.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub enum Intercept {
+    /// Drops every packet: the client gives up after its connect timeout.
+    Drop,
+    /// Answers the SYN with a TCP reset.
+    Reset,
+    /// Lets TCP through, reads the ClientHello (SNI) and answers with a TLS alert.
+    AlertOnClientHello,
+    /// No route exists (routes withdrawn, DNS): the client fails at once.
+    NoRoute,
 }
 
 /// Why a connection failed.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub enum ConnFailure {
     /// The proxy refused the CONNECT with this status and body.
-    Refused { status: u16, body: Option<String> },
+    Refused {
+        status: u16,
+        body: Option<String>,
+        headers: Vec<(String, String)>,
+    },
+    /// The connection was reset (TCP RST), e.g. by a middlebox on the path.
+    Reset,
     /// The links gave up (outage, loss beyond the retransmission budget, no route).
     Unreachable,
     /// The TLS handshake failed (bad certificate, unknown PSK identity, wrong PSK...).
@@ -209,6 +232,8 @@ pub struct Conn {
 #[derive(Clone, Copy, Debug)]
 pub struct NetConfig {
     pub idle_timeout: SimDuration,
+    /// A client gives up on a connection whose SYN gets no answer after this.
+    pub connect_timeout: SimDuration,
     pub tls_to_proxy: bool,
     pub sizes: HandshakeSizes,
 }
@@ -217,6 +242,7 @@ impl Default for NetConfig {
     fn default() -> Self {
         NetConfig {
             idle_timeout: SimDuration::from_secs(60),
+            connect_timeout: SimDuration::from_secs(3),
             tls_to_proxy: false,
             sizes: HandshakeSizes::default(),
         }
@@ -225,6 +251,8 @@ impl Default for NetConfig {
 
 /// The network: topology, connections and the pool of reusable connections.
 pub struct Network {
+    /// On-path interceptions by (client, server): the intercepting node and its action.
+    intercepts: BTreeMap<(NodeId, NodeId), (NodeId, Intercept)>,
     pub topo: Topology,
     pub cfg: NetConfig,
     /// PKI, PSK stores, crypto fidelity and CPU costs.
@@ -250,6 +278,7 @@ impl Network {
             cfg,
             sec,
             conns: Vec::new(),
+            intercepts: BTreeMap::new(),
             pool: BTreeMap::new(),
         }
     }
@@ -313,8 +342,20 @@ impl Network {
                     proxy_tls: Session::default(),
                 });
                 self.pool.insert(key, id);
-                let syn = self.cfg.sizes.tcp_syn;
-                self.ship(ctx, id, client, Route::Edge, Segment::Syn(Leg::Edge), syn, ZERO);
+                match self.intercept(client, server, via) {
+                    Some((_, Intercept::Drop)) => {
+                        ctx.send_at(client, now + self.cfg.connect_timeout, Wire::GiveUp(id).into());
+                    }
+                    Some((_, Intercept::NoRoute)) => ctx.send_at(client, now, Wire::GiveUp(id).into()),
+                    Some((node, Intercept::Reset)) => {
+                        let t = self.round_trip(client, node, now, self.cfg.sizes.tcp_syn);
+                        ctx.send_at(client, t, Wire::Reset(id).into());
+                    }
+                    _ => {
+                        let syn = self.cfg.sizes.tcp_syn;
+                        self.ship(ctx, id, client, Route::Edge, Segment::Syn(Leg::Edge), syn, ZERO);
+                    }
+                }
                 id
             }
         };
@@ -399,20 +440,59 @@ impl Network {
         conn: ConnId,
         status: u16,
         body: Option<String>,
+        headers: Vec<(String, String)>,
     ) {
         let Some(proxy) = self.conns[conn as usize].via else {
             return;
         };
-        let bytes = self.cfg.sizes.connect_response + body.as_ref().map_or(0, |b| 9 + b.len() as u32);
-        self.ship(
-            ctx,
-            conn,
-            proxy,
-            Route::Edge,
-            Segment::ConnectReply { status, body },
-            bytes,
-            ZERO,
-        );
+        let header_bytes: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
+        let bytes =
+            self.cfg.sizes.connect_response + header_bytes as u32 + body.as_ref().map_or(0, |b| 9 + b.len() as u32);
+        let seg = Segment::ConnectReply { status, body, headers };
+        self.ship(ctx, conn, proxy, Route::Edge, seg, bytes, ZERO);
+    }
+
+    /// The client closes a connection (e.g. N32-c after TLS was selected); requests still
+    /// open on it get no answer.
+    pub fn close_conn(&mut self, id: ConnId) {
+        self.close(id);
+    }
+
+    /// Installs (or, with `None`, removes) an on-path interception at `node`: direct (not
+    /// tunnelled) connections from `client` to `server` whose route passes `node` meet
+    /// `action`. Models what a Roaming Intermediary does to direct TLS on N32-c.
+    pub fn set_intercept(&mut self, node: NodeId, client: NodeId, server: NodeId, action: Option<Intercept>) {
+        match action {
+            Some(a) => self.intercepts.insert((client, server), (node, a)),
+            None => self.intercepts.remove(&(client, server)),
+        };
+    }
+
+    /// The interception that applies to a new direct connection, if its route passes the
+    /// intercepting node.
+    fn intercept(&mut self, client: NodeId, server: NodeId, via: Option<NodeId>) -> Option<(NodeId, Intercept)> {
+        if via.is_some() {
+            return None;
+        }
+        let (node, action) = *self.intercepts.get(&(client, server))?;
+        let path = self.topo.path(client, server)?;
+        let on_path = path.iter().any(|&e| {
+            self.topo
+                .graph
+                .edge_endpoints(e)
+                .is_some_and(|(_, b)| b.index() == node as usize)
+        });
+        on_path.then_some((node, action))
+    }
+
+    /// When an answer from `node` to a segment `client` sends now is back at `client`.
+    fn round_trip(&mut self, client: NodeId, node: NodeId, now: SimTime, bytes: u32) -> SimTime {
+        let there = match self.topo.transmit(client, node, now, bytes) {
+            Transit::Arrives { at, .. } | Transit::GivenUp { at } => at,
+        };
+        match self.topo.transmit(node, client, there, bytes) {
+            Transit::Arrives { at, .. } | Transit::GivenUp { at } => at,
+        }
     }
 
     /// Puts a segment on its way from `from` after `delay` (processing time); schedules its
@@ -517,6 +597,7 @@ impl Network {
                 None
             }
             Wire::GiveUp(id) => self.fail(id, node, ConnFailure::Unreachable),
+            Wire::Reset(id) => self.fail(id, node, ConnFailure::Reset),
         }
     }
 
@@ -680,15 +761,16 @@ impl Network {
                 let seg = Segment::ConnectReply {
                     status: 200,
                     body: None,
+                    headers: Vec::new(),
                 };
                 self.ship(ctx, id, node, Route::Edge, seg, sizes.connect_response, ZERO);
                 None
             }
-            Segment::ConnectReply { status, body } => {
+            Segment::ConnectReply { status, body, headers } => {
                 if (200..300).contains(&status) {
                     self.start_tls(ctx, id)
                 } else {
-                    self.fail(id, client, ConnFailure::Refused { status, body })
+                    self.fail(id, client, ConnFailure::Refused { status, body, headers })
                 }
             }
             Segment::ClientHello(hello) => {
@@ -803,6 +885,27 @@ impl Network {
         let mut s = std::mem::take(&mut self.conns[id as usize].tls);
         let r = self.sec.client_hello(client, server, now, &mut s);
         self.conns[id as usize].tls = s;
+        let via = self.conns[id as usize].via;
+        if let (Ok((_, d)), Some((node, Intercept::AlertOnClientHello))) = (&r, self.intercept(client, server, via)) {
+            // The on-path node reads the SNI and aborts the handshake.
+            let t = self.round_trip(client, node, now + *d, self.cfg.sizes.client_hello);
+            let seg = Segment::Alert {
+                alert: "handshake_failure",
+                reason: "refused by an on-path intermediary".into(),
+            };
+            ctx.send_at(
+                client,
+                t,
+                Wire::Packet(Packet {
+                    conn: id,
+                    from: node,
+                    bytes: TCP_ALERT_BYTES,
+                    seg,
+                })
+                .into(),
+            );
+            return None;
+        }
         match r {
             Ok((hello, d)) => {
                 let size = self.cfg.sizes.client_hello;
@@ -833,7 +936,7 @@ impl Network {
             Segment::Request { req, .. } => (Some(req.method), Some(req.path.as_str()), None, Some(req.body.as_str())),
             Segment::Response { rsp, .. } => (None, None, Some(rsp.status), Some(rsp.body.as_str())),
             Segment::Connect(_) => (Some("CONNECT"), Some(self.topo.name(c.server)), None, None),
-            Segment::ConnectReply { status, body } => (None, None, Some(*status), body.as_deref()),
+            Segment::ConnectReply { status, body, .. } => (None, None, Some(*status), body.as_deref()),
             Segment::Alert { alert, .. } => (None, None, None, Some(*alert)),
             _ => (None, None, None, None),
         };

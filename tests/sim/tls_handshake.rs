@@ -211,3 +211,64 @@ fn second_connection_resumes_with_a_ticket() {
         assert_eq!(net.conn(1).tls.client_secrets, net.conn(1).tls.server_secrets);
     }
 }
+
+/// An on-path node that will not carry a direct connection: each reaction fails it in its
+/// own way and at its own time (the FFS alternatives for direct TLS on N32-c).
+#[test]
+fn on_path_interception_fails_direct_connections() {
+    use secsim::engine::SimDuration;
+    use secsim::net::conn::Intercept;
+    const PATH: &str = r#"Topology(
+        domains: [(name: "a", kind: Plmn), (name: "x", kind: Ipx), (name: "b", kind: Plmn)],
+        nodes: [(name: "c", domain: "a", role: Sepp), (name: "m", domain: "x", role: Ri), (name: "s", domain: "b", role: Sepp)],
+        links: [(source: "c", target: "m", latency: Constant("10ms")), (source: "m", target: "s", latency: Constant("10ms"))],
+    )"#;
+    let run = |action: Option<Intercept>| {
+        let spec: TopologyFile = ron::from_str(PATH).unwrap();
+        let topo = Topology::build(&spec, 3).unwrap();
+        let sec = Security::build(&topo, 3, CryptoFidelity::Timing, CostModel::default()).unwrap();
+        let mut net = Network::new(topo, NetConfig::default(), sec);
+        net.set_intercept(1, 0, 2, action);
+        let mut sim = Sim::new(W { net, outcome: None });
+        {
+            let (w, mut ctx) = sim.ctx(0);
+            let req = HttpRequest {
+                method: "POST",
+                path: "/x".into(),
+                schema: "",
+                body: "{}".into(),
+            };
+            w.net.request(&mut ctx, 0, 2, None, req);
+        }
+        sim.run(Limits {
+            until: SimTime::from_nanos(10_000_000_000),
+            max_events: 10_000,
+        });
+        let now = sim.now();
+        (sim.world.outcome.unwrap(), now)
+    };
+    let ms = |x| SimTime::ZERO + SimDuration::from_millis(x);
+    assert_eq!(run(None).0, Ok(200));
+    assert_eq!(
+        run(Some(Intercept::Drop)),
+        (Err(ConnFailure::Unreachable), ms(3000)),
+        "connect timeout"
+    );
+    assert_eq!(
+        run(Some(Intercept::Reset)),
+        (Err(ConnFailure::Reset), ms(20)),
+        "RST after one RTT to m"
+    );
+    assert_eq!(run(Some(Intercept::NoRoute)), (Err(ConnFailure::Unreachable), ms(0)));
+    let (r, t) = run(Some(Intercept::AlertOnClientHello));
+    assert!(
+        matches!(r, Err(ConnFailure::Tls(ref f)) if f.alert == "handshake_failure"),
+        "{r:?}"
+    );
+    let keygen = secsim::crypto::cost::OpCosts::default().x25519_keygen;
+    assert_eq!(
+        t,
+        ms(40 + 20) + keygen,
+        "TCP with s (40 ms), ClientHello (keygen) to m and back"
+    );
+}
