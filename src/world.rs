@@ -11,6 +11,8 @@
 //! JSON body of the configured size. Each flow draws its arrivals from the stream
 //! `flow:<name>`, each server its processing delays from `node:<name>`.
 
+pub mod n32;
+
 use std::collections::BTreeMap;
 
 use rand_distr::{Distribution, Exp};
@@ -40,6 +42,8 @@ pub enum Msg {
         conn: ConnId,
         stream: u32,
     },
+    /// The N32 plane's own events.
+    N32(n32::N32Msg),
 }
 
 impl From<Wire> for Msg {
@@ -99,6 +103,10 @@ pub struct SimWorld {
     /// Records of completed procedures, in completion order.
     pub records: Vec<Record>,
     warmup: SimTime,
+    /// The N32 actors, if the workload has N32 flows.
+    n32: Option<n32::N32Plane>,
+    /// Nodes whose network events go to the N32 plane.
+    n32_nodes: Vec<bool>,
 }
 
 /// A JSON body of exactly `n` bytes (at least `{"d":""}`, 8 bytes).
@@ -123,8 +131,10 @@ impl SimWorld {
             })
         };
         let mut flows = Vec::new();
+        let mut n32_flows = Vec::new();
         for (index, w) in exp.workload.iter().enumerate() {
             match w {
+                WorkloadSpec::N32(f) => n32_flows.push((index, f)),
                 WorkloadSpec::Http(f) => {
                     let client = lookup(index, &f.client)?;
                     let server = lookup(index, &f.server)?;
@@ -168,28 +178,54 @@ impl SimWorld {
         let cfg = NetConfig {
             idle_timeout: exp.network.idle_timeout.unwrap_or(SimDuration::from_secs(60)),
             tls_to_proxy: exp.network.tls_to_proxy.unwrap_or(false),
+            connect_timeout: exp.network.connect_timeout.unwrap_or(SimDuration::from_secs(3)),
             ..NetConfig::default()
         };
         let costs = exp.crypto.costs.clone().unwrap_or_default();
         costs.validate().map_err(|e| BuildError::Crypto(e.to_string()))?;
         let sec = Security::build(&topo, seed, exp.crypto.fidelity, costs).map_err(BuildError::Crypto)?;
+        let mut net = Network::new(topo, cfg, sec);
+        let warmup = SimTime::ZERO + exp.warmup;
+        let node_count = net.topo.node_count();
+        let mut n32_nodes = vec![false; node_count];
+        let n32 = if n32_flows.is_empty() {
+            None
+        } else {
+            let plane = n32::N32Plane::build(&mut net, &exp.n32, &n32_flows, seed, warmup).map_err(|message| {
+                BuildError::Workload {
+                    index: n32_flows[0].0,
+                    message,
+                }
+            })?;
+            for n in plane.nodes() {
+                n32_nodes[n as usize] = true;
+            }
+            Some(plane)
+        };
         Ok(SimWorld {
-            net: Network::new(topo, cfg, sec),
+            net,
             flows,
             node_rng,
             outstanding: BTreeMap::new(),
             records: Vec::new(),
-            warmup: SimTime::ZERO + exp.warmup,
+            warmup,
+            n32,
+            n32_nodes,
         })
     }
 
     /// The initial events: each flow's first arrival at its start, at its client.
     pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
-        self.flows
+        let mut v: Vec<_> = self
+            .flows
             .iter()
             .enumerate()
             .map(|(i, f)| (f.start, f.client, Msg::Arrival(i as u32)))
-            .collect()
+            .collect();
+        if let Some(p) = &self.n32 {
+            v.extend(p.initial_events());
+        }
+        v
     }
 
     fn next_gap(flow: &mut Flow) -> SimDuration {
@@ -317,7 +353,17 @@ impl World for SimWorld {
         match ev.msg {
             Msg::Net(wire) => {
                 if let Some(e) = self.net.on_wire(ctx, node, wire) {
-                    self.on_net_event(ctx, node, e);
+                    match &mut self.n32 {
+                        Some(p) if self.n32_nodes[node as usize] => {
+                            p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
+                        }
+                        _ => self.on_net_event(ctx, node, e),
+                    }
+                }
+            }
+            Msg::N32(m) => {
+                if let Some(p) = &mut self.n32 {
+                    p.on_msg(&mut self.net, ctx, m, &mut self.records);
                 }
             }
             Msg::Arrival(f) => self.on_arrival(ctx, f),

@@ -181,6 +181,9 @@ pub struct ExperimentFile {
     /// Crypto fidelity and simulated CPU costs. Defaults: see [`CryptoSpec`].
     #[serde(default)]
     pub crypto: CryptoSpec,
+    /// N32 knobs. Defaults: see [`N32Spec`].
+    #[serde(default)]
+    pub n32: N32Spec,
 }
 
 /// Crypto knobs.
@@ -207,6 +210,9 @@ pub struct NetworkSpec {
     /// Use TLS between client and proxy as well, before CONNECT. Default `false`.
     #[serde(default)]
     pub tls_to_proxy: Option<bool>,
+    /// A client gives up on a connection whose SYN is not answered after this. Default `"3s"`.
+    #[serde(default)]
+    pub connect_timeout: Option<SimDuration>,
 }
 
 /// Outputs of a run.
@@ -245,6 +251,118 @@ pub enum WorkloadSpec {
     /// HTTP/2 requests over TLS from `client` to `server`, optionally through the CONNECT
     /// proxy `via`.
     Http(HttpFlowSpec),
+    /// SBI requests from a consumer NF in one PLMN to a producer NF in another, through the
+    /// two SEPPs (N32-c handshake on demand, then N32-f TLS or PRINS).
+    N32(N32FlowSpec),
+}
+
+/// A flow of inter-PLMN SBI requests (AUSF UE authentication, which carries a SUPI).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct N32FlowSpec {
+    /// Label in records and plots. Default `"<consumer>-><producer>"`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The consumer NF (cNF).
+    pub consumer: String,
+    /// Its SEPP (c-SEPP, the N32-c initiator).
+    pub c_sepp: String,
+    /// The producer's SEPP (p-SEPP, the N32-c responder).
+    pub p_sepp: String,
+    /// The producer NF (pNF).
+    pub producer: String,
+    /// A Roaming Intermediary the c-SEPP reaches the p-SEPP through with HTTP CONNECT on
+    /// N32-c (and N32-f in TLS mode). Default: direct TLS.
+    #[serde(default)]
+    pub n32c_via: Option<String>,
+    /// The Roaming Intermediaries on the N32-f PRINS path, in order (c-side first), at most
+    /// two. The first is the authorized IPX that may modify. Default none.
+    #[serde(default)]
+    pub n32f_ris: Vec<String>,
+    pub arrival: ArrivalSpec,
+    /// JSON body size of a request [bytes]. Default 512.
+    #[serde(default = "default_request_bytes")]
+    pub request_bytes: u32,
+    /// JSON body size of a response [bytes]. Default 1024.
+    #[serde(default = "default_response_bytes")]
+    pub response_bytes: u32,
+    /// pNF processing time per request. Default none (zero).
+    #[serde(default)]
+    pub processing: Option<LatencySpec>,
+    /// First request no earlier than this. Default `"0s"`.
+    #[serde(default)]
+    pub start: SimDuration,
+    /// A cNF request without answer after this counts as timed out. Default `"5s"`.
+    #[serde(default = "default_timeout")]
+    pub timeout: SimDuration,
+}
+
+/// N32 knobs, including the FFS alternatives of seeds 000 and 001 (DIGEST 11).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct N32Spec {
+    /// The initiating SEPPs' supported capabilities in priority order. Default
+    /// `["PRINS", "TLS"]`.
+    #[serde(default)]
+    pub initiator_capabilities: Option<Vec<crate::proto::n32::types::SecurityCapability>>,
+    /// The responding SEPPs' supported capabilities in priority order. Default
+    /// `["TLS", "PRINS"]`.
+    #[serde(default)]
+    pub responder_capabilities: Option<Vec<crate::proto::n32::types::SecurityCapability>>,
+    /// How the responder picks among the common capabilities. Default `ResponderOrder`.
+    #[serde(default)]
+    pub preference: crate::proto::n32::capability_negotiation::Preference,
+    /// After selecting TLS: close N32-c at once or keep it idle (seed 001). Default close.
+    #[serde(default)]
+    pub tls_close: crate::proto::n32::sepp::TlsCloseBehaviour,
+    /// The Roaming Intermediaries' policies, by node name. Default: accept everything.
+    #[serde(default)]
+    pub ri_policies: std::collections::BTreeMap<String, crate::proto::roaming::RiPolicy>,
+    /// What an RI does to direct TLS on N32-c it will not carry (seed 000 FFS 1).
+    #[serde(default)]
+    pub direct_tls_reaction: crate::proto::roaming::DirectTlsReaction,
+    /// How an RI encodes its suggested status and cause in a CONNECT refusal (seed 000 FFS 2).
+    #[serde(default)]
+    pub suggestion_encoding: crate::proto::roaming::SuggestionEncoding,
+    /// How the c-SEPP answers the cNF after a refusal.
+    #[serde(default)]
+    pub csepp_mapping: crate::proto::roaming::CseppMapping,
+    /// RIs on the N32-f path modify the (modifiable) message priority header. Default false:
+    /// they still sign (TS 33.501 13.2.4.5).
+    #[serde(default)]
+    pub ri_modify: bool,
+    /// Faults injected into N32-f PRINS messages. Default none.
+    #[serde(default)]
+    pub faults: Vec<N32FaultSpec>,
+    /// After a failed or refused handshake, cNF requests fail at once for this long before
+    /// the c-SEPP tries again. Default `"10s"`.
+    #[serde(default)]
+    pub retry_after: Option<SimDuration>,
+}
+
+/// A fault injected into every `every`-th N32-f PRINS message.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct N32FaultSpec {
+    pub every: u64,
+    pub kind: N32FaultKind,
+}
+
+/// The N32-f faults a scenario can inject (see `proto::n32::prins::fault::Fault`).
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
+pub enum N32FaultKind {
+    /// An attacker on the path flips a ciphertext bit.
+    TamperCiphertext,
+    /// An attacker changes the message ID in the integrity-protected block.
+    TamperAad,
+    /// The authorized RI changes an IE it may not modify.
+    TamperingRi,
+    /// An RI that is not authorized appends a valid signature.
+    UnauthorisedRi,
+    /// The sender sealed with the wrong key.
+    WrongKey,
+    /// The message names a context the receiver does not have.
+    UnknownContext,
 }
 
 fn default_request_bytes() -> u32 {
@@ -285,4 +403,97 @@ pub struct HttpFlowSpec {
     /// A request without answer after this counts as timed out. Default `"5s"`.
     #[serde(default = "default_timeout")]
     pub timeout: SimDuration,
+}
+
+/// What validation needs to know of any flow, whatever its kind.
+pub struct FlowView<'a> {
+    /// The variant name in field paths (`Http`, `N32`).
+    pub kind: &'static str,
+    /// (field, node name, the roles it must have; empty = any).
+    pub nodes: Vec<(String, &'a str, &'static [NodeRole])>,
+    /// Pairs that must be connected, as (from, to, field to blame).
+    pub legs: Vec<(&'a str, &'a str, String)>,
+    pub arrival: &'a ArrivalSpec,
+    pub request_bytes: u32,
+    pub response_bytes: u32,
+    pub processing: Option<&'a LatencySpec>,
+    pub timeout: SimDuration,
+}
+
+const ANY: &[NodeRole] = &[];
+const PROXIES: &[NodeRole] = &[NodeRole::Proxy, NodeRole::Ri];
+const SEPPS: &[NodeRole] = &[NodeRole::Sepp];
+const RIS: &[NodeRole] = &[NodeRole::Ri];
+
+impl WorkloadSpec {
+    /// The common view of this flow.
+    pub fn view(&self) -> FlowView<'_> {
+        match self {
+            WorkloadSpec::Http(f) => {
+                let mut nodes = vec![
+                    ("client".to_string(), f.client.as_str(), ANY),
+                    ("server".into(), f.server.as_str(), ANY),
+                ];
+                let legs = match &f.via {
+                    Some(v) => {
+                        nodes.push(("via".into(), v.as_str(), PROXIES));
+                        vec![
+                            (f.client.as_str(), v.as_str(), "via".into()),
+                            (v.as_str(), f.server.as_str(), "server".into()),
+                        ]
+                    }
+                    None => vec![(f.client.as_str(), f.server.as_str(), "server".into())],
+                };
+                FlowView {
+                    kind: "Http",
+                    nodes,
+                    legs,
+                    arrival: &f.arrival,
+                    request_bytes: f.request_bytes,
+                    response_bytes: f.response_bytes,
+                    processing: f.processing.as_ref(),
+                    timeout: f.timeout,
+                }
+            }
+            WorkloadSpec::N32(f) => {
+                let mut nodes = vec![
+                    ("consumer".to_string(), f.consumer.as_str(), ANY),
+                    ("c_sepp".into(), f.c_sepp.as_str(), SEPPS),
+                    ("p_sepp".into(), f.p_sepp.as_str(), SEPPS),
+                    ("producer".into(), f.producer.as_str(), ANY),
+                ];
+                let mut legs = vec![
+                    (f.consumer.as_str(), f.c_sepp.as_str(), "c_sepp".to_string()),
+                    (f.p_sepp.as_str(), f.producer.as_str(), "producer".into()),
+                ];
+                match &f.n32c_via {
+                    Some(v) => {
+                        nodes.push(("n32c_via".into(), v.as_str(), RIS));
+                        legs.push((f.c_sepp.as_str(), v.as_str(), "n32c_via".into()));
+                        legs.push((v.as_str(), f.p_sepp.as_str(), "p_sepp".into()));
+                    }
+                    None => legs.push((f.c_sepp.as_str(), f.p_sepp.as_str(), "p_sepp".into())),
+                }
+                let mut prev = f.c_sepp.as_str();
+                for (i, r) in f.n32f_ris.iter().enumerate() {
+                    nodes.push((format!("n32f_ris[{i}]"), r.as_str(), RIS));
+                    legs.push((prev, r.as_str(), format!("n32f_ris[{i}]")));
+                    prev = r.as_str();
+                }
+                if !f.n32f_ris.is_empty() {
+                    legs.push((prev, f.p_sepp.as_str(), "p_sepp".into()));
+                }
+                FlowView {
+                    kind: "N32",
+                    nodes,
+                    legs,
+                    arrival: &f.arrival,
+                    request_bytes: f.request_bytes,
+                    response_bytes: f.response_bytes,
+                    processing: f.processing.as_ref(),
+                    timeout: f.timeout,
+                }
+            }
+        }
+    }
 }

@@ -275,21 +275,37 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
         out.push(Issue::new("workload", "workload is empty: give at least one flow"));
     }
     for (i, w) in e.workload.iter().enumerate() {
-        let WorkloadSpec::Http(f) = w;
-        let at = format!("workload[{i}].Http");
-        if f.client == f.server {
-            out.push(Issue::new(
-                format!("{at}.server"),
-                format!("client and server are both `{}`", f.client),
-            ));
+        let f = w.view();
+        let at = format!("workload[{i}].{}", f.kind);
+        if let WorkloadSpec::Http(h) = w {
+            if h.client == h.server {
+                out.push(Issue::new(
+                    format!("{at}.server"),
+                    format!("client and server are both `{}`", h.client),
+                ));
+            }
+            if h.via.as_ref().is_some_and(|v| *v == h.client || *v == h.server) {
+                out.push(Issue::new(
+                    format!("{at}.via"),
+                    "via must differ from client and server",
+                ));
+            }
         }
-        if f.via.as_ref().is_some_and(|v| *v == f.client || *v == f.server) {
-            out.push(Issue::new(
-                format!("{at}.via"),
-                "via must differ from client and server",
-            ));
+        if let WorkloadSpec::N32(n) = w {
+            if n.c_sepp == n.p_sepp {
+                out.push(Issue::new(
+                    format!("{at}.p_sepp"),
+                    format!("c_sepp and p_sepp are both `{}`", n.c_sepp),
+                ));
+            }
+            if n.n32f_ris.len() > 2 {
+                out.push(Issue::new(
+                    format!("{at}.n32f_ris"),
+                    "at most two Roaming Intermediaries may be on N32-f",
+                ));
+            }
         }
-        match &f.arrival {
+        match f.arrival {
             ArrivalSpec::Poisson { rate_per_s } => {
                 if bad_f64(*rate_per_s) || *rate_per_s <= 0.0 {
                     out.push(Issue::new(
@@ -315,7 +331,7 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
                 ));
             }
         }
-        if let Some(p) = &f.processing {
+        if let Some(p) = f.processing {
             latency(&format!("{at}.processing"), p, &mut out);
         }
         if f.timeout.as_nanos() == 0 {
@@ -364,42 +380,37 @@ pub fn workload_on(e: &ExperimentFile, t: &TopologyFile, topology_path: &Path) -
     let adj = adjacency(t);
     let tp = topology_path.display();
     for (i, w) in e.workload.iter().enumerate() {
-        let WorkloadSpec::Http(f) = w;
-        let at = format!("workload[{i}].Http");
-        let mut known = true;
-        let via = f.via.as_deref();
-        for (field, name) in [
-            ("client", Some(f.client.as_str())),
-            ("server", Some(f.server.as_str())),
-            ("via", via),
-        ] {
-            let Some(name) = name else { continue };
-            if !roles.contains_key(name) {
-                known = false;
-                out.push(
-                    Issue::new(format!("{at}.{field}"), format!("unknown node `{name}` (not in {tp})"))
-                        .suggest(suggest(name, names.iter().copied())),
-                );
+        let f = w.view();
+        let at = format!("workload[{i}].{}", f.kind);
+        let mut ok = true;
+        for (field, name, allowed) in &f.nodes {
+            match roles.get(name) {
+                None => {
+                    ok = false;
+                    out.push(
+                        Issue::new(format!("{at}.{field}"), format!("unknown node `{name}` (not in {tp})"))
+                            .suggest(suggest(name, names.iter().copied())),
+                    );
+                }
+                Some(role) if !allowed.is_empty() && !allowed.contains(role) => {
+                    ok = false;
+                    let want: Vec<String> = allowed.iter().map(|r| format!("{r:?}")).collect();
+                    let field_name = field.split('[').next().unwrap_or(field);
+                    out.push(Issue::new(
+                        format!("{at}.{field}"),
+                        format!(
+                            "{field_name} node `{name}` has role {role:?}; it must be {}",
+                            want.join(" or ")
+                        ),
+                    ));
+                }
+                Some(_) => {}
             }
         }
-        if !known {
+        if !ok {
             continue;
         }
-        if let Some(v) = via
-            && let Some(role) = roles.get(v)
-            && !matches!(role, NodeRole::Proxy | NodeRole::Ri)
-        {
-            out.push(Issue::new(
-                format!("{at}.via"),
-                format!("via node `{v}` has role {role:?}; it must be Proxy or Ri"),
-            ));
-            continue;
-        }
-        let legs: Vec<(&str, &str, &str)> = match via {
-            Some(v) => vec![(f.client.as_str(), v, "via"), (v, f.server.as_str(), "server")],
-            None => vec![(f.client.as_str(), f.server.as_str(), "server")],
-        };
-        for (from, to, field) in legs {
+        for (from, to, field) in &f.legs {
             if !reachable(&adj, from, to) {
                 out.push(Issue::new(
                     format!("{at}.{field}"),
@@ -442,13 +453,23 @@ pub fn summarize_scenario(s: &Scenario) -> String {
     let flows: Vec<String> = e
         .workload
         .iter()
-        .map(|WorkloadSpec::Http(f)| {
-            let via = f.via.as_ref().map(|v| format!(" via {v}")).unwrap_or_default();
-            let arrival = match &f.arrival {
+        .map(|w| {
+            let arrival = match w.view().arrival {
                 ArrivalSpec::Poisson { rate_per_s } => format!("Poisson {rate_per_s}/s"),
                 ArrivalSpec::Periodic { interval } => format!("every {interval}"),
             };
-            format!("{}->{}{via} ({arrival})", f.client, f.server)
+            match w {
+                WorkloadSpec::Http(f) => {
+                    let via = f.via.as_ref().map(|v| format!(" via {v}")).unwrap_or_default();
+                    format!("{}->{}{via} ({arrival})", f.client, f.server)
+                }
+                WorkloadSpec::N32(f) => {
+                    format!(
+                        "N32 {}->{}->{}->{} ({arrival})",
+                        f.consumer, f.c_sepp, f.p_sepp, f.producer
+                    )
+                }
+            }
         })
         .collect();
     let seeds = match &e.seeds {

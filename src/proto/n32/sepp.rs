@@ -1,1 +1,9 @@
-//! (to be written)
+//! (interim stub)
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+pub enum TlsCloseBehaviour {
+    #[default]
+    CloseImmediately,
+    KeepIdle,
+}

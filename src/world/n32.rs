@@ -1,0 +1,1556 @@
+//! The N32 plane: consumer NFs, SEPPs, Roaming Intermediaries and producer NFs on the
+//! simulated network, driving the sans-IO machines of [`crate::proto::n32`] and
+//! [`crate::proto::roaming`].
+//!
+//! ```text
+//!  cNF ──SBI req──► cSEPP ══ N32-c (TLS, via RI CONNECT or direct) ══► pSEPP
+//!                     │   exchange-capability [, exchange-params]        │
+//!                     │                                                  │
+//!                     ├─ TLS:   N32-f TLS connection (N32-c closed) ────►│──► pNF
+//!                     └─ PRINS: N32fReformattedReqMsg ─► cRI ─► pRI ────►│──► pNF
+//!                                (JWE + RI JWS)        modify+sign       │ unprotect
+//! ```
+//!
+//! A cNF request waits at its cSEPP until N32 with the peer is established; a failed or
+//! refused handshake answers every waiting request (a refusal by an RI with the answer the
+//! c-SEPP's mapping policy picks from the RI's suggestion). Every request the network
+//! carries is correlated by (connection, stream): the world remembers what each outgoing
+//! request was for, so each actor's step is a plain function of its input.
+//!
+//! N32-f keys come from the exporter of the first N32-c TLS connection (TS 33.501
+//! 13.2.4.4.1), the initiator from its client secrets and the responder from its server
+//! secrets of the same connection; in `timing` fidelity, which computes no TLS secrets, both
+//! sides use a master derived from the connection id (documented stand-in).
+
+use std::collections::BTreeMap;
+
+use p256::ecdsa::VerifyingKey;
+use rand_distr::{Distribution, Exp};
+use serde_json::{Value, json};
+
+use crate::crypto::jose::Enc;
+use crate::crypto::n32f::{JweEnc, KdfContextId, N32ContextIds, N32Master, N32fKeys};
+use crate::crypto::pki;
+use crate::engine::{Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
+use crate::metrics::{Outcome, Record};
+use crate::net::conn::{ConnFailure, Intercept};
+use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
+use crate::proto::n32::prins::{
+    self, ContextKeys, HttpMessage, IeLocation, IeRule, IeType, PolicyView, RecvContext, RiIdentity, SendContext,
+};
+use crate::proto::n32::types::{
+    N32fContextId, N32fContextInfo, SecNegotiateReqData, SecNegotiateRspData, SecParamExchReqData, SecParamExchRspData,
+    SecurityCapability,
+};
+use crate::scenario::{ArrivalSpec, N32FlowSpec, N32Spec};
+
+use super::Msg;
+
+/// Engine messages of the N32 plane.
+#[derive(Clone, Debug)]
+pub enum N32Msg {
+    /// The next request of flow `f` is due at its cNF.
+    Arrival(u32),
+    /// A cNF request's timeout.
+    Timeout { conn: ConnId, stream: u32 },
+    /// A pNF finished processing.
+    Processed { conn: ConnId, stream: u32, flow: u32 },
+}
+
+/// The SBI operation the workload exercises: AUSF UE authentication (carries a SUPI, an
+/// UEID the protection policy encrypts).
+pub const SBI_PATH: &str = "/nausf-auth/v1/ue-authentications";
+const N32F_PATH: &str = "/n32f-forward/v1/n32f-process";
+const N32C_PREFIX: &str = "/n32c-handshake/v1/";
+
+struct Flow {
+    label: String,
+    cnf: NodeId,
+    csepp: NodeId,
+    psepp: NodeId,
+    pnf: NodeId,
+    n32c_via: Option<NodeId>,
+    ris: Vec<NodeId>,
+    arrival: Exp<f64>,
+    periodic: Option<SimDuration>,
+    request_pad: usize,
+    response_pad: usize,
+    processing: Option<Latency>,
+    timeout: SimDuration,
+    start: SimTime,
+    rng: SimRng,
+    sent: u64,
+}
+
+/// What an outgoing request was for, by (connection, stream) at its sender.
+enum Pending {
+    /// cNF → cSEPP.
+    Cnf { flow: u32, start: SimTime, timer: TimerId },
+    /// cSEPP → pSEPP over N32-f, answering the cNF's request `back`.
+    N32f {
+        link: (NodeId, NodeId),
+        back: (ConnId, u32),
+        message_id: u64,
+        plain_bytes: usize,
+    },
+    /// RI → next hop, answering `back`.
+    Relay { back: (ConnId, u32) },
+    /// pSEPP → pNF, answering the N32-f request `back`.
+    ToPnf {
+        back: (ConnId, u32),
+        prins: Option<(NodeId, String, u64)>,
+    },
+    /// cSEPP → pSEPP on N32-c.
+    N32c { link: (NodeId, NodeId), op: &'static str },
+}
+
+/// The state of N32 between a cSEPP and a pSEPP, at the cSEPP.
+enum LinkState {
+    Idle,
+    Handshaking,
+    Tls,
+    Prins(Box<PrinsSend>),
+    /// Failed at `at`; requests fail fast until `retry_at`.
+    Failed {
+        at: SimTime,
+        status: u16,
+        cause: String,
+    },
+}
+
+struct PrinsSend {
+    /// The receiver's (pSEPP's) context id: goes into metaData.
+    peer_id: String,
+    keys: N32fKeys,
+    enc: Enc,
+    counter: u32,
+    /// Keys to open responses.
+    local_id: String,
+}
+
+struct Link {
+    state: LinkState,
+    machine: Handshake,
+    /// cNF requests waiting for N32: (connection, stream) and body.
+    waiting: Vec<((ConnId, u32), String)>,
+    started: SimTime,
+    conn: Option<ConnId>,
+    flow: u32,
+}
+
+/// The pSEPP's receiving side of a PRINS context.
+struct PrinsRecv {
+    keys: N32fKeys,
+    enc: Enc,
+    /// The cSEPP's context id (for responses).
+    peer_id: String,
+    /// Responses sealed so far (the nonce counter of the response direction).
+    counter: u32,
+}
+
+/// The N32 actors of one run.
+pub struct N32Plane {
+    flows: Vec<Flow>,
+    spec: N32Spec,
+    links: BTreeMap<(NodeId, NodeId), Link>,
+    responders: BTreeMap<NodeId, Responder>,
+    recv: BTreeMap<(NodeId, String), PrinsRecv>,
+    pending: BTreeMap<(ConnId, u32), Pending>,
+    /// N32-f PRINS hops still ahead of a request, by its (conn, stream) at the receiver.
+    hops: BTreeMap<(ConnId, u32), Vec<NodeId>>,
+    ri_identities: BTreeMap<NodeId, RiIdentity>,
+    ri_keys: BTreeMap<String, VerifyingKey>,
+    ris: BTreeMap<NodeId, RiActor>,
+    policy: PolicyView,
+    node_rng: BTreeMap<NodeId, SimRng>,
+    seed: u64,
+    message_ids: u64,
+    faults_done: u64,
+    warmup: SimTime,
+}
+
+/// A world that could not be built: the workload names what is wrong.
+pub type BuildResult<T> = Result<T, String>;
+
+fn pad(n: u32, base: usize) -> usize {
+    (n as usize).saturating_sub(base)
+}
+
+impl N32Plane {
+    /// Builds the plane; `flows` are (index in the workload, spec).
+    pub fn build(
+        net: &mut Network,
+        spec: &N32Spec,
+        flows: &[(usize, &N32FlowSpec)],
+        seed: u64,
+        warmup: SimTime,
+    ) -> BuildResult<N32Plane> {
+        let id = |index: usize, name: &str| {
+            net.topo
+                .node_id(name)
+                .ok_or_else(|| format!("workload[{index}]: unknown node `{name}`"))
+        };
+        let mut out = Vec::new();
+        for &(index, f) in flows {
+            let label = f
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("{}->{}", f.consumer, f.producer));
+            let (arrival, periodic) = match f.arrival {
+                ArrivalSpec::Poisson { rate_per_s } => (
+                    Exp::new(rate_per_s).map_err(|e| format!("workload[{index}]: rate_per_s: {e}"))?,
+                    None,
+                ),
+                ArrivalSpec::Periodic { interval } => (Exp::new(1.0).map_err(|e| e.to_string())?, Some(interval)),
+            };
+            out.push(Flow {
+                rng: stream(seed, &format!("flow:{label}")),
+                cnf: id(index, &f.consumer)?,
+                csepp: id(index, &f.c_sepp)?,
+                psepp: id(index, &f.p_sepp)?,
+                pnf: id(index, &f.producer)?,
+                n32c_via: f.n32c_via.as_deref().map(|v| id(index, v)).transpose()?,
+                ris: f.n32f_ris.iter().map(|r| id(index, r)).collect::<Result<_, _>>()?,
+                label,
+                arrival,
+                periodic,
+                request_pad: pad(f.request_bytes, 120),
+                response_pad: pad(f.response_bytes, 80),
+                processing: f
+                    .processing
+                    .as_ref()
+                    .map(Latency::from_spec)
+                    .transpose()
+                    .map_err(|e| format!("workload[{index}]: processing: {e}"))?,
+                timeout: f.timeout,
+                start: SimTime::ZERO + f.start,
+                sent: 0,
+            });
+        }
+        // Every RI gets a signing identity from its own stream; SEPPs learn the RI keys (the
+        // IPX provider security information of N32-c parameter exchange).
+        let mut ri_identities = BTreeMap::new();
+        let mut ri_keys = BTreeMap::new();
+        let mut ris = BTreeMap::new();
+        for n in 0..net.topo.node_count() as NodeId {
+            if net.topo.node(n).role == crate::scenario::NodeRole::Ri {
+                let name = net.topo.name(n).to_string();
+                let key = pki::key_from_rng(&mut stream(seed, &format!("ri-key:{name}")));
+                ri_keys.insert(name.clone(), *key.verifying_key());
+                ri_identities.insert(
+                    n,
+                    RiIdentity {
+                        fqdn: name.clone(),
+                        key,
+                    },
+                );
+                ris.insert(n, RiActor::new(spec, &name, n, seed)?);
+            }
+        }
+        // Direct TLS through an RI that would refuse: the network applies the RI's reaction.
+        for f in &out {
+            for (&ri, actor) in &ris {
+                if f.n32c_via.is_none()
+                    && let Some(action) = actor.direct_reaction(net, f.csepp, f.psepp)
+                {
+                    net.set_intercept(ri, f.csepp, f.psepp, Some(action));
+                }
+            }
+        }
+        let mut node_rng = BTreeMap::new();
+        for f in &out {
+            for n in [f.cnf, f.csepp, f.psepp, f.pnf] {
+                node_rng
+                    .entry(n)
+                    .or_insert_with(|| stream(seed, &format!("n32:{}", net.topo.name(n))));
+            }
+        }
+        Ok(N32Plane {
+            flows: out,
+            spec: spec.clone(),
+            links: BTreeMap::new(),
+            responders: BTreeMap::new(),
+            recv: BTreeMap::new(),
+            pending: BTreeMap::new(),
+            hops: BTreeMap::new(),
+            ri_identities,
+            ri_keys,
+            ris,
+            policy: default_policy(spec),
+            node_rng,
+            seed,
+            message_ids: 0,
+            faults_done: 0,
+            warmup,
+        })
+    }
+
+    /// Nodes this plane owns (their network events come here).
+    pub fn nodes(&self) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = self
+            .flows
+            .iter()
+            .flat_map(|f| [f.cnf, f.csepp, f.psepp, f.pnf])
+            .collect();
+        v.extend(self.ris.keys().copied());
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Each flow's first arrival.
+    pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
+        self.flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.start, f.cnf, Msg::N32(N32Msg::Arrival(i as u32))))
+            .collect()
+    }
+
+    /// Handles an N32 engine message.
+    pub fn on_msg(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, m: N32Msg, records: &mut Vec<Record>) {
+        match m {
+            N32Msg::Arrival(fi) => self.on_arrival(net, ctx, fi),
+            N32Msg::Timeout { conn, stream } => self.finish_cnf(
+                net,
+                (conn, stream),
+                ctx.now(),
+                Outcome::Timeout,
+                0,
+                String::new(),
+                records,
+            ),
+            N32Msg::Processed { conn, stream, flow } => {
+                let body = json!({"authType": "5G_AKA", "pad": "x".repeat(self.flows[flow as usize].response_pad)});
+                let rsp = HttpResponse {
+                    status: 201,
+                    schema: "UEAuthenticationCtx",
+                    body: body.to_string(),
+                };
+                net.respond(ctx, conn, stream, rsp);
+            }
+        }
+    }
+
+    fn on_arrival(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, fi: u32) {
+        let f = &mut self.flows[fi as usize];
+        let gap = match f.periodic {
+            Some(d) => d,
+            None => SimDuration::from_secs_f64(f.arrival.sample(&mut f.rng)),
+        };
+        f.sent += 1;
+        let body = json!({
+            "supiOrSuci": format!("imsi-00101{:010}", f.sent),
+            "servingNetworkName": "5G:mnc001.mcc001.3gppnetwork.org",
+            "pad": "x".repeat(f.request_pad),
+        });
+        let req = HttpRequest {
+            method: "POST",
+            path: SBI_PATH.into(),
+            schema: "AuthenticationInfo",
+            body: body.to_string(),
+        };
+        let (cnf, csepp, timeout) = (f.cnf, f.csepp, f.timeout);
+        let (conn, stream) = net.request(ctx, cnf, csepp, None, req);
+        let timer = ctx.set_timer_for(cnf, timeout, Msg::N32(N32Msg::Timeout { conn, stream }));
+        self.pending.insert(
+            (conn, stream),
+            Pending::Cnf {
+                flow: fi,
+                start: ctx.now(),
+                timer,
+            },
+        );
+        ctx.set_timer_for(cnf, gap, Msg::N32(N32Msg::Arrival(fi)));
+    }
+
+    /// A network event at one of this plane's nodes.
+    pub fn on_net_event(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        node: NodeId,
+        ev: NetEvent,
+        records: &mut Vec<Record>,
+    ) {
+        match ev {
+            NetEvent::ConnectRequest { conn, client, target } => match self.ris.get_mut(&node) {
+                Some(ri) => ri.on_connect(net, ctx, conn, client, target),
+                None => net.accept_connect(ctx, conn),
+            },
+            NetEvent::Request {
+                conn,
+                stream,
+                client,
+                req,
+            } => self.on_request(net, ctx, node, client, (conn, stream), req, records),
+            NetEvent::Response { conn, stream, rsp } => self.on_response(net, ctx, node, (conn, stream), rsp, records),
+            NetEvent::Failed { conn, streams, cause } => {
+                for s in streams {
+                    self.on_failed(net, ctx, (conn, s), &cause, records);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_request(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        node: NodeId,
+        client: NodeId,
+        key: (ConnId, u32),
+        req: HttpRequest,
+        records: &mut Vec<Record>,
+    ) {
+        // A cNF request at its cSEPP.
+        if let Some(Pending::Cnf { flow, .. }) = self.pending.get(&key) {
+            let flow = *flow;
+            let link = (node, self.flows[flow as usize].psepp);
+            self.at_csepp(net, ctx, link, flow, key, req.body, records);
+            return;
+        }
+        if req.path.starts_with(N32C_PREFIX) {
+            self.at_responder(net, ctx, node, client, key, req);
+            return;
+        }
+        if req.path == N32F_PATH {
+            if let Some(hops) = self.hops.remove(&key) {
+                if self.ris.contains_key(&node) {
+                    self.relay(net, ctx, node, key, hops, req);
+                } else {
+                    self.at_psepp_prins(net, ctx, node, key, req, records);
+                }
+            }
+            return;
+        }
+        if req.path == SBI_PATH {
+            // At a pSEPP over N32-f TLS, or at the pNF.
+            if let Some(f) = self.flows.iter().position(|f| f.pnf == node) {
+                let delay = match &self.flows[f].processing {
+                    Some(l) => SimDuration::from_nanos(l.sample(self.node_rng.get_mut(&node).expect("pnf rng"))),
+                    None => SimDuration::ZERO,
+                };
+                let m = Msg::N32(N32Msg::Processed {
+                    conn: key.0,
+                    stream: key.1,
+                    flow: f as u32,
+                });
+                ctx.set_timer_for(node, delay, m);
+            } else if let Some(f) = self.flows.iter().find(|f| f.psepp == node) {
+                let pnf = f.pnf;
+                let (c, s) = net.request(ctx, node, pnf, None, req);
+                self.pending.insert((c, s), Pending::ToPnf { back: key, prins: None });
+            }
+        }
+    }
+
+    fn on_response(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        node: NodeId,
+        key: (ConnId, u32),
+        rsp: HttpResponse,
+        records: &mut Vec<Record>,
+    ) {
+        let Some(p) = self.pending.remove(&key) else { return };
+        match p {
+            Pending::Cnf { flow, start, timer } => {
+                ctx.cancel(timer);
+                let outcome = if (200..300).contains(&rsp.status) {
+                    Outcome::Ok
+                } else {
+                    Outcome::Error
+                };
+                let cause = serde_json::from_str::<Value>(&rsp.body)
+                    .ok()
+                    .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_default();
+                self.pending.insert(key, Pending::Cnf { flow, start, timer });
+                self.finish_cnf(net, key, ctx.now(), outcome, rsp.status, cause, records);
+            }
+            Pending::Relay { back } => net.respond(ctx, back.0, back.1, rsp),
+            Pending::ToPnf { back, prins } => match prins {
+                None => net.respond(ctx, back.0, back.1, rsp),
+                Some((psepp, peer_ctx, message_id)) => {
+                    let out = self.protect_response(net, ctx.now(), psepp, &peer_ctx, message_id, &rsp);
+                    net.respond_after(ctx, back.0, back.1, out.0, out.1);
+                }
+            },
+            Pending::N32f {
+                link,
+                back,
+                message_id,
+                plain_bytes,
+            } => {
+                let (rsp, delay) = self.open_response(net, ctx.now(), link, message_id, rsp, plain_bytes, records);
+                net.respond_after(ctx, back.0, back.1, rsp, delay);
+            }
+            Pending::N32c { link, op } => self.on_n32c_response(net, ctx, node, link, key.0, op, rsp, records),
+        }
+    }
+
+    fn on_failed(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        key: (ConnId, u32),
+        cause: &ConnFailure,
+        records: &mut Vec<Record>,
+    ) {
+        let Some(p) = self.pending.remove(&key) else { return };
+        let (status, detail) = match cause {
+            ConnFailure::Refused { status, .. } => (*status, "refused by roaming intermediary"),
+            ConnFailure::Unreachable => (504, "peer unreachable"),
+            ConnFailure::Reset => (504, "connection reset"),
+            ConnFailure::Tls(_) => (504, "tls failure"),
+        };
+        match p {
+            Pending::Cnf { flow, start, timer } => {
+                self.pending.insert(key, Pending::Cnf { flow, start, timer });
+                let outcome = if matches!(cause, ConnFailure::Unreachable | ConnFailure::Reset) {
+                    Outcome::Unreachable
+                } else {
+                    Outcome::Error
+                };
+                self.finish_cnf(net, key, ctx.now(), outcome, 0, detail.into(), records);
+            }
+            Pending::N32c { link, .. } => self.handshake_failed(net, ctx, link, cause, records),
+            Pending::N32f { back, .. } | Pending::Relay { back } | Pending::ToPnf { back, .. } => {
+                let body = json!({"status": status, "cause": "N32F_FORWARDING_FAILED", "detail": detail});
+                let rsp = HttpResponse {
+                    status,
+                    schema: "ProblemDetails",
+                    body: body.to_string(),
+                };
+                net.respond(ctx, back.0, back.1, rsp);
+            }
+        }
+    }
+
+    /// A cNF request reached its cSEPP: forward it if N32 is up, else wait for it.
+    #[allow(clippy::too_many_arguments)]
+    fn at_csepp(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        link_key: (NodeId, NodeId),
+        flow: u32,
+        back: (ConnId, u32),
+        body: String,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let retry = self.spec.retry_after.unwrap_or(SimDuration::from_secs(10));
+        let link = self.links.entry(link_key).or_insert_with(|| Link {
+            state: LinkState::Idle,
+            machine: Handshake::default(),
+            waiting: Vec::new(),
+            started: now,
+            conn: None,
+            flow,
+        });
+        match &link.state {
+            LinkState::Tls | LinkState::Prins(_) => self.forward(net, ctx, link_key, back, body),
+            LinkState::Handshaking => link.waiting.push((back, body)),
+            LinkState::Failed { at, .. } if now < *at + retry => {
+                let (status, body) = self.cnf_answer_for_failure(link_key);
+                net.respond(
+                    ctx,
+                    back.0,
+                    back.1,
+                    HttpResponse {
+                        status,
+                        schema: "ProblemDetails",
+                        body,
+                    },
+                );
+            }
+            LinkState::Idle | LinkState::Failed { .. } => {
+                link.waiting.push((back, body));
+                link.state = LinkState::Handshaking;
+                link.started = now;
+                link.flow = flow;
+                self.start_handshake(net, ctx, link_key, records);
+            }
+        }
+    }
+
+    /// Forwards the cNF request `back` over established N32-f.
+    fn forward(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        link_key: (NodeId, NodeId),
+        back: (ConnId, u32),
+        body: String,
+    ) {
+        let Some(Pending::Cnf { flow, .. }) = self.pending.get(&back) else {
+            return;
+        };
+        let f = &self.flows[*flow as usize];
+        let (via, ris, psepp) = (f.n32c_via, f.ris.clone(), f.psepp);
+        let Some(link) = self.links.get_mut(&link_key) else {
+            return;
+        };
+        match &mut link.state {
+            LinkState::Tls => {
+                // N32-f over its own TLS connection, through the RI's tunnel if N32-c used one.
+                let req = HttpRequest {
+                    method: "POST",
+                    path: SBI_PATH.into(),
+                    schema: "AuthenticationInfo",
+                    body,
+                };
+                let (c, s) = net.request(ctx, link_key.0, psepp, via, req);
+                self.message_ids += 1;
+                let message_id = self.message_ids;
+                self.pending.insert(
+                    (c, s),
+                    Pending::N32f {
+                        link: link_key,
+                        back,
+                        message_id,
+                        plain_bytes: 0,
+                    },
+                );
+            }
+            LinkState::Prins(p) => {
+                self.message_ids += 1;
+                let message_id = self.message_ids;
+                let msg = HttpMessage {
+                    method: "POST".into(),
+                    scheme: "https".into(),
+                    authority: format!("{}.5gc.example", net.topo.name(psepp)),
+                    path: SBI_PATH.into(),
+                    query: vec![],
+                    headers: vec![
+                        ("3gpp-sbi-message-priority".into(), "10".into()),
+                        ("content-type".into(), "application/json".into()),
+                    ],
+                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                };
+                let plain_bytes = body.len() + SBI_PATH.len() + 60;
+                let dir = crate::crypto::n32f::Direction::ParallelRequest;
+                let key = p.keys.get(dir).key.clone();
+                let nonce = nonce(&p.keys.get(dir).iv_salt, p.counter);
+                p.counter += 1;
+                let send = SendContext {
+                    n32f_context_id: p.peer_id.clone(),
+                    message_id,
+                    authorized_ipx_id: ris.first().map(|&r| net.topo.name(r).to_string()),
+                    enc: p.enc,
+                };
+                let cost = net.sec.cpu.charge(
+                    link_key.0,
+                    ctx.now(),
+                    &[(
+                        crate::crypto::cost::CryptoOp::AesGcmSeal1k,
+                        1 + (body.len() / 1024) as u64,
+                    )],
+                );
+                let Ok(mut reformatted) = prins::protect(&send, &msg, &self.policy, &key, nonce) else {
+                    return;
+                };
+                if let Some(fault) = self.fault_for(&ris) {
+                    let env = prins::fault::FaultEnv {
+                        key: key.clone(),
+                        nonce,
+                    };
+                    if let Ok(m) = prins::fault::apply_fault(&reformatted, &fault, &env) {
+                        reformatted = m;
+                    }
+                }
+                let json = serde_json::to_string(&reformatted).unwrap_or_default();
+                let mut hops = ris.clone();
+                hops.push(psepp);
+                let first = hops.remove(0);
+                let req = HttpRequest {
+                    method: "POST",
+                    path: N32F_PATH.into(),
+                    schema: "N32fReformattedReqMsg",
+                    body: json,
+                };
+                let (c, s) = net.request(ctx, link_key.0, first, None, req);
+                let _ = cost;
+                self.hops.insert((c, s), hops);
+                self.pending.insert(
+                    (c, s),
+                    Pending::N32f {
+                        link: link_key,
+                        back,
+                        message_id,
+                        plain_bytes,
+                    },
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// An RI relays a PRINS message: modifies (if configured) and signs, then forwards.
+    fn relay(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        ri: NodeId,
+        back: (ConnId, u32),
+        mut hops: Vec<NodeId>,
+        req: HttpRequest,
+    ) {
+        let Ok(msg) = serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body) else {
+            let rsp = HttpResponse {
+                status: 400,
+                schema: "ProblemDetails",
+                body: json!({"status": 400}).to_string(),
+            };
+            net.respond(ctx, back.0, back.1, rsp);
+            return;
+        };
+        let ops = if self.spec.ri_modify {
+            vec![prins::patch::PatchItem::replace("/headers/0/value", json!("12"))]
+        } else {
+            vec![]
+        };
+        let signed = match self.ri_identities.get(&ri) {
+            Some(id) => prins::ri_modify(&msg, id, ops).unwrap_or(msg),
+            None => msg,
+        };
+        let delay = net
+            .sec
+            .cpu
+            .charge(ri, ctx.now(), &[(crate::crypto::cost::CryptoOp::EcdsaSign, 1)]);
+        let body = serde_json::to_string(&signed).unwrap_or_default();
+        let next = hops.remove(0);
+        let fwd = HttpRequest {
+            method: "POST",
+            path: N32F_PATH.into(),
+            schema: "N32fReformattedReqMsg",
+            body,
+        };
+        let _ = delay;
+        let (c, s) = net.request(ctx, ri, next, None, fwd);
+        self.hops.insert((c, s), hops);
+        self.pending.insert((c, s), Pending::Relay { back });
+    }
+
+    /// The pSEPP opens a PRINS request, forwards it to the pNF, or reports the fault.
+    fn at_psepp_prins(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        psepp: NodeId,
+        back: (ConnId, u32),
+        req: HttpRequest,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let parsed = serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body);
+        let local_ri = self
+            .flows
+            .iter()
+            .find(|f| f.psepp == psepp)
+            .and_then(|f| f.ris.last().copied());
+        let rx = RecvContext {
+            local_ri: local_ri.map(|r| net.topo.name(r).to_string()),
+        };
+        let recv = &self.recv;
+        let lookup = |id: &str| {
+            recv.get(&(psepp, id.to_string())).map(|r| ContextKeys {
+                key: r.keys.get(crate::crypto::n32f::Direction::ParallelRequest).key.clone(),
+                enc: r.enc,
+                expired: None,
+            })
+        };
+        let verifies = 1 + self.flows.iter().find(|f| f.psepp == psepp).map_or(0, |f| f.ris.len()) as u64;
+        let delay = net.sec.cpu.charge(
+            psepp,
+            now,
+            &[
+                (
+                    crate::crypto::cost::CryptoOp::AesGcmOpen1k,
+                    1 + (req.body.len() / 1024) as u64,
+                ),
+                (crate::crypto::cost::CryptoOp::EcdsaVerify, verifies - 1),
+            ],
+        );
+        let result = match parsed {
+            Ok(m) => prins::unprotect(&rx, &m, lookup, &self.ri_keys, &self.policy),
+            Err(_) => {
+                let rsp = HttpResponse {
+                    status: 400,
+                    schema: "ProblemDetails",
+                    body: json!({"status": 400}).to_string(),
+                };
+                net.respond(ctx, back.0, back.1, rsp);
+                return;
+            }
+        };
+        match result {
+            Ok(u) => {
+                let pnf = self
+                    .flows
+                    .iter()
+                    .find(|f| f.psepp == psepp)
+                    .map(|f| f.pnf)
+                    .unwrap_or(psepp);
+                let body = u.message.body.to_string();
+                let fwd = HttpRequest {
+                    method: "POST",
+                    path: u.message.path.clone(),
+                    schema: "AuthenticationInfo",
+                    body,
+                };
+                let peer = self
+                    .recv
+                    .get(&(psepp, u.meta.n32f_context_id.clone()))
+                    .map(|r| r.peer_id.clone());
+                let message_id = u.meta.message_id.parse::<u64>().unwrap_or(0);
+                let (c, s) = net.request(ctx, psepp, pnf, None, fwd);
+                let _ = delay;
+                self.pending.insert(
+                    (c, s),
+                    Pending::ToPnf {
+                        back,
+                        prins: Some((psepp, u.meta.n32f_context_id.clone(), message_id)),
+                    },
+                );
+                let _ = peer;
+            }
+            Err(fault) => {
+                // TS 29.573 5.2.5: report on N32-c; answer the N32-f request with an error.
+                let t = format!("{:?}", fault.n32f_error_type);
+                records.push(Record {
+                    procedure: "n32f_error",
+                    variant: t.clone(),
+                    initiator: net.topo.name(psepp).to_string(),
+                    responder: String::new(),
+                    via: String::new(),
+                    start_ns: now.as_nanos(),
+                    end_ns: now.as_nanos(),
+                    outcome: Outcome::Error,
+                    status: 403,
+                    new_connection: false,
+                    bytes: req.body.len() as u64,
+                });
+                self.report_error(net, ctx, psepp, &fault);
+                let body = json!({
+                    "status": 403, "cause": "N32F_PROTECTION_FAILURE", "detail": t,
+                });
+                let rsp = HttpResponse {
+                    status: 403,
+                    schema: "ProblemDetails",
+                    body: body.to_string(),
+                };
+                net.respond_after(ctx, back.0, back.1, rsp, delay);
+            }
+        }
+    }
+}
+
+/// nonce = salt (8 octets) || counter (u32 big endian) (TS 33.501 13.2.4.4.1).
+fn nonce(salt: &[u8], counter: u32) -> [u8; 12] {
+    let mut n = [0u8; 12];
+    n[..8].copy_from_slice(&salt[..8.min(salt.len())]);
+    n[8..].copy_from_slice(&counter.to_be_bytes());
+    n
+}
+
+/// The protection policy both SEPPs apply to the workload's API: the SUPI (UEID) in the body
+/// is encrypted, the message priority header is modifiable by any IPX, all else is integrity
+/// protected in clear.
+fn default_policy(_spec: &N32Spec) -> PolicyView {
+    let rules = vec![
+        IeRule::new(IeLocation::Body, IeType::Ueid, "/supiOrSuci"),
+        IeRule::new(IeLocation::Header, IeType::Nonsensitive, "3gpp-sbi-message-priority").modifiable(),
+    ];
+    PolicyView {
+        api_ie_mapping_list: vec![prins::ApiRule {
+            api_signature: SBI_PATH.into(),
+            api_method: "POST".into(),
+            ie_list: rules,
+        }],
+        data_type_enc_policy: PolicyView::default_enc_types(),
+    }
+}
+
+impl N32Plane {
+    /// Records the end of a cNF request (if it was still open).
+    #[allow(clippy::too_many_arguments)]
+    fn finish_cnf(
+        &mut self,
+        net: &Network,
+        key: (ConnId, u32),
+        end: SimTime,
+        outcome: Outcome,
+        status: u16,
+        cause: String,
+        records: &mut Vec<Record>,
+    ) {
+        let Some(Pending::Cnf { flow, start, .. }) = self.pending.remove(&key) else {
+            return;
+        };
+        if start < self.warmup {
+            return;
+        }
+        let f = &self.flows[flow as usize];
+        records.push(Record {
+            procedure: "cnf_request",
+            variant: if cause.is_empty() {
+                f.label.clone()
+            } else {
+                format!("{} [{cause}]", f.label)
+            },
+            initiator: net.topo.name(f.cnf).to_string(),
+            responder: net.topo.name(f.pnf).to_string(),
+            via: f.n32c_via.map(|v| net.topo.name(v).to_string()).unwrap_or_default(),
+            start_ns: start.as_nanos(),
+            end_ns: end.as_nanos(),
+            outcome,
+            status,
+            new_connection: false,
+            bytes: 0,
+        });
+    }
+
+    /// The pSEPP protects the pNF's answer for the context `local_id`.
+    fn protect_response(
+        &mut self,
+        net: &mut Network,
+        now: SimTime,
+        psepp: NodeId,
+        local_id: &str,
+        message_id: u64,
+        rsp: &HttpResponse,
+    ) -> (HttpResponse, SimDuration) {
+        let Some(r) = self.recv.get_mut(&(psepp, local_id.to_string())) else {
+            return (rsp.clone(), SimDuration::ZERO);
+        };
+        let dir = crate::crypto::n32f::Direction::ParallelResponse;
+        let nonce = nonce(&r.keys.get(dir).iv_salt, r.counter);
+        r.counter += 1;
+        let send = SendContext {
+            n32f_context_id: r.peer_id.clone(),
+            message_id,
+            authorized_ipx_id: None,
+            enc: r.enc,
+        };
+        let plain = prins::HttpResponse {
+            status: rsp.status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::from_str(&rsp.body).unwrap_or(Value::Null),
+        };
+        let delay = net.sec.cpu.charge(
+            psepp,
+            now,
+            &[(
+                crate::crypto::cost::CryptoOp::AesGcmSeal1k,
+                1 + (rsp.body.len() / 1024) as u64,
+            )],
+        );
+        match prins::protect_response(
+            &send,
+            &plain,
+            ("POST", SBI_PATH),
+            &self.policy,
+            &r.keys.get(dir).key,
+            nonce,
+        ) {
+            Ok(m) => (
+                HttpResponse {
+                    status: 200,
+                    schema: "N32fReformattedRspMsg",
+                    body: serde_json::to_string(&m).unwrap_or_default(),
+                },
+                delay,
+            ),
+            Err(_) => (rsp.clone(), delay),
+        }
+    }
+
+    /// The cSEPP opens an N32-f answer and records the N32-f message.
+    #[allow(clippy::too_many_arguments)]
+    fn open_response(
+        &mut self,
+        net: &mut Network,
+        now: SimTime,
+        link: (NodeId, NodeId),
+        message_id: u64,
+        rsp: HttpResponse,
+        plain_bytes: usize,
+        records: &mut Vec<Record>,
+    ) -> (HttpResponse, SimDuration) {
+        let Some(Link {
+            state: LinkState::Prins(p),
+            started,
+            ..
+        }) = self.links.get(&link)
+        else {
+            return (rsp, SimDuration::ZERO);
+        };
+        let _ = started;
+        if rsp.schema != "N32fReformattedRspMsg" {
+            return (rsp, SimDuration::ZERO);
+        }
+        let delay = net.sec.cpu.charge(
+            link.0,
+            now,
+            &[(
+                crate::crypto::cost::CryptoOp::AesGcmOpen1k,
+                1 + (rsp.body.len() / 1024) as u64,
+            )],
+        );
+        let keys = ContextKeys {
+            key: p.keys.get(crate::crypto::n32f::Direction::ParallelResponse).key.clone(),
+            enc: p.enc,
+            expired: None,
+        };
+        let local = p.local_id.clone();
+        let lookup = |id: &str| (id == local).then(|| keys.clone());
+        let msg = serde_json::from_str::<prins::N32fReformattedRspMsg>(&rsp.body);
+        let opened = msg.ok().and_then(|m| {
+            prins::unprotect_response(
+                &RecvContext { local_ri: None },
+                &m,
+                ("POST", SBI_PATH),
+                lookup,
+                &self.ri_keys,
+                &self.policy,
+            )
+            .ok()
+        });
+        records.push(Record {
+            procedure: "n32f_message",
+            variant: "PRINS".into(),
+            initiator: net.topo.name(link.0).to_string(),
+            responder: net.topo.name(link.1).to_string(),
+            via: String::new(),
+            start_ns: now.as_nanos(),
+            end_ns: now.as_nanos(),
+            outcome: if opened.is_some() { Outcome::Ok } else { Outcome::Error },
+            status: rsp.status,
+            new_connection: false,
+            bytes: (rsp.body.len() + plain_bytes) as u64,
+        });
+        let _ = message_id;
+        match opened {
+            Some(u) => (
+                HttpResponse {
+                    status: u.message.status,
+                    schema: "UEAuthenticationCtx",
+                    body: u.message.body.to_string(),
+                },
+                delay,
+            ),
+            None => (
+                HttpResponse {
+                    status: 502,
+                    schema: "ProblemDetails",
+                    body: json!({"status": 502, "cause": "N32F_PROTECTION_FAILURE"}).to_string(),
+                },
+                delay,
+            ),
+        }
+    }
+
+    /// The fault to inject into the next PRINS message, per the experiment's fault list.
+    fn fault_for(&mut self, ris: &[NodeId]) -> Option<prins::fault::Fault> {
+        let spec = self.spec.faults.clone();
+        let n = self.message_ids;
+        let f = spec.iter().find(|f| f.every > 0 && n.is_multiple_of(f.every))?;
+        self.faults_done += 1;
+        let ri = ris.first().and_then(|r| self.ri_identities.get(r)).cloned();
+        Some(f.kind.to_fault(ri))
+    }
+}
+
+/// The c-SEPP's progress through one N32-c handshake (interim adapter; the SEPP machines of
+/// `proto::n32::sepp` replace it).
+#[derive(Default)]
+struct Handshake {
+    local_id: String,
+    selected: Option<SecurityCapability>,
+    round_trips: u32,
+    bytes: u64,
+}
+
+/// A p-SEPP's N32-c responder state.
+#[derive(Default)]
+struct Responder {
+    /// Context ids handed out, by the initiator's id.
+    contexts: BTreeMap<String, String>,
+}
+
+/// A Roaming Intermediary's CONNECT decisions.
+struct RiActor {
+    name: String,
+}
+
+impl RiActor {
+    fn new(_spec: &N32Spec, name: &str, _node: NodeId, _seed: u64) -> BuildResult<RiActor> {
+        Ok(RiActor { name: name.to_string() })
+    }
+
+    /// What the RI does to a direct (non-CONNECT) N32-c connection from `csepp` to `psepp`.
+    fn direct_reaction(&self, _net: &Network, _csepp: NodeId, _psepp: NodeId) -> Option<Intercept> {
+        None
+    }
+
+    fn on_connect(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        conn: ConnId,
+        _client: NodeId,
+        _target: NodeId,
+    ) {
+        let _ = &self.name;
+        net.accept_connect(ctx, conn);
+    }
+}
+
+fn context_id(rng: &mut SimRng) -> N32fContextId {
+    use rand::RngCore;
+    N32fContextId::from_u64(rng.next_u64())
+}
+
+fn n32c_request(op: &'static str, schema: &'static str, body: String) -> HttpRequest {
+    HttpRequest {
+        method: "POST",
+        path: format!("{N32C_PREFIX}{op}"),
+        schema,
+        body,
+    }
+}
+
+impl N32Plane {
+    fn caps(list: &Option<Vec<SecurityCapability>>, default: [SecurityCapability; 2]) -> Vec<SecurityCapability> {
+        list.clone().unwrap_or_else(|| default.to_vec())
+    }
+
+    /// The c-SEPP opens N32-c to the p-SEPP and offers its capabilities (TS 29.573 5.2.2).
+    fn start_handshake(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        link_key: (NodeId, NodeId),
+        _records: &mut Vec<Record>,
+    ) {
+        let caps = Self::caps(
+            &self.spec.initiator_capabilities,
+            [SecurityCapability::Prins, SecurityCapability::Tls],
+        );
+        let sender = format!("{}.5gc.example", net.topo.name(link_key.0));
+        let body = serde_json::to_string(&SecNegotiateReqData::new(sender, caps)).unwrap_or_default();
+        let Some(link) = self.links.get_mut(&link_key) else {
+            return;
+        };
+        link.machine = Handshake::default();
+        let via = self.flows[link.flow as usize].n32c_via;
+        let req = n32c_request("exchange-capability", "SecNegotiateReqData", body);
+        let (c, s) = net.request(ctx, link_key.0, link_key.1, via, req);
+        link.conn = Some(c);
+        self.pending.insert(
+            (c, s),
+            Pending::N32c {
+                link: link_key,
+                op: "exchange-capability",
+            },
+        );
+    }
+
+    /// The p-SEPP answers an N32-c request.
+    fn at_responder(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        psepp: NodeId,
+        _client: NodeId,
+        key: (ConnId, u32),
+        req: HttpRequest,
+    ) {
+        let op = req.path.trim_start_matches(N32C_PREFIX);
+        let sender = format!("{}.5gc.example", net.topo.name(psepp));
+        let problem = |status: u16, cause: &str| HttpResponse {
+            status,
+            schema: "ProblemDetails",
+            body: json!({"status": status, "cause": cause}).to_string(),
+        };
+        let rsp = match op {
+            "exchange-capability" => match serde_json::from_str::<SecNegotiateReqData>(&req.body) {
+                Ok(r) => {
+                    let local = Self::caps(
+                        &self.spec.responder_capabilities,
+                        [SecurityCapability::Tls, SecurityCapability::Prins],
+                    );
+                    //= TS 29.573 5.2.2: the responder selects, by local policy, one both support.
+                    match local.iter().find(|c| r.supported_sec_capability_list.contains(c)) {
+                        Some(c) => HttpResponse {
+                            status: 200,
+                            schema: "SecNegotiateRspData",
+                            body: serde_json::to_string(&SecNegotiateRspData::new(sender, c.clone()))
+                                .unwrap_or_default(),
+                        },
+                        None => problem(403, "SECURITY_CAPABILITY_MISMATCH"),
+                    }
+                }
+                Err(_) => problem(400, "INVALID_MSG_FORMAT"),
+            },
+            "exchange-params" => match serde_json::from_str::<SecParamExchReqData>(&req.body) {
+                Ok(r) => {
+                    let rng = self.node_rng.get_mut(&psepp).expect("sepp rng");
+                    let local = context_id(rng);
+                    let local_id = local.as_str().to_string();
+                    let peer_id = r.n32f_context_id.as_str().to_string();
+                    let enc = JweEnc::A256Gcm;
+                    let secrets = net.conn(key.0).tls.server_secrets.clone();
+                    let master = master_of(secrets.as_ref(), key.0, self.seed);
+                    let ids = N32ContextIds {
+                        initiator: peer_id.clone(),
+                        responder: local_id.clone(),
+                    };
+                    let keys = N32fKeys::derive(&master, &ids, KdfContextId::Receiver, enc);
+                    self.responders
+                        .entry(psepp)
+                        .or_default()
+                        .contexts
+                        .insert(peer_id.clone(), local_id.clone());
+                    self.recv.insert(
+                        (psepp, local_id.clone()),
+                        PrinsRecv {
+                            keys,
+                            enc: Enc::A256Gcm,
+                            peer_id,
+                            counter: 0,
+                        },
+                    );
+                    let mut out = SecParamExchRspData::new(local);
+                    out.selected_jwe_cipher_suite = Some("A256GCM".into());
+                    out.selected_jws_cipher_suite = Some("ES256".into());
+                    out.sender = Some(sender);
+                    HttpResponse {
+                        status: 200,
+                        schema: "SecParamExchRspData",
+                        body: serde_json::to_string(&out).unwrap_or_default(),
+                    }
+                }
+                Err(_) => problem(400, "INVALID_MSG_FORMAT"),
+            },
+            "n32f-terminate" => match serde_json::from_str::<N32fContextInfo>(&req.body) {
+                Ok(info)
+                    if self
+                        .recv
+                        .remove(&(psepp, info.n32f_context_id.as_str().to_string()))
+                        .is_some() =>
+                {
+                    HttpResponse {
+                        status: 200,
+                        schema: "N32fContextInfo",
+                        body: req.body.clone(),
+                    }
+                }
+                Ok(_) => problem(404, "CONTEXT_NOT_FOUND"),
+                Err(_) => problem(400, "INVALID_MSG_FORMAT"),
+            },
+            "n32f-error" => HttpResponse {
+                status: 204,
+                schema: "",
+                body: String::new(),
+            },
+            _ => problem(404, "RESOURCE_NOT_FOUND"),
+        };
+        net.respond(ctx, key.0, key.1, rsp);
+    }
+
+    /// The c-SEPP handles an N32-c answer.
+    #[allow(clippy::too_many_arguments)]
+    fn on_n32c_response(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        csepp: NodeId,
+        link_key: (NodeId, NodeId),
+        conn: ConnId,
+        op: &'static str,
+        rsp: HttpResponse,
+        records: &mut Vec<Record>,
+    ) {
+        if !(200..300).contains(&rsp.status) {
+            let cause = serde_json::from_str::<Value>(&rsp.body)
+                .ok()
+                .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_default();
+            self.fail_link(net, ctx, link_key, Outcome::Error, rsp.status, cause, records);
+            return;
+        }
+        let Some(link) = self.links.get_mut(&link_key) else {
+            return;
+        };
+        link.machine.round_trips += 1;
+        match op {
+            "exchange-capability" => {
+                let Ok(r) = serde_json::from_str::<SecNegotiateRspData>(&rsp.body) else {
+                    return;
+                };
+                link.machine.selected = Some(r.selected_sec_capability.clone());
+                match r.selected_sec_capability {
+                    SecurityCapability::Prins => {
+                        let rng = self.node_rng.get_mut(&csepp).expect("sepp rng");
+                        let local = context_id(rng);
+                        link.machine.local_id = local.as_str().to_string();
+                        let mut body = SecParamExchReqData::new(local);
+                        body.jwe_cipher_suite_list = Some(vec!["A256GCM".into(), "A128GCM".into()]);
+                        body.jws_cipher_suite_list = Some(vec!["ES256".into()]);
+                        let via = self.flows[link.flow as usize].n32c_via;
+                        let req = n32c_request(
+                            "exchange-params",
+                            "SecParamExchReqData",
+                            serde_json::to_string(&body).unwrap_or_default(),
+                        );
+                        let (c, s) = net.request(ctx, link_key.0, link_key.1, via, req);
+                        self.pending.insert(
+                            (c, s),
+                            Pending::N32c {
+                                link: link_key,
+                                op: "exchange-params",
+                            },
+                        );
+                    }
+                    SecurityCapability::Tls => {
+                        //= TS 29.573 5.2.2: TLS selected: the N32-c connection is terminated.
+                        net.close_conn(conn);
+                        link.state = LinkState::Tls;
+                        self.established(net, ctx, link_key, "TLS", records);
+                    }
+                    _ => self.fail_link(
+                        net,
+                        ctx,
+                        link_key,
+                        Outcome::Error,
+                        403,
+                        "NO_SECURITY_CAPABILITY".into(),
+                        records,
+                    ),
+                }
+            }
+            "exchange-params" => {
+                let Ok(r) = serde_json::from_str::<SecParamExchRspData>(&rsp.body) else {
+                    return;
+                };
+                let secrets = net.conn(conn).tls.client_secrets.clone();
+                let master = master_of(secrets.as_ref(), conn, self.seed);
+                let local_id = link.machine.local_id.clone();
+                let peer_id = r.n32f_context_id.as_str().to_string();
+                let ids = N32ContextIds {
+                    initiator: local_id.clone(),
+                    responder: peer_id.clone(),
+                };
+                let keys = N32fKeys::derive(&master, &ids, KdfContextId::Receiver, JweEnc::A256Gcm);
+                link.state = LinkState::Prins(Box::new(PrinsSend {
+                    peer_id,
+                    keys,
+                    enc: Enc::A256Gcm,
+                    counter: 0,
+                    local_id,
+                }));
+                self.established(net, ctx, link_key, "PRINS", records);
+            }
+            _ => {}
+        }
+    }
+
+    /// N32 is up: record the handshake and release the waiting requests.
+    fn established(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        link_key: (NodeId, NodeId),
+        capability: &str,
+        records: &mut Vec<Record>,
+    ) {
+        let Some(link) = self.links.get_mut(&link_key) else {
+            return;
+        };
+        let waiting = std::mem::take(&mut link.waiting);
+        let (start, flow) = (link.started, link.flow);
+        let bytes = link.conn.map_or(0, |c| net.conn(c).bytes);
+        self.handshake_record(
+            net,
+            link_key,
+            flow,
+            start,
+            ctx.now(),
+            capability,
+            Outcome::Ok,
+            200,
+            bytes,
+            records,
+        );
+        for (back, body) in waiting {
+            self.forward(net, ctx, link_key, back, body);
+        }
+    }
+
+    /// The handshake failed: record it and answer every waiting cNF request.
+    #[allow(clippy::too_many_arguments)]
+    fn fail_link(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        link_key: (NodeId, NodeId),
+        outcome: Outcome,
+        status: u16,
+        cause: String,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let Some(link) = self.links.get_mut(&link_key) else {
+            return;
+        };
+        link.state = LinkState::Failed {
+            at: now,
+            status,
+            cause: cause.clone(),
+        };
+        let waiting = std::mem::take(&mut link.waiting);
+        let (start, flow) = (link.started, link.flow);
+        self.handshake_record(net, link_key, flow, start, now, &cause, outcome, status, 0, records);
+        let (status, body) = self.cnf_answer_for_failure(link_key);
+        for (back, _) in waiting {
+            net.respond(
+                ctx,
+                back.0,
+                back.1,
+                HttpResponse {
+                    status,
+                    schema: "ProblemDetails",
+                    body: body.clone(),
+                },
+            );
+        }
+    }
+
+    fn handshake_failed(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        link_key: (NodeId, NodeId),
+        cause: &ConnFailure,
+        records: &mut Vec<Record>,
+    ) {
+        let (outcome, status, why) = match cause {
+            ConnFailure::Refused { status, body, .. } => {
+                let suggested = body
+                    .as_deref()
+                    .and_then(|b| serde_json::from_str::<Value>(b).ok())
+                    .and_then(|v| {
+                        v.pointer("/suggestedProblemDetails/cause")
+                            .and_then(Value::as_str)
+                            .map(str::to_string)
+                    })
+                    .unwrap_or_else(|| "REFUSED_BY_RI".into());
+                (Outcome::Refused, *status, suggested)
+            }
+            ConnFailure::Unreachable => (Outcome::Unreachable, 0, "UNREACHABLE".into()),
+            ConnFailure::Reset => (Outcome::Unreachable, 0, "RESET".into()),
+            ConnFailure::Tls(t) => (Outcome::Error, 0, format!("TLS_{}", t.alert.to_uppercase())),
+        };
+        self.fail_link(net, ctx, link_key, outcome, status, why, records);
+    }
+
+    /// What the c-SEPP answers the cNF while N32 with the peer is down.
+    fn cnf_answer_for_failure(&self, link_key: (NodeId, NodeId)) -> (u16, String) {
+        let cause = match self.links.get(&link_key).map(|l| &l.state) {
+            Some(LinkState::Failed { cause, .. }) => cause.clone(),
+            _ => "TARGET_PLMN_NOT_REACHABLE".into(),
+        };
+        (504, json!({"status": 504, "cause": cause}).to_string())
+    }
+
+    /// The p-SEPP reports an N32-f fault to the c-SEPP on N32-c (TS 29.573 5.2.5).
+    fn report_error(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, psepp: NodeId, fault: &prins::N32fFault) {
+        let Some(csepp) = self.flows.iter().find(|f| f.psepp == psepp).map(|f| f.csepp) else {
+            return;
+        };
+        let body = json!({
+            "n32fMessageId": fault.n32f_message_id.clone().unwrap_or_else(|| "0".into()),
+            "n32fErrorType": fault.n32f_error_type,
+            "n32fContextId": fault.n32f_context_id,
+        });
+        let req = n32c_request("n32f-error", "N32fErrorInfo", body.to_string());
+        let _ = net.request(ctx, psepp, csepp, None, req);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn handshake_record(
+        &self,
+        net: &Network,
+        link: (NodeId, NodeId),
+        flow: u32,
+        start: SimTime,
+        end: SimTime,
+        variant: &str,
+        outcome: Outcome,
+        status: u16,
+        bytes: u64,
+        records: &mut Vec<Record>,
+    ) {
+        if start < self.warmup {
+            return;
+        }
+        let f = &self.flows[flow as usize];
+        records.push(Record {
+            procedure: "n32_handshake",
+            variant: variant.to_string(),
+            initiator: net.topo.name(link.0).to_string(),
+            responder: net.topo.name(link.1).to_string(),
+            via: f.n32c_via.map(|v| net.topo.name(v).to_string()).unwrap_or_default(),
+            start_ns: start.as_nanos(),
+            end_ns: end.as_nanos(),
+            outcome,
+            status,
+            new_connection: true,
+            bytes,
+        });
+    }
+}
+
+/// The N32 master key of connection `conn` (TS 33.501 13.2.4.4.1); in `timing` fidelity a
+/// stand-in derived from the seed and connection id (no TLS secrets are computed there).
+fn master_of(secrets: Option<&crate::crypto::tls13::Tls13Secrets>, conn: ConnId, seed: u64) -> N32Master {
+    match secrets {
+        Some(s) => N32Master::from_tls13(s),
+        None => {
+            use sha2::{Digest, Sha512};
+            let h = Sha512::new()
+                .chain_update(seed.to_be_bytes())
+                .chain_update(conn.to_be_bytes())
+                .finalize();
+            let mut b = [0u8; 64];
+            b.copy_from_slice(&h);
+            N32Master::from_bytes(b)
+        }
+    }
+}
+
+impl crate::scenario::N32FaultKind {
+    /// The PRINS fault this kind injects (`ri`: the authorized RI, for RI faults).
+    pub fn to_fault(self, ri: Option<RiIdentity>) -> prins::fault::Fault {
+        use crate::scenario::N32FaultKind as K;
+        use prins::fault::Fault;
+        let rogue = || RiIdentity {
+            fqdn: "rogue-ri.example".into(),
+            key: pki::key_from_rng(&mut stream(0, "rogue-ri")),
+        };
+        match self {
+            K::TamperCiphertext => Fault::TamperCiphertext,
+            K::TamperAad => Fault::TamperAad,
+            K::TamperingRi => Fault::TamperModification(ri.unwrap_or_else(rogue)),
+            K::UnauthorisedRi => Fault::UnauthorisedRi(rogue()),
+            K::WrongKey => Fault::WrongKey,
+            K::UnknownContext => Fault::UnknownContext,
+        }
+    }
+}
