@@ -214,6 +214,11 @@ impl SimWorld {
         })
     }
 
+    /// The N32 actors, if any.
+    pub fn n32(&self) -> Option<&n32::N32Plane> {
+        self.n32.as_ref()
+    }
+
     /// The initial events: each flow's first arrival at its start, at its client.
     pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
         let mut v: Vec<_> = self

@@ -317,6 +317,34 @@ impl Network {
         mode: TlsMode,
         req: HttpRequest,
     ) -> (ConnId, u32) {
+        self.request_full(ctx, client, server, via, mode, req, ZERO)
+    }
+
+    /// [`Network::request`] after `delay` of processing at the client (e.g. protecting the
+    /// message); on a connection still being set up the request waits for it anyway.
+    pub fn request_after<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        client: NodeId,
+        server: NodeId,
+        via: Option<NodeId>,
+        req: HttpRequest,
+        delay: SimDuration,
+    ) -> (ConnId, u32) {
+        self.request_full(ctx, client, server, via, TlsMode::Certificate, req, delay)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn request_full<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        client: NodeId,
+        server: NodeId,
+        via: Option<NodeId>,
+        mode: TlsMode,
+        req: HttpRequest,
+        delay: SimDuration,
+    ) -> (ConnId, u32) {
         let now = ctx.now();
         let key = (client, server, via, mode.clone());
         let id = match self.pool.get(&key) {
@@ -373,7 +401,7 @@ impl Network {
                 Route::EndToEnd,
                 Segment::Request { stream, req },
                 bytes,
-                ZERO,
+                delay,
             );
         } else {
             c.pending.push((stream, req));

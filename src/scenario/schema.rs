@@ -338,6 +338,10 @@ pub struct N32Spec {
     /// the c-SEPP tries again. Default `"10s"`.
     #[serde(default)]
     pub retry_after: Option<SimDuration>,
+    /// At each of these times every c-SEPP terminates its PRINS contexts (`n32f-terminate`,
+    /// TS 29.573 5.2.4); the next request negotiates a new one. Default none.
+    #[serde(default)]
+    pub terminate_at: Vec<SimDuration>,
 }
 
 /// A fault injected into every `every`-th N32-f PRINS message.

@@ -55,6 +55,8 @@ pub enum N32Msg {
     Timeout { conn: ConnId, stream: u32 },
     /// A pNF finished processing.
     Processed { conn: ConnId, stream: u32, flow: u32 },
+    /// The c-SEPPs terminate their PRINS contexts (scripted operator action).
+    Terminate,
 }
 
 /// The SBI operation the workload exercises: AUSF UE authentication (carries a SUPI, an
@@ -90,8 +92,12 @@ enum Pending {
     N32f {
         link: (NodeId, NodeId),
         back: (ConnId, u32),
-        message_id: u64,
         plain_bytes: usize,
+        /// When the c-SEPP sent it.
+        sent: SimTime,
+        /// PRINS: the c-SEPP's context id and the keys to open the answer, kept with the
+        /// request so that an answer arriving after the context was terminated still opens.
+        open: Option<Box<(String, ContextKeys)>>,
     },
     /// RI → next hop, answering `back`.
     Relay { back: (ConnId, u32) },
@@ -110,12 +116,8 @@ enum LinkState {
     Handshaking,
     Tls,
     Prins(Box<PrinsSend>),
-    /// Failed at `at`; requests fail fast until `retry_at`.
-    Failed {
-        at: SimTime,
-        status: u16,
-        cause: String,
-    },
+    /// Failed at `at` with `cause`; requests fail fast until the retry time.
+    Failed { at: SimTime, cause: String },
 }
 
 struct PrinsSend {
@@ -165,7 +167,10 @@ pub struct N32Plane {
     node_rng: BTreeMap<NodeId, SimRng>,
     seed: u64,
     message_ids: u64,
-    faults_done: u64,
+    /// Faults injected: (message id, the N32fErrorType the receiver must report).
+    pub injected: Vec<(u64, prins::N32fErrorType)>,
+    /// Faults the p-SEPPs detected: (message id, reported type), from their n32f-error.
+    pub detected: Vec<(u64, prins::N32fErrorType)>,
     warmup: SimTime,
 }
 
@@ -280,7 +285,8 @@ impl N32Plane {
             node_rng,
             seed,
             message_ids: 0,
-            faults_done: 0,
+            injected: Vec::new(),
+            detected: Vec::new(),
             warmup,
         })
     }
@@ -300,11 +306,18 @@ impl N32Plane {
 
     /// Each flow's first arrival.
     pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
-        self.flows
+        let mut v: Vec<_> = self
+            .flows
             .iter()
             .enumerate()
             .map(|(i, f)| (f.start, f.cnf, Msg::N32(N32Msg::Arrival(i as u32))))
-            .collect()
+            .collect();
+        if let Some(f) = self.flows.first() {
+            for &t in &self.spec.terminate_at {
+                v.push((SimTime::ZERO + t, f.csepp, Msg::N32(N32Msg::Terminate)));
+            }
+        }
+        v
     }
 
     /// Handles an N32 engine message.
@@ -320,6 +333,7 @@ impl N32Plane {
                 String::new(),
                 records,
             ),
+            N32Msg::Terminate => self.terminate_all(net, ctx),
             N32Msg::Processed { conn, stream, flow } => {
                 let body = json!({"authType": "5G_AKA", "pad": "x".repeat(self.flows[flow as usize].response_pad)});
                 let rsp = HttpResponse {
@@ -482,10 +496,11 @@ impl N32Plane {
             Pending::N32f {
                 link,
                 back,
-                message_id,
                 plain_bytes,
+                sent,
+                open,
             } => {
-                let (rsp, delay) = self.open_response(net, ctx.now(), link, message_id, rsp, plain_bytes, records);
+                let (rsp, delay) = self.open_response(net, ctx.now(), link, sent, rsp, plain_bytes, open, records);
                 net.respond_after(ctx, back.0, back.1, rsp, delay);
             }
             Pending::N32c { link, op } => self.on_n32c_response(net, ctx, node, link, key.0, op, rsp, records),
@@ -605,15 +620,14 @@ impl N32Plane {
                     body,
                 };
                 let (c, s) = net.request(ctx, link_key.0, psepp, via, req);
-                self.message_ids += 1;
-                let message_id = self.message_ids;
                 self.pending.insert(
                     (c, s),
                     Pending::N32f {
                         link: link_key,
                         back,
-                        message_id,
                         plain_bytes: 0,
+                        sent: ctx.now(),
+                        open: None,
                     },
                 );
             }
@@ -643,6 +657,12 @@ impl N32Plane {
                     authorized_ipx_id: ris.first().map(|&r| net.topo.name(r).to_string()),
                     enc: p.enc,
                 };
+                let open = ContextKeys {
+                    key: p.keys.get(crate::crypto::n32f::Direction::ParallelResponse).key.clone(),
+                    enc: p.enc,
+                    expired: None,
+                };
+                let open = Some(Box::new((p.local_id.clone(), open)));
                 let cost = net.sec.cpu.charge(
                     link_key.0,
                     ctx.now(),
@@ -673,16 +693,16 @@ impl N32Plane {
                     schema: "N32fReformattedReqMsg",
                     body: json,
                 };
-                let (c, s) = net.request(ctx, link_key.0, first, None, req);
-                let _ = cost;
+                let (c, s) = net.request_after(ctx, link_key.0, first, None, req, cost);
                 self.hops.insert((c, s), hops);
                 self.pending.insert(
                     (c, s),
                     Pending::N32f {
                         link: link_key,
                         back,
-                        message_id,
                         plain_bytes,
+                        sent: ctx.now(),
+                        open,
                     },
                 );
             }
@@ -730,8 +750,7 @@ impl N32Plane {
             schema: "N32fReformattedReqMsg",
             body,
         };
-        let _ = delay;
-        let (c, s) = net.request(ctx, ri, next, None, fwd);
+        let (c, s) = net.request_after(ctx, ri, next, None, fwd, delay);
         self.hops.insert((c, s), hops);
         self.pending.insert((c, s), Pending::Relay { back });
     }
@@ -803,13 +822,8 @@ impl N32Plane {
                     schema: "AuthenticationInfo",
                     body,
                 };
-                let peer = self
-                    .recv
-                    .get(&(psepp, u.meta.n32f_context_id.clone()))
-                    .map(|r| r.peer_id.clone());
                 let message_id = u.meta.message_id.parse::<u64>().unwrap_or(0);
-                let (c, s) = net.request(ctx, psepp, pnf, None, fwd);
-                let _ = delay;
+                let (c, s) = net.request_after(ctx, psepp, pnf, None, fwd, delay);
                 self.pending.insert(
                     (c, s),
                     Pending::ToPnf {
@@ -817,7 +831,6 @@ impl N32Plane {
                         prins: Some((psepp, u.meta.n32f_context_id.clone(), message_id)),
                     },
                 );
-                let _ = peer;
             }
             Err(fault) => {
                 // TS 29.573 5.2.5: report on N32-c; answer the N32-f request with an error.
@@ -977,37 +990,24 @@ impl N32Plane {
         net: &mut Network,
         now: SimTime,
         link: (NodeId, NodeId),
-        message_id: u64,
+        sent: SimTime,
         rsp: HttpResponse,
         plain_bytes: usize,
+        open: Option<Box<(String, ContextKeys)>>,
         records: &mut Vec<Record>,
     ) -> (HttpResponse, SimDuration) {
-        let Some(Link {
-            state: LinkState::Prins(p),
-            started,
-            ..
-        }) = self.links.get(&link)
-        else {
-            return (rsp, SimDuration::ZERO);
+        let Some(open) = open else {
+            return (rsp, SimDuration::ZERO); // N32-f TLS: the answer is the pNF's
         };
-        let _ = started;
         if rsp.schema != "N32fReformattedRspMsg" {
-            return (rsp, SimDuration::ZERO);
+            return (rsp, SimDuration::ZERO); // an error from a hop, passed on as it is
         }
         let delay = net.sec.cpu.charge(
             link.0,
             now,
-            &[(
-                crate::crypto::cost::CryptoOp::AesGcmOpen1k,
-                1 + (rsp.body.len() / 1024) as u64,
-            )],
+            &[(crate::crypto::cost::CryptoOp::AesGcmOpen1k, 1 + (rsp.body.len() / 1024) as u64)],
         );
-        let keys = ContextKeys {
-            key: p.keys.get(crate::crypto::n32f::Direction::ParallelResponse).key.clone(),
-            enc: p.enc,
-            expired: None,
-        };
-        let local = p.local_id.clone();
+        let (local, keys) = *open;
         let lookup = |id: &str| (id == local).then(|| keys.clone());
         let msg = serde_json::from_str::<prins::N32fReformattedRspMsg>(&rsp.body);
         let opened = msg.ok().and_then(|m| {
@@ -1027,14 +1027,13 @@ impl N32Plane {
             initiator: net.topo.name(link.0).to_string(),
             responder: net.topo.name(link.1).to_string(),
             via: String::new(),
-            start_ns: now.as_nanos(),
+            start_ns: sent.as_nanos(),
             end_ns: now.as_nanos(),
             outcome: if opened.is_some() { Outcome::Ok } else { Outcome::Error },
             status: rsp.status,
             new_connection: false,
             bytes: (rsp.body.len() + plain_bytes) as u64,
         });
-        let _ = message_id;
         match opened {
             Some(u) => (
                 HttpResponse {
@@ -1057,12 +1056,12 @@ impl N32Plane {
 
     /// The fault to inject into the next PRINS message, per the experiment's fault list.
     fn fault_for(&mut self, ris: &[NodeId]) -> Option<prins::fault::Fault> {
-        let spec = self.spec.faults.clone();
         let n = self.message_ids;
-        let f = spec.iter().find(|f| f.every > 0 && n.is_multiple_of(f.every))?;
-        self.faults_done += 1;
+        let kind = self.spec.faults.iter().find(|f| f.every > 0 && n.is_multiple_of(f.every))?.kind;
         let ri = ris.first().and_then(|r| self.ri_identities.get(r)).cloned();
-        Some(f.kind.to_fault(ri))
+        let fault = kind.to_fault(ri);
+        self.injected.push((n, fault.expected().0));
+        Some(fault)
     }
 }
 
@@ -1073,7 +1072,6 @@ struct Handshake {
     local_id: String,
     selected: Option<SecurityCapability>,
     round_trips: u32,
-    bytes: u64,
 }
 
 /// A p-SEPP's N32-c responder state.
@@ -1277,6 +1275,9 @@ impl N32Plane {
         rsp: HttpResponse,
         records: &mut Vec<Record>,
     ) {
+        if matches!(op, "n32f-terminate" | "n32f-error") {
+            return; // answers to reports and terminations change nothing at the c-SEPP
+        }
         if !(200..300).contains(&rsp.status) {
             let cause = serde_json::from_str::<Value>(&rsp.body)
                 .ok()
@@ -1409,11 +1410,7 @@ impl N32Plane {
         let Some(link) = self.links.get_mut(&link_key) else {
             return;
         };
-        link.state = LinkState::Failed {
-            at: now,
-            status,
-            cause: cause.clone(),
-        };
+        link.state = LinkState::Failed { at: now, cause: cause.clone() };
         let waiting = std::mem::take(&mut link.waiting);
         let (start, flow) = (link.started, link.flow);
         self.handshake_record(net, link_key, flow, start, now, &cause, outcome, status, 0, records);
@@ -1552,5 +1549,40 @@ impl crate::scenario::N32FaultKind {
             K::WrongKey => Fault::WrongKey,
             K::UnknownContext => Fault::UnknownContext,
         }
+    }
+}
+
+impl N32Plane {
+    /// Every c-SEPP terminates its PRINS contexts with `n32f-terminate` (TS 29.573 5.2.4).
+    fn terminate_all(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>) {
+        let keys: Vec<(NodeId, NodeId)> = self.links.keys().copied().collect();
+        for key in keys {
+            let Some(link) = self.links.get_mut(&key) else { continue };
+            let LinkState::Prins(p) = &link.state else { continue };
+            let Ok(id) = N32fContextId::new(p.peer_id.clone()) else { continue };
+            link.state = LinkState::Idle;
+            let via = self.flows[link.flow as usize].n32c_via;
+            let body = serde_json::to_string(&N32fContextInfo { n32f_context_id: id }).unwrap_or_default();
+            let req = n32c_request("n32f-terminate", "N32fContextInfo", body);
+            let (c, s) = net.request(ctx, key.0, key.1, via, req);
+            self.pending.insert((c, s), Pending::N32c { link: key, op: "n32f-terminate" });
+        }
+    }
+}
+
+impl N32Plane {
+    /// For every established PRINS context: whether the c-SEPP's and the p-SEPP's N32-f keys
+    /// are equal (both derived from the same N32-c exporter and context ids).
+    pub fn key_agreement(&self) -> Vec<bool> {
+        self.links
+            .iter()
+            .filter_map(|(&(_, psepp), l)| match &l.state {
+                LinkState::Prins(p) => Some(self.recv.get(&(psepp, p.peer_id.clone())).is_some_and(|r| {
+                    r.peer_id == p.local_id
+                        && crate::crypto::n32f::Direction::ALL.iter().all(|&d| r.keys.get(d) == p.keys.get(d))
+                })),
+                _ => None,
+            })
+            .collect()
     }
 }
