@@ -117,7 +117,10 @@ enum LinkState {
     Tls,
     Prins(Box<PrinsSend>),
     /// Failed at `at` with `cause`; requests fail fast until the retry time.
-    Failed { at: SimTime, cause: String },
+    Failed {
+        at: SimTime,
+        cause: String,
+    },
 }
 
 struct PrinsSend {
@@ -1005,7 +1008,10 @@ impl N32Plane {
         let delay = net.sec.cpu.charge(
             link.0,
             now,
-            &[(crate::crypto::cost::CryptoOp::AesGcmOpen1k, 1 + (rsp.body.len() / 1024) as u64)],
+            &[(
+                crate::crypto::cost::CryptoOp::AesGcmOpen1k,
+                1 + (rsp.body.len() / 1024) as u64,
+            )],
         );
         let (local, keys) = *open;
         let lookup = |id: &str| (id == local).then(|| keys.clone());
@@ -1057,7 +1063,12 @@ impl N32Plane {
     /// The fault to inject into the next PRINS message, per the experiment's fault list.
     fn fault_for(&mut self, ris: &[NodeId]) -> Option<prins::fault::Fault> {
         let n = self.message_ids;
-        let kind = self.spec.faults.iter().find(|f| f.every > 0 && n.is_multiple_of(f.every))?.kind;
+        let kind = self
+            .spec
+            .faults
+            .iter()
+            .find(|f| f.every > 0 && n.is_multiple_of(f.every))?
+            .kind;
         let ri = ris.first().and_then(|r| self.ri_identities.get(r)).cloned();
         let fault = kind.to_fault(ri);
         self.injected.push((n, fault.expected().0));
@@ -1252,10 +1263,23 @@ impl N32Plane {
                 Ok(_) => problem(404, "CONTEXT_NOT_FOUND"),
                 Err(_) => problem(400, "INVALID_MSG_FORMAT"),
             },
-            "n32f-error" => HttpResponse {
-                status: 204,
-                schema: "",
-                body: String::new(),
+            "n32f-error" => match serde_json::from_str::<crate::proto::n32::types::N32fErrorInfo>(&req.body) {
+                //= TS 29.573 5.2.5: the receiver of the report records it; 204 No Content.
+                Ok(info) => {
+                    let id = info.n32f_message_id.parse::<u64>().unwrap_or(0);
+                    let t = serde_json::to_value(&info.n32f_error_type)
+                        .ok()
+                        .and_then(|v| serde_json::from_value::<prins::N32fErrorType>(v).ok());
+                    if let Some(t) = t {
+                        self.detected.push((id, t));
+                    }
+                    HttpResponse {
+                        status: 204,
+                        schema: "",
+                        body: String::new(),
+                    }
+                }
+                Err(_) => problem(400, "INVALID_MSG_FORMAT"),
             },
             _ => problem(404, "RESOURCE_NOT_FOUND"),
         };
@@ -1410,7 +1434,10 @@ impl N32Plane {
         let Some(link) = self.links.get_mut(&link_key) else {
             return;
         };
-        link.state = LinkState::Failed { at: now, cause: cause.clone() };
+        link.state = LinkState::Failed {
+            at: now,
+            cause: cause.clone(),
+        };
         let waiting = std::mem::take(&mut link.waiting);
         let (start, flow) = (link.started, link.flow);
         self.handshake_record(net, link_key, flow, start, now, &cause, outcome, status, 0, records);
@@ -1559,13 +1586,21 @@ impl N32Plane {
         for key in keys {
             let Some(link) = self.links.get_mut(&key) else { continue };
             let LinkState::Prins(p) = &link.state else { continue };
-            let Ok(id) = N32fContextId::new(p.peer_id.clone()) else { continue };
+            let Ok(id) = N32fContextId::new(p.peer_id.clone()) else {
+                continue;
+            };
             link.state = LinkState::Idle;
             let via = self.flows[link.flow as usize].n32c_via;
             let body = serde_json::to_string(&N32fContextInfo { n32f_context_id: id }).unwrap_or_default();
             let req = n32c_request("n32f-terminate", "N32fContextInfo", body);
             let (c, s) = net.request(ctx, key.0, key.1, via, req);
-            self.pending.insert((c, s), Pending::N32c { link: key, op: "n32f-terminate" });
+            self.pending.insert(
+                (c, s),
+                Pending::N32c {
+                    link: key,
+                    op: "n32f-terminate",
+                },
+            );
         }
     }
 }
@@ -1579,7 +1614,9 @@ impl N32Plane {
             .filter_map(|(&(_, psepp), l)| match &l.state {
                 LinkState::Prins(p) => Some(self.recv.get(&(psepp, p.peer_id.clone())).is_some_and(|r| {
                     r.peer_id == p.local_id
-                        && crate::crypto::n32f::Direction::ALL.iter().all(|&d| r.keys.get(d) == p.keys.get(d))
+                        && crate::crypto::n32f::Direction::ALL
+                            .iter()
+                            .all(|&d| r.keys.get(d) == p.keys.get(d))
                 })),
                 _ => None,
             })

@@ -3,6 +3,7 @@
 mod cli;
 mod determinism;
 mod hygiene;
+mod n32;
 mod net_setup;
 mod openapi;
 mod scenario_errors;
