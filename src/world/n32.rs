@@ -770,11 +770,13 @@ impl N32Plane {
     ) {
         let now = ctx.now();
         let parsed = serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body);
+        // The p-side RI signs last; with a single RI on the path (a roaming hub) it is the
+        // authorized c-side RI itself and signs once.
         let local_ri = self
             .flows
             .iter()
             .find(|f| f.psepp == psepp)
-            .and_then(|f| f.ris.last().copied());
+            .and_then(|f| (f.ris.len() == 2).then(|| f.ris[1]));
         let rx = RecvContext {
             local_ri: local_ri.map(|r| net.topo.name(r).to_string()),
         };
