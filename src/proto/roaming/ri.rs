@@ -228,7 +228,7 @@ pub fn render_table() -> String {
             t.clause
         ));
     }
-    out.push_str("\n# refused (RiError::NoTransition)\n");
+    out.push_str("\n# refused (RiError::NoTransition); Refused and Closed are final: the flow is forgotten\n");
     for state in State::ALL {
         let refused: Vec<String> = Event::ALL
             .iter()
@@ -357,6 +357,11 @@ impl Ri {
     /// The key a c-SEPP verifies `3gpp-connect-res-info` with.
     pub fn verifying_key(&self) -> VerifyingKey {
         *self.key.verifying_key()
+    }
+
+    /// Whole rate-limit tokens left at the last decision (`None` without a rate limit).
+    pub fn tokens(&self) -> Option<u64> {
+        self.bucket.as_ref().map(TokenBucket::tokens)
     }
 
     /// The state of flow `id` (`Listening` if unknown or over).
