@@ -39,22 +39,26 @@
 //! the network ([`DirectEffect`]). Only `RequireConnect` lets the c-SEPP blame the RI
 //! correctly, and only because it falls back to the explicit CONNECT rejection.
 //!
-//! | reaction         | time to failure at cNF | blamed  | c-SEPP can tell the cNF | verifiable |
-//! |------------------|------------------------|---------|-------------------------|------------|
-//! | `DropTimeout`    | connect timeout (+ retries) | p-SEPP | own 504             | no         |
-//! | `TcpReset`       | 1 RTT                  | p-SEPP  | own 504                 | no         |
-//! | `TlsAlertOnSni`  | 2 RTT (TCP + ClientHello) | p-SEPP | own 504              | no, spoofable |
-//! | `RequireConnect` | 1 RTT, then CONNECT    | RI      | RI's suggestion         | with `ProtectedHeader` |
-//! | `OutOfBand`      | immediate (or DNS timeout) | network | own 504            | no         |
+//! | reaction         | time to failure at cNF      | blamed  | c-SEPP tells the cNF | verifiable             |
+//! |------------------|-----------------------------|---------|----------------------|------------------------|
+//! | `DropTimeout`    | connect timeout (+ retries) | p-SEPP  | own 504              | no                     |
+//! | `TcpReset`       | 1 RTT                       | p-SEPP  | own 504              | no                     |
+//! | `TlsAlertOnSni`  | 2 RTT (TCP + ClientHello)   | p-SEPP  | own 504              | no, spoofable          |
+//! | `RequireConnect` | 1 RTT, then the CONNECT 403 | RI      | RI's suggestion      | with `ProtectedHeader` |
+//! | `OutOfBand`      | immediate (or DNS timeout)  | network | own 504              | no                     |
 //!
 //! # FFS alternative 2: API details of the rejection (5.2.X.2 Editor's note)
 //!
-//! | encoding                      | where the suggestion is          | standard?                         | verifiable | relay? |
-//! |-------------------------------|----------------------------------|-----------------------------------|------------|--------|
-//! | `ProblemDetailsMsgForwarding` | body: `suggestedStatusCode`, `suggestedProblemDetails.cause` | Rel-18 schema, reused from N32-f | no | only if the RI is trusted |
-//! | `FlatFields`                  | body: `suggestedStatus`, `suggestedCause` | secsim invention; fails strict ProblemDetails validation | no | same |
-//! | `ProtectedHeader`             | `3gpp-connect-res-info`: compact JWS (ES256) | TS 33.501 13.1.2 header, secsim payload | yes | yes, once verified |
-//! | `ProxyStatus`                 | `proxy-status` `details` (RFC 9209) | RFC 9209, `details` by convention | no | same |
+//! | encoding                      | suggestion in                                               | standing                                  | verifiable |
+//! |-------------------------------|-------------------------------------------------------------|-------------------------------------------|------------|
+//! | `ProblemDetailsMsgForwarding` | body `suggestedStatusCode`, `suggestedProblemDetails.cause` | Rel-18 N32-f schema, reused               | no         |
+//! | `FlatFields`                  | body `suggestedStatus`, `suggestedCause`                    | secsim invention; fails strict validation | no         |
+//! | `ProtectedHeader`             | `3gpp-connect-res-info`, compact JWS (ES256)                | TS 33.501 13.1.2 header, secsim payload   | yes        |
+//! | `ProxyStatus`                 | `proxy-status` `details` (RFC 9209)                         | RFC 9209 header, `details` by convention  | no         |
+//!
+//! Whether the c-SEPP should relay a suggestion: an unverifiable one is only as good as the
+//! c-SEPP's trust in the hop that delivered it (NDS/IP or TLS to the first RI, TS 33.501
+//! 13.1.2); a verified one binds the RI, the target PLMN and the time ([`ConnectResInfo`]).
 //!
 //! Sizes with the default suggestion ([`Rejection::size_bytes`], content-type header and the
 //! RI's `detail` included; test `rejection_sizes_per_encoding`): `FlatFields` 216 B,

@@ -7,13 +7,13 @@
 //! says what the network model must do with the attempt, and [`DirectTlsReaction::blame`] whom
 //! the c-SEPP ends up blaming.
 //!
-//! | reaction         | network effect         | c-SEPP sees           | blamed    | tells cNF          | verifiable |
-//! |------------------|------------------------|-----------------------|-----------|--------------------|------------|
-//! | `DropTimeout`    | SYN/packets dropped    | connect timeout       | p-SEPP    | own 504, late      | no         |
-//! | `TcpReset`       | RST (p-SEPP's address) | connection refused    | p-SEPP    | own 504, fast      | no         |
-//! | `TlsAlertOnSni`  | alert after ClientHello| TLS alert, no auth    | p-SEPP    | own 504, fast      | no (spoofable) |
-//! | `RequireConnect` | RST from the RI        | "use CONNECT", then 403 | RI      | RI's suggestion    | only with `ProtectedHeader` |
-//! | `OutOfBand`      | no route / no DNS      | cannot even start     | network   | own 504, immediate | no         |
+//! | reaction         | network effect          | c-SEPP sees           | blamed  | tells cNF        | verifiable                  |
+//! |------------------|-------------------------|-----------------------|---------|------------------|-----------------------------|
+//! | `DropTimeout`    | SYN/packets dropped     | connect timeout       | p-SEPP  | own 504, late    | no                          |
+//! | `TcpReset`       | RST (p-SEPP's address)  | connection refused    | p-SEPP  | own 504, fast    | no                          |
+//! | `TlsAlertOnSni`  | alert after ClientHello | TLS alert, no auth    | p-SEPP  | own 504, fast    | no (spoofable)              |
+//! | `RequireConnect` | RST from the RI         | use CONNECT, then 403 | RI      | RI's suggestion  | only with `ProtectedHeader` |
+//! | `OutOfBand`      | no route / no DNS       | cannot even start     | network | own 504, at once | no                          |
 
 use serde::{Deserialize, Serialize};
 
