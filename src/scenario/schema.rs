@@ -315,16 +315,14 @@ pub struct N32Spec {
     /// After selecting TLS: close N32-c at once or keep it idle (seed 001). Default close.
     #[serde(default)]
     pub tls_close: crate::proto::n32::sepp::TlsCloseBehaviour,
-    /// The Roaming Intermediaries' policies, by node name. Default: accept everything.
+    /// The Roaming Intermediaries' policies, by node name: contracts, reachability, rate
+    /// limit, scripted decisions, the rejection and its suggestion encoding (seed 000 FFS 2:
+    /// `rejection: (encoding: ...)`) and the reaction to direct TLS on N32-c (seed 000 FFS
+    /// 1: `direct_tls: ...`). Default for an RI not listed: `RiPolicy::default()` (accept
+    /// every CONNECT, refuse direct TLS at TCP).
     #[serde(default)]
     pub ri_policies: std::collections::BTreeMap<String, crate::proto::roaming::RiPolicy>,
-    /// What an RI does to direct TLS on N32-c it will not carry (seed 000 FFS 1).
-    #[serde(default)]
-    pub direct_tls_reaction: crate::proto::roaming::DirectTlsReaction,
-    /// How an RI encodes its suggested status and cause in a CONNECT refusal (seed 000 FFS 2).
-    #[serde(default)]
-    pub suggestion_encoding: crate::proto::roaming::SuggestionEncoding,
-    /// How the c-SEPP answers the cNF after a refusal.
+    /// How the c-SEPP answers the cNF after an RI refused N32-c.
     #[serde(default)]
     pub csepp_mapping: crate::proto::roaming::CseppMapping,
     /// RIs on the N32-f path modify the (modifiable) message priority header. Default false:

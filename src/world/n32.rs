@@ -42,6 +42,7 @@ use crate::proto::n32::types::{
     N32fContextId, N32fContextInfo, SecNegotiateReqData, SecNegotiateRspData, SecParamExchReqData, SecParamExchRspData,
     SecurityCapability,
 };
+use crate::proto::roaming;
 use crate::scenario::{ArrivalSpec, N32FlowSpec, N32Spec};
 
 use super::Msg;
@@ -141,6 +142,8 @@ struct Link {
     started: SimTime,
     conn: Option<ConnId>,
     flow: u32,
+    /// The cNF answer (status, ProblemDetails) chosen after an RI refused this handshake.
+    answer: Option<(u16, String)>,
 }
 
 /// The pSEPP's receiving side of a PRINS context.
@@ -257,7 +260,7 @@ impl N32Plane {
         }
         // Direct TLS through an RI that would refuse: the network applies the RI's reaction.
         for f in &out {
-            for (&ri, actor) in &ris {
+            for (&ri, actor) in ris.iter_mut() {
                 if f.n32c_via.is_none()
                     && let Some(action) = actor.direct_reaction(net, f.csepp, f.psepp)
                 {
@@ -569,6 +572,7 @@ impl N32Plane {
             started: now,
             conn: None,
             flow,
+            answer: None,
         });
         match &link.state {
             LinkState::Tls | LinkState::Prins(_) => self.forward(net, ctx, link_key, back, body),
@@ -1094,31 +1098,59 @@ struct Responder {
     contexts: BTreeMap<String, String>,
 }
 
-/// A Roaming Intermediary's CONNECT decisions.
+/// A Roaming Intermediary on the network: the sans-IO [`roaming::Ri`] plus its node.
 struct RiActor {
-    name: String,
+    ri: roaming::Ri,
+}
+
+fn plmn_of(net: &Network, node: NodeId) -> String {
+    net.topo.domain_of(node).name.clone()
 }
 
 impl RiActor {
-    fn new(_spec: &N32Spec, name: &str, _node: NodeId, _seed: u64) -> BuildResult<RiActor> {
-        Ok(RiActor { name: name.to_string() })
+    fn new(spec: &N32Spec, name: &str, _node: NodeId, seed: u64) -> BuildResult<RiActor> {
+        let policy = spec.ri_policies.get(name).cloned().unwrap_or_default();
+        let mut rng = stream(seed, &format!("ri-policy-key:{name}"));
+        let ri = roaming::Ri::new(name, policy, &mut rng).map_err(|e| format!("n32.ri_policies[{name}]: {e}"))?;
+        Ok(RiActor { ri })
     }
 
-    /// What the RI does to a direct (non-CONNECT) N32-c connection from `csepp` to `psepp`.
-    fn direct_reaction(&self, _net: &Network, _csepp: NodeId, _psepp: NodeId) -> Option<Intercept> {
-        None
+    /// What the network does to a direct (non-CONNECT) N32-c connection from `csepp` to
+    /// `psepp` that passes this RI (decided once, at build time).
+    fn direct_reaction(&mut self, net: &Network, csepp: NodeId, psepp: NodeId) -> Option<Intercept> {
+        let id = roaming::FlowId(u64::MAX);
+        let _ = self.ri.handle_direct_tls(SimTime::ZERO, id, &plmn_of(net, csepp), &plmn_of(net, psepp));
+        let mut action = None;
+        while let Some(e) = self.ri.poll_effect() {
+            if let roaming::Effect::DirectRefusal { effect, .. } = e {
+                action = Some(match effect {
+                    roaming::DirectEffect::DropSilently => Intercept::Drop,
+                    roaming::DirectEffect::ResetAtTcp => Intercept::Reset,
+                    roaming::DirectEffect::AlertAfterClientHello { .. } => Intercept::AlertOnClientHello,
+                    roaming::DirectEffect::NoRoute => Intercept::NoRoute,
+                });
+            }
+        }
+        action
     }
 
-    fn on_connect(
-        &mut self,
-        net: &mut Network,
-        ctx: &mut Ctx<'_, Msg>,
-        conn: ConnId,
-        _client: NodeId,
-        _target: NodeId,
-    ) {
-        let _ = &self.name;
-        net.accept_connect(ctx, conn);
+    /// A c-SEPP asks for a tunnel (TS 29.573 5.2.X.2): accept, or refuse with 403.
+    fn on_connect(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, conn: ConnId, client: NodeId, target: NodeId) {
+        let id = roaming::FlowId(u64::from(conn));
+        let r = self.ri.handle_connect(ctx.now(), id, &plmn_of(net, client), &plmn_of(net, target));
+        if r.is_err() {
+            net.refuse_connect(ctx, conn, 400, None, vec![]);
+            return;
+        }
+        while let Some(e) = self.ri.poll_effect() {
+            match e {
+                roaming::Effect::OpenTunnel { .. } => net.accept_connect(ctx, conn),
+                roaming::Effect::Reject { rejection, .. } => {
+                    net.refuse_connect(ctx, conn, rejection.status, Some(rejection.body), rejection.headers)
+                }
+                _ => {}
+            }
+        }
     }
 }
 
@@ -1467,30 +1499,45 @@ impl N32Plane {
         records: &mut Vec<Record>,
     ) {
         let (outcome, status, why) = match cause {
-            ConnFailure::Refused { status, body, .. } => {
-                let suggested = body
-                    .as_deref()
-                    .and_then(|b| serde_json::from_str::<Value>(b).ok())
-                    .and_then(|v| {
-                        v.pointer("/suggestedProblemDetails/cause")
-                            .and_then(Value::as_str)
-                            .map(str::to_string)
-                    })
+            ConnFailure::Refused { status, body, headers } => {
+                //= TS 29.573 5.2.X.2 step 4: the c-SEPP answers the cNF, using the RI's
+                //= suggested status and application error as its policy says.
+                let via = self.links.get(&link_key).and_then(|l| self.flows[l.flow as usize].n32c_via);
+                let ri = via.and_then(|v| self.ris.get(&v));
+                let enc = ri.map(|r| r.ri.policy().rejection.encoding).unwrap_or_default();
+                let key = ri.map(|r| r.ri.verifying_key());
+                let rejection = roaming::Rejection {
+                    status: *status,
+                    body: body.clone().unwrap_or_default(),
+                    schema: "ProblemDetails",
+                    headers: headers.clone(),
+                };
+                let suggestion = roaming::decode_rejection(enc, &rejection, key.as_ref());
+                let (cnf_status, problem) = roaming::answer_to_cnf(&self.spec.csepp_mapping, &suggestion);
+                let ri_cause = serde_json::from_str::<Value>(rejection.body.as_str())
+                    .ok()
+                    .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
                     .unwrap_or_else(|| "REFUSED_BY_RI".into());
-                (Outcome::Refused, *status, suggested)
+                if let Some(link) = self.links.get_mut(&link_key) {
+                    link.answer = Some((cnf_status, serde_json::to_string(&problem).unwrap_or_default()));
+                }
+                (Outcome::Refused, *status, ri_cause)
             }
             ConnFailure::Unreachable => (Outcome::Unreachable, 0, "UNREACHABLE".into()),
-            ConnFailure::Reset => (Outcome::Unreachable, 0, "RESET".into()),
+            ConnFailure::Reset => (Outcome::Unreachable, 0, "CONNECTION_RESET".into()),
             ConnFailure::Tls(t) => (Outcome::Error, 0, format!("TLS_{}", t.alert.to_uppercase())),
         };
         self.fail_link(net, ctx, link_key, outcome, status, why, records);
     }
 
-    /// What the c-SEPP answers the cNF while N32 with the peer is down.
+    /// What the c-SEPP answers the cNF while N32 with the peer is down: after an RI's
+    /// refusal, the answer its mapping policy derived; otherwise its own 504.
     fn cnf_answer_for_failure(&self, link_key: (NodeId, NodeId)) -> (u16, String) {
+        if let Some((status, body)) = self.links.get(&link_key).and_then(|l| l.answer.clone()) {
+            return (status, body);
+        }
         let cause = match self.links.get(&link_key).map(|l| &l.state) {
-            Some(LinkState::Failed { cause, .. }) => cause.clone(),
-            _ => "TARGET_PLMN_NOT_REACHABLE".into(),
+            Some(LinkState::Failed { .. }) | None | Some(_) => roaming::OWN_CAUSE,
         };
         (504, json!({"status": 504, "cause": cause}).to_string())
     }
