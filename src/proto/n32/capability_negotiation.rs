@@ -29,6 +29,9 @@
 //! - **Unknown values** (`Other(s)`) match by exact string; like TLS they close N32-c ("any
 //!   other capability other than PRINS", 5.2.2 step 2a).
 
+// ProblemDetails is the wire error of the handshake API (224 octets); rejections are the cold path.
+#![allow(clippy::result_large_err)]
+
 use serde::{Deserialize, Serialize};
 
 use crate::proto::common::{Fqdn, InvalidParam, ProblemDetails};
@@ -191,9 +194,9 @@ pub fn check_response(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use SecurityCapability::{None as NoneCap, Prins, Tls};
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
-    use SecurityCapability::{None as NoneCap, Prins, Tls};
 
     fn pol(supported: Vec<SecurityCapability>, prefer: Preference) -> LocalCapPolicy {
         LocalCapPolicy { supported, prefer }
@@ -241,8 +244,14 @@ mod tests {
     #[test]
     fn preference_orders() {
         let offered = [Tls, Prins];
-        assert_eq!(select_capability(&offered, &pol(vec![Prins, Tls], Preference::ResponderOrder)), Ok(Prins));
-        assert_eq!(select_capability(&offered, &pol(vec![Prins, Tls], Preference::InitiatorOrder)), Ok(Tls));
+        assert_eq!(
+            select_capability(&offered, &pol(vec![Prins, Tls], Preference::ResponderOrder)),
+            Ok(Prins)
+        );
+        assert_eq!(
+            select_capability(&offered, &pol(vec![Prins, Tls], Preference::InitiatorOrder)),
+            Ok(Tls)
+        );
         let ri = |on| Preference::PrinsIfIntermediaries { ris_on_path: on };
         assert_eq!(select_capability(&offered, &pol(vec![Tls, Prins], ri(true))), Ok(Prins));
         assert_eq!(select_capability(&offered, &pol(vec![Prins, Tls], ri(false))), Ok(Tls));
@@ -253,7 +262,10 @@ mod tests {
     #[test]
     fn mismatch_empty_and_none() {
         let p = select_capability(&[Tls], &pol(vec![Prins], Preference::ResponderOrder)).unwrap_err();
-        assert_eq!((p.status, p.cause.as_deref()), (Some(403), Some(CAUSE_CAPABILITY_MISMATCH)));
+        assert_eq!(
+            (p.status, p.cause.as_deref()),
+            (Some(403), Some(CAUSE_CAPABILITY_MISMATCH))
+        );
         let p = select_capability(&[], &LocalCapPolicy::default()).unwrap_err();
         assert_eq!(p.status, Some(400));
         assert_eq!(select_capability(&[NoneCap], &LocalCapPolicy::default()), Ok(NoneCap));

@@ -17,6 +17,9 @@
 //!   answered like an unknown one (404), so a SEPP cannot probe or drop others' contexts.
 //! - The sender drops its side when it sends the request (it does not wait for the answer).
 
+// ProblemDetails is the wire error of the handshake API (224 octets); rejections are the cold path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use crate::proto::common::ProblemDetails;
@@ -69,11 +72,7 @@ pub enum TerminateError {
 }
 
 /// The sender's check of the answer.
-pub fn check_response(
-    sent: &N32fContextInfo,
-    status: u16,
-    body: &serde_json::Value,
-) -> Result<(), TerminateError> {
+pub fn check_response(sent: &N32fContextInfo, status: u16, body: &serde_json::Value) -> Result<(), TerminateError> {
     match status {
         200 => match serde_json::from_value::<N32fContextInfo>(body.clone()) {
             Ok(got) if got == *sent => Ok(()),
@@ -131,7 +130,10 @@ mod tests {
         assert_eq!(check_response(&req, 200, &body), Ok(()));
         let p = handle_request(&mut map, "a.example.org", &req).unwrap_err();
         assert_eq!((p.status, p.cause.as_deref()), (Some(404), Some("CONTEXT_NOT_FOUND")));
-        assert!(matches!(check_response(&req, 404, &serde_json::Value::Null), Err(TerminateError::NotFound(_))));
+        assert!(matches!(
+            check_response(&req, 404, &serde_json::Value::Null),
+            Err(TerminateError::NotFound(_))
+        ));
     }
 
     #[test]
@@ -142,7 +144,10 @@ mod tests {
         let req = N32fContextInfo {
             n32f_context_id: c.local_id.clone(),
         };
-        assert_eq!(handle_request(&mut map, "evil.example.org", &req).unwrap_err().status, Some(404));
+        assert_eq!(
+            handle_request(&mut map, "evil.example.org", &req).unwrap_err().status,
+            Some(404)
+        );
         assert_eq!(map.len(), 1);
     }
 }

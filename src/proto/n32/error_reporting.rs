@@ -23,6 +23,9 @@
 //! - The receiver answers 204 and records the report; with an `n32fContextId` it knows
 //!   neither as its own nor as its peer's ID: 404 `CONTEXT_NOT_FOUND`.
 
+// ProblemDetails is the wire error of the handshake API (224 octets); rejections are the cold path.
+#![allow(clippy::result_large_err)]
+
 use crate::proto::common::{InvalidParam, ProblemDetails};
 use crate::proto::n32::prins;
 use crate::proto::n32::types::{
@@ -164,7 +167,10 @@ mod tests {
         assert_eq!(v["n32fMessageId"], "0000000000001234");
         assert_eq!(v["n32fContextId"], "0000000000001234");
         assert_eq!(v["n32fErrorType"], "POLICY_MISMATCH");
-        assert_eq!(v["policyMismatchList"][0]["param"], "/selProtectionPolicyInfo/dataTypeEncPolicy");
+        assert_eq!(
+            v["policyMismatchList"][0]["param"],
+            "/selProtectionPolicyInfo/dataTypeEncPolicy"
+        );
     }
 
     #[test]

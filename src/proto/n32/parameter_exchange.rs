@@ -46,6 +46,9 @@
 //! IeType/IeLocation values this release does not know become `None` (never encrypted, never
 //! matched); an absent `dataTypeEncPolicy` means [`PolicyView::default_enc_types`].
 
+// ProblemDetails is the wire error of the handshake API (224 octets); rejections are the cold path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeSet;
 
 use rand::RngCore;
@@ -310,7 +313,11 @@ pub fn compare_policy(
             reason: Some(reason.into()),
         });
     }
-    let set = |p: &ProtectionPolicy| p.data_type_enc_policy.clone().map(|v| v.into_iter().collect::<BTreeSet<_>>());
+    let set = |p: &ProtectionPolicy| {
+        p.data_type_enc_policy
+            .clone()
+            .map(|v| v.into_iter().collect::<BTreeSet<_>>())
+    };
     if set(expected) != set(received) {
         out.push(InvalidParam {
             param: format!("{base}/dataTypeEncPolicy"),
@@ -321,7 +328,11 @@ pub fn compare_policy(
 }
 
 /// The n32f-error to send for `diffs`, if any and if the operator policy says so.
-pub fn on_mismatch(action: MismatchAction, reporter_id: &N32fContextId, diffs: Vec<InvalidParam>) -> Option<N32fErrorInfo> {
+pub fn on_mismatch(
+    action: MismatchAction,
+    reporter_id: &N32fContextId,
+    diffs: Vec<InvalidParam>,
+) -> Option<N32fErrorInfo> {
     if diffs.is_empty() {
         return None;
     }
@@ -363,8 +374,14 @@ pub fn respond(
     let has_suites = req.jwe_cipher_suite_list.is_some() || req.jws_cipher_suite_list.is_some();
     let (mut ctx, created) = if has_suites {
         //= TS 29.573 5.2.3 step 2a: select one JWE and one JWS suite, return own context ID
-        let jwe = select_jwe(req.jwe_cipher_suite_list.as_deref().unwrap_or_default(), &local.jwe_suites)?;
-        let jws = select_jws(req.jws_cipher_suite_list.as_deref().unwrap_or_default(), &local.jws_suites)?;
+        let jwe = select_jwe(
+            req.jwe_cipher_suite_list.as_deref().unwrap_or_default(),
+            &local.jwe_suites,
+        )?;
+        let jws = select_jws(
+            req.jws_cipher_suite_list.as_deref().unwrap_or_default(),
+            &local.jws_suites,
+        )?;
         let ctx = NegotiatedContext {
             local_id: fresh_id,
             peer_id: req.n32f_context_id.clone(),
@@ -624,7 +641,15 @@ pub(crate) mod tests {
         let mut step = Some(ParamStep::first(mode));
         while let Some(s) = step {
             let req = build_request(&id_a, a, s);
-            let acc = respond(cb.as_ref(), &req, b, Some(&a.policy), "a.example.org", new_context_id(rng), now)?;
+            let acc = respond(
+                cb.as_ref(),
+                &req,
+                b,
+                Some(&a.policy),
+                "a.example.org",
+                new_context_id(rng),
+                now,
+            )?;
             let applied = apply_response(ca, &id_a, s, &acc.response, a, Some(&b.policy), "b.example.org", now)
                 .expect("valid answer");
             ca = Some(applied.context);
@@ -640,7 +665,11 @@ pub(crate) mod tests {
         for _ in 0..100 {
             let id = new_context_id(&mut rng);
             assert_eq!(id.as_str().len(), 16);
-            assert!(id.as_str().bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()));
+            assert!(
+                id.as_str()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())
+            );
         }
     }
 
@@ -674,8 +703,14 @@ pub(crate) mod tests {
                 }
             };
             assert!(common, "seed {seed}");
-            assert_eq!(ca.jwe, a.jwe_suites.iter().find(|e| b.jwe_suites.contains(e)).copied().unwrap());
-            assert_eq!((ca.local_id.clone(), ca.peer_id.clone()), (cb.peer_id.clone(), cb.local_id.clone()));
+            assert_eq!(
+                ca.jwe,
+                a.jwe_suites.iter().find(|e| b.jwe_suites.contains(e)).copied().unwrap()
+            );
+            assert_eq!(
+                (ca.local_id.clone(), ca.peer_id.clone()),
+                (cb.peer_id.clone(), cb.local_id.clone())
+            );
             assert_eq!((ca.jwe, &ca.jws, &ca.capability), (cb.jwe, &cb.jws, &cb.capability));
             assert_eq!(Some(&ca.policy), cb.peer_policy.as_ref(), "seed {seed}");
             assert_eq!(Some(&cb.policy), ca.peer_policy.as_ref(), "seed {seed}");
@@ -690,7 +725,11 @@ pub(crate) mod tests {
                 KdfContextId::Initiator,
                 KdfContextId::Responder,
             ] {
-                assert_eq!(derive_keys(&master, &ca, k), derive_keys(&master, &cb, k), "seed {seed}");
+                assert_eq!(
+                    derive_keys(&master, &ca, k),
+                    derive_keys(&master, &cb, k),
+                    "seed {seed}"
+                );
             }
         }
     }
@@ -702,8 +741,14 @@ pub(crate) mod tests {
             select_jwe(&s(&["A128GCM", "A256GCM"]), &[JweEnc::A256Gcm, JweEnc::A128Gcm]),
             Ok(JweEnc::A128Gcm)
         );
-        assert_eq!(select_jwe(&s(&["X", "A256GCM"]), &[JweEnc::A256Gcm]), Ok(JweEnc::A256Gcm));
-        assert_eq!(select_jwe(&s(&["A128GCM"]), &[JweEnc::A256Gcm]).unwrap_err().status, Some(403));
+        assert_eq!(
+            select_jwe(&s(&["X", "A256GCM"]), &[JweEnc::A256Gcm]),
+            Ok(JweEnc::A256Gcm)
+        );
+        assert_eq!(
+            select_jwe(&s(&["A128GCM"]), &[JweEnc::A256Gcm]).unwrap_err().status,
+            Some(403)
+        );
         assert_eq!(select_jws(&s(&["RS256", "ES256"]), &s(&["ES256"])), Ok("ES256".into()));
         assert!(select_jws(&s(&["RS256"]), &s(&["RS256"])).is_err());
     }
@@ -741,7 +786,10 @@ pub(crate) mod tests {
         let a = LocalParams::new("a.example.org", policy(1));
         let req = build_request(&N32fContextId::from_u64(1), &a, ParamStep::ProtectionPolicy);
         let p = respond(None, &req, &a, None, "a", N32fContextId::from_u64(2), SimTime::ZERO).unwrap_err();
-        assert_eq!((p.status, p.cause.as_deref()), (Some(404), Some(CAUSE_CONTEXT_NOT_FOUND)));
+        assert_eq!(
+            (p.status, p.cause.as_deref()),
+            (Some(404), Some(CAUSE_CONTEXT_NOT_FOUND))
+        );
     }
 
     #[test]
@@ -757,7 +805,9 @@ pub(crate) mod tests {
         let r = apply_response(None, &id, ParamStep::CipherSuites, &rsp, &a, None, "b", t);
         assert!(matches!(r, Err(ExchangeError::NotOffered(_))));
         rsp.selected_jwe_cipher_suite = Some("A128GCM".into());
-        let ctx = apply_response(None, &id, ParamStep::CipherSuites, &rsp, &a, None, "b", t).unwrap().context;
+        let ctx = apply_response(None, &id, ParamStep::CipherSuites, &rsp, &a, None, "b", t)
+            .unwrap()
+            .context;
         let other = SecParamExchRspData::new(N32fContextId::from_u64(3));
         let r = apply_response(Some(ctx), &id, ParamStep::IpxSecInfo, &other, &a, None, "b", t);
         assert!(matches!(r, Err(ExchangeError::ContextIdChanged { .. })));
@@ -775,7 +825,9 @@ pub(crate) mod tests {
         });
         let v = policy_view(&p);
         assert_eq!(v.api_ie_mapping_list.len(), 1, "callbacks are dropped");
-        let api = v.api("PUT", "/nudm-uecm/v1/imsi-001010000000001/registrations/1").unwrap();
+        let api = v
+            .api("PUT", "/nudm-uecm/v1/imsi-001010000000001/registrations/1")
+            .unwrap();
         assert_eq!(api.ie_list[0].ie_type, Some(prins::IeType::Ueid));
         assert_eq!(api.ie_list[0].req_ie.as_deref(), Some("/supi"));
         assert_eq!(

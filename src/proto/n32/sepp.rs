@@ -1,5 +1,6 @@
 //! The SEPP's N32-c machines (TS 29.573 clause 5.2; TS 33.501 clauses 13.2 and 13.5), sans-IO,
-//! built from [`capability_negotiation`], [`parameter_exchange`], [`context_termination`] and
+//! built from [`capability_negotiation`](super::capability_negotiation),
+//! [`parameter_exchange`](super::parameter_exchange), [`context_termination`](super::context_termination) and
 //! [`error_reporting`].
 //!
 //! ```text
@@ -56,6 +57,9 @@
 //!   `n32f-error` find either. It expires only its own; the actor feeds
 //!   [`Input::PeerTerminated`] to the Initiator when an adopted one is terminated.
 
+// ProblemDetails is the wire error of the handshake API (224 octets); rejections are the cold path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
@@ -94,7 +98,12 @@ pub enum Op {
 
 impl Op {
     /// All operations.
-    pub const ALL: [Op; 4] = [Op::ExchangeCapability, Op::ExchangeParams, Op::Terminate, Op::ReportError];
+    pub const ALL: [Op; 4] = [
+        Op::ExchangeCapability,
+        Op::ExchangeParams,
+        Op::Terminate,
+        Op::ReportError,
+    ];
 
     /// The request path under the API root.
     pub fn path(self) -> &'static str {
@@ -275,7 +284,14 @@ pub fn render_table<S: fmt::Display + Copy, E: fmt::Debug + Copy>(
     let _ = writeln!(out, "{:<22} {:<20} {:<22} clause", "from", "event", "to");
     for t in table {
         let ev = format!("{:?}", t.event);
-        let _ = writeln!(out, "{:<22} {:<20} {:<22} {}", t.from.to_string(), ev, t.to.to_string(), t.clause);
+        let _ = writeln!(
+            out,
+            "{:<22} {:<20} {:<22} {}",
+            t.from.to_string(),
+            ev,
+            t.to.to_string(),
+            t.clause
+        );
     }
     let _ = writeln!(out, "\n## dot\ndigraph {name} {{\n  rankdir=LR;");
     for t in table {
@@ -385,31 +401,116 @@ pub const INITIATOR_TRANSITIONS: &[Transition<State, Event>] = {
     }
     &[
         t(S::Idle, E::Start, S::CapabilityNegotiation, "TS 29.573 5.2.2 step 1"),
-        t(S::CapabilityNegotiation, E::SelectedTls, S::EstablishedTls, "TS 29.573 5.2.2 step 2a; TS 33.501 13.5"),
-        t(S::CapabilityNegotiation, E::SelectedPrins, S::ParameterExchange, "TS 29.573 5.2.2 step 2a, 5.2.3"),
-        t(S::CapabilityNegotiation, E::SelectedNone, S::Idle, "secsim: NONE = no mechanism (open5gs)"),
-        t(S::CapabilityNegotiation, E::Rejected, S::Failed, "TS 29.573 5.2.2 step 2b"),
+        t(
+            S::CapabilityNegotiation,
+            E::SelectedTls,
+            S::EstablishedTls,
+            "TS 29.573 5.2.2 step 2a; TS 33.501 13.5",
+        ),
+        t(
+            S::CapabilityNegotiation,
+            E::SelectedPrins,
+            S::ParameterExchange,
+            "TS 29.573 5.2.2 step 2a, 5.2.3",
+        ),
+        t(
+            S::CapabilityNegotiation,
+            E::SelectedNone,
+            S::Idle,
+            "secsim: NONE = no mechanism (open5gs)",
+        ),
+        t(
+            S::CapabilityNegotiation,
+            E::Rejected,
+            S::Failed,
+            "TS 29.573 5.2.2 step 2b",
+        ),
         t(S::CapabilityNegotiation, E::Timeout, S::Failed, "secsim: no answer"),
-        t(S::CapabilityNegotiation, E::CapabilitiesChanged, S::CapabilityNegotiation, "TS 33.501 13.2.2.2 re-run"),
-        t(S::CapabilityNegotiation, E::TerminateRequested, S::Idle, "secsim: abandon"),
-        t(S::ParameterExchange, E::ParamsAccepted, S::ParameterExchange, "TS 29.573 5.2.3 next exchange-params"),
-        t(S::ParameterExchange, E::ParamsComplete, S::EstablishedPrins, "TS 29.573 5.2.3; TS 33.501 13.2.4.4.1"),
+        t(
+            S::CapabilityNegotiation,
+            E::CapabilitiesChanged,
+            S::CapabilityNegotiation,
+            "TS 33.501 13.2.2.2 re-run",
+        ),
+        t(
+            S::CapabilityNegotiation,
+            E::TerminateRequested,
+            S::Idle,
+            "secsim: abandon",
+        ),
+        t(
+            S::ParameterExchange,
+            E::ParamsAccepted,
+            S::ParameterExchange,
+            "TS 29.573 5.2.3 next exchange-params",
+        ),
+        t(
+            S::ParameterExchange,
+            E::ParamsComplete,
+            S::EstablishedPrins,
+            "TS 29.573 5.2.3; TS 33.501 13.2.4.4.1",
+        ),
         t(S::ParameterExchange, E::Rejected, S::Failed, "TS 29.573 5.2.3 step 2b"),
         t(S::ParameterExchange, E::Timeout, S::Failed, "secsim: no answer"),
-        t(S::ParameterExchange, E::CapabilitiesChanged, S::CapabilityNegotiation, "TS 33.501 13.2.2.2 re-run"),
-        t(S::ParameterExchange, E::TerminateRequested, S::Idle, "TS 29.573 5.2.4 (fire-and-forget)"),
+        t(
+            S::ParameterExchange,
+            E::CapabilitiesChanged,
+            S::CapabilityNegotiation,
+            "TS 33.501 13.2.2.2 re-run",
+        ),
+        t(
+            S::ParameterExchange,
+            E::TerminateRequested,
+            S::Idle,
+            "TS 29.573 5.2.4 (fire-and-forget)",
+        ),
         t(S::ParameterExchange, E::PeerTerminated, S::Idle, "TS 29.573 5.2.4"),
-        t(S::EstablishedTls, E::CapabilitiesChanged, S::CapabilityNegotiation, "TS 33.501 13.2.2.2 re-run"),
-        t(S::EstablishedTls, E::TerminateRequested, S::Terminating, "secsim: exchange-capability [NONE]"),
+        t(
+            S::EstablishedTls,
+            E::CapabilitiesChanged,
+            S::CapabilityNegotiation,
+            "TS 33.501 13.2.2.2 re-run",
+        ),
+        t(
+            S::EstablishedTls,
+            E::TerminateRequested,
+            S::Terminating,
+            "secsim: exchange-capability [NONE]",
+        ),
         t(S::EstablishedTls, E::PeerTerminated, S::Idle, "secsim: peer sent NONE"),
-        t(S::EstablishedPrins, E::CapabilitiesChanged, S::CapabilityNegotiation, "TS 33.501 13.2.2.2 re-run"),
-        t(S::EstablishedPrins, E::TerminateRequested, S::Terminating, "TS 29.573 5.2.4 step 1"),
-        t(S::EstablishedPrins, E::ContextExpired, S::ParameterExchange, "TS 33.501 13.2.2.4 new context ID"),
+        t(
+            S::EstablishedPrins,
+            E::CapabilitiesChanged,
+            S::CapabilityNegotiation,
+            "TS 33.501 13.2.2.2 re-run",
+        ),
+        t(
+            S::EstablishedPrins,
+            E::TerminateRequested,
+            S::Terminating,
+            "TS 29.573 5.2.4 step 1",
+        ),
+        t(
+            S::EstablishedPrins,
+            E::ContextExpired,
+            S::ParameterExchange,
+            "TS 33.501 13.2.2.4 new context ID",
+        ),
         t(S::EstablishedPrins, E::PeerTerminated, S::Idle, "TS 29.573 5.2.4"),
         t(S::Terminating, E::TerminateAnswered, S::Idle, "TS 29.573 5.2.4 step 2"),
         t(S::Terminating, E::Timeout, S::Idle, "secsim: no answer"),
-        t(S::Failed, E::Start, S::CapabilityNegotiation, "TS 33.501 13.2.2.2 no agreed mechanism"),
-        t(S::Failed, E::CapabilitiesChanged, S::CapabilityNegotiation, "TS 33.501 13.2.2.2 re-run"),
+        t(
+            S::Failed,
+            E::Start,
+            S::CapabilityNegotiation,
+            "TS 33.501 13.2.2.2 no agreed mechanism",
+        ),
+        t(
+            S::Failed,
+            E::CapabilitiesChanged,
+            S::CapabilityNegotiation,
+            "TS 33.501 13.2.2.2 re-run",
+        ),
     ]
 };
 
@@ -687,7 +788,9 @@ impl Initiator {
             //= TS 29.573 5.2.2 step 2a: any capability other than PRINS terminates the N32-c connection
             (S::CapabilityNegotiation, E::SelectedTls) => {
                 self.cancel_pending();
-                let Payload::Selected(cap, peer) = payload else { unreachable!("classified") };
+                let Payload::Selected(cap, peer) = payload else {
+                    unreachable!("classified")
+                };
                 self.peer = Some(peer);
                 self.capability = Some(cap.clone());
                 if self.cfg.tls_close == TlsCloseBehaviour::CloseImmediately {
@@ -703,7 +806,9 @@ impl Initiator {
             //= TS 29.573 5.2.2 step 2a: PRINS keeps N32-c for the parameter exchange (5.2.3)
             (S::CapabilityNegotiation, E::SelectedPrins) => {
                 self.cancel_pending();
-                let Payload::Selected(cap, peer) = payload else { unreachable!("classified") };
+                let Payload::Selected(cap, peer) = payload else {
+                    unreachable!("classified")
+                };
                 self.peer = Some(peer);
                 self.capability = Some(cap);
                 self.start_exchange(now, rng);
@@ -722,7 +827,9 @@ impl Initiator {
                 self.cancel_pending();
                 self.abandon_context(true);
                 self.capability = None;
-                let Payload::Problem(status, problem) = payload else { unreachable!("classified") };
+                let Payload::Problem(status, problem) = payload else {
+                    unreachable!("classified")
+                };
                 self.outputs.push_back(Output::Failed { status, problem });
                 S::Failed
             }
@@ -733,16 +840,23 @@ impl Initiator {
             //= TS 29.573 5.2.3: separate exchange-params POSTs, one step after the other
             (S::ParameterExchange, E::ParamsAccepted) => {
                 self.cancel_pending();
-                let Payload::Applied(a) = payload else { unreachable!("classified") };
+                let Payload::Applied(a) = payload else {
+                    unreachable!("classified")
+                };
                 self.take_applied(a);
-                let step = self.step.and_then(ParamStep::next).expect("ParamsAccepted has a next step");
+                let step = self
+                    .step
+                    .and_then(ParamStep::next)
+                    .expect("ParamsAccepted has a next step");
                 self.send_step(step, now);
                 S::ParameterExchange
             }
             //= TS 33.501 13.2.4.4.1: the exchange done, both sides export the master and derive keys
             (S::ParameterExchange, E::ParamsComplete) => {
                 self.cancel_pending();
-                let Payload::Applied(a) = payload else { unreachable!("classified") };
+                let Payload::Applied(a) = payload else {
+                    unreachable!("classified")
+                };
                 self.take_applied(a);
                 self.step = None;
                 let ctx = self.context.clone().expect("applied");
@@ -809,7 +923,11 @@ impl Initiator {
             }
             (s, e) => unreachable!("{s} x {e:?} is in INITIATOR_TRANSITIONS without an arm"),
         };
-        debug_assert_eq!(next, to, "arm and INITIATOR_TRANSITIONS disagree on {} x {event:?}", self.state);
+        debug_assert_eq!(
+            next, to,
+            "arm and INITIATOR_TRANSITIONS disagree on {} x {event:?}",
+            self.state
+        );
         self.state = next;
     }
 
@@ -872,7 +990,8 @@ impl Initiator {
     fn abandon_context(&mut self, tell_peer: bool) {
         if let Some(ctx) = self.take_context() {
             if tell_peer {
-                self.outputs.push_back(Output::Send(N32cRequest::Terminate(term::build_request(&ctx))));
+                self.outputs
+                    .push_back(Output::Send(N32cRequest::Terminate(term::build_request(&ctx))));
             }
             self.outputs.push_back(Output::ContextReleased { context: ctx });
         }
@@ -900,7 +1019,10 @@ impl PeerState {
     pub const ALL: [(PeerState, &'static str); 3] = [
         (PeerState::Idle, "no agreed mechanism with this peer"),
         (PeerState::EstablishedTls, "TLS selected (29.573 5.2.2 step 2a)"),
-        (PeerState::EstablishedPrins, "PRINS selected; contexts via exchange-params (29.573 5.2.3)"),
+        (
+            PeerState::EstablishedPrins,
+            "PRINS selected; contexts via exchange-params (29.573 5.2.3)",
+        ),
     ];
 }
 
@@ -939,7 +1061,12 @@ pub enum ResponderInput {
 pub const RESPONDER_TRANSITIONS: &[Transition<PeerState, ResponderInput>] = {
     use PeerState as S;
     use ResponderInput as I;
-    const fn t(from: PeerState, event: ResponderInput, to: PeerState, clause: &'static str) -> Transition<PeerState, ResponderInput> {
+    const fn t(
+        from: PeerState,
+        event: ResponderInput,
+        to: PeerState,
+        clause: &'static str,
+    ) -> Transition<PeerState, ResponderInput> {
         Transition {
             from,
             event,
@@ -965,10 +1092,30 @@ pub const RESPONDER_TRANSITIONS: &[Transition<PeerState, ResponderInput>] = {
         any_state!(S::Idle, S::EstablishedTls, S::EstablishedPrins);
     const ALL: [Transition<PeerState, ResponderInput>; 28] = {
         let extra = [
-            t(S::EstablishedPrins, I::ParamsAccepted, S::EstablishedPrins, "TS 29.573 5.2.3 step 2a"),
-            t(S::Idle, I::ParamsRejected, S::Idle, "TS 29.573 5.2.3 step 2b (PRINS not selected)"),
-            t(S::EstablishedTls, I::ParamsRejected, S::EstablishedTls, "TS 29.573 5.2.3 step 2b (PRINS not selected)"),
-            t(S::EstablishedPrins, I::ParamsRejected, S::EstablishedPrins, "TS 29.573 5.2.3 step 2b"),
+            t(
+                S::EstablishedPrins,
+                I::ParamsAccepted,
+                S::EstablishedPrins,
+                "TS 29.573 5.2.3 step 2a",
+            ),
+            t(
+                S::Idle,
+                I::ParamsRejected,
+                S::Idle,
+                "TS 29.573 5.2.3 step 2b (PRINS not selected)",
+            ),
+            t(
+                S::EstablishedTls,
+                I::ParamsRejected,
+                S::EstablishedTls,
+                "TS 29.573 5.2.3 step 2b (PRINS not selected)",
+            ),
+            t(
+                S::EstablishedPrins,
+                I::ParamsRejected,
+                S::EstablishedPrins,
+                "TS 29.573 5.2.3 step 2b",
+            ),
         ];
         let mut out = [COMMON[0]; 28];
         let mut i = 0;
@@ -1168,7 +1315,11 @@ impl Responder {
 
     /// Drops own contexts whose validity ended at `now`.
     pub fn expire(&mut self, now: SimTime) -> Vec<ResponderEvent> {
-        let ids: Vec<_> = self.own().filter(|c| c.expires_at <= now).map(|c| c.local_id.clone()).collect();
+        let ids: Vec<_> = self
+            .own()
+            .filter(|c| c.expires_at <= now)
+            .map(|c| c.local_id.clone())
+            .collect();
         let mut events = Vec::new();
         for id in ids {
             let ctx = self.contexts.remove(&id).expect("listed above");
@@ -1263,7 +1414,12 @@ impl Responder {
                             //= TS 29.573 5.2.2 step 2a; TS 33.501 13.5: close N32-c
                             events.push(ResponderEvent::CloseN32c { peer: peer.to_owned() });
                         }
-                        Reply::ok(200, "SecNegotiateRspData", &capneg::build_response(&sender, cap), events)
+                        Reply::ok(
+                            200,
+                            "SecNegotiateRspData",
+                            &capneg::build_response(&sender, cap),
+                            events,
+                        )
                     }
                 }
             }
@@ -1451,9 +1607,13 @@ mod tests {
         /// Delivers the awaited request; returns the answer as an input.
         fn answer(&mut self) -> Input {
             let req = self.pending.take().expect("a request is awaited");
-            let reply = self.r.handle_raw(self.now, &mut self.rng, A, req.path(), &req.to_json());
+            let reply = self
+                .r
+                .handle_raw(self.now, &mut self.rng, A, req.path(), &req.to_json());
             self.responder_events.extend(reply.events);
-            let body = reply.body.map_or(serde_json::Value::Null, |b| serde_json::from_str(&b).unwrap());
+            let body = reply
+                .body
+                .map_or(serde_json::Value::Null, |b| serde_json::from_str(&b).unwrap());
             Input::Response {
                 op: req.op(),
                 status: reply.status,
@@ -1555,7 +1715,12 @@ mod tests {
         // table pairs are unique
         for (k, a) in INITIATOR_TRANSITIONS.iter().enumerate() {
             for b in &INITIATOR_TRANSITIONS[k + 1..] {
-                assert!(!(a.from == b.from && a.event == b.event), "{} x {:?} twice", a.from, a.event);
+                assert!(
+                    !(a.from == b.from && a.event == b.event),
+                    "{} x {:?} twice",
+                    a.from,
+                    a.event
+                );
             }
         }
     }
@@ -1564,7 +1729,12 @@ mod tests {
     fn responder_every_row() {
         use ResponderInput as I;
         let ctx_req = |r: &Responder| {
-            let id = r.contexts().keys().next().cloned().unwrap_or(N32fContextId::from_u64(1));
+            let id = r
+                .contexts()
+                .keys()
+                .next()
+                .cloned()
+                .unwrap_or(N32fContextId::from_u64(1));
             N32fContextInfo { n32f_context_id: id }
         };
         for row in RESPONDER_TRANSITIONS {
@@ -1602,11 +1772,8 @@ mod tests {
                     p.r.handle_request(now, rng, A, &N32cRequest::ExchangeCapability(req))
                 }
                 I::ParamsAccepted | I::ParamsRejected => {
-                    let mut req = params::build_request(
-                        &N32fContextId::from_u64(5),
-                        &p.i.cfg.params,
-                        ParamStep::CipherSuites,
-                    );
+                    let mut req =
+                        params::build_request(&N32fContextId::from_u64(5), &p.i.cfg.params, ParamStep::CipherSuites);
                     if row.event == I::ParamsRejected {
                         req.jwe_cipher_suite_list = Some(vec!["A512GCM".into()]);
                     }
@@ -1645,8 +1812,9 @@ mod tests {
                 I::Expired => {
                     if p.r.own().next().is_none() {
                         let req = params::build_request(&N32fContextId::from_u64(8), &p.i.cfg.params, ParamStep::All);
-                        let acc = params::respond(None, &req, &p.r.cfg.params, None, A, N32fContextId::from_u64(9), now)
-                            .unwrap();
+                        let acc =
+                            params::respond(None, &req, &p.r.cfg.params, None, A, N32fContextId::from_u64(9), now)
+                                .unwrap();
                         p.r.adopt(acc.context);
                     }
                     let at = p.r.poll_timeout().unwrap();
@@ -1673,7 +1841,9 @@ mod tests {
     // --- snapshots -------------------------------------------------------------------------
 
     fn check_snapshot(file: &str, actual: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots").join(file);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/snapshots")
+            .join(file);
         if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, actual).unwrap();
@@ -1718,7 +1888,10 @@ mod tests {
             assert_eq!(p.i.state(), State::EstablishedTls);
             assert_eq!(has(&outs, |o| *o == Output::CloseN32c), closes);
             assert!(has(&outs, |o| matches!(o, Output::Established { context: None, .. })));
-            let r_close = p.responder_events.iter().any(|e| matches!(e, ResponderEvent::CloseN32c { .. }));
+            let r_close = p
+                .responder_events
+                .iter()
+                .any(|e| matches!(e, ResponderEvent::CloseN32c { .. }));
             assert_eq!(r_close, closes);
             assert_eq!(p.r.peer_state(A), PeerState::EstablishedTls);
             // TLS teardown: exchange-capability [NONE], then close
@@ -1739,8 +1912,17 @@ mod tests {
                 let outs = p.settle(Input::Start);
                 assert_eq!(p.i.state(), State::EstablishedPrins, "seed {seed}");
                 let ci = p.i.context().unwrap().clone();
-                assert!(has(&outs, |o| matches!(o, Output::Established { context: Some(c), .. } if *c == ci)));
-                assert!(has(&outs, |o| matches!(o, Output::SetTimer { timer: Timer::ContextExpiry, .. })));
+                assert!(has(
+                    &outs,
+                    |o| matches!(o, Output::Established { context: Some(c), .. } if *c == ci)
+                ));
+                assert!(has(&outs, |o| matches!(
+                    o,
+                    Output::SetTimer {
+                        timer: Timer::ContextExpiry,
+                        ..
+                    }
+                )));
                 assert_eq!(p.r.contexts().len(), 1);
                 let cr = p.r.contexts().values().next().unwrap().clone();
                 assert_eq!((&ci.local_id, &ci.peer_id), (&cr.peer_id, &cr.local_id));
@@ -1784,11 +1966,19 @@ mod tests {
                     let e = sent.expect("initiator reports");
                     assert_eq!(e.n32f_error_type, N32fErrorType::PolicyMismatch);
                     assert_eq!(e.n32f_context_id.as_ref(), Some(&p.i.context().unwrap().local_id));
-                    assert!(e.policy_mismatch_list.unwrap()[0].param.starts_with("/selProtectionPolicyInfo"));
+                    assert!(
+                        e.policy_mismatch_list.unwrap()[0]
+                            .param
+                            .starts_with("/selProtectionPolicyInfo")
+                    );
                     // the responder recorded the initiator's report
                     assert_eq!(p.r.errors().len(), 1);
                     let e = r_sent.expect("responder reports");
-                    assert!(e.policy_mismatch_list.unwrap()[0].param.starts_with("/protectionPolicyInfo"));
+                    assert!(
+                        e.policy_mismatch_list.unwrap()[0]
+                            .param
+                            .starts_with("/protectionPolicyInfo")
+                    );
                 }
                 MismatchAction::LogOnly => {
                     assert!(sent.is_none() && r_sent.is_none());
@@ -1805,8 +1995,16 @@ mod tests {
         let ctx = p.i.context().unwrap().clone();
         let outs = p.settle(Input::TerminateRequested);
         assert_eq!(p.i.state(), State::Idle);
-        assert!(has(&outs, |o| matches!(o, Output::ContextReleased { context } if *context == ctx)));
-        assert!(has(&outs, |o| matches!(o, Output::CancelTimer { timer: Timer::ContextExpiry })));
+        assert!(has(
+            &outs,
+            |o| matches!(o, Output::ContextReleased { context } if *context == ctx)
+        ));
+        assert!(has(&outs, |o| matches!(
+            o,
+            Output::CancelTimer {
+                timer: Timer::ContextExpiry
+            }
+        )));
         assert!(p.r.contexts().is_empty());
         let again = N32cRequest::Terminate(term::build_request(&ctx));
         let reply = p.r.handle_request(p.now, &mut p.rng, A, &again);
@@ -1853,7 +2051,11 @@ mod tests {
         p.feed(Input::Start);
         let outs = p.feed(Input::Timeout);
         assert_eq!(p.i.state(), State::Failed);
-        assert!(has(&outs, |o| *o == Output::Failed { status: None, problem: None }));
+        assert!(has(&outs, |o| *o
+            == Output::Failed {
+                status: None,
+                problem: None
+            }));
         // a stale answer is ignored
         let outs = p.feed(cap_answer("TLS"));
         assert!(outs.is_empty());
@@ -1888,11 +2090,26 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(0);
         let reply = r.handle_raw(SimTime::ZERO, &mut rng, A, "/n32c-handshake/v1/nope", "{}");
         assert_eq!(reply.status, 404);
-        let reply = r.handle_raw(SimTime::ZERO, &mut rng, A, Op::ExchangeParams.path(), "{\"n32fContextId\":\"xyz\"}");
+        let reply = r.handle_raw(
+            SimTime::ZERO,
+            &mut rng,
+            A,
+            Op::ExchangeParams.path(),
+            "{\"n32fContextId\":\"xyz\"}",
+        );
         assert_eq!((reply.status, reply.schema), (400, Some("ProblemDetails")));
-        let reply = r.handle_raw(SimTime::ZERO, &mut rng, A, Op::ExchangeCapability.path(), &reqs[0].to_json());
+        let reply = r.handle_raw(
+            SimTime::ZERO,
+            &mut rng,
+            A,
+            Op::ExchangeCapability.path(),
+            &reqs[0].to_json(),
+        );
         let rsp: SecNegotiateRspData = serde_json::from_str(reply.body.as_deref().unwrap()).unwrap();
-        assert_eq!((reply.status, rsp.selected_sec_capability), (200, SecurityCapability::Prins));
+        assert_eq!(
+            (reply.status, rsp.selected_sec_capability),
+            (200, SecurityCapability::Prins)
+        );
     }
 
     #[test]
