@@ -117,10 +117,9 @@ enum LinkState {
     Handshaking,
     Tls,
     Prins(Box<PrinsSend>),
-    /// Failed at `at` with `cause`; requests fail fast until the retry time.
+    /// Failed at `at`; requests fail fast until the retry time.
     Failed {
         at: SimTime,
-        cause: String,
     },
 }
 
@@ -256,16 +255,6 @@ impl N32Plane {
                     },
                 );
                 ris.insert(n, RiActor::new(spec, &name, n, seed)?);
-            }
-        }
-        // Direct TLS through an RI that would refuse: the network applies the RI's reaction.
-        for f in &out {
-            for (&ri, actor) in ris.iter_mut() {
-                if f.n32c_via.is_none()
-                    && let Some(action) = actor.direct_reaction(net, f.csepp, f.psepp)
-                {
-                    net.set_intercept(ri, f.csepp, f.psepp, Some(action));
-                }
             }
         }
         let mut node_rng = BTreeMap::new();
@@ -1116,10 +1105,12 @@ impl RiActor {
     }
 
     /// What the network does to a direct (non-CONNECT) N32-c connection from `csepp` to
-    /// `psepp` that passes this RI (decided once, at build time).
-    fn direct_reaction(&mut self, net: &Network, csepp: NodeId, psepp: NodeId) -> Option<Intercept> {
+    /// `psepp` that passes this RI, decided when the c-SEPP opens it.
+    fn direct_reaction(&mut self, net: &Network, now: SimTime, csepp: NodeId, psepp: NodeId) -> Option<Intercept> {
         let id = roaming::FlowId(u64::MAX);
-        let _ = self.ri.handle_direct_tls(SimTime::ZERO, id, &plmn_of(net, csepp), &plmn_of(net, psepp));
+        let _ = self
+            .ri
+            .handle_direct_tls(now, id, &plmn_of(net, csepp), &plmn_of(net, psepp));
         let mut action = None;
         while let Some(e) = self.ri.poll_effect() {
             if let roaming::Effect::DirectRefusal { effect, .. } = e {
@@ -1137,7 +1128,9 @@ impl RiActor {
     /// A c-SEPP asks for a tunnel (TS 29.573 5.2.X.2): accept, or refuse with 403.
     fn on_connect(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, conn: ConnId, client: NodeId, target: NodeId) {
         let id = roaming::FlowId(u64::from(conn));
-        let r = self.ri.handle_connect(ctx.now(), id, &plmn_of(net, client), &plmn_of(net, target));
+        let r = self
+            .ri
+            .handle_connect(ctx.now(), id, &plmn_of(net, client), &plmn_of(net, target));
         if r.is_err() {
             net.refuse_connect(ctx, conn, 400, None, vec![]);
             return;
@@ -1192,6 +1185,31 @@ impl N32Plane {
         };
         link.machine = Handshake::default();
         let via = self.flows[link.flow as usize].n32c_via;
+        if via.is_none() {
+            // Direct TLS on N32-c: every RI on the route decides now whether to carry it
+            // (seed 000 FFS 1); the network applies the reaction of one that will not.
+            let path = net.topo.path(link_key.0, link_key.1).unwrap_or_default();
+            let on_path: Vec<NodeId> = path
+                .iter()
+                .filter_map(|&e| net.topo.graph.edge_endpoints(e).map(|(_, b)| b.index() as NodeId))
+                .filter(|n| self.ris.contains_key(n))
+                .collect();
+            let mut action = None;
+            for ri in on_path {
+                if let Some(a) = self
+                    .ris
+                    .get_mut(&ri)
+                    .and_then(|r| r.direct_reaction(net, ctx.now(), link_key.0, link_key.1))
+                {
+                    action = Some((ri, a));
+                    break;
+                }
+            }
+            match action {
+                Some((ri, a)) => net.set_intercept(ri, link_key.0, link_key.1, Some(a)),
+                None => net.set_intercept(0, link_key.0, link_key.1, None),
+            }
+        }
         let req = n32c_request("exchange-capability", "SecNegotiateReqData", body);
         let (c, s) = net.request(ctx, link_key.0, link_key.1, via, req);
         link.conn = Some(c);
@@ -1468,10 +1486,7 @@ impl N32Plane {
         let Some(link) = self.links.get_mut(&link_key) else {
             return;
         };
-        link.state = LinkState::Failed {
-            at: now,
-            cause: cause.clone(),
-        };
+        link.state = LinkState::Failed { at: now };
         let waiting = std::mem::take(&mut link.waiting);
         let (start, flow) = (link.started, link.flow);
         self.handshake_record(net, link_key, flow, start, now, &cause, outcome, status, 0, records);
@@ -1502,7 +1517,10 @@ impl N32Plane {
             ConnFailure::Refused { status, body, headers } => {
                 //= TS 29.573 5.2.X.2 step 4: the c-SEPP answers the cNF, using the RI's
                 //= suggested status and application error as its policy says.
-                let via = self.links.get(&link_key).and_then(|l| self.flows[l.flow as usize].n32c_via);
+                let via = self
+                    .links
+                    .get(&link_key)
+                    .and_then(|l| self.flows[l.flow as usize].n32c_via);
                 let ri = via.and_then(|v| self.ris.get(&v));
                 let enc = ri.map(|r| r.ri.policy().rejection.encoding).unwrap_or_default();
                 let key = ri.map(|r| r.ri.verifying_key());
@@ -1536,10 +1554,7 @@ impl N32Plane {
         if let Some((status, body)) = self.links.get(&link_key).and_then(|l| l.answer.clone()) {
             return (status, body);
         }
-        let cause = match self.links.get(&link_key).map(|l| &l.state) {
-            Some(LinkState::Failed { .. }) | None | Some(_) => roaming::OWN_CAUSE,
-        };
-        (504, json!({"status": 504, "cause": cause}).to_string())
+        (504, json!({"status": 504, "cause": roaming::OWN_CAUSE}).to_string())
     }
 
     /// The p-SEPP reports an N32-f fault to the c-SEPP on N32-c (TS 29.573 5.2.5).
