@@ -314,30 +314,7 @@ fn write_outputs(
     write_atomic(&dir.join("summary.csv"), summary(&ctx, &by_seed).as_bytes())?;
 
     if exp.outputs.plots {
-        let mut groups: std::collections::BTreeMap<&str, Vec<f64>> = Default::default();
-        for r in runs.iter().flat_map(|r| &r.records) {
-            if r.outcome == Outcome::Ok {
-                groups.entry(r.variant.as_str()).or_default().push(r.latency_ms());
-            }
-        }
-        let series: Vec<Series> = groups
-            .into_iter()
-            .map(|(label, values)| Series {
-                label: label.to_string(),
-                values,
-            })
-            .collect();
-        plot::cdf(
-            dir,
-            "latency_cdf",
-            &format!("{}: request latency", exp.name),
-            "latency [ms]",
-            &series,
-        )
-        .map_err(|e| RunError::Io {
-            path: e.path.clone(),
-            error: std::io::Error::other(e.message),
-        })?;
+        write_plots(&exp.name, dir, runs)?;
     }
 
     let manifest = json!({
@@ -363,4 +340,85 @@ fn write_outputs(
     });
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     write_atomic(&dir.join("manifest.json"), text.as_bytes())
+}
+
+/// The latency CDFs (requests; N32 handshakes when there are any) and the outcome breakdown.
+fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunError> {
+    use std::collections::BTreeMap;
+    let io = |e: plot::PlotError| RunError::Io {
+        path: e.path.clone(),
+        error: std::io::Error::other(e.message),
+    };
+    let records = || runs.iter().flat_map(|r| &r.records);
+    let base = |v: &str| v.split(" [").next().unwrap_or(v).to_string();
+    let cdf_of = |procs: &[&str]| -> Vec<Series> {
+        let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for r in records().filter(|r| procs.contains(&r.procedure) && r.outcome == Outcome::Ok) {
+            groups.entry(base(&r.variant)).or_default().push(r.latency_ms());
+        }
+        groups
+            .into_iter()
+            .map(|(label, values)| Series { label, values })
+            .collect()
+    };
+    let requests = cdf_of(&["http_request", "cnf_request"]);
+    plot::cdf(
+        dir,
+        "latency_cdf",
+        &format!("{name}: request latency (successful)"),
+        "latency [ms]",
+        &requests,
+    )
+    .map_err(io)?;
+    if records().any(|r| r.procedure == "n32_handshake") {
+        let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for r in records().filter(|r| r.procedure == "n32_handshake") {
+            groups
+                .entry(format!("{} ({})", r.variant, r.outcome.as_str()))
+                .or_default()
+                .push(r.latency_ms());
+        }
+        let series: Vec<Series> = groups
+            .into_iter()
+            .map(|(label, values)| Series { label, values })
+            .collect();
+        plot::cdf(
+            dir,
+            "handshake_cdf",
+            &format!("{name}: N32 handshake duration"),
+            "duration [ms]",
+            &series,
+        )
+        .map_err(io)?;
+    }
+    // Outcomes per flow: what the consumer finally saw, with the status and cause.
+    let mut bars: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    for r in records().filter(|r| matches!(r.procedure, "http_request" | "cnf_request" | "n32_handshake")) {
+        let label = format!("{}: {}", r.procedure, base(&r.variant));
+        let cause = r
+            .variant
+            .split(" [")
+            .nth(1)
+            .map(|c| c.trim_end_matches(']').to_string());
+        let kind = match (r.outcome, cause) {
+            (Outcome::Ok, _) => "ok".to_string(),
+            (o, Some(c)) => format!("{} {} {c}", o.as_str(), r.status),
+            (o, None) => format!("{} {}", o.as_str(), r.status),
+        };
+        *bars.entry(label).or_default().entry(kind).or_default() += 1;
+    }
+    let bars: Vec<plot::Breakdown> = bars
+        .into_iter()
+        .map(|(label, counts)| plot::Breakdown {
+            label,
+            counts: counts.into_iter().collect(),
+        })
+        .collect();
+    plot::breakdown(
+        dir,
+        "outcomes",
+        &format!("{name}: outcomes (rejections and failures)"),
+        &bars,
+    )
+    .map_err(io)
 }

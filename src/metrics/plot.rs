@@ -136,3 +136,105 @@ pub fn cdf(dir: &Path, stem: &str, title: &str, x_label: &str, series: &[Series]
     .map_err(|m| err(&png, m))?;
     Ok(())
 }
+
+/// One bar of an outcome breakdown: a label and its counts per outcome (stacked).
+pub struct Breakdown {
+    pub label: String,
+    pub counts: Vec<(String, u64)>,
+}
+
+fn draw_breakdown<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    bars: &[Breakdown],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let mut kinds: Vec<String> = bars.iter().flat_map(|b| b.counts.iter().map(|c| c.0.clone())).collect();
+    kinds.sort();
+    kinds.dedup();
+    let max = bars
+        .iter()
+        .map(|b| b.counts.iter().map(|c| c.1).sum::<u64>())
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let n = bars.len().max(1);
+    let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
+    let longest = labels.iter().map(|l| l.chars().count()).max().unwrap_or(10) as u32;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size((longest * 7 + 10).min(420))
+        .build_cartesian_2d(0.0..max * 1.05, 0.0..n as f64)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .x_desc("count")
+        .y_labels(n * 2 + 1)
+        .y_label_formatter(&|y| {
+            let i = y.floor() as usize;
+            if (y - i as f64 - 0.5).abs() < 0.01 {
+                labels.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (k, kind) in kinds.iter().enumerate() {
+        let color = COLORS[k % COLORS.len()];
+        let mut rects = Vec::new();
+        for (i, b) in bars.iter().enumerate() {
+            let before: u64 = b.counts.iter().filter(|c| c.0 < *kind).map(|c| c.1).sum();
+            if let Some(&(_, v)) = b.counts.iter().find(|c| c.0 == *kind) {
+                let y = i as f64;
+                rects.push(Rectangle::new(
+                    [(before as f64, y + 0.15), ((before + v) as f64, y + 0.85)],
+                    color.filled(),
+                ));
+            }
+        }
+        chart
+            .draw_series(rects)
+            .map_err(|e| e.to_string())?
+            .label(kind.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .label_font(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Writes `<stem>.svg` and `<stem>.png`: one horizontal stacked bar per label, one colour
+/// per outcome.
+pub fn breakdown(dir: &Path, stem: &str, title: &str, bars: &[Breakdown]) -> Result<(), PlotError> {
+    register_font();
+    let svg = dir.join(format!("{stem}.svg"));
+    let png = dir.join(format!("{stem}.png"));
+    let height = (120 + 45 * bars.len() as u32).clamp(300, 1400);
+    let err = |p: &Path, m: String| PlotError {
+        path: p.display().to_string(),
+        message: m,
+    };
+    draw_breakdown(SVGBackend::new(&svg, (1000, height)).into_drawing_area(), title, bars).map_err(|m| err(&svg, m))?;
+    draw_breakdown(
+        BitMapBackend::new(&png, (1000, height)).into_drawing_area(),
+        title,
+        bars,
+    )
+    .map_err(|m| err(&png, m))?;
+    Ok(())
+}

@@ -1591,7 +1591,7 @@ impl N32Plane {
         let f = &self.flows[flow as usize];
         records.push(Record {
             procedure: "n32_handshake",
-            variant: variant.to_string(),
+            variant: format!("{} [{variant}]", f.label),
             initiator: net.topo.name(link.0).to_string(),
             responder: net.topo.name(link.1).to_string(),
             via: f.n32c_via.map(|v| net.topo.name(v).to_string()).unwrap_or_default(),
