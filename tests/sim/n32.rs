@@ -182,3 +182,69 @@ fn prins_contexts_agree_and_tls_closes_n32c() {
         assert!(h[0].variant.ends_with("[TLS]"), "{}", h[0].variant);
     }
 }
+
+/// Seed 000: a refused CONNECT never yields an established N32 context, and the cNF sees
+/// the RI's suggested status and cause exactly when the c-SEPP's mapping policy uses it.
+#[test]
+fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
+    use secsim::proto::roaming::{CseppMapping, SuggestionEncoding};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/n32-ri-reject-encodings.ron");
+    let base = load_experiment(&path).unwrap();
+    let mappings = [
+        CseppMapping::UseSuggestion,
+        CseppMapping::OwnAnswer { status: 502, cause: "OWN_CAUSE".into() },
+        CseppMapping::UseSuggestionIfVerified,
+    ];
+    for mapping in mappings {
+        for seed in 1..=3 {
+            let mut exp = base.experiment.clone();
+            exp.n32.csepp_mapping = mapping.clone();
+            for p in exp.n32.ri_policies.values_mut() {
+                p.rejection.suggested_status = Some(503);
+                p.rejection.suggested_cause = Some("SUGGESTED_CAUSE".into());
+            }
+            let world = SimWorld::build(&base.topology, &exp, seed).unwrap();
+            let init = world.initial_events();
+            let mut sim = Sim::new(world);
+            for (t, n, m) in init {
+                sim.schedule(t, n, m);
+            }
+            sim.run(Limits { until: SimTime::ZERO + exp.duration, max_events: u64::MAX });
+            let refusal_end = 20_000_000_000u64;
+            let mut refused = 0;
+            for r in &sim.world.records {
+                match r.procedure {
+                    "n32_handshake" if r.start_ns < refusal_end => {
+                        assert_eq!((r.outcome, r.status), (secsim::metrics::Outcome::Refused, 403), "{r:?}");
+                        refused += 1;
+                    }
+                    "cnf_request" if r.end_ns < refusal_end => {
+                        // No context exists yet: nothing gets through.
+                        assert_ne!(r.outcome, secsim::metrics::Outcome::Ok, "{r:?}");
+                        let enc = r.variant.split(" [").next().unwrap();
+                        let verified = enc == format!("{:?}", SuggestionEncoding::ProtectedHeader);
+                        let suggested = match &mapping {
+                            CseppMapping::UseSuggestion => true,
+                            CseppMapping::OwnAnswer { .. } => false,
+                            CseppMapping::UseSuggestionIfVerified => verified,
+                        };
+                        let (status, cause) = if suggested {
+                            (503, "SUGGESTED_CAUSE")
+                        } else if let CseppMapping::OwnAnswer { status, cause } = &mapping {
+                            (*status, cause.as_str())
+                        } else {
+                            (504, "TARGET_NF_NOT_REACHABLE")
+                        };
+                        assert_eq!(r.status, status, "{mapping:?}: {r:?}");
+                        assert!(r.variant.ends_with(&format!("[{cause}]")), "{mapping:?}: {r:?}");
+                    }
+                    _ => {}
+                }
+            }
+            assert!(refused >= 4, "{mapping:?} seed {seed}: every RI refused");
+            // After the window, every c-SEPP establishes N32.
+            let ok = sim.world.records.iter().filter(|r| r.procedure == "n32_handshake" && r.outcome == secsim::metrics::Outcome::Ok);
+            assert_eq!(ok.count(), 4, "{mapping:?} seed {seed}");
+        }
+    }
+}
