@@ -55,6 +55,8 @@ enum Command {
 enum BenchCommand {
     /// The PHOLD benchmark on secsim's engine (same model and digest as ../shared/bench/phold).
     Phold(secsim::bench::phold::PholdArgs),
+    /// N32 handshakes per wall-second (default: the 50-PLMN IPX hub), per crypto fidelity.
+    N32(secsim::bench::n32::N32BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -103,6 +105,16 @@ fn main() -> ExitCode {
         Command::Validate { file } => match secsim::scenario::validate_path(&file) {
             Ok(summary) => {
                 println!("{summary}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("secsim: error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Bench(BenchCommand::N32(args)) => match secsim::bench::n32::run(&args) {
+            Ok(text) => {
+                print!("{text}");
                 ExitCode::SUCCESS
             }
             Err(e) => {

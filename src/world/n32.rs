@@ -28,6 +28,7 @@ use p256::ecdsa::VerifyingKey;
 use rand_distr::{Distribution, Exp};
 use serde_json::{Value, json};
 
+use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::jose::Enc;
 use crate::crypto::n32f::{JweEnc, KdfContextId, N32ContextIds, N32Master, N32fKeys};
 use crate::crypto::pki;
@@ -650,7 +651,11 @@ impl N32Plane {
                 let send = SendContext {
                     n32f_context_id: p.peer_id.clone(),
                     message_id,
-                    authorized_ipx_id: ris.first().map(|&r| net.topo.name(r).to_string()),
+                    // Below full fidelity RIs compute no JWS, so none is expected of them.
+                    authorized_ipx_id: ris
+                        .first()
+                        .filter(|_| net.sec.fidelity == CryptoFidelity::Full)
+                        .map(|&r| net.topo.name(r).to_string()),
                     enc: p.enc,
                 };
                 let open = ContextKeys {
@@ -730,9 +735,12 @@ impl N32Plane {
         } else {
             vec![]
         };
+        //= TS 33.501 13.2.4.5: an RI appends its signed Modifications even without changes.
+        // Below full fidelity the signature is not computed (its CPU cost is still charged)
+        // and the RI relays the message unchanged.
         let signed = match self.ri_identities.get(&ri) {
-            Some(id) => prins::ri_modify(&msg, id, ops).unwrap_or(msg),
-            None => msg,
+            Some(id) if net.sec.fidelity == CryptoFidelity::Full => prins::ri_modify(&msg, id, ops).unwrap_or(msg),
+            _ => msg,
         };
         let delay = net
             .sec
@@ -769,7 +777,8 @@ impl N32Plane {
             .flows
             .iter()
             .find(|f| f.psepp == psepp)
-            .and_then(|f| (f.ris.len() == 2).then(|| f.ris[1]));
+            .and_then(|f| (f.ris.len() == 2).then(|| f.ris[1]))
+            .filter(|_| net.sec.fidelity == CryptoFidelity::Full);
         let rx = RecvContext {
             local_ri: local_ri.map(|r| net.topo.name(r).to_string()),
         };

@@ -192,7 +192,10 @@ fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
     let base = load_experiment(&path).unwrap();
     let mappings = [
         CseppMapping::UseSuggestion,
-        CseppMapping::OwnAnswer { status: 502, cause: "OWN_CAUSE".into() },
+        CseppMapping::OwnAnswer {
+            status: 502,
+            cause: "OWN_CAUSE".into(),
+        },
         CseppMapping::UseSuggestionIfVerified,
     ];
     for mapping in mappings {
@@ -209,7 +212,10 @@ fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
             for (t, n, m) in init {
                 sim.schedule(t, n, m);
             }
-            sim.run(Limits { until: SimTime::ZERO + exp.duration, max_events: u64::MAX });
+            sim.run(Limits {
+                until: SimTime::ZERO + exp.duration,
+                max_events: u64::MAX,
+            });
             let refusal_end = 20_000_000_000u64;
             let mut refused = 0;
             for r in &sim.world.records {
@@ -243,7 +249,11 @@ fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
             }
             assert!(refused >= 4, "{mapping:?} seed {seed}: every RI refused");
             // After the window, every c-SEPP establishes N32.
-            let ok = sim.world.records.iter().filter(|r| r.procedure == "n32_handshake" && r.outcome == secsim::metrics::Outcome::Ok);
+            let ok = sim
+                .world
+                .records
+                .iter()
+                .filter(|r| r.procedure == "n32_handshake" && r.outcome == secsim::metrics::Outcome::Ok);
             assert_eq!(ok.count(), 4, "{mapping:?} seed {seed}");
         }
     }
