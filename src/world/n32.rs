@@ -30,18 +30,22 @@ use serde_json::{Value, json};
 
 use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::jose::Enc;
-use crate::crypto::n32f::{JweEnc, KdfContextId, N32ContextIds, N32Master, N32fKeys};
+use crate::crypto::n32f::{JweEnc, KdfContextId, N32Master, N32fKeys};
 use crate::crypto::pki;
 use crate::engine::{Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::{ConnFailure, Intercept};
 use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
-use crate::proto::n32::prins::{
-    self, ContextKeys, HttpMessage, IeLocation, IeRule, IeType, PolicyView, RecvContext, RiIdentity, SendContext,
+use crate::proto::n32::capability_negotiation::LocalCapPolicy;
+use crate::proto::n32::error_reporting;
+use crate::proto::n32::parameter_exchange::{LocalParams, derive_keys, policy_view};
+use crate::proto::n32::prins::{self, ContextKeys, HttpMessage, PolicyView, RecvContext, RiIdentity, SendContext};
+use crate::proto::n32::sepp::{
+    Initiator, InitiatorConfig, Input, N32cRequest, Op, Output, Responder, ResponderConfig, ResponderEvent,
+    State as InitiatorState, Timer,
 };
 use crate::proto::n32::types::{
-    N32fContextId, N32fContextInfo, SecNegotiateReqData, SecNegotiateRspData, SecParamExchReqData, SecParamExchRspData,
-    SecurityCapability,
+    self, ApiIeMapping, ApiSignature, HttpMethod, IeInfo, ProtectionPolicy, SecurityCapability,
 };
 use crate::proto::roaming;
 use crate::scenario::{ArrivalSpec, N32FlowSpec, N32Spec};
@@ -59,6 +63,8 @@ pub enum N32Msg {
     Processed { conn: ConnId, stream: u32, flow: u32 },
     /// The c-SEPPs terminate their PRINS contexts (scripted operator action).
     Terminate,
+    /// A timer of a c-SEPP's initiator machine.
+    Initiator { link: (NodeId, NodeId), timer: Timer },
 }
 
 /// The SBI operation the workload exercises: AUSF UE authentication (carries a SUPI, an
@@ -109,7 +115,7 @@ enum Pending {
         prins: Option<(NodeId, String, u64)>,
     },
     /// cSEPP → pSEPP on N32-c.
-    N32c { link: (NodeId, NodeId), op: &'static str },
+    N32c { link: (NodeId, NodeId), op: Op },
 }
 
 /// The state of N32 between a cSEPP and a pSEPP, at the cSEPP.
@@ -136,7 +142,12 @@ struct PrinsSend {
 
 struct Link {
     state: LinkState,
-    machine: Handshake,
+    /// The c-SEPP's initiator machine for this peer.
+    machine: Initiator,
+    /// Its pending timers.
+    timers: BTreeMap<Timer, TimerId>,
+    /// N32-c requests sent (handshake messages).
+    machine_msgs: u32,
     /// cNF requests waiting for N32: (connection, stream) and body.
     waiting: Vec<((ConnId, u32), String)>,
     started: SimTime,
@@ -162,6 +173,8 @@ pub struct N32Plane {
     spec: N32Spec,
     links: BTreeMap<(NodeId, NodeId), Link>,
     responders: BTreeMap<NodeId, Responder>,
+    /// The protection policy both SEPPs configure and exchange (TS 29.573 5.2.3).
+    protection_policy: ProtectionPolicy,
     recv: BTreeMap<(NodeId, String), PrinsRecv>,
     pending: BTreeMap<(ConnId, u32), Pending>,
     /// N32-f PRINS hops still ahead of a request, by its (conn, stream) at the receiver.
@@ -247,11 +260,11 @@ impl N32Plane {
             if net.topo.node(n).role == crate::scenario::NodeRole::Ri {
                 let name = net.topo.name(n).to_string();
                 let key = pki::key_from_rng(&mut stream(seed, &format!("ri-key:{name}")));
-                ri_keys.insert(name.clone(), *key.verifying_key());
+                ri_keys.insert(ri_fqdn(&name), *key.verifying_key());
                 ri_identities.insert(
                     n,
                     RiIdentity {
-                        fqdn: name.clone(),
+                        fqdn: ri_fqdn(&name),
                         key,
                     },
                 );
@@ -277,7 +290,8 @@ impl N32Plane {
             ri_identities,
             ri_keys,
             ris,
-            policy: default_policy(spec),
+            policy: policy_view(&protection_policy()),
+            protection_policy: protection_policy(),
             node_rng,
             seed,
             message_ids: 0,
@@ -329,7 +343,17 @@ impl N32Plane {
                 String::new(),
                 records,
             ),
-            N32Msg::Terminate => self.terminate_all(net, ctx),
+            N32Msg::Terminate => self.terminate_all(net, ctx, records),
+            N32Msg::Initiator { link, timer } => {
+                let input = match timer {
+                    Timer::Response => Input::Timeout,
+                    Timer::ContextExpiry => Input::ContextExpired,
+                };
+                if let Some(l) = self.links.get_mut(&link) {
+                    l.timers.remove(&timer);
+                }
+                self.drive(net, ctx, link, input, records);
+            }
             N32Msg::Processed { conn, stream, flow } => {
                 let body = json!({"authType": "5G_AKA", "pad": "x".repeat(self.flows[flow as usize].response_pad)});
                 let rsp = HttpResponse {
@@ -555,15 +579,29 @@ impl N32Plane {
     ) {
         let now = ctx.now();
         let retry = self.spec.retry_after.unwrap_or(SimDuration::from_secs(10));
-        let link = self.links.entry(link_key).or_insert_with(|| Link {
-            state: LinkState::Idle,
-            machine: Handshake::default(),
-            waiting: Vec::new(),
-            started: now,
-            conn: None,
-            flow,
-            answer: None,
-        });
+        if !self.links.contains_key(&link_key) {
+            let mut cfg = InitiatorConfig::new(self.local_params(net, link_key.0));
+            cfg.capabilities = Self::caps(
+                &self.spec.initiator_capabilities,
+                [SecurityCapability::Prins, SecurityCapability::Tls],
+            );
+            cfg.tls_close = self.spec.tls_close;
+            let link = Link {
+                state: LinkState::Idle,
+                machine: Initiator::new(cfg),
+                timers: BTreeMap::new(),
+                machine_msgs: 0,
+                waiting: Vec::new(),
+                started: now,
+                conn: None,
+                flow,
+                answer: None,
+            };
+            self.links.insert(link_key, link);
+        }
+        let Some(link) = self.links.get_mut(&link_key) else {
+            return;
+        };
         match &link.state {
             LinkState::Tls | LinkState::Prins(_) => self.forward(net, ctx, link_key, back, body),
             LinkState::Handshaking => link.waiting.push((back, body)),
@@ -655,7 +693,7 @@ impl N32Plane {
                     authorized_ipx_id: ris
                         .first()
                         .filter(|_| net.sec.fidelity == CryptoFidelity::Full)
-                        .map(|&r| net.topo.name(r).to_string()),
+                        .map(|&r| ri_fqdn(net.topo.name(r))),
                     enc: p.enc,
                 };
                 let open = ContextKeys {
@@ -780,7 +818,7 @@ impl N32Plane {
             .and_then(|f| (f.ris.len() == 2).then(|| f.ris[1]))
             .filter(|_| net.sec.fidelity == CryptoFidelity::Full);
         let rx = RecvContext {
-            local_ri: local_ri.map(|r| net.topo.name(r).to_string()),
+            local_ri: local_ri.map(|r| ri_fqdn(net.topo.name(r))),
         };
         let recv = &self.recv;
         let lookup = |id: &str| {
@@ -878,21 +916,50 @@ fn nonce(salt: &[u8], counter: u32) -> [u8; 12] {
     n
 }
 
-/// The protection policy both SEPPs apply to the workload's API: the SUPI (UEID) in the body
-/// is encrypted, the message priority header is modifiable by any IPX, all else is integrity
-/// protected in clear.
-fn default_policy(_spec: &N32Spec) -> PolicyView {
-    let rules = vec![
-        IeRule::new(IeLocation::Body, IeType::Ueid, "/supiOrSuci"),
-        IeRule::new(IeLocation::Header, IeType::Nonsensitive, "3gpp-sbi-message-priority").modifiable(),
-    ];
-    PolicyView {
-        api_ie_mapping_list: vec![prins::ApiRule {
-            api_signature: SBI_PATH.into(),
-            api_method: "POST".into(),
-            ie_list: rules,
+/// The protection policy both SEPPs configure for the workload's API (TS 29.573 6.1.5.3.2):
+/// the SUPI (UEID) in the body is encrypted, the message priority header is modifiable by
+/// any IPX, all else is integrity protected in clear.
+fn protection_policy() -> ProtectionPolicy {
+    let ie = |loc, ty, name: &str, modifiable| IeInfo {
+        ie_loc: loc,
+        ie_type: ty,
+        req_ie: Some(name.to_string()),
+        rsp_ie: None,
+        is_modifiable: modifiable,
+        is_modifiable_by_ipx: None,
+    };
+    ProtectionPolicy {
+        api_ie_mapping_list: vec![ApiIeMapping {
+            api_signature: ApiSignature::Uri(SBI_PATH.to_string()),
+            api_method: HttpMethod::Post,
+            ie_list: vec![
+                ie(types::IeLocation::Body, types::IeType::Ueid, "/supiOrSuci", None),
+                ie(
+                    types::IeLocation::Header,
+                    types::IeType::Nonsensitive,
+                    "3gpp-sbi-message-priority",
+                    Some(true),
+                ),
+            ],
         }],
-        data_type_enc_policy: PolicyView::default_enc_types(),
+        data_type_enc_policy: Some(vec![
+            types::IeType::Ueid,
+            types::IeType::KeyMaterial,
+            types::IeType::AuthenticationMaterial,
+        ]),
+    }
+}
+
+/// The FQDN of a Roaming Intermediary (its IPX provider id, JWS `kid` and Modifications
+/// identity).
+fn ri_fqdn(name: &str) -> String {
+    format!("{name}.ipx.example")
+}
+
+fn jose_enc(e: JweEnc) -> Enc {
+    match e {
+        JweEnc::A128Gcm => Enc::A128Gcm,
+        JweEnc::A256Gcm => Enc::A256Gcm,
     }
 }
 
@@ -1080,22 +1147,6 @@ impl N32Plane {
     }
 }
 
-/// The c-SEPP's progress through one N32-c handshake (interim adapter; the SEPP machines of
-/// `proto::n32::sepp` replace it).
-#[derive(Default)]
-struct Handshake {
-    local_id: String,
-    selected: Option<SecurityCapability>,
-    round_trips: u32,
-}
-
-/// A p-SEPP's N32-c responder state.
-#[derive(Default)]
-struct Responder {
-    /// Context ids handed out, by the initiator's id.
-    contexts: BTreeMap<String, String>,
-}
-
 /// A Roaming Intermediary on the network: the sans-IO [`roaming::Ri`] plus its node.
 struct RiActor {
     ri: roaming::Ri,
@@ -1109,7 +1160,8 @@ impl RiActor {
     fn new(spec: &N32Spec, name: &str, _node: NodeId, seed: u64) -> BuildResult<RiActor> {
         let policy = spec.ri_policies.get(name).cloned().unwrap_or_default();
         let mut rng = stream(seed, &format!("ri-policy-key:{name}"));
-        let ri = roaming::Ri::new(name, policy, &mut rng).map_err(|e| format!("n32.ri_policies[{name}]: {e}"))?;
+        let ri =
+            roaming::Ri::new(ri_fqdn(name), policy, &mut rng).map_err(|e| format!("n32.ri_policies[{name}]: {e}"))?;
         Ok(RiActor { ri })
     }
 
@@ -1156,43 +1208,48 @@ impl RiActor {
     }
 }
 
-fn context_id(rng: &mut SimRng) -> N32fContextId {
-    use rand::RngCore;
-    N32fContextId::from_u64(rng.next_u64())
-}
-
-fn n32c_request(op: &'static str, schema: &'static str, body: String) -> HttpRequest {
-    HttpRequest {
-        method: "POST",
-        path: format!("{N32C_PREFIX}{op}"),
-        schema,
-        body,
-    }
-}
-
 impl N32Plane {
     fn caps(list: &Option<Vec<SecurityCapability>>, default: [SecurityCapability; 2]) -> Vec<SecurityCapability> {
         list.clone().unwrap_or_else(|| default.to_vec())
     }
 
-    /// The c-SEPP opens N32-c to the p-SEPP and offers its capabilities (TS 29.573 5.2.2).
+    /// The FQDN a SEPP presents (its N32-c certificate names the node).
+    fn fqdn(net: &Network, node: NodeId) -> String {
+        format!("{}.5gc.example", net.topo.name(node))
+    }
+
+    fn local_params(&self, net: &Network, node: NodeId) -> LocalParams {
+        LocalParams::new(Self::fqdn(net, node), self.protection_policy.clone())
+    }
+
+    /// The SEPP's N32-c responder (created on first use).
+    fn responder(&mut self, net: &Network, node: NodeId) -> &mut Responder {
+        if !self.responders.contains_key(&node) {
+            let mut cfg = ResponderConfig::new(self.local_params(net, node));
+            cfg.capability = LocalCapPolicy {
+                supported: Self::caps(
+                    &self.spec.responder_capabilities,
+                    [SecurityCapability::Tls, SecurityCapability::Prins],
+                ),
+                prefer: self.spec.preference,
+            };
+            cfg.tls_close = self.spec.tls_close;
+            self.responders.insert(node, Responder::new(cfg));
+        }
+        self.responders.get_mut(&node).expect("inserted above")
+    }
+
+    /// The c-SEPP starts (or re-starts) N32 with the p-SEPP (TS 29.573 5.2.2).
     fn start_handshake(
         &mut self,
         net: &mut Network,
         ctx: &mut Ctx<'_, Msg>,
         link_key: (NodeId, NodeId),
-        _records: &mut Vec<Record>,
+        records: &mut Vec<Record>,
     ) {
-        let caps = Self::caps(
-            &self.spec.initiator_capabilities,
-            [SecurityCapability::Prins, SecurityCapability::Tls],
-        );
-        let sender = format!("{}.5gc.example", net.topo.name(link_key.0));
-        let body = serde_json::to_string(&SecNegotiateReqData::new(sender, caps)).unwrap_or_default();
-        let Some(link) = self.links.get_mut(&link_key) else {
+        let Some(link) = self.links.get(&link_key) else {
             return;
         };
-        link.machine = Handshake::default();
         let via = self.flows[link.flow as usize].n32c_via;
         if via.is_none() {
             // Direct TLS on N32-c: every RI on the route decides now whether to carry it
@@ -1205,11 +1262,11 @@ impl N32Plane {
                 .collect();
             let mut action = None;
             for ri in on_path {
-                if let Some(a) = self
+                let a = self
                     .ris
                     .get_mut(&ri)
-                    .and_then(|r| r.direct_reaction(net, ctx.now(), link_key.0, link_key.1))
-                {
+                    .and_then(|r| r.direct_reaction(net, ctx.now(), link_key.0, link_key.1));
+                if let Some(a) = a {
                     action = Some((ri, a));
                     break;
                 }
@@ -1219,114 +1276,192 @@ impl N32Plane {
                 None => net.set_intercept(0, link_key.0, link_key.1, None),
             }
         }
-        let req = n32c_request("exchange-capability", "SecNegotiateReqData", body);
-        let (c, s) = net.request(ctx, link_key.0, link_key.1, via, req);
-        link.conn = Some(c);
-        self.pending.insert(
-            (c, s),
-            Pending::N32c {
-                link: link_key,
-                op: "exchange-capability",
-            },
-        );
+        self.drive(net, ctx, link_key, Input::Start, records);
     }
 
-    /// The p-SEPP answers an N32-c request.
+    /// Feeds `input` to the c-SEPP's initiator machine and carries out its outputs.
+    fn drive(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        link_key: (NodeId, NodeId),
+        input: Input,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let Some(link) = self.links.get_mut(&link_key) else {
+            return;
+        };
+        let rng = self.node_rng.get_mut(&link_key.0).expect("sepp rng");
+        link.machine.handle(now, rng, input);
+        let outputs = link.machine.drain_outputs();
+        let via = self.flows[link.flow as usize].n32c_via;
+        for out in outputs {
+            match out {
+                Output::Send(req) => {
+                    let http = HttpRequest {
+                        method: "POST",
+                        path: req.path().into(),
+                        schema: req.schema(),
+                        body: req.to_json(),
+                    };
+                    let (c, s) = net.request(ctx, link_key.0, link_key.1, via, http);
+                    if let Some(link) = self.links.get_mut(&link_key) {
+                        // The first N32-c connection's exporter keys N32-f (TS 33.501 13.2.4.4.1).
+                        if req.op() == Op::ExchangeCapability || link.conn.is_none() {
+                            link.conn = Some(c);
+                        }
+                        link.machine_msgs += 1;
+                    }
+                    self.pending.insert(
+                        (c, s),
+                        Pending::N32c {
+                            link: link_key,
+                            op: req.op(),
+                        },
+                    );
+                }
+                Output::SetTimer { timer, at } => {
+                    let Some(link) = self.links.get_mut(&link_key) else {
+                        continue;
+                    };
+                    if let Some(old) = link.timers.remove(&timer) {
+                        ctx.cancel(old);
+                    }
+                    let id = ctx.set_timer_for(
+                        link_key.0,
+                        at - now,
+                        Msg::N32(N32Msg::Initiator { link: link_key, timer }),
+                    );
+                    link.timers.insert(timer, id);
+                }
+                Output::CancelTimer { timer } => {
+                    if let Some(old) = self.links.get_mut(&link_key).and_then(|l| l.timers.remove(&timer)) {
+                        ctx.cancel(old);
+                    }
+                }
+                Output::CloseN32c => {
+                    //= TS 29.573 5.2.2: TLS selected: the N32-c connection is terminated.
+                    if let Some(c) = self.links.get(&link_key).and_then(|l| l.conn) {
+                        net.close_conn(c);
+                    }
+                }
+                Output::Established { capability, context } => match (capability, context) {
+                    (SecurityCapability::Prins, Some(context)) => {
+                        let conn = self.links.get(&link_key).and_then(|l| l.conn);
+                        let secrets = conn.and_then(|c| net.conn(c).tls.client_secrets.clone());
+                        let master = master_of(secrets.as_ref(), conn.unwrap_or(0), self.seed);
+                        let keys = derive_keys(&master, &context, KdfContextId::Receiver);
+                        let send = PrinsSend {
+                            peer_id: context.peer_id.as_str().to_string(),
+                            local_id: context.local_id.as_str().to_string(),
+                            keys,
+                            enc: jose_enc(context.jwe),
+                            counter: 0,
+                        };
+                        self.responder(net, link_key.0).adopt(context);
+                        if let Some(link) = self.links.get_mut(&link_key) {
+                            link.state = LinkState::Prins(Box::new(send));
+                        }
+                        self.established(net, ctx, link_key, "PRINS", records);
+                    }
+                    (c, _) => {
+                        if let Some(link) = self.links.get_mut(&link_key) {
+                            link.state = LinkState::Tls;
+                        }
+                        let name = serde_json::to_value(&c)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_string));
+                        self.established(net, ctx, link_key, &name.unwrap_or_else(|| "TLS".into()), records);
+                    }
+                },
+                Output::ContextReleased { context } => {
+                    self.responder(net, link_key.0).remove(&context.local_id);
+                    if let Some(link) = self.links.get_mut(&link_key)
+                        && matches!(&link.state, LinkState::Prins(p) if p.local_id == context.local_id.as_str())
+                    {
+                        link.state = LinkState::Idle;
+                    }
+                }
+                Output::Failed { status, problem } => {
+                    let cause = problem
+                        .as_ref()
+                        .and_then(|p| p.cause.clone())
+                        .unwrap_or_else(|| "TIMEOUT".into());
+                    let outcome = if status.is_none() {
+                        Outcome::Timeout
+                    } else {
+                        Outcome::Error
+                    };
+                    self.fail_link(net, ctx, link_key, outcome, status.unwrap_or(0), cause, records);
+                }
+                Output::TornDown => {
+                    if let Some(link) = self.links.get_mut(&link_key) {
+                        link.state = LinkState::Idle;
+                    }
+                }
+            }
+        }
+        // Requests that arrived while a context was being torn down start the next one.
+        // (The machine ignores Start while Terminating; it is back in Idle once the peer
+        // answered the n32f-terminate.)
+        if let Some(link) = self.links.get(&link_key)
+            && matches!(link.state, LinkState::Idle | LinkState::Handshaking)
+            && !link.waiting.is_empty()
+            && link.machine.state() == InitiatorState::Idle
+        {
+            if let Some(link) = self.links.get_mut(&link_key) {
+                link.state = LinkState::Handshaking;
+                link.started = now;
+            }
+            self.start_handshake(net, ctx, link_key, records);
+        }
+    }
+
+    /// A SEPP answers an N32-c request with its responder machine.
     fn at_responder(
         &mut self,
         net: &mut Network,
         ctx: &mut Ctx<'_, Msg>,
-        psepp: NodeId,
-        _client: NodeId,
+        node: NodeId,
+        client: NodeId,
         key: (ConnId, u32),
         req: HttpRequest,
     ) {
-        let op = req.path.trim_start_matches(N32C_PREFIX);
-        let sender = format!("{}.5gc.example", net.topo.name(psepp));
-        let problem = |status: u16, cause: &str| HttpResponse {
-            status,
-            schema: "ProblemDetails",
-            body: json!({"status": status, "cause": cause}).to_string(),
+        let now = ctx.now();
+        let peer = Self::fqdn(net, client);
+        let mut rng = self
+            .node_rng
+            .remove(&node)
+            .unwrap_or_else(|| stream(self.seed, "n32:responder"));
+        let reply = self
+            .responder(net, node)
+            .handle_raw(now, &mut rng, &peer, &req.path, &req.body);
+        self.node_rng.insert(node, rng);
+        let rsp = HttpResponse {
+            status: reply.status,
+            schema: reply.schema.unwrap_or(""),
+            body: reply.body.unwrap_or_default(),
         };
-        let rsp = match op {
-            "exchange-capability" => match serde_json::from_str::<SecNegotiateReqData>(&req.body) {
-                Ok(r) => {
-                    let local = Self::caps(
-                        &self.spec.responder_capabilities,
-                        [SecurityCapability::Tls, SecurityCapability::Prins],
-                    );
-                    //= TS 29.573 5.2.2: the responder selects, by local policy, one both support.
-                    match local.iter().find(|c| r.supported_sec_capability_list.contains(c)) {
-                        Some(c) => HttpResponse {
-                            status: 200,
-                            schema: "SecNegotiateRspData",
-                            body: serde_json::to_string(&SecNegotiateRspData::new(sender, c.clone()))
-                                .unwrap_or_default(),
-                        },
-                        None => problem(403, "SECURITY_CAPABILITY_MISMATCH"),
-                    }
-                }
-                Err(_) => problem(400, "INVALID_MSG_FORMAT"),
-            },
-            "exchange-params" => match serde_json::from_str::<SecParamExchReqData>(&req.body) {
-                Ok(r) => {
-                    let rng = self.node_rng.get_mut(&psepp).expect("sepp rng");
-                    let local = context_id(rng);
-                    let local_id = local.as_str().to_string();
-                    let peer_id = r.n32f_context_id.as_str().to_string();
-                    let enc = JweEnc::A256Gcm;
+        net.respond(ctx, key.0, key.1, rsp);
+        for e in reply.events {
+            match e {
+                ResponderEvent::ContextEstablished { context } => {
                     let secrets = net.conn(key.0).tls.server_secrets.clone();
                     let master = master_of(secrets.as_ref(), key.0, self.seed);
-                    let ids = N32ContextIds {
-                        initiator: peer_id.clone(),
-                        responder: local_id.clone(),
+                    let keys = derive_keys(&master, &context, KdfContextId::Receiver);
+                    let recv = PrinsRecv {
+                        keys,
+                        enc: jose_enc(context.jwe),
+                        peer_id: context.peer_id.as_str().to_string(),
+                        counter: 0,
                     };
-                    let keys = N32fKeys::derive(&master, &ids, KdfContextId::Receiver, enc);
-                    self.responders
-                        .entry(psepp)
-                        .or_default()
-                        .contexts
-                        .insert(peer_id.clone(), local_id.clone());
-                    self.recv.insert(
-                        (psepp, local_id.clone()),
-                        PrinsRecv {
-                            keys,
-                            enc: Enc::A256Gcm,
-                            peer_id,
-                            counter: 0,
-                        },
-                    );
-                    let mut out = SecParamExchRspData::new(local);
-                    out.selected_jwe_cipher_suite = Some("A256GCM".into());
-                    out.selected_jws_cipher_suite = Some("ES256".into());
-                    out.sender = Some(sender);
-                    HttpResponse {
-                        status: 200,
-                        schema: "SecParamExchRspData",
-                        body: serde_json::to_string(&out).unwrap_or_default(),
-                    }
+                    self.recv.insert((node, context.local_id.as_str().to_string()), recv);
                 }
-                Err(_) => problem(400, "INVALID_MSG_FORMAT"),
-            },
-            "n32f-terminate" => match serde_json::from_str::<N32fContextInfo>(&req.body) {
-                Ok(info)
-                    if self
-                        .recv
-                        .remove(&(psepp, info.n32f_context_id.as_str().to_string()))
-                        .is_some() =>
-                {
-                    HttpResponse {
-                        status: 200,
-                        schema: "N32fContextInfo",
-                        body: req.body.clone(),
-                    }
+                ResponderEvent::ContextTerminated { context, .. } => {
+                    self.recv.remove(&(node, context.local_id.as_str().to_string()));
                 }
-                Ok(_) => problem(404, "CONTEXT_NOT_FOUND"),
-                Err(_) => problem(400, "INVALID_MSG_FORMAT"),
-            },
-            "n32f-error" => match serde_json::from_str::<crate::proto::n32::types::N32fErrorInfo>(&req.body) {
-                //= TS 29.573 5.2.5: the receiver of the report records it; 204 No Content.
-                Ok(info) => {
+                ResponderEvent::ErrorReported { info, .. } => {
                     let id = info.n32f_message_id.parse::<u64>().unwrap_or(0);
                     let t = serde_json::to_value(&info.n32f_error_type)
                         .ok()
@@ -1334,117 +1469,53 @@ impl N32Plane {
                     if let Some(t) = t {
                         self.detected.push((id, t));
                     }
-                    HttpResponse {
-                        status: 204,
-                        schema: "",
-                        body: String::new(),
-                    }
                 }
-                Err(_) => problem(400, "INVALID_MSG_FORMAT"),
-            },
-            _ => problem(404, "RESOURCE_NOT_FOUND"),
-        };
-        net.respond(ctx, key.0, key.1, rsp);
+                ResponderEvent::Send { request, .. } => {
+                    // A request of the responder's own (e.g. a policy-mismatch report), on
+                    // a second N32-c connection (TS 29.573 5.2.3).
+                    let http = HttpRequest {
+                        method: "POST",
+                        path: request.path().into(),
+                        schema: request.schema(),
+                        body: request.to_json(),
+                    };
+                    let _ = net.request(ctx, node, client, None, http);
+                }
+                // The initiator closes N32-c itself after a TLS selection; context updates
+                // change nothing the network needs.
+                ResponderEvent::CloseN32c { .. }
+                | ResponderEvent::CapabilitySelected { .. }
+                | ResponderEvent::ContextUpdated { .. }
+                | ResponderEvent::TornDown { .. } => {}
+            }
+        }
     }
 
-    /// The c-SEPP handles an N32-c answer.
+    /// The c-SEPP hands an N32-c answer to its initiator machine.
     #[allow(clippy::too_many_arguments)]
     fn on_n32c_response(
         &mut self,
         net: &mut Network,
         ctx: &mut Ctx<'_, Msg>,
-        csepp: NodeId,
+        _csepp: NodeId,
         link_key: (NodeId, NodeId),
-        conn: ConnId,
-        op: &'static str,
+        _conn: ConnId,
+        op: Op,
         rsp: HttpResponse,
         records: &mut Vec<Record>,
     ) {
-        if matches!(op, "n32f-terminate" | "n32f-error") {
-            return; // answers to reports and terminations change nothing at the c-SEPP
-        }
-        if !(200..300).contains(&rsp.status) {
-            let cause = serde_json::from_str::<Value>(&rsp.body)
-                .ok()
-                .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_default();
-            self.fail_link(net, ctx, link_key, Outcome::Error, rsp.status, cause, records);
-            return;
-        }
-        let Some(link) = self.links.get_mut(&link_key) else {
-            return;
-        };
-        link.machine.round_trips += 1;
-        match op {
-            "exchange-capability" => {
-                let Ok(r) = serde_json::from_str::<SecNegotiateRspData>(&rsp.body) else {
-                    return;
-                };
-                link.machine.selected = Some(r.selected_sec_capability.clone());
-                match r.selected_sec_capability {
-                    SecurityCapability::Prins => {
-                        let rng = self.node_rng.get_mut(&csepp).expect("sepp rng");
-                        let local = context_id(rng);
-                        link.machine.local_id = local.as_str().to_string();
-                        let mut body = SecParamExchReqData::new(local);
-                        body.jwe_cipher_suite_list = Some(vec!["A256GCM".into(), "A128GCM".into()]);
-                        body.jws_cipher_suite_list = Some(vec!["ES256".into()]);
-                        let via = self.flows[link.flow as usize].n32c_via;
-                        let req = n32c_request(
-                            "exchange-params",
-                            "SecParamExchReqData",
-                            serde_json::to_string(&body).unwrap_or_default(),
-                        );
-                        let (c, s) = net.request(ctx, link_key.0, link_key.1, via, req);
-                        self.pending.insert(
-                            (c, s),
-                            Pending::N32c {
-                                link: link_key,
-                                op: "exchange-params",
-                            },
-                        );
-                    }
-                    SecurityCapability::Tls => {
-                        //= TS 29.573 5.2.2: TLS selected: the N32-c connection is terminated.
-                        net.close_conn(conn);
-                        link.state = LinkState::Tls;
-                        self.established(net, ctx, link_key, "TLS", records);
-                    }
-                    _ => self.fail_link(
-                        net,
-                        ctx,
-                        link_key,
-                        Outcome::Error,
-                        403,
-                        "NO_SECURITY_CAPABILITY".into(),
-                        records,
-                    ),
-                }
-            }
-            "exchange-params" => {
-                let Ok(r) = serde_json::from_str::<SecParamExchRspData>(&rsp.body) else {
-                    return;
-                };
-                let secrets = net.conn(conn).tls.client_secrets.clone();
-                let master = master_of(secrets.as_ref(), conn, self.seed);
-                let local_id = link.machine.local_id.clone();
-                let peer_id = r.n32f_context_id.as_str().to_string();
-                let ids = N32ContextIds {
-                    initiator: local_id.clone(),
-                    responder: peer_id.clone(),
-                };
-                let keys = N32fKeys::derive(&master, &ids, KdfContextId::Receiver, JweEnc::A256Gcm);
-                link.state = LinkState::Prins(Box::new(PrinsSend {
-                    peer_id,
-                    keys,
-                    enc: Enc::A256Gcm,
-                    counter: 0,
-                    local_id,
-                }));
-                self.established(net, ctx, link_key, "PRINS", records);
-            }
-            _ => {}
-        }
+        let body = serde_json::from_str(&rsp.body).unwrap_or(Value::Null);
+        self.drive(
+            net,
+            ctx,
+            link_key,
+            Input::Response {
+                op,
+                status: rsp.status,
+                body,
+            },
+            records,
+        );
     }
 
     /// N32 is up: record the handshake and release the waiting requests.
@@ -1554,6 +1625,14 @@ impl N32Plane {
             ConnFailure::Reset => (Outcome::Unreachable, 0, "CONNECTION_RESET".into()),
             ConnFailure::Tls(t) => (Outcome::Error, 0, format!("TLS_{}", t.alert.to_uppercase())),
         };
+        // The connection failed under the initiator's outstanding request: it starts over
+        // from Idle (its response timer would otherwise report the same failure again).
+        if let Some(link) = self.links.get_mut(&link_key) {
+            for (_, id) in std::mem::take(&mut link.timers) {
+                ctx.cancel(id);
+            }
+            link.machine = Initiator::new(link.machine.config().clone());
+        }
         self.fail_link(net, ctx, link_key, outcome, status, why, records);
     }
 
@@ -1571,13 +1650,19 @@ impl N32Plane {
         let Some(csepp) = self.flows.iter().find(|f| f.psepp == psepp).map(|f| f.csepp) else {
             return;
         };
-        let body = json!({
-            "n32fMessageId": fault.n32f_message_id.clone().unwrap_or_else(|| "0".into()),
-            "n32fErrorType": fault.n32f_error_type,
-            "n32fContextId": fault.n32f_context_id,
-        });
-        let req = n32c_request("n32f-error", "N32fErrorInfo", body.to_string());
-        let _ = net.request(ctx, psepp, csepp, None, req);
+        let mut info = error_reporting::from_prins_fault(fault);
+        if fault.n32f_error_type == prins::N32fErrorType::ContextNotFound {
+            // The reporter has no such context and cannot name one the peer would know.
+            info.n32f_context_id = None;
+        }
+        let req = N32cRequest::ReportError(info);
+        let http = HttpRequest {
+            method: "POST",
+            path: req.path().into(),
+            schema: req.schema(),
+            body: req.to_json(),
+        };
+        let _ = net.request(ctx, psepp, csepp, None, http);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1654,26 +1739,15 @@ impl crate::scenario::N32FaultKind {
 
 impl N32Plane {
     /// Every c-SEPP terminates its PRINS contexts with `n32f-terminate` (TS 29.573 5.2.4).
-    fn terminate_all(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>) {
+    fn terminate_all(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, records: &mut Vec<Record>) {
         let keys: Vec<(NodeId, NodeId)> = self.links.keys().copied().collect();
         for key in keys {
-            let Some(link) = self.links.get_mut(&key) else { continue };
-            let LinkState::Prins(p) = &link.state else { continue };
-            let Ok(id) = N32fContextId::new(p.peer_id.clone()) else {
-                continue;
-            };
-            link.state = LinkState::Idle;
-            let via = self.flows[link.flow as usize].n32c_via;
-            let body = serde_json::to_string(&N32fContextInfo { n32f_context_id: id }).unwrap_or_default();
-            let req = n32c_request("n32f-terminate", "N32fContextInfo", body);
-            let (c, s) = net.request(ctx, key.0, key.1, via, req);
-            self.pending.insert(
-                (c, s),
-                Pending::N32c {
-                    link: key,
-                    op: "n32f-terminate",
-                },
-            );
+            if matches!(self.links.get(&key).map(|l| &l.state), Some(LinkState::Prins(_))) {
+                self.drive(net, ctx, key, Input::TerminateRequested, records);
+                if let Some(link) = self.links.get_mut(&key) {
+                    link.state = LinkState::Idle;
+                }
+            }
         }
     }
 }
