@@ -67,6 +67,8 @@ pub enum Segment {
         body: Option<String>,
         /// Response headers beyond the status (e.g. `Proxy-Status`, `3gpp-Connect-Res-Info`).
         headers: Vec<(String, String)>,
+        /// The OpenAPI schema of the body ("" for none).
+        schema: &'static str,
     },
     ClientHello(Box<HelloMsg>),
     ServerFlight(Box<FlightMsg>),
@@ -95,6 +97,7 @@ impl Segment {
             Segment::ProxyClientHello(_) => "TLS ClientHello (proxy)",
             Segment::ProxyServerFlight(_) => "TLS ServerHello..Finished (proxy)",
             Segment::Connect(_) => "HTTP CONNECT",
+            Segment::ConnectReply { schema, .. } if !schema.is_empty() => schema,
             Segment::ConnectReply { .. } => "HTTP CONNECT response",
             Segment::ClientHello(_) => "TLS ClientHello",
             Segment::ServerFlight(_) => "TLS ServerHello..Finished",
@@ -469,6 +472,7 @@ impl Network {
         status: u16,
         body: Option<String>,
         headers: Vec<(String, String)>,
+        schema: &'static str,
     ) {
         let Some(proxy) = self.conns[conn as usize].via else {
             return;
@@ -476,7 +480,12 @@ impl Network {
         let header_bytes: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 2).sum();
         let bytes =
             self.cfg.sizes.connect_response + header_bytes as u32 + body.as_ref().map_or(0, |b| 9 + b.len() as u32);
-        let seg = Segment::ConnectReply { status, body, headers };
+        let seg = Segment::ConnectReply {
+            status,
+            body,
+            headers,
+            schema,
+        };
         self.ship(ctx, conn, proxy, Route::Edge, seg, bytes, ZERO);
     }
 
@@ -790,11 +799,14 @@ impl Network {
                     status: 200,
                     body: None,
                     headers: Vec::new(),
+                    schema: "",
                 };
                 self.ship(ctx, id, node, Route::Edge, seg, sizes.connect_response, ZERO);
                 None
             }
-            Segment::ConnectReply { status, body, headers } => {
+            Segment::ConnectReply {
+                status, body, headers, ..
+            } => {
                 if (200..300).contains(&status) {
                     self.start_tls(ctx, id)
                 } else {

@@ -1193,15 +1193,20 @@ impl RiActor {
             .ri
             .handle_connect(ctx.now(), id, &plmn_of(net, client), &plmn_of(net, target));
         if r.is_err() {
-            net.refuse_connect(ctx, conn, 400, None, vec![]);
+            net.refuse_connect(ctx, conn, 400, None, vec![], "");
             return;
         }
         while let Some(e) = self.ri.poll_effect() {
             match e {
                 roaming::Effect::OpenTunnel { .. } => net.accept_connect(ctx, conn),
-                roaming::Effect::Reject { rejection, .. } => {
-                    net.refuse_connect(ctx, conn, rejection.status, Some(rejection.body), rejection.headers)
-                }
+                roaming::Effect::Reject { rejection, .. } => net.refuse_connect(
+                    ctx,
+                    conn,
+                    rejection.status,
+                    Some(rejection.body),
+                    rejection.headers,
+                    rejection.schema,
+                ),
                 _ => {}
             }
         }
