@@ -100,6 +100,8 @@ pub struct SeedResult {
     pub stop: StopReason,
     pub connections: usize,
     pub trace_hash: Option<String>,
+    /// Crypto operations charged during the run, by kind.
+    pub crypto_ops: std::collections::BTreeMap<String, u64>,
 }
 
 /// What a whole run produced.
@@ -149,6 +151,15 @@ pub fn run_seed(
     let trace_hash = sim.trace_hash();
     let sim_end = sim.now();
     let connections = sim.world.net.conn_count();
+    let crypto_ops = sim
+        .world
+        .net
+        .sec
+        .cpu
+        .ops
+        .iter()
+        .map(|(op, n)| (format!("{op:?}"), *n))
+        .collect();
     Ok(SeedResult {
         seed,
         records: std::mem::take(&mut sim.world.records),
@@ -157,6 +168,7 @@ pub fn run_seed(
         stop,
         connections,
         trace_hash,
+        crypto_ops,
     })
 }
 
@@ -333,6 +345,7 @@ fn write_outputs(
             "records": r.records.len(),
             "connections": r.connections,
             "trace_hash": r.trace_hash,
+            "crypto_ops": r.crypto_ops,
         })).collect::<Vec<_>>(),
         "trace": opts.trace || exp.outputs.trace,
         "threads": opts.threads.unwrap_or_else(rayon::current_num_threads),

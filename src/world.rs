@@ -258,6 +258,8 @@ impl SimWorld {
             outcome,
             status,
             new_connection: o.new_connection,
+            round_trips: 0,
+            overhead_bytes: 0,
             bytes: u64::from(o.request_bytes) + u64::from(response_bytes),
         });
     }

@@ -23,14 +23,14 @@ pub struct RowContext<'a> {
     pub commit: &'a str,
 }
 
-pub const RECORDS_HEADER: &str = "seed,scenario_hash,commit,procedure,variant,initiator,responder,via,start_ns,end_ns,latency_ms,outcome,status,new_connection,bytes\n";
+pub const RECORDS_HEADER: &str = "seed,scenario_hash,commit,procedure,variant,initiator,responder,via,start_ns,end_ns,latency_ms,outcome,status,new_connection,bytes,round_trips,overhead_bytes\n";
 
 /// Appends the rows of one seed's records.
 pub fn write_records(out: &mut String, ctx: &RowContext<'_>, seed: u64, records: &[Record]) {
     for r in records {
         let _ = writeln!(
             out,
-            "{seed},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{}",
+            "{seed},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{}",
             ctx.scenario_hash,
             field(ctx.commit),
             r.procedure,
@@ -44,7 +44,9 @@ pub fn write_records(out: &mut String, ctx: &RowContext<'_>, seed: u64, records:
             r.outcome.as_str(),
             r.status,
             r.new_connection,
-            r.bytes
+            r.bytes,
+            r.round_trips,
+            r.overhead_bytes
         );
     }
 }

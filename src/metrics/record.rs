@@ -50,6 +50,11 @@ pub struct Record {
     pub new_connection: bool,
     /// Bytes of the procedure's own messages on the wire (both directions).
     pub bytes: u64,
+    /// Request/response exchanges the procedure took (N32-c handshakes), 0 if not counted.
+    pub round_trips: u32,
+    /// Bytes added by message protection (N32-f PRINS: protected minus plain, both
+    /// directions), 0 if none.
+    pub overhead_bytes: u64,
 }
 
 impl Record {

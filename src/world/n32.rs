@@ -101,6 +101,8 @@ enum Pending {
         link: (NodeId, NodeId),
         back: (ConnId, u32),
         plain_bytes: usize,
+        /// Its protected size (N32fReformattedReqMsg JSON), 0 for N32-f TLS.
+        protected_bytes: usize,
         /// When the c-SEPP sent it.
         sent: SimTime,
         /// PRINS: the c-SEPP's context id and the keys to open the answer, kept with the
@@ -148,6 +150,8 @@ struct Link {
     timers: BTreeMap<Timer, TimerId>,
     /// N32-c requests sent (handshake messages).
     machine_msgs: u32,
+    /// The N32-c connection's byte count before this handshake.
+    bytes_base: u64,
     /// cNF requests waiting for N32: (connection, stream) and body.
     waiting: Vec<((ConnId, u32), String)>,
     started: SimTime,
@@ -517,10 +521,12 @@ impl N32Plane {
                 link,
                 back,
                 plain_bytes,
+                protected_bytes,
                 sent,
                 open,
             } => {
-                let (rsp, delay) = self.open_response(net, ctx.now(), link, sent, rsp, plain_bytes, open, records);
+                let sizes = (plain_bytes, protected_bytes);
+                let (rsp, delay) = self.open_response(net, ctx.now(), link, sent, rsp, sizes, open, records);
                 net.respond_after(ctx, back.0, back.1, rsp, delay);
             }
             Pending::N32c { link, op } => self.on_n32c_response(net, ctx, node, link, key.0, op, rsp, records),
@@ -591,6 +597,7 @@ impl N32Plane {
                 machine: Initiator::new(cfg),
                 timers: BTreeMap::new(),
                 machine_msgs: 0,
+                bytes_base: 0,
                 waiting: Vec::new(),
                 started: now,
                 conn: None,
@@ -661,6 +668,7 @@ impl N32Plane {
                         link: link_key,
                         back,
                         plain_bytes: 0,
+                        protected_bytes: 0,
                         sent: ctx.now(),
                         open: None,
                     },
@@ -723,6 +731,7 @@ impl N32Plane {
                     }
                 }
                 let json = serde_json::to_string(&reformatted).unwrap_or_default();
+                let protected_bytes = json.len();
                 let mut hops = ris.clone();
                 hops.push(psepp);
                 let first = hops.remove(0);
@@ -740,6 +749,7 @@ impl N32Plane {
                         link: link_key,
                         back,
                         plain_bytes,
+                        protected_bytes,
                         sent: ctx.now(),
                         open,
                     },
@@ -891,6 +901,8 @@ impl N32Plane {
                     outcome: Outcome::Error,
                     status: 403,
                     new_connection: false,
+                    round_trips: 0,
+                    overhead_bytes: 0,
                     bytes: req.body.len() as u64,
                 });
                 self.report_error(net, ctx, psepp, &fault);
@@ -998,6 +1010,8 @@ impl N32Plane {
             outcome,
             status,
             new_connection: false,
+            round_trips: 0,
+            overhead_bytes: 0,
             bytes: 0,
         });
     }
@@ -1066,7 +1080,7 @@ impl N32Plane {
         link: (NodeId, NodeId),
         sent: SimTime,
         rsp: HttpResponse,
-        plain_bytes: usize,
+        (plain_bytes, protected_bytes): (usize, usize),
         open: Option<Box<(String, ContextKeys)>>,
         records: &mut Vec<Record>,
     ) -> (HttpResponse, SimDuration) {
@@ -1098,6 +1112,7 @@ impl N32Plane {
             )
             .ok()
         });
+        let plain_total = plain_bytes + opened.as_ref().map_or(0, |u| u.message.body.to_string().len() + 40);
         records.push(Record {
             procedure: "n32f_message",
             variant: "PRINS".into(),
@@ -1109,7 +1124,9 @@ impl N32Plane {
             outcome: if opened.is_some() { Outcome::Ok } else { Outcome::Error },
             status: rsp.status,
             new_connection: false,
-            bytes: (rsp.body.len() + plain_bytes) as u64,
+            round_trips: 0,
+            overhead_bytes: ((protected_bytes + rsp.body.len()) as u64).saturating_sub(plain_total as u64),
+            bytes: (protected_bytes + rsp.body.len()) as u64,
         });
         match opened {
             Some(u) => (
@@ -1281,6 +1298,9 @@ impl N32Plane {
                 None => net.set_intercept(0, link_key.0, link_key.1, None),
             }
         }
+        if let Some(link) = self.links.get_mut(&link_key) {
+            link.machine_msgs = 0;
+        }
         self.drive(net, ctx, link_key, Input::Start, records);
     }
 
@@ -1310,11 +1330,14 @@ impl N32Plane {
                         schema: req.schema(),
                         body: req.to_json(),
                     };
+                    let wire = u64::from(http.wire_bytes());
                     let (c, s) = net.request(ctx, link_key.0, link_key.1, via, http);
                     if let Some(link) = self.links.get_mut(&link_key) {
                         // The first N32-c connection's exporter keys N32-f (TS 33.501 13.2.4.4.1).
                         if req.op() == Op::ExchangeCapability || link.conn.is_none() {
                             link.conn = Some(c);
+                            // Bytes this handshake puts on the (possibly reused) connection.
+                            link.bytes_base = net.conn(c).bytes.saturating_sub(wire);
                         }
                         link.machine_msgs += 1;
                     }
@@ -1537,7 +1560,9 @@ impl N32Plane {
         };
         let waiting = std::mem::take(&mut link.waiting);
         let (start, flow) = (link.started, link.flow);
-        let bytes = link.conn.map_or(0, |c| net.conn(c).bytes);
+        let bytes = link
+            .conn
+            .map_or(0, |c| net.conn(c).bytes.saturating_sub(link.bytes_base));
         self.handshake_record(
             net,
             link_key,
@@ -1699,6 +1724,8 @@ impl N32Plane {
             outcome,
             status,
             new_connection: true,
+            round_trips: self.links.get(&link).map_or(0, |l| l.machine_msgs),
+            overhead_bytes: 0,
             bytes,
         });
     }
