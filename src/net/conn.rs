@@ -712,9 +712,10 @@ impl Network {
             Segment::SynAck(Leg::Edge) => {
                 if via.is_some() && self.cfg.tls_to_proxy {
                     self.conns[id as usize].state = ClientState::ProxyTls;
-                    let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
-                    let r = self.sec.client_hello(client, via.unwrap_or(server), now, &mut s);
-                    self.conns[id as usize].proxy_tls = s;
+                    let proxy = via.unwrap_or(server);
+                    let r = self
+                        .sec
+                        .client_hello(client, proxy, now, &mut self.conns[id as usize].proxy_tls);
                     match r {
                         Ok((hello, d)) => {
                             let seg = Segment::ProxyClientHello(Box::new(hello));
@@ -739,9 +740,9 @@ impl Network {
                 None
             }
             Segment::ProxyClientHello(hello) => {
-                let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
-                let r = self.sec.server_respond(node, now, &mut s, &hello);
-                self.conns[id as usize].proxy_tls = s;
+                let r = self
+                    .sec
+                    .server_respond(node, now, &mut self.conns[id as usize].proxy_tls, &hello);
                 match r {
                     Ok((flight, d)) => {
                         let seg = Segment::ProxyServerFlight(Box::new(flight));
@@ -753,11 +754,14 @@ impl Network {
             }
             Segment::ProxyServerFlight(flight) => {
                 let proxy_name = self.topo.name(via.unwrap_or(server)).to_string();
-                let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
-                let r = self
-                    .sec
-                    .client_finish(client, via.unwrap_or(server), &proxy_name, now, &mut s, &flight);
-                self.conns[id as usize].proxy_tls = s;
+                let r = self.sec.client_finish(
+                    client,
+                    via.unwrap_or(server),
+                    &proxy_name,
+                    now,
+                    &mut self.conns[id as usize].proxy_tls,
+                    &flight,
+                );
                 match r {
                     Ok((fin, d)) => {
                         // The client's Finished travels with the CONNECT.
@@ -780,9 +784,9 @@ impl Network {
             Segment::Connect(fin) => {
                 if let Some(fin) = fin {
                     let client_name = self.topo.name(client).to_string();
-                    let mut s = std::mem::take(&mut self.conns[id as usize].proxy_tls);
-                    let r = self.sec.server_finish(node, &client_name, now, &mut s, &fin);
-                    self.conns[id as usize].proxy_tls = s;
+                    let r =
+                        self.sec
+                            .server_finish(node, &client_name, now, &mut self.conns[id as usize].proxy_tls, &fin);
                     if let Err(f) = r {
                         return self.tls_failed(ctx, id, node, f);
                     }
@@ -814,9 +818,9 @@ impl Network {
                 }
             }
             Segment::ClientHello(hello) => {
-                let mut s = std::mem::take(&mut self.conns[id as usize].tls);
-                let r = self.sec.server_respond(server, now, &mut s, &hello);
-                self.conns[id as usize].tls = s;
+                let r = self
+                    .sec
+                    .server_respond(server, now, &mut self.conns[id as usize].tls, &hello);
                 match r {
                     Ok((flight, d)) => {
                         let seg = Segment::ServerFlight(Box::new(flight));
@@ -828,11 +832,14 @@ impl Network {
             }
             Segment::ServerFlight(flight) => {
                 let server_name = self.topo.name(server).to_string();
-                let mut s = std::mem::take(&mut self.conns[id as usize].tls);
-                let r = self
-                    .sec
-                    .client_finish(client, server, &server_name, now, &mut s, &flight);
-                self.conns[id as usize].tls = s;
+                let r = self.sec.client_finish(
+                    client,
+                    server,
+                    &server_name,
+                    now,
+                    &mut self.conns[id as usize].tls,
+                    &flight,
+                );
                 let (fin, d) = match r {
                     Ok(x) => x,
                     Err(f) => return self.tls_failed(ctx, id, node, f),
@@ -874,9 +881,9 @@ impl Network {
             }
             Segment::ClientFinished(fin) => {
                 let client_name = self.topo.name(client).to_string();
-                let mut s = std::mem::take(&mut self.conns[id as usize].tls);
-                let r = self.sec.server_finish(server, &client_name, now, &mut s, &fin);
-                self.conns[id as usize].tls = s;
+                let r = self
+                    .sec
+                    .server_finish(server, &client_name, now, &mut self.conns[id as usize].tls, &fin);
                 match r {
                     Ok(_) => {
                         self.conns[id as usize].server_ready = true;
@@ -922,9 +929,9 @@ impl Network {
         let now = ctx.now();
         let (client, server) = (self.conns[id as usize].client, self.conns[id as usize].server);
         self.conns[id as usize].state = ClientState::Tls;
-        let mut s = std::mem::take(&mut self.conns[id as usize].tls);
-        let r = self.sec.client_hello(client, server, now, &mut s);
-        self.conns[id as usize].tls = s;
+        let r = self
+            .sec
+            .client_hello(client, server, now, &mut self.conns[id as usize].tls);
         let via = self.conns[id as usize].via;
         if let (Ok((_, d)), Some((node, Intercept::AlertOnClientHello))) = (&r, self.intercept(client, server, via)) {
             // The on-path node reads the SNI and aborts the handshake.

@@ -627,10 +627,8 @@ impl N32Plane {
             }
             LinkState::Idle | LinkState::Failed { .. } => {
                 link.waiting.push((back, body));
-                link.state = LinkState::Handshaking;
-                link.started = now;
                 link.flow = flow;
-                self.start_handshake(net, ctx, link_key, records);
+                self.begin_handshake(net, ctx, link_key, records);
             }
         }
     }
@@ -1438,12 +1436,23 @@ impl N32Plane {
             && !link.waiting.is_empty()
             && link.machine.state() == InitiatorState::Idle
         {
-            if let Some(link) = self.links.get_mut(&link_key) {
-                link.state = LinkState::Handshaking;
-                link.started = now;
-            }
-            self.start_handshake(net, ctx, link_key, records);
+            self.begin_handshake(net, ctx, link_key, records);
         }
+    }
+
+    /// The link enters the handshake (requests now wait for it) and the machine starts.
+    fn begin_handshake(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        link_key: (NodeId, NodeId),
+        records: &mut Vec<Record>,
+    ) {
+        if let Some(link) = self.links.get_mut(&link_key) {
+            link.state = LinkState::Handshaking;
+            link.started = ctx.now();
+        }
+        self.start_handshake(net, ctx, link_key, records);
     }
 
     /// A SEPP answers an N32-c request with its responder machine.
