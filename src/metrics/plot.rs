@@ -72,7 +72,7 @@ where
     chart
         .configure_mesh()
         .x_desc(x_label)
-        .y_desc("fraction of requests ≤ x")
+        .y_desc("fraction ≤ x")
         .label_style(("sans-serif", 14))
         .draw()
         .map_err(|e| e.to_string())?;
@@ -83,14 +83,16 @@ where
         }
         v.sort_by(|a, b| a.total_cmp(b));
         let n = v.len() as f64;
-        // Subsample long series to at most ~2000 points: the step shape survives.
-        let step = (v.len() / 2000).max(1);
-        let mut pts: Vec<(f64, f64)> = v
-            .iter()
-            .enumerate()
-            .step_by(step)
-            .map(|(k, &x)| (x, (k + 1) as f64 / n))
-            .collect();
+        // An empirical CDF is a step function: at each sample x_k it jumps from k/n to
+        // (k+1)/n. Long series are subsampled to about 2000 steps.
+        let stride = (v.len() / 2000).max(1);
+        let mut pts: Vec<(f64, f64)> = Vec::with_capacity(2 * v.len() / stride + 2);
+        let mut below = 0.0;
+        for (k, &x) in v.iter().enumerate().step_by(stride) {
+            pts.push((x, below));
+            below = ((k + stride).min(v.len())) as f64 / n;
+            pts.push((x, below));
+        }
         pts.push((v[v.len() - 1], 1.0));
         let color = COLORS[i % COLORS.len()];
         chart
