@@ -19,9 +19,14 @@
 //! - [`net`]: topology, links (latency, loss, bandwidth, outages), routing, and the
 //!   connection model (TCP, TLS 1.3 flights, HTTP/2 streams, CONNECT tunnels).
 //! - [`scenario`]: RON schema, loading with located errors, validation.
+//! - [`crypto`]: key schedules and message protection (KDFs, TLS 1.3/1.2, N32-f keys, JOSE,
+//!   JWT, PKI) and the simulated CPU cost model.
+//! - [`proto`]: sans-IO protocol machines and message types (N32-c, N32-f PRINS, Roaming
+//!   Intermediaries, CAPIF).
 //! - [`metrics`]: per-procedure records, CSV, plots.
-//! - [`bench`]: the PHOLD benchmark model on the engine.
-//! - [`run`]: builds a world from a scenario, runs seeds in parallel, writes results.
+//! - [`bench`](mod@bench): benchmarks on the engine (PHOLD, N32 handshakes).
+//! - [`world`]: the actors of a scenario on the network (HTTP flows, the N32 plane).
+//! - [`run`]: runs seeds in parallel and writes results.
 
 pub mod bench;
 pub mod crypto;

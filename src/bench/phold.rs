@@ -11,7 +11,7 @@
 //! - N logical processes ([`Phold`] is the [`World`]; an LP is an [`ActorId`]), K initial
 //!   events each, so the population of pending events is constant at N*K.
 //! - The run stops after exactly E delivered events ([`Limits::max_events`]).
-//! - Time is integer ticks, 1 time unit = 1e9 ticks [ns]; ties are FIFO by scheduling
+//! - Time is integer ticks, 1 time unit = 1e9 ticks \[ns\]; ties are FIFO by scheduling
 //!   order, which is the engine's own tie-break, and the reference kernels' `seq`.
 //! - Randomness: one splitmix64 stream per LP, seeded `(seed << 32) ^ ((lp+1) * φ64)`.
 //!   Per event: `u1` (remote?), `u2` (destination, only when remote), `u3` (exponential).
@@ -29,8 +29,8 @@
 //! initial events. With `--repeat K` each kernel runs K times and the median is printed.
 //! With `--compare` the bare reference kernels of [`super::baseline`] run in the same
 //! process with the same parameters, followed by a ratio line; the secsim line then also
-//! carries the process's peak RSS after the secsim runs [MiB] and the engine's own
-//! allocation per pending event [bytes] (queue chunks + slab slots + free list).
+//! carries the process's peak RSS after the secsim runs \[MiB\] and the engine's own
+//! allocation per pending event \[bytes\] (queue chunks + slab slots + free list).
 //!
 //! Wall-clock time is read only here, around the runs, never inside the simulation.
 
@@ -80,9 +80,9 @@ pub struct Params {
     pub events: u64,
     /// Probability that an event goes to a uniformly drawn LP.
     pub remote: f64,
-    /// Fixed part of every increment [ticks].
+    /// Fixed part of every increment \[ticks\].
     pub lookahead_ticks: u64,
-    /// Mean of the exponential part [ticks].
+    /// Mean of the exponential part \[ticks\].
     pub mean_ticks: f64,
     pub seed: u64,
 }
@@ -93,7 +93,7 @@ impl Params {
         self.lps * self.init
     }
 
-    /// One increment `L + floor(-mean * ln(1 - u))` [ticks], drawing one `u`.
+    /// One increment `L + floor(-mean * ln(1 - u))` \[ticks\], drawing one `u`.
     #[inline(always)]
     pub fn delay(&self, rng: &mut SplitMix64) -> u64 {
         let u = rng.uniform();
@@ -277,7 +277,7 @@ pub struct Report {
     pub engine: String,
     pub events: u64,
     pub wall_s: f64,
-    /// The time of the last delivered event [ticks].
+    /// The time of the last delivered event \[ticks\].
     pub sim_end_ticks: u64,
     pub digest: u64,
     pub setup_s: f64,
@@ -344,7 +344,7 @@ fn median(mut runs: Vec<Report>) -> Result<Report, String> {
     Ok(report)
 }
 
-/// The process's peak resident set [MiB] (Linux `VmHWM`), if known.
+/// The process's peak resident set \[MiB\] (Linux `VmHWM`), if known.
 pub fn peak_rss_mib() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

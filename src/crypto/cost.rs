@@ -6,7 +6,7 @@
 //! machine (`benches/crypto.rs`, figures in `docs/crypto-bench.md`):
 //!
 //! ```text
-//!  op                     default [ns]   measured as
+//!  op                     default \[ns\]   measured as
 //!  HmacSha256                        197 hmac_sha256_32B
 //!  HkdfExtractExpand                 551 hkdf_extract_expand_32B
 //!  Kdf3gpp                           373 kdf_3gpp_aefpsk (TS 33.220 KDF incl. P0 encoding)

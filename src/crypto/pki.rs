@@ -8,7 +8,7 @@
 //! ```text
 //!   root Ca (self-signed) ──issues──► intermediate Ca ──issues──► leaf (Sepp, Ri, Ccf, Aef, ...)
 //!   verify_chain: leaf ──► issuer by name + signature ──► ... ──► a trust anchor
-//!                 each step: signature, then not_before <= now < not_after [s], then revocation
+//!                 each step: signature, then not_before <= now < not_after \[s\], then revocation
 //! ```
 //!
 //! Canonical encoding (all integers big-endian; `str` = u16 length \[B\] || UTF-8 bytes):

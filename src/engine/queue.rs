@@ -27,7 +27,7 @@ use std::collections::BinaryHeap;
 /// One pending event as the queue sees it [16 bytes].
 #[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
 pub struct Entry {
-    /// When the event fires [ns].
+    /// When the event fires \[ns\].
     pub time: u64,
     /// The actor (or logical process) it is for.
     pub target: u32,

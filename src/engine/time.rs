@@ -1,6 +1,6 @@
 //! Simulated time: integer nanoseconds, owned types, no `std::time` below the CLI.
 //!
-//! [`SimTime`] is an instant since the start of a run [ns]; [`SimDuration`] a span [ns].
+//! [`SimTime`] is an instant since the start of a run \[ns\]; [`SimDuration`] a span \[ns\].
 //! Both are `u64`, so arithmetic is exact and comparisons are cheap; a run can last
 //! about 584 years of simulated time.
 //!
@@ -12,11 +12,11 @@ use std::ops::{Add, AddAssign, Mul, Sub};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-/// An instant of simulated time since the start of the run [ns].
+/// An instant of simulated time since the start of the run \[ns\].
 #[derive(Clone, Copy, Debug, Default, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct SimTime(u64);
 
-/// A span of simulated time [ns].
+/// A span of simulated time \[ns\].
 #[derive(Clone, Copy, Debug, Default, Eq, Hash, Ord, PartialEq, PartialOrd)]
 pub struct SimDuration(u64);
 

@@ -58,7 +58,7 @@ pub struct Record {
 }
 
 impl Record {
-    /// End minus start [ms].
+    /// End minus start \[ms\].
     pub fn latency_ms(&self) -> f64 {
         (self.end_ns.saturating_sub(self.start_ns)) as f64 / 1e6
     }

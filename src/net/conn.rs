@@ -1007,5 +1007,5 @@ impl Network {
 }
 
 const ZERO: SimDuration = SimDuration::ZERO;
-/// A TLS alert record with TCP/IP headers [bytes].
+/// A TLS alert record with TCP/IP headers \[bytes\].
 const TCP_ALERT_BYTES: u32 = 52 + 24;

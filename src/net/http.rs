@@ -34,11 +34,11 @@ pub struct HttpResponse {
     pub body: String,
 }
 
-/// TCP/IPv4 headers with the timestamp option [bytes].
+/// TCP/IPv4 headers with the timestamp option \[bytes\].
 pub const TCP_IP_OVERHEAD: u32 = 52;
-/// TLS 1.3 record header (5) + AEAD tag (16) + inner content type (1) [bytes].
+/// TLS 1.3 record header (5) + AEAD tag (16) + inner content type (1) \[bytes\].
 pub const TLS_RECORD_OVERHEAD: u32 = 22;
-/// HTTP/2 frame header [bytes].
+/// HTTP/2 frame header \[bytes\].
 pub const H2_FRAME_HEADER: u32 = 9;
 
 fn body_frame(body: &str) -> u32 {
@@ -63,7 +63,7 @@ impl HttpResponse {
     }
 }
 
-/// Sizes of the handshake messages [bytes], with TCP/IP overhead. Defaults follow a TLS 1.3
+/// Sizes of the handshake messages \[bytes\], with TCP/IP overhead. Defaults follow a TLS 1.3
 /// handshake with X25519 and ECDSA P-256 certificate chains of two certificates.
 #[derive(Clone, Copy, Debug)]
 pub struct HandshakeSizes {

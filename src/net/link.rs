@@ -27,7 +27,7 @@ pub const RTO_MAX: SimDuration = SimDuration::from_secs(120);
 /// The default first retransmission timeout (Linux `TCP_RTO_MIN`).
 pub const RTO_DEFAULT: SimDuration = SimDuration::from_millis(200);
 
-/// A latency distribution, ready to sample [ns].
+/// A latency distribution, ready to sample \[ns\].
 #[derive(Clone, Debug)]
 pub enum Latency {
     Constant(u64),
@@ -36,7 +36,7 @@ pub enum Latency {
         max: u64,
     },
     Normal(Normal<f64>),
-    /// With its mean exp(mu + sigma^2 / 2) [ns], kept for routing weights.
+    /// With its mean exp(mu + sigma^2 / 2) \[ns\], kept for routing weights.
     LogNormal {
         dist: LogNormal<f64>,
         mean: f64,
@@ -100,7 +100,7 @@ impl Latency {
         })
     }
 
-    /// The mean [ns] (routing weight).
+    /// The mean \[ns\] (routing weight).
     pub fn mean_ns(&self) -> f64 {
         match self {
             Latency::Constant(c) => *c as f64,
@@ -113,7 +113,7 @@ impl Latency {
         }
     }
 
-    /// One sample [ns], never negative.
+    /// One sample \[ns\], never negative.
     #[inline]
     pub fn sample(&self, rng: &mut SimRng) -> u64 {
         match self {
@@ -150,7 +150,7 @@ pub struct Link {
     pub loss: f64,
     /// First retransmission timeout.
     pub rto: SimDuration,
-    /// [bit/s]; `None` = unlimited.
+    /// \[bit/s\]; `None` = unlimited.
     pub bandwidth_bps: Option<f64>,
     /// Down windows [from, to); `to = None`: down until the end.
     pub down: Vec<(SimTime, Option<SimTime>)>,

@@ -244,7 +244,7 @@ impl Topology {
         Transit::Arrives { at: t, retransmissions }
     }
 
-    /// The mean one-way latency along the route [ns] (without serialisation or loss).
+    /// The mean one-way latency along the route \[ns\] (without serialisation or loss).
     pub fn mean_latency_ns(&mut self, from: NodeId, to: NodeId) -> Option<f64> {
         let path = self.path(from, to)?;
         Some(path.iter().map(|&e| self.graph[e].latency.mean_ns()).sum())

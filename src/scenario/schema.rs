@@ -141,7 +141,7 @@ pub struct LinkSpec {
     /// Retransmission timeout for the first loss. Default `"200ms"` (Linux minimum RTO).
     #[serde(default)]
     pub rto: Option<SimDuration>,
-    /// Bandwidth [Mbit/s]: adds size / bandwidth serialisation delay and FIFO queueing.
+    /// Bandwidth \[Mbit/s\]: adds size / bandwidth serialisation delay and FIFO queueing.
     /// Default: unlimited.
     #[serde(default)]
     pub bandwidth_mbps: Option<f64>,
@@ -239,7 +239,7 @@ impl Default for OutputSpec {
 /// How requests of a flow arrive.
 #[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 pub enum ArrivalSpec {
-    /// Poisson process with the given rate [1/s].
+    /// Poisson process with the given rate \[1/s\].
     Poisson { rate_per_s: f64 },
     /// One request every `interval`.
     Periodic { interval: SimDuration },
@@ -280,10 +280,10 @@ pub struct N32FlowSpec {
     #[serde(default)]
     pub n32f_ris: Vec<String>,
     pub arrival: ArrivalSpec,
-    /// JSON body size of a request [bytes]. Default 512.
+    /// JSON body size of a request \[bytes\]. Default 512.
     #[serde(default = "default_request_bytes")]
     pub request_bytes: u32,
-    /// JSON body size of a response [bytes]. Default 1024.
+    /// JSON body size of a response \[bytes\]. Default 1024.
     #[serde(default = "default_response_bytes")]
     pub response_bytes: u32,
     /// pNF processing time per request. Default none (zero).
@@ -390,10 +390,10 @@ pub struct HttpFlowSpec {
     #[serde(default)]
     pub via: Option<String>,
     pub arrival: ArrivalSpec,
-    /// JSON body size of a request [bytes]. Default 512.
+    /// JSON body size of a request \[bytes\]. Default 512.
     #[serde(default = "default_request_bytes")]
     pub request_bytes: u32,
-    /// JSON body size of a response [bytes]. Default 1024.
+    /// JSON body size of a response \[bytes\]. Default 1024.
     #[serde(default = "default_response_bytes")]
     pub response_bytes: u32,
     /// Server processing time per request. Default none (zero).
