@@ -279,3 +279,62 @@ fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
         }
     }
 }
+
+/// Over random capability lists and seeds, on the simulated network: a handshake that
+/// succeeds agreed on a capability in both lists; with nothing in common it fails (403).
+#[test]
+fn agreed_capability_is_always_in_both_lists() {
+    use rand::{Rng, SeedableRng};
+    use secsim::proto::n32::types::SecurityCapability as C;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/n32-tls-direct.ron");
+    let base = load_experiment(&path).unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let pick = |rng: &mut rand_chacha::ChaCha8Rng| -> Vec<C> {
+        let mut v = match rng.random_range(0..4) {
+            0 => vec![C::Tls],
+            1 => vec![C::Prins],
+            2 => vec![C::Tls, C::Prins],
+            _ => vec![C::Prins, C::Tls],
+        };
+        if rng.random_bool(0.2) {
+            v.retain(|c| *c == C::Prins);
+        }
+        v
+    };
+    for seed in 1..=24u64 {
+        let mut exp = base.experiment.clone();
+        exp.duration = secsim::engine::SimDuration::from_secs(2);
+        let (ini, res) = (pick(&mut rng), pick(&mut rng));
+        exp.n32.initiator_capabilities = Some(ini.clone());
+        exp.n32.responder_capabilities = Some(res.clone());
+        let world = SimWorld::build(&base.topology, &exp, seed).unwrap();
+        let init = world.initial_events();
+        let mut sim = Sim::new(world);
+        for (t, n, m) in init {
+            sim.schedule(t, n, m);
+        }
+        sim.run(Limits {
+            until: SimTime::ZERO + exp.duration,
+            max_events: u64::MAX,
+        });
+        let h = sim
+            .world
+            .records
+            .iter()
+            .find(|r| r.procedure == "n32_handshake")
+            .expect("a handshake");
+        let common = ini.iter().any(|c| res.contains(c));
+        if common {
+            let agreed = if h.variant.ends_with("[TLS]") { C::Tls } else { C::Prins };
+            assert!(h.variant.ends_with("[TLS]") || h.variant.ends_with("[PRINS]"), "{h:?}");
+            assert!(
+                ini.contains(&agreed) && res.contains(&agreed),
+                "{ini:?} / {res:?}: {h:?}"
+            );
+        } else {
+            // Nothing common: 403; an empty offer is malformed: 400 (capability_negotiation.rs).
+            let expected = if ini.is_empty() { 400 } else { 403 };
+            assert_eq!(h.status, expected, "{ini:?} / {res:?}: {h:?}");
+        }
+    }
+}
