@@ -6,9 +6,10 @@
 //!                           └─ Msg::Arrival / Processed / Timeout ─► workload actors
 //! ```
 //!
-//! Actors: every node with role `Proxy` or `Ri` runs a CONNECT proxy that accepts every
-//! tunnel; every HTTP flow's server answers each request after its processing delay with a
-//! JSON body of the configured size. Each flow draws its arrivals from the stream
+//! Actors: nodes of N32 flows (cNF, SEPPs, pNF) and every Roaming Intermediary belong to the
+//! N32 plane ([`n32`]); the rest serve the plain HTTP flows: a `Proxy` node accepts every
+//! CONNECT tunnel, and each flow's server answers each request after its processing delay
+//! with a JSON body of the configured size. Each flow draws its arrivals from the stream
 //! `flow:<name>`, each server its processing delays from `node:<name>`.
 
 pub mod n32;
@@ -23,7 +24,7 @@ use crate::net::tls::Security;
 use crate::net::{
     ConnFailure, ConnId, HttpRequest, HttpResponse, Latency, NetConfig, NetEvent, Network, NodeId, Topology, Wire,
 };
-use crate::scenario::{ArrivalSpec, ExperimentFile, NodeRole, TopologyFile, WorkloadSpec};
+use crate::scenario::{ArrivalSpec, ExperimentFile, TopologyFile, WorkloadSpec};
 
 /// Everything on the engine's queue.
 #[derive(Clone, Debug)]
@@ -389,9 +390,4 @@ impl World for SimWorld {
             }
         }
     }
-}
-
-/// Nodes whose role makes them CONNECT proxies.
-pub fn is_proxy(role: NodeRole) -> bool {
-    matches!(role, NodeRole::Proxy | NodeRole::Ri)
 }

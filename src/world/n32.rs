@@ -1165,6 +1165,8 @@ impl N32Plane {
 /// A Roaming Intermediary on the network: the sans-IO [`roaming::Ri`] plus its node.
 struct RiActor {
     ri: roaming::Ri,
+    /// Direct-TLS attempts seen (flow ids for the RI machine).
+    direct_attempts: u64,
 }
 
 fn plmn_of(net: &Network, node: NodeId) -> String {
@@ -1177,16 +1179,23 @@ impl RiActor {
         let mut rng = stream(seed, &format!("ri-policy-key:{name}"));
         let ri =
             roaming::Ri::new(ri_fqdn(name), policy, &mut rng).map_err(|e| format!("n32.ri_policies[{name}]: {e}"))?;
-        Ok(RiActor { ri })
+        Ok(RiActor { ri, direct_attempts: 0 })
     }
 
     /// What the network does to a direct (non-CONNECT) N32-c connection from `csepp` to
     /// `psepp` that passes this RI, decided when the c-SEPP opens it.
     fn direct_reaction(&mut self, net: &Network, now: SimTime, csepp: NodeId, psepp: NodeId) -> Option<Intercept> {
-        let id = roaming::FlowId(u64::MAX);
-        let _ = self
+        // Each attempt is its own flow at the RI (ids above 2^63 never collide with CONNECT
+        // flows, which use connection ids).
+        self.direct_attempts += 1;
+        let id = roaming::FlowId((1 << 63) + self.direct_attempts);
+        if let Err(e) = self
             .ri
-            .handle_direct_tls(now, id, &plmn_of(net, csepp), &plmn_of(net, psepp));
+            .handle_direct_tls(now, id, &plmn_of(net, csepp), &plmn_of(net, psepp))
+        {
+            debug_assert!(false, "a fresh flow accepts DirectTls: {e}");
+            return None;
+        }
         let mut action = None;
         while let Some(e) = self.ri.poll_effect() {
             if let roaming::Effect::DirectRefusal { effect, .. } = e {
@@ -1197,6 +1206,11 @@ impl RiActor {
                     roaming::DirectEffect::NoRoute => Intercept::NoRoute,
                 });
             }
+        }
+        if action.is_none() {
+            // Let through: the RI forgets the flow once it closes (bounded state).
+            let _closed = self.ri.handle_close(now, id);
+            while self.ri.poll_effect().is_some() {}
         }
         action
     }
