@@ -283,6 +283,12 @@ impl AefPskCache {
         Ok(())
     }
 
+    /// Forgets the key and sessions of `invoker` (revocation).
+    pub fn remove(&mut self, invoker: &str) {
+        self.keys.remove(invoker);
+        self.sessions.remove(invoker);
+    }
+
     /// Whether `invoker` has an established CAPIF-2e session.
     pub fn has_session(&self, invoker: &str) -> bool {
         self.sessions.contains_key(invoker)

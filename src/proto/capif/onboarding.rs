@@ -19,6 +19,9 @@
 //! - Refusals: a bad onboarding secret is 401 `INVALID_ONBOARDING_SECRET`, an unparsable key is
 //!   400 `INVALID_API_INVOKER_PUBLIC_KEY` (secsim causes; TS 29.222 names none).
 
+// ProblemDetails is the answer body itself: boxing it would only move the allocation.
+#![allow(clippy::result_large_err)]
+
 use std::collections::BTreeMap;
 
 use p256::ecdsa::VerifyingKey;
