@@ -1865,8 +1865,12 @@ mod tests {
         w.inv(InvokerInput::Invoke { api: "api2".into() });
         w.pump();
         assert_eq!(w.sent.last().unwrap().status, Some(403));
-        // every body: JSON with OpenAPI names, schema round trip
-        for m in &w.sent {
+        check_bodies(&w.sent);
+    }
+
+    /// Every body: JSON with the OpenAPI names, round trip through the types.rs schema.
+    fn check_bodies(sent: &[Message]) {
+        for m in sent {
             match m.schema {
                 "ServiceSecurity" => {
                     let b: ServiceSecurity = serde_json::from_value(m.body.clone()).unwrap();
@@ -1890,6 +1894,20 @@ mod tests {
                 }
                 "ProblemDetails" => {
                     let b: ProblemDetails29122 = serde_json::from_value(m.body.clone()).unwrap();
+                    assert_eq!(json(&b), m.body);
+                }
+                "AccessTokenReq" => {
+                    let form = m.body.as_str().unwrap();
+                    assert_eq!(AccessTokenReq::from_form(form).unwrap().to_form(), form);
+                    assert!(form.contains("grant_type=client_credentials"));
+                }
+                "AccessTokenRsp" => {
+                    let b: AccessTokenRsp = serde_json::from_value(m.body.clone()).unwrap();
+                    assert_eq!(json(&b), m.body);
+                    assert!(m.body.get("access_token").is_some());
+                }
+                "AccessTokenErr" => {
+                    let b: crate::proto::capif::types::AccessTokenErr = serde_json::from_value(m.body.clone()).unwrap();
                     assert_eq!(json(&b), m.body);
                 }
                 "" => {}
@@ -1939,6 +1957,7 @@ mod tests {
             w.inv(InvokerInput::Invoke { api: "api1".into() });
             w.pump();
             assert_eq!(w.sent.last().unwrap().status, Some(200), "{m:?}");
+            check_bodies(&w.sent);
         }
         // a revoked token is refused
         let mut w = World::new(vec![Oauth], ExpiryBehaviour::BlockNewHandshakes);
