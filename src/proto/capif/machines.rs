@@ -430,8 +430,6 @@ pub struct InvokerConfig {
     pub enrolment: ApiInvokerEnrolmentDetails,
     /// The AEF and its interface the invoker wants.
     pub target: SecurityTarget,
-    /// The AEF ID (scope, token requests).
-    pub aef_id: String,
     /// The interface (P0 of AEFPSK).
     pub interface: crate::proto::capif::types::InterfaceDescription,
     /// Method preferences.
@@ -496,6 +494,10 @@ impl Invoker {
     /// The selected method.
     pub fn method(&self) -> Option<&SecurityMethod> {
         self.method.as_ref()
+    }
+    /// The CCF's answer entry for the AEF (selected method, authorization info).
+    pub fn security_info(&self) -> Option<&SecurityInformation> {
+        self.selected.as_ref()
     }
     /// The AEFPSK, for PSK.
     pub fn aefpsk(&self) -> Option<&AefPskEntry> {
@@ -1695,7 +1697,6 @@ mod tests {
             let inv = Invoker::new(InvokerConfig {
                 enrolment: enrolment_request(inv_signing.verifying_key(), Some("s".into()), "https://inv/cb".into()),
                 target: SecurityTarget::InterfaceDetails(iface(None)),
-                aef_id: "aef1".into(),
                 interface: iface(None),
                 prefs,
                 variant: AefPskVariant::Tls12MasterSecret,
