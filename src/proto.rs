@@ -10,3 +10,27 @@ pub mod capif;
 pub mod common;
 pub mod n32;
 pub mod roaming;
+
+/// Snapshot checks of transition tables, shared by the protocol machines' tests.
+#[cfg(test)]
+pub(crate) mod snapshot {
+    /// Compares `actual` with `tests/snapshots/<file>`; with `UPDATE_SNAPSHOTS=1` rewrites the
+    /// file instead. A missing or different snapshot fails with the text to review.
+    pub(crate) fn check(file: &str, actual: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/snapshots")
+            .join(file);
+        if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, actual).unwrap();
+            return;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            expected == actual,
+            "snapshot {} differs from the transition table; review, then rerun the test with \
+             UPDATE_SNAPSHOTS=1 to rewrite it.\n--- actual\n{actual}",
+            path.display()
+        );
+    }
+}

@@ -2137,34 +2137,17 @@ mod tests {
         assert_eq!(w.sent.last().unwrap().status, Some(403));
     }
 
-    fn check_snapshot(file: &str, actual: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/snapshots")
-            .join(file);
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-            std::fs::write(&path, actual).unwrap();
-            return;
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            expected == actual,
-            "snapshot {} differs from the transition table; review, then rerun with \
-             UPDATE_SNAPSHOTS=1 cargo test --lib proto::capif::machines to rewrite it.\n--- actual\n{actual}",
-            path.display()
-        );
-    }
-
     #[test]
     fn table_snapshots() {
-        check_snapshot(
+        crate::proto::snapshot::check(
             "capif_invoker.txt",
             &render_table("capif_invoker", InvokerState::ALL, INVOKER_TRANSITIONS),
         );
-        check_snapshot(
+        crate::proto::snapshot::check(
             "capif_ccf.txt",
             &render_table("capif_ccf", CcfState::ALL, CCF_TRANSITIONS),
         );
-        check_snapshot(
+        crate::proto::snapshot::check(
             "capif_aef.txt",
             &render_table("capif_aef", AefState::ALL, AEF_TRANSITIONS),
         );

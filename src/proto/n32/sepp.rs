@@ -1840,34 +1840,16 @@ mod tests {
 
     // --- snapshots -------------------------------------------------------------------------
 
-    fn check_snapshot(file: &str, actual: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/snapshots")
-            .join(file);
-        if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, actual).unwrap();
-            return;
-        }
-        let expected = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            expected == actual,
-            "snapshot {} differs from the transition table; review, then rerun with \
-             UPDATE_SNAPSHOTS=1 cargo test --lib proto::n32::sepp to rewrite it.\n--- actual\n{actual}",
-            path.display()
-        );
-    }
-
     #[test]
     fn initiator_table_snapshot() {
         let text = render_table("n32_sepp_initiator", &State::ALL, INITIATOR_TRANSITIONS);
-        check_snapshot("n32_sepp_initiator.txt", &text);
+        crate::proto::snapshot::check("n32_sepp_initiator.txt", &text);
     }
 
     #[test]
     fn responder_table_snapshot() {
         let text = render_table("n32_sepp_responder", &PeerState::ALL, RESPONDER_TRANSITIONS);
-        check_snapshot("n32_sepp_responder.txt", &text);
+        crate::proto::snapshot::check("n32_sepp_responder.txt", &text);
     }
 
     // --- procedures --------------------------------------------------------------------------

@@ -408,18 +408,7 @@ fn inspecting_direct_tls_per_reaction() {
 
 #[test]
 fn ri_transition_table_snapshot() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots/roaming_ri.txt");
-    let actual = render_table();
-    if std::env::var("UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
-        std::fs::write(&path, &actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)", path.display()));
-    assert_eq!(
-        actual, expected,
-        "RI transition table changed; rerun with UPDATE_SNAPSHOTS=1 if intended"
-    );
+    crate::proto::snapshot::check("roaming_ri.txt", &render_table());
 }
 
 #[test]
