@@ -133,9 +133,11 @@ impl SimWorld {
         };
         let mut flows = Vec::new();
         let mut n32_flows = Vec::new();
+        let mut capif_flows = Vec::new();
         for (index, w) in exp.workload.iter().enumerate() {
             match w {
                 WorkloadSpec::N32(f) => n32_flows.push((index, f)),
+                WorkloadSpec::Capif(f) => capif_flows.push((index, f)),
                 WorkloadSpec::Http(f) => {
                     let client = lookup(index, &f.client)?;
                     let server = lookup(index, &f.server)?;

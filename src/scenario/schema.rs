@@ -184,6 +184,9 @@ pub struct ExperimentFile {
     /// N32 knobs. Defaults: see [`N32Spec`].
     #[serde(default)]
     pub n32: N32Spec,
+    /// CAPIF knobs. Defaults: see [`CapifSpec`].
+    #[serde(default)]
+    pub capif: CapifSpec,
 }
 
 /// Crypto knobs.
@@ -254,6 +257,151 @@ pub enum WorkloadSpec {
     /// SBI requests from a consumer NF in one PLMN to a producer NF in another, through the
     /// two SEPPs (N32-c handshake on demand, then N32-f TLS or PRINS).
     N32(N32FlowSpec),
+    /// API invokers onboarding at a CCF, negotiating a security method for one AEF,
+    /// authenticating on CAPIF-2e and invoking its API (TS 33.122, TS 29.222).
+    Capif(CapifFlowSpec),
+}
+
+/// A group of API invokers using one AEF's API.
+///
+/// Each invoker onboards at `ccf` (at `start` plus a uniform offset in `[0, start_spread)`),
+/// negotiates a method for `aef`, authenticates and then invokes at `arrival`'s rate. If the
+/// AEF is registered at another CCF (`aef_ccf`), CCF-B = `ccf` and CCF-A = `aef_ccf`
+/// interconnect over CAPIF-6e.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapifFlowSpec {
+    /// Label in records and plots. Default `"<ccf>-><aef>"`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Invoker nodes (role `Invoker`). An entry ending in `*` stands for every invoker whose
+    /// name starts with what precedes it (`"invoker-*"`).
+    pub invokers: Vec<String>,
+    /// The CCF the invokers onboard at (CCF-B when interconnected).
+    pub ccf: String,
+    /// The AEF whose API they invoke.
+    pub aef: String,
+    /// The CCF the AEF is registered at (CCF-A). Default: `ccf`.
+    #[serde(default)]
+    pub aef_ccf: Option<String>,
+    /// The invokers' security method preferences, first preferred. Default
+    /// `["PSK", "PKI", "OAUTH"]`.
+    #[serde(default)]
+    pub prefs: Option<Vec<crate::proto::capif::types::SecurityMethod>>,
+    /// Invocations per invoker, once authenticated.
+    pub arrival: ArrivalSpec,
+    /// Onboarding of the first invoker. Default `"0s"`.
+    #[serde(default)]
+    pub start: SimDuration,
+    /// Onboarding times are spread uniformly over `[start, start + start_spread)`. Default
+    /// `"1s"`.
+    #[serde(default)]
+    pub start_spread: Option<SimDuration>,
+    /// A CAPIF request (to CCF or AEF) without answer after this fails. Default `"5s"`.
+    #[serde(default = "default_timeout")]
+    pub timeout: SimDuration,
+    /// AEF processing time per invocation. Default none (zero).
+    #[serde(default)]
+    pub processing: Option<LatencySpec>,
+    /// JSON body size of an invocation's answer \[bytes\]. Default 1024.
+    #[serde(default = "default_response_bytes")]
+    pub response_bytes: u32,
+}
+
+/// TLS version of CAPIF-1e (invoker to CCF); the AEFPSK derivation depends on it (TS 33.122
+/// Annex A; DIGEST 6).
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+pub enum Capif1eTls {
+    /// TLS 1.3: AEFPSK from the exporter (secsim's documented TLS 1.3 variant).
+    #[default]
+    Tls13,
+    /// TLS 1.2: AEFPSK from the master secret and session ID (TS 33.122 A.1).
+    Tls12,
+}
+
+/// An AEF as its APF publishes it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapifAefSpec {
+    /// AEF-level security methods (`AefProfile.securityMethods`). Default all three.
+    #[serde(default)]
+    pub methods: Option<Vec<crate::proto::capif::types::SecurityMethod>>,
+    /// Interface-level methods, which override the AEF-level ones. Default none.
+    #[serde(default)]
+    pub interface_methods: Option<Vec<crate::proto::capif::types::SecurityMethod>>,
+    /// The API names it exposes (the invokers use the first). Default `["api1"]`.
+    #[serde(default)]
+    pub apis: Option<Vec<String>>,
+}
+
+/// The APF changes an AEF's security methods at `at` (seed 004).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodChangeSpec {
+    pub at: SimDuration,
+    /// The AEF node.
+    pub aef: String,
+    /// Its methods from then on (AEF level; interface-level methods are dropped).
+    pub methods: Vec<crate::proto::capif::types::SecurityMethod>,
+}
+
+/// The CCF revokes an invoker's authorization at `at` (TS 29.222 5.6.2.4: DELETE
+/// trustedInvokers, revoke-authorization to the AEF, SecurityNotification to the invoker).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationSpec {
+    pub at: SimDuration,
+    /// The invoker node.
+    pub invoker: String,
+}
+
+/// CAPIF knobs, including the FFS alternatives of seeds 002, 003 and 004 (DIGEST 11).
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapifSpec {
+    /// CAPIF-1e TLS version. Default `Tls13`.
+    #[serde(default)]
+    pub capif1e_tls: Capif1eTls,
+    /// AEFPSK validity the CCF grants. Default `"3600s"`.
+    #[serde(default)]
+    pub psk_validity: Option<SimDuration>,
+    /// How the CCF tells the AEF the validity (seed 003). Default `Remaining`.
+    #[serde(default)]
+    pub validity_encoding: crate::proto::capif::authentication::ValidityEncoding,
+    /// What the AEF does at AEFPSK expiry (seed 003). Default `BlockNewHandshakes`.
+    #[serde(default)]
+    pub expiry: crate::proto::capif::authentication::ExpiryBehaviour,
+    /// Access token lifetime. Default `"600s"`.
+    #[serde(default)]
+    pub token_lifetime: Option<SimDuration>,
+    /// Clock leeway of the AEF's token check. Default `"0s"`.
+    #[serde(default)]
+    pub token_leeway: SimDuration,
+    /// How invokers learn of a method change (seed 004). Default `ExplicitCause`.
+    #[serde(default)]
+    pub recovery: crate::proto::capif::mismatch::RecoveryStrategy,
+    /// TLS failures an invoker retries before inferring a method change. Default 2.
+    #[serde(default)]
+    pub tls_retries: Option<u32>,
+    /// Wait before each such retry. Default `"500ms"`.
+    #[serde(default)]
+    pub retry_backoff: Option<SimDuration>,
+    /// Invocations per CAPIF-2e session; then the invoker closes it and the next invocation
+    /// authenticates a new one. Default 20.
+    #[serde(default)]
+    pub invocations_per_session: Option<u32>,
+    /// CCF-to-CCF alternatives (seed 002). Defaults: the first of each item.
+    #[serde(default)]
+    pub interconnection: crate::proto::capif::interconnection::InterconnectionKnobs,
+    /// AEFs by node name. Default for one not listed: all three methods, API `api1`.
+    #[serde(default)]
+    pub aefs: std::collections::BTreeMap<String, CapifAefSpec>,
+    /// Scripted APF method changes. Default none.
+    #[serde(default)]
+    pub method_changes: Vec<MethodChangeSpec>,
+    /// Scripted revocations. Default none.
+    #[serde(default)]
+    pub revocations: Vec<RevocationSpec>,
 }
 
 /// A flow of inter-PLMN SBI requests (AUSF UE authentication, which carries a SUPI).
@@ -426,6 +574,9 @@ const ANY: &[NodeRole] = &[];
 const PROXIES: &[NodeRole] = &[NodeRole::Proxy, NodeRole::Ri];
 const SEPPS: &[NodeRole] = &[NodeRole::Sepp];
 const RIS: &[NodeRole] = &[NodeRole::Ri];
+const CCFS: &[NodeRole] = &[NodeRole::Ccf];
+const AEFS: &[NodeRole] = &[NodeRole::Aef];
+const INVOKERS: &[NodeRole] = &[NodeRole::Invoker];
 
 impl WorkloadSpec {
     /// The common view of this flow.
@@ -491,6 +642,37 @@ impl WorkloadSpec {
                     legs,
                     arrival: &f.arrival,
                     request_bytes: f.request_bytes,
+                    response_bytes: f.response_bytes,
+                    processing: f.processing.as_ref(),
+                    timeout: f.timeout,
+                }
+            }
+            WorkloadSpec::Capif(f) => {
+                let mut nodes = vec![
+                    ("ccf".to_string(), f.ccf.as_str(), CCFS),
+                    ("aef".into(), f.aef.as_str(), AEFS),
+                ];
+                let aef_ccf = f.aef_ccf.as_deref().unwrap_or(&f.ccf);
+                let mut legs = vec![(f.aef.as_str(), aef_ccf, "aef".to_string())];
+                if let Some(a) = &f.aef_ccf {
+                    nodes.push(("aef_ccf".into(), a.as_str(), CCFS));
+                    legs.push((f.ccf.as_str(), a.as_str(), "aef_ccf".into()));
+                }
+                // `prefix*` entries are expanded (and checked) against the topology by the
+                // validator; plain names are checked here like any node field.
+                for (i, inv) in f.invokers.iter().enumerate() {
+                    if !inv.ends_with('*') {
+                        nodes.push((format!("invokers[{i}]"), inv.as_str(), INVOKERS));
+                        legs.push((inv.as_str(), f.ccf.as_str(), format!("invokers[{i}]")));
+                        legs.push((inv.as_str(), f.aef.as_str(), format!("invokers[{i}]")));
+                    }
+                }
+                FlowView {
+                    kind: "Capif",
+                    nodes,
+                    legs,
+                    arrival: &f.arrival,
+                    request_bytes: default_request_bytes(),
                     response_bytes: f.response_bytes,
                     processing: f.processing.as_ref(),
                     timeout: f.timeout,

@@ -469,6 +469,16 @@ pub fn summarize_scenario(s: &Scenario) -> String {
                         f.consumer, f.c_sepp, f.p_sepp, f.producer
                     )
                 }
+                WorkloadSpec::Capif(f) => {
+                    let ccf_a = f.aef_ccf.as_ref().map(|a| format!(" (registered at {a})")).unwrap_or_default();
+                    format!(
+                        "CAPIF {} invoker entr{} at {} -> {}{ccf_a} ({arrival})",
+                        f.invokers.len(),
+                        if f.invokers.len() == 1 { "y" } else { "ies" },
+                        f.ccf,
+                        f.aef
+                    )
+                }
             }
         })
         .collect();
