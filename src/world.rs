@@ -299,6 +299,7 @@ impl SimWorld {
 
     fn on_net_event(&mut self, ctx: &mut Ctx<'_, Msg>, node: NodeId, ev: NetEvent) {
         match ev {
+            NetEvent::Connected { .. } => {} // HTTP flows open connections with `request`
             NetEvent::ConnectRequest { conn, .. } => {
                 // Plain proxies accept every tunnel (Roaming Intermediary policies come later).
                 self.net.accept_connect(ctx, conn);

@@ -186,6 +186,10 @@ pub enum NetEvent {
         client: NodeId,
         target: NodeId,
     },
+    /// At a client: a connection opened with [`Network::connect`] completed its handshake
+    /// on the client side (TLS 1.3: server flight checked, Finished sent). A server that
+    /// then refuses the client's certificate still answers with an alert (`Failed`).
+    Connected { conn: ConnId },
     /// At a client: the connection failed; these streams will get no response.
     Failed {
         conn: ConnId,
@@ -229,6 +233,8 @@ pub struct Conn {
     pub tls: Session,
     /// The TLS session with the proxy (`tls_to_proxy`).
     pub proxy_tls: Session,
+    /// Tell the client's application when the handshake completes ([`NetEvent::Connected`]).
+    notify_ready: bool,
 }
 
 /// Connection-model knobs.
@@ -349,47 +355,7 @@ impl Network {
         delay: SimDuration,
     ) -> (ConnId, u32) {
         let now = ctx.now();
-        let key = (client, server, via, mode.clone());
-        let id = match self.pool.get(&key) {
-            Some(&id) if self.conns[id as usize].state != ClientState::Closed => id,
-            _ => {
-                let id = self.conns.len() as ConnId;
-                self.conns.push(Conn {
-                    client,
-                    server,
-                    via,
-                    state: ClientState::TcpSyn,
-                    server_ready: false,
-                    pending: Vec::new(),
-                    open: BTreeSet::new(),
-                    next_stream: 1,
-                    last_activity: now,
-                    opened_at: now,
-                    ready_at: None,
-                    arrival: [SimTime::ZERO; 2],
-                    bytes: 0,
-                    retransmissions: 0,
-                    tls: Session::new(mode),
-                    proxy_tls: Session::default(),
-                });
-                self.pool.insert(key, id);
-                match self.intercept(client, server, via) {
-                    Some((_, Intercept::Drop)) => {
-                        ctx.send_at(client, now + self.cfg.connect_timeout, Wire::GiveUp(id).into());
-                    }
-                    Some((_, Intercept::NoRoute)) => ctx.send_at(client, now, Wire::GiveUp(id).into()),
-                    Some((node, Intercept::Reset)) => {
-                        let t = self.round_trip(client, node, now, self.cfg.sizes.tcp_syn);
-                        ctx.send_at(client, t, Wire::Reset(id).into());
-                    }
-                    _ => {
-                        let syn = self.cfg.sizes.tcp_syn;
-                        self.ship(ctx, id, client, Route::Edge, Segment::Syn(Leg::Edge), syn, ZERO);
-                    }
-                }
-                id
-            }
-        };
+        let id = self.open(ctx, client, server, via, mode);
         let c = &mut self.conns[id as usize];
         let stream = c.next_stream;
         c.next_stream += 2; // client-initiated HTTP/2 streams are odd
@@ -410,6 +376,94 @@ impl Network {
             c.pending.push((stream, req));
         }
         (id, stream)
+    }
+
+    /// Opens a new connection from `client` to `server` authenticated with `mode` (never a
+    /// pooled one: a new CAPIF-2e session is a new handshake) and reports
+    /// [`NetEvent::Connected`] to the client when its side of the handshake completes. Later
+    /// requests with the same (client, server, via, mode) use it while it is open.
+    pub fn connect<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        client: NodeId,
+        server: NodeId,
+        via: Option<NodeId>,
+        mode: TlsMode,
+    ) -> ConnId {
+        let key = (client, server, via, mode.clone());
+        // An older connection with the same key stays open for its streams, unpooled.
+        self.pool.remove(&key);
+        let id = self.open(ctx, client, server, via, mode);
+        self.conns[id as usize].notify_ready = true;
+        id
+    }
+
+    /// The server aborts a connection with a fatal TLS alert (e.g. it refuses the client's
+    /// certificate when it reads the client's Finished): the client learns it one way later
+    /// as [`ConnFailure::Tls`], with the streams still open; later requests are ignored.
+    pub fn abort_conn<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId, alert: &'static str, reason: String) {
+        let c = &mut self.conns[conn as usize];
+        if c.state == ClientState::Closed {
+            return;
+        }
+        c.server_ready = false;
+        let server = c.server;
+        let f = TlsFailure { alert, reason };
+        self.tls_failed(ctx, conn, server, f);
+    }
+
+    /// The open pooled connection for the key, or a new one.
+    fn open<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        client: NodeId,
+        server: NodeId,
+        via: Option<NodeId>,
+        mode: TlsMode,
+    ) -> ConnId {
+        let now = ctx.now();
+        let key = (client, server, via, mode.clone());
+        match self.pool.get(&key) {
+            Some(&id) if self.conns[id as usize].state != ClientState::Closed => id,
+            _ => {
+                let id = self.conns.len() as ConnId;
+                self.conns.push(Conn {
+                    client,
+                    server,
+                    via,
+                    state: ClientState::TcpSyn,
+                    server_ready: false,
+                    pending: Vec::new(),
+                    open: BTreeSet::new(),
+                    next_stream: 1,
+                    last_activity: now,
+                    opened_at: now,
+                    ready_at: None,
+                    arrival: [SimTime::ZERO; 2],
+                    bytes: 0,
+                    retransmissions: 0,
+                    tls: Session::new(mode),
+                    proxy_tls: Session::default(),
+                    notify_ready: false,
+                });
+                self.pool.insert(key, id);
+                match self.intercept(client, server, via) {
+                    Some((_, Intercept::Drop)) => {
+                        ctx.send_at(client, now + self.cfg.connect_timeout, Wire::GiveUp(id).into());
+                    }
+                    Some((_, Intercept::NoRoute)) => ctx.send_at(client, now, Wire::GiveUp(id).into()),
+                    Some((node, Intercept::Reset)) => {
+                        let t = self.round_trip(client, node, now, self.cfg.sizes.tcp_syn);
+                        ctx.send_at(client, t, Wire::Reset(id).into());
+                    }
+                    _ => {
+                        let syn = self.cfg.sizes.tcp_syn;
+                        self.ship(ctx, id, client, Route::Edge, Segment::Syn(Leg::Edge), syn, ZERO);
+                    }
+                }
+                id
+            }
+        }
     }
 
     /// Answers the request on `stream` (called by the server's application), after
@@ -877,10 +931,12 @@ impl Network {
                 }
                 let idle = self.cfg.idle_timeout;
                 ctx.set_timer_for(client, idle, Wire::IdleCheck(id).into());
-                None
+                self.conns[id as usize]
+                    .notify_ready
+                    .then_some(NetEvent::Connected { conn: id })
             }
             Segment::ClientFinished(fin) => {
-                let client_name = self.topo.name(client).to_string();
+                let client_name = self.sec.expected_name(client, self.topo.name(client));
                 let r = self
                     .sec
                     .server_finish(server, &client_name, now, &mut self.conns[id as usize].tls, &fin);

@@ -181,6 +181,12 @@ pub struct Security {
     /// Resume sessions with tickets (default true).
     pub resume: bool,
     rngs: Vec<SimRng>,
+    /// Name a node's peers expect in its certificate, where it is not the node's name (an
+    /// API invoker after onboarding presents a certificate naming its API invoker ID).
+    names: BTreeMap<NodeId, String>,
+    /// Trust anchors a server checks client chains against instead of [`Security::anchors`]
+    /// (an AEF trusts the CCF's CA for TLS-PKI).
+    client_anchors: BTreeMap<NodeId, Vec<Certificate>>,
 }
 
 /// A failed handshake, named by its TLS alert.
@@ -261,12 +267,39 @@ impl Security {
             issued: 0,
             resume: true,
             rngs,
+            names: BTreeMap::new(),
+            client_anchors: BTreeMap::new(),
         })
     }
 
     /// The certificate of a node.
     pub fn certificate(&self, node: NodeId) -> &Certificate {
         &self.identities[node as usize].cert
+    }
+
+    /// The public key of a node's identity.
+    pub fn verifying_key(&self, node: NodeId) -> p256::ecdsa::VerifyingKey {
+        *self.identities[node as usize].key.verifying_key()
+    }
+
+    /// Replaces a node's certificate (for the same key, e.g. one its CCF issued at
+    /// onboarding); peers then expect the certificate's subject as the node's name.
+    pub fn set_certificate(&mut self, node: NodeId, cert: Certificate) {
+        self.names.insert(node, cert.subject.clone());
+        self.identities[node as usize].cert = cert;
+    }
+
+    /// The name peers expect in `node`'s certificate (`topo_name` unless replaced).
+    pub fn expected_name(&self, node: NodeId, topo_name: &str) -> String {
+        self.names.get(&node).cloned().unwrap_or_else(|| topo_name.to_string())
+    }
+
+    /// Makes `server` check client chains against `anchors` only (`None`: the global ones).
+    pub fn set_client_anchors(&mut self, server: NodeId, anchors: Option<Vec<Certificate>>) {
+        match anchors {
+            Some(a) => self.client_anchors.insert(server, a),
+            None => self.client_anchors.remove(&server),
+        };
     }
 
     /// Installs (or replaces) a PSK at `server` for `identity`.
@@ -302,8 +335,10 @@ impl Security {
         sig.to_bytes().into()
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn check_peer(
         &self,
+        anchors: &[Certificate],
         chain: &[Certificate],
         cv: Option<&[u8; 64]>,
         label: &[u8],
@@ -322,7 +357,7 @@ impl Security {
         }
         let now_s = now.as_nanos() / 1_000_000_000;
         if self.fidelity == CryptoFidelity::Full {
-            pki::verify_chain(leaf, &chain[1..], &self.anchors, now_s, &self.revoked)
+            pki::verify_chain(leaf, &chain[1..], anchors, now_s, &self.revoked)
                 .map_err(|e| fail("bad_certificate", e.to_string()))?;
             let key = leaf
                 .verifying_key()
@@ -337,6 +372,11 @@ impl Security {
                 .map_err(|e| fail("certificate_expired", e.to_string()))?;
             if self.revoked.contains(leaf) {
                 return Err(fail("certificate_revoked", "revoked"));
+            }
+            // Without signatures, trust is checked by name: the chain must end at an anchor.
+            let top = chain.last().unwrap_or(leaf);
+            if !anchors.iter().any(|a| a.subject == top.issuer || a.subject == top.subject) {
+                return Err(fail("unknown_ca", format!("issuer {} is not trusted", top.issuer)));
             }
         }
         Ok(())
@@ -500,6 +540,7 @@ impl Security {
         }
         if cert_mode {
             self.check_peer(
+                &self.anchors,
                 &flight.chain,
                 flight.cert_verify.as_ref(),
                 b"server",
@@ -567,7 +608,9 @@ impl Security {
         };
         let delay = self.cpu.charge(node, now, &ops);
         if cert_mode {
+            let anchors = self.client_anchors.get(&node).unwrap_or(&self.anchors);
             self.check_peer(
+                anchors,
                 &fin.chain,
                 fin.cert_verify.as_ref(),
                 b"client",

@@ -412,6 +412,7 @@ impl N32Plane {
         records: &mut Vec<Record>,
     ) {
         match ev {
+            NetEvent::Connected { .. } => {} // the N32 plane opens no connection with `connect`
             NetEvent::ConnectRequest { conn, client, target } => match self.ris.get_mut(&node) {
                 Some(ri) => ri.on_connect(net, ctx, conn, client, target),
                 None => net.accept_connect(ctx, conn),

@@ -269,6 +269,8 @@ pub enum InvokerEvent {
     KeyExpired,
     /// [`InvokerInput::Renegotiate`].
     Renegotiate,
+    /// [`InvokerInput::SessionClosed`].
+    SessionClosed,
 }
 
 /// The invoker's transitions.
@@ -385,6 +387,30 @@ pub const INVOKER_TRANSITIONS: &[Transition<InvokerState, InvokerEvent>] = {
             S::Negotiating,
             "secsim: method change (seed 004)",
         ),
+        t(
+            S::Authenticated,
+            E::Rejected,
+            S::MethodSelected,
+            "RFC 8446 4.4.2: client certificate refused after Finished",
+        ),
+        t(
+            S::Invoking,
+            E::Rejected,
+            S::MethodSelected,
+            "RFC 8446 6.2: alert under the invocation",
+        ),
+        t(
+            S::Authenticated,
+            E::SessionClosed,
+            S::MethodSelected,
+            "secsim: CAPIF-2e session ended; the next one authenticates again",
+        ),
+        t(
+            S::Invoking,
+            E::SessionClosed,
+            S::MethodSelected,
+            "secsim: CAPIF-2e session closed under the invocation",
+        ),
     ]
 };
 
@@ -415,6 +441,8 @@ pub enum InvokerInput {
     Timeout,
     /// [`Timer::KeyExpiry`] fired.
     KeyExpired,
+    /// The CAPIF-2e session ended (closed by either side, idle, or key expiry at the AEF).
+    SessionClosed,
     /// Re-run negotiation (`POST /trustedInvokers/{id}/update`), optionally over a new CAPIF-1e
     /// session (a new AEFPSK).
     Renegotiate {
@@ -517,6 +545,14 @@ impl Invoker {
         self.outputs.drain(..).collect()
     }
 
+    /// Sets the CAPIF-1e session the next AEFPSK is derived from: the caller (the world)
+    /// passes the session of the connection the Security Method Response arrives on, so
+    /// invoker and CCF derive from the same TLS session; a new CAPIF-1e connection after key
+    /// expiry gives a new AEFPSK (seed 003).
+    pub fn set_capif1e(&mut self, session: Capif1eMaterial) {
+        self.cfg.capif1e = session;
+    }
+
     fn send(&mut self, now: SimTime, pending: Pending, msg: Message) {
         self.pending = Some(pending);
         self.outputs.push_back(Output::Send(msg));
@@ -537,6 +573,7 @@ impl Invoker {
             InvokerInput::Timeout => E::Timeout,
             InvokerInput::KeyExpired => E::KeyExpired,
             InvokerInput::Renegotiate { .. } => E::Renegotiate,
+            InvokerInput::SessionClosed => E::SessionClosed,
             InvokerInput::Response { status, .. } => match (self.pending?, status) {
                 (Pending::Invoke, _) => E::InvokeAnswered,
                 (_, 400..) => E::Rejected,
@@ -559,7 +596,13 @@ impl Invoker {
         let was = self.pending;
         if matches!(
             event,
-            E::OnboardAccepted | E::MethodChosen | E::AuthReady | E::InvokeAnswered | E::Rejected | E::Timeout
+            E::OnboardAccepted
+                | E::MethodChosen
+                | E::AuthReady
+                | E::InvokeAnswered
+                | E::Rejected
+                | E::Timeout
+                | E::SessionClosed
         ) && self.pending.take().is_some()
         {
             self.outputs.push_back(Output::CancelTimer { timer: Timer::Response });
@@ -634,6 +677,7 @@ impl Invoker {
                 self.fail(Some(status), serde_json::from_value(body).ok());
             }
             (E::Rejected | E::Timeout, _) => self.fail(None, None),
+            (E::SessionClosed, _) if was == Some(Pending::Invoke) => self.fail(None, None),
             (E::KeyExpired, _) => {
                 //= TS 33.122 6.5.2.1 (seed 003): the key expired; steps 1-2 must run again
                 self.key = None;
@@ -950,6 +994,27 @@ impl Ccf {
     pub fn token_key(&self) -> p256::ecdsa::VerifyingKey {
         self.tokens.verifying_key()
     }
+    /// The APF reports that `aef_id` now supports `methods` (TS 33.122 5.1.1, seed 004): the
+    /// AEF-level list is replaced and interface-level lists are dropped. Returns whether the
+    /// AEF is published here.
+    pub fn set_aef_methods(&mut self, aef_id: &str, methods: &[SecurityMethod]) -> bool {
+        let Some(aef) = self.cfg.aefs.iter_mut().find(|a| a.aef_id == aef_id) else {
+            return false;
+        };
+        aef.security_methods = Some(methods.to_vec());
+        if let crate::proto::capif::types::AefLocator::InterfaceDescriptions(ifs) = &mut aef.locator {
+            for i in ifs {
+                i.security_methods = None;
+            }
+        }
+        true
+    }
+
+    /// The published AEF profiles.
+    pub fn aefs(&self) -> &[AefProfile] {
+        &self.cfg.aefs
+    }
+
     /// Table rows fired so far (bounded by the table).
     pub fn fired(&self) -> &std::collections::BTreeSet<(CcfState, CcfEvent)> {
         &self.fired
@@ -1583,6 +1648,10 @@ impl Aef {
                 }
             }
             AefInput::Revoke { .. } => {
+                //= TS 29.222 5.6.2.4: every token of the revoked invoker is refused from now on
+                if let Some(v) = &mut self.cfg.tokens {
+                    v.revoked.client_ids.insert(invoker.clone());
+                }
                 self.records.remove(&invoker);
                 self.outputs.push_back(Output::CancelTimer {
                     timer: Timer::KeyExpiry(invoker.clone()),
@@ -2005,6 +2074,9 @@ mod tests {
                 E::Authenticate => w.inv(InvokerInput::Authenticate),
                 E::TlsEstablished => w.inv(InvokerInput::TlsEstablished),
                 E::Invoke => w.inv(InvokerInput::Invoke { api: "api1".into() }),
+                E::Rejected if matches!(row.from, InvokerState::Authenticated | InvokerState::Invoking) => {
+                    w.inv(InvokerInput::TlsFailed)
+                }
                 E::Rejected => w.inv(InvokerInput::Response {
                     status: 403,
                     body: serde_json::Value::Null,
@@ -2012,6 +2084,7 @@ mod tests {
                 E::Timeout => w.inv(InvokerInput::Timeout),
                 E::KeyExpired => w.inv(InvokerInput::KeyExpired),
                 E::Renegotiate => w.inv(InvokerInput::Renegotiate { session: None }),
+                E::SessionClosed => w.inv(InvokerInput::SessionClosed),
             }
             assert_eq!(w.inv.state(), row.to, "invoker {} x {:?}", row.from, row.event);
             if row.event == E::Renegotiate {
