@@ -12,6 +12,7 @@
 //! with a JSON body of the configured size. Each flow draws its arrivals from the stream
 //! `flow:<name>`, each server its processing delays from `node:<name>`.
 
+pub mod capif;
 pub mod n32;
 
 use std::collections::BTreeMap;
@@ -45,6 +46,8 @@ pub enum Msg {
     },
     /// The N32 plane's own events.
     N32(n32::N32Msg),
+    /// The CAPIF plane's own events.
+    Capif(capif::CapifMsg),
 }
 
 impl From<Wire> for Msg {
@@ -108,6 +111,10 @@ pub struct SimWorld {
     n32: Option<n32::N32Plane>,
     /// Nodes whose network events go to the N32 plane.
     n32_nodes: Vec<bool>,
+    /// The CAPIF actors, if the workload has Capif flows.
+    capif: Option<capif::CapifPlane>,
+    /// Nodes whose network events go to the CAPIF plane.
+    capif_nodes: Vec<bool>,
 }
 
 /// A JSON body of exactly `n` bytes (at least `{"d":""}`, 8 bytes).
@@ -205,8 +212,25 @@ impl SimWorld {
             }
             Some(plane)
         };
+        let mut capif_nodes = vec![false; node_count];
+        let capif = if capif_flows.is_empty() {
+            None
+        } else {
+            let plane = capif::CapifPlane::build(&mut net, topo_spec, &exp.capif, &capif_flows, seed, warmup).map_err(
+                |message| BuildError::Workload {
+                    index: capif_flows[0].0,
+                    message,
+                },
+            )?;
+            for n in plane.nodes() {
+                capif_nodes[n as usize] = true;
+            }
+            Some(plane)
+        };
         Ok(SimWorld {
             net,
+            capif,
+            capif_nodes,
             flows,
             node_rng,
             outstanding: BTreeMap::new(),
@@ -222,6 +246,11 @@ impl SimWorld {
         self.n32.as_ref()
     }
 
+    /// The CAPIF actors, if any.
+    pub fn capif(&self) -> Option<&capif::CapifPlane> {
+        self.capif.as_ref()
+    }
+
     /// The initial events: each flow's first arrival at its start, at its client.
     pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
         let mut v: Vec<_> = self
@@ -231,6 +260,9 @@ impl SimWorld {
             .map(|(i, f)| (f.start, f.client, Msg::Arrival(i as u32)))
             .collect();
         if let Some(p) = &self.n32 {
+            v.extend(p.initial_events());
+        }
+        if let Some(p) = &self.capif {
             v.extend(p.initial_events());
         }
         v
@@ -364,8 +396,11 @@ impl World for SimWorld {
         match ev.msg {
             Msg::Net(wire) => {
                 if let Some(e) = self.net.on_wire(ctx, node, wire) {
-                    match &mut self.n32 {
-                        Some(p) if self.n32_nodes[node as usize] => {
+                    match (&mut self.n32, &mut self.capif) {
+                        (Some(p), _) if self.n32_nodes[node as usize] => {
+                            p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
+                        }
+                        (_, Some(p)) if self.capif_nodes[node as usize] => {
                             p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
                         }
                         _ => self.on_net_event(ctx, node, e),
@@ -374,6 +409,11 @@ impl World for SimWorld {
             }
             Msg::N32(m) => {
                 if let Some(p) = &mut self.n32 {
+                    p.on_msg(&mut self.net, ctx, m, &mut self.records);
+                }
+            }
+            Msg::Capif(m) => {
+                if let Some(p) = &mut self.capif {
                     p.on_msg(&mut self.net, ctx, m, &mut self.records);
                 }
             }

@@ -840,7 +840,7 @@ impl Network {
                     let client_name = self.topo.name(client).to_string();
                     let r =
                         self.sec
-                            .server_finish(node, &client_name, now, &mut self.conns[id as usize].proxy_tls, &fin);
+                            .server_finish(node, client, &client_name, now, &mut self.conns[id as usize].proxy_tls, &fin);
                     if let Err(f) = r {
                         return self.tls_failed(ctx, id, node, f);
                     }
@@ -885,7 +885,7 @@ impl Network {
                 }
             }
             Segment::ServerFlight(flight) => {
-                let server_name = self.topo.name(server).to_string();
+                let server_name = self.sec.expected_name(server, self.topo.name(server));
                 let r = self.sec.client_finish(
                     client,
                     server,
@@ -939,7 +939,7 @@ impl Network {
                 let client_name = self.sec.expected_name(client, self.topo.name(client));
                 let r = self
                     .sec
-                    .server_finish(server, &client_name, now, &mut self.conns[id as usize].tls, &fin);
+                    .server_finish(server, client, &client_name, now, &mut self.conns[id as usize].tls, &fin);
                 match r {
                     Ok(_) => {
                         self.conns[id as usize].server_ready = true;

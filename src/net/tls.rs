@@ -184,9 +184,10 @@ pub struct Security {
     /// Name a node's peers expect in its certificate, where it is not the node's name (an
     /// API invoker after onboarding presents a certificate naming its API invoker ID).
     names: BTreeMap<NodeId, String>,
-    /// Trust anchors a server checks client chains against instead of [`Security::anchors`]
-    /// (an AEF trusts the CCF's CA for TLS-PKI).
-    client_anchors: BTreeMap<NodeId, Vec<Certificate>>,
+    /// Trust anchors a server checks one client's chains against instead of
+    /// [`Security::anchors`], by (server, client) (an AEF trusts only the CCF CAs for the
+    /// API invokers' certificates, TLS-PKI).
+    client_anchors: BTreeMap<(NodeId, NodeId), Vec<Certificate>>,
 }
 
 /// A failed handshake, named by its TLS alert.
@@ -294,11 +295,12 @@ impl Security {
         self.names.get(&node).cloned().unwrap_or_else(|| topo_name.to_string())
     }
 
-    /// Makes `server` check client chains against `anchors` only (`None`: the global ones).
-    pub fn set_client_anchors(&mut self, server: NodeId, anchors: Option<Vec<Certificate>>) {
+    /// Makes `server` check `client`'s chains against `anchors` only (`None`: the global
+    /// ones).
+    pub fn set_client_anchors(&mut self, server: NodeId, client: NodeId, anchors: Option<Vec<Certificate>>) {
         match anchors {
-            Some(a) => self.client_anchors.insert(server, a),
-            None => self.client_anchors.remove(&server),
+            Some(a) => self.client_anchors.insert((server, client), a),
+            None => self.client_anchors.remove(&(server, client)),
         };
     }
 
@@ -595,6 +597,7 @@ impl Security {
     pub fn server_finish(
         &mut self,
         node: NodeId,
+        client: NodeId,
         client_name: &str,
         now: SimTime,
         s: &mut Session,
@@ -608,7 +611,7 @@ impl Security {
         };
         let delay = self.cpu.charge(node, now, &ops);
         if cert_mode {
-            let anchors = self.client_anchors.get(&node).unwrap_or(&self.anchors);
+            let anchors = self.client_anchors.get(&(node, client)).unwrap_or(&self.anchors);
             self.check_peer(
                 anchors,
                 &fin.chain,

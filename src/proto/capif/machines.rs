@@ -535,6 +535,10 @@ impl Invoker {
     pub fn token(&self) -> Option<&AccessTokenRsp> {
         self.token.as_ref()
     }
+    /// The method preferences it sends.
+    pub fn prefs(&self) -> &[SecurityMethod] {
+        &self.cfg.prefs
+    }
 
     /// Table rows fired so far (bounded by the table).
     pub fn fired(&self) -> &std::collections::BTreeSet<(InvokerState, InvokerEvent)> {

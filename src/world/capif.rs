@@ -1,0 +1,2401 @@
+//! The CAPIF plane: API invokers, CAPIF core functions (CCF), API exposing functions (AEF) and
+//! the APF's method changes on the simulated network, driving the sans-IO machines of
+//! [`crate::proto::capif::machines`].
+//!
+//! ```text
+//!  invoker ══ CAPIF-1e (mutual TLS) ══► CCF          onboarding, PUT/POST trustedInvokers, token
+//!     │                                  ▲  ▲
+//!     │ check-authentication             │  ╚══ CAPIF-6e ══ CCF-B (interconnection)
+//!     ▼                                  │
+//!    AEF ══════ CAPIF-3 (mutual TLS) ════╝               GET trustedInvokers, revoke-authorization
+//!     ▲
+//!     ╚══ CAPIF-2e: TLS-PSK (AEFPSK) | TLS with the CCF-issued certificate | TLS + bearer token
+//! ```
+//!
+//! Every request is a real message on the network and every body is the machines' own JSON.
+//! Modelling decisions (see also the README's CAPIF notes):
+//! - **Onboarding credential.** Each invoker presents the onboarding secret `secret-<node>`;
+//!   the CCF's check compares with the same string. The invoker's key pair is its node's TLS
+//!   identity key, so the certificate the CCF issues for it (subject = API invoker ID) replaces
+//!   the node's certificate for every later connection; the onboarding connection is closed
+//!   so that all later CAPIF-1e requests run on mutual TLS with that certificate.
+//! - **CAPIF-1e session → AEFPSK.** With `capif1e_tls: Tls13` the AEFPSK comes from the TLS
+//!   1.3 exporter of the very connection the Security Method Response travels on: the invoker
+//!   uses its client secrets, the CCF its server secrets. With `Tls12`, or at `timing`
+//!   fidelity (which computes no TLS secrets), a real TLS 1.2 handshake (`crypto::tls12`)
+//!   between two RNG streams of that connection stands for the session (the wire still
+//!   carries the TLS 1.3 flights: a documented stand-in) and the key follows TS 33.122 A.1.
+//!   When the invoker's AEFPSK expires it closes its CAPIF-1e connection, so the next
+//!   negotiation runs on a new TLS session and yields a new key (seed 003).
+//! - **CAPIF-2e.** A session is one TLS connection opened with [`Network::connect`]: TLS-PSK
+//!   (identity = API invoker ID, key = AEFPSK; the AEF's TLS stack holds the AEFPSK with its
+//!   expiry, so an expired key fails the binder check), or mutual TLS with the CCF-issued
+//!   certificate checked against the CCF CAs only (PKI). OAUTH uses the same mutual TLS
+//!   connection but the AEF authenticates the request by its bearer token (carried in the
+//!   request body, see the invoker machine). The AEF machine is told of each session at its
+//!   first request (TLS 1.3: the client certificate is checked when the client's Finished,
+//!   which carries the first request, arrives); a refusal aborts the connection with an alert.
+//! - **AEF identity on CAPIF-3.** The CCF knows which AEF asks for security information from
+//!   the AEF's client certificate on CAPIF-3, not from the request.
+//! - **Method change (seed 004).** At a scripted time the APF updates the AEF; the CCF
+//!   machines that publish it learn it at once. The AEF reacts to each use of a method it no
+//!   longer supports as [`aef_reaction`] says for the configured strategy; for the TLS-only
+//!   strategies it also drops its AEFPSKs, so TLS-PSK fails at the ClientHello. Invokers
+//!   react as [`invoker_next`] says, bounded by `tls_retries` with `retry_backoff`.
+//!   `ServiceApiUpdateEvent` pushes assume every invoker subscribed (subscription
+//!   `sub-<invoker>`).
+//! - **Interconnection (seed 002).** When a flow's AEF is registered at another CCF, the
+//!   CCF-to-CCF messages of [`interconnection::plan`] for the flow's knobs run on the network
+//!   as HTTP exchanges under `/secsim-capif6e/v1/` (no 3GPP encoding exists; bodies name the
+//!   plan message and the items it carries): the method query before CCF-B answers the
+//!   Security Method Request, the lookups and security information request when the AEF asks
+//!   CCF-A (whose answer is CCF-B's machine's ServiceSecurity, AEFPSK included), and the token
+//!   messages for OAUTH (CCF-B's machine issues; the AEF trusts CCF-B's key, distributed via
+//!   CCF-A). Plan messages between the invoker or AEF and a CCF that the machines do not send
+//!   (discovery, AEF challenge, token re-authentication at CCF-A) are counted in the exposure
+//!   records but not put on the wire. CCF-A is assumed to know the invoker's home CCF.
+//!
+//! Records: `capif_onboarding`, `capif_negotiation`, `capif_authentication` and
+//! `capif_invocation` (variant = the method), `capif_recovery` (variant = the strategy;
+//! `round_trips` = requests the invoker sent from the change to recovery), `ccf_request`
+//! (variant = the CCF operation) and, for interconnected flows, `capif_exposure` (variant = the
+//! item, initiator/responder = the domains it left and entered).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use rand_distr::{Distribution, Exp};
+use serde_json::{Value, json};
+
+use crate::crypto::aefpsk::AefPskVariant;
+use crate::crypto::cost::{CryptoFidelity, CryptoOp};
+use crate::crypto::jwt::RevocationSet;
+use crate::crypto::pki::{self, Ca, RevocationList, Role, Subject, Validity};
+use crate::crypto::tls12;
+use crate::engine::{Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
+use crate::metrics::{Outcome, Record};
+use crate::net::conn::ConnFailure;
+use crate::net::tls::{PskEntry, TlsMode};
+use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
+use crate::proto::capif::authentication::{TokenEndpoint, TokenVerifier};
+use crate::proto::capif::interconnection::{self, Party, Plan, Scenario};
+use crate::proto::capif::machines::{
+    Aef, AefConfig, AefInput, Capif1eMaterial, Ccf, CcfConfig, CcfInput, Credential, Invoker, InvokerConfig,
+    InvokerInput, InvokerState, Output, Peer, Timer,
+};
+use crate::proto::capif::mismatch::{
+    AefReaction, AffectedInvoker, CcfAction, InvokerAction, InvokerSignal, MethodChange, PushBody, RecoveryStrategy,
+    aef_reaction, ccf_on_method_change, invoker_next,
+};
+use crate::proto::capif::onboarding::{OnboardingService, decode_certificate, enrolment_request};
+use crate::proto::capif::security_method::AccessPolicy;
+use crate::proto::capif::types::{
+    AccessTokenReq, AefLocator, AefProfile, ApiInvokerEnrolmentDetails, Cause, CheckAuthenticationReq,
+    EventNotification, InterfaceAddress, InterfaceDescription, RevokeAuthorizationReq, RevokeAuthorizationRsp,
+    SecurityMethod, SecurityNotification, SecurityTarget, ServiceSecurity, Version,
+};
+use crate::proto::common::SupportedFeatures;
+use crate::scenario::{ArrivalSpec, Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
+
+use super::Msg;
+
+/// Engine messages of the CAPIF plane.
+#[derive(Clone, Debug)]
+pub enum CapifMsg {
+    /// Invoker `i` starts onboarding.
+    Start(u32),
+    /// Invoker `i`'s next invocation is due.
+    Arrival(u32),
+    /// A timer of invoker `i`'s machine.
+    InvokerTimer { inv: u32, timer: Timer },
+    /// An AEF's AEFPSK timer for an invoker.
+    AefKeyExpiry { aef: NodeId, invoker: String },
+    /// Invoker `i`'s back-off is over.
+    Retry(u32),
+    /// The APF applies `capif.method_changes[k]`.
+    MethodChange(u32),
+    /// The CCF applies `capif.revocations[k]`.
+    Revoke(u32),
+}
+
+const ONBOARD_PATH: &str = "/api-invoker-management/v1/onboardedInvokers";
+const TRUSTED_PREFIX: &str = "/capif-security/v1/trustedInvokers/";
+const SECURITIES_PREFIX: &str = "/capif-security/v1/securities/";
+const CHECK_PATH: &str = "/aef-security/v1/check-authentication";
+const REVOKE_PATH: &str = "/aef-security/v1/revoke-authorization";
+const NOTIFY_PATH: &str = "/capif-notify";
+const CAPIF6E_PREFIX: &str = "/secsim-capif6e/v1/jobs/";
+/// Consecutive failed procedures after which an invoker stops (a safety net; each failure
+/// also backs off).
+const MAX_FAILURES: u32 = 6;
+
+/// What an outstanding request of the plane is for.
+#[derive(Clone, Debug)]
+enum Pending {
+    /// A request of invoker `inv`'s machine.
+    Invoker { inv: u32 },
+    /// An AEF asks its CCF for security information.
+    AefFetch { aef: NodeId, invoker: String },
+    /// A notification or revoke-authorization: the answer is not used.
+    Fire,
+    /// Step `step` of cross-CCF job `job`.
+    Cross { job: u32, step: usize },
+}
+
+/// The procedure an invoker is in (for records).
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+enum Phase {
+    Idle,
+    Onboard,
+    Negotiate,
+    Authenticate,
+    Invoke,
+}
+
+struct Stale {
+    since: SimTime,
+    /// First CAPIF-2e use of the old method or push received after the change.
+    first: Option<SimTime>,
+    /// Requests (and CAPIF-2e handshakes) sent since the change.
+    extra: u32,
+    /// The AEF's methods since the change.
+    now_supported: Vec<SecurityMethod>,
+}
+
+struct InvokerActor {
+    node: NodeId,
+    name: String,
+    flow: u32,
+    m: Invoker,
+    start_at: SimTime,
+    rng: SimRng,
+    timers: BTreeMap<Timer, TimerId>,
+    /// The CAPIF-1e connection the last CCF request used.
+    capif1e: Option<ConnId>,
+    /// The open CAPIF-2e session and its mode.
+    session: Option<(ConnId, TlsMode)>,
+    sessions: u32,
+    in_session: u32,
+    want_invoke: bool,
+    phase: Phase,
+    phase_start: SimTime,
+    hold_until: SimTime,
+    retries: u32,
+    failures: u32,
+    gave_up: bool,
+    arrivals_started: bool,
+    /// Renegotiation due once the current request is answered.
+    renegotiate: bool,
+    stale: Option<Stale>,
+    /// Interconnected flows: exposure already recorded for this method.
+    exposed: Option<SecurityMethod>,
+}
+
+struct CcfActor {
+    m: Ccf,
+    rng: SimRng,
+}
+
+struct AefActor {
+    /// CA certificates of the CCFs its invokers onboard at.
+    anchors: Vec<pki::Certificate>,
+    aef_id: String,
+    ccf: NodeId,
+    m: Aef,
+    methods: Vec<SecurityMethod>,
+    api: String,
+    /// Sessions the AEF accepted: connection → (invoker, method).
+    sessions: BTreeMap<ConnId, (String, SecurityMethod)>,
+    /// check-authentication requests waiting for the CCF, per invoker.
+    waiting: BTreeMap<String, Vec<(ConnId, u32)>>,
+    psk_ids: BTreeSet<String>,
+    timers: BTreeMap<String, TimerId>,
+    /// When the AEF processed a revocation, per invoker.
+    revoked_at: BTreeMap<String, SimTime>,
+    processing: Option<Latency>,
+    response_body: String,
+    rng: SimRng,
+}
+
+struct Flow {
+    label: String,
+    ccf: NodeId,
+    aef: NodeId,
+    aef_ccf: NodeId,
+    arrival: Arrival,
+    timeout: SimDuration,
+}
+
+impl Flow {
+    fn interconnected(&self) -> bool {
+        self.ccf != self.aef_ccf
+    }
+}
+
+#[derive(Clone, Debug)]
+enum Arrival {
+    Poisson(Exp<f64>),
+    Periodic(SimDuration),
+}
+
+/// One CCF-to-CCF exchange of a plan.
+#[derive(Clone, Debug)]
+struct Step {
+    from: NodeId,
+    to: NodeId,
+    name: &'static str,
+    carries: Vec<interconnection::Item>,
+    reply: Option<(&'static str, Vec<interconnection::Item>)>,
+    /// The answer is CCF-B's machine's security information for (invoker, AEF ID).
+    machine: Option<(String, String)>,
+}
+
+/// What happens when a cross-CCF job's steps are done.
+#[derive(Clone, Debug)]
+enum Then {
+    /// Feed the deferred input to the CCF at `ccf` and answer on (conn, stream).
+    Ccf {
+        ccf: NodeId,
+        conn: ConnId,
+        stream: u32,
+        input: CcfInput,
+        op: &'static str,
+    },
+    /// Answer on (conn, stream) with the last step's answer.
+    Relay { from: NodeId, conn: ConnId, stream: u32 },
+}
+
+struct Job {
+    steps: Vec<Step>,
+    then: Then,
+    last: Option<(u16, &'static str, String)>,
+}
+
+/// Independent checks of the security properties, counted as the run goes (tests assert on
+/// them; see `tests/sim/capif.rs`).
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct CapifChecks {
+    /// TLS-PSK sessions the AEF accepted.
+    pub psk_sessions: u64,
+    /// ... whose AEFPSK differed between invoker and AEF (must stay 0).
+    pub psk_key_mismatch: u64,
+    /// ... accepted with a key past its validity (must stay 0).
+    pub expired_key_sessions: u64,
+    /// PKI sessions the AEF accepted.
+    pub pki_sessions: u64,
+    /// ... whose client certificate does not chain to a CCF CA (must stay 0).
+    pub untrusted_sessions: u64,
+    /// Invocations answered 200 for an invoker after the AEF processed its revocation (0).
+    pub revoked_successes: u64,
+    /// Invocations answered 200 with a bearer token that is revoked (0).
+    pub revoked_token_successes: u64,
+    /// Invocations answered 200 with a method the AEF no longer supports (0).
+    pub stale_method_successes: u64,
+    /// Negotiations whose method lies outside prefs ∩ AEF methods (0).
+    pub outside_intersection: u64,
+    /// Successful negotiations.
+    pub negotiations: u64,
+    /// Invocations refused by the AEF (any reason).
+    pub refused_invocations: u64,
+    /// TLS handshakes the AEF refused or aborted.
+    pub refused_handshakes: u64,
+}
+
+/// The CAPIF actors of one run.
+pub struct CapifPlane {
+    spec: CapifSpec,
+    seed: u64,
+    warmup: SimTime,
+    flows: Vec<Flow>,
+    invokers: Vec<InvokerActor>,
+    by_node: BTreeMap<NodeId, u32>,
+    by_id: BTreeMap<String, u32>,
+    ccfs: BTreeMap<NodeId, CcfActor>,
+    aefs: BTreeMap<NodeId, AefActor>,
+    pending: BTreeMap<(ConnId, u32), Pending>,
+    jobs: Vec<Job>,
+    tls12: BTreeMap<ConnId, tls12::Tls12Session>,
+    variant: AefPskVariant,
+    strategy: RecoveryStrategy,
+    tls_retries: u32,
+    backoff: SimDuration,
+    per_session: u32,
+    /// CCF CA certificates (TLS-PKI trust anchors of the AEFs).
+    ccf_cas: Vec<pki::Certificate>,
+    /// Invoker tokens by ID (for the revoked-token check).
+    revoked_ids: BTreeSet<String>,
+    pub checks: CapifChecks,
+}
+
+type BuildResult<T> = Result<T, String>;
+
+/// Certificates of the CAPIF CAs are valid for the whole run.
+const VALIDITY: Validity = Validity {
+    not_before_s: 0,
+    not_after_s: 10 * 365 * 86_400,
+};
+
+fn body_of(n: u32) -> String {
+    let pad = (n as usize).saturating_sub(8);
+    format!("{{\"d\":\"{}\"}}", "x".repeat(pad))
+}
+
+fn interface_of(aef: &str, api: &str, methods: Option<Vec<SecurityMethod>>) -> InterfaceDescription {
+    InterfaceDescription {
+        address: InterfaceAddress::Fqdn(format!("{aef}.capif.example")),
+        port: Some(443),
+        api_prefix: Some(format!("/{api}/v1")),
+        security_methods: methods,
+    }
+}
+
+fn default_methods() -> Vec<SecurityMethod> {
+    vec![SecurityMethod::Psk, SecurityMethod::Pki, SecurityMethod::Oauth]
+}
+
+fn method_label(m: Option<&SecurityMethod>) -> String {
+    m.map_or_else(|| "none".to_string(), |m| m.as_str().to_string())
+}
+
+fn strategy_label(s: RecoveryStrategy) -> String {
+    match s {
+        RecoveryStrategy::CcfPush(c) => format!("CcfPush({c:?})"),
+        other => format!("{other:?}"),
+    }
+}
+
+fn json_body(v: &Value) -> String {
+    if v.is_null() { String::new() } else { v.to_string() }
+}
+
+impl CapifPlane {
+    /// Builds the CAPIF actors of the Capif flows; installs the CCF CAs as trust anchors.
+    pub fn build(
+        net: &mut Network,
+        topo_spec: &TopologyFile,
+        spec: &CapifSpec,
+        flows: &[(usize, &CapifFlowSpec)],
+        seed: u64,
+        warmup: SimTime,
+    ) -> BuildResult<CapifPlane> {
+        let node = |net: &Network, name: &str, field: &str| {
+            net.topo
+                .node_id(name)
+                .ok_or_else(|| format!("{field}: unknown node `{name}`"))
+        };
+        let variant = match (spec.capif1e_tls, net.sec.fidelity) {
+            (Capif1eTls::Tls13, f) if f != CryptoFidelity::Timing => AefPskVariant::Tls13Exporter,
+            _ => AefPskVariant::Tls12MasterSecret,
+        };
+        let psk_validity_s = spec.psk_validity.unwrap_or(SimDuration::from_secs(3600)).as_nanos() / 1_000_000_000;
+        let token_lifetime_s = spec.token_lifetime.unwrap_or(SimDuration::from_secs(600)).as_nanos() / 1_000_000_000;
+        let aef_spec = |name: &str| spec.aefs.get(name);
+        let aef_api = |name: &str| {
+            aef_spec(name)
+                .and_then(|a| a.apis.as_ref())
+                .and_then(|a| a.first().cloned())
+                .unwrap_or_else(|| "api1".to_string())
+        };
+        let profile = |name: &str| {
+            let a = aef_spec(name);
+            let methods = a.and_then(|a| a.methods.clone()).unwrap_or_else(default_methods);
+            let iface_methods = a.and_then(|a| a.interface_methods.clone());
+            AefProfile {
+                aef_id: name.to_string(),
+                versions: vec![Version {
+                    api_version: "v1".into(),
+                }],
+                protocol: None,
+                security_methods: Some(methods),
+                locator: AefLocator::InterfaceDescriptions(vec![interface_of(name, &aef_api(name), iface_methods)]),
+            }
+        };
+
+        // Flows and the CCF / AEF nodes they use.
+        let mut plan_flows = Vec::new();
+        let mut ccf_nodes = BTreeSet::new();
+        let mut aef_users: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new(); // aef -> home CCFs
+        let mut aef_ccf_of: BTreeMap<NodeId, NodeId> = BTreeMap::new();
+        let mut members: Vec<(u32, NodeId, SimTime, Vec<SecurityMethod>)> = Vec::new();
+        for (fi, (index, f)) in flows.iter().enumerate() {
+            let at = |field: &str| format!("workload[{index}].Capif.{field}");
+            let ccf = node(net, &f.ccf, &at("ccf"))?;
+            let aef = node(net, &f.aef, &at("aef"))?;
+            let aef_ccf = match &f.aef_ccf {
+                Some(a) => node(net, a, &at("aef_ccf"))?,
+                None => ccf,
+            };
+            if let Some(prev) = aef_ccf_of.insert(aef, aef_ccf)
+                && prev != aef_ccf
+            {
+                return Err(format!("{}: `{}` is registered at two CCFs", at("aef_ccf"), f.aef));
+            }
+            ccf_nodes.insert(ccf);
+            ccf_nodes.insert(aef_ccf);
+            aef_users.entry(aef).or_default().push(ccf);
+            let arrival = match f.arrival {
+                ArrivalSpec::Poisson { rate_per_s } => {
+                    Arrival::Poisson(Exp::new(rate_per_s).map_err(|e| format!("{}: {e}", at("arrival")))?)
+                }
+                ArrivalSpec::Periodic { interval } => Arrival::Periodic(interval),
+            };
+            let label = f.name.clone().unwrap_or_else(|| format!("{}->{}", f.ccf, f.aef));
+            let names = expand_invokers(&f.invokers, topo_spec)
+                .map_err(|(i, m)| format!("{}: {m}", at(&format!("invokers[{i}]"))))?;
+            let spread = f.start_spread.unwrap_or(SimDuration::from_secs(1));
+            let mut rng = stream(seed, &format!("capif-start:{label}"));
+            let prefs = f.prefs.clone().unwrap_or_else(default_methods);
+            for n in names {
+                let id = node(net, n, &at("invokers"))?;
+                let offset = if spread.as_nanos() == 0 {
+                    0
+                } else {
+                    rand::Rng::random_range(&mut rng, 0..spread.as_nanos())
+                };
+                members.push((fi as u32, id, SimTime::ZERO + f.start + SimDuration::from_nanos(offset), prefs.clone()));
+            }
+            plan_flows.push(Flow {
+                label,
+                ccf,
+                aef,
+                aef_ccf,
+                arrival,
+                timeout: f.timeout,
+            });
+        }
+
+        // CCFs: a CA, an onboarding service and a token endpoint each.
+        let mut ccfs = BTreeMap::new();
+        let mut ccf_cas = Vec::new();
+        let mut token_keys = BTreeMap::new();
+        for &c in &ccf_nodes {
+            let name = net.topo.name(c).to_string();
+            let domain = net.topo.domain_of(c).name.clone();
+            let mut rng = stream(seed, &format!("capif-ca:{name}"));
+            let ca = Ca::new_root(
+                pki::key_from_rng(&mut rng),
+                Subject::new(format!("ca.capif.{name}"), Role::Ca, domain.clone()),
+                VALIDITY,
+            )
+            .map_err(|e| format!("ccf {name}: {e}"))?;
+            ccf_cas.push(ca.certificate().clone());
+            net.sec.anchors.push(ca.certificate().clone());
+            let onboarding = OnboardingService::new(ca, domain, SimDuration::from_secs(VALIDITY.not_after_s));
+            let tokens = TokenEndpoint::new(pki::key_from_rng(&mut rng), name.clone(), token_lifetime_s);
+            token_keys.insert(c, tokens.verifying_key());
+            // Every AEF a flow of this CCF uses (its own, or remote ones learnt over CAPIF-6e).
+            let mut published = BTreeSet::new();
+            for f in &plan_flows {
+                if f.ccf == c || f.aef_ccf == c {
+                    published.insert(f.aef);
+                }
+            }
+            let aefs: Vec<AefProfile> = published.iter().map(|&a| profile(net.topo.name(a))).collect();
+            let policy = AccessPolicy {
+                allowed_methods: None,
+                apis: published
+                    .iter()
+                    .map(|&a| {
+                        let n = net.topo.name(a).to_string();
+                        let apis = aef_spec(&n)
+                            .and_then(|s| s.apis.clone())
+                            .unwrap_or_else(|| vec!["api1".into()]);
+                        (n, apis)
+                    })
+                    .collect(),
+                psk_validity_s,
+            };
+            let cfg = CcfConfig {
+                aefs,
+                policy,
+                variant,
+                encoding: spec.validity_encoding,
+            };
+            ccfs.insert(
+                c,
+                CcfActor {
+                    m: Ccf::new(cfg, onboarding, tokens),
+                    rng: stream(seed, &format!("ccf:{name}")),
+                },
+            );
+        }
+
+        // AEFs.
+        let mut aefs = BTreeMap::new();
+        for (&a, homes) in &aef_users {
+            let name = net.topo.name(a).to_string();
+            let flow = flows
+                .iter()
+                .find(|(_, f)| f.aef == name)
+                .map(|(_, f)| *f)
+                .ok_or_else(|| format!("aef {name}: no flow"))?;
+            // The AEF trusts the CAs of the CCFs its invokers onboard at, and the token key of
+            // the first such CCF (interconnection: CCF-B's, distributed via CCF-A).
+            let anchors: Vec<pki::Certificate> = homes
+                .iter()
+                .filter_map(|h| ccfs.get(h).map(|c: &CcfActor| c.m.onboarding().ca_certificate().clone()))
+                .collect();
+            let home = homes[0];
+            let tokens = Some(TokenVerifier {
+                ccf_key: token_keys[&home],
+                issuer: Some(net.topo.name(home).to_string()),
+                leeway_s: spec.token_leeway.as_nanos() / 1_000_000_000,
+                revoked: RevocationSet::default(),
+            });
+            let cfg = AefConfig {
+                aef_id: name.clone(),
+                ccf_anchors: anchors.clone(),
+                revoked_certs: RevocationList::new(),
+                tokens,
+                expiry: spec.expiry,
+            };
+            let p = profile(&name);
+            let processing = flow
+                .processing
+                .as_ref()
+                .map(Latency::from_spec)
+                .transpose()
+                .map_err(|e| format!("aef {name}: processing: {e}"))?;
+            let methods = match &p.locator {
+                AefLocator::InterfaceDescriptions(v) => v.first().and_then(|i| i.security_methods.clone()),
+                AefLocator::DomainName(_) => None,
+            }
+            .or(p.security_methods.clone())
+            .unwrap_or_else(default_methods);
+            aefs.insert(
+                a,
+                AefActor {
+                    anchors: anchors.clone(),
+                    aef_id: name.clone(),
+                    ccf: aef_ccf_of[&a],
+                    m: Aef::new(cfg),
+                    methods,
+                    api: aef_api(&name),
+                    sessions: BTreeMap::new(),
+                    waiting: BTreeMap::new(),
+                    psk_ids: BTreeSet::new(),
+                    timers: BTreeMap::new(),
+                    revoked_at: BTreeMap::new(),
+                    processing,
+                    response_body: body_of(flow.response_bytes),
+                    rng: stream(seed, &format!("aef:{name}")),
+                },
+            );
+        }
+
+        // Invokers.
+        let mut invokers = Vec::new();
+        let mut by_node = BTreeMap::new();
+        for (fi, id, start_at, prefs) in members {
+            let name = net.topo.name(id).to_string();
+            if by_node.contains_key(&id) {
+                return Err(format!("invoker `{name}` is in two Capif flows"));
+            }
+            let f = &plan_flows[fi as usize];
+            let aef_name = net.topo.name(f.aef).to_string();
+            let iface = interface_of(&aef_name, &aef_api(&aef_name), None);
+            let enrolment = enrolment_request(
+                &net.sec.verifying_key(id),
+                Some(format!("secret-{name}")),
+                format!("https://{name}.invoker.example{NOTIFY_PATH}"),
+            );
+            // The material is replaced by the session of the connection the Security Method
+            // Response arrives on (`set_capif1e`); this placeholder is never used for a key.
+            let placeholder = tls12::handshake(
+                &mut stream(seed, &format!("capif1e-none:{name}")),
+                &mut stream(seed, &format!("capif1e-none-s:{name}")),
+                true,
+            )
+            .map_err(|e| format!("invoker {name}: {e}"))?;
+            let cfg = InvokerConfig {
+                enrolment,
+                target: SecurityTarget::InterfaceDetails(iface.clone()),
+                interface: iface,
+                prefs,
+                variant,
+                capif1e: Capif1eMaterial::Tls12(placeholder),
+                response_timeout: f.timeout,
+            };
+            // The AEF checks this invoker's CAPIF-2e certificates against the CCF CAs only.
+            if let Some(aef) = aefs.get(&f.aef) {
+                let aef: &AefActor = aef;
+                net.sec.set_client_anchors(f.aef, id, Some(aef.anchors.clone()));
+            }
+            by_node.insert(id, invokers.len() as u32);
+            invokers.push(InvokerActor {
+                node: id,
+                name: name.clone(),
+                flow: fi,
+                m: Invoker::new(cfg),
+                start_at,
+                rng: stream(seed, &format!("invoker:{name}")),
+                timers: BTreeMap::new(),
+                capif1e: None,
+                session: None,
+                sessions: 0,
+                in_session: 0,
+                want_invoke: false,
+                phase: Phase::Idle,
+                phase_start: SimTime::ZERO,
+                hold_until: SimTime::ZERO,
+                retries: 0,
+                failures: 0,
+                gave_up: false,
+                arrivals_started: false,
+                renegotiate: false,
+                stale: None,
+                exposed: None,
+            });
+        }
+        Ok(CapifPlane {
+            spec: spec.clone(),
+            seed,
+            warmup,
+            flows: plan_flows,
+            invokers,
+            by_node,
+            by_id: BTreeMap::new(),
+            ccfs,
+            aefs,
+            pending: BTreeMap::new(),
+            jobs: Vec::new(),
+            tls12: BTreeMap::new(),
+            variant,
+            strategy: spec.recovery,
+            tls_retries: spec.tls_retries.unwrap_or(2),
+            backoff: spec.retry_backoff.unwrap_or(SimDuration::from_millis(500)),
+            per_session: spec.invocations_per_session.unwrap_or(20).max(1),
+            ccf_cas,
+            revoked_ids: BTreeSet::new(),
+            checks: CapifChecks::default(),
+        })
+    }
+
+    /// Every node whose network events belong to this plane.
+    pub fn nodes(&self) -> Vec<NodeId> {
+        let mut v: Vec<NodeId> = self.invokers.iter().map(|i| i.node).collect();
+        v.extend(self.ccfs.keys());
+        v.extend(self.aefs.keys());
+        v
+    }
+
+    /// The invoker machines (for tests).
+    pub fn invoker_states(&self) -> Vec<(String, InvokerState, Option<SecurityMethod>)> {
+        self.invokers
+            .iter()
+            .map(|i| (i.name.clone(), i.m.state(), i.m.method().cloned()))
+            .collect()
+    }
+
+    /// The AEFPSK the invoker on `node` holds and the one its AEF holds for it (for tests).
+    pub fn aefpsk_pair(&self, node: NodeId) -> Option<([u8; 32], Option<[u8; 32]>)> {
+        let i = &self.invokers[*self.by_node.get(&node)? as usize];
+        let key = i.m.aefpsk()?.key;
+        let id = i.m.api_invoker_id()?;
+        let aef = self.aefs.get(&self.flows[i.flow as usize].aef)?;
+        Some((key, aef.m.psk().entry(id).map(|e| e.key)))
+    }
+
+    /// The initial events: onboarding starts and scripted changes.
+    pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
+        let mut v: Vec<(SimTime, NodeId, Msg)> = self
+            .invokers
+            .iter()
+            .enumerate()
+            .map(|(i, a)| (a.start_at, a.node, Msg::Capif(CapifMsg::Start(i as u32))))
+            .collect();
+        let any = self.invokers.first().map_or(0, |i| i.node);
+        for (k, c) in self.spec.method_changes.iter().enumerate() {
+            v.push((SimTime::ZERO + c.at, any, Msg::Capif(CapifMsg::MethodChange(k as u32))));
+        }
+        for (k, r) in self.spec.revocations.iter().enumerate() {
+            v.push((SimTime::ZERO + r.at, any, Msg::Capif(CapifMsg::Revoke(k as u32))));
+        }
+        v
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Engine messages
+    // -----------------------------------------------------------------------------------------
+
+    /// Handles one of the plane's own engine messages.
+    pub fn on_msg(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, m: CapifMsg, records: &mut Vec<Record>) {
+        match m {
+            CapifMsg::Start(i) => {
+                self.begin(i, Phase::Onboard, ctx.now());
+                self.feed(net, ctx, i, InvokerInput::Start, records);
+            }
+            CapifMsg::Arrival(i) => {
+                let inv = &mut self.invokers[i as usize];
+                if inv.gave_up {
+                    return;
+                }
+                let gap = match &self.flows[inv.flow as usize].arrival {
+                    Arrival::Poisson(e) => SimDuration::from_secs_f64(e.sample(&mut inv.rng)),
+                    Arrival::Periodic(d) => *d,
+                };
+                ctx.set_timer_for(inv.node, gap, Msg::Capif(CapifMsg::Arrival(i)));
+                inv.want_invoke = true;
+                self.advance(net, ctx, i, records);
+            }
+            CapifMsg::InvokerTimer { inv, timer } => {
+                let a = &mut self.invokers[inv as usize];
+                a.timers.remove(&timer);
+                match timer {
+                    Timer::Response => self.feed(net, ctx, inv, InvokerInput::Timeout, records),
+                    Timer::KeyExpiry(_) => {
+                        //= TS 33.122 6.5.2.1 (seed 003): a new key needs a new CAPIF-1e session
+                        if let Some(c) = a.capif1e.take() {
+                            net.close_conn(c);
+                        }
+                        if let Some((c, _)) = a.session.take() {
+                            net.close_conn(c);
+                        }
+                        self.feed(net, ctx, inv, InvokerInput::KeyExpired, records);
+                    }
+                }
+                self.advance(net, ctx, inv, records);
+            }
+            CapifMsg::AefKeyExpiry { aef, invoker } => {
+                if let Some(a) = self.aefs.get_mut(&aef) {
+                    a.timers.remove(&invoker);
+                    let now = ctx.now();
+                    a.m.handle(now, &mut a.rng, AefInput::KeyExpired { invoker });
+                    self.drive_aef(net, ctx, aef, None);
+                }
+            }
+            CapifMsg::Retry(i) => self.advance(net, ctx, i, records),
+            CapifMsg::MethodChange(k) => self.method_change(net, ctx, k as usize),
+            CapifMsg::Revoke(k) => self.revoke(net, ctx, k as usize),
+        }
+    }
+
+    fn begin(&mut self, i: u32, phase: Phase, now: SimTime) {
+        let a = &mut self.invokers[i as usize];
+        a.phase = phase;
+        a.phase_start = now;
+    }
+
+    /// Feeds an input to invoker `i`'s machine and acts on its outputs.
+    fn feed(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        i: u32,
+        input: InvokerInput,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let a = &mut self.invokers[i as usize];
+        let before = a.m.state();
+        a.m.handle(now, &mut a.rng, input);
+        let after = a.m.state();
+        let outputs = a.m.drain_outputs();
+        for o in outputs {
+            self.invoker_output(net, ctx, i, o, records);
+        }
+        self.phase_records(net, ctx, i, before, after, records);
+    }
+
+    /// Records the end of a procedure from the invoker's state change.
+    fn phase_records(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        i: u32,
+        before: InvokerState,
+        after: InvokerState,
+        records: &mut Vec<Record>,
+    ) {
+        use InvokerState as S;
+        let now = ctx.now();
+        let a = &self.invokers[i as usize];
+        let method = method_label(a.m.method());
+        let (procedure, ok) = match (before, after) {
+            (S::Onboarding, S::Onboarded) => ("capif_onboarding", true),
+            (S::Onboarding, S::Unonboarded) => ("capif_onboarding", false),
+            (S::Negotiating, S::MethodSelected) => ("capif_negotiation", true),
+            (S::Negotiating, S::Onboarded) => ("capif_negotiation", false),
+            (S::Authenticating, S::Authenticated) => ("capif_authentication", true),
+            (S::Authenticating, S::MethodSelected | S::Onboarded) => ("capif_authentication", false),
+            _ => return,
+        };
+        self.record(net, i, procedure, method, now, if ok { Outcome::Ok } else { Outcome::Error }, 0, records);
+        let a = &mut self.invokers[i as usize];
+        if ok {
+            a.failures = 0;
+        } else {
+            a.failures += 1;
+            let backoff = self.backoff;
+            a.hold_until = now + backoff;
+            ctx.set_timer_for(a.node, backoff, Msg::Capif(CapifMsg::Retry(i)));
+            if a.failures >= MAX_FAILURES {
+                a.gave_up = true;
+            }
+        }
+        let a = &mut self.invokers[i as usize];
+        a.phase = Phase::Idle;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        net: &Network,
+        i: u32,
+        procedure: &'static str,
+        variant: String,
+        end: SimTime,
+        outcome: Outcome,
+        status: u16,
+        records: &mut Vec<Record>,
+    ) {
+        let a = &self.invokers[i as usize];
+        if a.phase_start < self.warmup {
+            return;
+        }
+        let f = &self.flows[a.flow as usize];
+        let responder = match procedure {
+            "capif_authentication" | "capif_invocation" => f.aef,
+            _ => f.ccf,
+        };
+        records.push(Record {
+            procedure,
+            variant,
+            initiator: a.name.clone(),
+            responder: net.topo.name(responder).to_string(),
+            via: f.label.clone(),
+            start_ns: a.phase_start.as_nanos(),
+            end_ns: end.as_nanos(),
+            outcome,
+            status,
+            new_connection: false,
+            bytes: 0,
+            round_trips: 0,
+            overhead_bytes: 0,
+        });
+    }
+
+    /// Moves invoker `i` towards invoking when nothing is outstanding.
+    fn advance(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, i: u32, records: &mut Vec<Record>) {
+        let now = ctx.now();
+        let a = &self.invokers[i as usize];
+        if a.gave_up || now < a.hold_until {
+            return;
+        }
+        match a.m.state() {
+            InvokerState::Unonboarded => {
+                self.begin(i, Phase::Onboard, now);
+                self.feed(net, ctx, i, InvokerInput::Start, records);
+            }
+            InvokerState::Onboarded => {
+                self.begin(i, Phase::Negotiate, now);
+                self.feed(net, ctx, i, InvokerInput::Start, records);
+            }
+            InvokerState::MethodSelected => {
+                let a = &mut self.invokers[i as usize];
+                let first = a.sessions == 0;
+                if !(a.want_invoke || first) && !a.renegotiate {
+                    return;
+                }
+                let renegotiate = std::mem::take(&mut a.renegotiate)
+                    || (self.strategy == RecoveryStrategy::RenegotiateBeforeEachSession && a.in_session == u32::MAX);
+                if renegotiate {
+                    self.begin(i, Phase::Negotiate, now);
+                    self.feed(net, ctx, i, InvokerInput::Renegotiate { session: None }, records);
+                } else {
+                    self.begin(i, Phase::Authenticate, now);
+                    self.feed(net, ctx, i, InvokerInput::Authenticate, records);
+                }
+            }
+            InvokerState::Authenticated => {
+                let a = &mut self.invokers[i as usize];
+                if a.renegotiate {
+                    a.renegotiate = false;
+                    if let Some((c, _)) = a.session.take() {
+                        net.close_conn(c);
+                    }
+                    self.begin(i, Phase::Negotiate, now);
+                    self.feed(net, ctx, i, InvokerInput::Renegotiate { session: None }, records);
+                } else if a.want_invoke {
+                    a.want_invoke = false;
+                    let api = self.aefs[&self.flows[a.flow as usize].aef].api.clone();
+                    self.begin(i, Phase::Invoke, now);
+                    self.feed(net, ctx, i, InvokerInput::Invoke { api }, records);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn invoker_output(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        i: u32,
+        o: Output,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let a = &mut self.invokers[i as usize];
+        let node = a.node;
+        match o {
+            Output::Send(m) => {
+                let f = &self.flows[a.flow as usize];
+                let req = HttpRequest {
+                    method: m.method,
+                    path: m.path.clone(),
+                    schema: m.schema,
+                    body: json_body(&m.body),
+                };
+                if let Some(s) = &mut a.stale {
+                    s.extra += 1;
+                }
+                let (conn, stream) = match m.to {
+                    Peer::Ccf => {
+                        let (c, s) = net.request(ctx, node, f.ccf, None, req);
+                        a.capif1e = Some(c);
+                        (c, s)
+                    }
+                    Peer::Aef if m.path == CHECK_PATH => net.request(ctx, node, f.aef, None, req),
+                    Peer::Aef => {
+                        if let Some(s) = &mut a.stale
+                            && s.first.is_none()
+                        {
+                            s.first = Some(now);
+                        }
+                        let mode = a.session.as_ref().map_or(TlsMode::Certificate, |(_, m)| m.clone());
+                        net.request_with(ctx, node, f.aef, None, mode, req)
+                    }
+                    Peer::Invoker => return,
+                };
+                self.pending.insert((conn, stream), Pending::Invoker { inv: i });
+            }
+            Output::SetTimer { timer, at } => {
+                if let Some(old) = a.timers.remove(&timer) {
+                    ctx.cancel(old);
+                }
+                let id = ctx.set_timer_for(
+                    node,
+                    at.saturating_since(now),
+                    Msg::Capif(CapifMsg::InvokerTimer {
+                        inv: i,
+                        timer: timer.clone(),
+                    }),
+                );
+                a.timers.insert(timer, id);
+            }
+            Output::CancelTimer { timer } => {
+                if let Some(old) = a.timers.remove(&timer) {
+                    ctx.cancel(old);
+                }
+            }
+            Output::StartTls { method, psk } => {
+                //= TS 33.122 6.5.2.1 step 6: TLS on CAPIF-2e with the selected method
+                let mode = match (&method, psk) {
+                    (SecurityMethod::Psk, Some((id, key))) => TlsMode::ExternalPsk {
+                        identity: id.into_bytes(),
+                        psk: key.to_vec(),
+                    },
+                    _ => TlsMode::Certificate,
+                };
+                let aef = self.flows[a.flow as usize].aef;
+                if let Some((old, _)) = a.session.take() {
+                    net.close_conn(old);
+                }
+                if let Some(s) = &mut a.stale {
+                    s.extra += 1;
+                    if s.first.is_none() {
+                        s.first = Some(now);
+                    }
+                }
+                let conn = net.connect(ctx, node, aef, None, mode.clone());
+                a.session = Some((conn, mode));
+                a.in_session = 0;
+                a.sessions += 1;
+            }
+            Output::Established { method, .. } => {
+                let a = &mut self.invokers[i as usize];
+                a.retries = 0;
+                if !a.arrivals_started {
+                    // Invocations start once the first CAPIF-2e session is up.
+                    a.arrivals_started = true;
+                    ctx.set_timer_for(node, SimDuration::ZERO, Msg::Capif(CapifMsg::Arrival(i)));
+                }
+                let f = &self.flows[a.flow as usize];
+                if f.interconnected() && a.exposed.as_ref() != Some(&method) {
+                    a.exposed = Some(method.clone());
+                    self.exposure(net, i, &method, now, records);
+                }
+            }
+            Output::KeyInstalled { .. } => {
+                let c = net.sec.cpu.charge(node, now, &[(CryptoOp::Kdf3gpp, 1)]);
+                let _ = c;
+            }
+            Output::Failed { .. } | Output::SessionClosed { .. } => {}
+        }
+    }
+
+    fn exposure(&self, net: &Network, i: u32, method: &SecurityMethod, now: SimTime, records: &mut Vec<Record>) {
+        if now < self.warmup {
+            return;
+        }
+        let a = &self.invokers[i as usize];
+        let f = &self.flows[a.flow as usize];
+        let plan = self.plan_for(net, f, method.clone());
+        for e in interconnection::exposure(&plan, interconnection::default_domain) {
+            records.push(Record {
+                procedure: "capif_exposure",
+                variant: format!("{:?}", e.item),
+                initiator: format!("{:?}", e.from_domain),
+                responder: format!("{:?}", e.to_domain),
+                via: f.label.clone(),
+                start_ns: now.as_nanos(),
+                end_ns: now.as_nanos(),
+                outcome: Outcome::Ok,
+                status: 0,
+                new_connection: false,
+                bytes: 0,
+                round_trips: 0,
+                overhead_bytes: 0,
+            });
+        }
+    }
+
+    fn plan_for(&self, net: &Network, f: &Flow, method: SecurityMethod) -> Plan {
+        let n_peer_ccfs = (0..net.topo.node_count() as NodeId)
+            .filter(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Ccf && n != f.aef_ccf)
+            .count()
+            .max(1) as u16;
+        interconnection::plan(
+            &self.spec.interconnection,
+            &Scenario {
+                n_peer_ccfs,
+                has_mapping: true,
+                method,
+                n_apis: 1,
+                rnaa: false,
+            },
+        )
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Network events
+    // -----------------------------------------------------------------------------------------
+
+    /// Handles a network event at one of the plane's nodes.
+    pub fn on_net_event(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        node: NodeId,
+        ev: NetEvent,
+        records: &mut Vec<Record>,
+    ) {
+        match ev {
+            NetEvent::ConnectRequest { conn, .. } => net.accept_connect(ctx, conn),
+            NetEvent::Request {
+                conn,
+                stream,
+                client,
+                req,
+            } => {
+                if self.ccfs.contains_key(&node) {
+                    self.at_ccf(net, ctx, node, conn, stream, client, req, records);
+                } else if self.aefs.contains_key(&node) {
+                    self.at_aef(net, ctx, node, conn, stream, client, req, records);
+                } else if let Some(&i) = self.by_node.get(&node) {
+                    self.notified(net, ctx, i, conn, stream, req, records);
+                }
+            }
+            NetEvent::Response { conn, stream, rsp } => {
+                let Some(p) = self.pending.remove(&(conn, stream)) else { return };
+                self.on_response(net, ctx, p, conn, rsp.status, rsp.body, records);
+            }
+            NetEvent::Connected { conn } => {
+                let Some(&i) = self.by_node.get(&node) else { return };
+                if self.invokers[i as usize].session.as_ref().is_some_and(|(c, _)| *c == conn) {
+                    self.feed(net, ctx, i, InvokerInput::TlsEstablished, records);
+                    self.advance(net, ctx, i, records);
+                }
+            }
+            NetEvent::Failed { conn, streams, cause } => {
+                let mut lost: Vec<Pending> = streams.iter().filter_map(|s| self.pending.remove(&(conn, *s))).collect();
+                if let Some(&i) = self.by_node.get(&node) {
+                    let on_session = self.invokers[i as usize]
+                        .session
+                        .as_ref()
+                        .is_some_and(|(c, _)| *c == conn);
+                    if on_session {
+                        lost.retain(|p| !matches!(p, Pending::Invoker { .. }));
+                        self.session_failed(net, ctx, i, &cause, records);
+                        return;
+                    }
+                }
+                for p in lost {
+                    match p {
+                        Pending::Invoker { inv, .. } => {
+                            self.feed(net, ctx, inv, InvokerInput::TlsFailed, records);
+                        }
+                        Pending::AefFetch { aef, invoker } => {
+                            let now = ctx.now();
+                            if let Some(a) = self.aefs.get_mut(&aef) {
+                                a.m.handle(
+                                    now,
+                                    &mut a.rng,
+                                    AefInput::SecurityInfoResponse {
+                                        invoker: invoker.clone(),
+                                        status: 504,
+                                        body: Value::Null,
+                                    },
+                                );
+                            }
+                            self.drive_aef(net, ctx, aef, Some(&invoker));
+                        }
+                        Pending::Fire | Pending::Cross { .. } => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// The CAPIF-2e session of invoker `i` failed or was closed by the AEF.
+    fn session_failed(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        i: u32,
+        cause: &ConnFailure,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let a = &mut self.invokers[i as usize];
+        a.session = None;
+        let invoking = a.m.state() == InvokerState::Invoking;
+        let m = method_label(a.m.method());
+        let alert = match cause {
+            ConnFailure::Tls(t) => t.alert,
+            _ => "",
+        };
+        if alert == "close_notify" {
+            // The AEF closed the session (key expiry with CloseSessions, revocation).
+            if invoking {
+                self.record(net, i, "capif_invocation", m, now, Outcome::Error, 0, records);
+            }
+            self.feed(net, ctx, i, InvokerInput::SessionClosed, records);
+            self.advance(net, ctx, i, records);
+            return;
+        }
+        if invoking {
+            self.record(net, i, "capif_invocation", m, now, Outcome::Refused, 0, records);
+        }
+        self.feed(net, ctx, i, InvokerInput::TlsFailed, records);
+        let reaction = AefReaction::TlsAlert(if alert.is_empty() { "handshake_failure" } else { alert });
+        self.react(net, ctx, i, invoker_next(self.strategy, InvokerSignal::Aef(&reaction)), records);
+    }
+
+    /// Invoker `i` acts on what a failure or push told it.
+    fn react(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        i: u32,
+        action: InvokerAction,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let (tls_retries, backoff) = (self.tls_retries, self.backoff);
+        let a = &mut self.invokers[i as usize];
+        match action {
+            InvokerAction::Proceed => {}
+            InvokerAction::GiveUp => {
+                a.gave_up = true;
+                if let Some((c, _)) = a.session.take() {
+                    net.close_conn(c);
+                }
+            }
+            InvokerAction::Retry if a.retries < tls_retries => {
+                a.retries += 1;
+                a.hold_until = now + backoff;
+                ctx.set_timer_for(a.node, backoff, Msg::Capif(CapifMsg::Retry(i)));
+            }
+            InvokerAction::Retry | InvokerAction::ReNegotiate { .. } => {
+                //= TS 33.122 5.1.1 (seed 004): re-ask the CCF, then invoke with the new method
+                a.retries = 0;
+                a.renegotiate = true;
+                a.want_invoke = true;
+                a.hold_until = now;
+                if matches!(
+                    a.m.state(),
+                    InvokerState::Authenticating | InvokerState::Invoking | InvokerState::Negotiating
+                ) {
+                    return; // after the outstanding request
+                }
+                self.advance(net, ctx, i, records);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_response(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        p: Pending,
+        conn: ConnId,
+        status: u16,
+        body: String,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let value: Value = if body.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&body).unwrap_or(Value::String(body.clone()))
+        };
+        match p {
+            Pending::Invoker { inv: i } => {
+                let a = &mut self.invokers[i as usize];
+                let state = a.m.state();
+                if state == InvokerState::Negotiating && status < 300 {
+                    //= TS 33.122 6.5.2.1 step 2: derive from the CAPIF-1e session of this connection
+                    let material = self.capif1e_material(net, conn, true);
+                    self.invokers[i as usize].m.set_capif1e(material);
+                }
+                if state == InvokerState::Onboarding && status == 201 {
+                    //= TS 33.122 6.1: later CAPIF-1e requests use the issued certificate
+                    let cert = serde_json::from_value::<ApiInvokerEnrolmentDetails>(value.clone())
+                        .ok()
+                        .and_then(|d| d.onboarding_information.api_invoker_certificate)
+                        .and_then(|c| decode_certificate(&c));
+                    let a = &mut self.invokers[i as usize];
+                    if let Some(cert) = cert {
+                        let id = cert.subject.clone();
+                        net.sec.set_certificate(a.node, cert);
+                        self.by_id.insert(id, i);
+                    }
+                    net.close_conn(conn);
+                    a.capif1e = None;
+                }
+                if state == InvokerState::Invoking {
+                    self.invocation_answered(net, ctx, i, status, &value, records);
+                    return;
+                }
+                self.feed(net, ctx, i, InvokerInput::Response { status, body: value }, records);
+                if state == InvokerState::Negotiating && status >= 400 {
+                    // No common method, revoked...: final for this invoker.
+                    self.invokers[i as usize].gave_up = true;
+                }
+                self.advance(net, ctx, i, records);
+            }
+            Pending::AefFetch { aef, invoker } => {
+                if let Some(a) = self.aefs.get_mut(&aef) {
+                    a.m.handle(
+                        now,
+                        &mut a.rng,
+                        AefInput::SecurityInfoResponse {
+                            invoker: invoker.clone(),
+                            status,
+                            body: value,
+                        },
+                    );
+                }
+                self.drive_aef(net, ctx, aef, Some(&invoker));
+            }
+            Pending::Fire => {}
+            Pending::Cross { job, step } => {
+                let j = &mut self.jobs[job as usize];
+                let schema = if j.steps[step].machine.is_some() && status == 200 {
+                    "ServiceSecurity"
+                } else if status >= 400 {
+                    "ProblemDetails"
+                } else {
+                    ""
+                };
+                j.last = Some((status, schema, body));
+                if status >= 400 {
+                    let then = j.then.clone();
+                    self.finish_job(net, ctx, job, then, records);
+                } else {
+                    self.run_step(net, ctx, job, step + 1, records);
+                }
+            }
+        }
+    }
+
+    fn invocation_answered(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        i: u32,
+        status: u16,
+        value: &Value,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let a = &self.invokers[i as usize];
+        let method = a.m.method().cloned();
+        let outcome = if status < 300 { Outcome::Ok } else { Outcome::Refused };
+        self.record(net, i, "capif_invocation", method_label(method.as_ref()), now, outcome, status, records);
+        self.feed(
+            net,
+            ctx,
+            i,
+            InvokerInput::Response {
+                status,
+                body: value.clone(),
+            },
+            records,
+        );
+        let a = &mut self.invokers[i as usize];
+        if status < 300 {
+            a.failures = 0;
+            a.in_session += 1;
+            // Recovered from a method change?
+            if let Some(s) = &a.stale
+                && method.as_ref().is_some_and(|m| s.now_supported.contains(m))
+            {
+                let s = a.stale.take().expect("checked");
+                if s.since >= self.warmup {
+                    let f = &self.flows[a.flow as usize];
+                    records.push(Record {
+                        procedure: "capif_recovery",
+                        variant: strategy_label(self.strategy),
+                        initiator: a.name.clone(),
+                        responder: net.topo.name(f.aef).to_string(),
+                        via: f.label.clone(),
+                        start_ns: s.first.unwrap_or(s.since).as_nanos(),
+                        end_ns: now.as_nanos(),
+                        outcome: Outcome::Ok,
+                        status: 0,
+                        new_connection: false,
+                        bytes: 0,
+                        round_trips: s.extra,
+                        overhead_bytes: 0,
+                    });
+                }
+            }
+            if a.in_session >= self.per_session {
+                // The session ends; the next invocation authenticates a new one.
+                if let Some((c, _)) = a.session.take() {
+                    net.close_conn(c);
+                }
+                if self.strategy == RecoveryStrategy::RenegotiateBeforeEachSession {
+                    a.renegotiate = true;
+                }
+                self.feed(net, ctx, i, InvokerInput::SessionClosed, records);
+            }
+            self.advance(net, ctx, i, records);
+            return;
+        }
+        a.failures += 1;
+        let problem = serde_json::from_value::<crate::proto::common::ProblemDetails29122>(value.clone()).ok();
+        let action = match problem {
+            Some(body) if crate::proto::capif::mismatch::parse_mismatch(&body).is_some() => invoker_next(
+                self.strategy,
+                InvokerSignal::Aef(&AefReaction::ProblemDetails { status, body }),
+            ),
+            Some(body) if body.cause.as_deref() == Some("INVALID_TOKEN") && !a.gave_up => {
+                // Expired (or revoked) token: a new session fetches a new one.
+                if let Some((c, _)) = a.session.take() {
+                    net.close_conn(c);
+                }
+                self.feed(net, ctx, i, InvokerInput::SessionClosed, records);
+                InvokerAction::Retry
+            }
+            _ => InvokerAction::GiveUp,
+        };
+        if self.invokers[i as usize].failures >= MAX_FAILURES {
+            self.invokers[i as usize].gave_up = true;
+            return;
+        }
+        self.react(net, ctx, i, action, records);
+    }
+
+    /// A push reached invoker `i` (SecurityNotification or CAPIF event).
+    #[allow(clippy::too_many_arguments)]
+    fn notified(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        i: u32,
+        conn: ConnId,
+        stream: u32,
+        req: HttpRequest,
+        records: &mut Vec<Record>,
+    ) {
+        net.respond(
+            ctx,
+            conn,
+            stream,
+            HttpResponse {
+                status: 204,
+                schema: "",
+                body: String::new(),
+            },
+        );
+        let action = match req.schema {
+            "SecurityNotification" => serde_json::from_str::<SecurityNotification>(&req.body)
+                .ok()
+                .map(|n| invoker_next(self.strategy, InvokerSignal::Security(&n))),
+            "EventNotification" => serde_json::from_str::<EventNotification>(&req.body)
+                .ok()
+                .map(|n| invoker_next(self.strategy, InvokerSignal::Event(&n))),
+            _ => None,
+        };
+        let Some(action) = action else { return };
+        let now = ctx.now();
+        if let Some(s) = &mut self.invokers[i as usize].stale
+            && s.first.is_none()
+        {
+            s.first = Some(now);
+        }
+        let a = &self.invokers[i as usize];
+        if a.m.state() == InvokerState::Unonboarded || a.m.state() == InvokerState::Onboarding {
+            return;
+        }
+        self.react(net, ctx, i, action, records);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // CCF
+    // -----------------------------------------------------------------------------------------
+
+    fn capif1e_material(&mut self, net: &Network, conn: ConnId, client_side: bool) -> Capif1eMaterial {
+        if self.variant == AefPskVariant::Tls13Exporter {
+            let c = net.conn(conn);
+            let s = if client_side {
+                &c.tls.client_secrets
+            } else {
+                &c.tls.server_secrets
+            };
+            if let Some(s) = s {
+                return Capif1eMaterial::Tls13(Box::new(s.clone()));
+            }
+        }
+        let seed = self.seed;
+        let s = self.tls12.entry(conn).or_insert_with(|| {
+            let mut c = stream(seed, &format!("capif1e-client:{conn}"));
+            let mut s = stream(seed, &format!("capif1e-server:{conn}"));
+            // Invariant: the TLS 1.2 handshake between two honest RNG streams cannot fail.
+            tls12::handshake(&mut c, &mut s, true).expect("tls 1.2 handshake between honest ends")
+        });
+        Capif1eMaterial::Tls12(s.clone())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn at_ccf(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        node: NodeId,
+        conn: ConnId,
+        stream: u32,
+        client: NodeId,
+        req: HttpRequest,
+        records: &mut Vec<Record>,
+    ) {
+        let client_name = net.topo.name(client).to_string();
+        let authenticated = net.sec.expected_name(client, &client_name);
+        let path = req.path.clone();
+        let bad = |net: &mut Network, ctx: &mut Ctx<'_, Msg>, status: u16, cause: &str| {
+            let p = crate::proto::capif::onboarding::problem(status, cause);
+            net.respond(
+                ctx,
+                conn,
+                stream,
+                HttpResponse {
+                    status,
+                    schema: "ProblemDetails",
+                    body: serde_json::to_string(&p).unwrap_or_default(),
+                },
+            );
+        };
+        if let Some(rest) = path.strip_prefix(CAPIF6E_PREFIX) {
+            self.cross_step_at(net, ctx, node, conn, stream, rest);
+            return;
+        }
+        let (op, input): (&'static str, CcfInput) = if path == ONBOARD_PATH && req.method == "POST" {
+            let Ok(body) = serde_json::from_str::<ApiInvokerEnrolmentDetails>(&req.body) else {
+                return bad(net, ctx, 400, "INVALID_BODY");
+            };
+            let secret_ok = body.onboarding_information.onboarding_secret.as_deref()
+                == Some(format!("secret-{client_name}").as_str());
+            ("onboarding", CcfInput::Onboard { req: body, secret_ok })
+        } else if let Some(rest) = path.strip_prefix(TRUSTED_PREFIX) {
+            let (id, query) = rest.split_once('?').unwrap_or((rest, ""));
+            if req.method == "GET" {
+                let _ = query;
+                let aef_id = client_name.clone();
+                let invoker = id.to_string();
+                let local = self.ccfs[&node].m.record(&invoker) != crate::proto::capif::machines::CcfState::Unknown;
+                if !local && let Some(&i) = self.by_id.get(&invoker) {
+                    let f = &self.flows[self.invokers[i as usize].flow as usize];
+                    if f.interconnected() && f.aef_ccf == node {
+                        //= seed 002 6.X.3.1: CCF-A requests the security information from CCF-B
+                        let method = self.invokers[i as usize].m.method().cloned().unwrap_or(SecurityMethod::Pki);
+                        let plan = self.plan_for(net, f, method);
+                        let steps =
+                            self.steps_between(net, &plan, f, "Obtain_API_Invoker_Info request", &invoker, &aef_id);
+                        self.start_job(net, ctx, steps, Then::Relay { from: node, conn, stream }, records);
+                        return;
+                    }
+                }
+                ("security_info", CcfInput::ObtainSecurityInfo { invoker, aef_id })
+            } else {
+                let (id, update) = match id.strip_suffix("/update") {
+                    Some(id) => (id, true),
+                    None => (id, false),
+                };
+                if id != authenticated {
+                    return bad(net, ctx, 403, "API_INVOKER_NOT_AUTHENTICATED");
+                }
+                let Ok(body) = serde_json::from_str::<ServiceSecurity>(&req.body) else {
+                    return bad(net, ctx, 400, "INVALID_BODY");
+                };
+                let session = Some(self.capif1e_material(net, conn, false));
+                let input = CcfInput::ObtainSecurityMethod {
+                    invoker: id.to_string(),
+                    body,
+                    update,
+                    session,
+                };
+                if let Some(&i) = self.by_id.get(id) {
+                    let f = &self.flows[self.invokers[i as usize].flow as usize];
+                    if f.interconnected() && f.ccf == node {
+                        //= seed 002 6.X.2: CCF-B asks CCF-A for the AEF's methods first
+                        let plan = self.plan_for(net, f, SecurityMethod::Psk);
+                        let steps = self.steps_before(net, &plan, f);
+                        let then = Then::Ccf {
+                            ccf: node,
+                            conn,
+                            stream,
+                            input,
+                            op: "negotiation",
+                        };
+                        self.start_job(net, ctx, steps, then, records);
+                        return;
+                    }
+                }
+                ("negotiation", input)
+            }
+        } else if let Some(rest) = path.strip_prefix(SECURITIES_PREFIX) {
+            let Ok(token_req) = AccessTokenReq::from_form(req.body.trim_matches('"')) else {
+                return bad(net, ctx, 400, "INVALID_BODY");
+            };
+            let id = rest.trim_end_matches("/token");
+            if id != authenticated || token_req.client_id != authenticated {
+                return bad(net, ctx, 403, "API_INVOKER_NOT_AUTHENTICATED");
+            }
+            let input = CcfInput::ObtainToken { req: token_req };
+            if let Some(&i) = self.by_id.get(id) {
+                let f = &self.flows[self.invokers[i as usize].flow as usize];
+                if f.interconnected() && f.ccf == node {
+                    //= seed 002 6.X.3.3: the token messages of the chosen alternative
+                    let plan = self.plan_for(net, f, SecurityMethod::Oauth);
+                    let steps = self.steps_between(net, &plan, f, "AccessTokenReq", id, "");
+                    let then = Then::Ccf {
+                        ccf: node,
+                        conn,
+                        stream,
+                        input,
+                        op: "token",
+                    };
+                    self.start_job(net, ctx, steps, then, records);
+                    return;
+                }
+            }
+            ("token", input)
+        } else {
+            return bad(net, ctx, 404, "RESOURCE_NOT_FOUND");
+        };
+        self.ccf_feed(net, ctx, node, conn, stream, op, client, input, records);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn ccf_feed(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        node: NodeId,
+        conn: ConnId,
+        stream: u32,
+        op: &'static str,
+        client: NodeId,
+        input: CcfInput,
+        records: &mut Vec<Record>,
+    ) {
+        let now = ctx.now();
+        let ops: &[(CryptoOp, u64)] = match (&input, op) {
+            (CcfInput::Onboard { .. }, _) => &[(CryptoOp::EcdsaSign, 1)],
+            (CcfInput::ObtainToken { .. }, _) => &[(CryptoOp::EcdsaSign, 1)],
+            (CcfInput::ObtainSecurityMethod { .. }, _) => &[(CryptoOp::Kdf3gpp, 1), (CryptoOp::TlsExporter, 1)],
+            _ => &[],
+        };
+        let delay = net.sec.cpu.charge(node, now, ops);
+        let asked = match &input {
+            CcfInput::ObtainSecurityMethod { body, .. } => body
+                .security_info
+                .first()
+                .map(|e| (e.target.clone(), e.pref_security_methods.clone())),
+            _ => None,
+        };
+        let c = self.ccfs.get_mut(&node).expect("ccf node");
+        c.m.handle(now, &mut c.rng, input);
+        let outputs = c.m.drain_outputs();
+        // Independent check: the selection lies in prefs ∩ the AEF's effective methods.
+        if let Some((target, prefs)) = asked {
+            let effective = crate::proto::capif::security_method::resolve_target(&target, c.m.aefs()).map(|(a, i)| {
+                i.and_then(|i| i.security_methods.clone())
+                    .or_else(|| a.security_methods.clone())
+                    .unwrap_or_default()
+            });
+            for o in &outputs {
+                if let Output::Send(m) = o
+                    && m.status.is_some_and(|s| s < 300)
+                    && let Ok(rsp) = serde_json::from_value::<ServiceSecurity>(m.body.clone())
+                {
+                    for e in rsp.security_info {
+                        let Some(sel) = e.sel_security_method else { continue };
+                        self.checks.negotiations += 1;
+                        if !prefs.contains(&sel) || !effective.as_ref().is_some_and(|m| m.contains(&sel)) {
+                            self.checks.outside_intersection += 1;
+                        }
+                    }
+                }
+            }
+        }
+        let mut status = 0;
+        for o in outputs {
+            if let Output::Send(m) = o
+                && let Some(s) = m.status
+            {
+                status = s;
+                let rsp = HttpResponse {
+                    status: s,
+                    schema: m.schema,
+                    body: json_body(&m.body),
+                };
+                net.respond_after(ctx, conn, stream, rsp, delay);
+            }
+        }
+        if now >= self.warmup {
+            records.push(Record {
+                procedure: "ccf_request",
+                variant: op.to_string(),
+                initiator: net.topo.name(client).to_string(),
+                responder: net.topo.name(node).to_string(),
+                via: String::new(),
+                start_ns: now.as_nanos(),
+                end_ns: (now + delay).as_nanos(),
+                outcome: if status < 400 { Outcome::Ok } else { Outcome::Error },
+                status,
+                new_connection: false,
+                bytes: 0,
+                round_trips: 0,
+                overhead_bytes: 0,
+            });
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Interconnection jobs (CAPIF-6e)
+    // -----------------------------------------------------------------------------------------
+
+    fn party_node(&self, net: &Network, f: &Flow, p: Party) -> Option<NodeId> {
+        match p {
+            Party::CcfA => Some(f.aef_ccf),
+            Party::CcfB => Some(f.ccf),
+            Party::OtherCcf(k) => (0..net.topo.node_count() as NodeId)
+                .filter(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Ccf && n != f.aef_ccf && n != f.ccf)
+                .nth(k as usize),
+            _ => None,
+        }
+    }
+
+    fn is_ccf(p: Party) -> bool {
+        matches!(p, Party::CcfA | Party::CcfB | Party::OtherCcf(_))
+    }
+
+    /// CCF-to-CCF exchanges among the plan's messages in `range`, paired request/answer;
+    /// parties without a node in the topology (more peer CCFs than exist) are skipped.
+    fn steps_in(
+        &self,
+        net: &Network,
+        plan: &Plan,
+        f: &Flow,
+        range: std::ops::Range<usize>,
+        invoker: &str,
+        aef_id: &str,
+    ) -> Vec<Step> {
+        let msgs = &plan.messages[range];
+        let mut steps = Vec::new();
+        let mut k = 0;
+        while k < msgs.len() {
+            let m = &msgs[k];
+            if !(Self::is_ccf(m.from) && Self::is_ccf(m.to)) {
+                k += 1;
+                continue;
+            }
+            let reply = msgs
+                .get(k + 1)
+                .filter(|r| r.from == m.to && r.to == m.from)
+                .map(|r| (r.name, r.carries.clone()));
+            k += if reply.is_some() { 2 } else { 1 };
+            let (Some(from), Some(to)) = (self.party_node(net, f, m.from), self.party_node(net, f, m.to)) else {
+                continue;
+            };
+            let machine = (m.name == "security information request").then(|| (invoker.to_string(), aef_id.to_string()));
+            steps.push(Step {
+                from,
+                to,
+                name: m.name,
+                carries: m.carries.clone(),
+                reply,
+                machine,
+            });
+        }
+        steps
+    }
+
+    /// The exchanges before CCF-B answers the Security Method Request.
+    fn steps_before(&self, net: &Network, plan: &Plan, f: &Flow) -> Vec<Step> {
+        let end = plan
+            .messages
+            .iter()
+            .position(|m| m.from == Party::CcfB && m.to == Party::Invoker && m.name == "ServiceSecurity")
+            .unwrap_or(0);
+        self.steps_in(net, plan, f, 0..end, "", "")
+    }
+
+    /// The exchanges after the first message named `after` up to the next message to the AEF
+    /// or the invoker that closes the phase.
+    fn steps_between(
+        &self,
+        net: &Network,
+        plan: &Plan,
+        f: &Flow,
+        after: &str,
+        invoker: &str,
+        aef_id: &str,
+    ) -> Vec<Step> {
+        let Some(start) = plan.messages.iter().position(|m| m.name == after) else {
+            return Vec::new();
+        };
+        let end = plan.messages[start + 1..]
+            .iter()
+            .position(|m| !Self::is_ccf(m.from) || !Self::is_ccf(m.to))
+            .map_or(plan.messages.len(), |p| start + 1 + p);
+        // The token phase also covers one-way key distribution (CCF-B -> CCF-A -> AEF).
+        let end = if after == "AccessTokenReq" {
+            plan.messages[start + 1..]
+                .iter()
+                .position(|m| m.to == Party::Invoker)
+                .map_or(plan.messages.len(), |p| start + 1 + p)
+        } else {
+            end
+        };
+        self.steps_in(net, plan, f, start + 1..end, invoker, aef_id)
+    }
+
+    fn start_job(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        steps: Vec<Step>,
+        then: Then,
+        records: &mut Vec<Record>,
+    ) {
+        let job = self.jobs.len() as u32;
+        self.jobs.push(Job { steps, then, last: None });
+        self.run_step(net, ctx, job, 0, records);
+    }
+
+    fn run_step(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, job: u32, step: usize, records: &mut Vec<Record>) {
+        let j = &self.jobs[job as usize];
+        let Some(s) = j.steps.get(step) else {
+            let then = j.then.clone();
+            self.finish_job(net, ctx, job, then, records);
+            return;
+        };
+        let carries: Vec<String> = s.carries.iter().map(|c| format!("{c:?}")).collect();
+        let req = HttpRequest {
+            method: "POST",
+            path: format!("{CAPIF6E_PREFIX}{job}/steps/{step}"),
+            schema: "",
+            body: json!({"secsimInterconnection": s.name, "carries": carries}).to_string(),
+        };
+        let (from, to) = (s.from, s.to);
+        let (conn, stream) = net.request(ctx, from, to, None, req);
+        self.pending.insert((conn, stream), Pending::Cross { job, step });
+    }
+
+    /// A CCF receives step `rest` (`{job}/steps/{k}`) of a cross-CCF job.
+    fn cross_step_at(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        node: NodeId,
+        conn: ConnId,
+        stream: u32,
+        rest: &str,
+    ) {
+        let mut parts = rest.split("/steps/");
+        let job = parts.next().and_then(|j| j.parse::<usize>().ok());
+        let step = parts.next().and_then(|k| k.parse::<usize>().ok());
+        let Some(s) = job
+            .zip(step)
+            .and_then(|(j, k)| self.jobs.get(j).and_then(|job| job.steps.get(k)))
+            .cloned()
+        else {
+            net.respond(
+                ctx,
+                conn,
+                stream,
+                HttpResponse {
+                    status: 404,
+                    schema: "",
+                    body: String::new(),
+                },
+            );
+            return;
+        };
+        let rsp = match (&s.machine, &s.reply) {
+            (Some((invoker, aef_id)), _) => {
+                //= seed 002 6.X.3.1: CCF-B provides the security information (AEFPSK or root CA)
+                let now = ctx.now();
+                let c = self.ccfs.get_mut(&node).expect("ccf node");
+                c.m.handle(
+                    now,
+                    &mut c.rng,
+                    CcfInput::ObtainSecurityInfo {
+                        invoker: invoker.clone(),
+                        aef_id: aef_id.clone(),
+                    },
+                );
+                let out = c.m.drain_outputs();
+                out.into_iter()
+                    .find_map(|o| match o {
+                        Output::Send(m) => m.status.map(|st| HttpResponse {
+                            status: st,
+                            schema: m.schema,
+                            body: json_body(&m.body),
+                        }),
+                        _ => None,
+                    })
+                    .unwrap_or(HttpResponse {
+                        status: 500,
+                        schema: "",
+                        body: String::new(),
+                    })
+            }
+            (None, Some((name, carries))) => {
+                let carries: Vec<String> = carries.iter().map(|c| format!("{c:?}")).collect();
+                HttpResponse {
+                    status: 200,
+                    schema: "",
+                    body: json!({"secsimInterconnection": name, "carries": carries}).to_string(),
+                }
+            }
+            (None, None) => HttpResponse {
+                status: 204,
+                schema: "",
+                body: String::new(),
+            },
+        };
+        net.respond(ctx, conn, stream, rsp);
+    }
+
+    fn finish_job(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, job: u32, then: Then, records: &mut Vec<Record>) {
+        let last = self.jobs[job as usize].last.take();
+        // Steps are no longer needed once the job ends.
+        self.jobs[job as usize].steps.clear();
+        match then {
+            Then::Ccf {
+                ccf,
+                conn,
+                stream,
+                input,
+                op,
+            } => {
+                if let Some((status, schema, body)) = last.filter(|l| l.0 >= 400) {
+                    net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
+                    return;
+                }
+                let client = net.conn(conn).client;
+                self.ccf_feed(net, ctx, ccf, conn, stream, op, client, input, records);
+            }
+            Then::Relay { from, conn, stream } => {
+                let (status, schema, body) = last.unwrap_or((
+                    404,
+                    "ProblemDetails",
+                    serde_json::to_string(&crate::proto::capif::onboarding::problem(
+                        404,
+                        crate::proto::capif::security_method::CAUSE_INVOKER_NOT_FOUND,
+                    ))
+                    .unwrap_or_default(),
+                ));
+                let now = ctx.now();
+                if now >= self.warmup {
+                    records.push(Record {
+                        procedure: "ccf_request",
+                        variant: "security_info_relay".into(),
+                        initiator: net.topo.name(net.conn(conn).client).to_string(),
+                        responder: net.topo.name(from).to_string(),
+                        via: String::new(),
+                        start_ns: now.as_nanos(),
+                        end_ns: now.as_nanos(),
+                        outcome: if status < 400 { Outcome::Ok } else { Outcome::Error },
+                        status,
+                        new_connection: false,
+                        bytes: 0,
+                        round_trips: 0,
+                        overhead_bytes: 0,
+                    });
+                }
+                net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // AEF
+    // -----------------------------------------------------------------------------------------
+
+    #[allow(clippy::too_many_arguments)]
+    fn at_aef(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        node: NodeId,
+        conn: ConnId,
+        stream: u32,
+        client: NodeId,
+        req: HttpRequest,
+        records: &mut Vec<Record>,
+    ) {
+        let _ = records;
+        let now = ctx.now();
+        let client_name = net.topo.name(client).to_string();
+        let authenticated = net.sec.expected_name(client, &client_name);
+        let answer = |net: &mut Network, ctx: &mut Ctx<'_, Msg>, status: u16, schema: &'static str, body: String| {
+            net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
+        };
+        if req.path == CHECK_PATH {
+            let Ok(body) = serde_json::from_str::<CheckAuthenticationReq>(&req.body) else {
+                return answer(net, ctx, 400, "", String::new());
+            };
+            let invoker = body.api_invoker_id.clone();
+            let a = self.aefs.get_mut(&node).expect("aef node");
+            a.waiting.entry(invoker.clone()).or_default().push((conn, stream));
+            a.m.handle(now, &mut a.rng, AefInput::CheckAuthentication { req: body });
+            self.drive_aef(net, ctx, node, Some(&invoker));
+            return;
+        }
+        if req.path == REVOKE_PATH {
+            let Ok(body) = serde_json::from_str::<RevokeAuthorizationReq>(&req.body) else {
+                return answer(net, ctx, 400, "", String::new());
+            };
+            let invoker = body.revoke_info.api_invoker_id.clone();
+            let a = self.aefs.get_mut(&node).expect("aef node");
+            a.revoked_at.insert(invoker.clone(), now);
+            a.m.handle(now, &mut a.rng, AefInput::Revoke { invoker: invoker.clone() });
+            if a.psk_ids.remove(&invoker) {
+                net.sec.remove_psk(node, invoker.as_bytes());
+            }
+            self.drive_aef(net, ctx, node, Some(&invoker));
+            let rsp = RevokeAuthorizationRsp {
+                supported_features: SupportedFeatures::none(),
+            };
+            return answer(
+                net,
+                ctx,
+                200,
+                "RevokeAuthorizationRsp",
+                serde_json::to_string(&rsp).unwrap_or_default(),
+            );
+        }
+        // A service API invocation on a CAPIF-2e session.
+        let token = serde_json::from_str::<Value>(&req.body)
+            .ok()
+            .and_then(|v| v.get("authorization").and_then(Value::as_str).map(str::to_string))
+            .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
+        let (invoker, used, credential) = match &net.conn(conn).tls.mode {
+            TlsMode::ExternalPsk { identity, psk } => {
+                let mut key = [0u8; 32];
+                let n = psk.len().min(32);
+                key[..n].copy_from_slice(&psk[..n]);
+                (
+                    String::from_utf8_lossy(identity).into_owned(),
+                    SecurityMethod::Psk,
+                    Credential::Psk(key),
+                )
+            }
+            TlsMode::Certificate if token.is_some() => (authenticated, SecurityMethod::Oauth, Credential::ServerAuthOnly),
+            TlsMode::Certificate => (
+                authenticated,
+                SecurityMethod::Pki,
+                Credential::Certificate(Box::new(net.sec.certificate(client).clone())),
+            ),
+        };
+        let strategy = self.strategy;
+        let a = self.aefs.get_mut(&node).expect("aef node");
+        //= TS 33.122 5.1.1 (seed 004): the AEF refuses a method it no longer supports
+        match aef_reaction(strategy, &used, &a.methods) {
+            AefReaction::Accept => {}
+            AefReaction::ProblemDetails { status, body } => {
+                self.checks.refused_invocations += 1;
+                return answer(
+                    net,
+                    ctx,
+                    status,
+                    "ProblemDetails",
+                    serde_json::to_string(&body).unwrap_or_default(),
+                );
+            }
+            AefReaction::TlsAlert(alert) => {
+                a.sessions.remove(&conn);
+                self.checks.refused_handshakes += 1;
+                net.abort_conn(ctx, conn, alert, "security method no longer supported".into());
+                return;
+            }
+        }
+        if !a.sessions.contains_key(&conn) {
+            let key = match &credential {
+                Credential::Psk(k) => Some(*k),
+                _ => None,
+            };
+            let cert = match &credential {
+                Credential::Certificate(c) => Some((**c).clone()),
+                _ => None,
+            };
+            a.m.handle(
+                now,
+                &mut a.rng,
+                AefInput::Handshake {
+                    invoker: invoker.clone(),
+                    credential,
+                },
+            );
+            let out = a.m.drain_outputs();
+            let accepted = out.iter().any(|o| matches!(o, Output::Established { .. }));
+            if !accepted {
+                self.checks.refused_handshakes += 1;
+                let alert = match used {
+                    SecurityMethod::Psk => "unknown_psk_identity",
+                    SecurityMethod::Pki => "bad_certificate",
+                    _ => "handshake_failure",
+                };
+                net.abort_conn(ctx, conn, alert, "refused by the AEF".into());
+                return;
+            }
+            a.sessions.insert(conn, (invoker.clone(), used.clone()));
+            // Independent checks of the accepted session.
+            match (&used, key, cert) {
+                (SecurityMethod::Psk, Some(k), _) => {
+                    self.checks.psk_sessions += 1;
+                    let entry = a.m.psk().entry(&invoker).cloned();
+                    let inv_key = self
+                        .by_id
+                        .get(&invoker)
+                        .and_then(|&i| self.invokers[i as usize].m.aefpsk().map(|e| e.key));
+                    if entry.as_ref().map(|e| e.key) != Some(k) || inv_key != Some(k) {
+                        self.checks.psk_key_mismatch += 1;
+                    }
+                    if entry.is_none_or(|e| e.expires_at <= now) {
+                        self.checks.expired_key_sessions += 1;
+                    }
+                }
+                (SecurityMethod::Pki, _, Some(c)) => {
+                    self.checks.pki_sessions += 1;
+                    let now_s = now.as_nanos() / 1_000_000_000;
+                    if pki::verify_chain(&c, &[], &self.ccf_cas, now_s, &RevocationList::new()).is_err() {
+                        self.checks.untrusted_sessions += 1;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let a = self.aefs.get_mut(&node).expect("aef node");
+        let api = req.path.trim_start_matches('/').to_string();
+        a.m.handle(
+            now,
+            &mut a.rng,
+            AefInput::Invoke {
+                invoker: invoker.clone(),
+                api,
+                token: token.clone(),
+            },
+        );
+        let delay = match &a.processing {
+            Some(l) => SimDuration::from_nanos(l.sample(&mut a.rng)),
+            None => SimDuration::ZERO,
+        };
+        let cpu = if token.is_some() {
+            net.sec.cpu.charge(node, now, &[(CryptoOp::EcdsaVerify, 1)])
+        } else {
+            SimDuration::ZERO
+        };
+        for o in a.m.drain_outputs() {
+            if let Output::Send(m) = o
+                && let Some(status) = m.status
+            {
+                let rsp = if status == 200 {
+                    if a.revoked_at.contains_key(&invoker) {
+                        self.checks.revoked_successes += 1;
+                    }
+                    if token.is_some() && self.revoked_ids.contains(&invoker) {
+                        self.checks.revoked_token_successes += 1;
+                    }
+                    if !a.methods.contains(&used) {
+                        self.checks.stale_method_successes += 1;
+                    }
+                    HttpResponse {
+                        status,
+                        schema: "",
+                        body: a.response_body.clone(),
+                    }
+                } else {
+                    self.checks.refused_invocations += 1;
+                    HttpResponse {
+                        status,
+                        schema: m.schema,
+                        body: json_body(&m.body),
+                    }
+                };
+                net.respond_after(ctx, conn, stream, rsp, delay.max(cpu));
+            }
+        }
+    }
+
+    /// Acts on the AEF machine's outputs; answers to the invoker go to the oldest
+    /// check-authentication waiting for `invoker`.
+    fn drive_aef(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, node: NodeId, invoker: Option<&str>) {
+        let now = ctx.now();
+        let a = self.aefs.get_mut(&node).expect("aef node");
+        for o in a.m.drain_outputs() {
+            match o {
+                Output::Send(m) if m.to == Peer::Ccf => {
+                    //= TS 33.122 6.5.2.1 step 4: security information over CAPIF-3
+                    let req = HttpRequest {
+                        method: m.method,
+                        path: m.path.clone(),
+                        schema: m.schema,
+                        body: json_body(&m.body),
+                    };
+                    let (conn, stream) = net.request(ctx, node, a.ccf, None, req);
+                    self.pending.insert(
+                        (conn, stream),
+                        Pending::AefFetch {
+                            aef: node,
+                            invoker: invoker.unwrap_or_default().to_string(),
+                        },
+                    );
+                }
+                Output::Send(m) => {
+                    let Some(status) = m.status else { continue };
+                    let Some(q) = invoker.and_then(|i| a.waiting.get_mut(i)) else { continue };
+                    if q.is_empty() {
+                        continue;
+                    }
+                    let (conn, stream) = q.remove(0);
+                    let rsp = HttpResponse {
+                        status,
+                        schema: m.schema,
+                        body: json_body(&m.body),
+                    };
+                    net.respond(ctx, conn, stream, rsp);
+                }
+                Output::SetTimer {
+                    timer: Timer::KeyExpiry(inv),
+                    at,
+                } => {
+                    if let Some(old) = a.timers.remove(&inv) {
+                        ctx.cancel(old);
+                    }
+                    let id = ctx.set_timer_for(
+                        node,
+                        at.saturating_since(now),
+                        Msg::Capif(CapifMsg::AefKeyExpiry {
+                            aef: node,
+                            invoker: inv.clone(),
+                        }),
+                    );
+                    a.timers.insert(inv, id);
+                }
+                Output::CancelTimer {
+                    timer: Timer::KeyExpiry(inv),
+                } => {
+                    if let Some(old) = a.timers.remove(&inv) {
+                        ctx.cancel(old);
+                    }
+                }
+                Output::KeyInstalled { invoker, expires_at } => {
+                    //= TS 33.122 6.5.2.1 step 5: the AEF's TLS stack holds the AEFPSK until expiry
+                    if let Some(e) = a.m.psk().entry(&invoker) {
+                        net.sec.install_psk(
+                            node,
+                            invoker.clone().into_bytes(),
+                            PskEntry {
+                                key: e.key.to_vec(),
+                                expires: Some(expires_at),
+                            },
+                        );
+                        a.psk_ids.insert(invoker);
+                    }
+                }
+                Output::SessionClosed { invoker } => {
+                    let conns: Vec<ConnId> = a
+                        .sessions
+                        .iter()
+                        .filter(|(_, (i, _))| *i == invoker)
+                        .map(|(c, _)| *c)
+                        .collect();
+                    for c in conns {
+                        a.sessions.remove(&c);
+                        net.abort_conn(ctx, c, "close_notify", "session closed by the AEF".into());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Scripted changes
+    // -----------------------------------------------------------------------------------------
+
+    fn method_change(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize) {
+        let now = ctx.now();
+        let Some(c) = self.spec.method_changes.get(k).cloned() else { return };
+        let Some(node) = net.topo.node_id(&c.aef) else { return };
+        let Some(a) = self.aefs.get_mut(&node) else { return };
+        //= TS 33.122 5.1.1 (seed 004): the APF informs the CCF of the AEF's new methods
+        a.methods = c.methods.clone();
+        for ccf in self.ccfs.values_mut() {
+            ccf.m.set_aef_methods(&c.aef, &c.methods);
+        }
+        if self.strategy != RecoveryStrategy::ExplicitCause && !c.methods.contains(&SecurityMethod::Psk) {
+            for id in std::mem::take(&mut a.psk_ids) {
+                net.sec.remove_psk(node, id.as_bytes());
+            }
+        }
+        let api = a.api.clone();
+        // Invokers whose negotiated method the AEF no longer supports.
+        let mut affected = Vec::new();
+        for inv in self.invokers.iter_mut() {
+            if self.flows[inv.flow as usize].aef != node {
+                continue;
+            }
+            let Some(m) = inv.m.method() else { continue };
+            if c.methods.contains(m) {
+                continue;
+            }
+            inv.stale = Some(Stale {
+                since: now,
+                first: None,
+                extra: 0,
+                now_supported: c.methods.clone(),
+            });
+            if let Some(id) = inv.m.api_invoker_id() {
+                affected.push((
+                    inv.node,
+                    AffectedInvoker {
+                        api_invoker_id: id.to_string(),
+                        subscription_id: Some(format!("sub-{id}")),
+                    },
+                ));
+            }
+        }
+        let change = MethodChange {
+            aef_id: c.aef.clone(),
+            api_ids: vec![api],
+            descriptions: Vec::new(),
+        };
+        let list: Vec<AffectedInvoker> = affected.iter().map(|(_, a)| a.clone()).collect();
+        for action in ccf_on_method_change(self.strategy, &change, &list) {
+            let CcfAction::Notify { invoker, body } = action;
+            let Some(&i) = self.by_id.get(&invoker) else { continue };
+            let inv = &self.invokers[i as usize];
+            let ccf = self.flows[inv.flow as usize].ccf;
+            let (schema, body) = match body {
+                PushBody::Security(n) => ("SecurityNotification", serde_json::to_string(&n).unwrap_or_default()),
+                PushBody::Event(e) => ("EventNotification", serde_json::to_string(&e).unwrap_or_default()),
+            };
+            let req = HttpRequest {
+                method: "POST",
+                path: NOTIFY_PATH.into(),
+                schema,
+                body,
+            };
+            let (conn, stream) = net.request(ctx, ccf, inv.node, None, req);
+            self.pending.insert((conn, stream), Pending::Fire);
+        }
+    }
+
+    fn revoke(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize) {
+        let now = ctx.now();
+        let Some(r) = self.spec.revocations.get(k).cloned() else { return };
+        let Some(node) = net.topo.node_id(&r.invoker) else { return };
+        let Some(&i) = self.by_node.get(&node) else { return };
+        let inv = &self.invokers[i as usize];
+        let Some(id) = inv.m.api_invoker_id().map(str::to_string) else { return };
+        let f = &self.flows[inv.flow as usize];
+        let (ccf, aef, aef_ccf) = (f.ccf, f.aef, f.aef_ccf);
+        //= TS 29.222 5.6.2.4: the CCF deletes the invoker's security context...
+        let c = self.ccfs.get_mut(&ccf).expect("ccf node");
+        c.m.handle(now, &mut c.rng, CcfInput::Revoke { invoker: id.clone() });
+        let _ = c.m.drain_outputs();
+        self.revoked_ids.insert(id.clone());
+        let a = &self.aefs[&aef];
+        let notification = SecurityNotification {
+            api_invoker_id: id.clone(),
+            aef_id: Some(a.aef_id.clone()),
+            api_ids: vec![a.api.clone()],
+            cause: Cause::UnexpectedReason,
+        };
+        // ...tells the AEF (revoke-authorization, from the AEF's CCF)...
+        let body = RevokeAuthorizationReq {
+            revoke_info: notification.clone(),
+            supported_features: SupportedFeatures::none(),
+        };
+        let req = HttpRequest {
+            method: "POST",
+            path: REVOKE_PATH.into(),
+            schema: "RevokeAuthorizationReq",
+            body: serde_json::to_string(&body).unwrap_or_default(),
+        };
+        let (conn, stream) = net.request(ctx, aef_ccf, aef, None, req);
+        self.pending.insert((conn, stream), Pending::Fire);
+        // ...and notifies the invoker.
+        let req = HttpRequest {
+            method: "POST",
+            path: NOTIFY_PATH.into(),
+            schema: "SecurityNotification",
+            body: serde_json::to_string(&notification).unwrap_or_default(),
+        };
+        let (conn, stream) = net.request(ctx, ccf, node, None, req);
+        self.pending.insert((conn, stream), Pending::Fire);
+    }
+}
+
+/// Expands `prefix*` entries to the invokers of the topology (temporary; see validate).
+fn expand_invokers<'a>(patterns: &'a [String], t: &'a TopologyFile) -> Result<Vec<&'a str>, (usize, String)> {
+    let mut out: Vec<&str> = Vec::new();
+    for (i, p) in patterns.iter().enumerate() {
+        match p.strip_suffix('*') {
+            Some(prefix) => {
+                let before = out.len();
+                out.extend(
+                    t.nodes
+                        .iter()
+                        .filter(|n| n.role == crate::scenario::NodeRole::Invoker && n.name.starts_with(prefix))
+                        .map(|n| n.name.as_str()),
+                );
+                if out.len() == before {
+                    return Err((i, format!("`{p}` matches no invoker")));
+                }
+            }
+            None => out.push(p.as_str()),
+        }
+    }
+    Ok(out)
+}
