@@ -16,8 +16,8 @@
 //! ```
 //!
 //! The position is the start of the offending value (for an unknown or duplicate field, the
-//! field name; for a missing field, the struct that lacks it; for a syntax error, where ron
-//! stopped). Errors in a topology referenced by an experiment name the topology file. Only
+//! field name; for a bad map key such as an unknown AEF in `capif.aefs`, the key; for a
+//! missing field, the struct that lacks it; for a syntax error, where ron stopped). Errors in a topology referenced by an experiment name the topology file. Only
 //! the first error in file order is reported.
 //!
 //! # Struct names
@@ -165,9 +165,16 @@ impl<'a> Source<'a> {
         }
     }
 
-    /// Locates a semantic issue at its value (or the nearest written ancestor).
+    /// Locates a semantic issue at its value (or the nearest written ancestor); an issue
+    /// with a map entry itself (`capif.aefs["aef-x"]`) at the entry's key.
     fn issue(&self, issue: Issue) -> ScenarioError {
-        let offset = self.outline.find_or_ancestor(&issue.field).map_or(0, |e| e.value.start);
+        let offset = match self.outline.find_or_ancestor(&issue.field) {
+            Some(e) if e.key_path == issue.field && issue.field.ends_with(']') => {
+                e.key.as_ref().map_or(e.value.start, |k| k.start)
+            }
+            Some(e) => e.value.start,
+            None => 0,
+        };
         let mut e = self.error_at(ErrorKind::Invalid, offset, issue.field, issue.message);
         e.suggestion = issue.suggestion;
         e

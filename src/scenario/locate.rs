@@ -16,7 +16,8 @@
 //! It never fails: unbalanced closers are ignored and unclosed openers end at the end of the
 //! file, so even a file ron refuses still gets the best path available.
 //!
-//! Path syntax: fields are joined with `.`, list elements are `[i]`, and an enum variant
+//! Path syntax: fields are joined with `.`, list elements are `[i]`, map entries with a
+//! string key are `["key"]` (`capif.aefs["aef-a1"].methods`), and an enum variant
 //! written `Variant(...)` adds `.Variant`: `links[0].latency.Uniform.max`,
 //! `workload[0].Http.via`. The top-level struct name (`Topology(`), nested struct names
 //! ending in `Spec` and `Some(...)` add nothing. A variant's single unnamed argument adds
@@ -241,16 +242,42 @@ fn tokenize(src: &str) -> Vec<Token> {
 enum Key {
     /// `name: value`.
     Field(String),
+    /// `"key": value` in a map (`{...}`): the key as written, decoded if it is a string.
+    Map { name: String, quoted: bool },
     /// The i-th unnamed element.
     Index(usize),
+}
+
+/// A map key as it appears in paths: a string's contents (`"aef-a1"` → `aef-a1`, also raw
+/// strings; escapes `\"` and `\\` decoded), anything else verbatim. The flag says which.
+fn map_key(token: &str) -> (String, bool) {
+    let raw = token.strip_prefix('r').map(|r| r.trim_matches('#'));
+    if let Some(inner) = raw.and_then(|r| r.strip_prefix('"')).and_then(|r| r.strip_suffix('"')) {
+        return (inner.to_string(), true);
+    }
+    if let Some(inner) = token.strip_prefix('"').and_then(|t| t.strip_suffix('"')) {
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        return (out, true);
+    }
+    (token.to_string(), false)
 }
 
 #[derive(Clone, Debug)]
 struct Node {
     parent: Option<usize>,
     key: Key,
-    /// Where the field name starts, for `name: value`.
-    key_start: Option<usize>,
+    /// Where the field name (or map key) is, for `name: value`.
+    key_range: Option<Range<usize>>,
     start: usize,
     end: usize,
     /// `Variant(` in front of the parenthesis, if any.
@@ -269,7 +296,7 @@ pub struct Entry {
     pub path: String,
     /// The path the value is stored under: `links[0].latency`.
     pub key_path: String,
-    /// Byte range of the field name, if the value is written `name: value`.
+    /// Byte range of the field name (or map key), if the value is written `name: value`.
     pub key: Option<Range<usize>>,
     /// Byte range of the value.
     pub value: Range<usize>,
@@ -300,14 +327,21 @@ impl Outline {
         let mut nodes: Vec<Node> = Vec::new();
         let mut stack: Vec<usize> = Vec::new();
         let mut top_level = 0usize;
-        let mut pending: Option<(String, usize)> = None;
+        let mut pending: Option<(Key, Range<usize>)> = None;
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
             let next = toks.get(i + 1).map(|t| t.tok);
             match t.tok {
                 Tok::Ident if next == Some(Tok::Colon) && !stack.is_empty() => {
-                    pending = Some((text(src, &t), t.start));
+                    pending = Some((Key::Field(text(src, &t)), t.start..t.end));
+                    i += 2;
+                    continue;
+                }
+                // `"key": value` inside a map.
+                Tok::Atom if next == Some(Tok::Colon) && stack.last().is_some_and(|&p| nodes[p].open == Some(b'{')) => {
+                    let (name, quoted) = map_key(&text(src, &t));
+                    pending = Some((Key::Map { name, quoted }, t.start..t.end));
                     i += 2;
                     continue;
                 }
@@ -348,22 +382,21 @@ impl Outline {
             }
             // A value starts here.
             let parent = stack.last().copied();
-            let key_start = pending.as_ref().map(|p| p.1);
-            let key = match pending.take() {
-                Some((name, _)) => Key::Field(name),
+            let (key, key_range) = match pending.take() {
+                Some((key, range)) => (key, Some(range)),
                 None => {
                     let counter = match parent {
                         Some(p) => &mut nodes[p].unnamed,
                         None => &mut top_level,
                     };
                     *counter += 1;
-                    Key::Index(*counter - 1)
+                    (Key::Index(*counter - 1), None)
                 }
             };
             let mut node = Node {
                 parent,
                 key,
-                key_start,
+                key_range,
                 start: t.start,
                 end: t.end,
                 variant: None,
@@ -410,6 +443,13 @@ impl Outline {
                     }
                     key_path.push_str(name);
                 }
+                (Key::Map { name, quoted }, _) => {
+                    if *quoted {
+                        key_path.push_str(&format!("[\"{name}\"]"));
+                    } else {
+                        key_path.push_str(&format!("[{name}]"));
+                    }
+                }
                 (Key::Index(i), Some(p)) => {
                     let list = p.open == Some(b'[') && p.variant.is_none();
                     if list || p.unnamed > 1 {
@@ -436,7 +476,7 @@ impl Outline {
             entries.push(Entry {
                 path,
                 key_path,
-                key: node.key_start.map(|s| s..s + field_len(&node.key)),
+                key: node.key_range.clone(),
                 value: node.start..node.end,
             });
         }
@@ -556,13 +596,6 @@ pub fn header(src: &str) -> Option<(String, usize)> {
     (t.tok == Tok::Ident).then(|| (text(src, t), t.start))
 }
 
-fn field_len(key: &Key) -> usize {
-    match key {
-        Key::Field(name) => name.len(),
-        Key::Index(_) => 0,
-    }
-}
-
 /// `links[3].latency` → `links[3]` → `links` → `""` → none.
 pub fn parent_path(path: &str) -> Option<&str> {
     if path.is_empty() {
@@ -626,6 +659,36 @@ Topology(
         let to = o.find("links[1].down[0].to").unwrap();
         assert_eq!(&SRC[to.value.clone()], "Some(\"2s\")");
         assert_eq!(o.find_or_ancestor("links[0].loss").unwrap().path, "links[0]");
+    }
+
+    #[test]
+    fn outline_map_keys_are_paths() {
+        let src = r##"Experiment(
+    capif: (
+        aefs: {
+            "aef-a1": (methods: Some(["PSK"])),
+            r#"aef "2""#: (apis: Some([])),
+            "a\"b": (),
+        },
+    ),
+    n: {Psk: 1, 7: 2},
+)"##;
+        let o = Outline::parse(src);
+        let e = o.find("capif.aefs[\"aef-a1\"].methods").unwrap();
+        assert_eq!(o.line_col(e.value.start), (4, 33));
+        let k = o.find("capif.aefs[\"aef-a1\"]").unwrap();
+        assert_eq!(&src[k.key.clone().unwrap()], "\"aef-a1\"");
+        assert_eq!(o.line_col(k.value.start), (4, 23));
+        assert!(o.find("capif.aefs[\"aef \"2\"\"].apis").is_some());
+        assert!(o.find("capif.aefs[\"a\"b\"]").is_some());
+        assert!(o.find("n.Psk").is_some());
+        assert!(o.find("n[7]").is_some());
+        assert_eq!(o.path_at(k.key.clone().unwrap().start), "capif.aefs[\"aef-a1\"]");
+        assert_eq!(
+            parent_path("capif.aefs[\"aef-a1\"].methods"),
+            Some("capif.aefs[\"aef-a1\"]")
+        );
+        assert_eq!(parent_path("capif.aefs[\"aef-a1\"]"), Some("capif.aefs"));
     }
 
     #[test]

@@ -12,15 +12,29 @@
 //!   duration > 0; warmup < duration; seeds non-empty; max_events > 0; workload non-empty;
 //!   per flow, client != server, rate > 0 and finite, interval > 0, bodies <= 64 MiB,
 //!   timeout > 0.
+//!   Capif flows: invokers non-empty, `aef_ccf` differs from `ccf`, `prefs` non-empty
+//!   without duplicates. CAPIF knobs (`capif`): `psk_validity`, `token_lifetime` > 0,
+//!   `invocations_per_session` >= 1, the interconnection knobs consistent
+//!   ([`InterconnectionKnobs::validate`]), every methods list non-empty without duplicates,
+//!   `apis` non-empty, method changes and revocations before the end of the run.
 //! - experiment on its topology: client, server and via exist; via has role `Proxy` or
 //!   `Ri`; the pairs a flow needs (client → server, or client → via and via → server) are
-//!   connected in the directed link graph (a duplex link counts both ways).
+//!   connected in the directed link graph (a duplex link counts both ways). Capif flows:
+//!   `ccf` and `aef_ccf` are `Ccf` nodes, `aef` an `Aef` node; invokers are `Invoker` nodes,
+//!   `prefix*` entries expand to at least one ([`expand_invokers`]), none is listed twice,
+//!   each reaches `ccf` and `aef`; `aef` reaches `aef_ccf` and `ccf` reaches `aef_ccf`.
+//!   `capif.aefs` keys are `Aef` nodes; a method change names the AEF of some Capif flow, a
+//!   revocation an invoker of some Capif flow.
+//!
+//! [`InterconnectionKnobs::validate`]: crate::proto::capif::interconnection::InterconnectionKnobs::validate
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
 
 use super::load::Scenario;
 use super::schema::{ArrivalSpec, ExperimentFile, LatencySpec, NodeRole, TopologyFile, WorkloadSpec};
+use crate::engine::SimDuration;
+use crate::proto::capif::types::SecurityMethod;
 
 /// The largest request or response body \[bytes\] (64 MiB).
 pub const MAX_BODY_BYTES: u32 = 64 * 1024 * 1024;
@@ -305,6 +319,27 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
                 ));
             }
         }
+        if let WorkloadSpec::Capif(c) = w {
+            if c.invokers.is_empty() {
+                out.push(Issue::new(
+                    format!("{at}.invokers"),
+                    "invokers is empty: give at least one invoker node or `prefix*` pattern",
+                ));
+            }
+            if c.aef_ccf.as_ref().is_some_and(|a| *a == c.ccf) {
+                out.push(Issue::new(
+                    format!("{at}.aef_ccf"),
+                    format!(
+                        "ccf and aef_ccf are both `{}` (leave aef_ccf out when the AEF is registered at the \
+                         invokers' CCF)",
+                        c.ccf
+                    ),
+                ));
+            }
+            if let Some(prefs) = &c.prefs {
+                methods(&format!("{at}.prefs"), prefs, &mut out);
+            }
+        }
         match f.arrival {
             ArrivalSpec::Poisson { rate_per_s } => {
                 if bad_f64(*rate_per_s) || *rate_per_s <= 0.0 {
@@ -338,7 +373,103 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
             out.push(Issue::new(format!("{at}.timeout"), "timeout must be > 0"));
         }
     }
+    capif_knobs(e, &mut out);
     out
+}
+
+/// Checks a list of security methods written at `at`: non-empty, no duplicates.
+fn methods(at: &str, list: &[SecurityMethod], out: &mut Vec<Issue>) {
+    let field = at.rsplit('.').next().unwrap_or(at);
+    if list.is_empty() {
+        out.push(Issue::new(
+            at,
+            format!("{field} is empty: give at least one security method (`PSK`, `PKI`, `OAUTH`)"),
+        ));
+    }
+    let mut seen: BTreeMap<&SecurityMethod, usize> = BTreeMap::new();
+    for (j, m) in list.iter().enumerate() {
+        if let Some(first) = seen.get(m) {
+            out.push(Issue::new(
+                format!("{at}[{j}]"),
+                format!("duplicate security method `{m}` (already at {field}[{first}])"),
+            ));
+        } else {
+            seen.insert(m, j);
+        }
+    }
+}
+
+/// Checks that a scripted event at `at` falls inside the run.
+fn before_end(field: String, what: &str, at: SimDuration, duration: SimDuration, out: &mut Vec<Issue>) {
+    if duration.as_nanos() > 0 && at >= duration {
+        out.push(Issue::new(
+            field,
+            format!("{what} at {at} is not before the end of the run (duration {duration})"),
+        ));
+    }
+}
+
+/// The CAPIF knobs that need no topology.
+fn capif_knobs(e: &ExperimentFile, out: &mut Vec<Issue>) {
+    let c = &e.capif;
+    for (field, value) in [("psk_validity", c.psk_validity), ("token_lifetime", c.token_lifetime)] {
+        if value.is_some_and(|v| v.as_nanos() == 0) {
+            out.push(Issue::new(format!("capif.{field}"), format!("{field} must be > 0")));
+        }
+    }
+    if c.invocations_per_session == Some(0) {
+        out.push(Issue::new(
+            "capif.invocations_per_session",
+            "invocations_per_session must be >= 1",
+        ));
+    }
+    if let Err(err) = c.interconnection.validate() {
+        out.push(Issue::new("capif.interconnection", err.to_string()));
+    }
+    for (name, aef) in &c.aefs {
+        let at = format!("capif.aefs[\"{name}\"]");
+        if let Some(m) = &aef.methods {
+            methods(&format!("{at}.methods"), m, out);
+        }
+        if let Some(m) = &aef.interface_methods {
+            methods(&format!("{at}.interface_methods"), m, out);
+        }
+        if let Some(apis) = &aef.apis {
+            if apis.is_empty() {
+                out.push(Issue::new(
+                    format!("{at}.apis"),
+                    "apis is empty: give at least one API name (leave it out for `[\"api1\"]`)",
+                ));
+            }
+            let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+            for (j, api) in apis.iter().enumerate() {
+                if api.is_empty() {
+                    out.push(Issue::new(format!("{at}.apis[{j}]"), "API name is empty"));
+                } else if let Some(first) = seen.get(api.as_str()) {
+                    out.push(Issue::new(
+                        format!("{at}.apis[{j}]"),
+                        format!("duplicate API `{api}` (already at apis[{first}])"),
+                    ));
+                } else {
+                    seen.insert(api, j);
+                }
+            }
+        }
+    }
+    for (k, m) in c.method_changes.iter().enumerate() {
+        let at = format!("capif.method_changes[{k}]");
+        before_end(format!("{at}.at"), "method change", m.at, e.duration, out);
+        methods(&format!("{at}.methods"), &m.methods, out);
+    }
+    for (k, r) in c.revocations.iter().enumerate() {
+        before_end(
+            format!("capif.revocations[{k}].at"),
+            "revocation",
+            r.at,
+            e.duration,
+            out,
+        );
+    }
 }
 
 /// The directed link graph of a topology, by node name (duplex links count both ways).
@@ -371,18 +502,165 @@ pub fn reachable(adj: &BTreeMap<&str, BTreeSet<&str>>, from: &str, to: &str) -> 
     false
 }
 
+/// The nodes that can reach `to` over directed links (including `to`), by a breadth-first
+/// search on the reversed graph.
+fn reaching<'a>(radj: &BTreeMap<&'a str, BTreeSet<&'a str>>, to: &'a str) -> BTreeSet<&'a str> {
+    let mut seen: BTreeSet<&str> = BTreeSet::from([to]);
+    let mut queue: VecDeque<&str> = VecDeque::from([to]);
+    while let Some(n) = queue.pop_front() {
+        for &m in radj.get(n).into_iter().flatten() {
+            if seen.insert(m) {
+                queue.push_back(m);
+            }
+        }
+    }
+    seen
+}
+
+/// Expands the `invokers` of a Capif flow, in order.
+///
+/// A plain name is kept as written (the validator checks that it is an `Invoker` node); an
+/// entry `prefix*` stands for every node with role `Invoker` whose name starts with
+/// `prefix`, in topology order (`"*"` alone: every invoker). Fails with (index of the
+/// offending entry, message) when a pattern matches no invoker or an invoker would be
+/// listed twice. Deterministic; one pass over the nodes per pattern.
+pub fn expand_invokers<'a>(patterns: &'a [String], t: &'a TopologyFile) -> Result<Vec<&'a str>, (usize, String)> {
+    Ok(expand_entries(patterns, t)?.into_iter().map(|(_, name)| name).collect())
+}
+
+/// [`expand_invokers`], each invoker with the index of the entry it comes from.
+fn expand_entries<'a>(patterns: &'a [String], t: &'a TopologyFile) -> Result<Vec<(usize, &'a str)>, (usize, String)> {
+    let mut out: Vec<(usize, &'a str)> = Vec::new();
+    let mut seen: BTreeMap<&'a str, usize> = BTreeMap::new();
+    for (i, p) in patterns.iter().enumerate() {
+        match p.strip_suffix('*') {
+            None => {
+                if let Some(first) = seen.insert(p, i) {
+                    return Err((
+                        i,
+                        format!("duplicate invoker `{p}` (already listed at invokers[{first}])"),
+                    ));
+                }
+                out.push((i, p));
+            }
+            Some(prefix) => {
+                let before = out.len();
+                for n in &t.nodes {
+                    if n.role != NodeRole::Invoker || !n.name.starts_with(prefix) {
+                        continue;
+                    }
+                    if let Some(first) = seen.insert(&n.name, i) {
+                        let message = if first == i {
+                            format!("`{p}` matches invoker `{}` twice (a duplicate node)", n.name)
+                        } else {
+                            format!(
+                                "`{p}` matches invoker `{}`, already listed at invokers[{first}]",
+                                n.name
+                            )
+                        };
+                        return Err((i, message));
+                    }
+                    out.push((i, &n.name));
+                }
+                if out.len() == before {
+                    return Err((i, format!("`{p}` matches no node with role Invoker")));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Likely intended `prefix*` patterns for a pattern that matched nothing: the prefixes of
+/// the invokers' names one character shorter, as long or one longer than the pattern's.
+fn glob_suggestion(pattern: &str, t: &TopologyFile) -> Option<String> {
+    let prefix = pattern.strip_suffix('*')?;
+    let len = prefix.chars().count();
+    let mut candidates: BTreeSet<String> = BTreeSet::new();
+    for n in t.nodes.iter().filter(|n| n.role == NodeRole::Invoker) {
+        for l in [len.saturating_sub(1), len, len + 1] {
+            if l > 0 && l <= n.name.chars().count() {
+                candidates.insert(format!("{}*", n.name.chars().take(l).collect::<String>()));
+            }
+        }
+    }
+    suggest(pattern, candidates.iter().map(String::as_str))
+}
+
+/// `unknown node` or `has role X; it must be R` for a node named in the knobs, if either.
+fn node_issue(
+    field: String,
+    what: &str,
+    name: &str,
+    want: NodeRole,
+    roles: &BTreeMap<&str, NodeRole>,
+    tp: &std::path::Display<'_>,
+) -> Option<Issue> {
+    match roles.get(name) {
+        None => Some(Issue::new(field, format!("unknown node `{name}` (not in {tp})"))),
+        Some(role) if *role != want => Some(Issue::new(
+            field,
+            format!("{what} node `{name}` has role {role:?}; it must be {want:?}"),
+        )),
+        Some(_) => None,
+    }
+}
+
 /// Checks an experiment's workload against its topology (`topology_path` names it in
 /// messages).
-pub fn workload_on(e: &ExperimentFile, t: &TopologyFile, topology_path: &Path) -> Vec<Issue> {
+pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path: &Path) -> Vec<Issue> {
     let mut out = Vec::new();
     let roles: BTreeMap<&str, NodeRole> = t.nodes.iter().map(|n| (n.name.as_str(), n.role)).collect();
     let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
     let adj = adjacency(t);
+    let mut radj: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    for (from, tos) in &adj {
+        for to in tos {
+            radj.entry(to).or_default().insert(from);
+        }
+    }
+    // The nodes that reach a target, per target: one search each, however many flows or
+    // invokers (storms have 1000s) need it.
+    let mut reach: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    let mut connected = |from: &str, to: &'a str| reach.entry(to).or_insert_with(|| reaching(&radj, to)).contains(from);
     let tp = topology_path.display();
+    // What the CAPIF knobs may refer to: the AEFs and (expanded) invokers of Capif flows.
+    let mut capif_aefs: Vec<&str> = Vec::new();
+    let mut capif_invokers: Vec<&str> = Vec::new();
+    let mut all_expanded = true;
     for (i, w) in e.workload.iter().enumerate() {
         let f = w.view();
         let at = format!("workload[{i}].{}", f.kind);
         let mut ok = true;
+        let mut globbed: Vec<(usize, &str)> = Vec::new();
+        if let WorkloadSpec::Capif(c) = w {
+            if !capif_aefs.contains(&c.aef.as_str()) {
+                capif_aefs.push(&c.aef);
+            }
+            match expand_entries(&c.invokers, t) {
+                Ok(expanded) => {
+                    // Plain names are checked with the flow's other nodes below.
+                    globbed.extend(expanded.iter().filter(|(j, _)| c.invokers[*j].ends_with('*')));
+                    capif_invokers.extend(expanded.iter().map(|(_, inv)| *inv));
+                }
+                Err((j, message)) => {
+                    ok = false;
+                    all_expanded = false;
+                    // A glob that matched nothing: a near prefix that matches.
+                    let pattern = &c.invokers[j];
+                    let matches_some = |prefix: &str| {
+                        t.nodes
+                            .iter()
+                            .any(|n| n.role == NodeRole::Invoker && n.name.starts_with(prefix))
+                    };
+                    let suggestion = match pattern.strip_suffix('*') {
+                        Some(prefix) if !matches_some(prefix) => glob_suggestion(pattern, t),
+                        _ => None,
+                    };
+                    out.push(Issue::new(format!("{at}.invokers[{j}]"), message).suggest(suggestion));
+                }
+            }
+        }
         for (field, name, allowed) in &f.nodes {
             match roles.get(name) {
                 None => {
@@ -410,17 +688,101 @@ pub fn workload_on(e: &ExperimentFile, t: &TopologyFile, topology_path: &Path) -
         if !ok {
             continue;
         }
+        let mut reached = true;
         for (from, to, field) in &f.legs {
-            if !reachable(&adj, from, to) {
+            if !connected(from, to) {
                 out.push(Issue::new(
                     format!("{at}.{field}"),
                     format!("`{to}` is unreachable from `{from}` over the links of {tp}"),
                 ));
+                reached = false;
                 break;
             }
         }
+        if let (WorkloadSpec::Capif(c), true) = (w, reached)
+            && !globbed.is_empty()
+        {
+            'targets: for to in [c.ccf.as_str(), c.aef.as_str()] {
+                for &(j, inv) in &globbed {
+                    if !connected(inv, to) {
+                        out.push(Issue::new(
+                            format!("{at}.invokers[{j}]"),
+                            format!(
+                                "`{to}` is unreachable from `{inv}` (matched by `{}`) over the links of {tp}",
+                                c.invokers[j]
+                            ),
+                        ));
+                        break 'targets;
+                    }
+                }
+            }
+        }
     }
+    // Revocations of invokers a broken flow would have listed are not errors of their own.
+    let invokers = all_expanded.then_some(capif_invokers.as_slice());
+    capif_knobs_on(e, &roles, &capif_aefs, invokers, &tp, &mut out);
     out
+}
+
+/// The CAPIF knobs that name nodes: AEF profiles, method changes, revocations.
+fn capif_knobs_on(
+    e: &ExperimentFile,
+    roles: &BTreeMap<&str, NodeRole>,
+    capif_aefs: &[&str],
+    capif_invokers: Option<&[&str]>,
+    tp: &std::path::Display<'_>,
+    out: &mut Vec<Issue>,
+) {
+    let c = &e.capif;
+    let aef_nodes: Vec<&str> = roles
+        .iter()
+        .filter(|(_, r)| **r == NodeRole::Aef)
+        .map(|(n, _)| *n)
+        .collect();
+    for name in c.aefs.keys() {
+        let field = format!("capif.aefs[\"{name}\"]");
+        if let Some(issue) = node_issue(field, "aefs key", name, NodeRole::Aef, roles, tp) {
+            out.push(issue.suggest(suggest(name, aef_nodes.iter().copied())));
+        }
+    }
+    // AEFs of Capif flows first: they are what a method change can name.
+    let mut aef_candidates: Vec<&str> = capif_aefs.to_vec();
+    aef_candidates.extend(aef_nodes.iter().filter(|a| !capif_aefs.contains(a)));
+    for (k, m) in c.method_changes.iter().enumerate() {
+        let field = format!("capif.method_changes[{k}].aef");
+        if let Some(issue) = node_issue(field.clone(), "method change aef", &m.aef, NodeRole::Aef, roles, tp) {
+            out.push(issue.suggest(suggest(&m.aef, aef_candidates.iter().copied())));
+        } else if !capif_aefs.contains(&m.aef.as_str()) {
+            out.push(
+                Issue::new(field, format!("no Capif flow uses AEF `{}`", m.aef))
+                    .suggest(suggest(&m.aef, capif_aefs.iter().copied())),
+            );
+        }
+    }
+    let listed = capif_invokers.unwrap_or_default();
+    let invokers: BTreeSet<&str> = listed.iter().copied().collect();
+    for (k, r) in c.revocations.iter().enumerate() {
+        let field = format!("capif.revocations[{k}].invoker");
+        let suggestion = || suggest(&r.invoker, listed.iter().copied());
+        if let Some(issue) = node_issue(
+            field.clone(),
+            "revoked invoker",
+            &r.invoker,
+            NodeRole::Invoker,
+            roles,
+            tp,
+        ) {
+            out.push(issue.suggest(suggestion()));
+        } else if capif_invokers.is_some() && !invokers.contains(r.invoker.as_str()) {
+            out.push(
+                Issue::new(
+                    field,
+                    format!("invoker `{}` is not an invoker of any Capif flow", r.invoker),
+                )
+                .suggest(suggestion()),
+            );
+        }
+    }
 }
 
 /// One paragraph about a topology.
@@ -470,11 +832,26 @@ pub fn summarize_scenario(s: &Scenario) -> String {
                     )
                 }
                 WorkloadSpec::Capif(f) => {
-                    let ccf_a = f.aef_ccf.as_ref().map(|a| format!(" (registered at {a})")).unwrap_or_default();
+                    let ccf_a = f
+                        .aef_ccf
+                        .as_ref()
+                        .map(|a| format!(" registered at {a}"))
+                        .unwrap_or_default();
+                    let mut entries: Vec<&str> = f.invokers.iter().take(3).map(String::as_str).collect();
+                    if f.invokers.len() > 3 {
+                        entries.push("…");
+                    }
+                    let count = match expand_invokers(&f.invokers, &s.topology) {
+                        Ok(all) => format!("{} invoker{}", all.len(), plural(all.len())),
+                        Err(_) => format!(
+                            "{} entr{}",
+                            f.invokers.len(),
+                            if f.invokers.len() == 1 { "y" } else { "ies" }
+                        ),
+                    };
                     format!(
-                        "CAPIF {} invoker entr{} at {} -> {}{ccf_a} ({arrival})",
-                        f.invokers.len(),
-                        if f.invokers.len() == 1 { "y" } else { "ies" },
+                        "CAPIF {} ({count}) onboarding at {}, invoking {}{ccf_a} ({arrival})",
+                        entries.join(", "),
                         f.ccf,
                         f.aef
                     )
@@ -482,12 +859,26 @@ pub fn summarize_scenario(s: &Scenario) -> String {
             }
         })
         .collect();
+    let capif = if e.workload.iter().any(|w| matches!(w, WorkloadSpec::Capif(_))) {
+        let c = &e.capif;
+        let n = |k: usize, what: &str| format!("{k} {what}{}", plural(k));
+        format!(
+            "; CAPIF-1e {:?}, recovery {:?}, {}, {}, {}",
+            c.capif1e_tls,
+            c.recovery,
+            n(c.aefs.len(), "AEF profile"),
+            n(c.method_changes.len(), "method change"),
+            n(c.revocations.len(), "revocation"),
+        )
+    } else {
+        String::new()
+    };
     let seeds = match &e.seeds {
         Some(s) => format!("{s:?}"),
         None => "[1] (default)".to_string(),
     };
     format!(
-        "experiment `{}` on {} ({}), {} workload flow{}: {}; seeds {seeds}; duration {} (warmup {}); \
+        "experiment `{}` on {} ({}), {} workload flow{}: {}{capif}; seeds {seeds}; duration {} (warmup {}); \
          max {} events; scenario hash {}.",
         e.name,
         s.topology_path.display(),
@@ -519,6 +910,97 @@ mod tests {
         assert_eq!(suggest("Constnt", ["Constant", "Uniform"]).as_deref(), Some("Constant"));
         assert_eq!(suggest("nf-x", ["nf-a", "sepp-b"]).as_deref(), Some("nf-a"));
         assert_eq!(suggest("zzzzzz", ["source", "target"]), None);
+    }
+
+    fn capif_topology() -> TopologyFile {
+        let src = r#"Topology(
+            domains: [(name: "p", kind: CapifProvider), (name: "i", kind: Other)],
+            nodes: [
+                (name: "ccf", domain: "p", role: Ccf),
+                (name: "inv-b2", domain: "i", role: Invoker),
+                (name: "inv-a1", domain: "i", role: Invoker),
+                (name: "inv-lookalike", domain: "i", role: Router),
+                (name: "inv-a2", domain: "i", role: Invoker),
+                (name: "other-1", domain: "i", role: Invoker),
+            ],
+            links: [],
+        )"#;
+        ron::from_str(src).unwrap()
+    }
+
+    fn pats(p: &[&str]) -> Vec<String> {
+        p.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn expand_invokers_keeps_order_and_expands_prefixes_in_topology_order() {
+        let t = capif_topology();
+        let p = pats(&["other-1", "inv-*"]);
+        assert_eq!(
+            expand_invokers(&p, &t).unwrap(),
+            ["other-1", "inv-b2", "inv-a1", "inv-a2"]
+        );
+        let p = pats(&["inv-a*", "inv-b2"]);
+        assert_eq!(expand_invokers(&p, &t).unwrap(), ["inv-a1", "inv-a2", "inv-b2"]);
+        // Plain names are kept as written (their role is checked by the validator).
+        let p = pats(&["ccf", "inv-a1"]);
+        assert_eq!(expand_invokers(&p, &t).unwrap(), ["ccf", "inv-a1"]);
+        // `*` alone: every invoker, routers sharing a prefix never.
+        let p = pats(&["*"]);
+        assert_eq!(
+            expand_invokers(&p, &t).unwrap(),
+            ["inv-b2", "inv-a1", "inv-a2", "other-1"]
+        );
+        assert_eq!(expand_invokers(&[], &t).unwrap(), Vec::<&str>::new());
+    }
+
+    #[test]
+    fn expand_invokers_refuses_empty_globs_and_duplicates() {
+        let t = capif_topology();
+        let (i, m) = expand_invokers(&pats(&["inv-a1", "nobody-*"]), &t).unwrap_err();
+        assert_eq!((i, m.as_str()), (1, "`nobody-*` matches no node with role Invoker"));
+        // A router with the prefix does not count.
+        let (i, _) = expand_invokers(&pats(&["inv-look*"]), &t).unwrap_err();
+        assert_eq!(i, 0);
+        let (i, m) = expand_invokers(&pats(&["inv-a1", "other-1", "inv-a1"]), &t).unwrap_err();
+        assert_eq!(i, 2);
+        assert!(
+            m.contains("duplicate invoker `inv-a1` (already listed at invokers[0])"),
+            "{m}"
+        );
+        let (i, m) = expand_invokers(&pats(&["inv-a2", "inv-a*"]), &t).unwrap_err();
+        assert_eq!(i, 1);
+        assert!(
+            m.contains("`inv-a*` matches invoker `inv-a2`, already listed at invokers[0]"),
+            "{m}"
+        );
+        let (i, _) = expand_invokers(&pats(&["inv-*", "inv-a1"]), &t).unwrap_err();
+        assert_eq!(i, 1);
+        let (i, _) = expand_invokers(&pats(&["inv-a*", "inv-*"]), &t).unwrap_err();
+        assert_eq!(i, 1);
+    }
+
+    #[test]
+    fn expand_invokers_is_cheap_for_a_storm() {
+        let mut t = capif_topology();
+        let proto = t.nodes[1].clone();
+        for k in 0..5000 {
+            let mut n = proto.clone();
+            n.name = format!("storm-{k:05}");
+            t.nodes.push(n);
+        }
+        let p = pats(&["storm-*"]);
+        let all = expand_invokers(&p, &t).unwrap();
+        assert_eq!(all.len(), 5000);
+        assert_eq!((all[0], all[4999]), ("storm-00000", "storm-04999"));
+    }
+
+    #[test]
+    fn glob_suggestions_are_prefixes_of_invokers() {
+        let t = capif_topology();
+        assert_eq!(glob_suggestion("invv-*", &t).as_deref(), Some("inv-*"));
+        assert_eq!(glob_suggestion("othr-*", &t).as_deref(), Some("other-*"));
+        assert_eq!(glob_suggestion("zzzzzzzz*", &t), None);
     }
 
     #[test]

@@ -93,6 +93,25 @@ const CASES: &[Case] = &[
     case("e_via_not_proxy.ron",     "7:52",  "workload[0].Http.via",             "has role Sepp; it must be Proxy or Ri", None),
     case("e_unreachable.ron",       "7:39",  "workload[0].Http.server",          "`island` is unreachable from `proxy`", None),
     case("e_one_way.ron",           "7:52",  "workload[0].Http.via",             "`proxy` is unreachable from `nf-b`", None),
+    // CAPIF flows and knobs.
+    case("e_capif_glob_no_match.ron",  "7:40", "workload[0].Capif.invokers[1]",  "`invokr-*` matches no node with role Invoker", Some("invoker-*")),
+    case("e_capif_invoker_typo.ron",   "7:40", "workload[0].Capif.invokers[1]",  "unknown node `invoker-3`",          Some("invoker-1")),
+    case("e_capif_duplicate_invoker.ron", "7:40", "workload[0].Capif.invokers[1]", "`invoker-*` matches invoker `invoker-2`, already listed at invokers[0]", None),
+    case("e_capif_glob_unreachable.ron", "7:27", "workload[0].Capif.invokers[0]", "`ccf-x` is unreachable from `inv-2` (matched by `inv-*`)", None),
+    case("e_capif_aef_is_ccf.ron",     "7:60", "workload[0].Capif.aef",          "aef node `ccf-a` has role Ccf; it must be Aef", None),
+    case("e_capif_same_ccf.ron",       "7:79", "workload[0].Capif.aef_ccf",      "ccf and aef_ccf are both `ccf-b`",  None),
+    case("e_capif_empty_prefs.ron",    "7:77", "workload[0].Capif.prefs",        "prefs is empty",                    None),
+    case("e_capif_recovery_typo.ron",  "10:19", "capif.recovery",                "unknown variant `ExplicitCaus`",    Some("ExplicitCause")),
+    case("e_capif_interconnection.ron", "10:26", "capif.interconnection",        "RoutablePrefix reveals the CCF-B id that OpaqueHandle hides", None),
+    case("e_capif_zero_session.ron",   "11:34", "capif.invocations_per_session", "invocations_per_session must be >= 1", None),
+    case("e_capif_aefs_unknown.ron",   "12:13", "capif.aefs[\"aef-a3\"]",        "unknown node `aef-a3`",             Some("aef-a1")),
+    case("e_capif_duplicate_method.ron", "11:53", "capif.aefs[\"aef-a1\"].methods[2]", "duplicate security method `PSK` (already at methods[0])", None),
+    case("e_capif_empty_apis.ron",     "10:33", "capif.aefs[\"aef-a1\"].apis",    "apis is empty",                     None),
+    case("e_capif_method_change_unknown_aef.ron", "10:42", "capif.method_changes[0].aef", "unknown node `aef-1a`", Some("aef-a1")),
+    case("e_capif_method_change_unused_aef.ron",  "10:42", "capif.method_changes[0].aef", "no Capif flow uses AEF `aef-a2`", Some("aef-a1")),
+    case("e_capif_method_change_late.ron", "10:76", "capif.method_changes[1].at", "method change at 12s is not before the end of the run (duration 10s)", None),
+    case("e_capif_revoke_non_invoker.ron", "10:43", "capif.revocations[0].invoker", "node `aef-a2` has role Aef; it must be Invoker", None),
+    case("e_capif_revoke_unlisted.ron", "10:43", "capif.revocations[0].invoker", "invoker `invoker-2` is not an invoker of any Capif flow", Some("invoker-1")),
     Case { blames: Some("t_unknown_link_node.ron"),
         ..case("e_bad_topology.ron","12:34", "links[0].target",                  "unknown node `nf-x`",               Some("nf-a")) },
 ];
@@ -239,6 +258,109 @@ fn good_inputs_load() {
             assert!(summary.contains(w), "{file}: `{w}` not in {summary}");
         }
     }
+}
+
+/// Writes an experiment into a fresh temporary folder (its topology path is absolute, so
+/// the shipped topologies serve) and loads it.
+fn load_written(name: &str, src: &str) -> Result<secsim::scenario::Scenario, ScenarioError> {
+    let d = std::env::temp_dir().join(format!("secsim-scenario-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let path = d.join(format!("{name}.ron"));
+    std::fs::write(&path, src).unwrap();
+    let loaded = validate_path(&path).and_then(|_| load_experiment(&path));
+    let _ = std::fs::remove_dir_all(&d);
+    loaded
+}
+
+fn topology(file: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("topologies")
+        .join(file)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn capif_experiments_validate() {
+    // A storm: 1000 invokers by one glob, every knob block in use.
+    let storm = format!(
+        r#"Experiment(
+    name: "capif-storm",
+    topology: "{}",
+    duration: "60s",
+    workload: [
+        Capif((
+            invokers: ["invoker-*"],
+            ccf: "ccf-a",
+            aef: "aef-a1",
+            prefs: Some(["PSK", "OAUTH"]),
+            arrival: Poisson(rate_per_s: 0.5),
+            start_spread: Some("0s"),
+        )),
+    ],
+    capif: (
+        capif1e_tls: Tls12,
+        psk_validity: Some("10m"),
+        recovery: CcfPush(SecurityNotification),
+        invocations_per_session: Some(1),
+        aefs: {{"aef-a1": (methods: Some(["PKI", "PSK"]), apis: Some(["api1", "api2"]))}},
+        method_changes: [(at: "30s", aef: "aef-a1", methods: ["OAUTH"])],
+        revocations: [(at: "40s", invoker: "invoker-0500")],
+        interconnection: (ccf_b_id: OpaqueHandle, home_lookup: AskAllPeers),
+    ),
+)"#,
+        topology("capif-storm-1000.ron")
+    );
+    let s = load_written("storm", &storm).unwrap();
+    let secsim::scenario::WorkloadSpec::Capif(flow) = &s.experiment.workload[0] else {
+        panic!("not a Capif flow");
+    };
+    let invokers = secsim::scenario::validate::expand_invokers(&flow.invokers, &s.topology).unwrap();
+    assert_eq!(invokers.len(), 1000);
+    assert_eq!((invokers[0], invokers[999]), ("invoker-0001", "invoker-1000"));
+    let summary = secsim::scenario::validate::summarize_scenario(&s);
+    for w in [
+        "CAPIF invoker-* (1000 invokers) onboarding at ccf-a, invoking aef-a1 (Poisson 0.5/s)",
+        "recovery CcfPush(SecurityNotification)",
+        "1 method change",
+        "1 revocation",
+    ] {
+        assert!(summary.contains(w), "`{w}` not in {summary}");
+    }
+
+    // Interconnected: plain invoker, the AEF registered at the other CCF.
+    let two = format!(
+        r#"Experiment(
+    name: "capif-two",
+    topology: "{}",
+    duration: "10s",
+    workload: [
+        Capif((invokers: ["invoker-1"], ccf: "ccf-b", aef: "aef-a1", aef_ccf: Some("ccf-a"),
+               arrival: Periodic(interval: "1s"))),
+    ],
+)"#,
+        topology("capif-two-providers.ron")
+    );
+    let s = load_written("two", &two).unwrap();
+    let summary = secsim::scenario::validate::summarize_scenario(&s);
+    assert!(
+        summary.contains("CAPIF invoker-1 (1 invoker) onboarding at ccf-b, invoking aef-a1 registered at ccf-a"),
+        "{summary}"
+    );
+
+    // CAPIF knobs without a Capif flow are no error.
+    let http = format!(
+        r#"Experiment(
+    name: "no-capif-flow",
+    topology: "{}",
+    duration: "10s",
+    workload: [Http((client: "nf-a", server: "sepp-a", arrival: Poisson(rate_per_s: 1.0)))],
+    capif: (recovery: TlsFailureOnly, aefs: {{"aef-x": (apis: Some(["api9"]))}}),
+)"#,
+        dir("bad_inputs").join("ok_topology.ron").display()
+    );
+    let s = load_written("http", &http).unwrap();
+    assert!(!secsim::scenario::validate::summarize_scenario(&s).contains("CAPIF"));
 }
 
 /// Checks that an error is located inside `src` (or at its very end).
