@@ -401,7 +401,13 @@ impl Network {
     /// The server aborts a connection with a fatal TLS alert (e.g. it refuses the client's
     /// certificate when it reads the client's Finished): the client learns it one way later
     /// as [`ConnFailure::Tls`], with the streams still open; later requests are ignored.
-    pub fn abort_conn<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId, alert: &'static str, reason: String) {
+    pub fn abort_conn<M: From<Wire>>(
+        &mut self,
+        ctx: &mut Ctx<'_, M>,
+        conn: ConnId,
+        alert: &'static str,
+        reason: String,
+    ) {
         let c = &mut self.conns[conn as usize];
         if c.state == ClientState::Closed {
             return;
@@ -838,9 +844,14 @@ impl Network {
             Segment::Connect(fin) => {
                 if let Some(fin) = fin {
                     let client_name = self.topo.name(client).to_string();
-                    let r =
-                        self.sec
-                            .server_finish(node, client, &client_name, now, &mut self.conns[id as usize].proxy_tls, &fin);
+                    let r = self.sec.server_finish(
+                        node,
+                        client,
+                        &client_name,
+                        now,
+                        &mut self.conns[id as usize].proxy_tls,
+                        &fin,
+                    );
                     if let Err(f) = r {
                         return self.tls_failed(ctx, id, node, f);
                     }
@@ -937,9 +948,14 @@ impl Network {
             }
             Segment::ClientFinished(fin) => {
                 let client_name = self.sec.expected_name(client, self.topo.name(client));
-                let r = self
-                    .sec
-                    .server_finish(server, client, &client_name, now, &mut self.conns[id as usize].tls, &fin);
+                let r = self.sec.server_finish(
+                    server,
+                    client,
+                    &client_name,
+                    now,
+                    &mut self.conns[id as usize].tls,
+                    &fin,
+                );
                 match r {
                     Ok(_) => {
                         self.conns[id as usize].server_ready = true;

@@ -377,7 +377,10 @@ impl Security {
             }
             // Without signatures, trust is checked by name: the chain must end at an anchor.
             let top = chain.last().unwrap_or(leaf);
-            if !anchors.iter().any(|a| a.subject == top.issuer || a.subject == top.subject) {
+            if !anchors
+                .iter()
+                .any(|a| a.subject == top.issuer || a.subject == top.subject)
+            {
                 return Err(fail("unknown_ca", format!("issuer {} is not trusted", top.issuer)));
             }
         }

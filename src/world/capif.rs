@@ -257,7 +257,7 @@ enum Then {
         ccf: NodeId,
         conn: ConnId,
         stream: u32,
-        input: CcfInput,
+        input: Box<CcfInput>,
         op: &'static str,
     },
     /// Answer on (conn, stream) with the last step's answer.
@@ -439,7 +439,7 @@ impl CapifPlane {
                 ArrivalSpec::Periodic { interval } => Arrival::Periodic(interval),
             };
             let label = f.name.clone().unwrap_or_else(|| format!("{}->{}", f.ccf, f.aef));
-            let names = expand_invokers(&f.invokers, topo_spec)
+            let names = crate::scenario::validate::expand_invokers(&f.invokers, topo_spec)
                 .map_err(|(i, m)| format!("{}: {m}", at(&format!("invokers[{i}]"))))?;
             let spread = f.start_spread.unwrap_or(SimDuration::from_secs(1));
             let mut rng = stream(seed, &format!("capif-start:{label}"));
@@ -451,7 +451,12 @@ impl CapifPlane {
                 } else {
                     rand::Rng::random_range(&mut rng, 0..spread.as_nanos())
                 };
-                members.push((fi as u32, id, SimTime::ZERO + f.start + SimDuration::from_nanos(offset), prefs.clone()));
+                members.push((
+                    fi as u32,
+                    id,
+                    SimTime::ZERO + f.start + SimDuration::from_nanos(offset),
+                    prefs.clone(),
+                ));
             }
             plan_flows.push(Flow {
                 label,
@@ -532,7 +537,10 @@ impl CapifPlane {
             // the first such CCF (interconnection: CCF-B's, distributed via CCF-A).
             let anchors: Vec<pki::Certificate> = homes
                 .iter()
-                .filter_map(|h| ccfs.get(h).map(|c: &CcfActor| c.m.onboarding().ca_certificate().clone()))
+                .filter_map(|h| {
+                    ccfs.get(h)
+                        .map(|c: &CcfActor| c.m.onboarding().ca_certificate().clone())
+                })
                 .collect();
             let home = homes[0];
             let tokens = Some(TokenVerifier {
@@ -819,7 +827,16 @@ impl CapifPlane {
             (S::Authenticating, S::MethodSelected | S::Onboarded) => ("capif_authentication", false),
             _ => return,
         };
-        self.record(net, i, procedure, method, now, if ok { Outcome::Ok } else { Outcome::Error }, 0, records);
+        self.record(
+            net,
+            i,
+            procedure,
+            method,
+            now,
+            if ok { Outcome::Ok } else { Outcome::Error },
+            0,
+            records,
+        );
         let a = &mut self.invokers[i as usize];
         if ok {
             a.failures = 0;
@@ -893,7 +910,7 @@ impl CapifPlane {
             InvokerState::MethodSelected => {
                 let a = &mut self.invokers[i as usize];
                 let first = a.sessions == 0;
-                if !(a.want_invoke || first) && !a.renegotiate {
+                if !(a.want_invoke || first || a.renegotiate) {
                     return;
                 }
                 let renegotiate = std::mem::take(&mut a.renegotiate)
@@ -1107,18 +1124,27 @@ impl CapifPlane {
                 }
             }
             NetEvent::Response { conn, stream, rsp } => {
-                let Some(p) = self.pending.remove(&(conn, stream)) else { return };
+                let Some(p) = self.pending.remove(&(conn, stream)) else {
+                    return;
+                };
                 self.on_response(net, ctx, p, conn, rsp.status, rsp.body, records);
             }
             NetEvent::Connected { conn } => {
                 let Some(&i) = self.by_node.get(&node) else { return };
-                if self.invokers[i as usize].session.as_ref().is_some_and(|(c, _)| *c == conn) {
+                if self.invokers[i as usize]
+                    .session
+                    .as_ref()
+                    .is_some_and(|(c, _)| *c == conn)
+                {
                     self.feed(net, ctx, i, InvokerInput::TlsEstablished, records);
                     self.advance(net, ctx, i, records);
                 }
             }
             NetEvent::Failed { conn, streams, cause } => {
-                let mut lost: Vec<Pending> = streams.iter().filter_map(|s| self.pending.remove(&(conn, *s))).collect();
+                let mut lost: Vec<Pending> = streams
+                    .iter()
+                    .filter_map(|s| self.pending.remove(&(conn, *s)))
+                    .collect();
                 if let Some(&i) = self.by_node.get(&node) {
                     let on_session = self.invokers[i as usize]
                         .session
@@ -1189,7 +1215,13 @@ impl CapifPlane {
         }
         self.feed(net, ctx, i, InvokerInput::TlsFailed, records);
         let reaction = AefReaction::TlsAlert(if alert.is_empty() { "handshake_failure" } else { alert });
-        self.react(net, ctx, i, invoker_next(self.strategy, InvokerSignal::Aef(&reaction)), records);
+        self.react(
+            net,
+            ctx,
+            i,
+            invoker_next(self.strategy, InvokerSignal::Aef(&reaction)),
+            records,
+        );
     }
 
     /// Invoker `i` acts on what a failure or push told it.
@@ -1334,7 +1366,16 @@ impl CapifPlane {
         let a = &self.invokers[i as usize];
         let method = a.m.method().cloned();
         let outcome = if status < 300 { Outcome::Ok } else { Outcome::Refused };
-        self.record(net, i, "capif_invocation", method_label(method.as_ref()), now, outcome, status, records);
+        self.record(
+            net,
+            i,
+            "capif_invocation",
+            method_label(method.as_ref()),
+            now,
+            outcome,
+            status,
+            records,
+        );
         self.feed(
             net,
             ctx,
@@ -1531,11 +1572,25 @@ impl CapifPlane {
                     let f = &self.flows[self.invokers[i as usize].flow as usize];
                     if f.interconnected() && f.aef_ccf == node {
                         //= seed 002 6.X.3.1: CCF-A requests the security information from CCF-B
-                        let method = self.invokers[i as usize].m.method().cloned().unwrap_or(SecurityMethod::Pki);
+                        let method = self.invokers[i as usize]
+                            .m
+                            .method()
+                            .cloned()
+                            .unwrap_or(SecurityMethod::Pki);
                         let plan = self.plan_for(net, f, method);
                         let steps =
                             self.steps_between(net, &plan, f, "Obtain_API_Invoker_Info request", &invoker, &aef_id);
-                        self.start_job(net, ctx, steps, Then::Relay { from: node, conn, stream }, records);
+                        self.start_job(
+                            net,
+                            ctx,
+                            steps,
+                            Then::Relay {
+                                from: node,
+                                conn,
+                                stream,
+                            },
+                            records,
+                        );
                         return;
                     }
                 }
@@ -1568,7 +1623,7 @@ impl CapifPlane {
                             ccf: node,
                             conn,
                             stream,
-                            input,
+                            input: Box::new(input),
                             op: "negotiation",
                         };
                         self.start_job(net, ctx, steps, then, records);
@@ -1596,7 +1651,7 @@ impl CapifPlane {
                         ccf: node,
                         conn,
                         stream,
-                        input,
+                        input: Box::new(input),
                         op: "token",
                     };
                     self.start_job(net, ctx, steps, then, records);
@@ -1805,11 +1860,22 @@ impl CapifPlane {
         records: &mut Vec<Record>,
     ) {
         let job = self.jobs.len() as u32;
-        self.jobs.push(Job { steps, then, last: None });
+        self.jobs.push(Job {
+            steps,
+            then,
+            last: None,
+        });
         self.run_step(net, ctx, job, 0, records);
     }
 
-    fn run_step(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, job: u32, step: usize, records: &mut Vec<Record>) {
+    fn run_step(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        job: u32,
+        step: usize,
+        records: &mut Vec<Record>,
+    ) {
         let j = &self.jobs[job as usize];
         let Some(s) = j.steps.get(step) else {
             let then = j.then.clone();
@@ -1904,7 +1970,14 @@ impl CapifPlane {
         net.respond(ctx, conn, stream, rsp);
     }
 
-    fn finish_job(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, job: u32, then: Then, records: &mut Vec<Record>) {
+    fn finish_job(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        job: u32,
+        then: Then,
+        records: &mut Vec<Record>,
+    ) {
         let last = self.jobs[job as usize].last.take();
         // Steps are no longer needed once the job ends.
         self.jobs[job as usize].steps.clear();
@@ -1921,7 +1994,7 @@ impl CapifPlane {
                     return;
                 }
                 let client = net.conn(conn).client;
-                self.ccf_feed(net, ctx, ccf, conn, stream, op, client, input, records);
+                self.ccf_feed(net, ctx, ccf, conn, stream, op, client, *input, records);
             }
             Then::Relay { from, conn, stream } => {
                 let (status, schema, body) = last.unwrap_or((
@@ -1997,7 +2070,13 @@ impl CapifPlane {
             let invoker = body.revoke_info.api_invoker_id.clone();
             let a = self.aefs.get_mut(&node).expect("aef node");
             a.revoked_at.insert(invoker.clone(), now);
-            a.m.handle(now, &mut a.rng, AefInput::Revoke { invoker: invoker.clone() });
+            a.m.handle(
+                now,
+                &mut a.rng,
+                AefInput::Revoke {
+                    invoker: invoker.clone(),
+                },
+            );
             if a.psk_ids.remove(&invoker) {
                 net.sec.remove_psk(node, invoker.as_bytes());
             }
@@ -2029,7 +2108,9 @@ impl CapifPlane {
                     Credential::Psk(key),
                 )
             }
-            TlsMode::Certificate if token.is_some() => (authenticated, SecurityMethod::Oauth, Credential::ServerAuthOnly),
+            TlsMode::Certificate if token.is_some() => {
+                (authenticated, SecurityMethod::Oauth, Credential::ServerAuthOnly)
+            }
             TlsMode::Certificate => (
                 authenticated,
                 SecurityMethod::Pki,
@@ -2192,7 +2273,9 @@ impl CapifPlane {
                 }
                 Output::Send(m) => {
                     let Some(status) = m.status else { continue };
-                    let Some(q) = invoker.and_then(|i| a.waiting.get_mut(i)) else { continue };
+                    let Some(q) = invoker.and_then(|i| a.waiting.get_mut(i)) else {
+                        continue;
+                    };
                     if q.is_empty() {
                         continue;
                     }
@@ -2265,7 +2348,9 @@ impl CapifPlane {
 
     fn method_change(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize) {
         let now = ctx.now();
-        let Some(c) = self.spec.method_changes.get(k).cloned() else { return };
+        let Some(c) = self.spec.method_changes.get(k).cloned() else {
+            return;
+        };
         let Some(node) = net.topo.node_id(&c.aef) else { return };
         let Some(a) = self.aefs.get_mut(&node) else { return };
         //= TS 33.122 5.1.1 (seed 004): the APF informs the CCF of the AEF's new methods
@@ -2333,11 +2418,17 @@ impl CapifPlane {
 
     fn revoke(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize) {
         let now = ctx.now();
-        let Some(r) = self.spec.revocations.get(k).cloned() else { return };
-        let Some(node) = net.topo.node_id(&r.invoker) else { return };
+        let Some(r) = self.spec.revocations.get(k).cloned() else {
+            return;
+        };
+        let Some(node) = net.topo.node_id(&r.invoker) else {
+            return;
+        };
         let Some(&i) = self.by_node.get(&node) else { return };
         let inv = &self.invokers[i as usize];
-        let Some(id) = inv.m.api_invoker_id().map(str::to_string) else { return };
+        let Some(id) = inv.m.api_invoker_id().map(str::to_string) else {
+            return;
+        };
         let f = &self.flows[inv.flow as usize];
         let (ccf, aef, aef_ccf) = (f.ccf, f.aef, f.aef_ccf);
         //= TS 29.222 5.6.2.4: the CCF deletes the invoker's security context...
@@ -2375,27 +2466,4 @@ impl CapifPlane {
         let (conn, stream) = net.request(ctx, ccf, node, None, req);
         self.pending.insert((conn, stream), Pending::Fire);
     }
-}
-
-/// Expands `prefix*` entries to the invokers of the topology (temporary; see validate).
-fn expand_invokers<'a>(patterns: &'a [String], t: &'a TopologyFile) -> Result<Vec<&'a str>, (usize, String)> {
-    let mut out: Vec<&str> = Vec::new();
-    for (i, p) in patterns.iter().enumerate() {
-        match p.strip_suffix('*') {
-            Some(prefix) => {
-                let before = out.len();
-                out.extend(
-                    t.nodes
-                        .iter()
-                        .filter(|n| n.role == crate::scenario::NodeRole::Invoker && n.name.starts_with(prefix))
-                        .map(|n| n.name.as_str()),
-                );
-                if out.len() == before {
-                    return Err((i, format!("`{p}` matches no invoker")));
-                }
-            }
-            None => out.push(p.as_str()),
-        }
-    }
-    Ok(out)
 }
