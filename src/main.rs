@@ -57,6 +57,9 @@ enum BenchCommand {
     Phold(secsim::bench::phold::PholdArgs),
     /// N32 handshakes per wall-second (default: the 50-PLMN IPX hub), per crypto fidelity.
     N32(secsim::bench::n32::N32BenchArgs),
+    /// Full CAPIF flows (onboard, negotiate, authenticate, invoke) per wall-second, per crypto
+    /// fidelity, on a generated single-provider scenario (default 1000 invokers).
+    Capif(secsim::bench::capif::CapifBenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -113,6 +116,16 @@ fn main() -> ExitCode {
             }
         },
         Command::Bench(BenchCommand::N32(args)) => match secsim::bench::n32::run(&args) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("secsim: error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Bench(BenchCommand::Capif(args)) => match secsim::bench::capif::run(&args) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS
