@@ -91,7 +91,7 @@ use crate::proto::capif::security_method::AccessPolicy;
 use crate::proto::capif::types::{
     AccessTokenReq, AefLocator, AefProfile, ApiInvokerEnrolmentDetails, Cause, CheckAuthenticationReq,
     EventNotification, InterfaceAddress, InterfaceDescription, RevokeAuthorizationReq, RevokeAuthorizationRsp,
-    SecurityMethod, SecurityNotification, SecurityTarget, ServiceSecurity, Version,
+    SecurityMethod, SecurityNotification, SecurityTarget, ServiceApiDescription, ServiceSecurity, Version,
 };
 use crate::proto::common::SupportedFeatures;
 use crate::scenario::{ArrivalSpec, Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
@@ -124,6 +124,7 @@ const CHECK_PATH: &str = "/aef-security/v1/check-authentication";
 const REVOKE_PATH: &str = "/aef-security/v1/revoke-authorization";
 const NOTIFY_PATH: &str = "/capif-notify";
 const CAPIF6E_PREFIX: &str = "/secsim-capif6e/v1/jobs/";
+const PUBLISH_PREFIX: &str = "/published-apis/v1/";
 /// Consecutive failed procedures after which an invoker stops (a safety net; each failure
 /// also backs off).
 const MAX_FAILURES: u32 = 6;
@@ -312,6 +313,8 @@ pub struct CapifPlane {
     ccfs: BTreeMap<NodeId, CcfActor>,
     aefs: BTreeMap<NodeId, AefActor>,
     pending: BTreeMap<(ConnId, u32), Pending>,
+    /// APF nodes in the AEFs' domains (they publish method changes).
+    apfs: BTreeSet<NodeId>,
     jobs: Vec<Job>,
     tls12: BTreeMap<ConnId, tls12::Tls12Session>,
     variant: AefPskVariant,
@@ -608,12 +611,13 @@ impl CapifPlane {
             );
             // The material is replaced by the session of the connection the Security Method
             // Response arrives on (`set_capif1e`); this placeholder is never used for a key.
-            let placeholder = tls12::handshake(
-                &mut stream(seed, &format!("capif1e-none:{name}")),
-                &mut stream(seed, &format!("capif1e-none-s:{name}")),
-                true,
-            )
-            .map_err(|e| format!("invoker {name}: {e}"))?;
+            let placeholder = tls12::Tls12Session {
+                client_random: [0; 32],
+                server_random: [0; 32],
+                session_id: [0; 32],
+                master_secret: [0; 48],
+                extended_master_secret: true,
+            };
             let cfg = InvokerConfig {
                 enrolment,
                 target: SecurityTarget::InterfaceDetails(iface.clone()),
@@ -665,6 +669,15 @@ impl CapifPlane {
             ccfs,
             aefs,
             pending: BTreeMap::new(),
+            apfs: aef_users
+                .keys()
+                .filter_map(|&a| {
+                    let d = net.topo.node(a).domain;
+                    (0..net.topo.node_count() as NodeId).find(|&n| {
+                        net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == d
+                    })
+                })
+                .collect(),
             jobs: Vec::new(),
             tls12: BTreeMap::new(),
             variant,
@@ -683,6 +696,7 @@ impl CapifPlane {
         let mut v: Vec<NodeId> = self.invokers.iter().map(|i| i.node).collect();
         v.extend(self.ccfs.keys());
         v.extend(self.aefs.keys());
+        v.extend(self.apfs.iter().copied());
         v
     }
 
@@ -1513,11 +1527,31 @@ impl CapifPlane {
             }
         }
         let seed = self.seed;
+        let full = net.sec.fidelity == CryptoFidelity::Full;
         let s = self.tls12.entry(conn).or_insert_with(|| {
             let mut c = stream(seed, &format!("capif1e-client:{conn}"));
             let mut s = stream(seed, &format!("capif1e-server:{conn}"));
-            // Invariant: the TLS 1.2 handshake between two honest RNG streams cannot fail.
-            tls12::handshake(&mut c, &mut s, true).expect("tls 1.2 handshake between honest ends")
+            if full {
+                // Invariant: the TLS 1.2 handshake between two honest RNG streams cannot fail.
+                tls12::handshake(&mut c, &mut s, true).expect("tls 1.2 handshake between honest ends")
+            } else {
+                // `keys` / `timing`: ECDHE simulated by a seeded pre-master secret; the PRF runs.
+                let mut session = tls12::Tls12Session {
+                    client_random: [0; 32],
+                    server_random: [0; 32],
+                    session_id: [0; 32],
+                    master_secret: [0; 48],
+                    extended_master_secret: false,
+                };
+                let mut pre_master = [0u8; 32];
+                rand::RngCore::fill_bytes(&mut c, &mut session.client_random);
+                rand::RngCore::fill_bytes(&mut s, &mut session.server_random);
+                rand::RngCore::fill_bytes(&mut s, &mut session.session_id);
+                rand::RngCore::fill_bytes(&mut s, &mut pre_master);
+                session.master_secret =
+                    tls12::master_secret(&pre_master, &session.client_random, &session.server_random);
+                session
+            }
         });
         Capif1eMaterial::Tls12(s.clone())
     }
@@ -1552,6 +1586,45 @@ impl CapifPlane {
         };
         if let Some(rest) = path.strip_prefix(CAPIF6E_PREFIX) {
             self.cross_step_at(net, ctx, node, conn, stream, rest);
+            return;
+        }
+        if path.starts_with(PUBLISH_PREFIX) && req.method == "PUT" {
+            //= TS 29.222 8.2 Publish_Service_API: the APF updates the AEF profile
+            let Ok(desc) = serde_json::from_str::<ServiceApiDescription>(&req.body) else {
+                return bad(net, ctx, 400, "INVALID_BODY");
+            };
+            for p in desc.aef_profiles.iter().flatten() {
+                let methods = p.security_methods.clone().unwrap_or_default();
+                self.publish_change(net, ctx, &p.aef_id, &methods, &desc.api_name);
+            }
+            let now = ctx.now();
+            if now >= self.warmup {
+                records.push(Record {
+                    procedure: "ccf_request",
+                    variant: "publish".into(),
+                    initiator: client_name.clone(),
+                    responder: net.topo.name(node).to_string(),
+                    via: String::new(),
+                    start_ns: now.as_nanos(),
+                    end_ns: now.as_nanos(),
+                    outcome: Outcome::Ok,
+                    status: 200,
+                    new_connection: false,
+                    bytes: 0,
+                    round_trips: 0,
+                    overhead_bytes: 0,
+                });
+            }
+            net.respond(
+                ctx,
+                conn,
+                stream,
+                HttpResponse {
+                    status: 200,
+                    schema: "ServiceAPIDescription",
+                    body: req.body,
+                },
+            );
             return;
         }
         let (op, input): (&'static str, CcfInput) = if path == ONBOARD_PATH && req.method == "POST" {
@@ -2353,19 +2426,14 @@ impl CapifPlane {
         };
         let Some(node) = net.topo.node_id(&c.aef) else { return };
         let Some(a) = self.aefs.get_mut(&node) else { return };
-        //= TS 33.122 5.1.1 (seed 004): the APF informs the CCF of the AEF's new methods
+        // The AEF changes its methods now; uses of the old ones fail from here on.
         a.methods = c.methods.clone();
-        for ccf in self.ccfs.values_mut() {
-            ccf.m.set_aef_methods(&c.aef, &c.methods);
-        }
         if self.strategy != RecoveryStrategy::ExplicitCause && !c.methods.contains(&SecurityMethod::Psk) {
             for id in std::mem::take(&mut a.psk_ids) {
                 net.sec.remove_psk(node, id.as_bytes());
             }
         }
-        let api = a.api.clone();
-        // Invokers whose negotiated method the AEF no longer supports.
-        let mut affected = Vec::new();
+        let (api, ccf) = (a.api.clone(), a.ccf);
         for inv in self.invokers.iter_mut() {
             if self.flows[inv.flow as usize].aef != node {
                 continue;
@@ -2380,23 +2448,81 @@ impl CapifPlane {
                 extra: 0,
                 now_supported: c.methods.clone(),
             });
-            if let Some(id) = inv.m.api_invoker_id() {
-                affected.push((
-                    inv.node,
-                    AffectedInvoker {
-                        api_invoker_id: id.to_string(),
-                        subscription_id: Some(format!("sub-{id}")),
-                    },
-                ));
+        }
+        //= TS 33.122 5.1.1 (seed 004): "API publishing function shall inform the CAPIF core
+        //= function the updated security method when AEF updates its security method"
+        let domain = net.topo.node(node).domain;
+        let apf = (0..net.topo.node_count() as NodeId)
+            .find(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == domain);
+        let Some(apf) = apf else {
+            // No APF node in the AEF's domain: the CCF learns it at once.
+            self.publish_change(net, ctx, &c.aef, &c.methods, &api);
+            return;
+        };
+        let profile = self.ccfs[&ccf].m.aefs().iter().find(|p| p.aef_id == c.aef).cloned();
+        let Some(mut profile) = profile else { return };
+        profile.security_methods = Some(c.methods.clone());
+        if let AefLocator::InterfaceDescriptions(ifs) = &mut profile.locator {
+            for i in ifs {
+                i.security_methods = None;
+            }
+        }
+        let body = ServiceApiDescription {
+            api_name: api.clone(),
+            api_id: Some(api.clone()),
+            aef_profiles: Some(vec![profile]),
+            description: None,
+            supported_features: Some(SupportedFeatures::none()),
+            shareable_info: None,
+            pub_api_path: None,
+            ccf_id: None,
+        };
+        let req = HttpRequest {
+            method: "PUT",
+            path: format!("{PUBLISH_PREFIX}{}/service-apis/{api}", net.topo.name(apf)),
+            schema: "ServiceAPIDescription",
+            body: serde_json::to_string(&body).unwrap_or_default(),
+        };
+        let (conn, stream) = net.request(ctx, apf, ccf, None, req);
+        self.pending.insert((conn, stream), Pending::Fire);
+    }
+
+    /// The CCF learns an AEF's new methods: every CCF machine that publishes the AEF updates
+    /// (CCF-B's copy too, which secsim does not model as a separate CAPIF-6e message), and,
+    /// for `CcfPush`, the CCFs notify the invokers whose method the AEF no longer supports.
+    fn publish_change(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        aef_id: &str,
+        methods: &[SecurityMethod],
+        api: &str,
+    ) {
+        for ccf in self.ccfs.values_mut() {
+            ccf.m.set_aef_methods(aef_id, methods);
+        }
+        let Some(aef) = net.topo.node_id(aef_id) else { return };
+        let mut affected = Vec::new();
+        for inv in &self.invokers {
+            if self.flows[inv.flow as usize].aef != aef {
+                continue;
+            }
+            let (Some(m), Some(id)) = (inv.m.method(), inv.m.api_invoker_id()) else {
+                continue;
+            };
+            if !methods.contains(m) {
+                affected.push(AffectedInvoker {
+                    api_invoker_id: id.to_string(),
+                    subscription_id: Some(format!("sub-{id}")),
+                });
             }
         }
         let change = MethodChange {
-            aef_id: c.aef.clone(),
-            api_ids: vec![api],
+            aef_id: aef_id.to_string(),
+            api_ids: vec![api.to_string()],
             descriptions: Vec::new(),
         };
-        let list: Vec<AffectedInvoker> = affected.iter().map(|(_, a)| a.clone()).collect();
-        for action in ccf_on_method_change(self.strategy, &change, &list) {
+        for action in ccf_on_method_change(self.strategy, &change, &affected) {
             let CcfAction::Notify { invoker, body } = action;
             let Some(&i) = self.by_id.get(&invoker) else { continue };
             let inv = &self.invokers[i as usize];

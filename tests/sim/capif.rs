@@ -111,6 +111,7 @@ fn schema_file(name: &str) -> Option<&'static str> {
             Some("TS29222_AEF_Security_API")
         }
         "EventNotification" => Some("TS29222_CAPIF_Events_API"),
+        "ServiceAPIDescription" => Some("TS29222_CAPIF_Publish_Service_API"),
         "ProblemDetails" => Some("TS29122_CommonData"),
         _ => None,
     }
@@ -159,6 +160,7 @@ fn every_capif_body_in_the_shipped_traces_validates() {
         "RevokeAuthorizationReq",
         "RevokeAuthorizationRsp",
         "EventNotification",
+        "ServiceAPIDescription",
         "ProblemDetails",
     ] {
         assert!(seen.contains(must), "no {must} in the CAPIF traces: {seen:?}");
