@@ -17,6 +17,22 @@
 //! - `records.csv`: one row per procedure run (see [`crate::metrics::csv`]).
 //! - `summary.csv`: counts and latency statistics per procedure and variant.
 //! - `latency_cdf.svg` / `.png`: latency CDF per variant (successful procedures).
+//! - when some record is a CAPIF procedure (`capif_*`):
+//!   - `capif_ccf_load.csv`: requests per CCF, 1-second bin and operation, mean per seed
+//!     (see [`crate::metrics::csv::ccf_load`]);
+//!   - `exposure.csv` (when there are `capif_exposure` records): which items crossed which
+//!     domain boundary in which flow, counted over all seeds (see
+//!     [`crate::metrics::csv::exposure`]), and `exposure.svg` / `.png`, the same as an item ×
+//!     boundary grid;
+//!   - `capif_latency_cdf.svg` / `.png`: latency CDFs of the successful onboardings,
+//!     negotiations, authentications and invocations, one panel per procedure, one curve per
+//!     security method;
+//!   - `capif_recovery_timeline.svg` / `.png` (when there are method changes or
+//!     `capif_recovery` records): failed invocations and authentications and completed
+//!     recoveries per simulated second (mean per seed), with the method changes (and
+//!     revocations) marked.
+//!
+//!   The plots are written only when plots are on; the CSV files always.
 //! - with `--trace`: `trace.jsonl` (one seed) or `trace-seed-<S>.jsonl` (several), one JSON
 //!   line per delivered message.
 
@@ -31,11 +47,11 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::engine::Sim;
-use crate::engine::{Limits, SimTime, StopReason, TraceSink};
-use crate::metrics::csv::{RECORDS_HEADER, RowContext, summary, write_records};
+use crate::engine::{Limits, SimDuration, SimTime, StopReason, TraceSink};
+use crate::metrics::csv::{self, RECORDS_HEADER, RowContext, summary, write_records};
 use crate::metrics::plot::{self, Series};
 use crate::metrics::{Outcome, Record};
-use crate::scenario::{Scenario, ScenarioError, load_experiment};
+use crate::scenario::{CapifSpec, Scenario, ScenarioError, load_experiment};
 use crate::world::{BuildError, SimWorld};
 
 /// Default bound on delivered events per run.
@@ -328,6 +344,17 @@ fn write_outputs(
     if exp.outputs.plots {
         write_plots(&exp.name, dir, runs)?;
     }
+    let per_seed: Vec<&[Record]> = runs.iter().map(|r| r.records.as_slice()).collect();
+    write_capif_outputs(
+        &CapifOutputs {
+            name: &exp.name,
+            capif: &exp.capif,
+            duration: exp.duration,
+            plots: exp.outputs.plots,
+        },
+        dir,
+        &per_seed,
+    )?;
 
     let manifest = json!({
         "secsim_version": env!("CARGO_PKG_VERSION"),
@@ -434,4 +461,412 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
         &bars,
     )
     .map_err(io)
+}
+
+fn plot_error(e: plot::PlotError) -> RunError {
+    RunError::Io {
+        path: e.path.clone(),
+        error: std::io::Error::other(e.message),
+    }
+}
+
+/// What [`write_capif_outputs`] needs of the experiment.
+struct CapifOutputs<'a> {
+    name: &'a str,
+    capif: &'a CapifSpec,
+    duration: SimDuration,
+    plots: bool,
+}
+
+/// The CAPIF procedures in the order an invoker runs them, with their short names.
+const CAPIF_PHASES: [(&str, &str); 4] = [
+    ("capif_onboarding", "onboarding"),
+    ("capif_negotiation", "negotiation"),
+    ("capif_authentication", "authentication"),
+    ("capif_invocation", "invocation"),
+];
+
+/// Bound on the bins of the recovery timeline (one per simulated second).
+const MAX_TIMELINE_BINS: u64 = 1_000_000;
+
+/// The CAPIF outputs (see the module documentation); nothing when no record of `runs` (one
+/// slice per seed, in seed order) is a `capif_` procedure.
+fn write_capif_outputs(o: &CapifOutputs<'_>, dir: &Path, runs: &[&[Record]]) -> Result<(), RunError> {
+    use std::collections::BTreeMap;
+    let records = || runs.iter().flat_map(|r| r.iter());
+    if !records().any(|r| r.procedure.starts_with("capif_")) {
+        return Ok(());
+    }
+    let seeds = runs.len().max(1);
+    let has_exposure = records().any(|r| r.procedure == "capif_exposure");
+    write_atomic(&dir.join("capif_ccf_load.csv"), csv::ccf_load(runs).as_bytes())?;
+    if has_exposure {
+        write_atomic(&dir.join("exposure.csv"), csv::exposure(runs).as_bytes())?;
+    }
+    if !o.plots {
+        return Ok(());
+    }
+    let base = |v: &str| v.split(" [").next().unwrap_or(v).to_string();
+
+    // Latency by method: one panel per procedure, one curve per method. Onboarding comes
+    // before any method is chosen, so it is one curve.
+    let panels: Vec<plot::Panel> = CAPIF_PHASES
+        .iter()
+        .map(|&(procedure, short)| {
+            let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+            for r in records().filter(|r| r.procedure == procedure && r.outcome == Outcome::Ok) {
+                let label = if procedure == "capif_onboarding" {
+                    "all".to_string()
+                } else {
+                    base(&r.variant)
+                };
+                groups.entry(label).or_default().push(r.latency_ms());
+            }
+            plot::Panel {
+                title: short.to_string(),
+                series: groups
+                    .into_iter()
+                    .map(|(label, values)| Series { label, values })
+                    .collect(),
+            }
+        })
+        .collect();
+    plot::cdf_panels(
+        dir,
+        "capif_latency_cdf",
+        &format!("{}: CAPIF latency by security method (successful)", o.name),
+        "latency [ms]",
+        &panels,
+    )
+    .map_err(plot_error)?;
+
+    // Failures and recoveries per simulated second around the method changes.
+    let changes = &o.capif.method_changes;
+    if !changes.is_empty() || records().any(|r| r.procedure == "capif_recovery") {
+        const SEC: u64 = 1_000_000_000;
+        let counted = |r: &Record| match r.procedure {
+            "capif_invocation" | "capif_authentication" => r.outcome != Outcome::Ok,
+            "capif_recovery" => r.outcome == Outcome::Ok,
+            _ => false,
+        };
+        let last_ns = records()
+            .filter(|r| counted(r))
+            .map(|r| r.end_ns)
+            .chain(changes.iter().map(|c| c.at.as_nanos()))
+            .fold(o.duration.as_nanos(), u64::max);
+        let bins = last_ns.div_ceil(SEC).clamp(1, MAX_TIMELINE_BINS) as usize;
+        let mut series: Vec<(&str, &str, Vec<f64>, u64)> = vec![
+            ("capif_invocation", "failed invocations", vec![0.0; bins], 0),
+            ("capif_authentication", "failed authentications", vec![0.0; bins], 0),
+            ("capif_recovery", "completed recoveries", vec![0.0; bins], 0),
+        ];
+        for r in records().filter(|r| counted(r)) {
+            if let Some(s) = series.iter_mut().find(|s| s.0 == r.procedure) {
+                s.3 += 1;
+                if let Some(v) = s.2.get_mut((r.end_ns / SEC) as usize) {
+                    *v += 1.0 / seeds as f64;
+                }
+            }
+        }
+        let series: Vec<plot::Binned> = series
+            .into_iter()
+            .map(|(_, label, values, n)| plot::Binned {
+                label: format!("{label} (n={n})"),
+                values,
+            })
+            .collect();
+        let mut markers: Vec<plot::Marker> = changes
+            .iter()
+            .map(|c| plot::Marker {
+                x: c.at.as_secs_f64(),
+                kind: "method change".to_string(),
+                label: format!(
+                    "{} → {}",
+                    c.aef,
+                    c.methods.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            })
+            .collect();
+        markers.extend(o.capif.revocations.iter().map(|v| plot::Marker {
+            x: v.at.as_secs_f64(),
+            kind: "revocation".to_string(),
+            label: format!("revoke {}", v.invoker),
+        }));
+        markers.sort_by(|a, b| a.x.total_cmp(&b.x));
+        let y_label = if seeds == 1 {
+            "per second".to_string()
+        } else {
+            format!("per second (mean of {seeds} seeds)")
+        };
+        plot::timeline(
+            dir,
+            "capif_recovery_timeline",
+            &format!("{}: CAPIF failures and recoveries around method changes", o.name),
+            ("simulated time [s]", &y_label),
+            1.0,
+            &series,
+            &markers,
+        )
+        .map_err(plot_error)?;
+    }
+
+    // The exposure grid: items × boundaries, summed over flows and seeds.
+    if has_exposure {
+        let mut counts: BTreeMap<(&str, String), u64> = BTreeMap::new();
+        for r in records().filter(|r| r.procedure == "capif_exposure") {
+            *counts
+                .entry((r.variant.as_str(), format!("{} → {}", r.initiator, r.responder)))
+                .or_default() += 1;
+        }
+        let mut rows: Vec<String> = counts.keys().map(|k| k.0.to_string()).collect();
+        rows.dedup();
+        let mut cols: Vec<String> = counts.keys().map(|k| k.1.clone()).collect();
+        cols.sort();
+        cols.dedup();
+        let cells = rows
+            .iter()
+            .map(|item| {
+                cols.iter()
+                    .map(|b| counts.get(&(item.as_str(), b.clone())).copied().unwrap_or(0))
+                    .collect()
+            })
+            .collect();
+        let table = plot::Table {
+            corner: "item \\ boundary".to_string(),
+            rows,
+            cols,
+            cells,
+        };
+        let title = if seeds == 1 {
+            format!("{}: items crossing CAPIF domain boundaries", o.name)
+        } else {
+            format!("{}: items crossing CAPIF domain boundaries ({seeds} seeds)", o.name)
+        };
+        plot::table(dir, "exposure", &title, &table).map_err(plot_error)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::proto::capif::types::SecurityMethod;
+    use crate::scenario::{MethodChangeSpec, RevocationSpec};
+
+    fn scratch(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("secsim-run-{}-{name}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn rec(procedure: &'static str, variant: &str, initiator: &str, responder: &str, end_s: f64) -> Record {
+        let end_ns = (end_s * 1e9) as u64;
+        Record {
+            procedure,
+            variant: variant.to_string(),
+            initiator: initiator.to_string(),
+            responder: responder.to_string(),
+            via: "flow".to_string(),
+            start_ns: end_ns.saturating_sub(30_000_000),
+            end_ns,
+            outcome: Outcome::Ok,
+            status: 200,
+            new_connection: false,
+            bytes: 0,
+            round_trips: 0,
+            overhead_bytes: 0,
+        }
+    }
+
+    fn failed(mut r: Record) -> Record {
+        r.outcome = Outcome::Error;
+        r.status = 403;
+        r
+    }
+
+    /// Two seeds of a small CAPIF run: a method change at 2 s, failures, a recovery, CCF
+    /// requests and exposure records.
+    fn seeds() -> Vec<Vec<Record>> {
+        let one = vec![
+            rec("capif_onboarding", "none", "invoker-1", "ccf-a", 0.1),
+            rec("capif_negotiation", "PSK", "invoker-1", "ccf-a", 0.2),
+            rec("capif_authentication", "PSK", "invoker-1", "aef-a1", 0.3),
+            rec("capif_invocation", "PSK", "invoker-1", "aef-a1", 0.5),
+            rec("capif_invocation", "OAUTH", "invoker-2", "aef-a1", 0.6),
+            failed(rec(
+                "capif_invocation",
+                "PSK [MethodNotSupported]",
+                "invoker-1",
+                "aef-a1",
+                2.1,
+            )),
+            failed(rec("capif_authentication", "PSK", "invoker-1", "aef-a1", 2.2)),
+            rec("capif_recovery", "ExplicitCause", "invoker-1", "aef-a1", 2.6),
+            rec("capif_invocation", "PKI", "invoker-1", "aef-a1", 2.6),
+            rec("ccf_request", "token", "invoker-2", "ccf-a", 0.4),
+            rec("ccf_request", "negotiation", "invoker-1", "ccf-a", 2.4),
+            rec("capif_exposure", "InvokerId", "B", "A", 0.3),
+            rec("capif_exposure", "Aefpsk", "B", "A", 0.3),
+        ];
+        let two = vec![
+            rec("capif_onboarding", "none", "invoker-1", "ccf-a", 0.12),
+            rec("capif_invocation", "PSK", "invoker-1", "aef-a1", 0.7),
+            rec("ccf_request", "token", "invoker-2", "ccf-a", 0.8),
+            rec("capif_exposure", "InvokerId", "B", "A", 0.35),
+            rec("capif_exposure", "InvokerId", "Invoker", "B", 0.35),
+        ];
+        vec![one, two]
+    }
+
+    fn spec() -> CapifSpec {
+        CapifSpec {
+            method_changes: vec![MethodChangeSpec {
+                at: SimDuration::from_secs(2),
+                aef: "aef-a1".to_string(),
+                methods: vec![SecurityMethod::Pki, SecurityMethod::Oauth],
+            }],
+            revocations: vec![RevocationSpec {
+                at: SimDuration::from_millis(2500),
+                invoker: "invoker-2".to_string(),
+            }],
+            ..CapifSpec::default()
+        }
+    }
+
+    fn write(dir: &Path, capif: &CapifSpec, duration: SimDuration, runs: &[Vec<Record>], plots: bool) {
+        let per_seed: Vec<&[Record]> = runs.iter().map(Vec::as_slice).collect();
+        let o = CapifOutputs {
+            name: "test",
+            capif,
+            duration,
+            plots,
+        };
+        write_capif_outputs(&o, dir, &per_seed).unwrap();
+    }
+
+    const CAPIF_FILES: [&str; 9] = [
+        "capif_ccf_load.csv",
+        "exposure.csv",
+        "exposure.svg",
+        "exposure.png",
+        "capif_latency_cdf.svg",
+        "capif_latency_cdf.png",
+        "capif_recovery_timeline.svg",
+        "capif_recovery_timeline.png",
+        // Only written by `write_plots`, never here.
+        "latency_cdf.svg",
+    ];
+
+    fn listing(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+        fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    fs::read(&p).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn capif_outputs_are_written_and_deterministic() {
+        let a = scratch("capif-a");
+        let b = scratch("capif-b");
+        write(&a, &spec(), SimDuration::from_secs(4), &seeds(), true);
+        write(&b, &spec(), SimDuration::from_secs(4), &seeds(), true);
+        let (fa, fb) = (listing(&a), listing(&b));
+        let names: Vec<&str> = fa.keys().map(String::as_str).collect();
+        let mut expected = CAPIF_FILES[..8].to_vec();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        for (name, bytes) in &fa {
+            assert!(!bytes.is_empty(), "{name} is empty");
+            assert_eq!(Some(bytes), fb.get(name), "{name} differs between two writes");
+        }
+        assert_eq!(
+            String::from_utf8(fa["exposure.csv"].clone()).unwrap(),
+            "item,from_domain,to_domain,flow,records\n\
+             Aefpsk,B,A,flow,1\n\
+             InvokerId,B,A,flow,2\n\
+             InvokerId,Invoker,B,flow,1\n"
+        );
+        assert_eq!(
+            String::from_utf8(fa["capif_ccf_load.csv"].clone()).unwrap(),
+            "ccf,second,operation,requests\n\
+             ccf-a,0,token,1.000000\n\
+             ccf-a,2,negotiation,0.500000\n"
+        );
+        let svg = String::from_utf8(fa["capif_latency_cdf.svg"].clone()).unwrap();
+        for label in [
+            "onboarding",
+            "negotiation",
+            "authentication",
+            "invocation",
+            "PSK (n=2)",
+            "all (n=2)",
+        ] {
+            assert!(svg.contains(label), "capif_latency_cdf.svg lacks {label}");
+        }
+        let svg = String::from_utf8(fa["exposure.svg"].clone()).unwrap();
+        assert!(svg.contains("InvokerId") && svg.contains("Invoker → B"));
+        let _ = fs::remove_dir_all(&a);
+        let _ = fs::remove_dir_all(&b);
+    }
+
+    #[test]
+    fn capif_outputs_only_what_the_records_call_for() {
+        // No CAPIF record: nothing at all.
+        let d = scratch("capif-none");
+        let http = vec![vec![rec("http_request", "a->b", "a", "b", 1.0)]];
+        write(&d, &spec(), SimDuration::from_secs(4), &http, true);
+        assert!(listing(&d).is_empty());
+        // No exposure, no method change, no recovery: the CCF load and the latency CDFs.
+        let d = scratch("capif-plain");
+        let plain: Vec<Vec<Record>> = seeds()
+            .into_iter()
+            .map(|s| {
+                s.into_iter()
+                    .filter(|r| !matches!(r.procedure, "capif_exposure" | "capif_recovery"))
+                    .collect()
+            })
+            .collect();
+        write(&d, &CapifSpec::default(), SimDuration::from_secs(4), &plain, true);
+        let names: Vec<String> = listing(&d).into_keys().collect();
+        assert_eq!(
+            names,
+            ["capif_ccf_load.csv", "capif_latency_cdf.png", "capif_latency_cdf.svg"]
+        );
+        // Plots off: the CSV files only.
+        let d2 = scratch("capif-noplots");
+        write(&d2, &spec(), SimDuration::from_secs(4), &seeds(), false);
+        let names: Vec<String> = listing(&d2).into_keys().collect();
+        assert_eq!(names, ["capif_ccf_load.csv", "exposure.csv"]);
+        let _ = fs::remove_dir_all(&d);
+        let _ = fs::remove_dir_all(&d2);
+    }
+
+    #[test]
+    fn capif_outputs_survive_odd_input() {
+        // A zero-length run whose only CAPIF records failed, at time 0, with a method change
+        // at 0 and no seeds' worth of successes; and a run with no seeds at all.
+        let d = scratch("capif-odd");
+        let odd = vec![vec![
+            failed(rec("capif_invocation", "none", "i", "aef", 0.0)),
+            rec("capif_recovery", "TlsFailureOnly", "i", "aef", 0.0),
+        ]];
+        let mut capif = spec();
+        capif.method_changes[0].at = SimDuration::ZERO;
+        write(&d, &capif, SimDuration::ZERO, &odd, true);
+        let files = listing(&d);
+        assert!(files.contains_key("capif_recovery_timeline.png"));
+        assert!(files.values().all(|b| !b.is_empty()));
+        write(&d, &capif, SimDuration::ZERO, &[], true);
+        write(&d, &capif, SimDuration::ZERO, &[vec![], vec![]], true);
+        let _ = fs::remove_dir_all(&d);
+    }
 }

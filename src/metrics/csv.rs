@@ -95,6 +95,62 @@ pub fn summary(ctx: &RowContext<'_>, runs: &[(u64, Vec<Record>)]) -> String {
     out
 }
 
+/// Header of `exposure.csv`.
+pub const EXPOSURE_HEADER: &str = "item,from_domain,to_domain,flow,records\n";
+
+/// `exposure.csv`: the `capif_exposure` records of all seeds counted per item, boundary
+/// (the domain it left, the domain it entered) and flow, sorted by those columns. One record
+/// stands for one item crossing one boundary when an invoker first authenticates with a
+/// method, so `records` counts such crossings over all seeds.
+pub fn exposure(runs: &[&[Record]]) -> String {
+    let mut counts: BTreeMap<(&str, &str, &str, &str), u64> = BTreeMap::new();
+    for r in runs
+        .iter()
+        .flat_map(|r| r.iter())
+        .filter(|r| r.procedure == "capif_exposure")
+    {
+        *counts
+            .entry((
+                r.variant.as_str(),
+                r.initiator.as_str(),
+                r.responder.as_str(),
+                r.via.as_str(),
+            ))
+            .or_default() += 1;
+    }
+    let mut out = String::from(EXPOSURE_HEADER);
+    for ((item, from, to, flow), n) in counts {
+        let _ = writeln!(out, "{},{},{},{},{n}", field(item), field(from), field(to), field(flow));
+    }
+    out
+}
+
+/// Header of `capif_ccf_load.csv`.
+pub const CCF_LOAD_HEADER: &str = "ccf,second,operation,requests\n";
+
+/// `capif_ccf_load.csv`: the `ccf_request` records per CCF (responder), 1-second bin of the
+/// time the CCF handled the request (`start_ns`) and operation (variant), summed over the
+/// seeds and divided by their number (so `requests` is the mean requests per second of one
+/// run). Bins without requests are left out; rows are sorted by CCF, second, operation.
+pub fn ccf_load(runs: &[&[Record]]) -> String {
+    let mut counts: BTreeMap<(&str, u64, &str), u64> = BTreeMap::new();
+    for r in runs
+        .iter()
+        .flat_map(|r| r.iter())
+        .filter(|r| r.procedure == "ccf_request")
+    {
+        *counts
+            .entry((r.responder.as_str(), r.start_ns / 1_000_000_000, r.variant.as_str()))
+            .or_default() += 1;
+    }
+    let seeds = runs.len().max(1) as f64;
+    let mut out = String::from(CCF_LOAD_HEADER);
+    for ((ccf, second, op), n) in counts {
+        let _ = writeln!(out, "{},{second},{},{:.6}", field(ccf), field(op), n as f64 / seeds);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +160,76 @@ mod tests {
         assert_eq!(field("a"), "a");
         assert_eq!(field("a,b"), "\"a,b\"");
         assert_eq!(field("say \"hi\""), "\"say \"\"hi\"\"\"");
+    }
+
+    fn rec(
+        procedure: &'static str,
+        variant: &str,
+        initiator: &str,
+        responder: &str,
+        via: &str,
+        start_s: f64,
+    ) -> Record {
+        let start_ns = (start_s * 1e9) as u64;
+        Record {
+            procedure,
+            variant: variant.to_string(),
+            initiator: initiator.to_string(),
+            responder: responder.to_string(),
+            via: via.to_string(),
+            start_ns,
+            end_ns: start_ns + 1_000_000,
+            outcome: Outcome::Ok,
+            status: 200,
+            new_connection: false,
+            bytes: 0,
+            round_trips: 0,
+            overhead_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn exposure_counts_records_per_item_boundary_and_flow_over_seeds() {
+        let seed1 = vec![
+            rec("capif_exposure", "InvokerId", "B", "A", "psk", 1.0),
+            rec("capif_exposure", "Aefpsk", "A", "Invoker", "psk", 1.0),
+            rec("capif_exposure", "InvokerId", "B", "A", "psk", 2.0),
+            rec("capif_exposure", "InvokerId", "B", "A", "pki,x", 2.0),
+            rec("capif_invocation", "PSK", "invoker-1", "aef", "psk", 2.0),
+        ];
+        let seed2 = vec![
+            rec("capif_exposure", "InvokerId", "B", "A", "psk", 1.5),
+            rec("capif_exposure", "CcfBId", "B", "A", "oauth", 1.5),
+        ];
+        let csv = exposure(&[&seed1, &seed2]);
+        assert_eq!(
+            csv,
+            "item,from_domain,to_domain,flow,records\n\
+             Aefpsk,A,Invoker,psk,1\n\
+             CcfBId,B,A,oauth,1\n\
+             InvokerId,B,A,\"pki,x\",1\n\
+             InvokerId,B,A,psk,3\n"
+        );
+        assert_eq!(exposure(&[]), EXPOSURE_HEADER);
+    }
+
+    #[test]
+    fn ccf_load_is_the_mean_per_seed_per_second() {
+        let seed1 = vec![
+            rec("ccf_request", "token", "invoker-1", "ccf-a", "", 0.2),
+            rec("ccf_request", "token", "invoker-1", "ccf-a", "", 0.9),
+            rec("ccf_request", "negotiation", "invoker-1", "ccf-a", "", 10.0),
+            rec("ccf_request", "token", "invoker-1", "ccf-b", "", 2.5),
+            rec("capif_invocation", "PSK", "invoker-1", "aef", "psk", 2.0),
+        ];
+        let seed2 = vec![rec("ccf_request", "token", "invoker-2", "ccf-a", "", 0.5)];
+        assert_eq!(
+            ccf_load(&[&seed1, &seed2]),
+            "ccf,second,operation,requests\n\
+             ccf-a,0,token,1.500000\n\
+             ccf-a,10,negotiation,0.500000\n\
+             ccf-b,2,token,0.500000\n"
+        );
+        assert_eq!(ccf_load(&[]), CCF_LOAD_HEADER);
     }
 }
