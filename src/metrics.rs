@@ -2,7 +2,7 @@
 //!
 //! - [`record`]: one [`Record`] per procedure (an HTTP request, later a handshake).
 //! - [`csv`]: `records.csv` and `summary.csv` (units in column names).
-//! - [`plot`]: latency CDFs as SVG and PNG.
+//! - [`plot`]: latency CDFs, breakdowns, timelines and tables as SVG and PNG.
 //! - [`stats`]: quantiles and summaries.
 
 pub mod csv;
