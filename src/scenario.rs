@@ -11,7 +11,7 @@ pub mod schema;
 pub mod validate;
 
 pub use load::{
-    ErrorKind, FileKind, INPUT_ERROR_EXIT_CODE, Scenario, ScenarioError, file_kind, load_experiment, load_topology,
-    parse_experiment_str, parse_topology_str, topology_path_of, validate_path,
+    ErrorKind, FileKind, INPUT_ERROR_EXIT_CODE, Scenario, ScenarioError, file_kind, load_experiment,
+    load_experiment_source, load_topology, parse_experiment_str, parse_topology_str, topology_path_of, validate_path,
 };
 pub use schema::*;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::record::{Outcome, Record};
-use super::stats::summarize;
+use super::stats::{LogHistogram, mean_ci95, summarize, wilson95};
 
 /// Quotes a field if it needs it (RFC 4180).
 pub fn field(s: &str) -> String {
@@ -51,45 +51,95 @@ pub fn write_records(out: &mut String, ctx: &RowContext<'_>, seed: u64, records:
     }
 }
 
-/// `summary.csv`: per (procedure, variant) over all seeds: counts by outcome and latency
-/// statistics of the successful ones.
-pub fn summary(ctx: &RowContext<'_>, runs: &[(u64, Vec<Record>)]) -> String {
-    type Group = (Vec<f64>, BTreeMap<Outcome, usize>);
-    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
-    for (_, records) in runs {
-        for r in records {
-            let g = groups.entry((r.procedure, r.variant.as_str())).or_default();
-            *g.1.entry(r.outcome).or_default() += 1;
-            if r.outcome == Outcome::Ok {
-                g.0.push(r.latency_ms());
+/// Header of `summary.csv`.
+pub const SUMMARY_HEADER: &str = "scenario_hash,commit,procedure,variant,seeds,count,ok,error,refused,unreachable,timeout,latency_ms_mean,latency_ms_p50,latency_ms_p90,latency_ms_p99,latency_ms_min,latency_ms_max,latency_ms_mean_ci95_low,latency_ms_mean_ci95_high,failure_rate,failure_rate_ci95_low,failure_rate_ci95_high\n";
+
+/// Above this many successful samples in a group, quantiles come from a [`LogHistogram`]
+/// (1% buckets) instead of sorting every sample.
+pub const EXACT_QUANTILES_UP_TO: usize = 1_000_000;
+
+/// One (procedure, variant) group of a summary.
+#[derive(Default)]
+struct Group {
+    lat: Vec<f64>,
+    hist: Option<LogHistogram>,
+    outcomes: BTreeMap<Outcome, usize>,
+    /// Per seed: (sum, count) of successful latencies.
+    per_seed: BTreeMap<u64, (f64, usize)>,
+}
+
+/// The statistics columns of one group (from `latency_ms_mean` on), for `summary.csv` and
+/// sweep summaries: mean, quantiles, min, max of the successful latencies; 95% interval of
+/// the mean across seeds (Student t over per-seed means); failure rate (not `ok`) with its
+/// Wilson 95% interval.
+fn group_stats(g: &mut Group) -> String {
+    let s = match &g.hist {
+        Some(h) => h.summary(),
+        None => summarize(&mut g.lat),
+    };
+    let means: Vec<f64> = g.per_seed.values().map(|(sum, n)| sum / *n as f64).collect();
+    let (_, lo, hi) = mean_ci95(&means);
+    let total: usize = g.outcomes.values().sum();
+    let ok = g.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+    let (rate, rlo, rhi) = wilson95((total - ok) as u64, total as u64);
+    format!(
+        "{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{lo:.6},{hi:.6},{rate:.6},{rlo:.6},{rhi:.6}",
+        s.mean, s.p50, s.p90, s.p99, s.min, s.max
+    )
+}
+
+fn add(g: &mut Group, seed: u64, r: &Record) {
+    *g.outcomes.entry(r.outcome).or_default() += 1;
+    if r.outcome == Outcome::Ok {
+        let x = r.latency_ms();
+        match &mut g.hist {
+            Some(h) => h.add(x),
+            None if g.lat.len() >= EXACT_QUANTILES_UP_TO => {
+                let mut h = LogHistogram::new();
+                for v in g.lat.drain(..) {
+                    h.add(v);
+                }
+                h.add(x);
+                g.hist = Some(h);
             }
+            None => g.lat.push(x),
+        }
+        let e = g.per_seed.entry(seed).or_default();
+        e.0 += x;
+        e.1 += 1;
+    }
+}
+
+/// `summary.csv`: per (procedure, variant) over all seeds: counts by outcome, latency
+/// statistics of the successful ones with the 95% interval of the mean across seeds, and the
+/// failure rate with its Wilson interval (see [`SUMMARY_HEADER`]).
+pub fn summary(ctx: &RowContext<'_>, runs: &[(u64, Vec<Record>)]) -> String {
+    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
+    for (seed, records) in runs {
+        for r in records {
+            add(groups.entry((r.procedure, r.variant.as_str())).or_default(), *seed, r);
         }
     }
-    let mut out = String::from(
-        "scenario_hash,commit,procedure,variant,seeds,count,ok,error,refused,unreachable,timeout,latency_ms_mean,latency_ms_p50,latency_ms_p90,latency_ms_p99,latency_ms_min,latency_ms_max\n",
-    );
-    for ((procedure, variant), (mut lat, outcomes)) in groups {
-        let s = summarize(&mut lat);
-        let n = |o| outcomes.get(&o).copied().unwrap_or(0);
-        let total: usize = outcomes.values().sum();
-        let _ = writeln!(
-            out,
-            "{},{},{procedure},{},{},{total},{},{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6}",
-            ctx.scenario_hash,
-            field(ctx.commit),
-            field(variant),
-            runs.len(),
+    let mut out = String::from(SUMMARY_HEADER);
+    for ((procedure, variant), mut g) in groups {
+        let n = |o| g.outcomes.get(&o).copied().unwrap_or(0);
+        let total: usize = g.outcomes.values().sum();
+        let counts = format!(
+            "{total},{},{},{},{},{}",
             n(Outcome::Ok),
             n(Outcome::Error),
             n(Outcome::Refused),
             n(Outcome::Unreachable),
-            n(Outcome::Timeout),
-            s.mean,
-            s.p50,
-            s.p90,
-            s.p99,
-            s.min,
-            s.max
+            n(Outcome::Timeout)
+        );
+        let _ = writeln!(
+            out,
+            "{},{},{procedure},{},{},{counts},{}",
+            ctx.scenario_hash,
+            field(ctx.commit),
+            field(variant),
+            runs.len(),
+            group_stats(&mut g)
         );
     }
     out

@@ -466,19 +466,28 @@ pub fn topology_path_of(experiment_path: &Path, experiment: &ExperimentFile) -> 
 /// nodes exist, `via` is a proxy, the needed pairs are connected).
 pub fn load_experiment(path: &Path) -> Result<Scenario, ScenarioError> {
     let src = read(path)?;
-    let s = Source::new(&src, path);
+    load_experiment_source(&src, path, None)
+}
+
+/// [`load_experiment`] from the experiment's source text (errors still name `path`) and,
+/// if given, its topology's source text instead of the file's (sweep points).
+pub fn load_experiment_source(src: &str, path: &Path, topology_src: Option<&str>) -> Result<Scenario, ScenarioError> {
+    let s = Source::new(src, path);
     s.check_header("Experiment")?;
     let experiment: ExperimentFile = s.ron()?;
     let topology_path = topology_path_of(path, &experiment);
     let mut issues = validate::experiment(&experiment);
-    if !topology_path.is_file() {
+    if topology_src.is_none() && !topology_path.is_file() {
         issues.push(Issue::new(
             "topology",
             format!("topology file `{}` not found", topology_path.display()),
         ));
     }
     s.first_issue(issues)?;
-    let tsrc = read(&topology_path)?;
+    let tsrc = match topology_src {
+        Some(t) => t.to_string(),
+        None => read(&topology_path)?,
+    };
     let topology = parse_topology_str(&tsrc, &topology_path)?;
     s.first_issue(validate::workload_on(&experiment, &topology, &topology_path))?;
     let mut h = Sha256::new();
