@@ -36,4 +36,5 @@ pub mod net;
 pub mod proto;
 pub mod run;
 pub mod scenario;
+pub mod sweep;
 pub mod world;

@@ -187,6 +187,27 @@ pub struct ExperimentFile {
     /// CAPIF knobs. Defaults: see [`CapifSpec`].
     #[serde(default)]
     pub capif: CapifSpec,
+    /// Sweep axes: every combination of their values is one point, each run on every seed
+    /// (the same seeds at every point: common random numbers). Default none (one point).
+    #[serde(default)]
+    pub sweep: Vec<SweepAxis>,
+}
+
+/// One sweep axis: a field of the experiment or its topology and the values it takes.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepAxis {
+    /// Label in outputs. Default: the path.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A field path in the experiment (`workload[0].N32.arrival`, `capif.recovery`,
+    /// `crypto.fidelity`) or, after `topology.`, in its topology file
+    /// (`topology.links[*].loss`); `[*]` stands for every element of a list. The field must
+    /// be written in the file (a defaulted field is not there to replace).
+    pub path: String,
+    /// The values as RON text: `"0.01"`, `"TlsFailureOnly"`, `"Poisson(rate_per_s: 5.0)"`.
+    /// Where the file has a string (a duration), a value without quotes is quoted: `"5ms"`.
+    pub values: Vec<String>,
 }
 
 /// Crypto knobs.
