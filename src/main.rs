@@ -41,6 +41,30 @@ enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Sequence chart of one seed: runs it with the message trace on and writes
+    /// sequence.mmd (Mermaid) and sequence.svg.
+    Trace {
+        /// The experiment file (experiments/*.ron).
+        experiment: PathBuf,
+        /// The seed to run.
+        #[arg(long)]
+        seed: u64,
+        /// Stop at this simulated time, e.g. 2s or 500ms (default: the experiment's duration).
+        #[arg(long, value_name = "T", value_parser = secsim::metrics::sequence::parse_until)]
+        until: Option<secsim::engine::SimDuration>,
+        /// Output folder (default results/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only messages between these nodes (comma-separated).
+        #[arg(long, value_delimiter = ',', value_name = "A,B,..")]
+        nodes: Option<Vec<String>>,
+        /// At most this many arrows; a final note counts the rest.
+        #[arg(long, value_name = "N", default_value_t = secsim::metrics::sequence::DEFAULT_MAX_MESSAGES)]
+        max_messages: usize,
+        /// Show every TCP/TLS segment instead of one note per connection set-up.
+        #[arg(long)]
+        transport: bool,
+    },
     /// Check a topology or experiment file and print a summary.
     Validate {
         /// A topologies/*.ron or experiments/*.ron file.
@@ -97,6 +121,46 @@ fn main() -> ExitCode {
                         summary.wall_s,
                         summary.dir.display()
                     );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("secsim: error: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
+        }
+        Command::Trace {
+            experiment,
+            seed,
+            until,
+            out,
+            nodes,
+            max_messages,
+            transport,
+        } => {
+            let opts = secsim::metrics::sequence::TraceOptions {
+                seed,
+                until,
+                out,
+                nodes,
+                max_messages,
+                transport,
+            };
+            match secsim::metrics::sequence::run_trace(&experiment, &opts) {
+                Ok(t) => {
+                    let c = &t.chart;
+                    println!(
+                        "secsim: seed {seed} until {} ms: {} events, {} trace lines; messages: {} charted, {} left out; connection set-ups: {} charted, {} left out",
+                        secsim::metrics::sequence::format_ms(t.until.as_nanos()),
+                        t.events,
+                        c.lines,
+                        c.arrows(),
+                        c.omitted_messages,
+                        c.notes(),
+                        c.omitted_setups,
+                    );
+                    println!("{}", t.mermaid.display());
+                    println!("{}", t.svg.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

@@ -4,10 +4,12 @@
 //! - [`csv`]: `records.csv` and `summary.csv` (units in column names).
 //! - [`plot`]: latency CDFs, breakdowns, timelines and tables as SVG and PNG.
 //! - [`stats`]: quantiles and summaries.
+//! - [`sequence`]: sequence charts of a run's message trace (Mermaid and SVG).
 
 pub mod csv;
 pub mod plot;
 pub mod record;
+pub mod sequence;
 pub mod stats;
 
 pub use record::{Outcome, Record};

@@ -8,4 +8,5 @@ mod n32;
 mod net_setup;
 mod openapi;
 mod scenario_errors;
+mod sequence;
 mod tls_handshake;
