@@ -40,6 +40,23 @@ enum Command {
         /// No progress output.
         #[arg(long, short)]
         quiet: bool,
+        /// Run only sweep points p with p % N == I (`I/N`, I from 0) into DIR/points/; combine
+        /// the shards' folders with `secsim merge`.
+        #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+        shard: Option<(usize, usize)>,
+        /// Skip sweep points whose folder is already complete (after an interrupted run).
+        #[arg(long)]
+        resume: bool,
+    },
+    /// Combine the point folders of sharded sweep runs into one results folder (the same
+    /// files a single run writes).
+    Merge {
+        /// The combined results folder.
+        #[arg(long)]
+        out: PathBuf,
+        /// The shards' results folders.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
     },
     /// Sequence chart of one seed: runs it with the message trace on and writes
     /// sequence.mmd (Mermaid) and sequence.svg.
@@ -103,6 +120,8 @@ fn main() -> ExitCode {
             trace,
             threads,
             quiet,
+            shard,
+            resume,
         } => {
             let opts = secsim::run::RunOptions {
                 seeds,
@@ -110,7 +129,37 @@ fn main() -> ExitCode {
                 trace,
                 threads,
                 quiet,
+                shard,
+                resume,
             };
+            let sweep = match secsim::scenario::load_experiment(&experiment) {
+                Ok(s) => !s.experiment.sweep.is_empty(),
+                Err(e) => {
+                    eprintln!("secsim: error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if sweep || shard.is_some() || resume {
+                return match secsim::sweep::run_sweep(&experiment, &opts) {
+                    Ok(s) => {
+                        println!(
+                            "secsim: {} of {} sweep point(s) run ({} already complete), {} events in {:.2} s -> {}{}",
+                            s.ran,
+                            s.total,
+                            s.skipped,
+                            s.events,
+                            s.wall_s,
+                            s.dir.display(),
+                            if s.aggregated { "" } else { " (shard: combine with `secsim merge`)" }
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("secsim: error: {e}");
+                        ExitCode::from(e.exit_code() as u8)
+                    }
+                };
+            }
             match secsim::run::run_experiment(&experiment, &opts) {
                 Ok(summary) => {
                     let events: u64 = summary.seeds.iter().map(|s| s.events).sum();
@@ -169,6 +218,16 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Merge { out, shards } => match secsim::sweep::merge(&out, &shards) {
+            Ok(n) => {
+                println!("secsim: merged {n} point(s) from {} shard(s) -> {}", shards.len(), out.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("secsim: error: {e}");
+                ExitCode::from(e.exit_code() as u8)
+            }
+        },
         Command::Validate { file } => match secsim::scenario::validate_path(&file) {
             Ok(summary) => {
                 println!("{summary}");
@@ -210,4 +269,15 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// `I/N` with I < N.
+fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let (i, n) = s.split_once('/').ok_or("expected I/N, e.g. 0/3")?;
+    let i: usize = i.trim().parse().map_err(|_| format!("`{i}` is not a shard index"))?;
+    let n: usize = n.trim().parse().map_err(|_| format!("`{n}` is not a shard count"))?;
+    if n == 0 || i >= n {
+        return Err(format!("shard {i}/{n}: need 0 <= I < N"));
+    }
+    Ok((i, n))
 }

@@ -70,6 +70,10 @@ pub struct RunOptions {
     pub threads: Option<usize>,
     /// Never draw a progress bar (plain log lines only when not quiet).
     pub quiet: bool,
+    /// Run only the sweep points `p` with `p % n == i` (`(i, n)`), into their point folders.
+    pub shard: Option<(usize, usize)>,
+    /// Skip sweep points whose folder is already complete.
+    pub resume: bool,
 }
 
 /// Why a run failed.

@@ -61,10 +61,15 @@ pub fn substitute(src: &str, path: &str, value: &str) -> Option<String> {
     // The value stored under the path; failing that, the value whose own variant completes
     // the path (`latency.Constant` names the `Constant(..)` value when nothing is stored
     // under it).
-    let mut ranges: Vec<std::ops::Range<usize>> =
-        live().filter(|e| matches(path, &e.key_path)).map(|e| e.value.clone()).collect();
+    let mut ranges: Vec<std::ops::Range<usize>> = live()
+        .filter(|e| matches(path, &e.key_path))
+        .map(|e| e.value.clone())
+        .collect();
     if ranges.is_empty() {
-        ranges = live().filter(|e| matches(path, &e.path)).map(|e| e.value.clone()).collect();
+        ranges = live()
+            .filter(|e| matches(path, &e.path))
+            .map(|e| e.value.clone())
+            .collect();
     }
     // Keep the outermost of nested matches (a variant's inner atom shares the path).
     ranges.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
@@ -158,7 +163,10 @@ pub fn expand(path: &Path) -> Result<Vec<Point>, ScenarioError> {
                 error(
                     path,
                     format!("sweep[{k}].path"),
-                    format!("`{field}` is not written in {} (write the field to sweep it)", file.display()),
+                    format!(
+                        "`{field}` is not written in {} (write the field to sweep it)",
+                        file.display()
+                    ),
                 )
             })?;
             labels.push((axis_name(a), value.clone()));
@@ -199,9 +207,470 @@ mod tests {
         let out = substitute(src, "links[*].loss", "0.01").unwrap();
         assert_eq!(out.matches("loss: 0.01").count(), 2);
         let out = substitute(src, "links[1].latency.Constant", "9ms").unwrap();
-        assert!(out.contains(r#"Constant("9ms")"#) && out.contains(r#"Constant("5ms")"#), "{out}");
+        assert!(
+            out.contains(r#"Constant("9ms")"#) && out.contains(r#"Constant("5ms")"#),
+            "{out}"
+        );
         let out = substitute(src, "links[0].latency", r#"Uniform(min: "1ms", max: "2ms")"#).unwrap();
-        assert!(out.contains(r#"latency: Uniform(min: "1ms", max: "2ms"), loss"#), "{out}");
+        assert!(
+            out.contains(r#"latency: Uniform(min: "1ms", max: "2ms"), loss"#),
+            "{out}"
+        );
         assert!(substitute(src, "links[*].bandwidth_mbps", "1.0").is_none());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running, sharding, resuming and merging
+// ---------------------------------------------------------------------------------------------
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde_json::json;
+
+use crate::metrics::csv::{RECORDS_HEADER, RowContext, SUMMARY_HEADER, field, summary, write_records};
+use crate::metrics::plot;
+use crate::metrics::{Outcome, Record};
+use crate::run::{RunError, RunOptions, SeedResult, git_commit, run_seed, write_atomic};
+
+/// The folder of point `index` inside a results folder.
+pub fn point_dir(dir: &Path, index: usize) -> PathBuf {
+    dir.join("points").join(format!("p{index:05}"))
+}
+
+/// What a sweep run did.
+#[derive(Clone, Debug)]
+pub struct SweepSummary {
+    pub dir: PathBuf,
+    /// Points of the sweep.
+    pub total: usize,
+    /// Points run by this invocation.
+    pub ran: usize,
+    /// Points skipped because `--resume` found them complete.
+    pub skipped: usize,
+    /// Events delivered by this invocation.
+    pub events: u64,
+    pub wall_s: f64,
+    /// Whether the top-level files were written (not for a shard).
+    pub aggregated: bool,
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |error| RunError::Io {
+        path: path.display().to_string(),
+        error,
+    }
+}
+
+/// The `point.json` of a complete point.
+fn point_json(p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> String {
+    let v = json!({
+        "index": p.index,
+        "total": total,
+        "experiment": p.scenario.experiment.name,
+        "labels": p.labels.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>(),
+        "scenario_hash": p.scenario.hash,
+        "seeds": seeds,
+        "events": runs.iter().map(|r| r.events).collect::<Vec<_>>(),
+        "records": runs.iter().map(|r| r.records.len()).collect::<Vec<_>>(),
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+}
+
+/// Whether point `p`'s folder holds a complete result for these seeds (for `--resume`).
+fn complete(dir: &Path, p: &Point, seeds: &[u64]) -> bool {
+    let Ok(text) = fs::read_to_string(point_dir(dir, p.index).join("point.json")) else {
+        return false;
+    };
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return false;
+    };
+    v["scenario_hash"] == json!(p.scenario.hash) && v["seeds"] == json!(seeds)
+}
+
+/// Runs the points of the experiment at `path` (those of shard `i/n` with `--shard`),
+/// writing each point's folder as soon as its seeds are done; with `--resume`, points already
+/// complete are skipped. Without `--shard`, the top-level files are then written from the
+/// point folders ([`aggregate`]), so a sharded run merged with [`merge`] gives the same bytes.
+pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunError> {
+    let points = expand(path)?;
+    let base = &points[0].scenario.experiment;
+    let seeds: Vec<u64> = match opts.seeds {
+        Some(n) => (1..=n).collect(),
+        None => base.seeds.clone().unwrap_or_else(|| vec![1]),
+    };
+    // Every point must build before any work is done (bad input: exit 2).
+    for p in &points {
+        crate::world::SimWorld::build(&p.scenario.topology, &p.scenario.experiment, seeds[0]).map_err(|error| {
+            RunError::Build {
+                path: format!("{} (sweep point {})", path.display(), p.index),
+                error,
+            }
+        })?;
+    }
+    let dir = opts.out.clone().unwrap_or_else(|| Path::new("results").join(&base.name));
+    fs::create_dir_all(dir.join("points")).map_err(io_err(&dir))?;
+    let total = points.len();
+    let (shard_i, shard_n) = opts.shard.unwrap_or((0, 1));
+    let mine: Vec<&Point> = points.iter().filter(|p| p.index % shard_n == shard_i).collect();
+    let (todo, done): (Vec<&Point>, Vec<&Point>) =
+        mine.into_iter().partition(|p| !(opts.resume && complete(&dir, p, &seeds)));
+    let started = Instant::now();
+    let bar = if !opts.quiet && std::io::stderr().is_terminal() {
+        let b = ProgressBar::new((todo.len() * seeds.len()) as u64);
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg} [{bar:40}] {pos}/{len} runs, {per_sec}, eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b.set_message(format!("{}: {} points x {} seeds", base.name, todo.len(), seeds.len()));
+        Some(b)
+    } else {
+        None
+    };
+    let events = Mutex::new(0u64);
+    let finished = Mutex::new(0usize);
+    let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let work = |p: &&Point| {
+        let results: Vec<Result<SeedResult, String>> = seeds
+            .par_iter()
+            .map(|&seed| {
+                let r = run_seed(&p.scenario, seed, None, &|_| {}).map_err(|e| format!("point {} seed {seed}: {e}", p.index));
+                if let Some(b) = &bar {
+                    b.inc(1);
+                }
+                r
+            })
+            .collect();
+        let (ok, bad): (Vec<_>, Vec<_>) = results.into_iter().partition(|r| r.is_ok());
+        if !bad.is_empty() {
+            let mut f = failures.lock().unwrap_or_else(|e| e.into_inner());
+            f.extend(bad.into_iter().filter_map(Result::err));
+            return; // incomplete: no point.json, a resumed run redoes it
+        }
+        let runs: Vec<SeedResult> = ok.into_iter().filter_map(Result::ok).collect();
+        let written = write_point(&dir, p, total, &seeds, &runs);
+        if let Err(e) = written {
+            failures.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string());
+            return;
+        }
+        let ev: u64 = runs.iter().map(|r| r.events).sum();
+        *events.lock().unwrap_or_else(|e| e.into_inner()) += ev;
+        let mut n = finished.lock().unwrap_or_else(|e| e.into_inner());
+        *n += 1;
+        if bar.is_none() && !opts.quiet {
+            let at: Vec<String> = p.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let secs = started.elapsed().as_secs_f64().max(1e-9);
+            eprintln!(
+                "secsim: {} point {} done ({}/{}; {}): {ev} events, {:.0} events/s",
+                base.name,
+                p.index,
+                *n,
+                todo.len(),
+                at.join(" "),
+                *events.lock().unwrap_or_else(|e| e.into_inner()) as f64 / secs
+            );
+        }
+    };
+    match opts.threads {
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build()
+            .map_err(|e| RunError::Threads(e.to_string()))?
+            .install(|| todo.par_iter().for_each(work)),
+        None => todo.par_iter().for_each(work),
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
+    let aggregated = opts.shard.is_none() && failures.is_empty();
+    if aggregated {
+        aggregate(&dir)?;
+    }
+    let commit = git_commit(path.parent().unwrap_or(Path::new(".")));
+    let manifest = json!({
+        "secsim_version": env!("CARGO_PKG_VERSION"),
+        "git_commit": commit,
+        "experiment": base.name,
+        "experiment_file": path.display().to_string(),
+        "axes": base.sweep.iter().map(|a| json!({"name": axis_name(a), "path": a.path, "values": a.values})).collect::<Vec<_>>(),
+        "points": total,
+        "seeds": seeds,
+        "shard": opts.shard.map(|(i, n)| format!("{i}/{n}")),
+        "ran_points": todo.iter().map(|p| p.index).collect::<Vec<_>>(),
+        "resumed_points": done.iter().map(|p| p.index).collect::<Vec<_>>(),
+        "threads": opts.threads.unwrap_or_else(rayon::current_num_threads),
+        "wall_time_s": wall_s,
+    });
+    let name = if opts.shard.is_some() { "shard-manifest.json" } else { "manifest.json" };
+    write_atomic(&dir.join(name), serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes())?;
+    if let Some(first) = failures.first() {
+        return Err(RunError::Seeds {
+            failed: failures.len(),
+            total: todo.len() * seeds.len(),
+            dir: dir.display().to_string(),
+            first: first.clone(),
+        });
+    }
+    Ok(SweepSummary {
+        dir,
+        total,
+        ran: todo.len(),
+        skipped: done.len(),
+        events: events.into_inner().unwrap_or(0),
+        wall_s,
+        aggregated,
+    })
+}
+
+/// Writes one point's folder; `point.json` last, so its presence means complete.
+fn write_point(dir: &Path, p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> Result<(), RunError> {
+    let pd = point_dir(dir, p.index);
+    fs::create_dir_all(&pd).map_err(io_err(&pd))?;
+    let commit = git_commit(p.scenario.experiment_path.parent().unwrap_or(Path::new(".")));
+    let ctx = RowContext {
+        scenario_hash: &p.scenario.hash,
+        commit: &commit,
+    };
+    let mut rows = String::from(RECORDS_HEADER);
+    for r in runs {
+        write_records(&mut rows, &ctx, r.seed, &r.records);
+    }
+    write_atomic(&pd.join("records.csv"), rows.as_bytes())?;
+    let by_seed: Vec<(u64, Vec<Record>)> = runs.iter().map(|r| (r.seed, r.records.clone())).collect();
+    write_atomic(&pd.join("summary.csv"), summary(&ctx, &by_seed).as_bytes())?;
+    write_atomic(&pd.join("point.json"), point_json(p, total, seeds, runs).as_bytes())
+}
+
+/// RFC 4180 rows of a CSV text (quoted fields may hold commas, quotes and newlines).
+pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let mut row = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            (true, '"') => quoted = false,
+            (true, c) => cur.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => row.push(std::mem::take(&mut cur)),
+            (false, '\n') => {
+                row.push(std::mem::take(&mut cur));
+                rows.push(std::mem::take(&mut row));
+            }
+            (false, '\r') => {}
+            (false, c) => cur.push(c),
+        }
+    }
+    if !cur.is_empty() || !row.is_empty() {
+        row.push(cur);
+        rows.push(row);
+    }
+    rows
+}
+
+struct PointFiles {
+    index: usize,
+    experiment: String,
+    labels: Vec<(String, String)>,
+    records: String,
+    summary: String,
+}
+
+fn read_points(dir: &Path) -> Result<Vec<PointFiles>, RunError> {
+    let pdir = dir.join("points");
+    let mut entries: Vec<PathBuf> = fs::read_dir(&pdir)
+        .map_err(io_err(&pdir))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("point.json").is_file())
+        .collect();
+    entries.sort();
+    let mut out = Vec::new();
+    let mut total = None;
+    for e in entries {
+        let read = |f: &str| fs::read_to_string(e.join(f)).map_err(io_err(&e));
+        let meta: serde_json::Value = serde_json::from_str(&read("point.json")?).map_err(|err| RunError::Io {
+            path: e.join("point.json").display().to_string(),
+            error: std::io::Error::other(err),
+        })?;
+        let index = meta["index"].as_u64().unwrap_or(u64::MAX) as usize;
+        total = total.or(meta["total"].as_u64().map(|t| t as usize));
+        let labels = meta["labels"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|l| {
+                        (
+                            l[0].as_str().unwrap_or_default().to_string(),
+                            l[1].as_str().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(PointFiles {
+            index,
+            experiment: meta["experiment"].as_str().unwrap_or("sweep").to_string(),
+            labels,
+            records: read("records.csv")?,
+            summary: read("summary.csv")?,
+        });
+    }
+    out.sort_by_key(|p| p.index);
+    let total = total.unwrap_or(0);
+    let missing: Vec<usize> = (0..total).filter(|i| out.iter().all(|p| p.index != *i)).collect();
+    if total == 0 || !missing.is_empty() {
+        let shown: Vec<String> = missing.iter().take(10).map(|i| i.to_string()).collect();
+        return Err(RunError::Io {
+            path: pdir.display().to_string(),
+            error: std::io::Error::other(format!(
+                "incomplete sweep: {} of {total} points missing ({}{}); run the missing shards or --resume",
+                missing.len().max(usize::from(total == 0)),
+                shown.join(", "),
+                if missing.len() > 10 { ", ..." } else { "" }
+            )),
+        });
+    }
+    out.retain(|p| p.index < total);
+    Ok(out)
+}
+
+/// Writes the top-level files of a sweep from its point folders: `points.csv`, `records.csv`
+/// and `summary.csv` (each row prefixed with its point and axis values), box plots of the
+/// latency per point for each procedure, and the outcome breakdown per point. Everything is a
+/// function of the point folders only, so a merged sharded run gives the same bytes.
+pub fn aggregate(dir: &Path) -> Result<(), RunError> {
+    let points = read_points(dir)?;
+    let axes: Vec<String> = points[0].labels.iter().map(|(n, _)| n.clone()).collect();
+    let axis_header: String = axes.iter().map(|a| format!(",{}", field(a))).collect();
+    let prefix = |p: &PointFiles| -> String {
+        let vals: String = p.labels.iter().map(|(_, v)| format!(",{}", field(v))).collect();
+        format!("{}{vals},", p.index)
+    };
+    let mut points_csv = format!("point{axis_header}\n");
+    let mut records = format!("point{axis_header},{RECORDS_HEADER}");
+    let mut summ = format!("point{axis_header},{SUMMARY_HEADER}");
+    for p in &points {
+        let pre = prefix(p);
+        points_csv.push_str(pre.trim_end_matches(','));
+        points_csv.push('\n');
+        for line in p.records.lines().skip(1) {
+            records.push_str(&pre);
+            records.push_str(line);
+            records.push('\n');
+        }
+        for line in p.summary.lines().skip(1) {
+            summ.push_str(&pre);
+            summ.push_str(line);
+            summ.push('\n');
+        }
+    }
+    write_atomic(&dir.join("points.csv"), points_csv.as_bytes())?;
+    write_atomic(&dir.join("records.csv"), records.as_bytes())?;
+    write_atomic(&dir.join("summary.csv"), summ.as_bytes())?;
+
+    // Per point: latencies of successful runs per procedure, outcomes per point.
+    // Points are labelled by index (`points.csv` gives their axis values).
+    let label = |p: &PointFiles| format!("p{}", p.index);
+    let mut lat: BTreeMap<String, Vec<(String, Vec<f64>)>> = BTreeMap::new();
+    let mut bars = Vec::new();
+    for p in &points {
+        let rows = parse_csv(&p.records);
+        let mut by_proc: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
+        for r in rows.iter().skip(1).filter(|r| r.len() >= 12) {
+            *outcomes.entry(r[11].clone()).or_default() += 1;
+            if Outcome::parse(&r[11]) == Some(Outcome::Ok)
+                && let Ok(x) = r[10].parse::<f64>()
+            {
+                by_proc.entry(r[3].clone()).or_default().push(x);
+            }
+        }
+        for (proc_, v) in by_proc {
+            lat.entry(proc_).or_default().push((label(p), v));
+        }
+        bars.push(plot::Breakdown {
+            label: label(p),
+            counts: outcomes.into_iter().collect(),
+        });
+    }
+    let name = points[0].experiment.clone();
+    let perr = |e: plot::PlotError| RunError::Io {
+        path: e.path.clone(),
+        error: std::io::Error::other(e.message),
+    };
+    for (proc_, series) in &lat {
+        let boxes: Vec<plot::BoxStat> = series.iter().map(|(l, v)| plot::BoxStat::of(l, v)).collect();
+        plot::boxes(
+            dir,
+            &format!("sweep_{proc_}_latency"),
+            &format!("{name}: {proc_} latency per sweep point (p5-p25-p50-p75-p95; axes in points.csv)"),
+            "latency [ms]",
+            &boxes,
+        )
+        .map_err(perr)?;
+    }
+    plot::breakdown(dir, "sweep_outcomes", &format!("{name}: outcomes per sweep point"), &bars).map_err(perr)?;
+    Ok(())
+}
+
+/// `secsim merge`: copies the point folders of every shard folder into `out` (a point
+/// present twice must be byte-identical) and writes the top-level files with [`aggregate`].
+/// Returns the number of points.
+pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize, RunError> {
+    fs::create_dir_all(out.join("points")).map_err(io_err(out))?;
+    let mut count = 0;
+    let mut manifests = Vec::new();
+    for s in shards {
+        let pdir = s.join("points");
+        let mut entries: Vec<PathBuf> = fs::read_dir(&pdir)
+            .map_err(io_err(&pdir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("point.json").is_file())
+            .collect();
+        entries.sort();
+        for e in entries {
+            let Some(name) = e.file_name() else { continue };
+            let target = out.join("points").join(name);
+            fs::create_dir_all(&target).map_err(io_err(&target))?;
+            for f in ["records.csv", "summary.csv", "point.json"] {
+                let bytes = fs::read(e.join(f)).map_err(io_err(&e))?;
+                let t = target.join(f);
+                if let Ok(existing) = fs::read(&t)
+                    && existing != bytes
+                {
+                    return Err(RunError::Io {
+                        path: t.display().to_string(),
+                        error: std::io::Error::other(format!("differs from {}", e.join(f).display())),
+                    });
+                }
+                write_atomic(&t, &bytes)?;
+            }
+            count += 1;
+        }
+        if let Ok(m) = fs::read_to_string(s.join("shard-manifest.json")) {
+            manifests.push(serde_json::from_str::<serde_json::Value>(&m).unwrap_or_default());
+        }
+    }
+    aggregate(out)?;
+    let manifest = json!({
+        "secsim_version": env!("CARGO_PKG_VERSION"),
+        "merged_from": shards.iter().map(|s| s.display().to_string()).collect::<Vec<_>>(),
+        "shards": manifests,
+    });
+    write_atomic(&out.join("manifest.json"), serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes())?;
+    Ok(count)
 }

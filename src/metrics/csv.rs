@@ -58,9 +58,10 @@ pub const SUMMARY_HEADER: &str = "scenario_hash,commit,procedure,variant,seeds,c
 /// (1% buckets) instead of sorting every sample.
 pub const EXACT_QUANTILES_UP_TO: usize = 1_000_000;
 
-/// One (procedure, variant) group of a summary.
+/// One (procedure, variant) group of a summary: outcome counts, latencies of the successful
+/// runs (exact up to [`EXACT_QUANTILES_UP_TO`], then a histogram) and per-seed means.
 #[derive(Default)]
-struct Group {
+pub struct Group {
     lat: Vec<f64>,
     hist: Option<LogHistogram>,
     outcomes: BTreeMap<Outcome, usize>,
@@ -73,25 +74,64 @@ struct Group {
 /// the mean across seeds (Student t over per-seed means); failure rate (not `ok`) with its
 /// Wilson 95% interval.
 fn group_stats(g: &mut Group) -> String {
-    let s = match &g.hist {
-        Some(h) => h.summary(),
-        None => summarize(&mut g.lat),
-    };
-    let means: Vec<f64> = g.per_seed.values().map(|(sum, n)| sum / *n as f64).collect();
-    let (_, lo, hi) = mean_ci95(&means);
-    let total: usize = g.outcomes.values().sum();
-    let ok = g.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
-    let (rate, rlo, rhi) = wilson95((total - ok) as u64, total as u64);
-    format!(
-        "{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{lo:.6},{hi:.6},{rate:.6},{rlo:.6},{rhi:.6}",
-        s.mean, s.p50, s.p90, s.p99, s.min, s.max
-    )
+    g.stats()
+}
+
+impl Group {
+    /// Adds one run of the procedure.
+    pub fn add(&mut self, seed: u64, outcome: Outcome, latency_ms: f64) {
+        add_sample(self, seed, outcome, latency_ms);
+    }
+
+    /// Runs by outcome.
+    pub fn count(&self, o: Outcome) -> usize {
+        self.outcomes.get(&o).copied().unwrap_or(0)
+    }
+
+    /// All runs.
+    pub fn total(&self) -> usize {
+        self.outcomes.values().sum()
+    }
+
+    /// The outcome counts as `count,ok,error,refused,unreachable,timeout`.
+    pub fn counts_csv(&self) -> String {
+        format!(
+            "{},{},{},{},{},{}",
+            self.total(),
+            self.count(Outcome::Ok),
+            self.count(Outcome::Error),
+            self.count(Outcome::Refused),
+            self.count(Outcome::Unreachable),
+            self.count(Outcome::Timeout)
+        )
+    }
+
+    /// The statistics columns (see [`SUMMARY_HEADER`], from `latency_ms_mean` on).
+    pub fn stats(&mut self) -> String {
+        let g = self;
+        let s = match &g.hist {
+            Some(h) => h.summary(),
+            None => summarize(&mut g.lat),
+        };
+        let means: Vec<f64> = g.per_seed.values().map(|(sum, n)| sum / *n as f64).collect();
+        let (_, lo, hi) = mean_ci95(&means);
+        let total: usize = g.outcomes.values().sum();
+        let ok = g.outcomes.get(&Outcome::Ok).copied().unwrap_or(0);
+        let (rate, rlo, rhi) = wilson95((total - ok) as u64, total as u64);
+        format!(
+            "{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{lo:.6},{hi:.6},{rate:.6},{rlo:.6},{rhi:.6}",
+            s.mean, s.p50, s.p90, s.p99, s.min, s.max
+        )
+    }
 }
 
 fn add(g: &mut Group, seed: u64, r: &Record) {
-    *g.outcomes.entry(r.outcome).or_default() += 1;
-    if r.outcome == Outcome::Ok {
-        let x = r.latency_ms();
+    add_sample(g, seed, r.outcome, r.latency_ms());
+}
+
+fn add_sample(g: &mut Group, seed: u64, outcome: Outcome, x: f64) {
+    *g.outcomes.entry(outcome).or_default() += 1;
+    if outcome == Outcome::Ok {
         match &mut g.hist {
             Some(h) => h.add(x),
             None if g.lat.len() >= EXACT_QUANTILES_UP_TO => {

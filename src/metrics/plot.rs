@@ -754,3 +754,120 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
     }
 }
+
+/// One box of a box plot: whiskers at p5 and p95, box from p25 to p75, line at the median.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BoxStat {
+    pub label: String,
+    pub n: usize,
+    pub p05: f64,
+    pub p25: f64,
+    pub p50: f64,
+    pub p75: f64,
+    pub p95: f64,
+}
+
+impl BoxStat {
+    /// The box of `v` (nearest-rank quantiles; NaN for an empty sample).
+    pub fn of(label: &str, v: &[f64]) -> BoxStat {
+        let mut s: Vec<f64> = v.iter().copied().filter(|x| !x.is_nan()).collect();
+        s.sort_by(|a, b| a.total_cmp(b));
+        let q = |p: f64| crate::metrics::stats::quantile(&s, p);
+        BoxStat {
+            label: label.to_string(),
+            n: s.len(),
+            p05: q(0.05),
+            p25: q(0.25),
+            p50: q(0.5),
+            p75: q(0.75),
+            p95: q(0.95),
+        }
+    }
+}
+
+fn draw_boxes<DB: DrawingBackend>(
+    root: DrawingArea<DB, Shift>,
+    title: &str,
+    y_label: &str,
+    boxes: &[BoxStat],
+) -> Result<(), String>
+where
+    DB::ErrorType: 'static,
+{
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let n = boxes.len().max(1);
+    let top = boxes
+        .iter()
+        .map(|b| b.p95)
+        .filter(|x| x.is_finite())
+        .fold(0.0f64, f64::max)
+        .max(1e-9)
+        * 1.1;
+    let labels: Vec<String> = boxes.iter().map(|b| b.label.clone()).collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 22))
+        .margin(15)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..n as f64, 0.0..top)
+        .map_err(|e| e.to_string())?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .y_desc(y_label)
+        .x_labels(n * 2 + 1)
+        .x_label_formatter(&|x| {
+            let i = x.floor() as usize;
+            if (x - i as f64 - 0.5).abs() < 0.01 {
+                labels.get(i).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .label_style(("sans-serif", 13))
+        .draw()
+        .map_err(|e| e.to_string())?;
+    for (i, b) in boxes.iter().enumerate() {
+        if b.n == 0 {
+            continue;
+        }
+        let x = i as f64;
+        let color = COLORS[0];
+        let (l, r, m) = (x + 0.25, x + 0.75, x + 0.5);
+        chart
+            .draw_series([Rectangle::new([(l, b.p25), (r, b.p75)], color.mix(0.35).filled())])
+            .map_err(|e| e.to_string())?;
+        chart
+            .draw_series([Rectangle::new([(l, b.p25), (r, b.p75)], color.stroke_width(2))])
+            .map_err(|e| e.to_string())?;
+        for seg in [
+            vec![(l, b.p50), (r, b.p50)],
+            vec![(m, b.p75), (m, b.p95)],
+            vec![(m, b.p25), (m, b.p05)],
+            vec![(x + 0.4, b.p95), (x + 0.6, b.p95)],
+            vec![(x + 0.4, b.p05), (x + 0.6, b.p05)],
+        ] {
+            chart
+                .draw_series([PathElement::new(seg, BLACK.stroke_width(2))])
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    root.present().map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Writes `<stem>.svg` and `<stem>.png`: one box per entry (p5, p25, p50, p75, p95).
+pub fn boxes(dir: &Path, stem: &str, title: &str, y_label: &str, boxes: &[BoxStat]) -> Result<(), PlotError> {
+    register_font();
+    let svg = dir.join(format!("{stem}.svg"));
+    let png = dir.join(format!("{stem}.png"));
+    let err = |p: &Path, m: String| PlotError {
+        path: p.display().to_string(),
+        message: m,
+    };
+    let (w, h) = (((boxes.len() as u32) * 60 + 300).clamp(700, 2400), 650);
+    draw_boxes(SVGBackend::new(&svg, (w, h)).into_drawing_area(), title, y_label, boxes).map_err(|m| err(&svg, m))?;
+    draw_boxes(BitMapBackend::new(&png, (w, h)).into_drawing_area(), title, y_label, boxes)
+        .map_err(|m| err(&png, m))?;
+    Ok(())
+}

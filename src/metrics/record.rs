@@ -28,6 +28,18 @@ impl Outcome {
             Outcome::Timeout => "timeout",
         }
     }
+
+    /// The outcome [`Outcome::as_str`] names.
+    pub fn parse(s: &str) -> Option<Outcome> {
+        Some(match s {
+            "ok" => Outcome::Ok,
+            "error" => Outcome::Error,
+            "refused" => Outcome::Refused,
+            "unreachable" => Outcome::Unreachable,
+            "timeout" => Outcome::Timeout,
+            _ => return None,
+        })
+    }
 }
 
 /// One procedure run (for the HTTP workload: one request).
