@@ -1,0 +1,266 @@
+"""Helpers shared by the notebooks in this folder: load a secsim results folder with pandas,
+nearest-rank quantiles (as secsim's summary.csv computes them) and 95 % confidence intervals
+(Student t, Welch, Wilson, Newcombe). Standard library, numpy and pandas only.
+
+A results folder is what `secsim run experiments/<name>.ron [--out DIR]` writes: records.csv
+(one row per procedure run), summary.csv, manifest.json and, for CAPIF, capif_ccf_load.csv.
+records.csv may also be gzipped (records.csv.gz). Columns secsim adds later (a sweep `point`
+index and its axis columns) are kept: `group_keys` and `point_labels` expose them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+
+OUTCOMES = ["ok", "error", "refused", "unreachable", "timeout"]
+
+# The documented records.csv columns and how to parse them; anything else is an extra column.
+RECORD_STR = ["scenario_hash", "commit", "procedure", "variant", "initiator", "responder", "via", "outcome"]
+RECORD_INT = ["seed", "start_ns", "end_ns", "status", "bytes", "round_trips", "overhead_bytes"]
+RECORD_FLOAT = ["latency_ms"]
+RECORD_BOOL = ["new_connection"]
+# Columns this module derives (not in the file).
+DERIVED = ["base_variant", "cause"]
+KNOWN = set(RECORD_STR + RECORD_INT + RECORD_FLOAT + RECORD_BOOL + DERIVED + ["point"])
+
+SUMMARY_STR = ["scenario_hash", "commit", "procedure", "variant"]
+SUMMARY_STATS = ["mean", "p50", "p90", "p99", "min", "max"]
+
+
+def data_file(folder, name: str) -> Path:
+    """`folder/name`, or `folder/name.gz` when only the gzipped file is there."""
+    folder = Path(folder)
+    for p in (folder / name, folder / (name + ".gz")):
+        if p.exists():
+            return p
+    raise FileNotFoundError(f"{folder}: neither {name} nor {name}.gz")
+
+
+def _read_csv_str(path: Path) -> pd.DataFrame:
+    # Everything as text first: variants such as "None" or "NA" must stay strings.
+    return pd.read_csv(path, dtype=str, keep_default_na=False)
+
+
+def _numeric_or_text(col: pd.Series) -> pd.Series:
+    num = pd.to_numeric(col, errors="coerce")
+    # Keep text columns (axis values such as "TlsFailureOnly") as they are.
+    return num if num.notna().sum() == (col != "").sum() else col
+
+
+def read_records(folder) -> pd.DataFrame:
+    """records.csv(.gz) with typed columns, plus `base_variant` (the variant without a
+    trailing " [CAUSE]") and `cause` (that CAUSE, or "")."""
+    df = _read_csv_str(data_file(folder, "records.csv"))
+    for c in df.columns:
+        if c in RECORD_INT or c == "point":
+            df[c] = pd.to_numeric(df[c]).astype("int64")
+        elif c in RECORD_FLOAT:
+            df[c] = pd.to_numeric(df[c]).astype("float64")
+        elif c in RECORD_BOOL:
+            df[c] = df[c].str.lower().eq("true")
+        elif c not in RECORD_STR:
+            df[c] = _numeric_or_text(df[c])
+    parts = df["variant"].str.extract(r"^(.*?)(?: \[(.*)\])?$")
+    df["base_variant"] = parts[0]
+    df["cause"] = parts[1].fillna("")
+    return df
+
+
+def read_summary(folder) -> pd.DataFrame:
+    df = _read_csv_str(data_file(folder, "summary.csv"))
+    for c in df.columns:
+        if c not in SUMMARY_STR:
+            # Latency columns read "NaN" when a group has no successful run.
+            df[c] = pd.to_numeric(df[c], errors="coerce") if c.startswith("latency_") else _numeric_or_text(df[c])
+    return df
+
+
+def read_manifest(folder) -> dict:
+    p = Path(folder) / "manifest.json"
+    return json.loads(p.read_text()) if p.exists() else {}
+
+
+def extra_columns(records: pd.DataFrame) -> list[str]:
+    """Columns of records.csv that are not documented ones (sweep axis columns, ...)."""
+    return [c for c in records.columns if c not in KNOWN]
+
+
+def group_keys(df: pd.DataFrame) -> list[str]:
+    """`["point"]` when the records come from a sweep, else `[]`: prefix of every groupby."""
+    return ["point"] if "point" in df.columns else []
+
+
+def point_labels(records: pd.DataFrame) -> dict:
+    """point -> "point 3 (rate=5, ...)" using the axis columns; {} without a `point` column."""
+    if "point" not in records.columns:
+        return {}
+    axes = extra_columns(records)
+    first = records.drop_duplicates("point").set_index("point")
+    out = {}
+    for p, row in first.iterrows():
+        ax = ", ".join(f"{a}={row[a]}" for a in axes)
+        out[p] = f"point {p}" + (f" ({ax})" if ax else "")
+    return out
+
+
+def with_point(label: str, point, labels: dict) -> str:
+    return label if point is None else f"{labels.get(point, f'point {point}')}: {label}"
+
+
+def seed_count(records: pd.DataFrame, manifest: dict | None = None) -> int:
+    """Seeds in the run: the manifest's list, else the distinct seeds of the records."""
+    if manifest and manifest.get("seeds"):
+        return len(manifest["seeds"])
+    return max(1, records["seed"].nunique())
+
+
+def exact_latency_ms(records: pd.DataFrame) -> pd.Series:
+    """Latency as secsim computes it before formatting: (end_ns - start_ns) / 1e6."""
+    return (records["end_ns"] - records["start_ns"]).clip(lower=0) / 1e6
+
+
+def nearest_rank(values, q: float) -> float:
+    """The nearest-rank q quantile (secsim's metrics::stats::quantile)."""
+    v = np.sort(np.asarray(values, dtype=float))
+    if len(v) == 0:
+        return math.nan
+    rank = math.ceil(q * len(v))
+    return float(v[min(max(rank, 1), len(v)) - 1])
+
+
+# ---------------------------------------------------------------------------------------------
+# Confidence intervals
+
+def _betacf(a: float, b: float, x: float) -> float:
+    """Continued fraction of the incomplete beta function (modified Lentz)."""
+    tiny = 1e-300
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        m2 = 2 * m
+        aa = m * (b - m) * x / ((qam + m2) * (a + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        h *= d * c
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2))
+        d = 1.0 + aa * d
+        d = 1.0 / (d if abs(d) > tiny else tiny)
+        c = 1.0 + aa / c
+        c = c if abs(c) > tiny else tiny
+        delta = d * c
+        h *= delta
+        if abs(delta - 1.0) < 1e-15:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """Regularized incomplete beta function I_x(a, b)."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    lbt = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log1p(-x)
+    if x < (a + 1.0) / (a + b + 2.0):
+        return math.exp(lbt) * _betacf(a, b, x) / a
+    return 1.0 - math.exp(lbt) * _betacf(b, a, 1.0 - x) / b
+
+
+def t_cdf(t: float, df: float) -> float:
+    tail = 0.5 * betainc(df / 2.0, 0.5, df / (df + t * t))
+    return 1.0 - tail if t >= 0 else tail
+
+
+def t_ppf(p: float, df: float) -> float:
+    """Quantile of Student's t with df (> 0, not necessarily whole) degrees of freedom."""
+    if not (0.0 < p < 1.0) or not df > 0:
+        return math.nan
+    if p < 0.5:
+        return -t_ppf(1.0 - p, df)
+    lo, hi = 0.0, 1.0
+    while t_cdf(hi, df) < p:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if t_cdf(mid, df) < p:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)
+
+
+def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and Student t interval of `values` (e.g. one mean per seed); NaNs are dropped."""
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
+    n = len(v)
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    m = float(v.mean())
+    if n < 2:
+        return (m, math.nan, math.nan)
+    half = t_ppf(0.5 + level / 2.0, n - 1) * float(v.std(ddof=1)) / math.sqrt(n)
+    return (m, m - half, m + half)
+
+
+def welch_diff_ci(a, b, level: float = 0.95) -> tuple[float, float, float]:
+    """mean(b) - mean(a) and its Welch t interval (per-seed values of two alternatives)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    if len(a) == 0 or len(b) == 0:
+        return (math.nan, math.nan, math.nan)
+    d = float(b.mean() - a.mean())
+    if len(a) < 2 or len(b) < 2:
+        return (d, math.nan, math.nan)
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se2 = va + vb
+    if se2 == 0:
+        return (d, d, d)
+    df = se2**2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = t_ppf(0.5 + level / 2.0, df) * math.sqrt(se2)
+    return (d, d - half, d + half)
+
+
+def wilson(k: int, n: int, level: float = 0.95) -> tuple[float, float, float]:
+    """Proportion k/n and its Wilson score interval."""
+    if n <= 0:
+        return (math.nan, math.nan, math.nan)
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
+    p = k / n
+    denom = 1.0 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return (p, max(0.0, centre - half), min(1.0, centre + half))
+
+
+def newcombe_diff(k1: int, n1: int, k2: int, n2: int, level: float = 0.95) -> tuple[float, float, float]:
+    """p2 - p1 and Newcombe's hybrid score interval (built from the two Wilson intervals)."""
+    p1, l1, u1 = wilson(k1, n1, level)
+    p2, l2, u2 = wilson(k2, n2, level)
+    if math.isnan(p1) or math.isnan(p2):
+        return (math.nan, math.nan, math.nan)
+    d = p2 - p1
+    return (d, d - math.sqrt((p2 - l2) ** 2 + (u1 - p1) ** 2), d + math.sqrt((u2 - p2) ** 2 + (p1 - l1) ** 2))
+
+
+def _self_check() -> None:
+    # Textbook values: t(0.975; 1, 4, 9, 30), the normal limit, Wilson for 0/10 and 5/10.
+    for df, t in [(1, 12.7062), (4, 2.7764), (9, 2.2622), (30, 2.0423), (1e7, 1.9600)]:
+        assert abs(t_ppf(0.975, df) - t) < 1e-3, (df, t_ppf(0.975, df))
+    assert abs(wilson(0, 10)[2] - 0.2775) < 1e-3
+    p, lo, hi = wilson(5, 10)
+    assert abs(lo - 0.2366) < 1e-3 and abs(hi - 0.7634) < 1e-3
+
+
+_self_check()
