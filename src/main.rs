@@ -150,7 +150,11 @@ fn main() -> ExitCode {
                             s.events,
                             s.wall_s,
                             s.dir.display(),
-                            if s.aggregated { "" } else { " (shard: combine with `secsim merge`)" }
+                            if s.aggregated {
+                                ""
+                            } else {
+                                " (shard: combine with `secsim merge`)"
+                            }
                         );
                         ExitCode::SUCCESS
                     }
@@ -220,7 +224,11 @@ fn main() -> ExitCode {
         }
         Command::Merge { out, shards } => match secsim::sweep::merge(&out, &shards) {
             Ok(n) => {
-                println!("secsim: merged {n} point(s) from {} shard(s) -> {}", shards.len(), out.display());
+                println!(
+                    "secsim: merged {n} point(s) from {} shard(s) -> {}",
+                    shards.len(),
+                    out.display()
+                );
                 ExitCode::SUCCESS
             }
             Err(e) => {

@@ -315,13 +315,17 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
             }
         })?;
     }
-    let dir = opts.out.clone().unwrap_or_else(|| Path::new("results").join(&base.name));
+    let dir = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| Path::new("results").join(&base.name));
     fs::create_dir_all(dir.join("points")).map_err(io_err(&dir))?;
     let total = points.len();
     let (shard_i, shard_n) = opts.shard.unwrap_or((0, 1));
     let mine: Vec<&Point> = points.iter().filter(|p| p.index % shard_n == shard_i).collect();
-    let (todo, done): (Vec<&Point>, Vec<&Point>) =
-        mine.into_iter().partition(|p| !(opts.resume && complete(&dir, p, &seeds)));
+    let (todo, done): (Vec<&Point>, Vec<&Point>) = mine
+        .into_iter()
+        .partition(|p| !(opts.resume && complete(&dir, p, &seeds)));
     let started = Instant::now();
     let bar = if !opts.quiet && std::io::stderr().is_terminal() {
         let b = ProgressBar::new((todo.len() * seeds.len()) as u64);
@@ -341,7 +345,8 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         let results: Vec<Result<SeedResult, String>> = seeds
             .par_iter()
             .map(|&seed| {
-                let r = run_seed(&p.scenario, seed, None, &|_| {}).map_err(|e| format!("point {} seed {seed}: {e}", p.index));
+                let r = run_seed(&p.scenario, seed, None, &|_| {})
+                    .map_err(|e| format!("point {} seed {seed}: {e}", p.index));
                 if let Some(b) = &bar {
                     b.inc(1);
                 }
@@ -410,8 +415,15 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         "threads": opts.threads.unwrap_or_else(rayon::current_num_threads),
         "wall_time_s": wall_s,
     });
-    let name = if opts.shard.is_some() { "shard-manifest.json" } else { "manifest.json" };
-    write_atomic(&dir.join(name), serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes())?;
+    let name = if opts.shard.is_some() {
+        "shard-manifest.json"
+    } else {
+        "manifest.json"
+    };
+    write_atomic(
+        &dir.join(name),
+        serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes(),
+    )?;
     if let Some(first) = failures.first() {
         return Err(RunError::Seeds {
             failed: failures.len(),
@@ -623,7 +635,13 @@ pub fn aggregate(dir: &Path) -> Result<(), RunError> {
         )
         .map_err(perr)?;
     }
-    plot::breakdown(dir, "sweep_outcomes", &format!("{name}: outcomes per sweep point"), &bars).map_err(perr)?;
+    plot::breakdown(
+        dir,
+        "sweep_outcomes",
+        &format!("{name}: outcomes per sweep point"),
+        &bars,
+    )
+    .map_err(perr)?;
     Ok(())
 }
 
@@ -671,6 +689,9 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize, RunError> {
         "merged_from": shards.iter().map(|s| s.display().to_string()).collect::<Vec<_>>(),
         "shards": manifests,
     });
-    write_atomic(&out.join("manifest.json"), serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes())?;
+    write_atomic(
+        &out.join("manifest.json"),
+        serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes(),
+    )?;
     Ok(count)
 }

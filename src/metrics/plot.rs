@@ -867,7 +867,12 @@ pub fn boxes(dir: &Path, stem: &str, title: &str, y_label: &str, boxes: &[BoxSta
     };
     let (w, h) = (((boxes.len() as u32) * 60 + 300).clamp(700, 2400), 650);
     draw_boxes(SVGBackend::new(&svg, (w, h)).into_drawing_area(), title, y_label, boxes).map_err(|m| err(&svg, m))?;
-    draw_boxes(BitMapBackend::new(&png, (w, h)).into_drawing_area(), title, y_label, boxes)
-        .map_err(|m| err(&png, m))?;
+    draw_boxes(
+        BitMapBackend::new(&png, (w, h)).into_drawing_area(),
+        title,
+        y_label,
+        boxes,
+    )
+    .map_err(|m| err(&png, m))?;
     Ok(())
 }

@@ -35,6 +35,7 @@ fn outputs_do_not_depend_on_thread_count() {
             threads: Some(threads),
             quiet: true,
             trace: true,
+            ..RunOptions::default()
         };
         run_experiment(&experiment(), &opts).unwrap();
         out

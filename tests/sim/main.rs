@@ -9,4 +9,5 @@ mod net_setup;
 mod openapi;
 mod scenario_errors;
 mod sequence;
+mod sweep;
 mod tls_handshake;
