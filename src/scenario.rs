@@ -3,8 +3,10 @@
 //!
 //! Errors read `file:line:column: field.path: message (did you mean `name`?)`; see
 //! [`load`] for the format and the struct-name rule (files start with `Topology(` or
-//! `Experiment(`). `secsim validate <file>` is [`validate_path`].
+//! `Experiment(`). A topology may also be written as a generator (`TopologyGenerator(`,
+//! [`generate`]). `secsim validate <file>` is [`validate_path`].
 
+pub mod generate;
 pub mod load;
 pub mod locate;
 pub mod schema;

@@ -24,7 +24,9 @@
 //!
 //! A file must start (after comments and `#![enable(...)]` attributes) with its struct name,
 //! `Topology(` or `Experiment(`: this is how `secsim validate` tells them apart, and it is
-//! checked before ron sees the file. Nested struct names are optional (ron's default) and,
+//! checked before ron sees the file. A topology file may instead start with
+//! `TopologyGenerator(` ([`generate`]): it is expanded into a topology at load, its errors
+//! located in the generator file. Nested struct names are optional (ron's default) and,
 //! when written, must be the Rust names (`NodeSpec(`, `HttpFlowSpec(`). A workload flow is a
 //! newtype variant, written `Http((client: "a", server: "b", ...))`, or
 //! `Http(client: "a", ...)` with `#![enable(unwrap_variant_newtypes)]` at the top. To write
@@ -35,8 +37,9 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use super::generate;
 use super::locate::{Outline, header};
-use super::schema::{ExperimentFile, TopologyFile};
+use super::schema::{ExperimentFile, TopologyFile, TopologyGenerator};
 use super::validate::{self, Issue};
 
 /// A loaded, validated experiment and its topology.
@@ -224,6 +227,24 @@ impl<'a> Source<'a> {
                 ))
             }
         }
+    }
+
+    /// Checks the leading struct name of a topology: as [`Source::check_header`], and a
+    /// name nearer `TopologyGenerator` than `Topology` is suggested as such.
+    fn check_topology_header(&self) -> Result<(), ScenarioError> {
+        self.check_header("Topology").map_err(|mut e| {
+            if let Some((name, _)) = header(self.src)
+                && name != "Experiment"
+                && validate::suggest(&name, ["Topology", generate::HEADER]).as_deref() == Some(generate::HEADER)
+            {
+                e.message = format!(
+                    "expected the file to start with `Topology(` or `{}(`, found `{name}`",
+                    generate::HEADER
+                );
+                e.suggestion = Some(generate::HEADER.to_string());
+            }
+            e
+        })
     }
 
     /// Parses with ron and turns its error into a located one.
@@ -430,13 +451,51 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
     })
 }
 
-/// Parses and validates a topology from `src`; errors name `path_for_errors`.
+/// Parses and validates a topology from `src`; errors name `path_for_errors`. A source
+/// starting with `TopologyGenerator(` is expanded ([`parse_generator_str`]).
 pub fn parse_topology_str(src: &str, path_for_errors: &Path) -> Result<TopologyFile, ScenarioError> {
+    if is_generator(src) {
+        return parse_generator_str(src, path_for_errors).map(|(_, t)| t);
+    }
     let s = Source::new(src, path_for_errors);
-    s.check_header("Topology")?;
+    s.check_topology_header()?;
     let topology: TopologyFile = s.ron()?;
     s.first_issue(validate::topology(&topology))?;
     Ok(topology)
+}
+
+/// Whether `src` starts with `TopologyGenerator(`.
+fn is_generator(src: &str) -> bool {
+    header(src).is_some_and(|(name, _)| name == generate::HEADER)
+}
+
+/// Parses a topology generator from `src`, checks its parameters and expands it; errors
+/// name `path_for_errors` and point into the generator file.
+pub fn parse_generator_str(
+    src: &str,
+    path_for_errors: &Path,
+) -> Result<(TopologyGenerator, TopologyFile), ScenarioError> {
+    let s = Source::new(src, path_for_errors);
+    let g: TopologyGenerator = s.ron()?;
+    let topology = generate::generate(&g).map_err(|issues| match s.first_issue(issues) {
+        Err(e) => e,
+        // `generate` refuses with at least one issue; should the list be empty, say so.
+        Ok(()) => s.error_at(
+            ErrorKind::Invalid,
+            0,
+            "kind".to_string(),
+            "the generator was refused".to_string(),
+        ),
+    })?;
+    // Valid by construction; should it not be, blame the generator rather than a link
+    // that is not in the file.
+    if let Some(i) = validate::topology(&topology).into_iter().next() {
+        s.first_issue(vec![Issue::new(
+            "kind",
+            format!("the generated topology is invalid: {}: {}", i.field, i.message),
+        )])?;
+    }
+    Ok((g, topology))
 }
 
 /// Parses and validates an experiment from `src` on its own (no topology checks); errors
@@ -509,10 +568,11 @@ pub enum FileKind {
     Experiment,
 }
 
-/// Detects the kind of a scenario source from its leading struct name.
+/// Detects the kind of a scenario source from its leading struct name (a
+/// `TopologyGenerator` is a topology).
 pub fn file_kind(src: &str) -> Option<FileKind> {
     match header(src)?.0.as_str() {
-        "Topology" => Some(FileKind::Topology),
+        "Topology" | generate::HEADER => Some(FileKind::Topology),
         "Experiment" => Some(FileKind::Experiment),
         _ => None,
     }
@@ -523,6 +583,15 @@ pub fn file_kind(src: &str) -> Option<FileKind> {
 pub fn validate_path(path: &Path) -> Result<String, ScenarioError> {
     let src = read(path)?;
     match file_kind(&src) {
+        Some(FileKind::Topology) if is_generator(&src) => {
+            let (g, t) = parse_generator_str(&src, path)?;
+            Ok(format!(
+                "{}: ok: {} Generated by {}.",
+                path.display(),
+                validate::summarize_topology(&t),
+                generate::describe(&g)
+            ))
+        }
         Some(FileKind::Topology) => {
             let t = parse_topology_str(&src, path)?;
             Ok(format!("{}: ok: {}", path.display(), validate::summarize_topology(&t)))
@@ -539,9 +608,10 @@ pub fn validate_path(path: &Path) -> Result<String, ScenarioError> {
                 ErrorKind::Syntax,
                 start,
                 String::new(),
-                "expected the file to start with `Topology(` or `Experiment(`".to_string(),
+                "expected the file to start with `Topology(` or `Experiment(`, or `TopologyGenerator(` for a generated topology"
+                    .to_string(),
             );
-            e.suggestion = found.and_then(|f| validate::suggest(&f, ["Topology", "Experiment"]));
+            e.suggestion = found.and_then(|f| validate::suggest(&f, ["Topology", "Experiment", generate::HEADER]));
             Err(e)
         }
     }

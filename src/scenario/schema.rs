@@ -702,3 +702,249 @@ impl WorkloadSpec {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Topology generators (`topologies/gen-*.ron`), expanded by `scenario::generate`.
+// ---------------------------------------------------------------------------------------
+
+/// A topology generator file, written `TopologyGenerator(...)`: a family of topologies
+/// described by a few numbers, expanded at load into a [`TopologyFile`] (see
+/// [`generate`](super::generate) for the node names, links and draws).
+///
+/// ```ron
+/// TopologyGenerator(
+///     seed: 7,
+///     kind: IpxHub(plmns: 200),
+/// )
+/// ```
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[serde(deny_unknown_fields, rename = "TopologyGenerator")]
+pub struct TopologyGenerator {
+    /// The generator's own seed: mesh choices and per-link latency draws. Default 1. (Run
+    /// seeds are the experiment's; they do not change the generated topology.)
+    #[serde(default = "gen_default_seed")]
+    pub seed: u64,
+    /// Which family, and its size and link parameters.
+    pub kind: GeneratorKind,
+}
+
+fn gen_default_seed() -> u64 {
+    1
+}
+
+/// A family of generated topologies. Every link class has `<class>_latency`,
+/// `<class>_loss` and `<class>_bandwidth_mbps` fields with the defaults listed (those of the
+/// Python scripts and hand-written topologies they replace).
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum GeneratorKind {
+    /// N PLMNs (each `cnf-k`, `sepp-k`, `pnf-k` in `plmn-k`) around one or more IPX
+    /// roaming hubs (`ri-hub` in `ipx-hub`; with several, `ri-hub-1`… in `ipx-hub-1`…,
+    /// PLMN k on hub `(k-1) mod P + 1`, the hubs fully meshed).
+    IpxHub {
+        /// Number of PLMNs, >= 1.
+        plmns: u32,
+        /// Number of IPX providers (hubs), 1..=plmns. Default 1.
+        #[serde(default = "gen_one")]
+        ipx_providers: u32,
+        /// cNF–SEPP and SEPP–pNF links. Default `Uniform(min: "300us", max: "700us")`.
+        #[serde(default = "gen_nf_latency")]
+        nf_latency: GenLatency,
+        /// Default 0.
+        #[serde(default)]
+        nf_loss: f64,
+        /// Default `None` (unlimited).
+        #[serde(default)]
+        nf_bandwidth_mbps: Option<f64>,
+        /// SEPP–hub links. Default `LogNormalDrawn(median_min: "3ms", median_max: "60ms",
+        /// sigma: 0.1)`.
+        #[serde(default = "gen_hub_sepp_latency")]
+        sepp_latency: GenLatency,
+        /// Default 0.0005.
+        #[serde(default = "gen_backbone_loss")]
+        sepp_loss: f64,
+        /// Default `Some(1000.0)`.
+        #[serde(default = "gen_backbone_bandwidth")]
+        sepp_bandwidth_mbps: Option<f64>,
+        /// Hub–hub links (only with several hubs). Default `LogNormal(median: "18ms",
+        /// sigma: 0.1)`.
+        #[serde(default = "gen_ipx_latency")]
+        ipx_latency: GenLatency,
+        /// Default 0.0005.
+        #[serde(default = "gen_backbone_loss")]
+        ipx_loss: f64,
+        /// Default `Some(1000.0)`.
+        #[serde(default = "gen_backbone_bandwidth")]
+        ipx_bandwidth_mbps: Option<f64>,
+    },
+    /// N PLMNs (as in `IpxHub`) whose SEPPs are linked directly: a random connected mesh in
+    /// which every SEPP has at least `degree` peers (most exactly `degree`).
+    RandomMesh {
+        /// Number of PLMNs, >= 2.
+        plmns: u32,
+        /// Peers per SEPP, 1..plmns.
+        degree: u32,
+        /// cNF–SEPP and SEPP–pNF links. Default `Uniform(min: "300us", max: "700us")`.
+        #[serde(default = "gen_nf_latency")]
+        nf_latency: GenLatency,
+        /// Default 0.
+        #[serde(default)]
+        nf_loss: f64,
+        /// Default `None` (unlimited).
+        #[serde(default)]
+        nf_bandwidth_mbps: Option<f64>,
+        /// SEPP–SEPP links. Default `LogNormalDrawn(median_min: "10ms", median_max: "40ms",
+        /// sigma: 0.1)`.
+        #[serde(default = "gen_mesh_sepp_latency")]
+        sepp_latency: GenLatency,
+        /// Default 0.0005.
+        #[serde(default = "gen_backbone_loss")]
+        sepp_loss: f64,
+        /// Default `Some(1000.0)`.
+        #[serde(default = "gen_backbone_bandwidth")]
+        sepp_bandwidth_mbps: Option<f64>,
+    },
+    /// M CAPIF providers (`provider-a`, `provider-b`, … each with `ccf-a`, `apf-a`,
+    /// `aef-a1`… and a gateway router `gw-a`) and API invokers (`invoker-0001`…) on the
+    /// Internet side behind one access router `access` linked to every gateway; the
+    /// gateways are fully meshed (CAPIF-6/6e between the CCFs).
+    CapifProviders {
+        /// Number of providers, >= 1.
+        providers: u32,
+        /// AEFs per provider, >= 1. Default 1.
+        #[serde(default = "gen_one")]
+        aefs_per_provider: u32,
+        /// Number of API invokers, >= 1.
+        invokers: u32,
+        /// CCF, APF and AEF links to their gateway. Default `Uniform(min: "200us", max:
+        /// "500us")`.
+        #[serde(default = "gen_provider_latency")]
+        provider_latency: GenLatency,
+        /// Default 0.
+        #[serde(default)]
+        provider_loss: f64,
+        /// Default `None` (unlimited).
+        #[serde(default)]
+        provider_bandwidth_mbps: Option<f64>,
+        /// Access router–gateway links. Default `LogNormal(median: "10ms", sigma: 0.1)`.
+        #[serde(default = "gen_access_latency")]
+        access_latency: GenLatency,
+        /// Default 0.
+        #[serde(default)]
+        access_loss: f64,
+        /// Default `Some(10000.0)`.
+        #[serde(default = "gen_access_bandwidth")]
+        access_bandwidth_mbps: Option<f64>,
+        /// Invoker–access router links. Default `LogNormalDrawn(median_min: "2ms",
+        /// median_max: "40ms", sigma: 0.2)`.
+        #[serde(default = "gen_invoker_latency")]
+        invoker_latency: GenLatency,
+        /// Default 0.
+        #[serde(default)]
+        invoker_loss: f64,
+        /// Default `None` (unlimited).
+        #[serde(default)]
+        invoker_bandwidth_mbps: Option<f64>,
+        /// Gateway–gateway links (only with several providers). Default `LogNormal(median:
+        /// "12ms", sigma: 0.1)`.
+        #[serde(default = "gen_interconnect_latency")]
+        interconnect_latency: GenLatency,
+        /// Default 0.
+        #[serde(default)]
+        interconnect_loss: f64,
+        /// Default `None` (unlimited).
+        #[serde(default)]
+        interconnect_bandwidth_mbps: Option<f64>,
+    },
+}
+
+/// The latency of one class of generated links: any [`LatencySpec`], the same on every
+/// link of the class, or `LogNormalDrawn`, a log-normal whose median is drawn once per link.
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[serde(deny_unknown_fields)]
+pub enum GenLatency {
+    /// As [`LatencySpec::Constant`].
+    Constant(SimDuration),
+    /// As [`LatencySpec::Uniform`].
+    Uniform { min: SimDuration, max: SimDuration },
+    /// As [`LatencySpec::Normal`].
+    Normal { mean: SimDuration, std: SimDuration },
+    /// As [`LatencySpec::LogNormal`].
+    LogNormal { median: SimDuration, sigma: f64 },
+    /// As [`LatencySpec::Exponential`].
+    Exponential { mean: SimDuration },
+    /// As [`LatencySpec::Empirical`].
+    Empirical(Vec<SimDuration>),
+    /// Each link gets `LogNormal(median: m, sigma: sigma)` with `m` drawn uniformly from
+    /// `[median_min, median_max]` (whole microseconds) from the generator's seed: links of
+    /// different lengths, as the Python scripts drew them.
+    LogNormalDrawn {
+        median_min: SimDuration,
+        median_max: SimDuration,
+        sigma: f64,
+    },
+}
+
+fn gen_one() -> u32 {
+    1
+}
+fn gen_nf_latency() -> GenLatency {
+    GenLatency::Uniform {
+        min: SimDuration::from_micros(300),
+        max: SimDuration::from_micros(700),
+    }
+}
+fn gen_hub_sepp_latency() -> GenLatency {
+    GenLatency::LogNormalDrawn {
+        median_min: SimDuration::from_millis(3),
+        median_max: SimDuration::from_millis(60),
+        sigma: 0.1,
+    }
+}
+fn gen_mesh_sepp_latency() -> GenLatency {
+    GenLatency::LogNormalDrawn {
+        median_min: SimDuration::from_millis(10),
+        median_max: SimDuration::from_millis(40),
+        sigma: 0.1,
+    }
+}
+fn gen_ipx_latency() -> GenLatency {
+    GenLatency::LogNormal {
+        median: SimDuration::from_millis(18),
+        sigma: 0.1,
+    }
+}
+fn gen_backbone_loss() -> f64 {
+    0.0005
+}
+fn gen_backbone_bandwidth() -> Option<f64> {
+    Some(1000.0)
+}
+fn gen_provider_latency() -> GenLatency {
+    GenLatency::Uniform {
+        min: SimDuration::from_micros(200),
+        max: SimDuration::from_micros(500),
+    }
+}
+fn gen_access_latency() -> GenLatency {
+    GenLatency::LogNormal {
+        median: SimDuration::from_millis(10),
+        sigma: 0.1,
+    }
+}
+fn gen_access_bandwidth() -> Option<f64> {
+    Some(10000.0)
+}
+fn gen_invoker_latency() -> GenLatency {
+    GenLatency::LogNormalDrawn {
+        median_min: SimDuration::from_millis(2),
+        median_max: SimDuration::from_millis(40),
+        sigma: 0.2,
+    }
+}
+fn gen_interconnect_latency() -> GenLatency {
+    GenLatency::LogNormal {
+        median: SimDuration::from_millis(12),
+        sigma: 0.1,
+    }
+}

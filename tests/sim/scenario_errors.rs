@@ -114,6 +114,20 @@ const CASES: &[Case] = &[
     case("e_capif_revoke_unlisted.ron", "10:43", "capif.revocations[0].invoker", "invoker `invoker-2` is not an invoker of any Capif flow", Some("invoker-1")),
     Case { blames: Some("t_unknown_link_node.ron"),
         ..case("e_bad_topology.ron","12:34", "links[0].target",                  "unknown node `nf-x`",               Some("nf-a")) },
+    // Topology generators (`TopologyGenerator(`): located in the generator file.
+    case("g_kind_typo.ron",         "4:11",  "kind",                             "unknown variant `IpxHb`",           Some("IpxHub")),
+    case("g_field_typo.ron",        "4:9",   "kind.IpxHub.plmn",                 "unknown field `plmn`",              Some("plmns")),
+    case("g_missing_degree.ron",    "3:11",  "kind.RandomMesh.degree",           "missing field `degree`",            None),
+    case("g_latency_typo.ron",      "3:70",  "kind.CapifProviders.access_latency", "unknown variant `Constnt`",       Some("Constant")),
+    case("g_header_typo.ron",       "2:1",   "",                                 "or `TopologyGenerator(` for a generated topology", Some("TopologyGenerator")),
+    case("g_zero_plmns.ron",        "3:25",  "kind.IpxHub.plmns",                "plmns must be >= 1, found 0",       None),
+    case("g_degree_too_high.ron",   "3:40",  "kind.RandomMesh.degree",           "degree 4 must be less than plmns 4", None),
+    case("g_hubs_exceed_plmns.ron", "3:43",  "kind.IpxHub.ipx_providers",        "ipx_providers 3 is more than plmns 2", None),
+    case("g_too_many_nodes.ron",    "5:19",  "kind.CapifProviders.invokers",     "150009 nodes, above the limit of 100000", None),
+    case("g_drawn_range.ron",       "5:50",  "kind.IpxHub.sepp_latency.LogNormalDrawn.median_min", "median_min 60ms is greater than median_max 3ms", None),
+    case("g_loss_high.ron",         "3:55",  "kind.RandomMesh.sepp_loss",        "loss 1.5 must be in [0, 1)",        None),
+    Case { blames: Some("g_degree_too_high.ron"),
+        ..case("g_experiment.ron",  "3:40",  "kind.RandomMesh.degree",           "degree 4 must be less than plmns 4", None) },
 ];
 
 #[test]
