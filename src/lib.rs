@@ -29,6 +29,7 @@
 //! - [`run`]: runs seeds in parallel and writes results.
 
 pub mod bench;
+pub mod compare;
 pub mod crypto;
 pub mod engine;
 pub mod metrics;

@@ -48,6 +48,24 @@ enum Command {
         #[arg(long)]
         resume: bool,
     },
+    /// Run every alternative of an experiment's sweep on the same seeds and write compare.md
+    /// (a side-by-side table with 95% intervals and differences) and compare.csv.
+    Compare {
+        /// The experiment file; its `sweep` lists the alternatives.
+        experiment: PathBuf,
+        /// Run seeds 1..=N instead of the file's seed list.
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Results folder (default results/<experiment name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// No progress output.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Combine the point folders of sharded sweep runs into one results folder (the same
     /// files a single run writes).
     Merge {
@@ -214,6 +232,32 @@ fn main() -> ExitCode {
                     );
                     println!("{}", t.mermaid.display());
                     println!("{}", t.svg.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("secsim: error: {e}");
+                    ExitCode::from(e.exit_code() as u8)
+                }
+            }
+        }
+        Command::Compare {
+            experiment,
+            seeds,
+            out,
+            threads,
+            quiet,
+        } => {
+            let opts = secsim::run::RunOptions {
+                seeds,
+                out,
+                threads,
+                quiet,
+                ..Default::default()
+            };
+            match secsim::compare::compare(&experiment, &opts) {
+                Ok(dir) => {
+                    println!("{}", dir.join("compare.md").display());
+                    println!("{}", dir.join("compare.csv").display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

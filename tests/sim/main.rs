@@ -2,6 +2,7 @@
 
 mod capif;
 mod cli;
+mod compare;
 mod determinism;
 mod hygiene;
 mod n32;
