@@ -48,6 +48,12 @@ pub struct Row {
     pub failure_diff: Option<(f64, f64, f64)>,
 }
 
+/// Exposure counts per seed by ("item from→to", point).
+pub type Exposure = BTreeMap<(String, usize), f64>;
+
+/// Per seed: (latency sum of ok runs, ok runs, runs).
+type SeedAcc = (f64, usize, usize);
+
 #[derive(Default)]
 struct Acc {
     lat: Vec<f64>,
@@ -61,7 +67,7 @@ struct Acc {
 
 /// The comparison table from an aggregated sweep `records.csv` text; also the exposure
 /// counts per (item, boundary) and point (per seed).
-pub fn compute(records_csv: &str) -> Result<(Vec<Row>, BTreeMap<(String, usize), f64>), String> {
+pub fn compute(records_csv: &str) -> Result<(Vec<Row>, Exposure), String> {
     let rows = parse_csv(records_csv);
     let header = rows.first().ok_or("records.csv is empty")?;
     let col = |name: &str| {
@@ -76,7 +82,7 @@ pub fn compute(records_csv: &str) -> Result<(Vec<Row>, BTreeMap<(String, usize),
     let axes: Vec<usize> = (c_point + 1..c_seed).collect();
     let mut labels: BTreeMap<usize, String> = BTreeMap::new();
     let mut acc: BTreeMap<(String, String, usize), Acc> = BTreeMap::new();
-    let mut exposure: BTreeMap<(String, usize), f64> = BTreeMap::new();
+    let mut exposure: Exposure = BTreeMap::new();
     let mut seeds_at: BTreeMap<usize, std::collections::BTreeSet<u64>> = BTreeMap::new();
     for r in rows.iter().skip(1).filter(|r| r.len() == header.len()) {
         let point: usize = r[c_point].parse().map_err(|_| format!("bad point `{}`", r[c_point]))?;
@@ -121,7 +127,7 @@ pub fn compute(records_csv: &str) -> Result<(Vec<Row>, BTreeMap<(String, usize),
         let base = acc
             .get(&(procedure.clone(), variant.clone(), 0))
             .filter(|_| *point != 0);
-        let paired = |f: &dyn Fn(&(f64, usize, usize)) -> Option<f64>| -> Option<(f64, f64, f64)> {
+        let paired = |f: &dyn Fn(&SeedAcc) -> Option<f64>| -> Option<(f64, f64, f64)> {
             let b = base?;
             let d: Vec<f64> = a
                 .seeds
@@ -203,7 +209,7 @@ pub fn to_csv(rows: &[Row]) -> String {
 
 /// `compare.md`: one table per (procedure, variant), one row per alternative, then the
 /// exposure table if any.
-pub fn to_markdown(name: &str, seeds: usize, rows: &[Row], exposure: &BTreeMap<(String, usize), f64>) -> String {
+pub fn to_markdown(name: &str, seeds: usize, rows: &[Row], exposure: &Exposure) -> String {
     let mut md = format!(
         "# {name}: alternatives compared\n\n{seeds} seed(s) per alternative, the same seeds for all (common random numbers). \
          Latency in ms over successful runs; [95% CI]: Student t across seeds for means and paired differences, \
