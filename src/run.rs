@@ -386,6 +386,26 @@ fn write_outputs(
     write_atomic(&dir.join("manifest.json"), text.as_bytes())
 }
 
+/// The plots (and CAPIF CSVs) of one set of seeds, as a single run writes them: used for each
+/// sweep point's folder.
+pub(crate) fn write_point_outputs(scn: &Scenario, dir: &Path, runs: &[SeedResult]) -> Result<(), RunError> {
+    let exp = &scn.experiment;
+    if exp.outputs.plots {
+        write_plots(&exp.name, dir, runs)?;
+    }
+    let per_seed: Vec<&[Record]> = runs.iter().map(|r| r.records.as_slice()).collect();
+    write_capif_outputs(
+        &CapifOutputs {
+            name: &exp.name,
+            capif: &exp.capif,
+            duration: exp.duration,
+            plots: exp.outputs.plots,
+        },
+        dir,
+        &per_seed,
+    )
+}
+
 /// The latency CDFs (requests; N32 handshakes when there are any) and the outcome breakdown.
 fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunError> {
     use std::collections::BTreeMap;

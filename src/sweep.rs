@@ -459,6 +459,8 @@ fn write_point(dir: &Path, p: &Point, total: usize, seeds: &[u64], runs: &[SeedR
     write_atomic(&pd.join("records.csv"), rows.as_bytes())?;
     let by_seed: Vec<(u64, Vec<Record>)> = runs.iter().map(|r| (r.seed, r.records.clone())).collect();
     write_atomic(&pd.join("summary.csv"), summary(&ctx, &by_seed).as_bytes())?;
+    // The point's own plots (latency CDFs, outcomes, CAPIF timelines and tables).
+    crate::run::write_point_outputs(&p.scenario, &pd, runs)?;
     write_atomic(&pd.join("point.json"), point_json(p, total, seeds, runs).as_bytes())
 }
 
@@ -664,7 +666,16 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize, RunError> {
             let Some(name) = e.file_name() else { continue };
             let target = out.join("points").join(name);
             fs::create_dir_all(&target).map_err(io_err(&target))?;
-            for f in ["records.csv", "summary.csv", "point.json"] {
+            let mut names: Vec<String> = fs::read_dir(&e)
+                .map_err(io_err(&e))?
+                .filter_map(|x| x.ok())
+                .filter(|x| x.path().is_file())
+                .filter_map(|x| x.file_name().to_str().map(str::to_string))
+                .filter(|n| !n.ends_with(".tmp") && n != "point.json")
+                .collect();
+            names.sort();
+            names.push("point.json".into()); // last: a complete point
+            for f in &names {
                 let bytes = fs::read(e.join(f)).map_err(io_err(&e))?;
                 let t = target.join(f);
                 if let Ok(existing) = fs::read(&t)

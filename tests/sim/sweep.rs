@@ -91,6 +91,14 @@ fn shards_merged_and_resumed_runs_equal_the_single_run() {
             assert!(f.get(must).is_some_and(|b| b.len() > 200), "{tag}: {must}");
         }
         assert!(f.keys().any(|k| k.starts_with("sweep_") && k.ends_with("_latency.png")));
+        // Each point also has a single run's plots.
+        for plot in ["latency_cdf.png", "latency_cdf.svg", "outcomes.png"] {
+            let k = format!("points/p00000/{plot}");
+            assert!(f.get(&k).is_some_and(|b| b.len() > 1000), "{tag}: {k}");
+        }
+        if tag.contains("capif") {
+            assert!(f.contains_key("points/p00000/capif_recovery_timeline.png"), "{tag}");
+        }
         let summary = std::fs::read_to_string(single.join("summary.csv")).unwrap();
         assert!(
             summary.lines().skip(1).all(|l| l.contains(",10,")),
