@@ -345,20 +345,7 @@ fn write_outputs(
     let by_seed: Vec<(u64, Vec<Record>)> = runs.iter().map(|r| (r.seed, r.records.clone())).collect();
     write_atomic(&dir.join("summary.csv"), summary(&ctx, &by_seed).as_bytes())?;
 
-    if exp.outputs.plots {
-        write_plots(&exp.name, dir, runs)?;
-    }
-    let per_seed: Vec<&[Record]> = runs.iter().map(|r| r.records.as_slice()).collect();
-    write_capif_outputs(
-        &CapifOutputs {
-            name: &exp.name,
-            capif: &exp.capif,
-            duration: exp.duration,
-            plots: exp.outputs.plots,
-        },
-        dir,
-        &per_seed,
-    )?;
+    write_point_outputs(scn, dir, runs)?;
 
     let manifest = json!({
         "secsim_version": env!("CARGO_PKG_VERSION"),

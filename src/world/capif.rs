@@ -366,6 +366,37 @@ fn strategy_label(s: RecoveryStrategy) -> String {
     }
 }
 
+/// A record of the plane (no connection, byte or protection counts).
+#[allow(clippy::too_many_arguments)]
+fn plane_record(
+    procedure: &'static str,
+    variant: String,
+    initiator: String,
+    responder: String,
+    via: String,
+    start: SimTime,
+    end: SimTime,
+    outcome: Outcome,
+    status: u16,
+    round_trips: u32,
+) -> Record {
+    Record {
+        procedure,
+        variant,
+        initiator,
+        responder,
+        via,
+        start_ns: start.as_nanos(),
+        end_ns: end.as_nanos(),
+        outcome,
+        status,
+        new_connection: false,
+        bytes: 0,
+        round_trips,
+        overhead_bytes: 0,
+    }
+}
+
 fn json_body(v: &Value) -> String {
     if v.is_null() { String::new() } else { v.to_string() }
 }
@@ -888,21 +919,18 @@ impl CapifPlane {
             "capif_authentication" | "capif_invocation" => f.aef,
             _ => f.ccf,
         };
-        records.push(Record {
+        records.push(plane_record(
             procedure,
             variant,
-            initiator: a.name.clone(),
-            responder: net.topo.name(responder).to_string(),
-            via: f.label.clone(),
-            start_ns: a.phase_start.as_nanos(),
-            end_ns: end.as_nanos(),
+            a.name.clone(),
+            net.topo.name(responder).to_string(),
+            f.label.clone(),
+            a.phase_start,
+            end,
             outcome,
             status,
-            new_connection: false,
-            bytes: 0,
-            round_trips: 0,
-            overhead_bytes: 0,
-        });
+            0,
+        ));
     }
 
     /// Moves invoker `i` towards invoking when nothing is outstanding.
@@ -1073,21 +1101,18 @@ impl CapifPlane {
         let f = &self.flows[a.flow as usize];
         let plan = self.plan_for(net, f, method.clone());
         for e in interconnection::exposure(&plan, interconnection::default_domain) {
-            records.push(Record {
-                procedure: "capif_exposure",
-                variant: format!("{:?}", e.item),
-                initiator: format!("{:?}", e.from_domain),
-                responder: format!("{:?}", e.to_domain),
-                via: f.label.clone(),
-                start_ns: now.as_nanos(),
-                end_ns: now.as_nanos(),
-                outcome: Outcome::Ok,
-                status: 0,
-                new_connection: false,
-                bytes: 0,
-                round_trips: 0,
-                overhead_bytes: 0,
-            });
+            records.push(plane_record(
+                "capif_exposure",
+                format!("{:?}", e.item),
+                format!("{:?}", e.from_domain),
+                format!("{:?}", e.to_domain),
+                f.label.clone(),
+                now,
+                now,
+                Outcome::Ok,
+                0,
+                0,
+            ));
         }
     }
 
@@ -1411,21 +1436,18 @@ impl CapifPlane {
                 let s = a.stale.take().expect("checked");
                 if s.since >= self.warmup {
                     let f = &self.flows[a.flow as usize];
-                    records.push(Record {
-                        procedure: "capif_recovery",
-                        variant: strategy_label(self.strategy),
-                        initiator: a.name.clone(),
-                        responder: net.topo.name(f.aef).to_string(),
-                        via: f.label.clone(),
-                        start_ns: s.first.unwrap_or(s.since).as_nanos(),
-                        end_ns: now.as_nanos(),
-                        outcome: Outcome::Ok,
-                        status: 0,
-                        new_connection: false,
-                        bytes: 0,
-                        round_trips: s.extra,
-                        overhead_bytes: 0,
-                    });
+                    records.push(plane_record(
+                        "capif_recovery",
+                        strategy_label(self.strategy),
+                        a.name.clone(),
+                        net.topo.name(f.aef).to_string(),
+                        f.label.clone(),
+                        s.first.unwrap_or(s.since),
+                        now,
+                        Outcome::Ok,
+                        0,
+                        s.extra,
+                    ));
                 }
             }
             if a.in_session >= self.per_session {
@@ -1599,21 +1621,18 @@ impl CapifPlane {
             }
             let now = ctx.now();
             if now >= self.warmup {
-                records.push(Record {
-                    procedure: "ccf_request",
-                    variant: "publish".into(),
-                    initiator: client_name.clone(),
-                    responder: net.topo.name(node).to_string(),
-                    via: String::new(),
-                    start_ns: now.as_nanos(),
-                    end_ns: now.as_nanos(),
-                    outcome: Outcome::Ok,
-                    status: 200,
-                    new_connection: false,
-                    bytes: 0,
-                    round_trips: 0,
-                    overhead_bytes: 0,
-                });
+                records.push(plane_record(
+                    "ccf_request",
+                    "publish".into(),
+                    client_name.clone(),
+                    net.topo.name(node).to_string(),
+                    String::new(),
+                    now,
+                    now,
+                    Outcome::Ok,
+                    200,
+                    0,
+                ));
             }
             net.respond(
                 ctx,
@@ -1806,21 +1825,18 @@ impl CapifPlane {
             }
         }
         if now >= self.warmup {
-            records.push(Record {
-                procedure: "ccf_request",
-                variant: op.to_string(),
-                initiator: net.topo.name(client).to_string(),
-                responder: net.topo.name(node).to_string(),
-                via: String::new(),
-                start_ns: now.as_nanos(),
-                end_ns: (now + delay).as_nanos(),
-                outcome: if status < 400 { Outcome::Ok } else { Outcome::Error },
+            records.push(plane_record(
+                "ccf_request",
+                op.to_string(),
+                net.topo.name(client).to_string(),
+                net.topo.name(node).to_string(),
+                String::new(),
+                now,
+                now + delay,
+                if status < 400 { Outcome::Ok } else { Outcome::Error },
                 status,
-                new_connection: false,
-                bytes: 0,
-                round_trips: 0,
-                overhead_bytes: 0,
-            });
+                0,
+            ));
         }
     }
 
@@ -2081,21 +2097,18 @@ impl CapifPlane {
                 ));
                 let now = ctx.now();
                 if now >= self.warmup {
-                    records.push(Record {
-                        procedure: "ccf_request",
-                        variant: "security_info_relay".into(),
-                        initiator: net.topo.name(net.conn(conn).client).to_string(),
-                        responder: net.topo.name(from).to_string(),
-                        via: String::new(),
-                        start_ns: now.as_nanos(),
-                        end_ns: now.as_nanos(),
-                        outcome: if status < 400 { Outcome::Ok } else { Outcome::Error },
+                    records.push(plane_record(
+                        "ccf_request",
+                        "security_info_relay".into(),
+                        net.topo.name(net.conn(conn).client).to_string(),
+                        net.topo.name(from).to_string(),
+                        String::new(),
+                        now,
+                        now,
+                        if status < 400 { Outcome::Ok } else { Outcome::Error },
                         status,
-                        new_connection: false,
-                        bytes: 0,
-                        round_trips: 0,
-                        overhead_bytes: 0,
-                    });
+                        0,
+                    ));
                 }
                 net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
             }
