@@ -366,6 +366,22 @@ fn strategy_label(s: RecoveryStrategy) -> String {
     }
 }
 
+/// (Re)starts the timer `key` of an actor at `at`, cancelling the one it replaces.
+fn restart_timer<K: Ord>(
+    timers: &mut BTreeMap<K, TimerId>,
+    key: K,
+    ctx: &mut Ctx<'_, Msg>,
+    node: NodeId,
+    at: SimTime,
+    msg: Msg,
+) {
+    if let Some(old) = timers.remove(&key) {
+        ctx.cancel(old);
+    }
+    let id = ctx.set_timer_for(node, at.saturating_since(ctx.now()), msg);
+    timers.insert(key, id);
+}
+
 /// A record of the plane (no connection, byte or protection counts).
 #[allow(clippy::too_many_arguments)]
 fn plane_record(
@@ -1029,18 +1045,11 @@ impl CapifPlane {
                 self.pending.insert((conn, stream), Pending::Invoker { inv: i });
             }
             Output::SetTimer { timer, at } => {
-                if let Some(old) = a.timers.remove(&timer) {
-                    ctx.cancel(old);
-                }
-                let id = ctx.set_timer_for(
-                    node,
-                    at.saturating_since(now),
-                    Msg::Capif(CapifMsg::InvokerTimer {
-                        inv: i,
-                        timer: timer.clone(),
-                    }),
-                );
-                a.timers.insert(timer, id);
+                let msg = Msg::Capif(CapifMsg::InvokerTimer {
+                    inv: i,
+                    timer: timer.clone(),
+                });
+                restart_timer(&mut a.timers, timer, ctx, node, at, msg);
             }
             Output::CancelTimer { timer } => {
                 if let Some(old) = a.timers.remove(&timer) {
@@ -2336,7 +2345,6 @@ impl CapifPlane {
     /// Acts on the AEF machine's outputs; answers to the invoker go to the oldest
     /// check-authentication waiting for `invoker`.
     fn drive_aef(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, node: NodeId, invoker: Option<&str>) {
-        let now = ctx.now();
         let a = self.aefs.get_mut(&node).expect("aef node");
         for o in a.m.drain_outputs() {
             match o {
@@ -2377,18 +2385,11 @@ impl CapifPlane {
                     timer: Timer::KeyExpiry(inv),
                     at,
                 } => {
-                    if let Some(old) = a.timers.remove(&inv) {
-                        ctx.cancel(old);
-                    }
-                    let id = ctx.set_timer_for(
-                        node,
-                        at.saturating_since(now),
-                        Msg::Capif(CapifMsg::AefKeyExpiry {
-                            aef: node,
-                            invoker: inv.clone(),
-                        }),
-                    );
-                    a.timers.insert(inv, id);
+                    let msg = Msg::Capif(CapifMsg::AefKeyExpiry {
+                        aef: node,
+                        invoker: inv.clone(),
+                    });
+                    restart_timer(&mut a.timers, inv, ctx, node, at, msg);
                 }
                 Output::CancelTimer {
                     timer: Timer::KeyExpiry(inv),
