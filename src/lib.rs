@@ -27,8 +27,11 @@
 //! - [`bench`](mod@bench): benchmarks on the engine (PHOLD, N32 handshakes).
 //! - [`world`]: the actors of a scenario on the network (HTTP flows, the N32 plane).
 //! - [`run`]: runs seeds in parallel and writes results.
+//! - [`check`]: the behavioural invariants, judged from a run's audit trail; random
+//!   scenarios for property tests and the soak tier.
 
 pub mod bench;
+pub mod check;
 pub mod compare;
 pub mod crypto;
 pub mod engine;

@@ -46,6 +46,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
 
+use crate::check::{AuditEvent, RunAudit};
 use crate::engine::Sim;
 use crate::engine::{Limits, SimDuration, SimTime, StopReason, TraceSink};
 use crate::metrics::csv::{self, RECORDS_HEADER, RowContext, summary, write_records};
@@ -139,12 +140,34 @@ pub fn run_seed(
     trace: Option<Option<TraceSink>>,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<SeedResult, BuildError> {
+    run_seed_audited(scn, seed, trace, false, progress).map(|(r, _)| r)
+}
+
+/// Runs one seed; with `audit`, also returns the run's audit trail (for
+/// [`crate::check`]). With a trace, the audit events are in it too, after a first `Run`
+/// line.
+pub fn run_seed_audited(
+    scn: &Scenario,
+    seed: u64,
+    trace: Option<Option<TraceSink>>,
+    audit: bool,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<(SeedResult, Vec<(SimTime, AuditEvent)>), BuildError> {
     let exp = &scn.experiment;
-    let world = SimWorld::build(&scn.topology, exp, seed)?;
+    let mut world = SimWorld::build(&scn.topology, exp, seed)?;
+    if audit {
+        world.enable_audit();
+    }
     let initial = world.initial_events();
     let mut sim = Sim::new(world);
+    let run = AuditEvent::Run(RunAudit {
+        seed,
+        end_ns: exp.duration.as_nanos(),
+        heal_ns: crate::check::heal_time(scn).map(|t| t.as_nanos()),
+    });
     if let Some(sink) = trace {
         sim.enable_trace(sink);
+        sim.trace_line(&crate::check::audit::trace_line(SimTime::ZERO, &run));
     }
     for (t, node, msg) in initial {
         sim.schedule(t, node, msg);
@@ -180,7 +203,12 @@ pub fn run_seed(
         .iter()
         .map(|(op, n)| (format!("{op:?}"), *n))
         .collect();
-    Ok(SeedResult {
+    let mut trail = Vec::new();
+    if audit {
+        trail.push((SimTime::ZERO, run));
+        trail.extend(sim.world.take_audit());
+    }
+    let result = SeedResult {
         seed,
         records: std::mem::take(&mut sim.world.records),
         events,
@@ -189,7 +217,8 @@ pub fn run_seed(
         connections,
         trace_hash,
         crypto_ops,
-    })
+    };
+    Ok((result, trail))
 }
 
 /// The git commit of the checkout holding `dir`, if any.

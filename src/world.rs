@@ -251,6 +251,30 @@ impl SimWorld {
         self.capif.as_ref()
     }
 
+    /// Keeps every plane's audit events in memory for the invariant checker.
+    pub fn enable_audit(&mut self) {
+        if let Some(p) = &mut self.n32 {
+            p.audit.enable();
+        }
+        if let Some(p) = &mut self.capif {
+            p.audit.enable();
+        }
+    }
+
+    /// The audit events kept so far, all planes merged in time order (within one time, N32
+    /// before CAPIF; each plane's own order kept).
+    pub fn take_audit(&mut self) -> Vec<(SimTime, crate::check::AuditEvent)> {
+        let mut v = Vec::new();
+        if let Some(p) = &mut self.n32 {
+            v.extend(p.audit.take());
+        }
+        if let Some(p) = &mut self.capif {
+            v.extend(p.audit.take());
+        }
+        v.sort_by_key(|(t, _)| *t);
+        v
+    }
+
     /// The initial events: each flow's first arrival at its start, at its client.
     pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
         let mut v: Vec<_> = self

@@ -342,6 +342,11 @@ impl<W: World> Sim<W> {
         }));
     }
 
+    /// Adds one line to the trace outside any event (a header before the run starts).
+    pub fn trace_line(&mut self, line: &str) {
+        self.ctx(0).1.trace(line);
+    }
+
     /// The trace hash so far (hex), if tracing is on.
     pub fn trace_hash(&self) -> Option<String> {
         self.core.trace.as_ref().map(|t| hex::encode(t.hash.clone().finalize()))

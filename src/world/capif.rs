@@ -327,6 +327,8 @@ pub struct CapifPlane {
     /// Invoker tokens by ID (for the revoked-token check).
     revoked_ids: BTreeSet<String>,
     pub checks: CapifChecks,
+    /// The audit trail for the invariant checker ([`crate::check`]).
+    pub audit: crate::check::Audit,
 }
 
 type BuildResult<T> = Result<T, String>;
@@ -735,6 +737,7 @@ impl CapifPlane {
             ccf_cas,
             revoked_ids: BTreeSet::new(),
             checks: CapifChecks::default(),
+            audit: Default::default(),
         })
     }
 

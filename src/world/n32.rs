@@ -195,6 +195,8 @@ pub struct N32Plane {
     /// Faults the p-SEPPs detected: (message id, reported type), from their n32f-error.
     pub detected: Vec<(u64, prins::N32fErrorType)>,
     warmup: SimTime,
+    /// The audit trail for the invariant checker ([`crate::check`]).
+    pub audit: crate::check::Audit,
 }
 
 /// A world that could not be built: the workload names what is wrong.
@@ -302,6 +304,7 @@ impl N32Plane {
             injected: Vec::new(),
             detected: Vec::new(),
             warmup,
+            audit: Default::default(),
         })
     }
 

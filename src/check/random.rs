@@ -1,0 +1,1 @@
+//! Random scenarios for the property tests and the soak tier (filled in below).

@@ -1,0 +1,1 @@
+//! Checker tests: each mutant is caught, named by invariant, seed and event.
