@@ -100,6 +100,48 @@ enum Command {
         #[arg(long)]
         transport: bool,
     },
+    /// Check the behavioural invariants (README "Invariants"): run each seed with the audit
+    /// trail on and judge it; prints every violation (invariant, seed, event) and a final
+    /// `N passed, N failed`. Exit code 1 if any seed fails.
+    Check {
+        /// The experiment file (every point of a sweep is checked).
+        #[arg(required_unless_present_any = ["trace", "list"])]
+        experiment: Option<PathBuf>,
+        /// Check seeds 1..=N instead of the file's seed list.
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Worker threads (default: all cores). The report does not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Check written trace files (`secsim run --trace`) instead of running.
+        #[arg(long, num_args = 1.., conflicts_with = "experiment")]
+        trace: Vec<PathBuf>,
+        /// List the invariants with their spec clauses, and exit.
+        #[arg(long)]
+        list: bool,
+        /// No progress bar and no per-invariant table.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Soak tier: random topologies, knobs and faults (one case per seed), each run with the
+    /// invariant checker. Failing cases are written as RON files that reproduce them.
+    Soak {
+        /// Number of cases.
+        #[arg(long, default_value_t = 1000)]
+        cases: u64,
+        /// First case seed.
+        #[arg(long, default_value_t = 1)]
+        from: u64,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Folder for failing cases (`case-<seed>/experiment.ron`, `topology.ron`).
+        #[arg(long, default_value = "soak-failures")]
+        failures: PathBuf,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Check a topology or experiment file and print a summary.
     Validate {
         /// A topologies/*.ron or experiments/*.ron file.
@@ -280,6 +322,21 @@ fn main() -> ExitCode {
                 ExitCode::from(e.exit_code() as u8)
             }
         },
+        Command::Check {
+            experiment,
+            seeds,
+            threads,
+            trace,
+            list,
+            quiet,
+        } => check_command(experiment, seeds, threads, trace, list, quiet),
+        Command::Soak {
+            cases,
+            from,
+            threads,
+            failures,
+            quiet,
+        } => soak_command(cases, from, threads, &failures, quiet),
         Command::Validate { file } => match secsim::scenario::validate_path(&file) {
             Ok(summary) => {
                 println!("{summary}");
@@ -320,6 +377,168 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+fn bar(total: u64, quiet: bool, what: &str) -> indicatif::ProgressBar {
+    if quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let b = indicatif::ProgressBar::new(total);
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    b.set_message(what.to_string());
+    b
+}
+
+fn check_command(
+    experiment: Option<PathBuf>,
+    seeds: Option<u64>,
+    threads: Option<usize>,
+    trace: Vec<PathBuf>,
+    list: bool,
+    quiet: bool,
+) -> ExitCode {
+    use secsim::check::runner;
+    if list {
+        for inv in secsim::check::all_invariants() {
+            println!("{:<40} {}\n{:<40} ({})", inv.id, inv.statement, "", inv.clause);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let results = if !trace.is_empty() {
+        let mut v = Vec::new();
+        for t in &trace {
+            match runner::check_trace(t) {
+                Ok(r) => v.push(r),
+                Err(e) => {
+                    eprintln!("secsim: error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        }
+        v
+    } else {
+        let Some(experiment) = experiment else {
+            eprintln!("secsim: error: give an experiment file or --trace FILE");
+            return ExitCode::from(2);
+        };
+        let b = std::sync::Mutex::new(None::<indicatif::ProgressBar>);
+        let opts = runner::CheckOptions { seeds, threads };
+        let r = runner::check_experiment(&experiment, &opts, &|done, total| {
+            if let Ok(mut g) = b.lock() {
+                let bar = g.get_or_insert_with(|| bar(total, quiet, "checking"));
+                bar.set_position(done);
+            }
+        });
+        if let Ok(mut g) = b.lock()
+            && let Some(bar) = g.take()
+        {
+            bar.finish_and_clear();
+        }
+        match r {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("secsim: error: {e}");
+                return ExitCode::from(e.exit_code() as u8);
+            }
+        }
+    };
+    let mut checked: std::collections::BTreeMap<&str, u64> = Default::default();
+    let (mut passed, mut failed) = (0u64, 0u64);
+    for r in &results {
+        for (k, v) in &r.report.checked {
+            *checked.entry(k).or_default() += v;
+        }
+        let point = if r.point.is_empty() {
+            String::new()
+        } else {
+            format!("[{}] ", r.point)
+        };
+        if r.passed() {
+            passed += 1;
+            continue;
+        }
+        failed += 1;
+        if let Some(e) = &r.error {
+            println!("FAIL {point}seed {}: {e}", r.report.seed);
+            continue;
+        }
+        println!(
+            "FAIL {point}seed {}: {} violation(s)",
+            r.report.seed,
+            r.report.violations.len()
+        );
+        for v in r.report.violations.iter().take(10) {
+            println!("  {v}");
+        }
+        if r.report.violations.len() > 10 {
+            println!("  ... and {} more", r.report.violations.len() - 10);
+        }
+    }
+    if !quiet {
+        println!("{:<40} {:>12}  clause", "invariant", "judgements");
+        for inv in secsim::check::all_invariants() {
+            println!(
+                "{:<40} {:>12}  {}",
+                inv.id,
+                checked.get(inv.id).copied().unwrap_or(0),
+                inv.clause
+            );
+        }
+    }
+    println!("{passed} passed, {failed} failed");
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn soak_command(cases: u64, from: u64, threads: Option<usize>, failures: &std::path::Path, quiet: bool) -> ExitCode {
+    let b = bar(cases, quiet, "soak");
+    let start = std::time::Instant::now();
+    let r = secsim::check::runner::soak(from, cases, threads, Some(failures), &|done, _, failed| {
+        b.set_position(done);
+        if failed > 0 {
+            b.set_message(format!("soak ({failed} failed)"));
+        }
+    });
+    b.finish_and_clear();
+    match r {
+        Ok(s) => {
+            for f in &s.failures {
+                println!("FAIL case seed {} ({:?}):\n{}", f.case.seed, f.case.shape, f.message);
+                if let Some(d) = &f.dir {
+                    println!("  reproduce: secsim check {}", d.join("experiment.ron").display());
+                }
+            }
+            if !quiet {
+                println!("{:<40} {:>14}", "invariant", "judgements");
+                for inv in secsim::check::all_invariants() {
+                    println!("{:<40} {:>14}", inv.id, s.checked.get(inv.id).copied().unwrap_or(0));
+                }
+                println!(
+                    "cases {from}..{}: {} engine events in {:.1} s",
+                    from + cases - 1,
+                    s.events,
+                    start.elapsed().as_secs_f64()
+                );
+            }
+            println!("{} passed, {} failed", s.passed, s.failures.len());
+            if s.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("secsim: error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
     }
 }
 

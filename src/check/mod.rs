@@ -23,6 +23,7 @@ pub mod liveness;
 pub mod mutant;
 pub mod n32;
 pub mod random;
+pub mod runner;
 
 #[cfg(test)]
 mod tests;

@@ -1,1 +1,686 @@
-//! Random scenarios for the property tests and the soak tier (filled in below).
+//! Random scenarios: topologies, knobs and faults drawn from one seed, rendered to the two RON
+//! files that reproduce them, for the property tests (`tests/sim/invariants.rs`, which draw
+//! [`Case`]s with proptest strategies and shrink them) and the soak tier (`secsim soak`, which
+//! draws them with [`Case::from_seed`]).
+//!
+//! A case is one of three shapes, each a topology generator of [`crate::scenario::generate`]:
+//!
+//! | shape | topology | RIs per N32 path |
+//! |---|---|---|
+//! | [`Shape::IpxHub`] | 2–200 PLMNs around 1–3 IPX hubs | 1 (same hub) or 2 (two hubs) |
+//! | [`Shape::Mesh`] | 2–200 PLMNs, SEPPs linked directly | 0 |
+//! | [`Shape::Capif`] | 1–5 CAPIF providers, 1–2 AEFs each, 1–12 invokers | – |
+//!
+//! with the N32 knobs (capability lists, preference, TLS close, c-SEPP mapping, RI
+//! modification, rejection encoding, retry) or the CAPIF knobs (method lists, preferences,
+//! validity, expiry behaviour, token lifetime, recovery strategy, all eight interconnection
+//! alternatives) drawn at random, and faults: link-down windows, loss, RI refusal windows,
+//! N32-f attacks (tampering RIs and the rest of [`crate::scenario::N32FaultKind`]), context
+//! terminations, AEF method changes, revocations and CCF restarts.
+//!
+//! Rendering is a pure function of the case: the same case gives the same bytes, and
+//! [`Case::render`]'s output loaded with [`Case::load`] (or written to a folder and run with
+//! `secsim check`) reproduces the run exactly.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::scenario::{GeneratorKind, Scenario, ScenarioError, TopologyGenerator};
+
+/// The topology family of a case.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Shape {
+    /// PLMNs around `hubs` IPX hubs (1..=3, at most `plmns`).
+    IpxHub { plmns: u32, hubs: u32 },
+    /// PLMNs whose SEPPs form a random mesh with `degree` peers each.
+    Mesh { plmns: u32, degree: u32 },
+    /// CAPIF providers with their AEFs and `invokers` invokers.
+    Capif { providers: u32, aefs: u32, invokers: u32 },
+}
+
+/// One fault. Times are in ms from the start of the run; indices are taken modulo what they
+/// index (so any value is valid, which keeps shrinking simple).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Fault {
+    /// Link `link` is down during `[from_ms, from_ms + len_ms)`.
+    LinkDown { link: u32, from_ms: u32, len_ms: u32 },
+    /// Link `link` loses `permille`/1000 of its packets.
+    Loss { link: u32, permille: u32 },
+    /// The IPX hub `hub` refuses every CONNECT during the window.
+    RiRefusal { hub: u32, from_ms: u32, len_ms: u32 },
+    /// Every `every`-th N32-f message suffers fault `kind` (index into
+    /// [`N32_FAULT_KINDS`]).
+    N32f { every: u32, kind: u32 },
+    /// The operator terminates the N32-f contexts.
+    Terminate { at_ms: u32 },
+    /// An AEF changes its security methods (bit mask over PSK, PKI, OAUTH; 0 reads as PKI).
+    MethodChange { aef: u32, at_ms: u32, methods: u8 },
+    /// The CCF of provider `provider` restarts, down for `down_ms`.
+    CcfRestart { provider: u32, at_ms: u32, down_ms: u32 },
+    /// An invoker's authorization is revoked.
+    Revocation { invoker: u32, at_ms: u32 },
+}
+
+/// N32 knobs; indices are taken modulo the number of alternatives.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct N32Knobs {
+    /// Flows as (consumer PLMN, producer PLMN), 0-based (modulo the PLMN count; a flow to its
+    /// own PLMN goes to the next one).
+    pub flows: Vec<(u32, u32)>,
+    /// Requests per second per flow.
+    pub rate: u32,
+    /// Bit masks over (PRINS, TLS) and order flags: bit 2 puts TLS first.
+    pub initiator_caps: u8,
+    pub responder_caps: u8,
+    pub preference: u32,
+    pub tls_close: u32,
+    pub csepp_mapping: u32,
+    pub ri_modify: bool,
+    pub rejection_encoding: u32,
+    /// `retry_after` in ms; 0: none.
+    pub retry_after_ms: u32,
+}
+
+/// CAPIF knobs.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CapifKnobs {
+    /// Flows as (CCF provider of the invokers, AEF index over all AEFs, preference order
+    /// index into [`PREF_ORDERS`]); invokers are dealt round-robin to the flows.
+    pub flows: Vec<(u32, u32, u32)>,
+    /// Invocations per second per invoker (tenths).
+    pub rate_tenths: u32,
+    /// Per-AEF method masks (PSK, PKI, OAUTH bits; 0: the default, all three).
+    pub aef_methods: Vec<u8>,
+    /// AEFPSK validity in s; 0: default.
+    pub psk_validity_s: u32,
+    pub validity_encoding: u32,
+    pub expiry: u32,
+    /// Token lifetime in s; 0: default.
+    pub token_lifetime_s: u32,
+    pub recovery: u32,
+    /// Interconnection alternatives, one index per knob of
+    /// [`crate::proto::capif::interconnection::InterconnectionKnobs`].
+    pub interconnection: [u32; 8],
+}
+
+/// One random scenario.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Case {
+    /// The run seed (also the topology generator's seed).
+    pub seed: u64,
+    pub shape: Shape,
+    /// Simulated duration \[s\].
+    pub duration_s: u32,
+    pub n32: N32Knobs,
+    pub capif: CapifKnobs,
+    pub faults: Vec<Fault>,
+}
+
+/// The N32-f fault kinds, in [`Fault::N32f`] index order.
+pub const N32_FAULT_KINDS: &[&str] = &[
+    "TamperCiphertext",
+    "TamperAad",
+    "TamperingRi",
+    "UnauthorisedRi",
+    "WrongKey",
+    "UnknownContext",
+];
+const PREFERENCES: &[&str] = &["ResponderOrder", "InitiatorOrder", "PrinsIfIntermediaries"];
+const TLS_CLOSE: &[&str] = &["CloseImmediately", "KeepIdle"];
+const CSEPP_MAPPING: &[&str] = &["UseSuggestion", "OwnAnswer()", "UseSuggestionIfVerified"];
+const ENCODINGS: &[&str] = &[
+    "ProblemDetailsMsgForwarding",
+    "FlatFields",
+    "ProtectedHeader",
+    "ProxyStatus",
+];
+const VALIDITY_ENCODINGS: &[&str] = &["Remaining", "Absolute"];
+const EXPIRY: &[&str] = &["CloseSessions", "BlockNewHandshakes"];
+const RECOVERY: &[&str] = &[
+    "ExplicitCause",
+    "TlsFailureOnly",
+    "CcfPush(SecurityNotification)",
+    "CcfPush(ServiceApiUpdateEvent)",
+    "RenegotiateBeforeEachSession",
+];
+const INTERCONNECTION: [(&str, &[&str]); 8] = [
+    ("rnaa", &["RelayConsent", "CcfAAsksOwner", "NotSupported"]),
+    (
+        "discovery",
+        &["CcfIdInDiscovery", "CcfIdInSecurityMethodResponse", "AefChallenge"],
+    ),
+    ("ccf_b_id", &["MandatoryClear", "OptionalIfNoMapping", "OpaqueHandle"]),
+    ("home_lookup", &["MapLearned", "RoutablePrefix", "AskAllPeers"]),
+    ("psk_scope", &["PerInvokerAef", "PerInvokerAefApi"]),
+    (
+        "authorization",
+        &["PushWithPsk", "PullPerInvocation", "CacheTtl(\"2s\")"],
+    ),
+    ("oauth", &["CcfBIssues", "CcfBForwards", "TokenExchange"]),
+    (
+        "ccf_a_issues",
+        &["TrustSignedAssertion", "ReauthWithCcfBCert", "NarrowUnauthenticated"],
+    ),
+];
+/// Invoker preference orders.
+pub const PREF_ORDERS: &[&[&str]] = &[
+    &["PSK", "PKI", "OAUTH"],
+    &["PKI", "OAUTH", "PSK"],
+    &["OAUTH", "PSK", "PKI"],
+    &["PSK"],
+    &["PKI"],
+    &["OAUTH"],
+    &["PSK", "OAUTH"],
+];
+const METHODS: [&str; 3] = ["PSK", "PKI", "OAUTH"];
+
+fn pick<'a>(list: &[&'a str], i: u32) -> &'a str {
+    list[i as usize % list.len()]
+}
+
+fn letter(p: u32) -> char {
+    (b'a' + (p % 26) as u8) as char
+}
+
+/// A PLMN's number as the generators write it (two digits at least: `07`, `123`).
+fn plmn_num(k: u32) -> String {
+    format!("{:02}", k + 1)
+}
+
+fn ms(v: u32) -> String {
+    format!("\"{v}ms\"")
+}
+
+fn methods_of(mask: u8) -> Vec<&'static str> {
+    let v: Vec<&str> = (0..3).filter(|b| mask & (1 << b) != 0).map(|b| METHODS[b]).collect();
+    if v.is_empty() { vec!["PKI"] } else { v }
+}
+
+fn caps_of(mask: u8) -> String {
+    let mut v: Vec<&str> = Vec::new();
+    if mask & 1 != 0 {
+        v.push("\"PRINS\"");
+    }
+    if mask & 2 != 0 {
+        v.push("\"TLS\"");
+    }
+    if v.is_empty() {
+        v.push("\"TLS\"");
+    }
+    if mask & 4 != 0 {
+        v.reverse();
+    }
+    format!("Some([{}])", v.join(", "))
+}
+
+impl Case {
+    /// A case drawn from `seed` alone (the soak tier's cases): sizes are kept small enough
+    /// that a case runs in tens of milliseconds.
+    pub fn from_seed(seed: u64) -> Case {
+        let mut r = ChaCha8Rng::seed_from_u64(seed ^ 0x5EC5_1A7E_C0DE_0007);
+        let shape = match r.random_range(0..10) {
+            0..=3 => {
+                let plmns = if r.random_bool(0.1) {
+                    r.random_range(2..=200)
+                } else {
+                    r.random_range(2..=12)
+                };
+                Shape::IpxHub {
+                    plmns,
+                    hubs: r.random_range(1..=3.min(plmns)),
+                }
+            }
+            4..=5 => {
+                let plmns = if r.random_bool(0.1) {
+                    r.random_range(3..=200)
+                } else {
+                    r.random_range(2..=12)
+                };
+                Shape::Mesh {
+                    plmns,
+                    degree: r.random_range(1..=3.min(plmns - 1)),
+                }
+            }
+            _ => Shape::Capif {
+                providers: r.random_range(1..=5),
+                aefs: r.random_range(1..=2),
+                invokers: r.random_range(1..=12),
+            },
+        };
+        let duration_s = r.random_range(4..=12);
+        let horizon = duration_s * 1000;
+        let n32 = N32Knobs {
+            flows: (0..r.random_range(1..=4))
+                .map(|_| (r.random_range(0..200), r.random_range(0..200)))
+                .collect(),
+            rate: r.random_range(1..=10),
+            initiator_caps: r.random_range(1..8),
+            responder_caps: r.random_range(1..8),
+            preference: r.random_range(0..3),
+            tls_close: r.random_range(0..2),
+            csepp_mapping: r.random_range(0..3),
+            ri_modify: r.random_bool(0.5),
+            rejection_encoding: r.random_range(0..4),
+            retry_after_ms: if r.random_bool(0.3) {
+                r.random_range(100..2000)
+            } else {
+                0
+            },
+        };
+        let capif = CapifKnobs {
+            flows: (0..r.random_range(1..=3))
+                .map(|_| (r.random_range(0..5), r.random_range(0..10), r.random_range(0..7)))
+                .collect(),
+            rate_tenths: r.random_range(2..=30),
+            aef_methods: (0..10)
+                .map(|_| if r.random_bool(0.5) { 0 } else { r.random_range(1..8) })
+                .collect(),
+            psk_validity_s: if r.random_bool(0.4) { r.random_range(1..6) } else { 0 },
+            validity_encoding: r.random_range(0..2),
+            expiry: r.random_range(0..2),
+            token_lifetime_s: if r.random_bool(0.4) { r.random_range(1..6) } else { 0 },
+            recovery: r.random_range(0..5),
+            interconnection: std::array::from_fn(|_| r.random_range(0..3)),
+        };
+        let is_capif = matches!(shape, Shape::Capif { .. });
+        let mut faults = Vec::new();
+        for _ in 0..r.random_range(0..=4) {
+            let from_ms = r.random_range(0..horizon / 2);
+            let f = match (is_capif, r.random_range(0..4)) {
+                (_, 0) => Fault::LinkDown {
+                    link: r.random_range(0..1000),
+                    from_ms,
+                    len_ms: r.random_range(50..2000),
+                },
+                (_, 1) => Fault::Loss {
+                    link: r.random_range(0..1000),
+                    permille: r.random_range(1..50),
+                },
+                (false, 2) => Fault::RiRefusal {
+                    hub: r.random_range(0..3),
+                    from_ms,
+                    len_ms: r.random_range(50..2000),
+                },
+                (false, _) if r.random_bool(0.5) => Fault::N32f {
+                    every: r.random_range(1..20),
+                    kind: r.random_range(0..N32_FAULT_KINDS.len() as u32),
+                },
+                (false, _) => Fault::Terminate { at_ms: from_ms },
+                (true, 2) => Fault::MethodChange {
+                    aef: r.random_range(0..10),
+                    at_ms: from_ms,
+                    methods: r.random_range(0..8),
+                },
+                (true, _) if r.random_bool(0.5) => Fault::CcfRestart {
+                    provider: r.random_range(0..5),
+                    at_ms: from_ms,
+                    down_ms: r.random_range(50..2000),
+                },
+                (true, _) => Fault::Revocation {
+                    invoker: r.random_range(0..12),
+                    at_ms: from_ms,
+                },
+            };
+            faults.push(f);
+        }
+        Case {
+            seed,
+            shape,
+            duration_s,
+            n32,
+            capif,
+            faults,
+        }
+    }
+
+    /// The topology generator of the case.
+    pub fn generator(&self) -> TopologyGenerator {
+        let kind = match self.shape {
+            Shape::IpxHub { plmns, hubs } => {
+                let text = format!("IpxHub(plmns: {plmns}, ipx_providers: {})", hubs.clamp(1, plmns.max(1)));
+                ron::from_str(&text).expect("generator kind")
+            }
+            Shape::Mesh { plmns, degree } => {
+                let text = format!("RandomMesh(plmns: {plmns}, degree: {degree})");
+                ron::from_str(&text).expect("generator kind")
+            }
+            Shape::Capif {
+                providers,
+                aefs,
+                invokers,
+            } => {
+                let text =
+                    format!("CapifProviders(providers: {providers}, aefs_per_provider: {aefs}, invokers: {invokers})");
+                ron::from_str(&text).expect("generator kind")
+            }
+        };
+        let kind: GeneratorKind = kind;
+        TopologyGenerator { seed: self.seed, kind }
+    }
+
+    /// The case's two files: (experiment, topology). The experiment names its topology
+    /// `topology.ron` in the same folder.
+    pub fn render(&self) -> Result<(String, String), String> {
+        let mut topo = crate::scenario::generate::generate(&self.generator()).map_err(|issues| {
+            let v: Vec<String> = issues.iter().map(|i| format!("{i:?}")).collect();
+            format!("generator: {}", v.join("; "))
+        })?;
+        let links = topo.links.len() as u32;
+        for f in &self.faults {
+            match *f {
+                Fault::LinkDown { link, from_ms, len_ms } if links > 0 => {
+                    let l = &mut topo.links[(link % links) as usize];
+                    l.down.push(crate::scenario::WindowSpec {
+                        from: crate::engine::SimDuration::from_millis(u64::from(from_ms)),
+                        to: Some(crate::engine::SimDuration::from_millis(
+                            u64::from(from_ms) + u64::from(len_ms.max(1)),
+                        )),
+                    });
+                }
+                Fault::Loss { link, permille } if links > 0 => {
+                    let l = &mut topo.links[(link % links) as usize];
+                    l.loss = (l.loss + f64::from(permille.min(200)) / 1000.0).min(0.2);
+                }
+                _ => {}
+            }
+        }
+        for l in &mut topo.links {
+            l.down.sort_by_key(|w| w.from);
+            // Overlapping windows are merged (the topology loader refuses overlaps).
+            let mut merged: Vec<crate::scenario::WindowSpec> = Vec::new();
+            for w in l.down.drain(..) {
+                match merged.last_mut() {
+                    Some(last) if last.to.is_none_or(|t| w.from <= t) => {
+                        last.to = match (last.to, w.to) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            _ => None,
+                        };
+                    }
+                    _ => merged.push(w),
+                }
+            }
+            l.down = merged;
+        }
+        let topology = format!(
+            "// secsim random case {} (topology)\n{}\n",
+            self.seed,
+            ron::ser::to_string_pretty(&topo, ron::ser::PrettyConfig::default().struct_names(true))
+                .map_err(|e| e.to_string())?
+        );
+        let experiment = self.render_experiment();
+        Ok((experiment, topology))
+    }
+
+    fn render_experiment(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "// secsim random case {}: {:?}", self.seed, self.shape);
+        let _ = writeln!(s, "// faults: {:?}", self.faults);
+        let _ = writeln!(s, "Experiment(");
+        let _ = writeln!(s, "    name: \"case-{}\",", self.seed);
+        let _ = writeln!(s, "    topology: \"topology.ron\",");
+        let _ = writeln!(s, "    duration: \"{}s\",", self.duration_s.max(1));
+        let _ = writeln!(s, "    seeds: Some([{}]),", self.seed);
+        match self.shape {
+            Shape::IpxHub { plmns, hubs } => self.render_n32(&mut s, plmns, Some(hubs.clamp(1, plmns.max(1)))),
+            Shape::Mesh { plmns, .. } => self.render_n32(&mut s, plmns, None),
+            Shape::Capif {
+                providers,
+                aefs,
+                invokers,
+            } => self.render_capif(&mut s, providers, aefs, invokers),
+        }
+        let _ = writeln!(s, ")");
+        s
+    }
+
+    fn render_n32(&self, s: &mut String, plmns: u32, hubs: Option<u32>) {
+        let k = &self.n32;
+        let hub_name = |plmn: u32| -> String {
+            match hubs {
+                Some(1) => "ri-hub".to_string(),
+                Some(h) => format!("ri-hub-{}", plmn % h + 1),
+                None => String::new(),
+            }
+        };
+        let mut n32 = format!(
+            "initiator_capabilities: {}, responder_capabilities: {}, preference: {}, tls_close: {}, \
+             csepp_mapping: {}, ri_modify: {}",
+            caps_of(k.initiator_caps),
+            caps_of(k.responder_caps),
+            match pick(PREFERENCES, k.preference) {
+                "PrinsIfIntermediaries" => format!("PrinsIfIntermediaries(ris_on_path: {})", hubs.is_some()),
+                p => p.to_string(),
+            },
+            pick(TLS_CLOSE, k.tls_close),
+            pick(CSEPP_MAPPING, k.csepp_mapping),
+            k.ri_modify
+        );
+        if k.retry_after_ms > 0 {
+            let _ = write!(n32, ", retry_after: Some({})", ms(k.retry_after_ms));
+        }
+        let mut faults = Vec::new();
+        let mut terminate = Vec::new();
+        let mut refusals: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        for f in &self.faults {
+            match *f {
+                Fault::N32f { every, kind } => faults.push(format!(
+                    "(every: {}, kind: {})",
+                    every.max(1),
+                    pick(N32_FAULT_KINDS, kind)
+                )),
+                Fault::Terminate { at_ms } => terminate.push(at_ms),
+                Fault::RiRefusal { hub, from_ms, len_ms } if hubs.is_some() => {
+                    let name = hub_name(hub);
+                    refusals.entry(name).or_default().push(format!(
+                        "(at: {}, until: Some({}), decision: Refuse(reason: Scripted))",
+                        ms(from_ms),
+                        ms(from_ms + len_ms.max(1))
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if !faults.is_empty() {
+            let _ = write!(n32, ", faults: [{}]", faults.join(", "));
+        }
+        if !terminate.is_empty() {
+            terminate.sort_unstable();
+            terminate.dedup();
+            let t: Vec<String> = terminate.iter().map(|&t| ms(t)).collect();
+            let _ = write!(n32, ", terminate_at: [{}]", t.join(", "));
+        }
+        if hubs.is_some() {
+            let enc = pick(ENCODINGS, k.rejection_encoding);
+            let mut pol = Vec::new();
+            for h in 0..hubs.unwrap_or(1) {
+                let name = hub_name(h);
+                let scripted = refusals.get(&name).map(|v| v.join(", ")).unwrap_or_default();
+                pol.push(format!(
+                    "\"{name}\": (scripted: [{scripted}], rejection: (encoding: {enc}))"
+                ));
+            }
+            let _ = write!(n32, ", ri_policies: {{{}}}", pol.join(", "));
+        }
+        let _ = writeln!(s, "    n32: ({n32}),");
+        let _ = writeln!(s, "    workload: [");
+        let plmns = plmns.max(2);
+        let mut seen = std::collections::BTreeSet::new();
+        for &(a, b) in &k.flows {
+            let a = a % plmns;
+            let mut b = b % plmns;
+            if b == a {
+                b = (a + 1) % plmns;
+            }
+            if !seen.insert((a, b)) {
+                continue;
+            }
+            let (na, nb) = (plmn_num(a), plmn_num(b));
+            let via = match hubs {
+                None => "n32c_via: None, n32f_ris: []".to_string(),
+                Some(_) => {
+                    let (ha, hb) = (hub_name(a), hub_name(b));
+                    if ha == hb {
+                        format!("n32c_via: Some(\"{ha}\"), n32f_ris: [\"{ha}\"]")
+                    } else {
+                        format!("n32c_via: Some(\"{ha}\"), n32f_ris: [\"{ha}\", \"{hb}\"]")
+                    }
+                }
+            };
+            let _ = writeln!(
+                s,
+                "        N32((consumer: \"cnf-{na}\", c_sepp: \"sepp-{na}\", p_sepp: \"sepp-{nb}\", producer: \"pnf-{nb}\", \
+                 {via}, arrival: Poisson(rate_per_s: {}.0))),",
+                k.rate.clamp(1, 50)
+            );
+        }
+        let _ = writeln!(s, "    ],");
+    }
+
+    fn render_capif(&self, s: &mut String, providers: u32, aefs: u32, invokers: u32) {
+        let k = &self.capif;
+        let providers = providers.max(1);
+        let aefs = aefs.max(1);
+        let invokers = invokers.max(1);
+        let aef_name = |i: u32| -> (String, u32) {
+            let i = i % (providers * aefs);
+            let p = i / aefs;
+            (format!("aef-{}{}", letter(p), i % aefs + 1), p)
+        };
+        let mut c = String::new();
+        let _ = write!(
+            c,
+            "validity_encoding: {}, expiry: {}, recovery: {}",
+            pick(VALIDITY_ENCODINGS, k.validity_encoding),
+            pick(EXPIRY, k.expiry),
+            pick(RECOVERY, k.recovery)
+        );
+        if k.psk_validity_s > 0 {
+            let _ = write!(c, ", psk_validity: Some(\"{}s\")", k.psk_validity_s);
+        }
+        if k.token_lifetime_s > 0 {
+            let _ = write!(c, ", token_lifetime: Some(\"{}s\")", k.token_lifetime_s);
+        }
+        let mut alts: Vec<(&str, &str)> = INTERCONNECTION
+            .iter()
+            .zip(k.interconnection)
+            .map(|((name, alts), i)| (*name, pick(alts, i)))
+            .collect();
+        // The one combination the knobs refuse (`InterconnectionKnobs::validate`): a routable
+        // prefix would reveal the CCF-B id that the opaque handle hides.
+        if alts[2].1 == "OpaqueHandle" && alts[3].1 == "RoutablePrefix" {
+            alts[3].1 = "MapLearned";
+        }
+        let ic: Vec<String> = alts.iter().map(|(name, alt)| format!("{name}: {alt}")).collect();
+        let _ = write!(c, ", interconnection: ({})", ic.join(", "));
+        let mut aef_specs = Vec::new();
+        for i in 0..providers * aefs {
+            let mask = k.aef_methods.get(i as usize).copied().unwrap_or(0);
+            if mask != 0 {
+                let m: Vec<String> = methods_of(mask).iter().map(|m| format!("\"{m}\"")).collect();
+                aef_specs.push(format!("\"{}\": (methods: Some([{}]))", aef_name(i).0, m.join(", ")));
+            }
+        }
+        if !aef_specs.is_empty() {
+            let _ = write!(c, ", aefs: {{{}}}", aef_specs.join(", "));
+        }
+        let flows: Vec<(u32, u32, u32)> = if k.flows.is_empty() {
+            vec![(0, 0, 0)]
+        } else {
+            k.flows.clone()
+        };
+        let nflows = (flows.len() as u32).min(invokers);
+        // Method changes go to AEFs some flow uses (the loader refuses the others).
+        let mut used: Vec<String> = flows.iter().take(nflows as usize).map(|f| aef_name(f.1).0).collect();
+        used.sort();
+        used.dedup();
+        let mut changes = Vec::new();
+        let mut revocations = Vec::new();
+        let mut restarts = Vec::new();
+        for f in &self.faults {
+            match *f {
+                Fault::MethodChange { aef, at_ms, methods } => {
+                    let m: Vec<String> = methods_of(methods).iter().map(|m| format!("\"{m}\"")).collect();
+                    let name = &used[aef as usize % used.len()];
+                    changes.push((
+                        at_ms,
+                        format!("(at: {}, aef: \"{name}\", methods: [{}])", ms(at_ms), m.join(", ")),
+                    ));
+                }
+                Fault::Revocation { invoker, at_ms } => revocations.push(format!(
+                    "(at: {}, invoker: \"invoker-{:04}\")",
+                    ms(at_ms),
+                    invoker % invokers + 1
+                )),
+                Fault::CcfRestart {
+                    provider,
+                    at_ms,
+                    down_ms,
+                } => restarts.push(format!(
+                    "(at: {}, ccf: \"ccf-{}\", down: {})",
+                    ms(at_ms),
+                    letter(provider % providers),
+                    ms(down_ms.max(1))
+                )),
+                _ => {}
+            }
+        }
+        if !changes.is_empty() {
+            changes.sort();
+            let v: Vec<String> = changes.into_iter().map(|(_, t)| t).collect();
+            let _ = write!(c, ", method_changes: [{}]", v.join(", "));
+        }
+        if !revocations.is_empty() {
+            let _ = write!(c, ", revocations: [{}]", revocations.join(", "));
+        }
+        if !restarts.is_empty() {
+            let _ = write!(c, ", ccf_restarts: [{}]", restarts.join(", "));
+        }
+        let _ = writeln!(s, "    capif: ({c}),");
+        let _ = writeln!(s, "    workload: [");
+        for (fi, &(ccf, aef, pref)) in flows.iter().take(nflows as usize).enumerate() {
+            let members: Vec<String> = (0..invokers)
+                .filter(|i| i % nflows == fi as u32)
+                .map(|i| format!("\"invoker-{:04}\"", i + 1))
+                .collect();
+            let ccf_p = ccf % providers;
+            let (aef, aef_p) = aef_name(aef);
+            let aef_ccf = if aef_p == ccf_p {
+                "None".to_string()
+            } else {
+                format!("Some(\"ccf-{}\")", letter(aef_p))
+            };
+            let prefs: Vec<String> = PREF_ORDERS[pref as usize % PREF_ORDERS.len()]
+                .iter()
+                .map(|m| format!("\"{m}\""))
+                .collect();
+            let _ = writeln!(
+                s,
+                "        Capif((invokers: [{}], ccf: \"ccf-{}\", aef: \"{aef}\", aef_ccf: {aef_ccf}, prefs: Some([{}]), \
+                 arrival: Poisson(rate_per_s: {:.1}))),",
+                members.join(", "),
+                letter(ccf_p),
+                prefs.join(", "),
+                f64::from(k.rate_tenths.clamp(1, 100)) / 10.0
+            );
+        }
+        let _ = writeln!(s, "    ],");
+    }
+
+    /// Loads the rendered case as a scenario (paths under `dir`, which need not exist).
+    pub fn load(&self, dir: &Path) -> Result<Scenario, String> {
+        let (exp, topo) = self.render()?;
+        crate::scenario::load_experiment_source(&exp, &dir.join("experiment.ron"), Some(&topo))
+            .map_err(|e: ScenarioError| e.to_string())
+    }
+
+    /// Writes the case's two files to `dir` (created), for `secsim check dir/experiment.ron`.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        let (exp, topo) = self.render().map_err(std::io::Error::other)?;
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("experiment.ron"), exp)?;
+        std::fs::write(dir.join("topology.ron"), topo)
+    }
+}
