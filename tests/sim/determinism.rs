@@ -113,3 +113,86 @@ fn adding_an_actor_leaves_other_draws_unchanged() {
     assert!(before.len() > 300);
     assert_eq!(before, after);
 }
+
+/// The recorded trace hash of every shipped experiment (its first seed, tracing on, the
+/// audit trail included). A change of behaviour, intended or not, changes a hash: this test
+/// then fails and names the experiments. When the change is on purpose, record the new hashes
+/// with `SECSIM_BLESS_TRACE_HASHES=1 cargo test --release --test sim recorded_trace_hashes`
+/// and add a line to the notes in `tests/trace-hashes.txt` saying why.
+#[test]
+fn recorded_trace_hashes_of_shipped_experiments() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let file = root.join("tests/trace-hashes.txt");
+    let text = std::fs::read_to_string(&file).unwrap_or_default();
+    let notes: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    let recorded: std::collections::BTreeMap<String, (u64, String)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            Some((it.next()?.to_string(), (it.next()?.parse().ok()?, it.next()?.to_string())))
+        })
+        .collect();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(root.join("experiments"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ron"))
+        .collect();
+    names.sort();
+    let mut now = std::collections::BTreeMap::new();
+    for p in &names {
+        let scn = load_experiment(p).unwrap();
+        let seed = scn.experiment.seeds.as_ref().and_then(|s| s.first().copied()).unwrap_or(1);
+        let hash = run_seed(&scn, seed, Some(None), &|_| {}).unwrap().trace_hash.unwrap();
+        let name = p.file_stem().unwrap().to_string_lossy().to_string();
+        now.insert(name, (seed, hash));
+    }
+    if std::env::var_os("SECSIM_BLESS_TRACE_HASHES").is_some() {
+        let mut out = String::new();
+        for n in &notes {
+            out.push_str(n);
+            out.push('\n');
+        }
+        for (name, (seed, hash)) in &now {
+            out.push_str(&format!("{name} {seed} {hash}\n"));
+        }
+        std::fs::write(&file, out).unwrap();
+        return;
+    }
+    let mut changed = Vec::new();
+    for (name, (seed, hash)) in &now {
+        match recorded.get(name) {
+            Some((s, h)) if s == seed && h == hash => {}
+            Some((s, h)) => changed.push(format!("{name}: seed {s} recorded {h}, now seed {seed} {hash}")),
+            None => changed.push(format!("{name}: no recorded hash (now seed {seed} {hash})")),
+        }
+    }
+    for name in recorded.keys().filter(|n| !now.contains_key(*n)) {
+        changed.push(format!("{name}: recorded but no such experiment"));
+    }
+    assert!(
+        changed.is_empty(),
+        "trace hashes changed (behaviour changed); if on purpose, rerun with SECSIM_BLESS_TRACE_HASHES=1 \
+         and add a note to tests/trace-hashes.txt:\n{}",
+        changed.join("\n")
+    );
+}
+
+/// The checker's verdicts do not depend on the thread count either.
+#[test]
+fn check_reports_do_not_depend_on_thread_count() {
+    use secsim::check::runner::{CheckOptions, check_experiment};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments/n32-prins-faults.ron");
+    let run = |threads| {
+        let opts = CheckOptions {
+            seeds: Some(4),
+            threads: Some(threads),
+        };
+        check_experiment(&path, &opts, &|_, _| {})
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.report.seed, r.events, r.report.events, r.report.checked, r.report.violations.len()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(1), run(2));
+}

@@ -5,6 +5,7 @@ mod cli;
 mod compare;
 mod determinism;
 mod hygiene;
+mod invariants;
 mod n32;
 mod net_setup;
 mod openapi;
