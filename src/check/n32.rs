@@ -1,33 +1,870 @@
 //! N32 invariants (TS 29.573, TS 33.501 cl. 13): the audited facts of the N32 plane and the
 //! checker that judges them.
 //!
-//! (Skeleton: the events, invariants and mutants are filled in with the N32 instrumentation.)
+//! ```text
+//!  c-SEPP                     RI                       p-SEPP
+//!  CapabilityOffered ───────────────────────────────► CapabilitySelected   capability-in-both-lists
+//!  Established, ContextInstalled ◄──────────────────► ContextInstalled     prins-contexts-match
+//!                             ConnectRefused                               refused-connect-no-context
+//!  MessageSent [FaultInjected] ──────────────────────► MessageReceived
+//!                                                      MessageVerified      f-verified-before-accept
+//!                                                      MessageAccepted | ErrorReported
+//!                                                                           fault-reported-once
+//!  ContextTerminated           ResponseSent, ContextTerminated              terminated-not-used
+//! ```
+//!
+//! Every [`N32Audit`] states what one actor did, as the world saw it happen: the list a c-SEPP
+//! put in its `exchange-capability`, the list a p-SEPP supports and what its 200 answer
+//! selected, a fingerprint of the N32-f keys each SEPP installed, how many JWS a received
+//! message carried on the wire and how many signature checks the receiver's JWS primitive
+//! passed. The [`N32Checker`] draws the conclusions; no event says "ok".
+//!
+//! # Identities
+//! - N32-c exchanges are matched by (connection, stream): the network uses one id pair for a
+//!   request at both ends.
+//! - An N32-f PRINS message is `msg`, the world's number for it, carried along its hops; it
+//!   equals the metadata `messageId` the c-SEPP wrote, which a fault may change on the wire.
+//! - A context is (SEPP, the id that SEPP gave its peer): the metadata of messages towards a
+//!   SEPP names that SEPP's id.
+//!
+//! # What is judged where
+//! - A fault's expected N32fErrorType is the injected fault's; a detection on a message
+//!   without an injected fault calls for `CONTEXT_NOT_FOUND` when the receiver holds no live
+//!   context with the id the message was sent under, and for no particular type otherwise
+//!   (it must still be reported once).
+//! - "Used" is sending a PRINS request (c-SEPP), accepting one or protecting its response
+//!   (p-SEPP). A response that arrives after the c-SEPP terminated its context is opened with
+//!   the keys kept with its request (secsim decision, `world::n32` `Pending::N32f`): opening
+//!   is not a use.
+//! - Each SEPP must not use a context after *it* terminated it: the peer learns of a
+//!   termination only with `n32f-terminate`, and a message in flight meanwhile is no fault.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Invariant, Sink};
+use super::{AuditEvent, EventRef, Invariant, Sink};
 use crate::engine::SimTime;
 
-/// An audited N32 fact.
+/// An audited N32 fact. SEPPs, RIs and peers are node names; capabilities and error types
+/// are their wire strings (`"PRINS"`, `"INTEGRITY_CHECK_FAILED"`).
 #[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
-pub enum N32Audit {}
+pub enum N32Audit {
+    /// A c-SEPP sent `exchange-capability` with `offered` (its list, priority order).
+    CapabilityOffered {
+        sepp: String,
+        peer: String,
+        /// The N32-c connection and stream of the request.
+        conn: u64,
+        stream: u32,
+        offered: Vec<String>,
+    },
+    /// A p-SEPP answered an `exchange-capability` with 200, selecting `selected`; `supported`
+    /// is its own configured list.
+    CapabilitySelected {
+        sepp: String,
+        peer: String,
+        conn: u64,
+        stream: u32,
+        supported: Vec<String>,
+        selected: String,
+    },
+    /// A c-SEPP's initiator established N32 with `capability` (N32-c connection `conn`).
+    Established {
+        sepp: String,
+        peer: String,
+        conn: u64,
+        capability: String,
+    },
+    /// A SEPP installed an N32-f context: the keys it derived, as a fingerprint.
+    ContextInstalled {
+        sepp: String,
+        peer: String,
+        /// `initiator` (c-SEPP) or `responder` (p-SEPP).
+        role: String,
+        /// The N32-c connection whose exporter keyed it.
+        conn: u64,
+        /// The id this SEPP gave its peer (in metadata towards this SEPP).
+        local_id: String,
+        /// The id the peer gave this SEPP.
+        peer_id: String,
+        capability: String,
+        /// First 8 bytes (hex) of SHA-256 over the JWE `enc`, JWS `alg` and the four N32-f
+        /// keys and IV salts in [`crate::crypto::n32f::Direction::ALL`] order.
+        keys: String,
+    },
+    /// A SEPP dropped its context `context_id` (its own id).
+    ContextTerminated {
+        sepp: String,
+        context_id: String,
+        reason: String,
+    },
+    /// An RI refused a c-SEPP's CONNECT (N32-c connection `conn`) with `status`.
+    ConnectRefused {
+        ri: String,
+        client: String,
+        target: String,
+        conn: u64,
+        status: u16,
+    },
+    /// A c-SEPP sent PRINS request `msg` under its context `context_id` (metadata names the
+    /// receiver's `peer_context_id`).
+    MessageSent {
+        sepp: String,
+        peer: String,
+        msg: u64,
+        context_id: String,
+        peer_context_id: String,
+    },
+    /// A fault was injected into `msg` after the c-SEPP protected it; the receiver must
+    /// report `expected`.
+    FaultInjected {
+        sepp: String,
+        msg: u64,
+        fault: String,
+        expected: String,
+    },
+    /// A p-SEPP received `msg`, carrying `modifications` RI JWS on the wire.
+    MessageReceived { sepp: String, msg: u64, modifications: u32 },
+    /// A p-SEPP's checks of `msg`: whether its JWE decryption succeeded, how many RI JWS
+    /// signature verifications succeeded, and the N32fErrorType it detected (if any).
+    MessageVerified {
+        sepp: String,
+        msg: u64,
+        decrypted: bool,
+        jws_verified: u32,
+        error: Option<String>,
+    },
+    /// A p-SEPP delivered `msg` onward (to the pNF) under its context `context_id`.
+    MessageAccepted { sepp: String, msg: u64, context_id: String },
+    /// A p-SEPP protected the answer to `msg` under its context `context_id`.
+    ResponseSent { sepp: String, msg: u64, context_id: String },
+    /// A p-SEPP sent `n32f-error` for `msg` to `peer`, with the message id and type on the
+    /// wire.
+    ErrorReported {
+        sepp: String,
+        peer: String,
+        msg: u64,
+        message_id: String,
+        error_type: String,
+    },
+}
 
-/// The deliberate N32 bugs (see [`super::mutant`]).
+/// The deliberate N32 bugs (see [`super::mutant`]), each at the one spot the real bug would
+/// live.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
-pub enum N32Mutant {}
+pub enum N32Mutant {
+    /// The responder takes the initiator's first mechanism without checking its own list
+    /// (`capability_negotiation::select_capability`).
+    CapabilityOutsideIntersection,
+    /// The receiving SEPP decodes the RI Modifications without verifying their JWS
+    /// (`prins::open`).
+    SkipJwsVerification,
+    /// A JWE tag mismatch is classified `DECIPHERING_FAILED` (`prins::open`).
+    WrongFaultType,
+    /// The p-SEPP sends every `n32f-error` twice (`world::n32` `report_error`).
+    DoubleFaultReport,
+    /// The responder orders the context IDs own-first in the N32-KDF
+    /// (`parameter_exchange::NegotiatedContext::ids`), DIGEST 9's open question got wrong.
+    ContextKeyMismatch,
+    /// The c-SEPP keeps its send state after releasing a context (`world::n32`
+    /// `release_send_context`).
+    UseTerminatedContext,
+    /// An RI decides to refuse a CONNECT but the tunnel opens anyway (`world::n32`
+    /// `RiActor::on_connect`).
+    ContextAfterRefusal,
+}
+
+pub const CAPABILITY_IN_BOTH_LISTS: Invariant = Invariant {
+    id: "n32.capability-in-both-lists",
+    clause: "TS 29.573 cl. 5.2.2 step 2a; TS 33.501 cl. 13.2.2.2",
+    statement: "the selected security capability is in the initiator's offered list and in the responder's \
+                supported list, and the initiator establishes exactly it",
+};
+
+pub const PRINS_CONTEXTS_MATCH: Invariant = Invariant {
+    id: "n32.prins-contexts-match",
+    clause: "TS 29.573 cl. 5.2.3; TS 33.501 cl. 13.2.2.4, 13.2.4.4.1",
+    statement: "both SEPPs hold the same N32-f context: crossed context ids, capability and key fingerprint",
+};
+
+pub const F_VERIFIED_BEFORE_ACCEPT: Invariant = Invariant {
+    id: "n32.f-verified-before-accept",
+    clause: "TS 33.501 cl. 13.2.4.3.2, 13.2.4.5; TS 29.573 cl. 6.2.3",
+    statement: "a PRINS message is delivered onward only after its JWE decryption and the JWS verification of \
+                every modification succeeded at the receiving SEPP for that message",
+};
+
+pub const FAULT_REPORTED_ONCE: Invariant = Invariant {
+    id: "n32.fault-reported-once",
+    clause: "TS 29.573 cl. 5.2.5; TS 33.501 cl. 13.2.4.6",
+    statement: "every N32-f fault that reaches the receiving SEPP is reported once with n32f-error, with the \
+                N32fErrorType the fault calls for",
+};
+
+pub const REFUSED_CONNECT_NO_CONTEXT: Invariant = Invariant {
+    id: "n32.refused-connect-no-context",
+    clause: "TS 29.573 cl. 5.2.1, 5.2.X.2 step 3 (seed 000)",
+    statement: "a CONNECT refused by a Roaming Intermediary never yields an N32-c or N32-f context on that \
+                connection",
+};
+
+pub const TERMINATED_NOT_USED: Invariant = Invariant {
+    id: "n32.terminated-not-used",
+    clause: "TS 29.573 cl. 5.2.4; TS 33.501 cl. 13.2.2.4",
+    statement: "a SEPP never sends or accepts N32-f messages under a context it terminated",
+};
 
 /// The N32 invariants.
-pub const INVARIANTS: &[&Invariant] = &[];
+pub const INVARIANTS: &[&Invariant] = &[
+    &CAPABILITY_IN_BOTH_LISTS,
+    &PRINS_CONTEXTS_MATCH,
+    &F_VERIFIED_BEFORE_ACCEPT,
+    &FAULT_REPORTED_ONCE,
+    &REFUSED_CONNECT_NO_CONTEXT,
+    &TERMINATED_NOT_USED,
+];
+
+/// The `N32fErrorType` a message to an unknown context calls for.
+const CONTEXT_NOT_FOUND: &str = "CONTEXT_NOT_FOUND";
+
+/// An earlier event, for a violation judged later.
+#[derive(Debug)]
+struct Seen {
+    at: EventRef,
+    json: String,
+}
+
+impl Seen {
+    fn now(sink: &Sink<'_>, ev: &N32Audit) -> Seen {
+        Seen {
+            at: sink.current(),
+            json: serde_json::to_string(&AuditEvent::N32(ev.clone())).unwrap_or_default(),
+        }
+    }
+}
+
+/// One side's installed context.
+#[derive(Debug)]
+struct Installed {
+    peer: String,
+    peer_id: String,
+    capability: String,
+    keys: String,
+}
+
+/// What the receiver did with one message.
+#[derive(Debug, Default)]
+struct Rx {
+    modifications: Option<u32>,
+    /// (decrypted, JWS verifications passed, error).
+    verified: Option<(bool, u32, Option<String>)>,
+}
+
+/// A fault the receiver detected.
+#[derive(Debug)]
+struct Detection {
+    seen: Seen,
+    error: String,
+    /// The type the fault calls for, if known.
+    expected: Option<String>,
+    reports: u32,
+}
 
 /// The N32 checker's state.
 #[derive(Debug, Default)]
-pub struct N32Checker {}
+pub struct N32Checker {
+    /// Capability offers by N32-c (connection, stream).
+    offers: BTreeMap<(u64, u32), Vec<String>>,
+    /// The last capability selected on each N32-c connection.
+    selected: BTreeMap<u64, String>,
+    /// Installed contexts by (SEPP, own id).
+    installed: BTreeMap<(String, String), Installed>,
+    /// Terminated contexts by (SEPP, own id): when, and whether used since.
+    terminated: BTreeMap<(String, String), (Seen, bool)>,
+    /// Refused CONNECTs by connection: the refusal, and whether a context followed.
+    refused: BTreeMap<u64, (Seen, bool)>,
+    /// Connections that carried an N32-c or N32-f context.
+    with_context: BTreeSet<u64>,
+    /// Each sent message's context id at the receiver.
+    sent: BTreeMap<u64, String>,
+    /// Injected faults: the expected type.
+    faults: BTreeMap<u64, String>,
+    /// Received messages by (SEPP, msg).
+    rx: BTreeMap<(String, u64), Rx>,
+    /// Detected faults by (SEPP, msg).
+    detections: BTreeMap<(String, u64), Detection>,
+}
 
 impl N32Checker {
     /// Judges one event.
-    pub fn observe(&mut self, _at: SimTime, ev: &N32Audit, _sink: &mut Sink<'_>) {
-        match *ev {}
+    pub fn observe(&mut self, _at: SimTime, ev: &N32Audit, sink: &mut Sink<'_>) {
+        match ev {
+            N32Audit::CapabilityOffered {
+                conn, stream, offered, ..
+            } => {
+                self.offers.insert((*conn, *stream), offered.clone());
+            }
+            N32Audit::CapabilitySelected {
+                sepp,
+                peer,
+                conn,
+                stream,
+                supported,
+                selected,
+            } => {
+                self.context_on(*conn, sink);
+                self.selected.insert(*conn, selected.clone());
+                let inv = &CAPABILITY_IN_BOTH_LISTS;
+                let Some(offered) = self.offers.get(&(*conn, *stream)) else {
+                    sink.violate(inv, format!("{sepp} selected {selected} for {peer} without an offer"));
+                    return;
+                };
+                //= TS 29.573 5.2.2 step 2a: a security mechanism supported by both SEPPs
+                // (secsim: an offer of only NONE is a teardown, answered with NONE.)
+                let teardown = selected == "NONE" && offered.iter().all(|c| c == "NONE");
+                if teardown || (offered.contains(selected) && supported.contains(selected) && selected != "NONE") {
+                    sink.pass(inv);
+                } else {
+                    sink.violate(
+                        inv,
+                        format!(
+                            "{sepp} selected {selected}: {peer} offered {offered:?}, {sepp} supports {supported:?}"
+                        ),
+                    );
+                }
+            }
+            N32Audit::Established {
+                sepp,
+                peer,
+                conn,
+                capability,
+            } => {
+                self.context_on(*conn, sink);
+                let inv = &CAPABILITY_IN_BOTH_LISTS;
+                match self.selected.get(conn) {
+                    Some(s) if s == capability => sink.pass(inv),
+                    other => sink.violate(
+                        inv,
+                        format!(
+                            "{sepp} established {capability} with {peer}; the responder selected {} on \
+                             connection {conn}",
+                            other.map_or("nothing", String::as_str)
+                        ),
+                    ),
+                }
+            }
+            N32Audit::ContextInstalled {
+                sepp,
+                peer,
+                role,
+                conn,
+                local_id,
+                peer_id,
+                capability,
+                keys,
+            } => {
+                self.context_on(*conn, sink);
+                self.installed.insert(
+                    (sepp.clone(), local_id.clone()),
+                    Installed {
+                        peer: peer.clone(),
+                        peer_id: peer_id.clone(),
+                        capability: capability.clone(),
+                        keys: keys.clone(),
+                    },
+                );
+                let inv = &PRINS_CONTEXTS_MATCH;
+                match self.installed.get(&(peer.clone(), peer_id.clone())) {
+                    // The responder installs first; the initiator completes the pair.
+                    None if role == "responder" => {}
+                    None => sink.violate(
+                        inv,
+                        format!("{sepp} installed context {local_id}/{peer_id}, but {peer} holds no context {peer_id}"),
+                    ),
+                    Some(other) => {
+                        let mut diffs = Vec::new();
+                        if other.peer != *sepp || other.peer_id != *local_id {
+                            diffs.push(format!(
+                                "ids: {sepp} has {local_id}/{peer_id}, {peer} has {peer_id}/{} for {}",
+                                other.peer_id, other.peer
+                            ));
+                        }
+                        if other.capability != *capability {
+                            diffs.push(format!("capability: {capability} vs {}", other.capability));
+                        }
+                        if other.keys != *keys {
+                            diffs.push(format!("key fingerprint: {sepp} {keys}, {peer} {}", other.keys));
+                        }
+                        if diffs.is_empty() {
+                            sink.pass(inv);
+                        } else {
+                            sink.violate(
+                                inv,
+                                format!("context {local_id}/{peer_id} differs: {}", diffs.join("; ")),
+                            );
+                        }
+                    }
+                }
+            }
+            N32Audit::ContextTerminated { sepp, context_id, .. } => {
+                self.terminated
+                    .entry((sepp.clone(), context_id.clone()))
+                    .or_insert_with(|| (Seen::now(sink, ev), false));
+            }
+            N32Audit::ConnectRefused { ri, conn, .. } => {
+                let context = self.with_context.contains(conn);
+                self.refused.insert(*conn, (Seen::now(sink, ev), context));
+                if context {
+                    sink.violate(
+                        &REFUSED_CONNECT_NO_CONTEXT,
+                        format!("{ri} refused connection {conn}, which already carries an n32 context"),
+                    );
+                }
+            }
+            N32Audit::MessageSent {
+                sepp,
+                msg,
+                context_id,
+                peer_context_id,
+                ..
+            } => {
+                self.sent.insert(*msg, peer_context_id.clone());
+                self.use_context(sepp, context_id, "sent", *msg, sink);
+            }
+            N32Audit::FaultInjected { msg, expected, .. } => {
+                self.faults.insert(*msg, expected.clone());
+            }
+            N32Audit::MessageReceived {
+                sepp,
+                msg,
+                modifications,
+            } => {
+                self.rx.entry((sepp.clone(), *msg)).or_default().modifications = Some(*modifications);
+            }
+            N32Audit::MessageVerified {
+                sepp,
+                msg,
+                decrypted,
+                jws_verified,
+                error,
+            } => {
+                self.rx.entry((sepp.clone(), *msg)).or_default().verified =
+                    Some((*decrypted, *jws_verified, error.clone()));
+                if let Some(error) = error {
+                    let expected = self.expected_error(sepp, *msg);
+                    self.sent.remove(msg);
+                    self.faults.remove(msg);
+                    let d = Detection {
+                        seen: Seen::now(sink, ev),
+                        error: error.clone(),
+                        expected,
+                        reports: 0,
+                    };
+                    self.detections.insert((sepp.clone(), *msg), d);
+                }
+            }
+            N32Audit::MessageAccepted { sepp, msg, context_id } => {
+                self.judge_accept(sepp, *msg, sink);
+                self.sent.remove(msg);
+                if let Some(expected) = self.faults.remove(msg) {
+                    sink.violate(
+                        &FAULT_REPORTED_ONCE,
+                        format!("{sepp} accepted message {msg}, which carries a fault calling for {expected}"),
+                    );
+                }
+                self.use_context(sepp, context_id, "accepted", *msg, sink);
+            }
+            N32Audit::ResponseSent { sepp, msg, context_id } => {
+                self.use_context(sepp, context_id, "protected the answer to", *msg, sink);
+            }
+            N32Audit::ErrorReported {
+                sepp, msg, error_type, ..
+            } => {
+                let inv = &FAULT_REPORTED_ONCE;
+                let Some(d) = self.detections.get_mut(&(sepp.clone(), *msg)) else {
+                    sink.violate(
+                        inv,
+                        format!("{sepp} reported {error_type} for message {msg}, which it never found faulty"),
+                    );
+                    return;
+                };
+                d.reports += 1;
+                if d.reports > 1 {
+                    sink.violate(inv, format!("{sepp} reported message {msg} {} times", d.reports));
+                } else if *error_type != d.error {
+                    sink.violate(
+                        inv,
+                        format!("{sepp} detected {} on message {msg} but reported {error_type}", d.error),
+                    );
+                } else if let Some(expected) = d.expected.as_ref().filter(|e| *e != error_type) {
+                    sink.violate(
+                        inv,
+                        format!("{sepp} reported {error_type} for message {msg}; the fault calls for {expected}"),
+                    );
+                } else {
+                    sink.pass(inv);
+                }
+            }
+        }
     }
+
     /// Judges what is still open at the end of the run.
-    pub fn finish(&mut self, _end: SimTime, _sink: &mut Sink<'_>) {}
+    pub fn finish(&mut self, _end: SimTime, sink: &mut Sink<'_>) {
+        // The report is sent when the fault is detected, so none can still be on its way.
+        for ((sepp, msg), d) in std::mem::take(&mut self.detections) {
+            if d.reports == 0 {
+                sink.violate_at(
+                    &FAULT_REPORTED_ONCE,
+                    d.seen.at,
+                    d.seen.json,
+                    format!("{sepp} detected {} on message {msg} and never reported it", d.error),
+                );
+            }
+        }
+        for (_, (_, used)) in std::mem::take(&mut self.terminated) {
+            if !used {
+                sink.pass(&TERMINATED_NOT_USED);
+            }
+        }
+        for (_, (_, context)) in std::mem::take(&mut self.refused) {
+            if !context {
+                sink.pass(&REFUSED_CONNECT_NO_CONTEXT);
+            }
+        }
+    }
+
+    /// Connection `conn` carries an N32-c or N32-f context now.
+    fn context_on(&mut self, conn: u64, sink: &mut Sink<'_>) {
+        self.with_context.insert(conn);
+        if let Some((refusal, violated)) = self.refused.get_mut(&conn)
+            && !*violated
+        {
+            *violated = true;
+            let at = refusal.at.seq;
+            sink.violate(
+                &REFUSED_CONNECT_NO_CONTEXT,
+                format!("connection {conn}, refused by an ri (audit event #{at}), carries an n32 context"),
+            );
+        }
+    }
+
+    /// `sepp` uses its context `id` for message `msg`.
+    fn use_context(&mut self, sepp: &str, id: &str, how: &str, msg: u64, sink: &mut Sink<'_>) {
+        if let Some((t, used)) = self.terminated.get_mut(&(sepp.to_string(), id.to_string())) {
+            *used = true;
+            let at = t.at.seq;
+            sink.violate(
+                &TERMINATED_NOT_USED,
+                format!("{sepp} {how} message {msg} under context {id}, which it terminated (audit event #{at})"),
+            );
+        }
+    }
+
+    /// The N32fErrorType a detection at `sepp` on `msg` calls for, if known.
+    fn expected_error(&self, sepp: &str, msg: u64) -> Option<String> {
+        if let Some(e) = self.faults.get(&msg) {
+            return Some(e.clone());
+        }
+        //= TS 33.501 13.2.4.3.2: a message naming no context the receiver holds
+        let id = self.sent.get(&msg)?;
+        let key = (sepp.to_string(), id.clone());
+        let live = self.installed.contains_key(&key) && !self.terminated.contains_key(&key);
+        (!live).then(|| CONTEXT_NOT_FOUND.to_string())
+    }
+
+    /// `sepp` delivered `msg` onward: it must have decrypted it and verified every JWS.
+    fn judge_accept(&mut self, sepp: &str, msg: u64, sink: &mut Sink<'_>) {
+        let inv = &F_VERIFIED_BEFORE_ACCEPT;
+        let Some(rx) = self.rx.remove(&(sepp.to_string(), msg)) else {
+            sink.violate(inv, format!("{sepp} accepted message {msg}, which it never received"));
+            return;
+        };
+        let why = match (rx.modifications, rx.verified) {
+            (None, _) => "without receiving it".to_string(),
+            (_, None) => "without verifying it".to_string(),
+            (_, Some((false, _, _))) => "without decrypting its jwe".to_string(),
+            (_, Some((_, _, Some(e)))) => format!("although its checks failed with {e}"),
+            (Some(n), Some((true, v, None))) if v < n => {
+                format!("with {v} of its {n} modification signatures verified")
+            }
+            _ => {
+                sink.pass(inv);
+                return;
+            }
+        };
+        sink.violate(inv, format!("{sepp} accepted message {msg} {why}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::check::mutant::{self, Mutant};
+    use crate::check::{Report, check_seed};
+    use crate::scenario::{Scenario, load_experiment_source};
+
+    /// A shipped experiment, its source edited by `edits` (each must apply): shorter runs.
+    fn experiment(name: &str, edits: &[(&str, &str)]) -> Scenario {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments").join(name);
+        let mut src = std::fs::read_to_string(&path).unwrap();
+        for (from, to) in edits {
+            assert!(src.contains(from), "{name}: no `{from}` to replace");
+            src = src.replace(from, to);
+        }
+        load_experiment_source(&src, &path, None).unwrap()
+    }
+
+    fn check(scn: &Scenario, seed: u64) -> Report {
+        check_seed(scn, seed).unwrap().1
+    }
+
+    fn list(r: &Report) -> String {
+        r.violations.iter().map(|v| format!("\n  {v}")).collect()
+    }
+
+    /// The run passes every invariant, and judged each of `exercised` at least once.
+    fn assert_clean(what: &str, r: &Report, exercised: &[&Invariant]) {
+        assert!(r.passed(), "{what} seed {}: {}", r.seed, list(r));
+        for inv in exercised {
+            let n = r.checked.get(inv.id).copied().unwrap_or(0);
+            assert!(
+                n > 0,
+                "{what} seed {}: {} never judged ({:?})",
+                r.seed,
+                inv.id,
+                r.checked
+            );
+        }
+    }
+
+    /// The run violates `inv`, and the report names it, the seed and a numbered audit event.
+    fn assert_caught(what: &str, r: &Report, inv: &Invariant) {
+        let v = r
+            .violations
+            .iter()
+            .find(|v| v.invariant.id == inv.id)
+            .unwrap_or_else(|| panic!("{what}: {} not violated; got: {}", inv.id, list(r)));
+        let text = v.to_string();
+        assert!(v.event.seq > 0, "{text}");
+        for part in [
+            inv.id.to_string(),
+            format!("seed {}", r.seed),
+            format!("audit event #{}", v.event.seq),
+        ] {
+            assert!(text.contains(&part), "{what}: `{part}` missing from: {text}");
+        }
+    }
+
+    /// Without the mutant the run is clean and judges `inv`; with it `inv` is violated.
+    fn mutant_caught(m: N32Mutant, scn: &Scenario, inv: &Invariant) {
+        let what = format!("{m:?} on {}", scn.experiment.name);
+        assert_clean(&what, &check(scn, 1), &[inv]);
+        let r = mutant::with(Mutant::N32(m), || check(scn, 1));
+        assert_caught(&what, &r, inv);
+    }
+
+    fn tls_direct_responder_tls_only() -> Scenario {
+        experiment(
+            "n32-tls-direct.ron",
+            &[
+                (r#"duration: "30s""#, r#"duration: "2s""#),
+                (
+                    r#"responder_capabilities: Some(["TLS", "PRINS"])"#,
+                    r#"responder_capabilities: Some(["TLS"])"#,
+                ),
+            ],
+        )
+    }
+
+    fn prins_two_ri(duration: &str, terminate: &str) -> Scenario {
+        experiment(
+            "n32-prins-two-ri.ron",
+            &[
+                (r#"duration: "30s""#, &format!(r#"duration: "{duration}""#)),
+                (r#"terminate_at: ["10s", "20s"]"#, &format!("terminate_at: {terminate}")),
+            ],
+        )
+    }
+
+    fn prins_faults() -> Scenario {
+        experiment("n32-prins-faults.ron", &[(r#"duration: "30s""#, r#"duration: "3s""#)])
+    }
+
+    #[test]
+    fn capability_outside_intersection_is_caught() {
+        let scn = tls_direct_responder_tls_only();
+        mutant_caught(
+            N32Mutant::CapabilityOutsideIntersection,
+            &scn,
+            &CAPABILITY_IN_BOTH_LISTS,
+        );
+    }
+
+    #[test]
+    fn skipped_jws_verification_is_caught() {
+        let scn = prins_two_ri("2s", "[]");
+        mutant_caught(N32Mutant::SkipJwsVerification, &scn, &F_VERIFIED_BEFORE_ACCEPT);
+    }
+
+    #[test]
+    fn wrong_fault_type_is_caught() {
+        mutant_caught(N32Mutant::WrongFaultType, &prins_faults(), &FAULT_REPORTED_ONCE);
+    }
+
+    #[test]
+    fn double_fault_report_is_caught() {
+        mutant_caught(N32Mutant::DoubleFaultReport, &prins_faults(), &FAULT_REPORTED_ONCE);
+    }
+
+    #[test]
+    fn context_key_mismatch_is_caught() {
+        let scn = prins_two_ri("2s", "[]");
+        mutant_caught(N32Mutant::ContextKeyMismatch, &scn, &PRINS_CONTEXTS_MATCH);
+    }
+
+    #[test]
+    fn use_of_terminated_context_is_caught() {
+        let scn = prins_two_ri("3s", r#"["1s", "2s"]"#);
+        mutant_caught(N32Mutant::UseTerminatedContext, &scn, &TERMINATED_NOT_USED);
+    }
+
+    #[test]
+    fn context_after_refusal_is_caught() {
+        let scn = experiment(
+            "n32-ri-reject-encodings.ron",
+            &[(r#"duration: "40s""#, r#"duration: "3s""#)],
+        );
+        mutant_caught(N32Mutant::ContextAfterRefusal, &scn, &REFUSED_CONNECT_NO_CONTEXT);
+    }
+
+    /// A cNF request whose end is never recorded is caught by liveness (its bound is the
+    /// flow's 5 s timeout).
+    #[test]
+    fn dropped_request_end_is_caught_by_liveness() {
+        let scn = experiment("n32-tls-direct.ron", &[(r#"duration: "30s""#, r#"duration: "7s""#)]);
+        assert_clean(
+            "n32-tls-direct",
+            &check(&scn, 1),
+            &[&crate::check::liveness::END_MATCHES_BEGIN],
+        );
+        let r = mutant::with(Mutant::DropProcEnd, || check(&scn, 1));
+        assert_caught("DropProcEnd", &r, &crate::check::liveness::LIVENESS_AFTER_HEALING);
+    }
+
+    /// Every shipped experiment with N32 flows (shortened) passes over seeds 1..=3, and
+    /// judges each invariant it exercises. The fault experiment also runs below full crypto
+    /// fidelity, where RIs sign nothing.
+    #[test]
+    fn shipped_n32_experiments_pass() {
+        use crate::check::liveness::END_MATCHES_BEGIN as ENDS;
+        let cap = &CAPABILITY_IN_BOTH_LISTS;
+        let prins = [cap, &PRINS_CONTEXTS_MATCH, &F_VERIFIED_BEFORE_ACCEPT, &ENDS];
+        let faults = [&prins[..], &[&FAULT_REPORTED_ONCE]].concat();
+        let terminations = [&prins[..], &[&TERMINATED_NOT_USED]].concat();
+        // (experiment, source edits, invariants it exercises)
+        type Run<'a> = (&'a str, Vec<(&'a str, &'a str)>, Vec<&'a Invariant>);
+        let runs: Vec<Run> = vec![
+            (
+                "n32-tls-direct.ron",
+                vec![(r#"duration: "30s""#, r#"duration: "3s""#)],
+                vec![cap, &ENDS],
+            ),
+            (
+                "n32-prins-two-ri.ron",
+                vec![
+                    (r#"duration: "30s""#, r#"duration: "5s""#),
+                    (r#"terminate_at: ["10s", "20s"]"#, r#"terminate_at: ["2s", "4s"]"#),
+                ],
+                terminations.clone(),
+            ),
+            (
+                "n32-prins-faults.ron",
+                vec![(r#"duration: "30s""#, r#"duration: "3s""#)],
+                faults.clone(),
+            ),
+            (
+                "n32-prins-faults.ron",
+                vec![(r#"duration: "30s""#, r#"duration: "3s", crypto: (fidelity: Keys)"#)],
+                faults,
+            ),
+            // The RIs refuse for 20 s, then N32 comes up.
+            (
+                "n32-ri-reject-encodings.ron",
+                vec![(r#"duration: "40s""#, r#"duration: "22s""#)],
+                vec![&REFUSED_CONNECT_NO_CONTEXT, cap, &ENDS],
+            ),
+            (
+                "n32-direct-tls-reactions.ron",
+                vec![(r#"duration: "40s""#, r#"duration: "22s""#)],
+                vec![cap, &ENDS],
+            ),
+            (
+                "n32-ipx-hub.ron",
+                vec![(r#"duration: "30s""#, r#"duration: "3s""#)],
+                terminations,
+            ),
+            // The base points of the compare and sweep experiments (warm-up, Keys fidelity).
+            (
+                "compare-n32-preference.ron",
+                vec![(r#"duration: "8s""#, r#"duration: "4s""#)],
+                vec![cap, &ENDS],
+            ),
+            ("sweep-n32-prins.ron", vec![], prins.to_vec()),
+        ];
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let mut shipped: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".ron") && std::fs::read_to_string(dir.join(n)).unwrap().contains("N32(("))
+            .collect();
+        shipped.sort();
+        let mut checked: Vec<String> = runs.iter().map(|r| r.0.to_string()).collect();
+        checked.sort();
+        checked.dedup();
+        assert_eq!(
+            shipped, checked,
+            "every shipped experiment with N32 flows is checked here"
+        );
+        for (name, edits, exercised) in &runs {
+            let scn = experiment(name, edits);
+            for seed in 1..=3 {
+                assert_clean(name, &check(&scn, seed), exercised);
+            }
+        }
+    }
+
+    /// The trail in a trace file judges as the in-memory trail does.
+    #[test]
+    fn trace_file_trail_judges_like_the_memory_trail() {
+        use std::io::Write;
+        use std::sync::{Arc, Mutex};
+        #[derive(Clone, Default)]
+        struct Shared(Arc<Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let scn = prins_faults();
+        let memory = check(&scn, 2);
+        let sink = Shared::default();
+        crate::run::run_seed_audited(&scn, 2, Some(Some(Box::new(sink.clone()))), false, &|_| {}).unwrap();
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let trail: Vec<_> = text
+            .lines()
+            .filter_map(|l| crate::check::audit::parse_trace_line(l).unwrap())
+            .collect();
+        let end = SimTime::ZERO + scn.experiment.duration;
+        let traced = crate::check::check_events(2, end, &trail);
+        assert_eq!(traced.events, memory.events);
+        assert_eq!(traced.checked, memory.checked);
+        assert!(traced.passed(), "{}", list(&traced));
+    }
 }

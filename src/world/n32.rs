@@ -21,6 +21,17 @@
 //! 13.2.4.4.1), the initiator from its client secrets and the responder from its server
 //! secrets of the same connection; in `timing` fidelity, which computes no TLS secrets, both
 //! sides use a master derived from the connection id (documented stand-in).
+//!
+//! # Audit trail
+//!
+//! When [`N32Plane::audit`] is active (the invariant checker's log, or a trace), each actor's
+//! step emits what it did as an [`N32Audit`] ([`crate::check::n32`] lists them and the
+//! invariants judged from them), and every cNF request is a liveness procedure
+//! `n32_request`: it begins at the cNF with its timeout as bound and ends where its record is
+//! written (also during warm-up, which writes no record). A PRINS message keeps its number
+//! (the message id the c-SEPP wrote) along its hops, so that the facts of the sender, the
+//! fault injector and the receiver name the same message even when a fault rewrites its
+//! metadata. Nothing is built while the audit is off.
 
 use std::collections::BTreeMap;
 
@@ -28,6 +39,9 @@ use p256::ecdsa::VerifyingKey;
 use rand_distr::{Distribution, Exp};
 use serde_json::{Value, json};
 
+use crate::check::ProcAudit;
+use crate::check::mutant::{self, Mutant};
+use crate::check::n32::{N32Audit, N32Mutant};
 use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::jose::Enc;
 use crate::crypto::n32f::{JweEnc, KdfContextId, N32Master, N32fKeys};
@@ -72,6 +86,8 @@ pub enum N32Msg {
 pub const SBI_PATH: &str = "/nausf-auth/v1/ue-authentications";
 const N32F_PATH: &str = "/n32f-forward/v1/n32f-process";
 const N32C_PREFIX: &str = "/n32c-handshake/v1/";
+/// The audit trail's kind for a cNF request (liveness).
+const PROC_KIND: &str = "n32_request";
 
 struct Flow {
     label: String,
@@ -94,8 +110,13 @@ struct Flow {
 
 /// What an outgoing request was for, by (connection, stream) at its sender.
 enum Pending {
-    /// cNF → cSEPP.
-    Cnf { flow: u32, start: SimTime, timer: TimerId },
+    /// cNF → cSEPP; `proc` is its key in the audit trail.
+    Cnf {
+        flow: u32,
+        start: SimTime,
+        timer: TimerId,
+        proc: u64,
+    },
     /// cSEPP → pSEPP over N32-f, answering the cNF's request `back`.
     N32f {
         link: (NodeId, NodeId),
@@ -114,7 +135,8 @@ enum Pending {
     /// pSEPP → pNF, answering the N32-f request `back`.
     ToPnf {
         back: (ConnId, u32),
-        prins: Option<(NodeId, String, u64)>,
+        /// PRINS: the p-SEPP, its context id, the metadata message id and the message.
+        prins: Option<(NodeId, String, u64, u64)>,
     },
     /// cSEPP → pSEPP on N32-c.
     N32c { link: (NodeId, NodeId), op: Op },
@@ -181,8 +203,9 @@ pub struct N32Plane {
     protection_policy: ProtectionPolicy,
     recv: BTreeMap<(NodeId, String), PrinsRecv>,
     pending: BTreeMap<(ConnId, u32), Pending>,
-    /// N32-f PRINS hops still ahead of a request, by its (conn, stream) at the receiver.
-    hops: BTreeMap<(ConnId, u32), Vec<NodeId>>,
+    /// N32-f PRINS hops still ahead of a request and the message's number (its message id
+    /// as sent), by its (conn, stream) at the receiver.
+    hops: BTreeMap<(ConnId, u32), (Vec<NodeId>, u64)>,
     ri_identities: BTreeMap<NodeId, RiIdentity>,
     ri_keys: BTreeMap<String, VerifyingKey>,
     ris: BTreeMap<NodeId, RiActor>,
@@ -197,6 +220,8 @@ pub struct N32Plane {
     warmup: SimTime,
     /// The audit trail for the invariant checker ([`crate::check`]).
     pub audit: crate::check::Audit,
+    /// cNF requests begun (their keys in the audit trail).
+    procs: u64,
 }
 
 /// A world that could not be built: the workload names what is wrong.
@@ -305,6 +330,7 @@ impl N32Plane {
             detected: Vec::new(),
             warmup,
             audit: Default::default(),
+            procs: 0,
         })
     }
 
@@ -341,15 +367,9 @@ impl N32Plane {
     pub fn on_msg(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, m: N32Msg, records: &mut Vec<Record>) {
         match m {
             N32Msg::Arrival(fi) => self.on_arrival(net, ctx, fi),
-            N32Msg::Timeout { conn, stream } => self.finish_cnf(
-                net,
-                (conn, stream),
-                ctx.now(),
-                Outcome::Timeout,
-                0,
-                String::new(),
-                records,
-            ),
+            N32Msg::Timeout { conn, stream } => {
+                self.finish_cnf(net, ctx, (conn, stream), Outcome::Timeout, 0, String::new(), records)
+            }
             N32Msg::Terminate => self.terminate_all(net, ctx, records),
             N32Msg::Initiator { link, timer } => {
                 let input = match timer {
@@ -394,12 +414,22 @@ impl N32Plane {
         let (cnf, csepp, timeout) = (f.cnf, f.csepp, f.timeout);
         let (conn, stream) = net.request(ctx, cnf, csepp, None, req);
         let timer = ctx.set_timer_for(cnf, timeout, Msg::N32(N32Msg::Timeout { conn, stream }));
+        self.procs += 1;
+        let proc = self.procs;
+        // The request ends with an answer or at its own timeout, whichever comes first.
+        self.audit.emit_with(ctx, || ProcAudit::Begin {
+            kind: PROC_KIND.into(),
+            key: proc,
+            node: net.topo.name(cnf).to_string(),
+            bound_ns: timeout.as_nanos(),
+        });
         self.pending.insert(
             (conn, stream),
             Pending::Cnf {
                 flow: fi,
                 start: ctx.now(),
                 timer,
+                proc,
             },
         );
         ctx.set_timer_for(cnf, gap, Msg::N32(N32Msg::Arrival(fi)));
@@ -417,7 +447,17 @@ impl N32Plane {
         match ev {
             NetEvent::Connected { .. } => {} // the N32 plane opens no connection with `connect`
             NetEvent::ConnectRequest { conn, client, target } => match self.ris.get_mut(&node) {
-                Some(ri) => ri.on_connect(net, ctx, conn, client, target),
+                Some(ri) => {
+                    if let Some(status) = ri.on_connect(net, ctx, conn, client, target) {
+                        self.audit.emit_with(ctx, || N32Audit::ConnectRefused {
+                            ri: net.topo.name(node).to_string(),
+                            client: net.topo.name(client).to_string(),
+                            target: net.topo.name(target).to_string(),
+                            conn: u64::from(conn),
+                            status,
+                        });
+                    }
+                }
                 None => net.accept_connect(ctx, conn),
             },
             NetEvent::Request {
@@ -458,11 +498,11 @@ impl N32Plane {
             return;
         }
         if req.path == N32F_PATH {
-            if let Some(hops) = self.hops.remove(&key) {
+            if let Some((hops, msg)) = self.hops.remove(&key) {
                 if self.ris.contains_key(&node) {
-                    self.relay(net, ctx, node, key, hops, req);
+                    self.relay(net, ctx, node, key, (hops, msg), req);
                 } else {
-                    self.at_psepp_prins(net, ctx, node, key, req, records);
+                    self.at_psepp_prins(net, ctx, node, key, msg, req, records);
                 }
             }
             return;
@@ -499,7 +539,12 @@ impl N32Plane {
     ) {
         let Some(p) = self.pending.remove(&key) else { return };
         match p {
-            Pending::Cnf { flow, start, timer } => {
+            Pending::Cnf {
+                flow,
+                start,
+                timer,
+                proc,
+            } => {
                 ctx.cancel(timer);
                 let outcome = if (200..300).contains(&rsp.status) {
                     Outcome::Ok
@@ -510,14 +555,22 @@ impl N32Plane {
                     .ok()
                     .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
                     .unwrap_or_default();
-                self.pending.insert(key, Pending::Cnf { flow, start, timer });
-                self.finish_cnf(net, key, ctx.now(), outcome, rsp.status, cause, records);
+                self.pending.insert(
+                    key,
+                    Pending::Cnf {
+                        flow,
+                        start,
+                        timer,
+                        proc,
+                    },
+                );
+                self.finish_cnf(net, ctx, key, outcome, rsp.status, cause, records);
             }
             Pending::Relay { back } => net.respond(ctx, back.0, back.1, rsp),
             Pending::ToPnf { back, prins } => match prins {
                 None => net.respond(ctx, back.0, back.1, rsp),
-                Some((psepp, peer_ctx, message_id)) => {
-                    let out = self.protect_response(net, ctx.now(), psepp, &peer_ctx, message_id, &rsp);
+                Some((psepp, peer_ctx, message_id, msg)) => {
+                    let out = self.protect_response(net, ctx, psepp, &peer_ctx, (message_id, msg), &rsp);
                     net.respond_after(ctx, back.0, back.1, out.0, out.1);
                 }
             },
@@ -553,14 +606,27 @@ impl N32Plane {
             ConnFailure::Tls(_) => (504, "tls failure"),
         };
         match p {
-            Pending::Cnf { flow, start, timer } => {
-                self.pending.insert(key, Pending::Cnf { flow, start, timer });
+            Pending::Cnf {
+                flow,
+                start,
+                timer,
+                proc,
+            } => {
+                self.pending.insert(
+                    key,
+                    Pending::Cnf {
+                        flow,
+                        start,
+                        timer,
+                        proc,
+                    },
+                );
                 let outcome = if matches!(cause, ConnFailure::Unreachable | ConnFailure::Reset) {
                     Outcome::Unreachable
                 } else {
                     Outcome::Error
                 };
-                self.finish_cnf(net, key, ctx.now(), outcome, 0, detail.into(), records);
+                self.finish_cnf(net, ctx, key, outcome, 0, detail.into(), records);
             }
             Pending::N32c { link, .. } => self.handshake_failed(net, ctx, link, cause, records),
             Pending::N32f { back, .. } | Pending::Relay { back } | Pending::ToPnf { back, .. } => {
@@ -723,6 +789,13 @@ impl N32Plane {
                 let Ok(mut reformatted) = prins::protect(&send, &msg, &self.policy, &key, nonce) else {
                     return;
                 };
+                self.audit.emit_with(ctx, || N32Audit::MessageSent {
+                    sepp: net.topo.name(link_key.0).to_string(),
+                    peer: net.topo.name(psepp).to_string(),
+                    msg: message_id,
+                    context_id: open.as_ref().map(|o| o.0.clone()).unwrap_or_default(),
+                    peer_context_id: send.n32f_context_id.clone(),
+                });
                 if let Some(fault) = self.fault_for(&ris) {
                     let env = prins::fault::FaultEnv {
                         key: key.clone(),
@@ -730,6 +803,14 @@ impl N32Plane {
                     };
                     if let Ok(m) = prins::fault::apply_fault(&reformatted, &fault, &env) {
                         reformatted = m;
+                        let expected = expected_error(&fault, net.sec.fidelity);
+                        self.injected.push((message_id, expected));
+                        self.audit.emit_with(ctx, || N32Audit::FaultInjected {
+                            sepp: net.topo.name(link_key.0).to_string(),
+                            msg: message_id,
+                            fault: fault_name(&fault).into(),
+                            expected: wire_name(&expected),
+                        });
                     }
                 }
                 let json = serde_json::to_string(&reformatted).unwrap_or_default();
@@ -744,7 +825,7 @@ impl N32Plane {
                     body: json,
                 };
                 let (c, s) = net.request_after(ctx, link_key.0, first, None, req, cost);
-                self.hops.insert((c, s), hops);
+                self.hops.insert((c, s), (hops, message_id));
                 self.pending.insert(
                     (c, s),
                     Pending::N32f {
@@ -768,7 +849,7 @@ impl N32Plane {
         ctx: &mut Ctx<'_, Msg>,
         ri: NodeId,
         back: (ConnId, u32),
-        mut hops: Vec<NodeId>,
+        (mut hops, number): (Vec<NodeId>, u64),
         req: HttpRequest,
     ) {
         let Ok(msg) = serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body) else {
@@ -805,17 +886,20 @@ impl N32Plane {
             body,
         };
         let (c, s) = net.request_after(ctx, ri, next, None, fwd, delay);
-        self.hops.insert((c, s), hops);
+        self.hops.insert((c, s), (hops, number));
         self.pending.insert((c, s), Pending::Relay { back });
     }
 
-    /// The pSEPP opens a PRINS request, forwards it to the pNF, or reports the fault.
+    /// The pSEPP opens a PRINS request (message `msg`), forwards it to the pNF, or reports
+    /// the fault.
+    #[allow(clippy::too_many_arguments)]
     fn at_psepp_prins(
         &mut self,
         net: &mut Network,
         ctx: &mut Ctx<'_, Msg>,
         psepp: NodeId,
         back: (ConnId, u32),
+        msg: u64,
         req: HttpRequest,
         records: &mut Vec<Record>,
     ) {
@@ -852,8 +936,16 @@ impl N32Plane {
                 (crate::crypto::cost::CryptoOp::EcdsaVerify, verifies - 1),
             ],
         );
+        let mut done = prins::Verification::default();
         let result = match parsed {
-            Ok(m) => prins::unprotect(&rx, &m, lookup, &self.ri_keys, &self.policy),
+            Ok(m) => {
+                self.audit.emit_with(ctx, || N32Audit::MessageReceived {
+                    sepp: net.topo.name(psepp).to_string(),
+                    msg,
+                    modifications: m.modifications_block.as_ref().map_or(0, |b| b.len() as u32),
+                });
+                prins::unprotect_counted(&rx, &m, lookup, &self.ri_keys, &self.policy, &mut done)
+            }
             Err(_) => {
                 let rsp = HttpResponse {
                     status: 400,
@@ -864,6 +956,13 @@ impl N32Plane {
                 return;
             }
         };
+        self.audit.emit_with(ctx, || N32Audit::MessageVerified {
+            sepp: net.topo.name(psepp).to_string(),
+            msg,
+            decrypted: done.decrypted,
+            jws_verified: done.jws_verified,
+            error: result.as_ref().err().map(|f| wire_name(&f.n32f_error_type)),
+        });
         match result {
             Ok(u) => {
                 let pnf = self
@@ -881,11 +980,16 @@ impl N32Plane {
                 };
                 let message_id = u.meta.message_id.parse::<u64>().unwrap_or(0);
                 let (c, s) = net.request_after(ctx, psepp, pnf, None, fwd, delay);
+                self.audit.emit_with(ctx, || N32Audit::MessageAccepted {
+                    sepp: net.topo.name(psepp).to_string(),
+                    msg,
+                    context_id: u.meta.n32f_context_id.clone(),
+                });
                 self.pending.insert(
                     (c, s),
                     Pending::ToPnf {
                         back,
-                        prins: Some((psepp, u.meta.n32f_context_id.clone(), message_id)),
+                        prins: Some((psepp, u.meta.n32f_context_id.clone(), message_id, msg)),
                     },
                 );
             }
@@ -907,7 +1011,7 @@ impl N32Plane {
                     overhead_bytes: 0,
                     bytes: req.body.len() as u64,
                 });
-                self.report_error(net, ctx, psepp, &fault);
+                self.report_error(net, ctx, psepp, msg, &fault);
                 let body = json!({
                     "status": 403, "cause": "N32F_PROTECTION_FAILURE", "detail": t,
                 });
@@ -920,6 +1024,65 @@ impl N32Plane {
             }
         }
     }
+}
+
+/// The N32fErrorType the receiver must report for `fault`. Below full fidelity RIs sign
+/// nothing and the receiver expects no JWS, so a tampering RI's signed patch is an unexpected
+/// modification (INTEGRITY_CHECK_ON_MODIFICATIONS_FAILED) before its content is looked at.
+fn expected_error(fault: &prins::fault::Fault, fidelity: CryptoFidelity) -> prins::N32fErrorType {
+    match fault {
+        prins::fault::Fault::TamperModification(_) if fidelity != CryptoFidelity::Full => {
+            prins::N32fErrorType::IntegrityCheckOnModificationsFailed
+        }
+        f => f.expected().0,
+    }
+}
+
+/// The name of a fault in the audit trail.
+fn fault_name(fault: &prins::fault::Fault) -> &'static str {
+    use prins::fault::Fault as F;
+    match fault {
+        F::TamperCiphertext => "TamperCiphertext",
+        F::TamperAad => "TamperAad",
+        F::TamperTag => "TamperTag",
+        F::BadJweHeader => "BadJweHeader",
+        F::UnknownContext => "UnknownContext",
+        F::TamperModification(_) => "TamperModification",
+        F::BadPatch(_) => "BadPatch",
+        F::UnauthorisedRi(_) => "UnauthorisedRi",
+        F::ReplayedModification(_) => "ReplayedModification",
+        F::ForgeSignature => "ForgeSignature",
+        F::StripModifications => "StripModifications",
+        F::WrongKey => "WrongKey",
+        F::BadEncBlockIndex => "BadEncBlockIndex",
+        F::BadIePath => "BadIePath",
+        F::BadHeader => "BadHeader",
+    }
+}
+
+/// The wire string of a unit enum (capabilities, error types).
+fn wire_name<T: serde::Serialize>(v: &T) -> String {
+    match serde_json::to_value(v) {
+        Ok(Value::String(s)) => s,
+        other => format!("{other:?}"),
+    }
+}
+
+/// The audit fingerprint of N32-f keys: the first 8 bytes (hex) of SHA-256 over the JWE
+/// `enc`, the JWS `alg`, then each direction's key and IV salt.
+fn keys_fingerprint(keys: &N32fKeys, jws: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(keys.enc.name());
+    h.update([0]);
+    h.update(jws);
+    for d in crate::crypto::n32f::Direction::ALL {
+        let k = keys.get(d);
+        h.update([0]);
+        h.update(&k.key);
+        h.update(k.iv_salt);
+    }
+    hex::encode(&h.finalize()[..8])
 }
 
 /// nonce = salt (8 octets) || counter (u32 big endian) (TS 33.501 13.2.4.4.1).
@@ -983,16 +1146,25 @@ impl N32Plane {
     fn finish_cnf(
         &mut self,
         net: &Network,
+        ctx: &mut Ctx<'_, Msg>,
         key: (ConnId, u32),
-        end: SimTime,
         outcome: Outcome,
         status: u16,
         cause: String,
         records: &mut Vec<Record>,
     ) {
-        let Some(Pending::Cnf { flow, start, .. }) = self.pending.remove(&key) else {
+        let Some(Pending::Cnf { flow, start, proc, .. }) = self.pending.remove(&key) else {
             return;
         };
+        let end = ctx.now();
+        // Mutant (liveness): the request's end goes unrecorded.
+        if !mutant::is(Mutant::DropProcEnd) {
+            self.audit.emit_with(ctx, || ProcAudit::End {
+                kind: PROC_KIND.into(),
+                key: proc,
+                outcome: outcome.as_str().into(),
+            });
+        }
         if start < self.warmup {
             return;
         }
@@ -1018,19 +1190,26 @@ impl N32Plane {
         });
     }
 
-    /// The pSEPP protects the pNF's answer for the context `local_id`.
+    /// The pSEPP protects the pNF's answer to message `msg` (metadata `message_id`) for the
+    /// context `local_id`.
     fn protect_response(
         &mut self,
         net: &mut Network,
-        now: SimTime,
+        ctx: &mut Ctx<'_, Msg>,
         psepp: NodeId,
         local_id: &str,
-        message_id: u64,
+        (message_id, msg): (u64, u64),
         rsp: &HttpResponse,
     ) -> (HttpResponse, SimDuration) {
+        let now = ctx.now();
         let Some(r) = self.recv.get_mut(&(psepp, local_id.to_string())) else {
             return (rsp.clone(), SimDuration::ZERO);
         };
+        self.audit.emit_with(ctx, || N32Audit::ResponseSent {
+            sepp: net.topo.name(psepp).to_string(),
+            msg,
+            context_id: local_id.to_string(),
+        });
         let dir = crate::crypto::n32f::Direction::ParallelResponse;
         let nonce = nonce(&r.keys.get(dir).iv_salt, r.counter);
         r.counter += 1;
@@ -1150,8 +1329,9 @@ impl N32Plane {
         }
     }
 
-    /// The fault to inject into the next PRINS message, per the experiment's fault list.
-    fn fault_for(&mut self, ris: &[NodeId]) -> Option<prins::fault::Fault> {
+    /// The fault to inject into the next PRINS message, per the experiment's fault list (the
+    /// caller records it in [`N32Plane::injected`] once it is applied).
+    fn fault_for(&self, ris: &[NodeId]) -> Option<prins::fault::Fault> {
         let n = self.message_ids;
         let kind = self
             .spec
@@ -1160,9 +1340,7 @@ impl N32Plane {
             .find(|f| f.every > 0 && n.is_multiple_of(f.every))?
             .kind;
         let ri = ris.first().and_then(|r| self.ri_identities.get(r)).cloned();
-        let fault = kind.to_fault(ri);
-        self.injected.push((n, fault.expected().0));
-        Some(fault)
+        Some(kind.to_fault(ri))
     }
 }
 
@@ -1219,30 +1397,49 @@ impl RiActor {
         action
     }
 
-    /// A c-SEPP asks for a tunnel (TS 29.573 5.2.X.2): accept, or refuse with 403.
-    fn on_connect(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, conn: ConnId, client: NodeId, target: NodeId) {
+    /// A c-SEPP asks for a tunnel (TS 29.573 5.2.X.2): accept, or refuse with 403. Returns
+    /// the status of a refusal.
+    fn on_connect(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        conn: ConnId,
+        client: NodeId,
+        target: NodeId,
+    ) -> Option<u16> {
         let id = roaming::FlowId(u64::from(conn));
         let r = self
             .ri
             .handle_connect(ctx.now(), id, &plmn_of(net, client), &plmn_of(net, target));
         if r.is_err() {
             net.refuse_connect(ctx, conn, 400, None, vec![], "");
-            return;
+            return Some(400);
         }
+        let mut refused = None;
         while let Some(e) = self.ri.poll_effect() {
             match e {
                 roaming::Effect::OpenTunnel { .. } => net.accept_connect(ctx, conn),
-                roaming::Effect::Reject { rejection, .. } => net.refuse_connect(
-                    ctx,
-                    conn,
-                    rejection.status,
-                    Some(rejection.body),
-                    rejection.headers,
-                    rejection.schema,
-                ),
+                //= TS 29.573 5.2.X.2 step 3: the RI answers the CONNECT with an HTTP error
+                roaming::Effect::Reject { rejection, .. } => {
+                    refused = Some(rejection.status);
+                    if mutant::is(Mutant::N32(N32Mutant::ContextAfterRefusal)) {
+                        // Mutant: the refusal is decided, but the tunnel opens.
+                        net.accept_connect(ctx, conn);
+                        continue;
+                    }
+                    net.refuse_connect(
+                        ctx,
+                        conn,
+                        rejection.status,
+                        Some(rejection.body),
+                        rejection.headers,
+                        rejection.schema,
+                    );
+                }
                 _ => {}
             }
         }
+        refused
     }
 }
 
@@ -1348,6 +1545,19 @@ impl N32Plane {
                     };
                     let wire = u64::from(http.wire_bytes());
                     let (c, s) = net.request(ctx, link_key.0, link_key.1, via, http);
+                    if let N32cRequest::ExchangeCapability(body) = &req {
+                        self.audit.emit_with(ctx, || N32Audit::CapabilityOffered {
+                            sepp: net.topo.name(link_key.0).to_string(),
+                            peer: net.topo.name(link_key.1).to_string(),
+                            conn: u64::from(c),
+                            stream: s,
+                            offered: body
+                                .supported_sec_capability_list
+                                .iter()
+                                .map(|c| c.as_str().to_string())
+                                .collect(),
+                        });
+                    }
                     if let Some(link) = self.links.get_mut(&link_key) {
                         // The first N32-c connection's exporter keys N32-f (TS 33.501 13.2.4.4.1).
                         if req.op() == Op::ExchangeCapability || link.conn.is_none() {
@@ -1396,6 +1606,32 @@ impl N32Plane {
                         let secrets = conn.and_then(|c| net.conn(c).tls.client_secrets.clone());
                         let master = master_of(secrets.as_ref(), conn.unwrap_or(0), self.seed);
                         let keys = derive_keys(&master, &context, KdfContextId::Receiver);
+                        if self.audit.active(ctx) {
+                            let (sepp, peer) = (net.topo.name(link_key.0), net.topo.name(link_key.1));
+                            let conn = conn.map_or(0, u64::from);
+                            self.audit.emit(
+                                ctx,
+                                N32Audit::Established {
+                                    sepp: sepp.to_string(),
+                                    peer: peer.to_string(),
+                                    conn,
+                                    capability: SecurityCapability::Prins.as_str().to_string(),
+                                },
+                            );
+                            self.audit.emit(
+                                ctx,
+                                N32Audit::ContextInstalled {
+                                    sepp: sepp.to_string(),
+                                    peer: peer.to_string(),
+                                    role: "initiator".into(),
+                                    conn,
+                                    local_id: context.local_id.to_string(),
+                                    peer_id: context.peer_id.to_string(),
+                                    capability: context.capability.as_str().to_string(),
+                                    keys: keys_fingerprint(&keys, &context.jws),
+                                },
+                            );
+                        }
                         let send = PrinsSend {
                             peer_id: context.peer_id.as_str().to_string(),
                             local_id: context.local_id.as_str().to_string(),
@@ -1413,6 +1649,12 @@ impl N32Plane {
                         if let Some(link) = self.links.get_mut(&link_key) {
                             link.state = LinkState::Tls;
                         }
+                        self.audit.emit_with(ctx, || N32Audit::Established {
+                            sepp: net.topo.name(link_key.0).to_string(),
+                            peer: net.topo.name(link_key.1).to_string(),
+                            conn: self.links.get(&link_key).and_then(|l| l.conn).map_or(0, u64::from),
+                            capability: c.as_str().to_string(),
+                        });
                         let name = serde_json::to_value(&c)
                             .ok()
                             .and_then(|v| v.as_str().map(str::to_string));
@@ -1420,12 +1662,13 @@ impl N32Plane {
                     }
                 },
                 Output::ContextReleased { context } => {
+                    self.audit.emit_with(ctx, || N32Audit::ContextTerminated {
+                        sepp: net.topo.name(link_key.0).to_string(),
+                        context_id: context.local_id.to_string(),
+                        reason: "Released".into(),
+                    });
                     self.responder(net, link_key.0).remove(&context.local_id);
-                    if let Some(link) = self.links.get_mut(&link_key)
-                        && matches!(&link.state, LinkState::Prins(p) if p.local_id == context.local_id.as_str())
-                    {
-                        link.state = LinkState::Idle;
-                    }
+                    self.release_send_context(link_key, Some(context.local_id.as_str()));
                 }
                 Output::Failed { status, problem } => {
                     let cause = problem
@@ -1493,6 +1736,27 @@ impl N32Plane {
             .responder(net, node)
             .handle_raw(now, &mut rng, &peer, &req.path, &req.body);
         self.node_rng.insert(node, rng);
+        if reply.status == 200 && req.path == Op::ExchangeCapability.path() && self.audit.active(ctx) {
+            // What the 200 answer selected, against the responder's configured list.
+            let selected = reply
+                .body
+                .as_deref()
+                .and_then(|b| serde_json::from_str::<types::SecNegotiateRspData>(b).ok())
+                .map(|r| r.selected_sec_capability.as_str().to_string())
+                .unwrap_or_default();
+            let supported = self.responder(net, node).config().capability.supported.clone();
+            self.audit.emit(
+                ctx,
+                N32Audit::CapabilitySelected {
+                    sepp: net.topo.name(node).to_string(),
+                    peer: net.topo.name(client).to_string(),
+                    conn: u64::from(key.0),
+                    stream: key.1,
+                    supported: supported.iter().map(|c| c.as_str().to_string()).collect(),
+                    selected,
+                },
+            );
+        }
         let rsp = HttpResponse {
             status: reply.status,
             schema: reply.schema.unwrap_or(""),
@@ -1505,6 +1769,16 @@ impl N32Plane {
                     let secrets = net.conn(key.0).tls.server_secrets.clone();
                     let master = master_of(secrets.as_ref(), key.0, self.seed);
                     let keys = derive_keys(&master, &context, KdfContextId::Receiver);
+                    self.audit.emit_with(ctx, || N32Audit::ContextInstalled {
+                        sepp: net.topo.name(node).to_string(),
+                        peer: net.topo.name(client).to_string(),
+                        role: "responder".into(),
+                        conn: u64::from(key.0),
+                        local_id: context.local_id.to_string(),
+                        peer_id: context.peer_id.to_string(),
+                        capability: context.capability.as_str().to_string(),
+                        keys: keys_fingerprint(&keys, &context.jws),
+                    });
                     let recv = PrinsRecv {
                         keys,
                         enc: jose_enc(context.jwe),
@@ -1513,7 +1787,12 @@ impl N32Plane {
                     };
                     self.recv.insert((node, context.local_id.as_str().to_string()), recv);
                 }
-                ResponderEvent::ContextTerminated { context, .. } => {
+                ResponderEvent::ContextTerminated { context, reason } => {
+                    self.audit.emit_with(ctx, || N32Audit::ContextTerminated {
+                        sepp: net.topo.name(node).to_string(),
+                        context_id: context.local_id.to_string(),
+                        reason: format!("{reason:?}"),
+                    });
                     self.recv.remove(&(node, context.local_id.as_str().to_string()));
                 }
                 ResponderEvent::ErrorReported { info, .. } => {
@@ -1702,8 +1981,16 @@ impl N32Plane {
         (504, json!({"status": 504, "cause": roaming::OWN_CAUSE}).to_string())
     }
 
-    /// The p-SEPP reports an N32-f fault to the c-SEPP on N32-c (TS 29.573 5.2.5).
-    fn report_error(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, psepp: NodeId, fault: &prins::N32fFault) {
+    /// The p-SEPP reports an N32-f fault on message `msg` to the c-SEPP on N32-c (TS 29.573
+    /// 5.2.5).
+    fn report_error(
+        &mut self,
+        net: &mut Network,
+        ctx: &mut Ctx<'_, Msg>,
+        psepp: NodeId,
+        msg: u64,
+        fault: &prins::N32fFault,
+    ) {
         let Some(csepp) = self.flows.iter().find(|f| f.psepp == psepp).map(|f| f.csepp) else {
             return;
         };
@@ -1712,14 +1999,29 @@ impl N32Plane {
             // The reporter has no such context and cannot name one the peer would know.
             info.n32f_context_id = None;
         }
-        let req = N32cRequest::ReportError(info);
-        let http = HttpRequest {
-            method: "POST",
-            path: req.path().into(),
-            schema: req.schema(),
-            body: req.to_json(),
+        // Mutant: the report goes out twice.
+        let copies = if mutant::is(Mutant::N32(N32Mutant::DoubleFaultReport)) {
+            2
+        } else {
+            1
         };
-        let _ = net.request(ctx, psepp, csepp, None, http);
+        for _ in 0..copies {
+            self.audit.emit_with(ctx, || N32Audit::ErrorReported {
+                sepp: net.topo.name(psepp).to_string(),
+                peer: net.topo.name(csepp).to_string(),
+                msg,
+                message_id: info.n32f_message_id.clone(),
+                error_type: info.n32f_error_type.as_str().to_string(),
+            });
+            let req = N32cRequest::ReportError(info.clone());
+            let http = HttpRequest {
+                method: "POST",
+                path: req.path().into(),
+                schema: req.schema(),
+                body: req.to_json(),
+            };
+            let _ = net.request(ctx, psepp, csepp, None, http);
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1803,10 +2105,22 @@ impl N32Plane {
         for key in keys {
             if matches!(self.links.get(&key).map(|l| &l.state), Some(LinkState::Prins(_))) {
                 self.drive(net, ctx, key, Input::TerminateRequested, records);
-                if let Some(link) = self.links.get_mut(&key) {
-                    link.state = LinkState::Idle;
-                }
+                self.release_send_context(key, None);
             }
+        }
+    }
+
+    /// The c-SEPP stops sending under its PRINS context on `link_key` (only if it is
+    /// `local_id`, when given): requests wait for the next handshake.
+    fn release_send_context(&mut self, link_key: (NodeId, NodeId), local_id: Option<&str>) {
+        // Mutant: the send state outlives the released context.
+        if mutant::is(Mutant::N32(N32Mutant::UseTerminatedContext)) {
+            return;
+        }
+        if let Some(link) = self.links.get_mut(&link_key)
+            && matches!(&link.state, LinkState::Prins(p) if local_id.is_none_or(|id| p.local_id == id))
+        {
+            link.state = LinkState::Idle;
         }
     }
 }

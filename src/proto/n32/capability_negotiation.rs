@@ -107,6 +107,13 @@ pub fn select_capability(
     let common = |c: &&SecurityCapability| is_mechanism(c) && offered.contains(c) && local.supported.contains(c);
     let responder_order = || local.supported.iter().find(common);
     let pick = match local.prefer {
+        // Mutant: the initiator's first mechanism, whether this SEPP supports it or not.
+        _ if crate::check::mutant::is(crate::check::mutant::Mutant::N32(
+            crate::check::n32::N32Mutant::CapabilityOutsideIntersection,
+        )) =>
+        {
+            offered.iter().find(|c| is_mechanism(c))
+        }
         Preference::ResponderOrder => responder_order(),
         Preference::InitiatorOrder => offered.iter().find(common),
         //= TS 33.501 13.2.2.2

@@ -1081,6 +1081,16 @@ pub struct Unprotected<T> {
     pub ipx_chain: Vec<String>,
 }
 
+/// What the receiver's cryptographic checks of one message did, counted where the JOSE
+/// primitives are called (for the invariant checker's audit trail, [`crate::check::n32`]).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct Verification {
+    /// The JWE decryption (GCM tag over the aad) succeeded.
+    pub decrypted: bool,
+    /// RI JWS signatures that verified.
+    pub jws_verified: u32,
+}
+
 /// Verifies and rebuilds a request (TS 29.573 6.2.3; TS 33.501 13.2.4.3.2, 13.2.4.5).
 ///
 /// `lookup` maps the metaData n32fContextId to its keys; `ri_keys` holds the RI keys learned
@@ -1095,7 +1105,22 @@ pub fn unprotect<F>(
 where
     F: Fn(&str) -> Option<ContextKeys>,
 {
-    let opened = open(rx, msg, lookup, ri_keys, policy, Direction::Request, None)?;
+    unprotect_counted(rx, msg, lookup, ri_keys, policy, &mut Verification::default())
+}
+
+/// [`unprotect`], counting its checks in `done`.
+pub fn unprotect_counted<F>(
+    rx: &RecvContext,
+    msg: &N32fReformattedReqMsg,
+    lookup: F,
+    ri_keys: &BTreeMap<String, VerifyingKey>,
+    policy: &PolicyView,
+    done: &mut Verification,
+) -> Result<Unprotected<HttpMessage>, N32fFault>
+where
+    F: Fn(&str) -> Option<ContextKeys>,
+{
+    let opened = open(rx, msg, lookup, ri_keys, policy, Direction::Request, None, done)?;
     let message = rebuild_request(&opened.block, &opened.data).map_err(|e| e.fault(&opened.meta))?;
     Ok(Unprotected {
         message,
@@ -1116,7 +1141,8 @@ pub fn unprotect_response<F>(
 where
     F: Fn(&str) -> Option<ContextKeys>,
 {
-    let opened = open(rx, msg, lookup, ri_keys, policy, Direction::Response, Some(api))?;
+    let done = &mut Verification::default();
+    let opened = open(rx, msg, lookup, ri_keys, policy, Direction::Response, Some(api), done)?;
     let message = rebuild_response(&opened.block, &opened.data).map_err(|e| e.fault(&opened.meta))?;
     Ok(Unprotected {
         message,
@@ -1132,6 +1158,7 @@ struct Opened {
     ipx_chain: Vec<String>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
     rx: &RecvContext,
     msg: &M,
@@ -1140,7 +1167,10 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
     policy: &PolicyView,
     dir: Direction,
     api: Option<(&str, &str)>,
+    done: &mut Verification,
 ) -> Result<Opened, N32fFault> {
+    use crate::check::mutant::{self, Mutant};
+    use crate::check::n32::N32Mutant;
     use N32fErrorType as E;
     let jwe = msg.jwe();
     let Some((mut view, block)) = decode_aad(jwe) else {
@@ -1160,9 +1190,14 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
     }
     //= TS 33.501 13.2.4.3.2: decrypt and check the integrity of the JWE
     let opened = jose::decrypt(&keys.key, jwe).map_err(|e| match e {
+        // Mutant: a tag mismatch taken for a decryption failure.
+        JoseError::TagMismatch if mutant::is(Mutant::N32(N32Mutant::WrongFaultType)) => {
+            N32fFault::new(E::DecipheringFailed, m, "jwe tag mismatch")
+        }
         JoseError::TagMismatch => N32fFault::new(E::IntegrityCheckFailed, m, "jwe tag mismatch"),
         other => N32fFault::new(E::DecipheringFailed, m, other.to_string()),
     })?;
+    done.decrypted = true;
     if opened.enc != keys.enc {
         return Err(N32fFault::new(E::DecipheringFailed, m, "enc differs from the context"));
     }
@@ -1218,7 +1253,15 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
             .get(ipx)
             .ok_or_else(|| integrity("no key for the expected ri"))?;
         //= TS 33.501 13.2.4.5: verify the JWS with the RI's key (N32-c list or configuration)
-        let verified = jose::verify(key, jws).map_err(|e| integrity(&e.to_string()))?;
+        let verified = if mutant::is(Mutant::N32(N32Mutant::SkipJwsVerification)) {
+            // Mutant: the Modifications are read without checking the signature.
+            let payload = jose::b64_decode(&jws.payload, "payload").map_err(|e| integrity(&e.to_string()))?;
+            jose::JwsVerified { kid: None, payload }
+        } else {
+            let v = jose::verify(key, jws).map_err(|e| integrity(&e.to_string()))?;
+            done.jws_verified += 1;
+            v
+        };
         if verified.kid.as_deref().is_some_and(|k| k != ipx) {
             return Err(integrity("kid is not the expected ri"));
         }

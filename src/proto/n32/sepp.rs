@@ -1277,6 +1277,11 @@ impl Responder {
         }
     }
 
+    /// The configuration.
+    pub fn config(&self) -> &ResponderConfig {
+        &self.cfg
+    }
+
     /// The pairing state with `peer`.
     pub fn peer_state(&self, peer: &str) -> PeerState {
         self.peers.get(peer).copied().unwrap_or_default()

@@ -150,6 +150,7 @@ fn vector_digest7_jwe() {
         &policy(),
         Direction::Response,
         Some(("PUT", "/x")),
+        &mut Verification::default(),
     )
     .unwrap();
     assert_eq!(opened.data, vec![json!("imsi-001010000000001")]);
