@@ -4,7 +4,8 @@
 //! A procedure is what a plane announces with [`ProcAudit::Begin`] (kind, key, owner and
 //! bound: its own timeouts and retries) and closes with [`ProcAudit::End`]. Its deadline is
 //! `max(begin, heal) + bound + GRACE`; it is judged only if the run went on past that
-//! deadline (a procedure begun just before the end is not late). "Ends" means any recorded
+//! deadline (a procedure begun just before the end is not late). A procedure that ends after
+//! its deadline breaks the invariant too. "Ends" means any recorded
 //! outcome, errors included: a persistent fault (an RI that refuses, an attacker that
 //! tampers) must yield a definite error, never a hang.
 
@@ -42,10 +43,16 @@ struct Open {
 #[derive(Debug, Default)]
 pub struct Liveness {
     open: BTreeMap<(String, u64), Open>,
+    heal: Option<SimTime>,
 }
 
 impl Liveness {
-    pub fn observe(&mut self, _at: SimTime, ev: &ProcAudit, sink: &mut Sink<'_>) {
+    /// Sets the healing time (from the trail's `Run` event).
+    pub fn set_heal(&mut self, heal: Option<SimTime>) {
+        self.heal = heal;
+    }
+
+    pub fn observe(&mut self, at: SimTime, ev: &ProcAudit, sink: &mut Sink<'_>) {
         match ev {
             ProcAudit::Begin {
                 kind,
@@ -62,8 +69,26 @@ impl Liveness {
                     sink.violate(&END_MATCHES_BEGIN, format!("{kind} {key} began twice"));
                 }
             }
-            ProcAudit::End { kind, key, .. } => match self.open.remove(&(kind.clone(), *key)) {
-                Some(_) => sink.pass(&END_MATCHES_BEGIN),
+            ProcAudit::End { kind, key, outcome } => match self.open.remove(&(kind.clone(), *key)) {
+                Some(o) => {
+                    sink.pass(&END_MATCHES_BEGIN);
+                    // Judged only with a healing time (see `finish`).
+                    if let Some(heal) = self.heal {
+                        let deadline = o.begin.at.max(heal) + o.bound + GRACE;
+                        if at > deadline {
+                            sink.violate(
+                                &LIVENESS_AFTER_HEALING,
+                                format!(
+                                    "{kind} {key} of {} begun at {} ended ({outcome}) at {at}, after its deadline \
+                                     {deadline} (healed at {heal}, bound {})",
+                                    o.node, o.begin.at, o.bound
+                                ),
+                            );
+                        } else {
+                            sink.pass(&LIVENESS_AFTER_HEALING);
+                        }
+                    }
+                }
                 None => sink.violate(&END_MATCHES_BEGIN, format!("{kind} {key} ended but was not open")),
             },
         }

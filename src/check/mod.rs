@@ -182,6 +182,7 @@ impl Checker {
         if let AuditEvent::Run(r) = ev {
             self.seed = r.seed;
             self.run = Some(r.clone());
+            self.live.set_heal(r.heal_ns.map(SimTime::from_nanos));
         }
         let mut sink = Sink {
             seed: self.seed,
@@ -253,7 +254,8 @@ pub fn check_trace_file(path: &Path) -> Result<Report, String> {
 }
 
 /// When the last scheduled disturbance of a scenario stops: the end of the last link-down
-/// window, N32 context termination, AEF method change, revocation or CCF restart. `None` if
+/// window, scripted RI refusal window, N32 context termination, AEF method change, revocation
+/// or CCF restart. `None` if
 /// a link goes down for good. Continuous faults (loss, RI refusal policies, N32-f tampering)
 /// do not stop, but every procedure they touch still ends (with an error), so liveness is
 /// judged across them.
@@ -266,6 +268,12 @@ pub fn heal_time(scn: &Scenario) -> Option<SimTime> {
     }
     for t in &scn.experiment.n32.terminate_at {
         heal = heal.max(*t);
+    }
+    // Scripted RI refusal windows (an RI outage); an open-ended one is a policy, not a fault.
+    for p in scn.experiment.n32.ri_policies.values() {
+        for s in &p.scripted {
+            heal = heal.max(s.until.unwrap_or(s.at));
+        }
     }
     let c = &scn.experiment.capif;
     for m in &c.method_changes {

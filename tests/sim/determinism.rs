@@ -130,7 +130,10 @@ fn recorded_trace_hashes_of_shipped_experiments() {
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| {
             let mut it = l.split_whitespace();
-            Some((it.next()?.to_string(), (it.next()?.parse().ok()?, it.next()?.to_string())))
+            Some((
+                it.next()?.to_string(),
+                (it.next()?.parse().ok()?, it.next()?.to_string()),
+            ))
         })
         .collect();
     let mut names: Vec<PathBuf> = std::fs::read_dir(root.join("experiments"))
@@ -142,7 +145,12 @@ fn recorded_trace_hashes_of_shipped_experiments() {
     let mut now = std::collections::BTreeMap::new();
     for p in &names {
         let scn = load_experiment(p).unwrap();
-        let seed = scn.experiment.seeds.as_ref().and_then(|s| s.first().copied()).unwrap_or(1);
+        let seed = scn
+            .experiment
+            .seeds
+            .as_ref()
+            .and_then(|s| s.first().copied())
+            .unwrap_or(1);
         let hash = run_seed(&scn, seed, Some(None), &|_| {}).unwrap().trace_hash.unwrap();
         let name = p.file_stem().unwrap().to_string_lossy().to_string();
         now.insert(name, (seed, hash));
@@ -191,7 +199,15 @@ fn check_reports_do_not_depend_on_thread_count() {
         check_experiment(&path, &opts, &|_, _| {})
             .unwrap()
             .into_iter()
-            .map(|r| (r.report.seed, r.events, r.report.events, r.report.checked, r.report.violations.len()))
+            .map(|r| {
+                (
+                    r.report.seed,
+                    r.events,
+                    r.report.events,
+                    r.report.checked,
+                    r.report.violations.len(),
+                )
+            })
             .collect::<Vec<_>>()
     };
     assert_eq!(run(1), run(2));

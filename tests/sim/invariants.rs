@@ -14,7 +14,7 @@
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
 
-use secsim::check::random::{Case, CapifKnobs, Fault, N32Knobs, Shape};
+use secsim::check::random::{CapifKnobs, Case, Fault, N32Knobs, Shape};
 use secsim::check::runner::check_case;
 
 fn env_u64(name: &str, default: u64) -> u64 {
@@ -75,7 +75,15 @@ fn n32_knobs() -> impl Strategy<Value = N32Knobs> {
         prop_oneof![Just(0u32), 100u32..2_000],
     )
         .prop_map(
-            |(flows, rate, (initiator_caps, responder_caps), (preference, tls_close, csepp_mapping), ri_modify, enc, retry)| {
+            |(
+                flows,
+                rate,
+                (initiator_caps, responder_caps),
+                (preference, tls_close, csepp_mapping),
+                ri_modify,
+                enc,
+                retry,
+            )| {
                 N32Knobs {
                     flows,
                     rate,
@@ -103,16 +111,18 @@ fn capif_knobs() -> impl Strategy<Value = CapifKnobs> {
         prop::array::uniform8(0u32..3),
     )
         .prop_map(
-            |(flows, rate_tenths, aef_methods, (psk_validity_s, validity_encoding, expiry), token, recovery, ic)| CapifKnobs {
-                flows,
-                rate_tenths,
-                aef_methods,
-                psk_validity_s,
-                validity_encoding,
-                expiry,
-                token_lifetime_s: token,
-                recovery,
-                interconnection: ic,
+            |(flows, rate_tenths, aef_methods, (psk_validity_s, validity_encoding, expiry), token, recovery, ic)| {
+                CapifKnobs {
+                    flows,
+                    rate_tenths,
+                    aef_methods,
+                    psk_validity_s,
+                    validity_encoding,
+                    expiry,
+                    token_lifetime_s: token,
+                    recovery,
+                    interconnection: ic,
+                }
             },
         )
 }
