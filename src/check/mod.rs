@@ -282,6 +282,9 @@ pub fn heal_time(scn: &Scenario) -> Option<SimTime> {
     for r in &c.revocations {
         heal = heal.max(r.at);
     }
+    for r in &c.ccf_restarts {
+        heal = heal.max(r.at + r.down);
+    }
     Some(SimTime::ZERO + heal)
 }
 

@@ -376,6 +376,25 @@ pub struct RevocationSpec {
     pub invoker: String,
 }
 
+/// The CCF `ccf` restarts at `at` and is unreachable for `down` (a secsim fault; no 3GPP
+/// procedure). At `at` every connection the CCF terminates is dropped (its peers see a
+/// reset), its links are down until `at + down` (segments sent to or from it are
+/// retransmitted, and get through once it is back), and it loses its volatile state: the
+/// negotiated security contexts (TrustedInvokers entries) and their AEFPSKs, and the CAPIF-6e
+/// exchanges it was part of. Onboarding registrations, revocations, published AEF profiles and
+/// its CA and token keys persist (see `Ccf::restart`). Invokers recover through their own
+/// timers, retries and back-off: an AEF whose CCF no longer knows the invoker answers
+/// `check-authentication` with 404 and the invoker negotiates again.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CcfRestartSpec {
+    pub at: SimDuration,
+    /// The CCF node (the `ccf` or `aef_ccf` of some Capif flow).
+    pub ccf: String,
+    /// How long it stays unreachable (> 0).
+    pub down: SimDuration,
+}
+
 /// CAPIF knobs, including the FFS alternatives of seeds 002, 003 and 004 (DIGEST 11).
 #[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -423,6 +442,9 @@ pub struct CapifSpec {
     /// Scripted revocations. Default none.
     #[serde(default)]
     pub revocations: Vec<RevocationSpec>,
+    /// Scripted CCF restarts (see [`CcfRestartSpec`]). Default none.
+    #[serde(default)]
+    pub ccf_restarts: Vec<CcfRestartSpec>,
 }
 
 /// A flow of inter-PLMN SBI requests (AUSF UE authentication, which carries a SUPI).

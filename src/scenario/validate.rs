@@ -24,7 +24,8 @@
 //!   `prefix*` entries expand to at least one ([`expand_invokers`]), none is listed twice,
 //!   each reaches `ccf` and `aef`; `aef` reaches `aef_ccf` and `ccf` reaches `aef_ccf`.
 //!   `capif.aefs` keys are `Aef` nodes; a method change names the AEF of some Capif flow, a
-//!   revocation an invoker of some Capif flow.
+//!   revocation an invoker of some Capif flow, a CCF restart a `Ccf` node some Capif flow uses
+//!   (`ccf` or `aef_ccf`), before the end of the run and with `down` > 0.
 //!
 //! [`InterconnectionKnobs::validate`]: crate::proto::capif::interconnection::InterconnectionKnobs::validate
 
@@ -470,6 +471,13 @@ fn capif_knobs(e: &ExperimentFile, out: &mut Vec<Issue>) {
             out,
         );
     }
+    for (k, r) in c.ccf_restarts.iter().enumerate() {
+        let at = format!("capif.ccf_restarts[{k}]");
+        before_end(format!("{at}.at"), "CCF restart", r.at, e.duration, out);
+        if r.down.as_nanos() == 0 {
+            out.push(Issue::new(format!("{at}.down"), "down must be > 0"));
+        }
+    }
 }
 
 /// The directed link graph of a topology, by node name (duplex links count both ways).
@@ -626,6 +634,7 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
     let tp = topology_path.display();
     // What the CAPIF knobs may refer to: the AEFs and (expanded) invokers of Capif flows.
     let mut capif_aefs: Vec<&str> = Vec::new();
+    let mut capif_ccfs: Vec<&str> = Vec::new();
     let mut capif_invokers: Vec<&str> = Vec::new();
     let mut all_expanded = true;
     for (i, w) in e.workload.iter().enumerate() {
@@ -636,6 +645,11 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
         if let WorkloadSpec::Capif(c) = w {
             if !capif_aefs.contains(&c.aef.as_str()) {
                 capif_aefs.push(&c.aef);
+            }
+            for ccf in std::iter::once(&c.ccf).chain(c.aef_ccf.as_ref()) {
+                if !capif_ccfs.contains(&ccf.as_str()) {
+                    capif_ccfs.push(ccf);
+                }
             }
             match expand_entries(&c.invokers, t) {
                 Ok(expanded) => {
@@ -721,7 +735,36 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
     // Revocations of invokers a broken flow would have listed are not errors of their own.
     let invokers = all_expanded.then_some(capif_invokers.as_slice());
     capif_knobs_on(e, &roles, &capif_aefs, invokers, &tp, &mut out);
+    capif_restarts_on(e, &roles, &capif_ccfs, &tp, &mut out);
     out
+}
+
+/// The CCF restarts: each names a `Ccf` node that some Capif flow uses.
+fn capif_restarts_on(
+    e: &ExperimentFile,
+    roles: &BTreeMap<&str, NodeRole>,
+    capif_ccfs: &[&str],
+    tp: &std::path::Display<'_>,
+    out: &mut Vec<Issue>,
+) {
+    let ccf_nodes: Vec<&str> = roles
+        .iter()
+        .filter(|(_, r)| **r == NodeRole::Ccf)
+        .map(|(n, _)| *n)
+        .collect();
+    let mut candidates: Vec<&str> = capif_ccfs.to_vec();
+    candidates.extend(ccf_nodes.iter().filter(|c| !capif_ccfs.contains(c)));
+    for (k, r) in e.capif.ccf_restarts.iter().enumerate() {
+        let field = format!("capif.ccf_restarts[{k}].ccf");
+        if let Some(issue) = node_issue(field.clone(), "restarted ccf", &r.ccf, NodeRole::Ccf, roles, tp) {
+            out.push(issue.suggest(suggest(&r.ccf, candidates.iter().copied())));
+        } else if !capif_ccfs.contains(&r.ccf.as_str()) {
+            out.push(
+                Issue::new(field, format!("no Capif flow uses CCF `{}`", r.ccf))
+                    .suggest(suggest(&r.ccf, capif_ccfs.iter().copied())),
+            );
+        }
+    }
 }
 
 /// The CAPIF knobs that name nodes: AEF profiles, method changes, revocations.

@@ -55,6 +55,20 @@
 //!   (discovery, AEF challenge, token re-authentication at CCF-A) are counted in the exposure
 //!   records but not put on the wire. CCF-A is assumed to know the invoker's home CCF.
 //!
+//! - **CCF restart** (`capif.ccf_restarts`, a secsim fault). At `at` every connection the CCF
+//!   terminates is reset at its peer, the CCF's links are down until `at + down`, and the CCF
+//!   machine loses its volatile state ([`Ccf::restart`]); the CAPIF-6e jobs it answers or runs
+//!   are dropped and a step towards it fails with 504. An invoker whose authentication meets a
+//!   CCF without its security context (404 from the AEF's fetch or the token endpoint)
+//!   renegotiates on a new CAPIF-1e session; a 404 to its update sends it back to `PUT`.
+//! - **Audit** (issue 7, [`crate::check`]). With the audit on, the plane emits
+//!   [`CapifAudit`] facts taken from the wire or from the world's own checks (chains, token
+//!   signatures), and a liveness procedure per invoker procedure that has a record: entering
+//!   `Onboarding`, `Negotiating`, `Authenticating` or `Invoking` begins one, leaving it ends it;
+//!   a recovery from a method change begins when the invoker first meets the change and ends
+//!   at its first success with a supported method, or when it gives up. Nothing is built when
+//!   the audit is off.
+//!
 //! Records: `capif_onboarding`, `capif_negotiation`, `capif_authentication` and
 //! `capif_invocation` (variant = the method), `capif_recovery` (variant = the strategy;
 //! `round_trips` = requests the invoker sent from the change to recovery), `ccf_request`
@@ -66,6 +80,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand_distr::{Distribution, Exp};
 use serde_json::{Value, json};
 
+use crate::check::ProcAudit;
+use crate::check::capif::{
+    AefAudit, CapifAudit, CapifMutant, FlowAudit, GrantValidity, NodeAudit, SecretSent, SessionCredential, SetupAudit,
+    TokenFacts, fingerprint,
+};
+use crate::check::mutant::Mutant;
 use crate::crypto::aefpsk::AefPskVariant;
 use crate::crypto::cost::{CryptoFidelity, CryptoOp};
 use crate::crypto::jwt::RevocationSet;
@@ -76,7 +96,8 @@ use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
 use crate::net::tls::{PskEntry, TlsMode};
 use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
-use crate::proto::capif::authentication::{TokenEndpoint, TokenVerifier};
+use crate::proto::capif::authentication::{KeyValidity, TokenEndpoint, TokenVerifier};
+use crate::proto::capif::interconnection::Item;
 use crate::proto::capif::interconnection::{self, Party, Plan, Scenario};
 use crate::proto::capif::machines::{
     Aef, AefConfig, AefInput, Capif1eMaterial, Ccf, CcfConfig, CcfInput, Credential, Invoker, InvokerConfig,
@@ -115,6 +136,8 @@ pub enum CapifMsg {
     MethodChange(u32),
     /// The CCF applies `capif.revocations[k]`.
     Revoke(u32),
+    /// `capif.ccf_restarts[k]`: the CCF restarts.
+    CcfRestart(u32),
 }
 
 const ONBOARD_PATH: &str = "/api-invoker-management/v1/onboardedInvokers";
@@ -189,6 +212,10 @@ struct InvokerActor {
     stale: Option<Stale>,
     /// Interconnected flows: exposure already recorded for this method.
     exposed: Option<SecurityMethod>,
+    /// Liveness audit: the procedure under way (kind, key), if any.
+    proc: Option<(&'static str, u64)>,
+    /// Liveness audit: the key of the recovery from a method change under way, if any.
+    recovery: Option<u64>,
 }
 
 struct CcfActor {
@@ -269,6 +296,10 @@ struct Job {
     steps: Vec<Step>,
     then: Then,
     last: Option<(u16, &'static str, String)>,
+    /// The invoker whose procedure it serves.
+    inv: Option<u32>,
+    /// Lost in a CCF restart: its steps are not run and nobody is answered.
+    dead: bool,
 }
 
 /// Independent checks of the security properties, counted as the run goes (tests assert on
@@ -329,6 +360,18 @@ pub struct CapifPlane {
     pub checks: CapifChecks,
     /// The audit trail for the invariant checker ([`crate::check`]).
     pub audit: crate::check::Audit,
+    /// CCF names, in the order of `ccf_cas`.
+    ccf_names: Vec<String>,
+    /// Every CCF's token key (the world's own check of bearer tokens, for the audit).
+    token_keys: Vec<(String, p256::ecdsa::VerifyingKey)>,
+    /// Restarting CCFs: unreachable until.
+    down_until: BTreeMap<NodeId, SimTime>,
+    /// The AEFPSK grant an AEF is installing (invoker, key fingerprint, validity as received).
+    grant_seen: Option<(String, String, GrantValidity)>,
+    /// Whether the `Setup` audit event was emitted.
+    announced: bool,
+    /// The next liveness procedure key.
+    next_proc: u64,
 }
 
 type BuildResult<T> = Result<T, String>;
@@ -417,6 +460,39 @@ fn plane_record(
 
 fn json_body(v: &Value) -> String {
     if v.is_null() { String::new() } else { v.to_string() }
+}
+
+/// How an input ends the invoker's procedure, for the liveness audit (`ok` is refined by the
+/// state change).
+fn outcome_label(input: &InvokerInput) -> &'static str {
+    match input {
+        InvokerInput::Response { status, .. } if *status < 300 => "ok",
+        InvokerInput::Response { .. } => "rejected",
+        InvokerInput::Timeout => "timeout",
+        InvokerInput::TlsFailed => "failed",
+        InvokerInput::KeyExpired => "key_expired",
+        InvokerInput::SessionClosed => "closed",
+        InvokerInput::Renegotiate { .. } => "renegotiate",
+        InvokerInput::Start
+        | InvokerInput::Authenticate
+        | InvokerInput::TlsEstablished
+        | InvokerInput::Invoke { .. } => "ok",
+    }
+}
+
+/// The secrets a message body shows: an onboarding secret, an AEFPSK grant, an access token.
+fn secret_items(body: &str) -> Vec<Item> {
+    let mut v = Vec::new();
+    if body.contains("\"onboardingSecret\":\"") || body.contains("client_secret=") {
+        v.push(Item::OnboardingSecret);
+    }
+    if body.contains("aefpsk=") {
+        v.push(Item::Aefpsk);
+    }
+    if body.contains("\"access_token\"") || body.contains("Bearer ") {
+        v.push(Item::AccessToken);
+    }
+    v
 }
 
 impl CapifPlane {
@@ -523,6 +599,7 @@ impl CapifPlane {
         // CCFs: a CA, an onboarding service and a token endpoint each.
         let mut ccfs = BTreeMap::new();
         let mut ccf_cas = Vec::new();
+        let mut ccf_names = Vec::new();
         let mut token_keys = BTreeMap::new();
         for &c in &ccf_nodes {
             let name = net.topo.name(c).to_string();
@@ -535,6 +612,7 @@ impl CapifPlane {
             )
             .map_err(|e| format!("ccf {name}: {e}"))?;
             ccf_cas.push(ca.certificate().clone());
+            ccf_names.push(name.clone());
             net.sec.anchors.push(ca.certificate().clone());
             let onboarding = OnboardingService::new(ca, domain, SimDuration::from_secs(VALIDITY.not_after_s));
             let tokens = TokenEndpoint::new(pki::key_from_rng(&mut rng), name.clone(), token_lifetime_s);
@@ -705,8 +783,32 @@ impl CapifPlane {
                 renegotiate: false,
                 stale: None,
                 exposed: None,
+                proc: None,
+                recovery: None,
             });
         }
+        // CCF restarts: the CCF's links are down for the window (its traffic is retransmitted
+        // until it is back); the restart itself happens at `at` (`ccf_restart`).
+        for r in &spec.ccf_restarts {
+            let c = node(net, &r.ccf, "capif.ccf_restarts.ccf")?;
+            let from = SimTime::ZERO + r.at;
+            let window = (from, Some(from + r.down));
+            let edges: Vec<_> = net.topo.graph.edge_indices().collect();
+            for e in edges {
+                if net
+                    .topo
+                    .graph
+                    .edge_endpoints(e)
+                    .is_some_and(|(a, b)| a.index() == c as usize || b.index() == c as usize)
+                {
+                    net.topo.graph[e].down.push(window);
+                }
+            }
+        }
+        let token_keys = token_keys
+            .iter()
+            .map(|(&c, k)| (net.topo.name(c).to_string(), *k))
+            .collect();
         Ok(CapifPlane {
             spec: spec.clone(),
             seed,
@@ -738,6 +840,12 @@ impl CapifPlane {
             revoked_ids: BTreeSet::new(),
             checks: CapifChecks::default(),
             audit: Default::default(),
+            ccf_names,
+            token_keys,
+            down_until: BTreeMap::new(),
+            grant_seen: None,
+            announced: false,
+            next_proc: 0,
         })
     }
 
@@ -782,6 +890,9 @@ impl CapifPlane {
         for (k, r) in self.spec.revocations.iter().enumerate() {
             v.push((SimTime::ZERO + r.at, any, Msg::Capif(CapifMsg::Revoke(k as u32))));
         }
+        for (k, r) in self.spec.ccf_restarts.iter().enumerate() {
+            v.push((SimTime::ZERO + r.at, any, Msg::Capif(CapifMsg::CcfRestart(k as u32))));
+        }
         v
     }
 
@@ -791,6 +902,9 @@ impl CapifPlane {
 
     /// Handles one of the plane's own engine messages.
     pub fn on_msg(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, m: CapifMsg, records: &mut Vec<Record>) {
+        if !self.announced {
+            self.announce(net, ctx);
+        }
         match m {
             CapifMsg::Start(i) => {
                 self.begin(i, Phase::Onboard, ctx.now());
@@ -838,6 +952,7 @@ impl CapifPlane {
             CapifMsg::Retry(i) => self.advance(net, ctx, i, records),
             CapifMsg::MethodChange(k) => self.method_change(net, ctx, k as usize),
             CapifMsg::Revoke(k) => self.revoke(net, ctx, k as usize),
+            CapifMsg::CcfRestart(k) => self.ccf_restart(net, ctx, k as usize),
         }
     }
 
@@ -857,6 +972,7 @@ impl CapifPlane {
         records: &mut Vec<Record>,
     ) {
         let now = ctx.now();
+        let label = outcome_label(&input);
         let a = &mut self.invokers[i as usize];
         let before = a.m.state();
         a.m.handle(now, &mut a.rng, input);
@@ -865,7 +981,286 @@ impl CapifPlane {
         for o in outputs {
             self.invoker_output(net, ctx, i, o, records);
         }
+        self.proc_audit(net, ctx, i, before, after, label);
         self.phase_records(net, ctx, i, before, after, records);
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Audit (issue 7): facts for the invariant checker, built only when the audit is on
+    // -----------------------------------------------------------------------------------------
+
+    /// Emits the `Setup` fact (once, at the plane's first engine message).
+    fn announce(&mut self, net: &Network, ctx: &mut Ctx<'_, Msg>) {
+        self.announced = true;
+        if !self.audit.active(ctx) {
+            return;
+        }
+        let domain = |n: NodeId| net.topo.domain_of(n).name.clone();
+        let setup = SetupAudit {
+            interconnection: self.spec.interconnection,
+            expiry: self.spec.expiry,
+            token_leeway_s: self.spec.token_leeway.as_nanos() / 1_000_000_000,
+            ccfs: self
+                .ccfs
+                .keys()
+                .map(|&c| NodeAudit {
+                    node: net.topo.name(c).to_string(),
+                    domain: domain(c),
+                })
+                .collect(),
+            aefs: self
+                .aefs
+                .iter()
+                .map(|(&n, a)| AefAudit {
+                    aef: a.aef_id.clone(),
+                    domain: domain(n),
+                    methods: a.methods.clone(),
+                })
+                .collect(),
+            flows: self
+                .flows
+                .iter()
+                .map(|f| FlowAudit {
+                    label: f.label.clone(),
+                    ccf: net.topo.name(f.ccf).to_string(),
+                    aef: net.topo.name(f.aef).to_string(),
+                    aef_ccf: net.topo.name(f.aef_ccf).to_string(),
+                })
+                .collect(),
+        };
+        self.audit.emit(ctx, CapifAudit::Setup(Box::new(setup)));
+    }
+
+    /// The liveness bound of an invoker procedure: what its own timers allow once nothing
+    /// disturbs it. A request waits at most the flow's `timeout` (the invoker's response
+    /// timer); authentication adds the CAPIF-2e TLS handshake, which has no timer of its own,
+    /// allowed the network's `connect_timeout`; a recovery may take every retry, back-off and
+    /// failure the invoker allows before it gives up.
+    fn proc_bound(&self, net: &Network, i: u32, kind: &str) -> SimDuration {
+        let timeout = self.flows[self.invokers[i as usize].flow as usize].timeout;
+        let handshake = net.cfg.connect_timeout;
+        match kind {
+            "capif_authentication" => timeout + handshake,
+            "capif_recovery" => (timeout + handshake + self.backoff) * u64::from(MAX_FAILURES + self.tls_retries + 2),
+            _ => timeout,
+        }
+    }
+
+    /// Liveness audit of a state change of invoker `i`'s machine: leaving a procedure's state
+    /// ends it, entering one begins it.
+    fn proc_audit(
+        &mut self,
+        net: &Network,
+        ctx: &mut Ctx<'_, Msg>,
+        i: u32,
+        before: InvokerState,
+        after: InvokerState,
+        label: &'static str,
+    ) {
+        use InvokerState as S;
+        if before == after || !self.audit.active(ctx) {
+            return;
+        }
+        let kind_of = |s: InvokerState| match s {
+            S::Onboarding => Some("capif_onboarding"),
+            S::Negotiating => Some("capif_negotiation"),
+            S::Authenticating => Some("capif_authentication"),
+            S::Invoking => Some("capif_invocation"),
+            _ => None,
+        };
+        if let Some((kind, key)) = self.invokers[i as usize].proc.take() {
+            let ok = matches!(
+                (before, after),
+                (S::Onboarding, S::Onboarded)
+                    | (S::Negotiating, S::MethodSelected)
+                    | (S::Authenticating, S::Authenticated)
+            ) || (before == S::Invoking && label == "ok");
+            let outcome = if ok {
+                "ok"
+            } else if label == "ok" {
+                "error"
+            } else {
+                label
+            };
+            self.proc_end(ctx, kind, key, outcome);
+        }
+        if let Some(kind) = kind_of(after) {
+            let key = self.proc_begin(net, ctx, i, kind);
+            self.invokers[i as usize].proc = Some((kind, key));
+        }
+    }
+
+    fn proc_begin(&mut self, net: &Network, ctx: &mut Ctx<'_, Msg>, i: u32, kind: &'static str) -> u64 {
+        let key = self.next_proc;
+        self.next_proc += 1;
+        let bound = self.proc_bound(net, i, kind);
+        let node = self.invokers[i as usize].name.clone();
+        self.audit.emit(
+            ctx,
+            ProcAudit::Begin {
+                kind: kind.to_string(),
+                key,
+                node,
+                bound_ns: bound.as_nanos(),
+            },
+        );
+        key
+    }
+
+    fn proc_end(&mut self, ctx: &mut Ctx<'_, Msg>, kind: &'static str, key: u64, outcome: &str) {
+        if crate::check::mutant::is(Mutant::DropProcEnd) {
+            return;
+        }
+        self.audit.emit(
+            ctx,
+            ProcAudit::End {
+                kind: kind.to_string(),
+                key,
+                outcome: outcome.to_string(),
+            },
+        );
+    }
+
+    /// A recovery from a method change begins when invoker `i` first meets the change (its
+    /// first use of the old method, or a push).
+    fn recovery_audit(&mut self, net: &Network, ctx: &mut Ctx<'_, Msg>, i: u32) {
+        let a = &self.invokers[i as usize];
+        if a.gave_up
+            || a.recovery.is_some()
+            || a.stale.as_ref().is_none_or(|s| s.first.is_none())
+            || !self.audit.active(ctx)
+        {
+            return;
+        }
+        let key = self.proc_begin(net, ctx, i, "capif_recovery");
+        self.invokers[i as usize].recovery = Some(key);
+    }
+
+    /// Ends invoker `i`'s recovery, if one is under way.
+    fn recovery_end(&mut self, ctx: &mut Ctx<'_, Msg>, i: u32, outcome: &str) {
+        if let Some(key) = self.invokers[i as usize].recovery.take() {
+            self.proc_end(ctx, "capif_recovery", key, outcome);
+        }
+    }
+
+    /// Invoker `i` stops for good.
+    fn give_up(&mut self, ctx: &mut Ctx<'_, Msg>, i: u32) {
+        self.invokers[i as usize].gave_up = true;
+        self.recovery_end(ctx, i, "gave_up");
+    }
+
+    /// Emits what a message carried (identifiers, secrets) from `from` to `to`, for the
+    /// domain-crossing invariant: `carries` as the CAPIF-6e body lists them, plus what the
+    /// body shows ([`secret_items`]).
+    #[allow(clippy::too_many_arguments)]
+    fn audit_sent(
+        &mut self,
+        net: &Network,
+        ctx: &mut Ctx<'_, Msg>,
+        inv: Option<u32>,
+        from: NodeId,
+        to: NodeId,
+        message: &str,
+        body: &str,
+        carries: &[Item],
+    ) {
+        if !self.audit.active(ctx) {
+            return;
+        }
+        let mut items = carries.to_vec();
+        for item in secret_items(body) {
+            if !items.contains(&item) {
+                items.push(item);
+            }
+        }
+        if items.is_empty() {
+            return;
+        }
+        let (flow, invoker_domain) = match inv {
+            Some(i) => {
+                let a = &self.invokers[i as usize];
+                (
+                    self.flows[a.flow as usize].label.clone(),
+                    net.topo.domain_of(a.node).name.clone(),
+                )
+            }
+            None => (String::new(), String::new()),
+        };
+        let ev = SecretSent {
+            flow,
+            invoker_domain,
+            from: net.topo.name(from).to_string(),
+            from_domain: net.topo.domain_of(from).name.clone(),
+            to: net.topo.name(to).to_string(),
+            to_domain: net.topo.domain_of(to).name.clone(),
+            message: message.to_string(),
+            items,
+        };
+        self.audit.emit(ctx, CapifAudit::SecretSent(Box::new(ev)));
+    }
+
+    /// What the AEF had when it accepted a session: the PSK it holds and the one the
+    /// client's TLS stack used; the client chain checked by the world against each CCF CA;
+    /// the bearer token as the world decodes and verifies it.
+    #[allow(clippy::too_many_arguments)]
+    fn credential_facts(
+        &self,
+        net: &Network,
+        now: SimTime,
+        node: NodeId,
+        client: NodeId,
+        invoker: &str,
+        credential: &Credential,
+        token: Option<&str>,
+    ) -> SessionCredential {
+        match credential {
+            Credential::Psk(offered) => SessionCredential::Psk {
+                aef_key: self.aefs[&node].m.psk().entry(invoker).map(|e| fingerprint(&e.key)),
+                offered_key: fingerprint(offered),
+            },
+            Credential::Certificate(_) => {
+                let cert = net.sec.certificate(client);
+                let now_s = now.as_nanos() / 1_000_000_000;
+                let anchor = self
+                    .ccf_cas
+                    .iter()
+                    .zip(&self.ccf_names)
+                    .find(|(ca, _)| {
+                        pki::verify_chain(cert, &[], std::slice::from_ref(*ca), now_s, &RevocationList::new()).is_ok()
+                    })
+                    .map(|(_, n)| n.clone());
+                SessionCredential::Pki {
+                    subject: cert.subject.clone(),
+                    anchor,
+                }
+            }
+            Credential::ServerAuthOnly => SessionCredential::Oauth {
+                token: token.and_then(|t| self.token_facts(t)),
+            },
+        }
+    }
+
+    /// A bearer token's claims, and the CCF whose key verifies its signature.
+    fn token_facts(&self, token: &str) -> Option<TokenFacts> {
+        let signed = self.token_keys.iter().find_map(|(n, k)| {
+            crate::crypto::jose::verify_compact(k, token)
+                .ok()
+                .map(|v| (n.clone(), v.payload))
+        });
+        let (signed_by, payload) = match signed {
+            Some((n, p)) => (Some(n), p),
+            None => (
+                None,
+                crate::crypto::jose::b64_decode(token.split('.').nth(1)?, "payload").ok()?,
+            ),
+        };
+        let claims: crate::crypto::jwt::AccessTokenClaims = serde_json::from_slice(&payload).ok()?;
+        Some(TokenFacts {
+            jti: claims.jti,
+            client_id: claims.client_id,
+            exp_s: claims.exp,
+            signed_by,
+        })
     }
 
     /// Records the end of a procedure from the invoker's state change.
@@ -910,7 +1305,7 @@ impl CapifPlane {
             a.hold_until = now + backoff;
             ctx.set_timer_for(a.node, backoff, Msg::Capif(CapifMsg::Retry(i)));
             if a.failures >= MAX_FAILURES {
-                a.gave_up = true;
+                self.give_up(ctx, i);
             }
         }
         let a = &mut self.invokers[i as usize];
@@ -1027,25 +1422,34 @@ impl CapifPlane {
                 if let Some(s) = &mut a.stale {
                     s.extra += 1;
                 }
+                let to = match m.to {
+                    Peer::Ccf => f.ccf,
+                    Peer::Aef => f.aef,
+                    Peer::Invoker => return,
+                };
+                let sent = self.audit.active(ctx).then(|| req.body.clone());
                 let (conn, stream) = match m.to {
                     Peer::Ccf => {
-                        let (c, s) = net.request(ctx, node, f.ccf, None, req);
+                        let (c, s) = net.request(ctx, node, to, None, req);
                         a.capif1e = Some(c);
                         (c, s)
                     }
-                    Peer::Aef if m.path == CHECK_PATH => net.request(ctx, node, f.aef, None, req),
-                    Peer::Aef => {
+                    Peer::Aef if m.path == CHECK_PATH => net.request(ctx, node, to, None, req),
+                    _ => {
                         if let Some(s) = &mut a.stale
                             && s.first.is_none()
                         {
                             s.first = Some(now);
                         }
                         let mode = a.session.as_ref().map_or(TlsMode::Certificate, |(_, m)| m.clone());
-                        net.request_with(ctx, node, f.aef, None, mode, req)
+                        net.request_with(ctx, node, to, None, mode, req)
                     }
-                    Peer::Invoker => return,
                 };
                 self.pending.insert((conn, stream), Pending::Invoker { inv: i });
+                if let Some(body) = sent {
+                    self.audit_sent(net, ctx, Some(i), node, to, m.schema, &body, &[]);
+                }
+                self.recovery_audit(net, ctx, i);
             }
             Output::SetTimer { timer, at } => {
                 let msg = Msg::Capif(CapifMsg::InvokerTimer {
@@ -1082,6 +1486,7 @@ impl CapifPlane {
                 a.session = Some((conn, mode));
                 a.in_session = 0;
                 a.sessions += 1;
+                self.recovery_audit(net, ctx, i);
             }
             Output::Established { method, .. } => {
                 let a = &mut self.invokers[i as usize];
@@ -1097,9 +1502,38 @@ impl CapifPlane {
                     self.exposure(net, i, &method, now, records);
                 }
             }
-            Output::KeyInstalled { .. } => {
+            Output::KeyInstalled { invoker, expires_at } => {
                 let c = net.sec.cpu.charge(node, now, &[(CryptoOp::Kdf3gpp, 1)]);
                 let _ = c;
+                if self.audit.active(ctx)
+                    && let Some(k) = a.m.aefpsk()
+                {
+                    let ev = CapifAudit::PskDerived {
+                        invoker,
+                        aef: net.topo.name(self.flows[a.flow as usize].aef).to_string(),
+                        key: fingerprint(&k.key),
+                        expires_at_ns: expires_at.as_nanos(),
+                    };
+                    self.audit.emit(ctx, ev);
+                }
+            }
+            Output::Failed {
+                status: Some(404),
+                problem: Some(p),
+                ..
+            } if matches!(
+                p.cause.as_deref(),
+                Some("SECURITY_INFO_UNAVAILABLE" | crate::proto::capif::security_method::CAUSE_INVOKER_NOT_FOUND)
+            ) && a.m.state() == InvokerState::MethodSelected =>
+            {
+                //= TS 33.122 6.5.2.1: without a security context at the CCF (none, expired, or
+                //= lost in a restart) steps 1-2 run again: the invoker negotiates on a new
+                //= CAPIF-1e session (update; a 404 to it leads to PUT), then authenticates.
+                a.renegotiate = true;
+                a.want_invoke = true;
+                if let Some(c) = a.capif1e.take() {
+                    net.close_conn(c);
+                }
             }
             Output::Failed { .. } | Output::SessionClosed { .. } => {}
         }
@@ -1227,7 +1661,15 @@ impl CapifPlane {
                             }
                             self.drive_aef(net, ctx, aef, Some(&invoker));
                         }
-                        Pending::Fire | Pending::Cross { .. } => {}
+                        Pending::Cross { job, .. } => {
+                            // The peer CCF is unreachable (or restarted): the job fails.
+                            let j = &mut self.jobs[job as usize];
+                            let p = crate::proto::capif::onboarding::problem(504, "TARGET_CCF_NOT_REACHABLE");
+                            j.last = Some((504, "ProblemDetails", serde_json::to_string(&p).unwrap_or_default()));
+                            let then = j.then.clone();
+                            self.finish_job(net, ctx, job, then, records);
+                        }
+                        Pending::Fire => {}
                     }
                 }
             }
@@ -1290,13 +1732,15 @@ impl CapifPlane {
         match action {
             InvokerAction::Proceed => {}
             InvokerAction::GiveUp => {
-                a.gave_up = true;
                 if let Some((c, _)) = a.session.take() {
                     net.close_conn(c);
                 }
+                self.give_up(ctx, i);
             }
             InvokerAction::Retry if a.retries < tls_retries => {
                 a.retries += 1;
+                // A retry retries the invocation that failed, without waiting for the next.
+                a.want_invoke = true;
                 a.hold_until = now + backoff;
                 ctx.set_timer_for(a.node, backoff, Msg::Capif(CapifMsg::Retry(i)));
             }
@@ -1362,14 +1806,34 @@ impl CapifPlane {
                     self.invocation_answered(net, ctx, i, status, &value, records);
                     return;
                 }
+                let not_found = status == 404
+                    && value.get("cause").and_then(Value::as_str)
+                        == Some(crate::proto::capif::security_method::CAUSE_INVOKER_NOT_FOUND);
                 self.feed(net, ctx, i, InvokerInput::Response { status, body: value }, records);
-                if state == InvokerState::Negotiating && status >= 400 {
-                    // No common method, revoked...: final for this invoker.
-                    self.invokers[i as usize].gave_up = true;
+                if state == InvokerState::Negotiating && status >= 400 && !not_found {
+                    // No common method, revoked...: final for this invoker. (A CCF without a
+                    // trusted-invoker entry for an update, e.g. after a restart, is not: the
+                    // invoker is back in Onboarded and negotiates with PUT.)
+                    self.give_up(ctx, i);
                 }
                 self.advance(net, ctx, i, records);
             }
             Pending::AefFetch { aef, invoker } => {
+                if self.audit.active(ctx) {
+                    // The AEFPSK and validity as they arrived on the wire.
+                    self.grant_seen = serde_json::from_value::<ServiceSecurity>(value.clone())
+                        .ok()
+                        .and_then(|s| s.security_info.into_iter().next())
+                        .and_then(|e| e.authentication_info)
+                        .and_then(|a| crate::proto::capif::authentication::PskGrant::parse(&a).ok())
+                        .map(|g| {
+                            let validity = match g.validity {
+                                KeyValidity::Remaining(d) => GrantValidity::Remaining { ns: d.as_nanos() },
+                                KeyValidity::Absolute(t) => GrantValidity::Absolute { at_ns: t.as_nanos() },
+                            };
+                            (invoker.clone(), fingerprint(&g.key), validity)
+                        });
+                }
                 if let Some(a) = self.aefs.get_mut(&aef) {
                     a.m.handle(
                         now,
@@ -1382,10 +1846,14 @@ impl CapifPlane {
                     );
                 }
                 self.drive_aef(net, ctx, aef, Some(&invoker));
+                self.grant_seen = None;
             }
             Pending::Fire => {}
             Pending::Cross { job, step } => {
                 let j = &mut self.jobs[job as usize];
+                if j.dead || step >= j.steps.len() {
+                    return; // lost in a CCF restart
+                }
                 let schema = if j.steps[step].machine.is_some() && status == 200 {
                     "ServiceSecurity"
                 } else if status >= 400 {
@@ -1446,6 +1914,11 @@ impl CapifPlane {
                 && method.as_ref().is_some_and(|m| s.now_supported.contains(m))
             {
                 let s = a.stale.take().expect("checked");
+                let recovered = a.recovery.take();
+                if let Some(key) = recovered {
+                    self.proc_end(ctx, "capif_recovery", key, "ok");
+                }
+                let a = &mut self.invokers[i as usize];
                 if s.since >= self.warmup {
                     let f = &self.flows[a.flow as usize];
                     records.push(plane_record(
@@ -1462,6 +1935,7 @@ impl CapifPlane {
                     ));
                 }
             }
+            let a = &mut self.invokers[i as usize];
             if a.in_session >= self.per_session {
                 // The session ends; the next invocation authenticates a new one.
                 if let Some((c, _)) = a.session.take() {
@@ -1493,7 +1967,7 @@ impl CapifPlane {
             _ => InvokerAction::GiveUp,
         };
         if self.invokers[i as usize].failures >= MAX_FAILURES {
-            self.invokers[i as usize].gave_up = true;
+            self.give_up(ctx, i);
             return;
         }
         self.react(net, ctx, i, action, records);
@@ -1537,6 +2011,7 @@ impl CapifPlane {
         {
             s.first = Some(now);
         }
+        self.recovery_audit(net, ctx, i);
         let a = &self.invokers[i as usize];
         if a.m.state() == InvokerState::Unonboarded || a.m.state() == InvokerState::Onboarding {
             return;
@@ -1618,6 +2093,11 @@ impl CapifPlane {
                 },
             );
         };
+        if self.down_until.get(&node).is_some_and(|&t| ctx.now() < t) {
+            // Restarting: nothing listens (the connection is reset).
+            net.abort_conn(ctx, conn, "internal_error", "ccf restarting".into());
+            return;
+        }
         if let Some(rest) = path.strip_prefix(CAPIF6E_PREFIX) {
             self.cross_step_at(net, ctx, node, conn, stream, rest);
             return;
@@ -1687,6 +2167,7 @@ impl CapifPlane {
                         self.start_job(
                             net,
                             ctx,
+                            Some(i),
                             steps,
                             Then::Relay {
                                 from: node,
@@ -1730,7 +2211,7 @@ impl CapifPlane {
                             input: Box::new(input),
                             op: "negotiation",
                         };
-                        self.start_job(net, ctx, steps, then, records);
+                        self.start_job(net, ctx, Some(i), steps, then, records);
                         return;
                     }
                 }
@@ -1750,7 +2231,22 @@ impl CapifPlane {
                 if f.interconnected() && f.ccf == node {
                     //= seed 002 6.X.3.3: the token messages of the chosen alternative
                     let plan = self.plan_for(net, f, SecurityMethod::Oauth);
-                    let steps = self.steps_between(net, &plan, f, "AccessTokenReq", id, "");
+                    let mut steps = self.steps_between(net, &plan, f, "AccessTokenReq", id, "");
+                    if crate::check::mutant::is(Mutant::Capif(CapifMutant::LeakOnboardingSecret)) {
+                        // The bug: the token request is relayed verbatim, onboarding secret
+                        // included, whatever the `oauth` alternative.
+                        steps.insert(
+                            0,
+                            Step {
+                                from: node,
+                                to: f.aef_ccf,
+                                name: "AccessTokenReq (forwarded)",
+                                carries: vec![Item::InvokerId, Item::OnboardingSecret],
+                                reply: Some(("AccessTokenRsp", vec![Item::AccessToken])),
+                                machine: None,
+                            },
+                        );
+                    }
                     let then = Then::Ccf {
                         ccf: node,
                         conn,
@@ -1758,7 +2254,7 @@ impl CapifPlane {
                         input: Box::new(input),
                         op: "token",
                     };
-                    self.start_job(net, ctx, steps, then, records);
+                    self.start_job(net, ctx, Some(i), steps, then, records);
                     return;
                 }
             }
@@ -1797,16 +2293,32 @@ impl CapifPlane {
                 .map(|e| (e.target.clone(), e.pref_security_methods.clone())),
             _ => None,
         };
+        let inv = match &input {
+            CcfInput::Onboard { .. } => self.by_node.get(&client).copied(),
+            CcfInput::ObtainSecurityMethod { invoker, .. }
+            | CcfInput::ObtainSecurityInfo { invoker, .. }
+            | CcfInput::Revoke { invoker } => self.by_id.get(invoker).copied(),
+            CcfInput::ObtainToken { req } => self.by_id.get(&req.client_id).copied(),
+        };
+        let asked_by = match &input {
+            CcfInput::ObtainSecurityMethod { invoker, .. } => invoker.clone(),
+            _ => String::new(),
+        };
+        let audit = self.audit.active(ctx);
         let c = self.ccfs.get_mut(&node).expect("ccf node");
         c.m.handle(now, &mut c.rng, input);
         let outputs = c.m.drain_outputs();
         // Independent check: the selection lies in prefs ∩ the AEF's effective methods.
+        let mut negotiated = Vec::new();
         if let Some((target, prefs)) = asked {
-            let effective = crate::proto::capif::security_method::resolve_target(&target, c.m.aefs()).map(|(a, i)| {
-                i.and_then(|i| i.security_methods.clone())
+            let resolved = crate::proto::capif::security_method::resolve_target(&target, c.m.aefs()).map(|(a, i)| {
+                let methods = i
+                    .and_then(|i| i.security_methods.clone())
                     .or_else(|| a.security_methods.clone())
-                    .unwrap_or_default()
+                    .unwrap_or_default();
+                (a.aef_id.clone(), methods)
             });
+            let effective = resolved.as_ref().map(|(_, m)| m);
             for o in &outputs {
                 if let Output::Send(m) = o
                     && m.status.is_some_and(|s| s < 300)
@@ -1815,12 +2327,26 @@ impl CapifPlane {
                     for e in rsp.security_info {
                         let Some(sel) = e.sel_security_method else { continue };
                         self.checks.negotiations += 1;
-                        if !prefs.contains(&sel) || !effective.as_ref().is_some_and(|m| m.contains(&sel)) {
+                        if !prefs.contains(&sel) || !effective.is_some_and(|m| m.contains(&sel)) {
                             self.checks.outside_intersection += 1;
+                        }
+                        if audit {
+                            let (aef, known) = resolved.clone().unwrap_or_default();
+                            negotiated.push(CapifAudit::Negotiated {
+                                ccf: net.topo.name(node).to_string(),
+                                invoker: asked_by.clone(),
+                                aef,
+                                offered: prefs.clone(),
+                                known,
+                                selected: sel,
+                            });
                         }
                     }
                 }
             }
+        }
+        for ev in negotiated {
+            self.audit.emit(ctx, ev);
         }
         let mut status = 0;
         for o in outputs {
@@ -1833,6 +2359,9 @@ impl CapifPlane {
                     schema: m.schema,
                     body: json_body(&m.body),
                 };
+                if audit {
+                    self.audit_sent(net, ctx, inv, node, client, m.schema, &rsp.body, &[]);
+                }
                 net.respond_after(ctx, conn, stream, rsp, delay);
             }
         }
@@ -1952,10 +2481,12 @@ impl CapifPlane {
         self.steps_in(net, plan, f, start + 1..end, invoker, aef_id)
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn start_job(
         &mut self,
         net: &mut Network,
         ctx: &mut Ctx<'_, Msg>,
+        inv: Option<u32>,
         steps: Vec<Step>,
         then: Then,
         records: &mut Vec<Record>,
@@ -1965,6 +2496,8 @@ impl CapifPlane {
             steps,
             then,
             last: None,
+            inv,
+            dead: false,
         });
         self.run_step(net, ctx, job, 0, records);
     }
@@ -1978,6 +2511,9 @@ impl CapifPlane {
         records: &mut Vec<Record>,
     ) {
         let j = &self.jobs[job as usize];
+        if j.dead {
+            return;
+        }
         let Some(s) = j.steps.get(step) else {
             let then = j.then.clone();
             self.finish_job(net, ctx, job, then, records);
@@ -1990,9 +2526,10 @@ impl CapifPlane {
             schema: "",
             body: json!({"secsimInterconnection": s.name, "carries": carries}).to_string(),
         };
-        let (from, to) = (s.from, s.to);
+        let (from, to, name, items, inv) = (s.from, s.to, s.name, s.carries.clone(), j.inv);
         let (conn, stream) = net.request(ctx, from, to, None, req);
         self.pending.insert((conn, stream), Pending::Cross { job, step });
+        self.audit_sent(net, ctx, inv, from, to, name, "", &items);
     }
 
     /// A CCF receives step `rest` (`{job}/steps/{k}`) of a cross-CCF job.
@@ -2068,6 +2605,13 @@ impl CapifPlane {
                 body: String::new(),
             },
         };
+        if self.audit.active(ctx) {
+            let inv = job.and_then(|j| self.jobs.get(j)).and_then(|j| j.inv);
+            let (name, carries) = s.reply.clone().unwrap_or((s.name, Vec::new()));
+            let to = net.conn(conn).client;
+            let body = rsp.body.clone();
+            self.audit_sent(net, ctx, inv, node, to, name, &body, &carries);
+        }
         net.respond(ctx, conn, stream, rsp);
     }
 
@@ -2082,6 +2626,10 @@ impl CapifPlane {
         let last = self.jobs[job as usize].last.take();
         // Steps are no longer needed once the job ends.
         self.jobs[job as usize].steps.clear();
+        if self.jobs[job as usize].dead {
+            return; // lost in a CCF restart: nobody waits for it
+        }
+        let inv = self.jobs[job as usize].inv;
         match then {
             Then::Ccf {
                 ccf,
@@ -2108,6 +2656,8 @@ impl CapifPlane {
                     .unwrap_or_default(),
                 ));
                 let now = ctx.now();
+                let aef = net.conn(conn).client;
+                self.audit_sent(net, ctx, inv, from, aef, schema, &body, &[]);
                 if now >= self.warmup {
                     records.push(plane_record(
                         "ccf_request",
@@ -2166,17 +2716,27 @@ impl CapifPlane {
                 return answer(net, ctx, 400, "", String::new());
             };
             let invoker = body.revoke_info.api_invoker_id.clone();
+            if self.audit.active(ctx) {
+                let ev = CapifAudit::RevocationReceived {
+                    aef: self.aefs[&node].aef_id.clone(),
+                    invoker: invoker.clone(),
+                };
+                self.audit.emit(ctx, ev);
+            }
             let a = self.aefs.get_mut(&node).expect("aef node");
             a.revoked_at.insert(invoker.clone(), now);
-            a.m.handle(
-                now,
-                &mut a.rng,
-                AefInput::Revoke {
-                    invoker: invoker.clone(),
-                },
-            );
-            if a.psk_ids.remove(&invoker) {
-                net.sec.remove_psk(node, invoker.as_bytes());
+            // (The AcceptRevokedInvoker bug: acknowledged, not acted on.)
+            if !crate::check::mutant::is(Mutant::Capif(CapifMutant::AcceptRevokedInvoker)) {
+                a.m.handle(
+                    now,
+                    &mut a.rng,
+                    AefInput::Revoke {
+                        invoker: invoker.clone(),
+                    },
+                );
+                if a.psk_ids.remove(&invoker) {
+                    net.sec.remove_psk(node, invoker.as_bytes());
+                }
             }
             self.drive_aef(net, ctx, node, Some(&invoker));
             let rsp = RevokeAuthorizationRsp {
@@ -2246,6 +2806,12 @@ impl CapifPlane {
                 Credential::Certificate(c) => Some((**c).clone()),
                 _ => None,
             };
+            // The facts the AEF accepts on, taken before its machine sees them.
+            let facts = self
+                .audit
+                .active(ctx)
+                .then(|| self.credential_facts(net, now, node, client, &invoker, &credential, token.as_deref()));
+            let a = self.aefs.get_mut(&node).expect("aef node");
             a.m.handle(
                 now,
                 &mut a.rng,
@@ -2267,6 +2833,17 @@ impl CapifPlane {
                 return;
             }
             a.sessions.insert(conn, (invoker.clone(), used.clone()));
+            if let Some(credential) = facts {
+                let ev = CapifAudit::SessionAccepted {
+                    aef: a.aef_id.clone(),
+                    invoker: invoker.clone(),
+                    conn,
+                    method: used.clone(),
+                    credential,
+                };
+                self.audit.emit(ctx, ev);
+            }
+            let a = self.aefs.get_mut(&node).expect("aef node");
             // Independent checks of the accepted session.
             match (&used, key, cert) {
                 (SecurityMethod::Psk, Some(k), _) => {
@@ -2293,6 +2870,11 @@ impl CapifPlane {
                 _ => {}
             }
         }
+        // The token as the world reads it (audit only).
+        let served_token = self
+            .audit
+            .active(ctx)
+            .then(|| token.as_deref().and_then(|t| self.token_facts(t)));
         let a = self.aefs.get_mut(&node).expect("aef node");
         let api = req.path.trim_start_matches('/').to_string();
         a.m.handle(
@@ -2326,6 +2908,16 @@ impl CapifPlane {
                     }
                     if !a.methods.contains(&used) {
                         self.checks.stale_method_successes += 1;
+                    }
+                    if let Some(t) = &served_token {
+                        let ev = CapifAudit::InvocationServed {
+                            aef: a.aef_id.clone(),
+                            invoker: invoker.clone(),
+                            conn,
+                            method: used.clone(),
+                            token: t.clone(),
+                        };
+                        self.audit.emit(ctx, ev);
                     }
                     HttpResponse {
                         status,
@@ -2402,6 +2994,16 @@ impl CapifPlane {
                     }
                 }
                 Output::KeyInstalled { invoker, expires_at } => {
+                    if let Some((inv, key, validity)) = self.grant_seen.take().filter(|g| g.0 == invoker) {
+                        let ev = CapifAudit::PskInstalled {
+                            aef: a.aef_id.clone(),
+                            invoker: inv,
+                            key,
+                            validity,
+                            expires_at_ns: expires_at.as_nanos(),
+                        };
+                        self.audit.emit(ctx, ev);
+                    }
                     //= TS 33.122 6.5.2.1 step 5: the AEF's TLS stack holds the AEFPSK until expiry
                     if let Some(e) = a.m.psk().entry(&invoker) {
                         net.sec.install_psk(
@@ -2445,13 +3047,22 @@ impl CapifPlane {
         let Some(a) = self.aefs.get_mut(&node) else { return };
         // The AEF changes its methods now; uses of the old ones fail from here on.
         a.methods = c.methods.clone();
+        if self.audit.active(ctx) {
+            let ev = CapifAudit::AefMethodsChanged {
+                aef: a.aef_id.clone(),
+                methods: c.methods.clone(),
+            };
+            self.audit.emit(ctx, ev);
+        }
+        let a = self.aefs.get_mut(&node).expect("aef node");
         if self.strategy != RecoveryStrategy::ExplicitCause && !c.methods.contains(&SecurityMethod::Psk) {
             for id in std::mem::take(&mut a.psk_ids) {
                 net.sec.remove_psk(node, id.as_bytes());
             }
         }
         let (api, ccf) = (a.api.clone(), a.ccf);
-        for inv in self.invokers.iter_mut() {
+        for i in 0..self.invokers.len() as u32 {
+            let inv = &self.invokers[i as usize];
             if self.flows[inv.flow as usize].aef != node {
                 continue;
             }
@@ -2459,6 +3070,9 @@ impl CapifPlane {
             if c.methods.contains(m) {
                 continue;
             }
+            // A recovery from an earlier change under way is superseded by this one.
+            self.recovery_end(ctx, i, "superseded");
+            let inv = &mut self.invokers[i as usize];
             inv.stale = Some(Stale {
                 since: now,
                 first: None,
@@ -2518,6 +3132,13 @@ impl CapifPlane {
         for ccf in self.ccfs.values_mut() {
             ccf.m.set_aef_methods(aef_id, methods);
         }
+        if self.audit.active(ctx) {
+            let ev = CapifAudit::MethodsPublished {
+                aef: aef_id.to_string(),
+                methods: methods.to_vec(),
+            };
+            self.audit.emit(ctx, ev);
+        }
         let Some(aef) = net.topo.node_id(aef_id) else { return };
         let mut affected = Vec::new();
         for inv in &self.invokers {
@@ -2556,6 +3177,44 @@ impl CapifPlane {
             };
             let (conn, stream) = net.request(ctx, ccf, inv.node, None, req);
             self.pending.insert((conn, stream), Pending::Fire);
+        }
+    }
+
+    /// `capif.ccf_restarts[k]`: the CCF restarts (see [`crate::scenario::CcfRestartSpec`] and
+    /// [`Ccf::restart`]). Every connection it terminates is reset at once at its peer (as TCP
+    /// would tell them at their next segment: a simplification); its links are down until
+    /// `at + down` (set at build); it loses its volatile state and the CAPIF-6e jobs it
+    /// answers or runs.
+    fn ccf_restart(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize) {
+        let now = ctx.now();
+        let Some(r) = self.spec.ccf_restarts.get(k).cloned() else {
+            return;
+        };
+        let Some(node) = net.topo.node_id(&r.ccf) else { return };
+        let Some(c) = self.ccfs.get_mut(&node) else { return };
+        c.m.restart();
+        self.down_until.insert(node, now + r.down);
+        if self.audit.active(ctx) {
+            let ev = CapifAudit::CcfRestarted {
+                ccf: r.ccf.clone(),
+                down_ns: r.down.as_nanos(),
+            };
+            self.audit.emit(ctx, ev);
+        }
+        for id in 0..net.conn_count() as ConnId {
+            let c = net.conn(id);
+            if c.client == node || c.server == node {
+                ctx.send_at(c.client, now, Msg::Net(crate::net::Wire::Reset(id)));
+            }
+        }
+        for j in &mut self.jobs {
+            let mine = match &j.then {
+                Then::Ccf { ccf, .. } => *ccf == node,
+                Then::Relay { from, .. } => *from == node,
+            };
+            if mine && !j.steps.is_empty() {
+                j.dead = true;
+            }
         }
     }
 

@@ -255,6 +255,13 @@ impl AefPskCache {
     pub fn install(&mut self, now: SimTime, invoker: &str, grant: &PskGrant) -> AefPskEntry {
         //= TS 33.122 6.5.2.1 step 5: the AEF starts the timer from the value received
         let expires_at = match grant.validity {
+            // The bug: the validity received is ignored; the key is kept for a year.
+            _ if crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
+                crate::check::capif::CapifMutant::AcceptExpiredPsk,
+            )) =>
+            {
+                now.saturating_add(SimDuration::from_secs(365 * 86_400))
+            }
             KeyValidity::Remaining(d) => now.saturating_add(d),
             KeyValidity::Absolute(t) => t,
         };
@@ -275,7 +282,12 @@ impl AefPskCache {
         if !e.is_valid(now) {
             return Err(AuthError::KeyExpired(identity.to_owned()));
         }
-        if &e.key != invoker_key {
+        // (The AefpskWrongLabel bug: only the PSK identity is looked at.)
+        if &e.key != invoker_key
+            && !crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
+                crate::check::capif::CapifMutant::AefpskWrongLabel,
+            ))
+        {
             return Err(AuthError::PskMismatch(identity.to_owned()));
         }
         //= TS 33.122 6.5.2.1 step 6: mutual authentication with AEFPSK

@@ -237,8 +237,8 @@ pub fn default_domain(p: Party) -> Domain {
     }
 }
 
-/// An identifier or secret a message carries.
-#[derive(Clone, Copy, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+/// An identifier or secret a message carries (serialized by its name, e.g. `"Aefpsk"`).
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
 pub enum Item {
     /// API invoker ID.
     InvokerId,

@@ -1014,6 +1014,26 @@ impl Ccf {
         true
     }
 
+    /// The CCF restarts (secsim fault, `capif.ccf_restarts`). Lost, as volatile state: the
+    /// negotiated security contexts (TrustedInvokers entries) and the AEFPSKs derived for
+    /// them; the records of invokers that had negotiated go back to `Onboarded`, so the next
+    /// GET, token or update request for them is answered 404 and the invoker negotiates anew.
+    /// Kept, as persistent state: onboarding registrations (API invoker IDs, the CA and the
+    /// certificates it issued), revocations (`Revoked` records), the published AEF profiles,
+    /// the token signing key and its `jti` counter. Tokens are self-contained JWTs, so those
+    /// already issued stay valid at the AEFs until they expire; the CCF keeps no other record
+    /// of them. Outputs not yet taken are lost.
+    pub fn restart(&mut self) {
+        self.trusted = TrustedInvokers::new();
+        self.psk = CcfPskStore::default();
+        for s in self.records.values_mut() {
+            if *s == CcfState::Trusted {
+                *s = CcfState::Onboarded;
+            }
+        }
+        self.outputs.clear();
+    }
+
     /// The published AEF profiles.
     pub fn aefs(&self) -> &[AefProfile] {
         &self.cfg.aefs
@@ -1061,10 +1081,14 @@ impl Ccf {
         };
         let from = invoker.as_deref().map_or(CcfState::Unknown, |i| self.record(i));
         let Some(to) = lookup(CCF_TRANSITIONS, from, event) else {
-            let p = if from == CcfState::Unknown {
-                problem(404, crate::proto::capif::security_method::CAUSE_INVOKER_NOT_FOUND)
-            } else {
-                problem(403, CAUSE_INVOKER_STATE)
+            let p = match (from, event) {
+                (CcfState::Unknown, _)
+                //= TS 29.222 5.6: no trustedInvokers resource for an onboarded invoker (never
+                //= negotiated, or lost in a CCF restart): 404, so the invoker negotiates (PUT)
+                | (CcfState::Onboarded, E::ObtainSecurityInfo | E::ObtainToken | E::UpdateSecurityMethod) => {
+                    problem(404, crate::proto::capif::security_method::CAUSE_INVOKER_NOT_FOUND)
+                }
+                _ => problem(403, CAUSE_INVOKER_STATE),
             };
             let to = if event == E::ObtainSecurityInfo {
                 Peer::Aef
@@ -1189,6 +1213,19 @@ impl Ccf {
                 crate::proto::capif::types::AefLocator::DomainName(_) => None,
             });
             let Some(iface) = iface else { continue };
+            let wrong;
+            let iface = if crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
+                crate::check::capif::CapifMutant::AefpskWrongLabel,
+            )) {
+                // The bug: P0 from another port than the invoker's.
+                wrong = crate::proto::capif::types::InterfaceDescription {
+                    port: Some(iface.port.unwrap_or(443) + 1),
+                    ..iface.clone()
+                };
+                &wrong
+            } else {
+                iface
+            };
             let validity = SimDuration::from_secs(psk_validity_s(e).unwrap_or(0));
             //= TS 33.122 6.5.2.1 step 2: the CCF derives AEFPSK and starts its validity timer
             if let Ok(k) = derive_entry(now, self.cfg.variant, session.session(), iface, validity) {

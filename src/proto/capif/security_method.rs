@@ -86,6 +86,14 @@ pub fn select_method(
 ) -> Result<SecurityMethod, ProblemDetails29122> {
     //= TS 29.222 InterfaceDescription.securityMethods: takes precedence over the AefProfile's
     let effective = interface_methods.unwrap_or(aef_methods);
+    if crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
+        crate::check::capif::CapifMutant::NegotiateOutsideIntersection,
+    )) && let Some(m) = effective
+        .iter()
+        .find(|m| !invoker_prefs.contains(m) && policy.allows(m))
+    {
+        return Ok(m.clone()); // the bug: a method of the AEF the invoker did not offer
+    }
     //= TS 33.122 6.3.1: chosen from access scenario, AEF capability and invoker preference
     invoker_prefs
         .iter()
