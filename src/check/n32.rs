@@ -563,14 +563,18 @@ impl N32Checker {
 
     /// The N32fErrorType a detection at `sepp` on `msg` calls for, if known.
     fn expected_error(&self, sepp: &str, msg: u64) -> Option<String> {
-        if let Some(e) = self.faults.get(&msg) {
-            return Some(e.clone());
-        }
         //= TS 33.501 13.2.4.3.2: a message naming no context the receiver holds
-        let id = self.sent.get(&msg)?;
-        let key = (sepp.to_string(), id.clone());
-        let live = self.installed.contains_key(&key) && !self.terminated.contains_key(&key);
-        (!live).then(|| CONTEXT_NOT_FOUND.to_string())
+        // This comes first, even for a message that also carries an injected fault: without
+        // the context the receiver cannot decrypt or verify anything (found by the property
+        // tests: tampering on every message plus a termination while messages were in flight).
+        if let Some(id) = self.sent.get(&msg) {
+            let key = (sepp.to_string(), id.clone());
+            let live = self.installed.contains_key(&key) && !self.terminated.contains_key(&key);
+            if !live {
+                return Some(CONTEXT_NOT_FOUND.to_string());
+            }
+        }
+        self.faults.get(&msg).cloned()
     }
 
     /// `sepp` delivered `msg` onward: it must have decrypted it and verified every JWS.

@@ -336,6 +336,12 @@ impl Case {
         }
     }
 
+    /// A fault's start time, folded into the first three quarters of the run (the loader
+    /// refuses scheduled events at or after the end).
+    pub fn clamp_at(&self, at_ms: u32) -> u32 {
+        at_ms % (self.duration_s.max(1) * 750)
+    }
+
     /// The topology generator of the case.
     pub fn generator(&self) -> TopologyGenerator {
         let kind = match self.shape {
@@ -372,6 +378,7 @@ impl Case {
         for f in &self.faults {
             match *f {
                 Fault::LinkDown { link, from_ms, len_ms } if links > 0 => {
+                    let from_ms = self.clamp_at(from_ms);
                     let l = &mut topo.links[(link % links) as usize];
                     l.down.push(crate::scenario::WindowSpec {
                         from: crate::engine::SimDuration::from_millis(u64::from(from_ms)),
@@ -471,8 +478,9 @@ impl Case {
                     every.max(1),
                     pick(N32_FAULT_KINDS, kind)
                 )),
-                Fault::Terminate { at_ms } => terminate.push(at_ms),
+                Fault::Terminate { at_ms } => terminate.push(self.clamp_at(at_ms)),
                 Fault::RiRefusal { hub, from_ms, len_ms } if hubs.is_some() => {
+                    let from_ms = self.clamp_at(from_ms);
                     let name = hub_name(hub);
                     refusals.entry(name).or_default().push(format!(
                         "(at: {}, until: Some({}), decision: Refuse(reason: Scripted))",
@@ -596,12 +604,21 @@ impl Case {
         let mut used: Vec<String> = flows.iter().take(nflows as usize).map(|f| aef_name(f.1).0).collect();
         used.sort();
         used.dedup();
+        // CCF restarts go to CCFs some flow uses (the loader refuses the others).
+        let mut ccfs_used: Vec<u32> = Vec::new();
+        for f in flows.iter().take(nflows as usize) {
+            ccfs_used.push(f.0 % providers);
+            ccfs_used.push(aef_name(f.1).1);
+        }
+        ccfs_used.sort_unstable();
+        ccfs_used.dedup();
         let mut changes = Vec::new();
         let mut revocations = Vec::new();
         let mut restarts = Vec::new();
         for f in &self.faults {
             match *f {
                 Fault::MethodChange { aef, at_ms, methods } => {
+                    let at_ms = self.clamp_at(at_ms);
                     let m: Vec<String> = methods_of(methods).iter().map(|m| format!("\"{m}\"")).collect();
                     let name = &used[aef as usize % used.len()];
                     changes.push((
@@ -611,7 +628,7 @@ impl Case {
                 }
                 Fault::Revocation { invoker, at_ms } => revocations.push(format!(
                     "(at: {}, invoker: \"invoker-{:04}\")",
-                    ms(at_ms),
+                    ms(self.clamp_at(at_ms)),
                     invoker % invokers + 1
                 )),
                 Fault::CcfRestart {
@@ -620,8 +637,8 @@ impl Case {
                     down_ms,
                 } => restarts.push(format!(
                     "(at: {}, ccf: \"ccf-{}\", down: {})",
-                    ms(at_ms),
-                    letter(provider % providers),
+                    ms(self.clamp_at(at_ms)),
+                    letter(ccfs_used[provider as usize % ccfs_used.len()]),
                     ms(down_ms.max(1))
                 )),
                 _ => {}

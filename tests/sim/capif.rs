@@ -131,7 +131,7 @@ fn every_capif_body_in_the_shipped_traces_validates() {
     for (topo, exp) in &runs {
         let (_, lines) = simulate(topo, exp, 1, true);
         for l in &lines {
-            let name = l["msg"].as_str().unwrap();
+            let Some(name) = l["msg"].as_str() else { continue };
             let Some(file) = schema_file(name) else { continue };
             if l["body"].is_null() {
                 continue;
