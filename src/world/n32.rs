@@ -2090,7 +2090,14 @@ impl crate::scenario::N32FaultKind {
         match self {
             K::TamperCiphertext => Fault::TamperCiphertext,
             K::TamperAad => Fault::TamperAad,
-            K::TamperingRi => Fault::TamperModification(ri.unwrap_or_else(rogue)),
+            // Without an authorized RI on the path the tampering modification is signed by a
+            // party the p-SEPP does not know: an unauthorised RI, whatever it changes (found by
+            // the property tests on a mesh without RIs, where the receiver rightly reported
+            // INTEGRITY_CHECK_ON_MODIFICATIONS_FAILED).
+            K::TamperingRi => match ri {
+                Some(ri) => Fault::TamperModification(ri),
+                None => Fault::UnauthorisedRi(rogue()),
+            },
             K::UnauthorisedRi => Fault::UnauthorisedRi(rogue()),
             K::WrongKey => Fault::WrongKey,
             K::UnknownContext => Fault::UnknownContext,
