@@ -36,6 +36,8 @@
 //!   (it must still be reported once).
 //! - Accepting covers both directions: a p-SEPP delivering a request to the pNF, and a
 //!   c-SEPP delivering a 2xx answer to the cNF (an error answer carries nothing to accept).
+//!   Reporting covers requests only: a c-SEPP that cannot open an answer answers the cNF 502
+//!   and sends no `n32f-error` (the world injects no faults into answers).
 //! - "Used" is sending a PRINS request (c-SEPP), accepting one or protecting its response
 //!   (p-SEPP). A response that arrives after the c-SEPP terminated its context is opened with
 //!   the keys kept with its request (secsim decision, `world::n32` `Pending::N32f`): opening
