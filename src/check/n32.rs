@@ -10,7 +10,9 @@
 //!                                                      MessageVerified      f-verified-before-accept
 //!                                                      MessageAccepted | ErrorReported
 //!                                                                           fault-reported-once
-//!  ContextTerminated           ResponseSent, ContextTerminated              terminated-not-used
+//!  ResponseReceived ◄───────────────────────────────── ResponseSent
+//!  ResponseVerified, ResponseAccepted                                       f-verified-before-accept
+//!  ContextTerminated                                   ContextTerminated    terminated-not-used
 //! ```
 //!
 //! Every [`N32Audit`] states what one actor did, as the world saw it happen: the list a c-SEPP
@@ -32,6 +34,10 @@
 //!   without an injected fault calls for `CONTEXT_NOT_FOUND` when the receiver holds no live
 //!   context with the id the message was sent under, and for no particular type otherwise
 //!   (it must still be reported once).
+//! - Accepting covers both directions: a p-SEPP delivering a request to the pNF, and a
+//!   c-SEPP delivering a 2xx answer to the cNF (an error answer carries nothing to accept).
+//!   Reporting covers requests only: a c-SEPP that cannot open an answer answers the cNF 502
+//!   and sends no `n32f-error` (the world injects no faults into answers).
 //! - "Used" is sending a PRINS request (c-SEPP), accepting one or protecting its response
 //!   (p-SEPP). A response that arrives after the c-SEPP terminated its context is opened with
 //!   the keys kept with its request (secsim decision, `world::n32` `Pending::N32f`): opening
@@ -137,6 +143,24 @@ pub enum N32Audit {
     },
     /// A p-SEPP delivered `msg` onward (to the pNF) under its context `context_id`.
     MessageAccepted { sepp: String, msg: u64, context_id: String },
+    /// A c-SEPP received the answer to its PRINS request `msg`: protected
+    /// (N32fReformattedRspMsg) or not (an HTTP answer from a hop).
+    ResponseReceived {
+        sepp: String,
+        msg: u64,
+        status: u16,
+        protected: bool,
+    },
+    /// A c-SEPP's checks of the protected answer to `msg` (as [`N32Audit::MessageVerified`]).
+    ResponseVerified {
+        sepp: String,
+        msg: u64,
+        decrypted: bool,
+        jws_verified: u32,
+        error: Option<String>,
+    },
+    /// A c-SEPP delivered a 2xx answer to `msg` onward (to the cNF).
+    ResponseAccepted { sepp: String, msg: u64, status: u16 },
     /// A p-SEPP protected the answer to `msg` under its context `context_id`.
     ResponseSent { sepp: String, msg: u64, context_id: String },
     /// A p-SEPP sent `n32f-error` for `msg` to `peer`, with the message id and type on the
@@ -191,8 +215,8 @@ pub const PRINS_CONTEXTS_MATCH: Invariant = Invariant {
 pub const F_VERIFIED_BEFORE_ACCEPT: Invariant = Invariant {
     id: "n32.f-verified-before-accept",
     clause: "TS 33.501 cl. 13.2.4.3.2, 13.2.4.5; TS 29.573 cl. 6.2.3",
-    statement: "a PRINS message is delivered onward only after its JWE decryption and the JWS verification of \
-                every modification succeeded at the receiving SEPP for that message",
+    statement: "a PRINS message (request or answer) is delivered onward only after its JWE decryption and the \
+                JWS verification of every modification succeeded at the receiving SEPP for that message",
 };
 
 pub const FAULT_REPORTED_ONCE: Invariant = Invariant {
@@ -253,12 +277,14 @@ struct Installed {
     keys: String,
 }
 
+/// A receiver's checks of one message: (decrypted, JWS verifications passed, error).
+type Checks = (bool, u32, Option<String>);
+
 /// What the receiver did with one message.
 #[derive(Debug, Default)]
 struct Rx {
     modifications: Option<u32>,
-    /// (decrypted, JWS verifications passed, error).
-    verified: Option<(bool, u32, Option<String>)>,
+    verified: Option<Checks>,
 }
 
 /// A fault the receiver detected.
@@ -292,6 +318,8 @@ pub struct N32Checker {
     faults: BTreeMap<u64, String>,
     /// Received messages by (SEPP, msg).
     rx: BTreeMap<(String, u64), Rx>,
+    /// Answers received by c-SEPPs by (SEPP, msg): whether protected, and their checks.
+    answers: BTreeMap<(String, u64), (bool, Option<Checks>)>,
     /// Detected faults by (SEPP, msg).
     detections: BTreeMap<(String, u64), Detection>,
 }
@@ -474,6 +502,40 @@ impl N32Checker {
                     );
                 }
                 self.use_context(sepp, context_id, "accepted", *msg, sink);
+            }
+            N32Audit::ResponseReceived {
+                sepp, msg, protected, ..
+            } => {
+                self.answers.insert((sepp.clone(), *msg), (*protected, None));
+            }
+            N32Audit::ResponseVerified {
+                sepp,
+                msg,
+                decrypted,
+                jws_verified,
+                error,
+            } => {
+                if let Some(a) = self.answers.get_mut(&(sepp.clone(), *msg)) {
+                    a.1 = Some((*decrypted, *jws_verified, error.clone()));
+                }
+            }
+            N32Audit::ResponseAccepted { sepp, msg, status } => {
+                let inv = &F_VERIFIED_BEFORE_ACCEPT;
+                let why = match self.answers.remove(&(sepp.clone(), *msg)) {
+                    None => "without receiving it",
+                    Some((false, _)) => "although it came unprotected",
+                    Some((true, None)) => "without verifying it",
+                    Some((true, Some((false, _, _)))) => "without decrypting its jwe",
+                    Some((true, Some((true, _, Some(_))))) => "although its checks failed",
+                    Some((true, Some((true, _, None)))) => {
+                        sink.pass(inv);
+                        return;
+                    }
+                };
+                sink.violate(
+                    inv,
+                    format!("{sepp} accepted the {status} answer to message {msg} {why}"),
+                );
             }
             N32Audit::ResponseSent { sepp, msg, context_id } => {
                 self.use_context(sepp, context_id, "protected the answer to", *msg, sink);
@@ -776,6 +838,8 @@ mod tests {
                 vec![(r#"duration: "30s""#, r#"duration: "3s""#)],
                 vec![cap, &ENDS],
             ),
+            // Seed 3 terminates while the pNF answers: that answer must not cross N32-f in
+            // clear (a bug the checker found).
             (
                 "n32-prins-two-ri.ron",
                 vec![
@@ -838,6 +902,87 @@ mod tests {
                 assert_clean(name, &check(&scn, seed), exercised);
             }
         }
+    }
+
+    /// Judgements on hand-made trails: what no shipped scenario produces.
+    #[test]
+    fn hand_made_trails_are_judged() {
+        let t = |ms| SimTime::ZERO + crate::engine::SimDuration::from_millis(ms);
+        let n = |e: N32Audit| AuditEvent::N32(e);
+        let (a, b) = (|| "sepp-a".to_string(), || "sepp-b".to_string());
+        let trail = vec![
+            // A teardown offer answered with NONE holds.
+            (
+                t(1),
+                n(N32Audit::CapabilityOffered {
+                    sepp: a(),
+                    peer: b(),
+                    conn: 1,
+                    stream: 1,
+                    offered: vec!["NONE".into()],
+                }),
+            ),
+            (
+                t(2),
+                n(N32Audit::CapabilitySelected {
+                    sepp: b(),
+                    peer: a(),
+                    conn: 1,
+                    stream: 1,
+                    supported: vec!["TLS".into()],
+                    selected: "NONE".into(),
+                }),
+            ),
+            // A 2xx answer accepted although it came in clear.
+            (
+                t(3),
+                n(N32Audit::ResponseReceived {
+                    sepp: a(),
+                    msg: 7,
+                    status: 201,
+                    protected: false,
+                }),
+            ),
+            (
+                t(3),
+                n(N32Audit::ResponseAccepted {
+                    sepp: a(),
+                    msg: 7,
+                    status: 201,
+                }),
+            ),
+            // A detection never reported, and a report of nothing detected.
+            (
+                t(4),
+                n(N32Audit::MessageVerified {
+                    sepp: b(),
+                    msg: 8,
+                    decrypted: false,
+                    jws_verified: 0,
+                    error: Some("INTEGRITY_CHECK_FAILED".into()),
+                }),
+            ),
+            (
+                t(5),
+                n(N32Audit::ErrorReported {
+                    sepp: b(),
+                    peer: a(),
+                    msg: 9,
+                    message_id: "9".into(),
+                    error_type: "INTEGRITY_CHECK_FAILED".into(),
+                }),
+            ),
+        ];
+        let r = crate::check::check_events(5, t(10), &trail);
+        assert_eq!(r.checked.get(CAPABILITY_IN_BOTH_LISTS.id), Some(&1));
+        let got: Vec<(&str, u64)> = r.violations.iter().map(|v| (v.invariant.id, v.event.seq)).collect();
+        let want = [
+            (F_VERIFIED_BEFORE_ACCEPT.id, 4),
+            (FAULT_REPORTED_ONCE.id, 6),
+            (FAULT_REPORTED_ONCE.id, 5),
+        ];
+        assert_eq!(got, want, "{}", list(&r));
+        assert!(r.violations[2].to_string().contains("never reported"), "{}", list(&r));
     }
 
     /// The trail in a trace file judges as the in-memory trail does.

@@ -126,9 +126,8 @@ enum Pending {
         protected_bytes: usize,
         /// When the c-SEPP sent it.
         sent: SimTime,
-        /// PRINS: the c-SEPP's context id and the keys to open the answer, kept with the
-        /// request so that an answer arriving after the context was terminated still opens.
-        open: Option<Box<(String, ContextKeys)>>,
+        /// PRINS: how to open the answer.
+        open: Option<Box<OpenWith>>,
     },
     /// RI → next hop, answering `back`.
     Relay { back: (ConnId, u32) },
@@ -140,6 +139,17 @@ enum Pending {
     },
     /// cSEPP → pSEPP on N32-c.
     N32c { link: (NodeId, NodeId), op: Op },
+}
+
+/// What the c-SEPP keeps with a PRINS request to open its answer: kept with the request so
+/// that an answer arriving after the context was terminated still opens.
+struct OpenWith {
+    /// The c-SEPP's context id.
+    local_id: String,
+    /// The answer direction's key.
+    keys: ContextKeys,
+    /// The message's number (its message id).
+    msg: u64,
 }
 
 /// The state of N32 between a cSEPP and a pSEPP, at the cSEPP.
@@ -583,7 +593,7 @@ impl N32Plane {
                 open,
             } => {
                 let sizes = (plain_bytes, protected_bytes);
-                let (rsp, delay) = self.open_response(net, ctx.now(), link, sent, rsp, sizes, open, records);
+                let (rsp, delay) = self.open_response(net, ctx, link, sent, rsp, sizes, open, records);
                 net.respond_after(ctx, back.0, back.1, rsp, delay);
             }
             Pending::N32c { link, op } => self.on_n32c_response(net, ctx, node, link, key.0, op, rsp, records),
@@ -777,7 +787,11 @@ impl N32Plane {
                     enc: p.enc,
                     expired: None,
                 };
-                let open = Some(Box::new((p.local_id.clone(), open)));
+                let open = Some(Box::new(OpenWith {
+                    local_id: p.local_id.clone(),
+                    keys: open,
+                    msg: message_id,
+                }));
                 let cost = net.sec.cpu.charge(
                     link_key.0,
                     ctx.now(),
@@ -793,7 +807,7 @@ impl N32Plane {
                     sepp: net.topo.name(link_key.0).to_string(),
                     peer: net.topo.name(psepp).to_string(),
                     msg: message_id,
-                    context_id: open.as_ref().map(|o| o.0.clone()).unwrap_or_default(),
+                    context_id: open.as_ref().map(|o| o.local_id.clone()).unwrap_or_default(),
                     peer_context_id: send.n32f_context_id.clone(),
                 });
                 if let Some(fault) = self.fault_for(&ris) {
@@ -1203,7 +1217,18 @@ impl N32Plane {
     ) -> (HttpResponse, SimDuration) {
         let now = ctx.now();
         let Some(r) = self.recv.get_mut(&(psepp, local_id.to_string())) else {
-            return (rsp.clone(), SimDuration::ZERO);
+            // The context was terminated while the pNF answered: the answer cannot be
+            // protected, and must not cross N32-f in clear (found by the invariant checker).
+            let body = json!({
+                "status": 403, "cause": "N32F_PROTECTION_FAILURE",
+                "detail": format!("{:?}", prins::N32fErrorType::ContextNotFound),
+            });
+            let rsp = HttpResponse {
+                status: 403,
+                schema: "ProblemDetails",
+                body: body.to_string(),
+            };
+            return (rsp, SimDuration::ZERO);
         };
         self.audit.emit_with(ctx, || N32Audit::ResponseSent {
             sepp: net.topo.name(psepp).to_string(),
@@ -1248,7 +1273,15 @@ impl N32Plane {
                 },
                 delay,
             ),
-            Err(_) => (rsp.clone(), delay),
+            // Nothing crosses N32-f in clear.
+            Err(_) => (
+                HttpResponse {
+                    status: 500,
+                    schema: "ProblemDetails",
+                    body: json!({"status": 500, "cause": "N32F_PROTECTION_FAILURE"}).to_string(),
+                },
+                delay,
+            ),
         }
     }
 
@@ -1257,18 +1290,40 @@ impl N32Plane {
     fn open_response(
         &mut self,
         net: &mut Network,
-        now: SimTime,
+        ctx: &mut Ctx<'_, Msg>,
         link: (NodeId, NodeId),
         sent: SimTime,
         rsp: HttpResponse,
         (plain_bytes, protected_bytes): (usize, usize),
-        open: Option<Box<(String, ContextKeys)>>,
+        open: Option<Box<OpenWith>>,
         records: &mut Vec<Record>,
     ) -> (HttpResponse, SimDuration) {
+        let now = ctx.now();
         let Some(open) = open else {
             return (rsp, SimDuration::ZERO); // N32-f TLS: the answer is the pNF's
         };
-        if rsp.schema != "N32fReformattedRspMsg" {
+        let OpenWith {
+            local_id: local,
+            keys,
+            msg: number,
+        } = *open;
+        let protected = rsp.schema == "N32fReformattedRspMsg";
+        self.audit.emit_with(ctx, || N32Audit::ResponseReceived {
+            sepp: net.topo.name(link.0).to_string(),
+            msg: number,
+            status: rsp.status,
+            protected,
+        });
+        if !protected {
+            if (200..300).contains(&rsp.status) {
+                // A success in clear on a PRINS request is no N32-f answer: refused.
+                let rsp = HttpResponse {
+                    status: 502,
+                    schema: "ProblemDetails",
+                    body: json!({"status": 502, "cause": "N32F_PROTECTION_FAILURE"}).to_string(),
+                };
+                return (rsp, SimDuration::ZERO);
+            }
             return (rsp, SimDuration::ZERO); // an error from a hop, passed on as it is
         }
         let delay = net.sec.cpu.charge(
@@ -1279,20 +1334,39 @@ impl N32Plane {
                 1 + (rsp.body.len() / 1024) as u64,
             )],
         );
-        let (local, keys) = *open;
         let lookup = |id: &str| (id == local).then(|| keys.clone());
         let msg = serde_json::from_str::<prins::N32fReformattedRspMsg>(&rsp.body);
-        let opened = msg.ok().and_then(|m| {
-            prins::unprotect_response(
+        let mut done = prins::Verification::default();
+        let opened = msg.map_err(|_| None).and_then(|m| {
+            prins::unprotect_response_counted(
                 &RecvContext { local_ri: None },
                 &m,
                 ("POST", SBI_PATH),
                 lookup,
                 &self.ri_keys,
                 &self.policy,
+                &mut done,
             )
-            .ok()
+            .map_err(|f| Some(f.n32f_error_type))
         });
+        self.audit.emit_with(ctx, || N32Audit::ResponseVerified {
+            sepp: net.topo.name(link.0).to_string(),
+            msg: number,
+            decrypted: done.decrypted,
+            jws_verified: done.jws_verified,
+            error: opened.as_ref().err().map(|e| match e {
+                Some(t) => wire_name(t),
+                None => "UNREADABLE".to_string(),
+            }),
+        });
+        let opened = opened.ok();
+        if let Some(u) = opened.as_ref().filter(|u| (200..300).contains(&u.message.status)) {
+            self.audit.emit_with(ctx, || N32Audit::ResponseAccepted {
+                sepp: net.topo.name(link.0).to_string(),
+                msg: number,
+                status: u.message.status,
+            });
+        }
         let plain_total = plain_bytes + opened.as_ref().map_or(0, |u| u.message.body.to_string().len() + 40);
         records.push(Record {
             procedure: "n32f_message",

@@ -1141,7 +1141,22 @@ pub fn unprotect_response<F>(
 where
     F: Fn(&str) -> Option<ContextKeys>,
 {
-    let done = &mut Verification::default();
+    unprotect_response_counted(rx, msg, api, lookup, ri_keys, policy, &mut Verification::default())
+}
+
+/// [`unprotect_response`], counting its checks in `done`.
+pub fn unprotect_response_counted<F>(
+    rx: &RecvContext,
+    msg: &N32fReformattedRspMsg,
+    api: (&str, &str),
+    lookup: F,
+    ri_keys: &BTreeMap<String, VerifyingKey>,
+    policy: &PolicyView,
+    done: &mut Verification,
+) -> Result<Unprotected<HttpResponse>, N32fFault>
+where
+    F: Fn(&str) -> Option<ContextKeys>,
+{
     let opened = open(rx, msg, lookup, ri_keys, policy, Direction::Response, Some(api), done)?;
     let message = rebuild_response(&opened.block, &opened.data).map_err(|e| e.fault(&opened.meta))?;
     Ok(Unprotected {
