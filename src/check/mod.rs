@@ -25,9 +25,6 @@ pub mod n32;
 pub mod random;
 pub mod runner;
 
-#[cfg(test)]
-mod tests;
-
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;

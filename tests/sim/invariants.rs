@@ -231,3 +231,21 @@ fn case_rendering_is_deterministic_and_loadable() {
     secsim::scenario::load_experiment(&dir.join("experiment.ron")).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README lists every invariant with the clause it comes from.
+#[test]
+fn readme_lists_every_invariant_with_its_clause() {
+    let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    for inv in secsim::check::all_invariants() {
+        assert!(
+            readme.contains(&format!("`{}`", inv.id)),
+            "README does not list {}",
+            inv.id
+        );
+        assert!(
+            readme.contains(inv.clause),
+            "README does not give the clause of {}",
+            inv.id
+        );
+    }
+}

@@ -1,1 +1,0 @@
-//! Checker tests: each mutant is caught, named by invariant, seed and event.
