@@ -26,7 +26,7 @@ enum Command {
         /// The experiment file (experiments/*.ron).
         experiment: PathBuf,
         /// Run seeds 1..=N (replications in parallel) instead of the file's seed list.
-        #[arg(long)]
+        #[arg(long, value_parser = seed_count())]
         seeds: Option<u64>,
         /// Results folder (default results/<experiment name>).
         #[arg(long)]
@@ -54,7 +54,7 @@ enum Command {
         /// The experiment file; its `sweep` lists the alternatives.
         experiment: PathBuf,
         /// Run seeds 1..=N instead of the file's seed list.
-        #[arg(long)]
+        #[arg(long, value_parser = seed_count())]
         seeds: Option<u64>,
         /// Results folder (default results/<experiment name>).
         #[arg(long)]
@@ -108,7 +108,7 @@ enum Command {
         #[arg(required_unless_present_any = ["trace", "list"])]
         experiment: Option<PathBuf>,
         /// Check seeds 1..=N instead of the file's seed list.
-        #[arg(long)]
+        #[arg(long, value_parser = seed_count())]
         seeds: Option<u64>,
         /// Worker threads (default: all cores). The report does not depend on it.
         #[arg(long)]
@@ -540,6 +540,11 @@ fn soak_command(cases: u64, from: u64, threads: Option<usize>, failures: &std::p
             ExitCode::from(e.exit_code() as u8)
         }
     }
+}
+
+/// `--seeds N`: 1 to `MAX_SEEDS` (0 left the seed list empty and panicked).
+fn seed_count() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::value_parser!(u64).range(1..=secsim::scenario::validate::MAX_SEEDS)
 }
 
 /// `I/N` with I < N.

@@ -96,24 +96,31 @@ pub fn substitute(src: &str, path: &str, value: &str) -> Option<String> {
     Some(out)
 }
 
-fn error(path: &Path, field: String, message: String) -> ScenarioError {
+/// An error about the sweep of the experiment whose source is `src`, located at `field` (or
+/// its nearest written ancestor).
+fn error(path: &Path, src: &str, field: String, message: String) -> ScenarioError {
+    let outline = Outline::parse(src);
+    let offset = outline.find_or_ancestor(&field).map_or(0, |e| e.value.start);
+    let (line, column) = outline.line_col(offset);
     ScenarioError {
         kind: ErrorKind::Invalid,
         path: path.to_path_buf(),
-        line: None,
-        column: None,
+        line: Some(u32::try_from(line).unwrap_or(u32::MAX)),
+        column: Some(u32::try_from(column).unwrap_or(u32::MAX)),
         field,
         message,
         suggestion: None,
     }
 }
 
+/// The most points a sweep may have.
+pub const MAX_POINTS: usize = 100_000;
+
 /// The points of the experiment at `path` (one point, index 0, without labels, if it has
 /// no sweep).
 pub fn expand(path: &Path) -> Result<Vec<Point>, ScenarioError> {
     let base = load_experiment(path)?;
-    let axes = base.experiment.sweep.clone();
-    if axes.is_empty() {
+    if base.experiment.sweep.is_empty() {
         return Ok(vec![Point {
             index: 0,
             labels: Vec::new(),
@@ -133,15 +140,45 @@ pub fn expand(path: &Path) -> Result<Vec<Point>, ScenarioError> {
     };
     let esrc = read(path)?;
     let tsrc = read(&base.topology_path)?;
+    expand_base(path, base, &esrc, &tsrc)
+}
+
+/// [`expand`] from the experiment's and its topology's source text (errors still name
+/// `path` and the topology path the experiment gives).
+pub fn expand_sources(path: &Path, esrc: &str, tsrc: &str) -> Result<Vec<Point>, ScenarioError> {
+    let base = load_experiment_source(esrc, path, Some(tsrc))?;
+    expand_base(path, base, esrc, tsrc)
+}
+
+fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Vec<Point>, ScenarioError> {
+    let axes = base.experiment.sweep.clone();
+    if axes.is_empty() {
+        return Ok(vec![Point {
+            index: 0,
+            labels: Vec::new(),
+            scenario: base,
+        }]);
+    }
     for (i, a) in axes.iter().enumerate() {
         if a.values.is_empty() {
-            return Err(error(path, format!("sweep[{i}].values"), "no values".into()));
+            return Err(error(path, esrc, format!("sweep[{i}].values"), "no values".into()));
         }
     }
-    let total: usize = axes.iter().map(|a| a.values.len()).product();
-    if total > 100_000 {
-        return Err(error(path, "sweep".into(), format!("{total} points; at most 100000")));
-    }
+    // Checked: 64 axes of two values overflow the product (it wrapped to 0 points in release
+    // builds and panicked in debug ones).
+    let total = axes
+        .iter()
+        .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
+        .filter(|&n| n <= MAX_POINTS)
+        .ok_or_else(|| {
+            let shown = axes.iter().map(|a| a.values.len() as f64).product::<f64>();
+            error(
+                path,
+                esrc,
+                "sweep".into(),
+                format!("{shown:.0} points; at most {MAX_POINTS}"),
+            )
+        })?;
     let mut points = Vec::with_capacity(total);
     for index in 0..total {
         // Odometer: the last axis varies fastest.
@@ -151,7 +188,7 @@ pub fn expand(path: &Path) -> Result<Vec<Point>, ScenarioError> {
             picks[k] = rest % a.values.len();
             rest /= a.values.len();
         }
-        let (mut e, mut t) = (esrc.clone(), tsrc.clone());
+        let (mut e, mut t) = (esrc.to_string(), tsrc.to_string());
         let mut labels = Vec::new();
         for (k, a) in axes.iter().enumerate() {
             let value = &a.values[picks[k]];
@@ -162,6 +199,7 @@ pub fn expand(path: &Path) -> Result<Vec<Point>, ScenarioError> {
             *target = substitute(target, field, value).ok_or_else(|| {
                 error(
                     path,
+                    esrc,
                     format!("sweep[{k}].path"),
                     format!(
                         "`{field}` is not written in {} (write the field to sweep it)",

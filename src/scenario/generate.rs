@@ -339,7 +339,9 @@ fn sizes(kind: &GeneratorKind) -> ((u64, &'static str), (u64, &'static str)) {
                 u64::from(*aefs_per_provider),
                 u64::from(*invokers),
             );
-            let provider_nodes = m * (3 + a);
+            // Saturating: u32::MAX providers of u32::MAX AEFs overflow u64 (and must still
+            // be refused as too large, not wrap below the limit).
+            let provider_nodes = m.saturating_mul(3 + a);
             let nodes_blame = if i >= provider_nodes {
                 "invokers"
             } else if m * 3 >= m * a {
@@ -348,14 +350,14 @@ fn sizes(kind: &GeneratorKind) -> ((u64, &'static str), (u64, &'static str)) {
                 "aefs_per_provider"
             };
             let pairs = m * m.saturating_sub(1) / 2;
-            let links_blame = if pairs >= i.max(m * (3 + a)) {
+            let links_blame = if pairs >= i.max(provider_nodes) {
                 "providers"
             } else {
                 nodes_blame
             };
             (
-                (provider_nodes + 1 + i, nodes_blame),
-                (m * (3 + a) + pairs + i, links_blame),
+                (provider_nodes.saturating_add(1 + i), nodes_blame),
+                (provider_nodes.saturating_add(pairs).saturating_add(i), links_blame),
             )
         }
     }
@@ -1072,6 +1074,24 @@ mod tests {
             issues("TopologyGenerator(kind: CapifProviders(providers: 60, aefs_per_provider: 9, invokers: 99))")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn huge_counts_are_refused_without_overflow() {
+        // Regression (fuzzing): providers × (3 + aefs_per_provider) overflowed u64 (a panic in
+        // debug builds, a wrapped small count in release that passed the limit).
+        for src in [
+            "TopologyGenerator(kind: CapifProviders(providers: 4294967295, aefs_per_provider: 4294967295, invokers: 4294967295))",
+            "TopologyGenerator(kind: CapifProviders(providers: 4294967295, aefs_per_provider: 4294967293, invokers: 1))",
+            "TopologyGenerator(kind: IpxHub(plmns: 4294967295, ipx_providers: 4294967295))",
+            "TopologyGenerator(kind: IpxHub(plmns: 1000000000))",
+            "TopologyGenerator(kind: RandomMesh(plmns: 4294967295, degree: 4294967294))",
+        ] {
+            let issues = check(&parse(src));
+            assert_eq!(issues.len(), 1, "{src}: {issues:?}");
+            assert!(issues[0].message.contains("above the limit"), "{src}: {issues:?}");
+            assert!(generate(&parse(src)).is_err());
+        }
     }
 
     #[test]

@@ -38,7 +38,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::generate;
-use super::locate::{Outline, header};
+use super::locate::{MAX_NESTING, Outline, header};
 use super::schema::{ExperimentFile, TopologyFile, TopologyGenerator};
 use super::validate::{self, Issue};
 
@@ -59,9 +59,11 @@ pub const INPUT_ERROR_EXIT_CODE: i32 = 2;
 /// Which step refused the file.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum ErrorKind {
-    /// The file could not be read. No line or column.
+    /// The file could not be read (missing, a folder, larger than [`MAX_FILE_BYTES`]). No
+    /// line or column.
     Read,
-    /// Not RON, or the wrong file kind (bad header, unclosed paren, trailing characters).
+    /// Not RON, or the wrong file kind (bad header, unclosed paren, trailing characters,
+    /// brackets nested too deep, bytes that are not UTF-8).
     Syntax,
     /// RON, but not the schema: unknown or missing field, unknown variant, wrong type, bad
     /// duration.
@@ -86,7 +88,8 @@ impl ErrorKind {
 /// A scenario file that could not be used, located at the offending value.
 ///
 /// Display: `path:line:column: field: message (did you mean `suggestion`?)`; the field part
-/// is left out when the error concerns the whole file, the position when there is none.
+/// is left out when the error concerns the whole file, the position when there is none. A
+/// field or message longer than [`MAX_SHOWN_CHARS`] is cut.
 #[derive(Clone, Debug, Eq, PartialEq)]
 pub struct ScenarioError {
     pub kind: ErrorKind,
@@ -119,6 +122,18 @@ impl ScenarioError {
     }
 }
 
+/// The most characters of a field path or message [`ScenarioError`] displays: a name of
+/// megabytes quoted in a message would bury the error.
+pub const MAX_SHOWN_CHARS: usize = 400;
+
+/// `s`, or its first [`MAX_SHOWN_CHARS`] characters and how many were left out.
+fn shown(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(MAX_SHOWN_CHARS) {
+        None => s.into(),
+        Some((cut, _)) => format!("{}… ({} more characters)", &s[..cut], s[cut..].chars().count()).into(),
+    }
+}
+
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.path.display())?;
@@ -127,9 +142,9 @@ impl fmt::Display for ScenarioError {
         }
         write!(f, ": ")?;
         if !self.field.is_empty() {
-            write!(f, "{}: ", self.field)?;
+            write!(f, "{}: ", shown(&self.field))?;
         }
-        write!(f, "{}", self.message)?;
+        write!(f, "{}", shown(&self.message))?;
         if let Some(s) = &self.suggestion {
             write!(f, " (did you mean `{s}`?)")?;
         }
@@ -247,8 +262,17 @@ impl<'a> Source<'a> {
         })
     }
 
-    /// Parses with ron and turns its error into a located one.
+    /// Parses with ron and turns its error into a located one. Nesting deeper than
+    /// [`MAX_NESTING`] is refused first, at the first bracket too deep.
     fn ron<T: serde::de::DeserializeOwned>(&self) -> Result<T, ScenarioError> {
+        if let Some(at) = self.outline.too_deep() {
+            return Err(self.error_at(
+                ErrorKind::Syntax,
+                at,
+                String::new(),
+                format!("brackets nested deeper than {MAX_NESTING} levels"),
+            ));
+        }
         ron::Options::default()
             .from_str(self.src)
             .map_err(|e| self.ron_error(e))
@@ -439,15 +463,46 @@ fn lower_first(s: &str) -> String {
     }
 }
 
+/// The largest scenario file read \[bytes\]: far above any real file (a 100,000-node
+/// topology is about 10 MB), and it keeps `secsim validate /dev/zero` from reading forever.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 fn read(path: &Path) -> Result<String, ScenarioError> {
-    std::fs::read_to_string(path).map_err(|e| ScenarioError {
+    use std::io::Read;
+    let error = |message: String| ScenarioError {
         kind: ErrorKind::Read,
         path: path.to_path_buf(),
         line: None,
         column: None,
         field: String::new(),
-        message: format!("cannot read file: {}", lower_first(&e.to_string())),
+        message,
         suggestion: None,
+    };
+    let io = |e: std::io::Error| error(format!("cannot read file: {}", lower_first(&e.to_string())));
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .map_err(io)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(error(format!(
+            "file is larger than the limit of {MAX_FILE_BYTES} bytes (64 MiB)"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        // Located at the first bad byte: a syntax error like any other.
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let valid = std::str::from_utf8(&bytes[..at]).unwrap_or_default();
+        let line = valid.matches('\n').count() + 1;
+        let column = valid.rsplit('\n').next().unwrap_or_default().chars().count() + 1;
+        ScenarioError {
+            kind: ErrorKind::Syntax,
+            line: Some(u32::try_from(line).unwrap_or(u32::MAX)),
+            column: Some(u32::try_from(column).unwrap_or(u32::MAX)),
+            ..error(format!("not UTF-8 text: byte 0x{:02x} at byte offset {at}", bytes[at]))
+        }
     })
 }
 
@@ -579,7 +634,8 @@ pub fn file_kind(src: &str) -> Option<FileKind> {
 }
 
 /// `secsim validate <file>`: loads a topology or an experiment (told apart by the leading
-/// struct name) and returns a one-paragraph summary.
+/// struct name), and each point of an experiment's sweep, and returns a one-paragraph
+/// summary.
 pub fn validate_path(path: &Path) -> Result<String, ScenarioError> {
     let src = read(path)?;
     match file_kind(&src) {
@@ -598,7 +654,13 @@ pub fn validate_path(path: &Path) -> Result<String, ScenarioError> {
         }
         Some(FileKind::Experiment) => {
             let sc = load_experiment(path)?;
-            Ok(format!("{}: ok: {}", path.display(), validate::summarize_scenario(&sc)))
+            let mut summary = format!("{}: ok: {}", path.display(), validate::summarize_scenario(&sc));
+            if !sc.experiment.sweep.is_empty() {
+                // Every sweep point is loaded as `secsim run` loads it.
+                let points = crate::sweep::expand(path)?;
+                summary.push_str(&format!(" Sweep: {} points, each valid.", points.len()));
+            }
+            Ok(summary)
         }
         None => {
             let s = Source::new(&src, path);

@@ -313,7 +313,12 @@ pub struct Outline {
     src: String,
     toks: Vec<Token>,
     unclosed: Option<usize>,
+    too_deep: Option<usize>,
 }
+
+/// The deepest nesting of brackets an outline follows (and the loader accepts): RON's own
+/// recursion limit. Scenario files nest about ten levels.
+pub const MAX_NESTING: usize = 128;
 
 /// Struct names that add nothing to a path (besides the top-level one).
 fn transparent(name: &str) -> bool {
@@ -328,6 +333,7 @@ impl Outline {
         let mut stack: Vec<usize> = Vec::new();
         let mut top_level = 0usize;
         let mut pending: Option<(Key, Range<usize>)> = None;
+        let mut too_deep = None;
         let mut i = 0;
         while i < toks.len() {
             let t = toks[i];
@@ -418,6 +424,11 @@ impl Outline {
                 _ => i += 1,
             }
             let opens = node.open.is_some();
+            if opens && stack.len() == MAX_NESTING {
+                // Paths grow with depth: stop here rather than spend the square of the depth.
+                too_deep = Some(node.open_at);
+                break;
+            }
             nodes.push(node);
             if opens {
                 stack.push(nodes.len() - 1);
@@ -489,7 +500,14 @@ impl Outline {
             src: src.to_string(),
             toks,
             unclosed,
+            too_deep,
         }
+    }
+
+    /// The byte offset of the first bracket nested deeper than [`MAX_NESTING`], if any; the
+    /// outline ends there.
+    pub fn too_deep(&self) -> Option<usize> {
+        self.too_deep
     }
 
     /// The byte offset of the innermost bracket that is never closed, if any.

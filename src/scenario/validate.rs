@@ -8,8 +8,10 @@
 //!   endpoints exist and differ; no two links in the same direction; loss in [0, 1);
 //!   bandwidth > 0 and finite; rto > 0; latency parameters sane (uniform min <= max,
 //!   log-normal sigma >= 0 and finite, empirical non-empty); down windows `from < to`.
-//! - experiment: name non-empty and usable as a folder name (`[A-Za-z0-9._-]`);
-//!   duration > 0; warmup < duration; seeds non-empty; max_events > 0; workload non-empty;
+//! - experiment: name non-empty and usable as a folder name (`[A-Za-z0-9._-]`, at most
+//!   [`MAX_NAME_BYTES`]);
+//!   duration > 0; warmup < duration; seeds non-empty, without repeats, at most
+//!   [`MAX_SEEDS`]; max_events > 0; workload non-empty;
 //!   per flow, client != server, rate > 0 and finite, interval > 0, bodies <= 64 MiB,
 //!   timeout > 0.
 //!   Capif flows: invokers non-empty, `aef_ccf` differs from `ccf`, `prefs` non-empty
@@ -65,19 +67,45 @@ impl Issue {
     }
 }
 
+/// The longest experiment name \[bytes\]: it names the results folder, and file systems
+/// allow 255 bytes per name.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// The most seeds an experiment may list (and `--seeds` may ask for): each is a whole run.
+pub const MAX_SEEDS: u64 = 100_000;
+
+/// The longest name [`suggest`] compares \[characters\].
+pub const MAX_SUGGEST_CHARS: usize = 256;
+
 /// The candidate nearest to `found`, if any is near enough to be a likely typo.
 ///
 /// Nearness: case-insensitive Damerau-Levenshtein distance at most a third of the
 /// candidate's length (at least 1), or Jaro-Winkler similarity >= 0.88; ties go to the
 /// higher similarity, then to the earlier candidate.
+///
+/// Names longer than [`MAX_SUGGEST_CHARS`] get no suggestion and are never suggested (the
+/// distance costs time and memory in the product of the lengths), and a candidate whose
+/// length is less than 0.4 times the other's (and differs by 2 or more) is skipped unmeasured:
+/// it can pass neither test.
 pub fn suggest<'a>(found: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let f = found.to_lowercase();
+    let f_len = f.chars().count();
+    if f_len > MAX_SUGGEST_CHARS {
+        return None;
+    }
     let mut best: Option<(usize, f64, &str)> = None;
     for c in candidates {
         if c == found {
             continue;
         }
         let cl = c.to_lowercase();
+        let c_len = cl.chars().count();
+        let (short, long) = (f_len.min(c_len), f_len.max(c_len));
+        // Damerau-Levenshtein >= long - short > max(len / 3, 1), and Jaro <= (2 + short /
+        // long) / 3 < 0.8, so Jaro-Winkler <= 0.4 + 0.6 Jaro < 0.88.
+        if c_len > MAX_SUGGEST_CHARS || (long - short >= 2 && short * 5 < long * 2) {
+            continue;
+        }
         let d = strsim::damerau_levenshtein(&f, &cl);
         let jw = strsim::jaro_winkler(&f, &cl);
         if d > (cl.chars().count() / 3).max(1) && jw < 0.88 {
@@ -252,6 +280,14 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
     let mut out = Vec::new();
     if e.name.is_empty() {
         out.push(Issue::new("name", "experiment name is empty"));
+    } else if e.name.len() > MAX_NAME_BYTES {
+        out.push(Issue::new(
+            "name",
+            format!(
+                "experiment name is {} bytes long, above the limit of {MAX_NAME_BYTES} (it names a folder)",
+                e.name.len()
+            ),
+        ));
     } else if !folder_safe(&e.name) {
         out.push(Issue::new(
             "name",
@@ -272,11 +308,30 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
             format!("warmup {} must be shorter than the duration {}", e.warmup, e.duration),
         ));
     }
-    if e.seeds.as_ref().is_some_and(Vec::is_empty) {
-        out.push(Issue::new(
+    match e.seeds.as_deref() {
+        Some([]) => out.push(Issue::new(
             "seeds",
             "seeds list is empty (leave it out for the default `[1]`)",
-        ));
+        )),
+        Some(seeds) if seeds.len() > MAX_SEEDS as usize => out.push(Issue::new(
+            "seeds",
+            format!("{} seeds, above the limit of {MAX_SEEDS}", seeds.len()),
+        )),
+        Some(seeds) => {
+            // A repeated seed runs the same simulation twice and counts it twice.
+            let mut first = BTreeMap::new();
+            if let Some((i, seed, j)) = seeds
+                .iter()
+                .enumerate()
+                .find_map(|(i, s)| first.insert(*s, i).map(|j| (i, s, j)))
+            {
+                out.push(Issue::new(
+                    format!("seeds[{i}]"),
+                    format!("seed {seed} is listed twice (also at seeds[{j}])"),
+                ));
+            }
+        }
+        None => {}
     }
     if e.max_events == Some(0) {
         out.push(Issue::new("max_events", "max_events must be > 0"));
@@ -953,6 +1008,53 @@ mod tests {
         assert_eq!(suggest("Constnt", ["Constant", "Uniform"]).as_deref(), Some("Constant"));
         assert_eq!(suggest("nf-x", ["nf-a", "sepp-b"]).as_deref(), Some("nf-a"));
         assert_eq!(suggest("zzzzzz", ["source", "target"]), None);
+        // The length pre-filter keeps the near misses of either length.
+        assert_eq!(suggest("", ["a", "bb"]).as_deref(), Some("a"));
+        assert_eq!(
+            suggest("nf-a", ["nf-a-very-long-name", "nf-b"]).as_deref(),
+            Some("nf-b")
+        );
+    }
+
+    #[test]
+    fn suggest_is_cheap_on_huge_names() {
+        // Regression: a 10 MB unknown name made the distance matrix 10M × the candidate's
+        // length (and two huge names the product of both).
+        // Two 10 MB names would need a matrix of 10^14 cells: this returns at once or never.
+        let huge = "x".repeat(10_000_000);
+        let other = format!("{huge}y");
+        assert_eq!(suggest(&huge, ["nf-a", other.as_str()]), None);
+        assert_eq!(suggest("nf-a", [huge.as_str(), "nf-b"]).as_deref(), Some("nf-b"));
+    }
+
+    #[test]
+    fn seeds_must_be_distinct_and_bounded() {
+        let exp = |seeds: &str| -> ExperimentFile {
+            ron::from_str(&format!(
+                r#"Experiment(name: "x", topology: "t.ron", duration: "1s", seeds: {seeds},
+                   workload: [Http((client: "a", server: "b", arrival: Poisson(rate_per_s: 1.0)))])"#
+            ))
+            .unwrap()
+        };
+        let fields = |seeds: &str| -> Vec<(String, String)> {
+            experiment(&exp(seeds))
+                .into_iter()
+                .map(|i| (i.field, i.message))
+                .collect()
+        };
+        assert!(fields("Some([1, 2, 3])").is_empty());
+        assert_eq!(
+            fields("Some([4, 2, 4])"),
+            [(
+                "seeds[2]".to_string(),
+                "seed 4 is listed twice (also at seeds[0])".to_string()
+            )]
+        );
+        let many: Vec<String> = (0..=MAX_SEEDS).map(|s| s.to_string()).collect();
+        let v = fields(&format!("Some([{}])", many.join(",")));
+        assert_eq!(v.len(), 1);
+        assert_eq!(v[0].0, "seeds");
+        assert!(v[0].1.contains("above the limit of 100000"), "{v:?}");
     }
 
     fn capif_topology() -> TopologyFile {

@@ -527,3 +527,152 @@ proptest! {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The malformed-file corpus (tests/bad_input/) through the binary
+// ---------------------------------------------------------------------------------------------
+
+/// What a subcommand must report for a file: the library's own error for it.
+type Expect = fn(&Path) -> Result<(), ScenarioError>;
+
+/// The subcommands every malformed file is given to: name, extra arguments (`{out}` is a fresh
+/// folder) and the library call whose error the subcommand reports. Another subcommand is one
+/// more line.
+const VERBS: &[(&str, &[&str], Expect)] = &[
+    ("validate", &[], |p| validate_path(p).map(drop)),
+    ("run", &["--quiet", "--out", "{out}"], |p| {
+        secsim::sweep::expand(p).map(drop)
+    }),
+    ("check", &["--quiet", "--seeds", "1"], |p| {
+        secsim::sweep::expand(p).map(drop)
+    }),
+];
+
+/// Corpus files too large to commit, written at test time into `dir`.
+fn generated_bad_inputs(dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let topology = Path::new(env!("CARGO_MANIFEST_DIR")).join("topologies/two-domain-proxy.ron");
+    let experiment = |fields: &str, client: &str| {
+        format!(
+            "Experiment(\n    name: \"generated\",\n    topology: {:?},\n    duration: \"10s\",{fields}\n    workload: [\n        \
+             Http((client: \"{client}\", server: \"nf-b1\", arrival: Poisson(rate_per_s: 5.0))),\n    ],\n)\n",
+            topology.display().to_string()
+        )
+    };
+    let ten_mb = "x".repeat(10 * 1024 * 1024);
+    let seeds: Vec<String> = (1..=200_000).map(|s| s.to_string()).collect();
+    let files = [
+        // A 10 MB unknown node name: the typo suggestion must not compare 10 MB strings.
+        ("huge_string_10mb_node_name.ron", experiment("", &ten_mb)),
+        // A 10 MB experiment name (it names the results folder).
+        (
+            "huge_string_10mb_experiment_name.ron",
+            experiment("", "nf-a1").replace("\"generated\"", &format!("\"{ten_mb}\"")),
+        ),
+        // A 10 MB unknown field name.
+        (
+            "huge_string_10mb_field_name.ron",
+            experiment(&format!("\n    {ten_mb}: 1,"), "nf-a1"),
+        ),
+        // 200,000 seeds, above the limit.
+        (
+            "huge_seeds_list.ron",
+            experiment(&format!("\n    seeds: Some([{}]),", seeds.join(", ")), "nf-a1"),
+        ),
+        // 100,000 nested lists.
+        (
+            "deep_brackets_100000.ron",
+            format!(
+                "Topology(domains: {}{}, nodes: [], links: [])",
+                "[".repeat(100_000),
+                "]".repeat(100_000)
+            ),
+        ),
+    ];
+    files
+        .into_iter()
+        .map(|(name, text)| {
+            let path = dir.join(name);
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect()
+}
+
+#[test]
+fn every_malformed_file_exits_2_with_a_located_error_and_no_panic() {
+    let tmp = std::env::temp_dir().join(format!("secsim-bad-input-{}", std::process::id()));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir("bad_input"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30, "only {} files in tests/bad_input", files.len());
+    files.extend(generated_bad_inputs(&tmp.join("generated")));
+    let mut failures = Vec::new();
+    for f in &files {
+        for (verb, args, expect) in VERBS {
+            let out_dir = tmp.join("out");
+            let _ = std::fs::remove_dir_all(&out_dir);
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_secsim"));
+            cmd.arg(verb).arg(f);
+            for a in *args {
+                if *a == "{out}" {
+                    cmd.arg(&out_dir);
+                } else {
+                    cmd.arg(a);
+                }
+            }
+            let out = cmd.output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            let name = f.file_name().unwrap().to_string_lossy();
+            let mut fail = |why: String| failures.push(format!("{verb} {name}: {why}\n  stderr: {stderr:.600}"));
+            if out.status.code() != Some(2) {
+                fail(format!("exit code {:?}, expected 2", out.status.code()));
+                continue;
+            }
+            if stderr.contains("panicked") {
+                fail("panicked".into());
+                continue;
+            }
+            if stderr.len() > 8192 {
+                fail(format!("{} bytes on stderr: not a clear error", stderr.len()));
+            }
+            // The file at fault: the file itself, or the topology an experiment names.
+            let e = match expect(f) {
+                Ok(()) => {
+                    fail("the library accepts it".into());
+                    continue;
+                }
+                Err(e) => e,
+            };
+            if e.path != *f {
+                let topology = std::fs::read_to_string(f)
+                    .ok()
+                    .and_then(|src| parse_experiment_str(&src, f).ok())
+                    .map(|x| f.parent().unwrap().join(x.topology));
+                if topology.as_deref() != Some(e.path.as_path()) {
+                    fail(format!("blames {}, which is not its topology", e.path.display()));
+                }
+            }
+            let blamed = e.path.display().to_string();
+            if !stderr.contains(&blamed) {
+                fail(format!("stderr does not name {blamed}"));
+            }
+            // Syntax and field errors are located.
+            if matches!(e.kind, ErrorKind::Syntax | ErrorKind::Schema) {
+                let at = format!("{blamed}:{}:", e.position());
+                if e.line.is_none() || !stderr.contains(&at) {
+                    fail(format!("a {:?} error not located as `{at}`", e.kind));
+                }
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

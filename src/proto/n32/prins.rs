@@ -900,12 +900,14 @@ pub enum RiError {
 /// The cleartext view an RI patches: the aad JSON after all earlier (unverified) patches.
 pub fn ri_view<M: Reformatted>(msg: &M) -> Result<Value, RiError> {
     let mut view = decode_aad(msg.jwe()).ok_or(RiError::BadAad)?.0;
+    // One budget for all the (unverified) earlier patches: see `patch::MAX_VALUES`.
+    let mut budget = patch::Budget::default();
     for (i, jws) in msg.modifications().iter().enumerate() {
         let mods = jose::b64_decode(&jws.payload, "payload")
             .ok()
             .and_then(|p| serde_json::from_slice::<Modifications>(&p).ok())
             .ok_or(RiError::BadEarlierModification(i))?;
-        patch::apply(&mut view, mods.operations.as_deref().unwrap_or(&[]))
+        patch::apply_within(&mut view, mods.operations.as_deref().unwrap_or(&[]), &mut budget)
             .map_err(|_| RiError::BadEarlierModification(i))?;
     }
     Ok(view)
@@ -1239,6 +1241,8 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
         .collect();
     let jws_list = msg.modifications();
     let mut ipx_chain = Vec::new();
+    // One budget for every operation of every RI: see `patch::MAX_VALUES`.
+    let mut budget = patch::Budget::default();
     for i in 0..expected.len().max(jws_list.len()) {
         let claimed = jws_list.get(i).and_then(claimed_identity);
         let fail = |t: E, ipx: &str, why: String| {
@@ -1299,7 +1303,8 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
         for (k, op) in mods.operations.iter().flatten().enumerate() {
             //= TS 33.501 13.2.4.5: check the modifications against the modification policy
             check_op(&work, op, rules, dir, ipx).map_err(|why| instr(format!("operation {k}: {why}")))?;
-            patch::apply(&mut work, std::slice::from_ref(op)).map_err(|(_, e)| instr(format!("operation {k}: {e}")))?;
+            patch::apply_within(&mut work, std::slice::from_ref(op), &mut budget)
+                .map_err(|(_, e)| instr(format!("operation {k}: {e}")))?;
         }
         let still: Option<DataToIntegrityProtectBlock> = serde_json::from_value(work.clone()).ok();
         if still.is_none_or(|b| b.meta_data.as_ref() != Some(&meta)) {

@@ -35,7 +35,21 @@ pub enum PatchError {
     /// A member of a scalar (neither object nor array).
     #[error("patch: `{0}` is not a container")]
     NotContainer(String),
+    /// The patch would write more than [`MAX_VALUES`] values or nest the document deeper than
+    /// [`MAX_DEPTH`].
+    #[error("patch: writing at `{0}` makes the document too large")]
+    TooLarge(String),
 }
+
+/// The most JSON values (objects, arrays and scalars) one patch may write. `copy` of the whole
+/// document to a new member doubles it, so a patch of a few hundred bytes could otherwise ask
+/// for gigabytes (a peer's input); a PRINS view holds a few hundred values.
+pub const MAX_VALUES: usize = 1 << 16;
+
+/// The deepest a patched document may nest (a value's own depth plus the depth it is written
+/// at): repeated `add`s could otherwise nest without end, and the recursive walks over the
+/// document (clone, drop, comparison, serialization) would overflow the stack.
+pub const MAX_DEPTH: usize = 256;
 
 /// RFC 6902 operation name (TS 29.571 `PatchOperation`).
 #[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
@@ -326,11 +340,65 @@ fn apply_one(doc: &mut Value, item: &PatchItem) -> Result<(), PatchError> {
     }
 }
 
+/// The number of values in `v` and its depth (a scalar: 1), without recursion.
+fn measure(v: &Value) -> (usize, usize) {
+    let (mut values, mut depth) = (0, 0);
+    let mut stack = vec![(v, 1usize)];
+    while let Some((v, d)) = stack.pop() {
+        values += 1;
+        depth = depth.max(d);
+        match v {
+            Value::Object(map) => stack.extend(map.values().map(|c| (c, d + 1))),
+            Value::Array(items) => stack.extend(items.iter().map(|c| (c, d + 1))),
+            _ => {}
+        }
+    }
+    (values, depth)
+}
+
+/// Checks that `item` keeps the patch within [`MAX_VALUES`] written values (`values` is the
+/// running count; a `move` writes none) and `work` within [`MAX_DEPTH`].
+fn check_size(work: &Value, item: &PatchItem, values: &mut usize) -> Result<(), PatchError> {
+    let written = match item.op {
+        PatchOperation::Add | PatchOperation::Replace => item.value.as_ref(),
+        PatchOperation::Copy | PatchOperation::Move => item.from.as_deref().and_then(|f| get(work, f).ok()),
+        PatchOperation::Remove | PatchOperation::Test => None,
+    };
+    let Some(written) = written else {
+        return Ok(());
+    };
+    let (n, depth) = measure(written);
+    if item.op != PatchOperation::Move {
+        *values = values.saturating_add(n);
+    }
+    let at = parse_pointer(&item.path).map_or(0, |t| t.len());
+    if *values > MAX_VALUES || at + depth > MAX_DEPTH {
+        return Err(PatchError::TooLarge(item.path.clone()));
+    }
+    Ok(())
+}
+
 /// Applies a whole patch atomically (RFC 6902 5): `doc` is changed only if all operations apply.
-/// Returns the index of the failing operation with the error.
+/// Returns the index of the failing operation with the error. A patch that would write more
+/// than [`MAX_VALUES`] values or nest the document deeper than [`MAX_DEPTH`] fails
+/// ([`PatchError::TooLarge`]).
 pub fn apply(doc: &mut Value, items: &[PatchItem]) -> Result<(), (usize, PatchError)> {
+    apply_within(doc, items, &mut Budget::default())
+}
+
+/// The values a sequence of patches has written, against [`MAX_VALUES`]: [`apply`] starts a
+/// fresh one per call, [`apply_within`] shares one across calls (the operations of several
+/// RIs, or one operation at a time).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct Budget {
+    written: usize,
+}
+
+/// [`apply`], counting the written values in `budget`.
+pub fn apply_within(doc: &mut Value, items: &[PatchItem], budget: &mut Budget) -> Result<(), (usize, PatchError)> {
     let mut work = doc.clone();
     for (i, item) in items.iter().enumerate() {
+        check_size(&work, item, &mut budget.written).map_err(|e| (i, e))?;
         apply_one(&mut work, item).map_err(|e| (i, e))?;
     }
     *doc = work;
@@ -344,6 +412,41 @@ mod tests {
 
     fn patched(mut doc: Value, items: &[PatchItem]) -> Result<Value, PatchError> {
         apply(&mut doc, items).map(|()| doc).map_err(|(_, e)| e)
+    }
+
+    #[test]
+    fn copies_and_nesting_are_bounded() {
+        // Regression (fuzzing): 40 copies of the whole document to new members asked for 2^40
+        // values (an out-of-memory abort on a 2 KB patch).
+        let bomb: Vec<PatchItem> = (0..40).map(|i| PatchItem::copy("", format!("/{i}"))).collect();
+        let doc = json!({"metaData": {"n32fContextId": "0123456789ABCDEF", "messageId": "1"}});
+        let (bomb_at, e) = apply(&mut doc.clone(), &bomb).unwrap_err();
+        assert!(matches!(e, PatchError::TooLarge(_)), "{e}");
+        assert_eq!(bomb_at, 14, "4 values doubled: 4 (2^15 - 1) > MAX_VALUES");
+        // Nesting one level deeper per operation stops at MAX_DEPTH.
+        let mut path = String::new();
+        let deep: Vec<PatchItem> = (0..MAX_DEPTH + 10)
+            .map(|_| {
+                let item = PatchItem::add(format!("{path}/a"), json!({}));
+                path.push_str("/a");
+                item
+            })
+            .collect();
+        let (at, e) = apply(&mut json!({}), &deep).unwrap_err();
+        assert!(matches!(e, PatchError::TooLarge(_)), "{e}");
+        assert_eq!(at, MAX_DEPTH - 1);
+        // A few copies of a small document pass.
+        let ok: Vec<PatchItem> = (0..4).map(|i| PatchItem::copy("", format!("/{i}"))).collect();
+        let mut small = doc.clone();
+        apply(&mut small, &ok).unwrap();
+        assert_eq!(measure(&small).0, 16 * 4);
+        // One operation at a time, a shared budget still stops the doubling.
+        let mut budget = Budget::default();
+        let mut doc = doc;
+        let failed = bomb
+            .iter()
+            .position(|op| apply_within(&mut doc, std::slice::from_ref(op), &mut budget).is_err());
+        assert_eq!(failed, Some(bomb_at));
     }
 
     #[test]

@@ -697,3 +697,24 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn copy_bomb_in_an_earlier_modification_is_refused() {
+    // Regression (fuzzing): 40 unverified copies of the whole view to new members asked an RI
+    // for 2^40 values (an out-of-memory abort on a message of a few KB).
+    let (cri, pri, _) = ris();
+    let msg = protect(&send_ctx(Some(CRI)), &request(), &policy(), &key(), nonce(1)).unwrap();
+    let ops: Vec<PatchItem> = (0..40).map(|i| PatchItem::copy("", format!("/x{i}"))).collect();
+    let mods = Modifications {
+        identity: CRI.into(),
+        operations: Some(ops),
+        tag: msg.jwe().tag.clone(),
+    };
+    let mut bomb = msg.clone();
+    bomb.modifications_block = Some(vec![sign_modifications(&cri, &mods)]);
+    assert_eq!(ri_view(&bomb), Err(RiError::BadEarlierModification(0)));
+    assert_eq!(
+        ri_modify(&bomb, &pri, Vec::new()).unwrap_err(),
+        RiError::BadEarlierModification(0)
+    );
+}
