@@ -247,16 +247,16 @@ impl Case {
             _ => Shape::Capif {
                 providers: r.random_range(1..=5),
                 aefs: r.random_range(1..=2),
-                invokers: r.random_range(1..=12),
+                invokers: r.random_range(1..=8),
             },
         };
-        let duration_s = r.random_range(4..=12);
+        let duration_s = r.random_range(2..=6);
         let horizon = duration_s * 1000;
         let n32 = N32Knobs {
             flows: (0..r.random_range(1..=4))
                 .map(|_| (r.random_range(0..200), r.random_range(0..200)))
                 .collect(),
-            rate: r.random_range(1..=10),
+            rate: r.random_range(1..=4),
             initiator_caps: r.random_range(1..8),
             responder_caps: r.random_range(1..8),
             preference: r.random_range(0..3),
@@ -274,7 +274,7 @@ impl Case {
             flows: (0..r.random_range(1..=3))
                 .map(|_| (r.random_range(0..5), r.random_range(0..10), r.random_range(0..7)))
                 .collect(),
-            rate_tenths: r.random_range(2..=30),
+            rate_tenths: r.random_range(2..=20),
             aef_methods: (0..10)
                 .map(|_| if r.random_bool(0.5) { 0 } else { r.random_range(1..8) })
                 .collect(),
