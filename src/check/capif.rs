@@ -198,6 +198,14 @@ pub enum CapifAudit {
     },
     /// An AEF received revoke-authorization for an invoker.
     RevocationReceived { aef: String, invoker: String },
+    /// An AEF took security information (authentication and authorization information) for an
+    /// invoker from its CCF, in answer to the `GET trustedInvokers` it sent at
+    /// `requested_at_ns`.
+    SecurityInfoObtained {
+        aef: String,
+        invoker: String,
+        requested_at_ns: u64,
+    },
     /// A message carried identifiers or secrets (see [`SecretSent`]).
     SecretSent(Box<SecretSent>),
     /// A CCF restarted: its connections dropped, unreachable for `down_ns`.
@@ -234,9 +242,19 @@ pub enum CapifMutant {
 /// verifies to a CCF CA certificate, naming the invoker. OAUTH: the TLS session authenticates
 /// only the AEF, so each invocation served must carry a bearer token signed by a CCF, for that
 /// invoker, unexpired (see [`NO_USE_AFTER_EXPIRY`]) and not revoked. Invocations are served
-/// only on sessions the AEF accepted, for the invoker and method it accepted. Once the AEF
-/// received revoke-authorization for an invoker, no TLS-PSK or TLS-PKI session of that
-/// invoker is accepted and nothing of it is served.
+/// only on sessions the AEF accepted, for the invoker and method it accepted.
+///
+/// Revocation (TS 29.222 5.6.2.4) withdraws the authorization, not the invoker: once the AEF
+/// received revoke-authorization for an invoker, nothing obtained before it may be used, but
+/// the invoker may re-negotiate at its CCF and be accepted again on authorization obtained
+/// after it.
+/// - TLS-PSK and TLS-PKI: a session is accepted only if the security information the AEF
+///   holds for the invoker was requested from the CCF after the revocation (for PSK the
+///   AEFPSK is also installed after it); no invocation is served on a session accepted before
+///   the revocation.
+/// - OAUTH: a token carries no issue time, so the AEF cannot tell a token issued before the
+///   revocation from one issued after: no token of that client id is accepted at that AEF
+///   from then on (the AEF's token verifier refuses the client id).
 pub const AEF_SESSION_CREDENTIAL: Invariant = Invariant {
     id: "capif.aef-session-credential",
     clause: "TS 33.122 cl. 6.5.2.1 step 6, 6.5.2.2, 6.5.2.3 and Annex C; TS 29.222 cl. 5.6 (revoke-authorization)",
@@ -311,6 +329,8 @@ const MAX_LEEWAY_S: u64 = 30;
 #[derive(Debug)]
 struct Session {
     invoker: String,
+    /// When the AEF accepted it.
+    accepted: SimTime,
     method: SecurityMethod,
     /// The AEFPSK (fingerprint) of a TLS-PSK session.
     key: Option<String>,
@@ -334,8 +354,11 @@ pub struct CapifChecker {
     /// The expiry of each installed AEFPSK, from the validity the AEF received.
     expiry: BTreeMap<String, SimTime>,
     sessions: BTreeMap<(String, u32), Session>,
-    /// When each AEF received revoke-authorization, per invoker.
+    /// When each AEF last received revoke-authorization, per invoker.
     revoked: BTreeMap<(String, String), SimTime>,
+    /// When the AEF requested the security information it holds, per invoker (dropped at a
+    /// revocation).
+    obtained: BTreeMap<(String, String), SimTime>,
 }
 
 fn names(m: &[SecurityMethod]) -> String {
@@ -423,9 +446,18 @@ impl CapifChecker {
                 token,
             } => self.on_served(at, aef, invoker, *conn, method, token.as_ref(), sink),
             CapifAudit::RevocationReceived { aef, invoker } => {
-                self.revoked.entry((aef.clone(), invoker.clone())).or_insert(at);
+                self.revoked.insert((aef.clone(), invoker.clone()), at);
                 // Revocation deletes the AEF's security information for the invoker.
                 self.installed.remove(&(aef.clone(), invoker.clone()));
+                self.obtained.remove(&(aef.clone(), invoker.clone()));
+            }
+            CapifAudit::SecurityInfoObtained {
+                aef,
+                invoker,
+                requested_at_ns,
+            } => {
+                self.obtained
+                    .insert((aef.clone(), invoker.clone()), SimTime::from_nanos(*requested_at_ns));
             }
             CapifAudit::SecretSent(s) => self.on_secret(s, sink),
             CapifAudit::CcfRestarted { .. } => {}
@@ -568,11 +600,24 @@ impl CapifChecker {
                 ))
             }
         }
+        // After a revocation only security information requested after it authorizes.
         if bad.is_none()
             && *method != SecurityMethod::Oauth
-            && let Some(r) = self.revoked.get(&key)
+            && let Some(&r) = self.revoked.get(&key)
         {
-            bad = Some(format!("`{aef}` received the revocation of `{invoker}` at {r}"));
+            match self.obtained.get(&key) {
+                Some(&o) if o >= r => {}
+                Some(o) => {
+                    bad = Some(format!(
+                        "`{aef}` received the revocation of `{invoker}` at {r} and holds security information requested at {o}, before it"
+                    ))
+                }
+                None => {
+                    bad = Some(format!(
+                        "`{aef}` received the revocation of `{invoker}` at {r} and obtained no security information since"
+                    ))
+                }
+            }
         }
         match bad {
             None => sink.pass(&AEF_SESSION_CREDENTIAL),
@@ -589,6 +634,7 @@ impl CapifChecker {
             (aef.to_string(), conn),
             Session {
                 invoker: invoker.to_string(),
+                accepted: at,
                 method: method.clone(),
                 key: session_key,
             },
@@ -607,6 +653,7 @@ impl CapifChecker {
         sink: &mut Sink<'_>,
     ) {
         let mut bad = None;
+        let revoked = self.revoked.get(&(aef.to_string(), invoker.to_string())).copied();
         match self.sessions.get(&(aef.to_string(), conn)) {
             None => bad = Some(format!("connection {conn} is no session `{aef}` accepted")),
             Some(s) if s.invoker != invoker || &s.method != method => {
@@ -617,6 +664,16 @@ impl CapifChecker {
                 ))
             }
             Some(s) => {
+                // A TLS-PSK or TLS-PKI session accepted before the revocation is authorization
+                // obtained before it (OAUTH: the token decides, below).
+                if *method != SecurityMethod::Oauth
+                    && let Some(r) = revoked.filter(|&r| s.accepted < r)
+                {
+                    bad = Some(format!(
+                        "session {conn} was accepted at {}, before `{aef}` received the revocation of `{invoker}` at {r}",
+                        s.accepted
+                    ));
+                }
                 if let (SecurityMethod::Psk, Some(k)) = (method, &s.key)
                     && let Some(&until) = self.expiry.get(k)
                 {
@@ -641,11 +698,6 @@ impl CapifChecker {
             if let Some(t) = token {
                 self.judge_token_expiry(at, aef, invoker, t, sink);
             }
-        }
-        if bad.is_none()
-            && let Some(r) = self.revoked.get(&(aef.to_string(), invoker.to_string()))
-        {
-            bad = Some(format!("`{aef}` received the revocation of `{invoker}` at {r}"));
         }
         match bad {
             None => sink.pass(&AEF_SESSION_CREDENTIAL),

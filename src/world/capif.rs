@@ -100,7 +100,7 @@ use crate::proto::capif::authentication::{KeyValidity, TokenEndpoint, TokenVerif
 use crate::proto::capif::interconnection::Item;
 use crate::proto::capif::interconnection::{self, Party, Plan, Scenario};
 use crate::proto::capif::machines::{
-    Aef, AefConfig, AefInput, Capif1eMaterial, Ccf, CcfConfig, CcfInput, Credential, Invoker, InvokerConfig,
+    Aef, AefConfig, AefInput, AefState, Capif1eMaterial, Ccf, CcfConfig, CcfInput, Credential, Invoker, InvokerConfig,
     InvokerInput, InvokerState, Output, Peer, Timer,
 };
 use crate::proto::capif::mismatch::{
@@ -157,8 +157,12 @@ const MAX_FAILURES: u32 = 6;
 enum Pending {
     /// A request of invoker `inv`'s machine.
     Invoker { inv: u32 },
-    /// An AEF asks its CCF for security information.
-    AefFetch { aef: NodeId, invoker: String },
+    /// An AEF asks its CCF for security information (sent at `sent`).
+    AefFetch {
+        aef: NodeId,
+        invoker: String,
+        sent: SimTime,
+    },
     /// A notification or revoke-authorization: the answer is not used.
     Fire,
     /// Step `step` of cross-CCF job `job`.
@@ -233,6 +237,8 @@ struct AefActor {
     api: String,
     /// Sessions the AEF accepted: connection → (invoker, method).
     sessions: BTreeMap<ConnId, (String, SecurityMethod)>,
+    /// When each session was accepted.
+    accepted_at: BTreeMap<ConnId, SimTime>,
     /// check-authentication requests waiting for the CCF, per invoker.
     waiting: BTreeMap<String, Vec<(ConnId, u32)>>,
     psk_ids: BTreeSet<String>,
@@ -316,7 +322,8 @@ pub struct CapifChecks {
     pub pki_sessions: u64,
     /// ... whose client certificate does not chain to a CCF CA (must stay 0).
     pub untrusted_sessions: u64,
-    /// Invocations answered 200 for an invoker after the AEF processed its revocation (0).
+    /// Invocations answered 200 for an invoker, after the AEF processed its revocation, on a
+    /// session accepted before it (0).
     pub revoked_successes: u64,
     /// Invocations answered 200 with a bearer token that is revoked (0).
     pub revoked_token_successes: u64,
@@ -709,6 +716,7 @@ impl CapifPlane {
                     methods,
                     api: aef_api(&name),
                     sessions: BTreeMap::new(),
+                    accepted_at: BTreeMap::new(),
                     waiting: BTreeMap::new(),
                     psk_ids: BTreeSet::new(),
                     timers: BTreeMap::new(),
@@ -1646,7 +1654,7 @@ impl CapifPlane {
                         Pending::Invoker { inv, .. } => {
                             self.feed(net, ctx, inv, InvokerInput::TlsFailed, records);
                         }
-                        Pending::AefFetch { aef, invoker } => {
+                        Pending::AefFetch { aef, invoker, .. } => {
                             let now = ctx.now();
                             if let Some(a) = self.aefs.get_mut(&aef) {
                                 a.m.handle(
@@ -1818,7 +1826,7 @@ impl CapifPlane {
                 }
                 self.advance(net, ctx, i, records);
             }
-            Pending::AefFetch { aef, invoker } => {
+            Pending::AefFetch { aef, invoker, sent } => {
                 if self.audit.active(ctx) {
                     // The AEFPSK and validity as they arrived on the wire.
                     self.grant_seen = serde_json::from_value::<ServiceSecurity>(value.clone())
@@ -1835,6 +1843,7 @@ impl CapifPlane {
                         });
                 }
                 if let Some(a) = self.aefs.get_mut(&aef) {
+                    let before = a.m.state(&invoker);
                     a.m.handle(
                         now,
                         &mut a.rng,
@@ -1844,6 +1853,17 @@ impl CapifPlane {
                             body: value,
                         },
                     );
+                    if before == AefState::FetchingKey
+                        && a.m.state(&invoker) == AefState::KeyValid
+                        && self.audit.active(ctx)
+                    {
+                        let ev = CapifAudit::SecurityInfoObtained {
+                            aef: a.aef_id.clone(),
+                            invoker: invoker.clone(),
+                            requested_at_ns: sent.as_nanos(),
+                        };
+                        self.audit.emit(ctx, ev);
+                    }
                 }
                 self.drive_aef(net, ctx, aef, Some(&invoker));
                 self.grant_seen = None;
@@ -2792,6 +2812,7 @@ impl CapifPlane {
             }
             AefReaction::TlsAlert(alert) => {
                 a.sessions.remove(&conn);
+                a.accepted_at.remove(&conn);
                 self.checks.refused_handshakes += 1;
                 net.abort_conn(ctx, conn, alert, "security method no longer supported".into());
                 return;
@@ -2833,6 +2854,7 @@ impl CapifPlane {
                 return;
             }
             a.sessions.insert(conn, (invoker.clone(), used.clone()));
+            a.accepted_at.insert(conn, now);
             if let Some(credential) = facts {
                 let ev = CapifAudit::SessionAccepted {
                     aef: a.aef_id.clone(),
@@ -2900,7 +2922,12 @@ impl CapifPlane {
                 && let Some(status) = m.status
             {
                 let rsp = if status == 200 {
-                    if a.revoked_at.contains_key(&invoker) {
+                    // A session accepted before the revocation is authorization obtained
+                    // before it (a later one needed security information fetched after it).
+                    if a.revoked_at
+                        .get(&invoker)
+                        .is_some_and(|r| a.accepted_at.get(&conn).is_none_or(|s| s < r))
+                    {
                         self.checks.revoked_successes += 1;
                     }
                     if token.is_some() && self.revoked_ids.contains(&invoker) {
@@ -2957,6 +2984,7 @@ impl CapifPlane {
                         Pending::AefFetch {
                             aef: node,
                             invoker: invoker.unwrap_or_default().to_string(),
+                            sent: ctx.now(),
                         },
                     );
                 }
@@ -3026,6 +3054,7 @@ impl CapifPlane {
                         .collect();
                     for c in conns {
                         a.sessions.remove(&c);
+                        a.accepted_at.remove(&c);
                         net.abort_conn(ctx, c, "close_notify", "session closed by the AEF".into());
                     }
                 }

@@ -891,6 +891,9 @@ pub const CCF_TRANSITIONS: &[Transition<CcfState, CcfEvent>] = {
             "TS 33.122 Annex C; TS 29.222 5.6.2.5",
         ),
         t(S::Trusted, E::Revoke, S::Revoked, "TS 29.222 5.6.2.4 DELETE"),
+        // Revocation withdraws the authorization, not the invoker: it may negotiate again, and
+        // the AEF accepts it on security information fetched after the revocation (PSK, PKI;
+        // never on a token, see `Aef::revoke`).
         t(
             S::Revoked,
             E::ObtainSecurityMethod,
@@ -1459,6 +1462,9 @@ pub struct AefConfig {
 struct AefRecord {
     state: Option<AefState>,
     info: Option<SecurityInformation>,
+    /// The security information fetch in flight was sent before a revocation: its answer
+    /// is authorization obtained before the revocation and is discarded.
+    stale_fetch: bool,
 }
 
 /// The API exposing function (sans-IO).
@@ -1544,12 +1550,14 @@ impl Aef {
                     .then(|| serde_json::from_value::<ServiceSecurity>(body.clone()).ok())
                     .flatten()
                     .and_then(|s| s.security_info.into_iter().next());
-                let usable = entry.as_ref().is_some_and(|e| {
-                    e.sel_security_method != Some(SecurityMethod::Psk)
-                        || e.authentication_info
-                            .as_deref()
-                            .is_some_and(|a| PskGrant::parse(a).is_ok())
-                });
+                let stale = self.records.get(&invoker).is_some_and(|r| r.stale_fetch);
+                let usable = !stale
+                    && entry.as_ref().is_some_and(|e| {
+                        e.sel_security_method != Some(SecurityMethod::Psk)
+                            || e.authentication_info
+                                .as_deref()
+                                .is_some_and(|a| PskGrant::parse(a).is_ok())
+                    });
                 if from == AefState::FetchingKey {
                     self.records.entry(invoker.clone()).or_default().info = entry.filter(|_| usable);
                 }
@@ -1579,6 +1587,13 @@ impl Aef {
             },
             AefInput::Revoke { .. } => E::Revoke,
         };
+        if event == E::Revoke && lookup(AEF_TRANSITIONS, from, event).is_none() {
+            // NoKey or FetchingKey: no row (the state stays), but the revocation still acts
+            // below the table: the invoker's tokens are refused from now on, and the answer to
+            // a fetch in flight (what the CCF held before it revoked) is discarded.
+            self.revoke(from, &invoker);
+            return;
+        }
         let Some(to) = lookup(AEF_TRANSITIONS, from, event) else {
             if let AefInput::Invoke { .. } = input {
                 self.refuse(&invoker, "/", problem(401, "API_INVOKER_NOT_AUTHENTICATED"));
@@ -1638,6 +1653,7 @@ impl Aef {
                 self.respond(CHECK, 200, "CheckAuthenticationRsp", json(&rsp));
             }
             AefInput::SecurityInfoResponse { status, .. } => {
+                self.records.entry(invoker.clone()).or_default().stale_fetch = false;
                 self.refuse(
                     &invoker,
                     CHECK,
@@ -1689,11 +1705,7 @@ impl Aef {
                 }
             }
             AefInput::Revoke { .. } => {
-                //= TS 29.222 5.6.2.4: every token of the revoked invoker is refused from now on
-                if let Some(v) = &mut self.cfg.tokens {
-                    v.revoked.client_ids.insert(invoker.clone());
-                }
-                self.records.remove(&invoker);
+                self.revoke(from, &invoker);
                 self.outputs.push_back(Output::CancelTimer {
                     timer: Timer::KeyExpiry(invoker.clone()),
                 });
@@ -1707,6 +1719,26 @@ impl Aef {
         }
         self.fired.insert((from, event));
         self.records.entry(invoker).or_default().state = Some(next);
+    }
+
+    /// What revoke-authorization withdraws (TS 29.222 5.6.2.4): the security information and
+    /// key (so a TLS-PSK or TLS-PKI session needs information fetched after the revocation,
+    /// which the CCF gives only after a re-negotiation), the answer to a fetch sent before it,
+    /// and every token of the invoker (a token carries no issue time, so the AEF cannot tell a
+    /// token issued after a re-negotiation from one issued before: none is accepted from now
+    /// on).
+    fn revoke(&mut self, from: AefState, invoker: &str) {
+        //= TS 29.222 5.6.2.4: every token of the revoked invoker is refused from now on
+        if let Some(v) = &mut self.cfg.tokens {
+            v.revoked.client_ids.insert(invoker.to_owned());
+        }
+        let state = self.records.remove(invoker).and_then(|r| r.state);
+        if from == AefState::FetchingKey {
+            // The answer may carry what the CCF held before it revoked.
+            let r = self.records.entry(invoker.to_owned()).or_default();
+            r.state = state;
+            r.stale_fetch = true;
+        }
     }
 
     fn check_handshake(
@@ -2168,6 +2200,11 @@ mod tests {
         w.pump(); // KeyValid
         w.aef_in(AefInput::CheckAuthentication { req: req.clone() }); // KeyValid x Check
         w.aef_in(AefInput::Revoke { invoker: id.clone() }); // KeyValid x Revoke
+        w.aef_in(AefInput::Revoke { invoker: id.clone() }); // NoKey x Revoke (below the table)
+        w.aef_in(AefInput::CheckAuthentication { req: req.clone() });
+        w.aef_in(AefInput::Revoke { invoker: id.clone() }); // FetchingKey x Revoke (below the table)
+        w.pump(); // the answer to the fetch sent before the revocation is discarded
+        assert_eq!(w.aef.state(&id), AefState::NoKey);
         w.aef_in(AefInput::CheckAuthentication { req: req.clone() });
         w.pump();
         w.now += SimDuration::from_secs(100);
