@@ -49,7 +49,7 @@ use serde_json::json;
 use crate::check::{AuditEvent, RunAudit};
 use crate::engine::Sim;
 use crate::engine::{Limits, SimDuration, SimTime, StopReason, TraceSink};
-use crate::metrics::csv::{self, RECORDS_HEADER, RowContext, summary, write_records};
+use crate::metrics::csv::{self, RowContext, summary, write_records};
 use crate::metrics::plot::{self, Series};
 use crate::metrics::{Outcome, Record};
 use crate::scenario::{CapifSpec, Scenario, ScenarioError, load_experiment};
@@ -210,7 +210,7 @@ pub fn run_seed_audited(
     }
     let result = SeedResult {
         seed,
-        records: std::mem::take(&mut sim.world.records),
+        records: sim.world.take_records(),
         events,
         sim_end,
         stop,
@@ -362,18 +362,7 @@ fn write_outputs(
 ) -> Result<(), RunError> {
     let exp = &scn.experiment;
     let commit = git_commit(scn.experiment_path.parent().unwrap_or(Path::new(".")));
-    let ctx = RowContext {
-        scenario_hash: &scn.hash,
-        commit: &commit,
-    };
-    let mut rows = String::from(RECORDS_HEADER);
-    for r in runs {
-        write_records(&mut rows, &ctx, r.seed, &r.records);
-    }
-    write_atomic(&dir.join("records.csv"), rows.as_bytes())?;
-    let by_seed: Vec<(u64, Vec<Record>)> = runs.iter().map(|r| (r.seed, r.records.clone())).collect();
-    write_atomic(&dir.join("summary.csv"), summary(&ctx, &by_seed).as_bytes())?;
-
+    write_tables(&RowContext::run(&exp.name), dir, runs)?;
     write_point_outputs(scn, dir, runs)?;
 
     let manifest = json!({
@@ -400,6 +389,18 @@ fn write_outputs(
     });
     let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
     write_atomic(&dir.join("manifest.json"), text.as_bytes())
+}
+
+/// `records.csv` and `summary.csv` of one set of seeds, each row prefixed with the context
+/// columns of `ctx`.
+pub(crate) fn write_tables(ctx: &RowContext, dir: &Path, runs: &[SeedResult]) -> Result<(), RunError> {
+    let mut rows = csv::records_header(ctx);
+    for r in runs {
+        write_records(&mut rows, ctx, r.seed, &r.records);
+    }
+    write_atomic(&dir.join("records.csv"), rows.as_bytes())?;
+    let by_seed: Vec<(u64, &[Record])> = runs.iter().map(|r| (r.seed, r.records.as_slice())).collect();
+    write_atomic(&dir.join("summary.csv"), summary(ctx, &by_seed).as_bytes())
 }
 
 /// The plots (and CAPIF CSVs) of one set of seeds, as a single run writes them: used for each
@@ -706,10 +707,13 @@ mod tests {
         let end_ns = (end_s * 1e9) as u64;
         Record {
             procedure,
+            flow: "flow".to_string(),
             variant: variant.to_string(),
+            result: String::new(),
+            cause: String::new(),
             initiator: initiator.to_string(),
             responder: responder.to_string(),
-            via: "flow".to_string(),
+            via: String::new(),
             start_ns: end_ns.saturating_sub(30_000_000),
             end_ns,
             outcome: Outcome::Ok,

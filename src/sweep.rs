@@ -273,9 +273,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::metrics::csv::{RECORDS_HEADER, RowContext, SUMMARY_HEADER, field, summary, write_records};
+use crate::metrics::Outcome;
+use crate::metrics::csv::{RowContext, field};
 use crate::metrics::plot;
-use crate::metrics::{Outcome, Record};
 use crate::run::{RunError, RunOptions, SeedResult, git_commit, run_seed, write_atomic};
 
 /// The folder of point `index` inside a results folder.
@@ -315,6 +315,7 @@ fn point_json(p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> St
         "experiment": p.scenario.experiment.name,
         "labels": p.labels.iter().map(|(n, v)| json!([n, v])).collect::<Vec<_>>(),
         "scenario_hash": p.scenario.hash,
+        "git_commit": git_commit(p.scenario.experiment_path.parent().unwrap_or(Path::new("."))),
         "seeds": seeds,
         "events": runs.iter().map(|r| r.events).collect::<Vec<_>>(),
         "records": runs.iter().map(|r| r.records.len()).collect::<Vec<_>>(),
@@ -485,18 +486,8 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
 fn write_point(dir: &Path, p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> Result<(), RunError> {
     let pd = point_dir(dir, p.index);
     fs::create_dir_all(&pd).map_err(io_err(&pd))?;
-    let commit = git_commit(p.scenario.experiment_path.parent().unwrap_or(Path::new(".")));
-    let ctx = RowContext {
-        scenario_hash: &p.scenario.hash,
-        commit: &commit,
-    };
-    let mut rows = String::from(RECORDS_HEADER);
-    for r in runs {
-        write_records(&mut rows, &ctx, r.seed, &r.records);
-    }
-    write_atomic(&pd.join("records.csv"), rows.as_bytes())?;
-    let by_seed: Vec<(u64, Vec<Record>)> = runs.iter().map(|r| (r.seed, r.records.clone())).collect();
-    write_atomic(&pd.join("summary.csv"), summary(&ctx, &by_seed).as_bytes())?;
+    let ctx = RowContext::point(&p.scenario.experiment.name, p.index, &p.labels);
+    crate::run::write_tables(&ctx, &pd, runs)?;
     // The point's own plots (latency CDFs, outcomes, CAPIF timelines and tables).
     crate::run::write_point_outputs(&p.scenario, &pd, runs)?;
     write_atomic(&pd.join("point.json"), point_json(p, total, seeds, runs).as_bytes())
@@ -601,33 +592,26 @@ fn read_points(dir: &Path) -> Result<Vec<PointFiles>, RunError> {
 }
 
 /// Writes the top-level files of a sweep from its point folders: `points.csv`, `records.csv`
-/// and `summary.csv` (each row prefixed with its point and axis values), box plots of the
+/// and `summary.csv` (the point files' rows, which carry their point and axis values), box plots of the
 /// latency per point for each procedure, and the outcome breakdown per point. Everything is a
 /// function of the point folders only, so a merged sharded run gives the same bytes.
 pub fn aggregate(dir: &Path) -> Result<(), RunError> {
     let points = read_points(dir)?;
     let axes: Vec<String> = points[0].labels.iter().map(|(n, _)| n.clone()).collect();
     let axis_header: String = axes.iter().map(|a| format!(",{}", field(a))).collect();
-    let prefix = |p: &PointFiles| -> String {
-        let vals: String = p.labels.iter().map(|(_, v)| format!(",{}", field(v))).collect();
-        format!("{}{vals},", p.index)
-    };
     let mut points_csv = format!("point{axis_header}\n");
-    let mut records = format!("point{axis_header},{RECORDS_HEADER}");
-    let mut summ = format!("point{axis_header},{SUMMARY_HEADER}");
+    // The point files' rows already carry the experiment, point and axis columns.
+    let header_of = |text: &str| text.lines().next().unwrap_or_default().to_string();
+    let mut records = header_of(&points[0].records) + "\n";
+    let mut summ = header_of(&points[0].summary) + "\n";
     for p in &points {
-        let pre = prefix(p);
-        points_csv.push_str(pre.trim_end_matches(','));
-        points_csv.push('\n');
-        for line in p.records.lines().skip(1) {
-            records.push_str(&pre);
-            records.push_str(line);
-            records.push('\n');
-        }
-        for line in p.summary.lines().skip(1) {
-            summ.push_str(&pre);
-            summ.push_str(line);
-            summ.push('\n');
+        let vals: String = p.labels.iter().map(|(_, v)| format!(",{}", field(v))).collect();
+        points_csv.push_str(&format!("{}{vals}\n", p.index));
+        for (text, out) in [(&p.records, &mut records), (&p.summary, &mut summ)] {
+            for line in text.lines().skip(1) {
+                out.push_str(line);
+                out.push('\n');
+            }
         }
     }
     write_atomic(&dir.join("points.csv"), points_csv.as_bytes())?;
@@ -641,14 +625,17 @@ pub fn aggregate(dir: &Path) -> Result<(), RunError> {
     let mut bars = Vec::new();
     for p in &points {
         let rows = parse_csv(&p.records);
+        let Some(header) = rows.first() else { continue };
+        let col = |name: &str| header.iter().position(|h| h == name).unwrap_or(usize::MAX);
+        let (c_proc, c_out, c_lat) = (col("procedure"), col("outcome"), col("latency_ms"));
         let mut by_proc: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         let mut outcomes: BTreeMap<String, u64> = BTreeMap::new();
-        for r in rows.iter().skip(1).filter(|r| r.len() >= 12) {
-            *outcomes.entry(r[11].clone()).or_default() += 1;
-            if Outcome::parse(&r[11]) == Some(Outcome::Ok)
-                && let Ok(x) = r[10].parse::<f64>()
+        for r in rows.iter().skip(1).filter(|r| r.len() == header.len()) {
+            *outcomes.entry(r[c_out].clone()).or_default() += 1;
+            if Outcome::parse(&r[c_out]) == Some(Outcome::Ok)
+                && let Ok(x) = r[c_lat].parse::<f64>()
             {
-                by_proc.entry(r[3].clone()).or_default().push(x);
+                by_proc.entry(r[c_proc].clone()).or_default().push(x);
             }
         }
         for (proc_, v) in by_proc {

@@ -104,8 +104,10 @@ pub struct SimWorld {
     flows: Vec<Flow>,
     node_rng: Vec<SimRng>,
     outstanding: BTreeMap<(ConnId, u32), Outstanding>,
-    /// Records of completed procedures, in completion order.
+    /// Records of completed procedures, in completion order (warm-up not yet applied: see
+    /// [`SimWorld::take_records`]).
     pub records: Vec<Record>,
+    /// Records of procedures that began before this are left out, whatever their kind.
     warmup: SimTime,
     /// The N32 actors, if the workload has N32 flows.
     n32: Option<n32::N32Plane>,
@@ -124,6 +126,15 @@ fn body_of(n: u32) -> String {
 }
 
 impl SimWorld {
+    /// The records of the run, in completion order, without those whose procedure began
+    /// before the warm-up ended: one rule for every record type.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        let warmup = self.warmup.as_nanos();
+        let mut records = std::mem::take(&mut self.records);
+        records.retain(|r| r.start_ns >= warmup);
+        records
+    }
+
     /// Builds the world for one seed.
     pub fn build(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Result<SimWorld, BuildError> {
         let topo = Topology::build(topo_spec, seed)?;
@@ -201,12 +212,11 @@ impl SimWorld {
         let n32 = if n32_flows.is_empty() {
             None
         } else {
-            let plane = n32::N32Plane::build(&mut net, &exp.n32, &n32_flows, seed, warmup).map_err(|message| {
-                BuildError::Workload {
+            let plane =
+                n32::N32Plane::build(&mut net, &exp.n32, &n32_flows, seed).map_err(|message| BuildError::Workload {
                     index: n32_flows[0].0,
                     message,
-                }
-            })?;
+                })?;
             for n in plane.nodes() {
                 n32_nodes[n as usize] = true;
             }
@@ -216,12 +226,13 @@ impl SimWorld {
         let capif = if capif_flows.is_empty() {
             None
         } else {
-            let plane = capif::CapifPlane::build(&mut net, topo_spec, &exp.capif, &capif_flows, seed, warmup).map_err(
-                |message| BuildError::Workload {
-                    index: capif_flows[0].0,
-                    message,
-                },
-            )?;
+            let plane =
+                capif::CapifPlane::build(&mut net, topo_spec, &exp.capif, &capif_flows, seed).map_err(|message| {
+                    BuildError::Workload {
+                        index: capif_flows[0].0,
+                        message,
+                    }
+                })?;
             for n in plane.nodes() {
                 capif_nodes[n as usize] = true;
             }
@@ -301,14 +312,14 @@ impl SimWorld {
 
     fn record(&mut self, key: (ConnId, u32), end: SimTime, outcome: Outcome, status: u16, response_bytes: u32) {
         let Some(o) = self.outstanding.remove(&key) else { return };
-        if o.start < self.warmup {
-            return;
-        }
         let f = &self.flows[o.flow as usize];
         let topo = &self.net.topo;
         self.records.push(Record {
             procedure: "http_request",
-            variant: f.label.clone(),
+            flow: f.label.clone(),
+            variant: String::new(),
+            result: String::new(),
+            cause: String::new(),
             initiator: topo.name(f.client).to_string(),
             responder: topo.name(f.server).to_string(),
             via: f.via.map(|v| topo.name(v).to_string()).unwrap_or_default(),

@@ -1,5 +1,6 @@
-//! CSV output: one row per record, and a per-variant summary. Every row carries the seed,
-//! the scenario hash and the git commit; columns carry their units.
+//! CSV output: one row per record (long format: every column says what the row is), and a
+//! per-(flow, procedure, variant) summary. Columns carry their units; the scenario hash and
+//! the commit are in the manifest, once.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -16,34 +17,80 @@ pub fn field(s: &str) -> String {
     }
 }
 
-/// Identifies the run a row belongs to.
-#[derive(Clone, Debug)]
-pub struct RowContext<'a> {
-    pub scenario_hash: &'a str,
-    pub commit: &'a str,
+/// Says what run a row belongs to: the experiment's name and, in a sweep, the point's index
+/// and axis values (one column each, named after the axis). The scenario hash and the git
+/// commit are in `manifest.json` (and each point's `point.json`), once, not on every row.
+#[derive(Clone, Debug, Default)]
+pub struct RowContext {
+    /// The values of the context columns of every row, comma-terminated.
+    prefix: String,
+    /// The matching header columns, comma-terminated.
+    header: String,
 }
 
-pub const RECORDS_HEADER: &str = "seed,scenario_hash,commit,procedure,variant,initiator,responder,via,start_ns,end_ns,latency_ms,outcome,status,new_connection,bytes,round_trips,overhead_bytes\n";
+impl RowContext {
+    /// The rows of a run that is not part of a sweep: `experiment`.
+    pub fn run(experiment: &str) -> RowContext {
+        RowContext {
+            prefix: format!("{},", field(experiment)),
+            header: "experiment,".into(),
+        }
+    }
+
+    /// The rows of sweep point `point` with its `(axis, value)` labels: `experiment`,
+    /// `point`, then one column per axis.
+    pub fn point(experiment: &str, point: usize, labels: &[(String, String)]) -> RowContext {
+        let mut prefix = format!("{},{point},", field(experiment));
+        let mut header = String::from("experiment,point,");
+        for (axis, value) in labels {
+            let _ = write!(prefix, "{},", field(value));
+            let _ = write!(header, "{},", field(axis));
+        }
+        RowContext { prefix, header }
+    }
+
+    /// The context columns, comma-terminated, for a header.
+    pub fn header(&self) -> &str {
+        &self.header
+    }
+
+    /// The same columns' values, comma-terminated.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+}
+
+/// The columns of `records.csv` after the [`RowContext`] ones. `latency_ms` is end minus
+/// start; for an `unfinished` procedure the end is the time the run stopped, so it is its age.
+/// `new_connection` is 0 or 1.
+pub const RECORDS_COLUMNS: &str = "seed,flow,procedure,variant,outcome,result,cause,status,initiator,responder,via,start_ns,end_ns,latency_ms,new_connection,bytes,round_trips,overhead_bytes";
+
+/// The header of a `records.csv` with the context columns of `ctx`.
+pub fn records_header(ctx: &RowContext) -> String {
+    format!("{}{RECORDS_COLUMNS}\n", ctx.header)
+}
 
 /// Appends the rows of one seed's records.
-pub fn write_records(out: &mut String, ctx: &RowContext<'_>, seed: u64, records: &[Record]) {
+pub fn write_records(out: &mut String, ctx: &RowContext, seed: u64, records: &[Record]) {
     for r in records {
         let _ = writeln!(
             out,
-            "{seed},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{},{},{}",
-            ctx.scenario_hash,
-            field(ctx.commit),
+            "{}{seed},{},{},{},{},{},{},{},{},{},{},{},{},{:.6},{},{},{},{}",
+            ctx.prefix,
+            field(&r.flow),
             r.procedure,
             field(&r.variant),
+            r.outcome.as_str(),
+            field(&r.result),
+            field(&r.cause),
+            r.status,
             field(&r.initiator),
             field(&r.responder),
             field(&r.via),
             r.start_ns,
             r.end_ns,
             r.latency_ms(),
-            r.outcome.as_str(),
-            r.status,
-            r.new_connection,
+            u8::from(r.new_connection),
             r.bytes,
             r.round_trips,
             r.overhead_bytes
@@ -51,14 +98,19 @@ pub fn write_records(out: &mut String, ctx: &RowContext<'_>, seed: u64, records:
     }
 }
 
-/// Header of `summary.csv`.
-pub const SUMMARY_HEADER: &str = "scenario_hash,commit,procedure,variant,seeds,count,ok,error,refused,unreachable,timeout,latency_ms_mean,latency_ms_p50,latency_ms_p90,latency_ms_p99,latency_ms_min,latency_ms_max,latency_ms_mean_ci95_low,latency_ms_mean_ci95_high,failure_rate,failure_rate_ci95_low,failure_rate_ci95_high\n";
+/// The columns of `summary.csv` after the [`RowContext`] ones.
+pub const SUMMARY_COLUMNS: &str = "flow,procedure,variant,seeds,count,ok,error,refused,unreachable,timeout,unfinished,latency_ms_mean,latency_ms_p50,latency_ms_p90,latency_ms_p99,latency_ms_min,latency_ms_max,latency_ms_mean_ci95_low,latency_ms_mean_ci95_high,failure_rate,failure_rate_ci95_low,failure_rate_ci95_high";
+
+/// The header of a `summary.csv` with the context columns of `ctx`.
+pub fn summary_header(ctx: &RowContext) -> String {
+    format!("{}{SUMMARY_COLUMNS}\n", ctx.header)
+}
 
 /// Above this many successful samples in a group, quantiles come from a [`LogHistogram`]
 /// (1% buckets) instead of sorting every sample.
 pub const EXACT_QUANTILES_UP_TO: usize = 1_000_000;
 
-/// One (procedure, variant) group of a summary: outcome counts, latencies of the successful
+/// One (flow, procedure, variant) group of a summary: outcome counts, latencies of the successful
 /// runs (exact up to [`EXACT_QUANTILES_UP_TO`], then a histogram) and per-seed means.
 #[derive(Default)]
 pub struct Group {
@@ -93,20 +145,21 @@ impl Group {
         self.outcomes.values().sum()
     }
 
-    /// The outcome counts as `count,ok,error,refused,unreachable,timeout`.
+    /// The outcome counts as `count,ok,error,refused,unreachable,timeout,unfinished`.
     pub fn counts_csv(&self) -> String {
         format!(
-            "{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{}",
             self.total(),
             self.count(Outcome::Ok),
             self.count(Outcome::Error),
             self.count(Outcome::Refused),
             self.count(Outcome::Unreachable),
-            self.count(Outcome::Timeout)
+            self.count(Outcome::Timeout),
+            self.count(Outcome::Unfinished)
         )
     }
 
-    /// The statistics columns (see [`SUMMARY_HEADER`], from `latency_ms_mean` on).
+    /// The statistics columns (see [`SUMMARY_COLUMNS`], from `latency_ms_mean` on).
     pub fn stats(&mut self) -> String {
         let g = self;
         let s = match &g.hist {
@@ -150,35 +203,28 @@ fn add_sample(g: &mut Group, seed: u64, outcome: Outcome, x: f64) {
     }
 }
 
-/// `summary.csv`: per (procedure, variant) over all seeds: counts by outcome, latency
+/// `summary.csv`: per (flow, procedure, variant) over all seeds: counts by outcome, latency
 /// statistics of the successful ones with the 95% interval of the mean across seeds, and the
-/// failure rate with its Wilson interval (see [`SUMMARY_HEADER`]).
-pub fn summary(ctx: &RowContext<'_>, runs: &[(u64, Vec<Record>)]) -> String {
-    let mut groups: BTreeMap<(&str, &str), Group> = BTreeMap::new();
+/// failure rate (every outcome but `ok`, `unfinished` included, over all outcomes of the
+/// group) with its Wilson interval (see [`SUMMARY_COLUMNS`]).
+pub fn summary(ctx: &RowContext, runs: &[(u64, &[Record])]) -> String {
+    let mut groups: BTreeMap<(&str, &str, &str), Group> = BTreeMap::new();
     for (seed, records) in runs {
-        for r in records {
-            add(groups.entry((r.procedure, r.variant.as_str())).or_default(), *seed, r);
+        for r in records.iter() {
+            let key = (r.flow.as_str(), r.procedure, r.variant.as_str());
+            add(groups.entry(key).or_default(), *seed, r);
         }
     }
-    let mut out = String::from(SUMMARY_HEADER);
-    for ((procedure, variant), mut g) in groups {
-        let n = |o| g.outcomes.get(&o).copied().unwrap_or(0);
-        let total: usize = g.outcomes.values().sum();
-        let counts = format!(
-            "{total},{},{},{},{},{}",
-            n(Outcome::Ok),
-            n(Outcome::Error),
-            n(Outcome::Refused),
-            n(Outcome::Unreachable),
-            n(Outcome::Timeout)
-        );
+    let mut out = summary_header(ctx);
+    for ((flow, procedure, variant), mut g) in groups {
         let _ = writeln!(
             out,
-            "{},{},{procedure},{},{},{counts},{}",
-            ctx.scenario_hash,
-            field(ctx.commit),
+            "{}{},{procedure},{},{},{},{}",
+            ctx.prefix,
+            field(flow),
             field(variant),
             runs.len(),
+            g.counts_csv(),
             group_stats(&mut g)
         );
     }
@@ -204,7 +250,7 @@ pub fn exposure(runs: &[&[Record]]) -> String {
                 r.variant.as_str(),
                 r.initiator.as_str(),
                 r.responder.as_str(),
-                r.via.as_str(),
+                r.flow.as_str(),
             ))
             .or_default() += 1;
     }
@@ -257,16 +303,19 @@ mod tests {
         variant: &str,
         initiator: &str,
         responder: &str,
-        via: &str,
+        flow: &str,
         start_s: f64,
     ) -> Record {
         let start_ns = (start_s * 1e9) as u64;
         Record {
             procedure,
+            flow: flow.to_string(),
             variant: variant.to_string(),
+            result: String::new(),
+            cause: String::new(),
             initiator: initiator.to_string(),
             responder: responder.to_string(),
-            via: via.to_string(),
+            via: String::new(),
             start_ns,
             end_ns: start_ns + 1_000_000,
             outcome: Outcome::Ok,

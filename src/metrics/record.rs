@@ -16,6 +16,9 @@ pub enum Outcome {
     Unreachable,
     /// No answer before the procedure's timeout.
     Timeout,
+    /// Began but had not ended when the run stopped (censored): `end_ns` is the stop time,
+    /// so the latency column is the procedure's age. Counts as a failure in failure rates.
+    Unfinished,
 }
 
 impl Outcome {
@@ -26,6 +29,7 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::Unreachable => "unreachable",
             Outcome::Timeout => "timeout",
+            Outcome::Unfinished => "unfinished",
         }
     }
 
@@ -37,6 +41,7 @@ impl Outcome {
             "refused" => Outcome::Refused,
             "unreachable" => Outcome::Unreachable,
             "timeout" => Outcome::Timeout,
+            "unfinished" => Outcome::Unfinished,
             _ => return None,
         })
     }
@@ -47,14 +52,27 @@ impl Outcome {
 pub struct Record {
     /// The procedure, e.g. `http_request`.
     pub procedure: &'static str,
-    /// The flow or variant label (plots group by it).
+    /// The workload flow the procedure belongs to (its `name`), "" if it serves no one flow
+    /// (a CCF's requests).
+    pub flow: String,
+    /// The alternative the procedure ran under, known when it began: the CAPIF security
+    /// method, the recovery strategy, the exposed item; "" when the flow alone says it.
+    /// Never the failure cause.
     pub variant: String,
+    /// What a successful procedure settled on, when that is its point: the security
+    /// capability an N32-c handshake agreed, the method a CAPIF negotiation selected; "" if
+    /// none or not `ok`.
+    pub result: String,
+    /// Why it did not end `ok` (an N32-f error type, a ProblemDetails cause, a TLS alert),
+    /// "" if none.
+    pub cause: String,
     pub initiator: String,
     pub responder: String,
     /// The proxy tunnelled through, "" if none.
     pub via: String,
     pub start_ns: u64,
     pub end_ns: u64,
+    /// How it ended.
     pub outcome: Outcome,
     /// HTTP status seen by the initiator (0 if none).
     pub status: u16,

@@ -343,7 +343,6 @@ pub struct CapifChecks {
 pub struct CapifPlane {
     spec: CapifSpec,
     seed: u64,
-    warmup: SimTime,
     flows: Vec<Flow>,
     invokers: Vec<InvokerActor>,
     by_node: BTreeMap<NodeId, u32>,
@@ -434,14 +433,14 @@ fn restart_timer<K: Ord>(
     timers.insert(key, id);
 }
 
-/// A record of the plane (no connection, byte or protection counts).
+/// A record of the plane (no connection, byte or protection counts, no cause).
 #[allow(clippy::too_many_arguments)]
 fn plane_record(
     procedure: &'static str,
     variant: String,
     initiator: String,
     responder: String,
-    via: String,
+    flow: String,
     start: SimTime,
     end: SimTime,
     outcome: Outcome,
@@ -450,10 +449,13 @@ fn plane_record(
 ) -> Record {
     Record {
         procedure,
+        flow,
         variant,
+        result: String::new(),
+        cause: String::new(),
         initiator,
         responder,
-        via,
+        via: String::new(),
         start_ns: start.as_nanos(),
         end_ns: end.as_nanos(),
         outcome,
@@ -510,7 +512,6 @@ impl CapifPlane {
         spec: &CapifSpec,
         flows: &[(usize, &CapifFlowSpec)],
         seed: u64,
-        warmup: SimTime,
     ) -> BuildResult<CapifPlane> {
         let node = |net: &Network, name: &str, field: &str| {
             net.topo
@@ -820,7 +821,6 @@ impl CapifPlane {
         Ok(CapifPlane {
             spec: spec.clone(),
             seed,
-            warmup,
             flows: plan_flows,
             invokers,
             by_node,
@@ -1294,16 +1294,29 @@ impl CapifPlane {
             (S::Authenticating, S::MethodSelected | S::Onboarded) => ("capif_authentication", false),
             _ => return,
         };
+        // Authentication runs under the selected method (the variant); a negotiation's
+        // method is what it settles on (its result); onboarding comes before any method.
+        let (variant, result) = match (procedure, ok) {
+            ("capif_authentication", _) => (method, String::new()),
+            ("capif_negotiation", true) => (String::new(), method),
+            _ => (String::new(), String::new()),
+        };
         self.record(
             net,
             i,
             procedure,
-            method,
+            variant,
             now,
-            if ok { Outcome::Ok } else { Outcome::Error },
-            0,
+            if ok {
+                (Outcome::Ok, 0, "")
+            } else {
+                (Outcome::Error, 0, "")
+            },
             records,
         );
+        if let Some(r) = records.last_mut().filter(|r| r.procedure == procedure) {
+            r.result = result;
+        }
         let a = &mut self.invokers[i as usize];
         if ok {
             a.failures = 0;
@@ -1328,20 +1341,16 @@ impl CapifPlane {
         procedure: &'static str,
         variant: String,
         end: SimTime,
-        outcome: Outcome,
-        status: u16,
+        (outcome, status, cause): (Outcome, u16, &str),
         records: &mut Vec<Record>,
     ) {
         let a = &self.invokers[i as usize];
-        if a.phase_start < self.warmup {
-            return;
-        }
         let f = &self.flows[a.flow as usize];
         let responder = match procedure {
             "capif_authentication" | "capif_invocation" => f.aef,
             _ => f.ccf,
         };
-        records.push(plane_record(
+        let mut r = plane_record(
             procedure,
             variant,
             a.name.clone(),
@@ -1352,7 +1361,9 @@ impl CapifPlane {
             outcome,
             status,
             0,
-        ));
+        );
+        r.cause = cause.to_string();
+        records.push(r);
     }
 
     /// Moves invoker `i` towards invoking when nothing is outstanding.
@@ -1548,9 +1559,6 @@ impl CapifPlane {
     }
 
     fn exposure(&self, net: &Network, i: u32, method: &SecurityMethod, now: SimTime, records: &mut Vec<Record>) {
-        if now < self.warmup {
-            return;
-        }
         let a = &self.invokers[i as usize];
         let f = &self.flows[a.flow as usize];
         let plan = self.plan_for(net, f, method.clone());
@@ -1705,14 +1713,23 @@ impl CapifPlane {
         if alert == "close_notify" {
             // The AEF closed the session (key expiry with CloseSessions, revocation).
             if invoking {
-                self.record(net, i, "capif_invocation", m, now, Outcome::Error, 0, records);
+                self.record(net, i, "capif_invocation", m, now, (Outcome::Error, 0, alert), records);
             }
             self.feed(net, ctx, i, InvokerInput::SessionClosed, records);
             self.advance(net, ctx, i, records);
             return;
         }
         if invoking {
-            self.record(net, i, "capif_invocation", m, now, Outcome::Refused, 0, records);
+            let alert = if alert.is_empty() { "handshake_failure" } else { alert };
+            self.record(
+                net,
+                i,
+                "capif_invocation",
+                m,
+                now,
+                (Outcome::Refused, 0, alert),
+                records,
+            );
         }
         self.feed(net, ctx, i, InvokerInput::TlsFailed, records);
         let reaction = AefReaction::TlsAlert(if alert.is_empty() { "handshake_failure" } else { alert });
@@ -1905,14 +1922,18 @@ impl CapifPlane {
         let a = &self.invokers[i as usize];
         let method = a.m.method().cloned();
         let outcome = if status < 300 { Outcome::Ok } else { Outcome::Refused };
+        // A refusal's cause: ProblemDetails `cause`, or the OAuth `error` (RFC 6750).
+        let cause = match status {
+            ..300 => "",
+            _ => value["cause"].as_str().or(value["error"].as_str()).unwrap_or_default(),
+        };
         self.record(
             net,
             i,
             "capif_invocation",
             method_label(method.as_ref()),
             now,
-            outcome,
-            status,
+            (outcome, status, cause),
             records,
         );
         self.feed(
@@ -1939,21 +1960,19 @@ impl CapifPlane {
                     self.proc_end(ctx, "capif_recovery", key, "ok");
                 }
                 let a = &mut self.invokers[i as usize];
-                if s.since >= self.warmup {
-                    let f = &self.flows[a.flow as usize];
-                    records.push(plane_record(
-                        "capif_recovery",
-                        strategy_label(self.strategy),
-                        a.name.clone(),
-                        net.topo.name(f.aef).to_string(),
-                        f.label.clone(),
-                        s.first.unwrap_or(s.since),
-                        now,
-                        Outcome::Ok,
-                        0,
-                        s.extra,
-                    ));
-                }
+                let f = &self.flows[a.flow as usize];
+                records.push(plane_record(
+                    "capif_recovery",
+                    strategy_label(self.strategy),
+                    a.name.clone(),
+                    net.topo.name(f.aef).to_string(),
+                    f.label.clone(),
+                    s.first.unwrap_or(s.since),
+                    now,
+                    Outcome::Ok,
+                    0,
+                    s.extra,
+                ));
             }
             let a = &mut self.invokers[i as usize];
             if a.in_session >= self.per_session {
@@ -2132,20 +2151,18 @@ impl CapifPlane {
                 self.publish_change(net, ctx, &p.aef_id, &methods, &desc.api_name);
             }
             let now = ctx.now();
-            if now >= self.warmup {
-                records.push(plane_record(
-                    "ccf_request",
-                    "publish".into(),
-                    client_name.clone(),
-                    net.topo.name(node).to_string(),
-                    String::new(),
-                    now,
-                    now,
-                    Outcome::Ok,
-                    200,
-                    0,
-                ));
-            }
+            records.push(plane_record(
+                "ccf_request",
+                "publish".into(),
+                client_name.clone(),
+                net.topo.name(node).to_string(),
+                String::new(),
+                now,
+                now,
+                Outcome::Ok,
+                200,
+                0,
+            ));
             net.respond(
                 ctx,
                 conn,
@@ -2385,20 +2402,18 @@ impl CapifPlane {
                 net.respond_after(ctx, conn, stream, rsp, delay);
             }
         }
-        if now >= self.warmup {
-            records.push(plane_record(
-                "ccf_request",
-                op.to_string(),
-                net.topo.name(client).to_string(),
-                net.topo.name(node).to_string(),
-                String::new(),
-                now,
-                now + delay,
-                if status < 400 { Outcome::Ok } else { Outcome::Error },
-                status,
-                0,
-            ));
-        }
+        records.push(plane_record(
+            "ccf_request",
+            op.to_string(),
+            net.topo.name(client).to_string(),
+            net.topo.name(node).to_string(),
+            String::new(),
+            now,
+            now + delay,
+            if status < 400 { Outcome::Ok } else { Outcome::Error },
+            status,
+            0,
+        ));
     }
 
     // -----------------------------------------------------------------------------------------
@@ -2678,20 +2693,18 @@ impl CapifPlane {
                 let now = ctx.now();
                 let aef = net.conn(conn).client;
                 self.audit_sent(net, ctx, inv, from, aef, schema, &body, &[]);
-                if now >= self.warmup {
-                    records.push(plane_record(
-                        "ccf_request",
-                        "security_info_relay".into(),
-                        net.topo.name(net.conn(conn).client).to_string(),
-                        net.topo.name(from).to_string(),
-                        String::new(),
-                        now,
-                        now,
-                        if status < 400 { Outcome::Ok } else { Outcome::Error },
-                        status,
-                        0,
-                    ));
-                }
+                records.push(plane_record(
+                    "ccf_request",
+                    "security_info_relay".into(),
+                    net.topo.name(net.conn(conn).client).to_string(),
+                    net.topo.name(from).to_string(),
+                    String::new(),
+                    now,
+                    now,
+                    if status < 400 { Outcome::Ok } else { Outcome::Error },
+                    status,
+                    0,
+                ));
                 net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
             }
         }

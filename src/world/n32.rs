@@ -227,7 +227,6 @@ pub struct N32Plane {
     pub injected: Vec<(u64, prins::N32fErrorType)>,
     /// Faults the p-SEPPs detected: (message id, reported type), from their n32f-error.
     pub detected: Vec<(u64, prins::N32fErrorType)>,
-    warmup: SimTime,
     /// The audit trail for the invariant checker ([`crate::check`]).
     pub audit: crate::check::Audit,
     /// cNF requests begun (their keys in the audit trail).
@@ -248,7 +247,6 @@ impl N32Plane {
         spec: &N32Spec,
         flows: &[(usize, &N32FlowSpec)],
         seed: u64,
-        warmup: SimTime,
     ) -> BuildResult<N32Plane> {
         let id = |index: usize, name: &str| {
             net.topo
@@ -338,7 +336,6 @@ impl N32Plane {
             message_ids: 0,
             injected: Vec::new(),
             detected: Vec::new(),
-            warmup,
             audit: Default::default(),
             procs: 0,
         })
@@ -1012,7 +1009,10 @@ impl N32Plane {
                 let t = format!("{:?}", fault.n32f_error_type);
                 records.push(Record {
                     procedure: "n32f_error",
-                    variant: t.clone(),
+                    flow: String::new(),
+                    variant: String::new(),
+                    result: String::new(),
+                    cause: t.clone(),
                     initiator: net.topo.name(psepp).to_string(),
                     responder: String::new(),
                     via: String::new(),
@@ -1179,17 +1179,13 @@ impl N32Plane {
                 outcome: outcome.as_str().into(),
             });
         }
-        if start < self.warmup {
-            return;
-        }
         let f = &self.flows[flow as usize];
         records.push(Record {
             procedure: "cnf_request",
-            variant: if cause.is_empty() {
-                f.label.clone()
-            } else {
-                format!("{} [{cause}]", f.label)
-            },
+            flow: f.label.clone(),
+            variant: String::new(),
+            result: String::new(),
+            cause,
             initiator: net.topo.name(f.cnf).to_string(),
             responder: net.topo.name(f.pnf).to_string(),
             via: f.n32c_via.map(|v| net.topo.name(v).to_string()).unwrap_or_default(),
@@ -1370,7 +1366,10 @@ impl N32Plane {
         let plain_total = plain_bytes + opened.as_ref().map_or(0, |u| u.message.body.to_string().len() + 40);
         records.push(Record {
             procedure: "n32f_message",
+            flow: String::new(),
             variant: "PRINS".into(),
+            result: String::new(),
+            cause: String::new(),
             initiator: net.topo.name(link.0).to_string(),
             responder: net.topo.name(link.1).to_string(),
             via: String::new(),
@@ -2106,19 +2105,24 @@ impl N32Plane {
         flow: u32,
         start: SimTime,
         end: SimTime,
-        variant: &str,
+        detail: &str,
         outcome: Outcome,
         status: u16,
         bytes: u64,
         records: &mut Vec<Record>,
     ) {
-        if start < self.warmup {
-            return;
-        }
         let f = &self.flows[flow as usize];
+        // A success's detail is the agreed capability, a failure's its cause.
+        let (result, cause) = match outcome {
+            Outcome::Ok => (detail.to_string(), String::new()),
+            _ => (String::new(), detail.to_string()),
+        };
         records.push(Record {
             procedure: "n32_handshake",
-            variant: format!("{} [{variant}]", f.label),
+            flow: f.label.clone(),
+            variant: String::new(),
+            result,
+            cause,
             initiator: net.topo.name(link.0).to_string(),
             responder: net.topo.name(link.1).to_string(),
             via: f.n32c_via.map(|v| net.topo.name(v).to_string()).unwrap_or_default(),

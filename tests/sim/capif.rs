@@ -478,7 +478,7 @@ fn every_interconnection_alternative_runs_and_exposes_only_what_its_plan_says() 
             let invoked = world
                 .records
                 .iter()
-                .any(|r| r.via == flow && r.procedure == "capif_invocation" && ok(r));
+                .any(|r| r.flow == flow && r.procedure == "capif_invocation" && ok(r));
             assert!(invoked, "{alt}: {flow} never invoked");
             let plan = interconnection::plan(
                 &knobs,
@@ -497,7 +497,7 @@ fn every_interconnection_alternative_runs_and_exposes_only_what_its_plan_says() 
             let got: BTreeSet<String> = world
                 .records
                 .iter()
-                .filter(|r| r.procedure == "capif_exposure" && r.via == flow)
+                .filter(|r| r.procedure == "capif_exposure" && r.flow == flow)
                 .map(|r| format!("{} {}->{}", r.variant, r.initiator, r.responder))
                 .collect();
             assert_eq!(got, want, "{alt} {flow}");

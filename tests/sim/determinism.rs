@@ -98,7 +98,7 @@ fn adding_an_actor_leaves_other_draws_unchanged() {
         sim.world
             .records
             .iter()
-            .filter(|r| r.variant == "main")
+            .filter(|r| r.flow == "main")
             .cloned()
             .collect::<Vec<_>>()
     };

@@ -200,7 +200,7 @@ fn prins_contexts_agree_and_tls_closes_n32c() {
             .filter(|r| r.procedure == "n32_handshake")
             .collect();
         assert_eq!(h.len(), 1);
-        assert!(h[0].variant.ends_with("[TLS]"), "{}", h[0].variant);
+        assert_eq!(h[0].result, "TLS", "{:?}", h[0]);
     }
 }
 
@@ -248,7 +248,7 @@ fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
                     "cnf_request" if r.end_ns < refusal_end => {
                         // No context exists yet: nothing gets through.
                         assert_ne!(r.outcome, secsim::metrics::Outcome::Ok, "{r:?}");
-                        let enc = r.variant.split(" [").next().unwrap();
+                        let enc = r.flow.as_str();
                         let verified = enc == format!("{:?}", SuggestionEncoding::ProtectedHeader);
                         let suggested = match &mapping {
                             CseppMapping::UseSuggestion => true,
@@ -263,7 +263,7 @@ fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
                             (504, "TARGET_NF_NOT_REACHABLE")
                         };
                         assert_eq!(r.status, status, "{mapping:?}: {r:?}");
-                        assert!(r.variant.ends_with(&format!("[{cause}]")), "{mapping:?}: {r:?}");
+                        assert_eq!(r.cause, cause, "{mapping:?}: {r:?}");
                     }
                     _ => {}
                 }
@@ -325,8 +325,8 @@ fn agreed_capability_is_always_in_both_lists() {
             .expect("a handshake");
         let common = ini.iter().any(|c| res.contains(c));
         if common {
-            let agreed = if h.variant.ends_with("[TLS]") { C::Tls } else { C::Prins };
-            assert!(h.variant.ends_with("[TLS]") || h.variant.ends_with("[PRINS]"), "{h:?}");
+            let agreed = if h.result == "TLS" { C::Tls } else { C::Prins };
+            assert!(h.result == "TLS" || h.result == "PRINS", "{h:?}");
             assert!(
                 ini.contains(&agreed) && res.contains(&agreed),
                 "{ini:?} / {res:?}: {h:?}"
