@@ -239,6 +239,22 @@ pub fn git_commit(dir: &Path) -> String {
         .unwrap_or_else(|| "unknown".to_string())
 }
 
+/// `bytes` gzipped (RFC 1952, no file name, time 0: the same input gives the same bytes).
+pub fn gzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 6), flate2::Compression::new(6));
+    enc.write_all(bytes)?;
+    enc.finish()
+}
+
+/// The text of a gzipped file.
+pub fn read_gzip_text(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    flate2::read::GzDecoder::new(fs::File::open(path)?).read_to_string(&mut text)?;
+    Ok(text)
+}
+
 /// Writes `bytes` to `path` atomically (temporary file, then rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
     let tmp = path.with_extension(format!(
@@ -362,7 +378,7 @@ fn write_outputs(
 ) -> Result<(), RunError> {
     let exp = &scn.experiment;
     let commit = git_commit(scn.experiment_path.parent().unwrap_or(Path::new(".")));
-    write_tables(&RowContext::run(&exp.name), dir, runs)?;
+    write_tables(&RowContext::run(&exp.name), dir, runs, "records.csv")?;
     write_point_outputs(scn, dir, runs)?;
 
     let manifest = json!({
@@ -392,13 +408,22 @@ fn write_outputs(
 }
 
 /// `records.csv` and `summary.csv` of one set of seeds, each row prefixed with the context
-/// columns of `ctx`.
-pub(crate) fn write_tables(ctx: &RowContext, dir: &Path, runs: &[SeedResult]) -> Result<(), RunError> {
+/// columns of `ctx`. With `records` = `"records.csv.gz"` the records are gzipped (a sweep's
+/// point folders: the top-level `records.csv` holds the same rows in plain text).
+pub(crate) fn write_tables(ctx: &RowContext, dir: &Path, runs: &[SeedResult], records: &str) -> Result<(), RunError> {
     let mut rows = csv::records_header(ctx);
     for r in runs {
         write_records(&mut rows, ctx, r.seed, &r.records);
     }
-    write_atomic(&dir.join("records.csv"), rows.as_bytes())?;
+    let path = dir.join(records);
+    if records.ends_with(".gz") {
+        write_atomic(&path, &gzip(rows.as_bytes()).map_err(|error| RunError::Io {
+            path: path.display().to_string(),
+            error,
+        })?)?;
+    } else {
+        write_atomic(&path, rows.as_bytes())?;
+    }
     let by_seed: Vec<(u64, &[Record])> = runs.iter().map(|r| (r.seed, r.records.as_slice())).collect();
     write_atomic(&dir.join("summary.csv"), summary(ctx, &by_seed).as_bytes())
 }

@@ -482,12 +482,16 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
     })
 }
 
+/// A point folder's records: gzipped, since the sweep's top-level `records.csv` holds the
+/// same rows in plain text (`zcat points/p00000/records.csv.gz` reads one).
+pub const POINT_RECORDS: &str = "records.csv.gz";
+
 /// Writes one point's folder; `point.json` last, so its presence means complete.
 fn write_point(dir: &Path, p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> Result<(), RunError> {
     let pd = point_dir(dir, p.index);
     fs::create_dir_all(&pd).map_err(io_err(&pd))?;
     let ctx = RowContext::point(&p.scenario.experiment.name, p.index, &p.labels);
-    crate::run::write_tables(&ctx, &pd, runs)?;
+    crate::run::write_tables(&ctx, &pd, runs, POINT_RECORDS)?;
     // The point's own plots (latency CDFs, outcomes, CAPIF timelines and tables).
     crate::run::write_point_outputs(&p.scenario, &pd, runs)?;
     write_atomic(&pd.join("point.json"), point_json(p, total, seeds, runs).as_bytes())
@@ -568,7 +572,7 @@ fn read_points(dir: &Path) -> Result<Vec<PointFiles>, RunError> {
             index,
             experiment: meta["experiment"].as_str().unwrap_or("sweep").to_string(),
             labels,
-            records: read("records.csv")?,
+            records: crate::run::read_gzip_text(&e.join(POINT_RECORDS)).map_err(io_err(&e.join(POINT_RECORDS)))?,
             summary: read("summary.csv")?,
         });
     }

@@ -139,8 +139,8 @@ fn shards_merged_and_resumed_runs_equal_the_single_run() {
         ]);
         let p2 = resumed.join("points").join("p00002");
         std::fs::remove_file(p2.join("point.json")).unwrap();
-        std::fs::write(p2.join("records.csv.tmp"), b"half").unwrap();
-        std::fs::write(p2.join("records.csv"), b"seed,truncated").unwrap();
+        std::fs::write(p2.join("records.csv.gz.tmp"), b"half").unwrap();
+        std::fs::write(p2.join("records.csv.gz"), b"seed,truncated").unwrap();
         let out = secsim()
             .args(["run", exp, "--quiet", "--resume", "--out", resumed.to_str().unwrap()])
             .output()
@@ -149,7 +149,7 @@ fn shards_merged_and_resumed_runs_equal_the_single_run() {
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(said.contains("(13 already complete)"), "{said}");
         assert!(
-            !p2.join("records.csv.tmp").exists(),
+            !p2.join("records.csv.gz.tmp").exists(),
             "the resumed point rewrote its files"
         );
         assert_same(&single, &resumed);
