@@ -163,10 +163,6 @@ def with_context(label: str, ctx, labels: dict) -> str:
     return f"{prefix}: {label}" if prefix else label
 
 
-def with_point(label: str, point, labels: dict) -> str:
-    return label if point is None else f"{labels.get(point, f'point {point}')}: {label}"
-
-
 def seed_count(records: pd.DataFrame, manifest: dict | None = None) -> int:
     """Seeds in the run: the manifest's list, else the distinct seeds of the records."""
     if manifest and manifest.get("seeds"):
