@@ -3,9 +3,17 @@ nearest-rank quantiles (as secsim's summary.csv computes them) and 95 % confiden
 (Student t, Welch, Wilson, Newcombe). Standard library, numpy and pandas only.
 
 A results folder is what `secsim run experiments/<name>.ron [--out DIR]` writes: records.csv
-(one row per procedure run), summary.csv, manifest.json and, for CAPIF, capif_ccf_load.csv.
-records.csv may also be gzipped (records.csv.gz). Columns secsim adds later (a sweep `point`
-index and its axis columns) are kept: `group_keys` and `point_labels` expose them.
+(one row per procedure run, long format), summary.csv (per flow, procedure and variant),
+manifest.json and, for CAPIF, capif_ccf_load.csv. records.csv may also be gzipped
+(records.csv.gz). The context columns (`experiment`, and for a sweep `point` and one column
+per axis) are kept: `group_keys`, `point_labels` and `context_labels` expose them.
+
+records.csv (src/metrics/csv.rs, src/metrics/record.rs): `flow` is the workload flow ("" for
+records that serve no one flow, such as a CCF's requests), `variant` the alternative known at
+the start (CAPIF security method, recovery strategy, exposed item; "" when the flow alone says
+it), `result` what a success settled on (an N32 handshake's capability, a CAPIF negotiation's
+method), `cause` why a run did not end ok. `new_connection` is 0/1; the outcome `unfinished`
+(still running when the run stopped; latency = its age) counts as a failure.
 """
 
 from __future__ import annotations
@@ -18,19 +26,28 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 
-OUTCOMES = ["ok", "error", "refused", "unreachable", "timeout"]
+OUTCOMES = ["ok", "error", "refused", "unreachable", "timeout", "unfinished"]
 
-# The documented records.csv columns and how to parse them; anything else is an extra column.
-RECORD_STR = ["scenario_hash", "commit", "procedure", "variant", "initiator", "responder", "via", "outcome"]
-RECORD_INT = ["seed", "start_ns", "end_ns", "status", "bytes", "round_trips", "overhead_bytes"]
+# The documented records.csv columns and how to parse them; anything else is an extra column
+# (a sweep's axis columns).
+RECORD_STR = ["experiment", "flow", "procedure", "variant", "outcome", "result", "cause",
+              "initiator", "responder", "via"]
+RECORD_INT = ["seed", "status", "start_ns", "end_ns", "bytes", "round_trips", "overhead_bytes"]
 RECORD_FLOAT = ["latency_ms"]
 RECORD_BOOL = ["new_connection"]
-# Columns this module derives (not in the file).
-DERIVED = ["base_variant", "cause"]
-KNOWN = set(RECORD_STR + RECORD_INT + RECORD_FLOAT + RECORD_BOOL + DERIVED + ["point"])
+# Context columns before the record's own (sweep axis columns follow `point`).
+CONTEXT = ["experiment", "point"]
+KNOWN = set(RECORD_STR + RECORD_INT + RECORD_FLOAT + RECORD_BOOL + CONTEXT)
 
-SUMMARY_STR = ["scenario_hash", "commit", "procedure", "variant"]
+# summary.csv: one row per (context..., flow, procedure, variant).
+SUMMARY_GROUP = ["flow", "procedure", "variant"]
+SUMMARY_STR = ["experiment"] + SUMMARY_GROUP
+SUMMARY_COUNTS = ["seeds", "count"] + OUTCOMES
 SUMMARY_STATS = ["mean", "p50", "p90", "p99", "min", "max"]
+SUMMARY_KNOWN = set(SUMMARY_STR + SUMMARY_COUNTS + CONTEXT
+                    + [f"latency_ms_{s}" for s in SUMMARY_STATS]
+                    + ["latency_ms_mean_ci95_low", "latency_ms_mean_ci95_high",
+                       "failure_rate", "failure_rate_ci95_low", "failure_rate_ci95_high"])
 
 
 def data_file(folder, name: str) -> Path:
@@ -54,30 +71,35 @@ def _numeric_or_text(col: pd.Series) -> pd.Series:
 
 
 def read_records(folder) -> pd.DataFrame:
-    """records.csv(.gz) with typed columns, plus `base_variant` (the variant without a
-    trailing " [CAUSE]") and `cause` (that CAUSE, or "")."""
+    """records.csv(.gz) with typed columns (`new_connection` as bool)."""
     df = _read_csv_str(data_file(folder, "records.csv"))
+    missing = [c for c in RECORD_STR + RECORD_INT + RECORD_FLOAT + RECORD_BOOL
+               if c not in df.columns and c != "experiment"]
+    if missing:
+        raise ValueError(f"{folder}: records.csv lacks {missing}: written by an older secsim? "
+                         "(rerun it, or notebooks/make_data.sh for notebooks/data)")
     for c in df.columns:
         if c in RECORD_INT or c == "point":
             df[c] = pd.to_numeric(df[c]).astype("int64")
         elif c in RECORD_FLOAT:
             df[c] = pd.to_numeric(df[c]).astype("float64")
         elif c in RECORD_BOOL:
-            df[c] = df[c].str.lower().eq("true")
+            df[c] = df[c].str.lower().isin(["1", "true"])
         elif c not in RECORD_STR:
             df[c] = _numeric_or_text(df[c])
-    parts = df["variant"].str.extract(r"^(.*?)(?: \[(.*)\])?$")
-    df["base_variant"] = parts[0]
-    df["cause"] = parts[1].fillna("")
     return df
 
 
 def read_summary(folder) -> pd.DataFrame:
     df = _read_csv_str(data_file(folder, "summary.csv"))
     for c in df.columns:
-        if c not in SUMMARY_STR:
+        if c in SUMMARY_COUNTS or c == "point":
+            df[c] = pd.to_numeric(df[c]).astype("int64")
+        elif c.startswith(("latency_", "failure_rate")):
             # Latency columns read "NaN" when a group has no successful run.
-            df[c] = pd.to_numeric(df[c], errors="coerce") if c.startswith("latency_") else _numeric_or_text(df[c])
+            df[c] = pd.to_numeric(df[c], errors="coerce")
+        elif c not in SUMMARY_STR:
+            df[c] = _numeric_or_text(df[c])
     return df
 
 
@@ -92,8 +114,14 @@ def extra_columns(records: pd.DataFrame) -> list[str]:
 
 
 def group_keys(df: pd.DataFrame) -> list[str]:
-    """`["point"]` when the records come from a sweep, else `[]`: prefix of every groupby."""
-    return ["point"] if "point" in df.columns else []
+    """The context columns present (`experiment`, and `point` for a sweep): the prefix of
+    every groupby, so that records of several experiments or sweep points never mix."""
+    return [k for k in CONTEXT if k in df.columns]
+
+
+def flow_label(flow: str, variant: str, default: str = "all") -> str:
+    """"flow / variant", either alone when the other is "", `default` when both are."""
+    return " / ".join(x for x in (flow, variant) if x) or default
 
 
 def point_labels(records: pd.DataFrame) -> dict:
@@ -109,8 +137,30 @@ def point_labels(records: pd.DataFrame) -> dict:
     return out
 
 
-def with_point(label: str, point, labels: dict) -> str:
-    return label if point is None else f"{labels.get(point, f'point {point}')}: {label}"
+def context_labels(records: pd.DataFrame) -> dict:
+    """Context tuple (the values of `group_keys(records)`, in order) -> label prefix: the
+    experiment when the records hold several, then the point label; "" for a plain run."""
+    keys = group_keys(records)
+    if not keys:
+        return {(): ""}
+    points = point_labels(records)
+    several = "experiment" in keys and records["experiment"].nunique() > 1
+    out = {}
+    for ctx in records[keys].drop_duplicates().itertuples(index=False, name=None):
+        parts = []
+        for k, v in zip(keys, ctx):
+            if k == "experiment" and several:
+                parts.append(str(v))
+            elif k == "point":
+                parts.append(points.get(v, f"point {v}"))
+        out[tuple(ctx)] = ", ".join(parts)
+    return out
+
+
+def with_context(label: str, ctx, labels: dict) -> str:
+    """`label` prefixed with the context's label (see `context_labels`), if any."""
+    prefix = labels.get(tuple(ctx), "") if ctx is not None else ""
+    return f"{prefix}: {label}" if prefix else label
 
 
 def seed_count(records: pd.DataFrame, manifest: dict | None = None) -> int:
@@ -197,6 +247,30 @@ def t_ppf(p: float, df: float) -> float:
         else:
             hi = mid
     return 0.5 * (lo + hi)
+
+
+def secsim_t975(df: int) -> float:
+    """t(0.975, df) as secsim's metrics::stats::t975 has it (table to 30, then the normal limit
+    with a 1/df correction): to check summary.csv's interval of the mean exactly."""
+    table = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+             2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+             2.060, 2.056, 2.052, 2.048, 2.045, 2.042]
+    if df < 1:
+        return math.nan
+    return table[df - 1] if df <= 30 else 1.959964 + 2.37 / df
+
+
+def secsim_mean_ci95(values) -> tuple[float, float, float]:
+    """Mean and 95 % interval as summary.csv computes them (secsim's metrics::stats::mean_ci95)."""
+    v = np.asarray(values, dtype=float)
+    n = len(v)
+    if n == 0:
+        return (math.nan, math.nan, math.nan)
+    m = float(v.sum() / n)
+    if n < 2:
+        return (m, math.nan, math.nan)
+    half = secsim_t975(n - 1) * math.sqrt(float(((v - m) ** 2).sum()) / (n - 1) / n)
+    return (m, m - half, m + half)
 
 
 def mean_ci(values, level: float = 0.95) -> tuple[float, float, float]:
