@@ -47,6 +47,10 @@ enum Command {
         /// Skip sweep points whose folder is already complete (after an interrupted run).
         #[arg(long)]
         resume: bool,
+        /// The records table's format: `csv` (records.csv) or `parquet` (records.parquet
+        /// instead; needs a build with `--features parquet`).
+        #[arg(long, value_enum, default_value_t)]
+        format: secsim::run::RecordsFormat,
     },
     /// Run every alternative of an experiment's sweep on the same seeds and write compare.md
     /// (a side-by-side table with 95% intervals and differences) and compare.csv.
@@ -75,6 +79,9 @@ enum Command {
         /// The shards' results folders.
         #[arg(required = true)]
         shards: Vec<PathBuf>,
+        /// The records table's format, as for `run`.
+        #[arg(long, value_enum, default_value_t)]
+        format: secsim::run::RecordsFormat,
     },
     /// Sequence chart of one seed: runs it with the message trace on and writes
     /// sequence.mmd (Mermaid) and sequence.svg.
@@ -182,7 +189,12 @@ fn main() -> ExitCode {
             quiet,
             shard,
             resume,
+            format,
         } => {
+            if let Err(e) = format.check() {
+                eprintln!("secsim: error: {e}");
+                return ExitCode::from(2);
+            }
             let opts = secsim::run::RunOptions {
                 seeds,
                 out,
@@ -191,6 +203,7 @@ fn main() -> ExitCode {
                 quiet,
                 shard,
                 resume,
+                format,
             };
             let sweep = match secsim::scenario::load_experiment(&experiment) {
                 Ok(s) => !s.experiment.sweep.is_empty(),
@@ -308,7 +321,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Merge { out, shards } => match secsim::sweep::merge(&out, &shards) {
+        Command::Merge { format, .. } if format.check().is_err() => {
+            eprintln!("secsim: error: {}", format.check().unwrap_err());
+            ExitCode::from(2)
+        }
+        Command::Merge { out, shards, format } => match secsim::sweep::merge(&out, &shards, format) {
             Ok(n) => {
                 println!(
                     "secsim: merged {n} point(s) from {} shard(s) -> {}",

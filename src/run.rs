@@ -75,6 +75,54 @@ pub struct RunOptions {
     pub shard: Option<(usize, usize)>,
     /// Skip sweep points whose folder is already complete.
     pub resume: bool,
+    /// The file format of the top-level records table.
+    pub format: RecordsFormat,
+}
+
+/// The file format of a results folder's top-level records table (`--format`).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq, clap::ValueEnum)]
+pub enum RecordsFormat {
+    /// `records.csv` (RFC 4180, header first).
+    #[default]
+    Csv,
+    /// `records.parquet` instead of `records.csv`: the same rows and columns, typed (needs the
+    /// cargo feature `parquet`: `cargo build --release --features parquet`).
+    Parquet,
+}
+
+impl RecordsFormat {
+    /// Refuses a format this build cannot write (bad input: exit code 2).
+    pub fn check(self) -> Result<(), String> {
+        match self {
+            RecordsFormat::Csv => Ok(()),
+            RecordsFormat::Parquet if cfg!(feature = "parquet") => Ok(()),
+            RecordsFormat::Parquet => Err(
+                "--format parquet: this secsim was built without the `parquet` feature; \
+                 build it with `cargo build --release --features parquet`"
+                    .into(),
+            ),
+        }
+    }
+
+    /// Writes the records table `csv_text` into `dir` in this format.
+    pub fn write(self, dir: &Path, csv_text: &str) -> Result<(), RunError> {
+        match self {
+            RecordsFormat::Csv => write_atomic(&dir.join("records.csv"), csv_text.as_bytes()),
+            #[cfg(feature = "parquet")]
+            RecordsFormat::Parquet => {
+                let path = dir.join("records.parquet");
+                crate::metrics::parquet::write_from_csv(csv_text, &path).map_err(|e| RunError::Io {
+                    path: path.display().to_string(),
+                    error: std::io::Error::other(e),
+                })
+            }
+            #[cfg(not(feature = "parquet"))]
+            RecordsFormat::Parquet => Err(RunError::Io {
+                path: dir.join("records.parquet").display().to_string(),
+                error: std::io::Error::other(self.check().unwrap_err()),
+            }),
+        }
+    }
 }
 
 /// Why a run failed.
@@ -378,7 +426,7 @@ fn write_outputs(
 ) -> Result<(), RunError> {
     let exp = &scn.experiment;
     let commit = git_commit(scn.experiment_path.parent().unwrap_or(Path::new(".")));
-    write_tables(&RowContext::run(&exp.name), dir, runs, "records.csv")?;
+    write_tables(&RowContext::run(&exp.name), dir, runs, RecordsFile::Top(opts.format))?;
     write_point_outputs(scn, dir, runs)?;
 
     let manifest = json!({
@@ -407,22 +455,36 @@ fn write_outputs(
     write_atomic(&dir.join("manifest.json"), text.as_bytes())
 }
 
-/// `records.csv` and `summary.csv` of one set of seeds, each row prefixed with the context
-/// columns of `ctx`. With `records` = `"records.csv.gz"` the records are gzipped (a sweep's
-/// point folders: the top-level `records.csv` holds the same rows in plain text).
-pub(crate) fn write_tables(ctx: &RowContext, dir: &Path, runs: &[SeedResult], records: &str) -> Result<(), RunError> {
+/// Where [`write_tables`] puts the records.
+pub(crate) enum RecordsFile {
+    /// The top-level table of a results folder, in this format.
+    Top(RecordsFormat),
+    /// A sweep point's `records.csv.gz` (the sweep's top-level table holds the same rows).
+    PointGz,
+}
+
+/// The records table and `summary.csv` of one set of seeds, each row prefixed with the
+/// context columns of `ctx`.
+pub(crate) fn write_tables(
+    ctx: &RowContext,
+    dir: &Path,
+    runs: &[SeedResult],
+    records: RecordsFile,
+) -> Result<(), RunError> {
     let mut rows = csv::records_header(ctx);
     for r in runs {
         write_records(&mut rows, ctx, r.seed, &r.records);
     }
-    let path = dir.join(records);
-    if records.ends_with(".gz") {
-        write_atomic(&path, &gzip(rows.as_bytes()).map_err(|error| RunError::Io {
-            path: path.display().to_string(),
-            error,
-        })?)?;
-    } else {
-        write_atomic(&path, rows.as_bytes())?;
+    match records {
+        RecordsFile::Top(format) => format.write(dir, &rows)?,
+        RecordsFile::PointGz => {
+            let path = dir.join(crate::sweep::POINT_RECORDS);
+            let gz = gzip(rows.as_bytes()).map_err(|error| RunError::Io {
+                path: path.display().to_string(),
+                error,
+            })?;
+            write_atomic(&path, &gz)?;
+        }
     }
     let by_seed: Vec<(u64, &[Record])> = runs.iter().map(|r| (r.seed, r.records.as_slice())).collect();
     write_atomic(&dir.join("summary.csv"), summary(ctx, &by_seed).as_bytes())

@@ -276,7 +276,7 @@ use serde_json::json;
 use crate::metrics::Outcome;
 use crate::metrics::csv::{RowContext, field};
 use crate::metrics::plot;
-use crate::run::{RunError, RunOptions, SeedResult, git_commit, run_seed, write_atomic};
+use crate::run::{RecordsFormat, RunError, RunOptions, SeedResult, git_commit, run_seed, write_atomic};
 
 /// The folder of point `index` inside a results folder.
 pub fn point_dir(dir: &Path, index: usize) -> PathBuf {
@@ -437,7 +437,7 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
     let failures = failures.into_inner().unwrap_or_else(|e| e.into_inner());
     let aggregated = opts.shard.is_none() && failures.is_empty();
     if aggregated {
-        aggregate(&dir)?;
+        aggregate(&dir, opts.format)?;
     }
     let commit = git_commit(path.parent().unwrap_or(Path::new(".")));
     let manifest = json!({
@@ -491,7 +491,7 @@ fn write_point(dir: &Path, p: &Point, total: usize, seeds: &[u64], runs: &[SeedR
     let pd = point_dir(dir, p.index);
     fs::create_dir_all(&pd).map_err(io_err(&pd))?;
     let ctx = RowContext::point(&p.scenario.experiment.name, p.index, &p.labels);
-    crate::run::write_tables(&ctx, &pd, runs, POINT_RECORDS)?;
+    crate::run::write_tables(&ctx, &pd, runs, crate::run::RecordsFile::PointGz)?;
     // The point's own plots (latency CDFs, outcomes, CAPIF timelines and tables).
     crate::run::write_point_outputs(&p.scenario, &pd, runs)?;
     write_atomic(&pd.join("point.json"), point_json(p, total, seeds, runs).as_bytes())
@@ -599,7 +599,7 @@ fn read_points(dir: &Path) -> Result<Vec<PointFiles>, RunError> {
 /// and `summary.csv` (the point files' rows, which carry their point and axis values), box plots of the
 /// latency per point for each procedure, and the outcome breakdown per point. Everything is a
 /// function of the point folders only, so a merged sharded run gives the same bytes.
-pub fn aggregate(dir: &Path) -> Result<(), RunError> {
+pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
     let points = read_points(dir)?;
     let axes: Vec<String> = points[0].labels.iter().map(|(n, _)| n.clone()).collect();
     let axis_header: String = axes.iter().map(|a| format!(",{}", field(a))).collect();
@@ -619,7 +619,7 @@ pub fn aggregate(dir: &Path) -> Result<(), RunError> {
         }
     }
     write_atomic(&dir.join("points.csv"), points_csv.as_bytes())?;
-    write_atomic(&dir.join("records.csv"), records.as_bytes())?;
+    format.write(dir, &records)?;
     write_atomic(&dir.join("summary.csv"), summ.as_bytes())?;
 
     // Per point: latencies of successful runs per procedure, outcomes per point.
@@ -679,7 +679,7 @@ pub fn aggregate(dir: &Path) -> Result<(), RunError> {
 /// `secsim merge`: copies the point folders of every shard folder into `out` (a point
 /// present twice must be byte-identical) and writes the top-level files with [`aggregate`].
 /// Returns the number of points.
-pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize, RunError> {
+pub fn merge(out: &Path, shards: &[PathBuf], format: RecordsFormat) -> Result<usize, RunError> {
     fs::create_dir_all(out.join("points")).map_err(io_err(out))?;
     let mut count = 0;
     let mut manifests = Vec::new();
@@ -723,7 +723,7 @@ pub fn merge(out: &Path, shards: &[PathBuf]) -> Result<usize, RunError> {
             manifests.push(serde_json::from_str::<serde_json::Value>(&m).unwrap_or_default());
         }
     }
-    aggregate(out)?;
+    aggregate(out, format)?;
     let manifest = json!({
         "secsim_version": env!("CARGO_PKG_VERSION"),
         "merged_from": shards.iter().map(|s| s.display().to_string()).collect::<Vec<_>>(),

@@ -108,3 +108,35 @@ fn run_twice_with_the_same_seed_gives_identical_files() {
     let _ = std::fs::remove_dir_all(a);
     let _ = std::fs::remove_dir_all(b);
 }
+
+/// `--format parquet` writes records.parquet in a build with the `parquet` feature; without
+/// it, the run is refused up front (exit 2) with the way to get it, and nothing is written.
+#[test]
+fn format_parquet_is_written_or_refused_with_the_feature_to_enable() {
+    let out_dir = tmp("parquet");
+    let out = secsim()
+        .args([
+            "run",
+            "experiments/http-baseline.ron",
+            "--quiet",
+            "--format",
+            "parquet",
+            "--out",
+        ])
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    if cfg!(feature = "parquet") {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let bytes = std::fs::read(out_dir.join("records.parquet")).unwrap();
+        assert_eq!(&bytes[..4], b"PAR1", "a Parquet file starts with its magic");
+        assert!(!out_dir.join("records.csv").exists(), "parquet replaces records.csv");
+        assert!(out_dir.join("summary.csv").exists());
+    } else {
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--features parquet"), "{err}");
+        assert!(!out_dir.join("records.csv").exists(), "refused before running");
+    }
+    let _ = std::fs::remove_dir_all(out_dir);
+}
