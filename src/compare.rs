@@ -16,7 +16,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::metrics::Outcome;
@@ -294,8 +293,8 @@ pub fn to_markdown(name: &str, seeds: usize, rows: &[Row], exposure: &Exposure) 
 /// `compare.md` and `compare.csv` next to its results. Returns the results folder.
 pub fn compare(path: &Path, opts: &RunOptions) -> Result<PathBuf, RunError> {
     let s = run_sweep(path, opts)?;
-    let rec_path = s.dir.join("records.csv");
-    let text = fs::read_to_string(&rec_path).map_err(|error| RunError::Io {
+    let rec_path = s.dir.join(crate::run::RecordsFormat::Csv.file_name(true));
+    let text = crate::run::read_gzip_text(&rec_path).map_err(|error| RunError::Io {
         path: rec_path.display().to_string(),
         error,
     })?;

@@ -104,9 +104,28 @@ impl RecordsFormat {
         }
     }
 
-    /// Writes the records table `csv_text` into `dir` in this format.
-    pub fn write(self, dir: &Path, csv_text: &str) -> Result<(), RunError> {
+    /// The file name of a results folder's records table: `records.csv`, gzipped
+    /// (`records.csv.gz`) for a sweep's table of every point, or `records.parquet`.
+    pub fn file_name(self, sweep: bool) -> &'static str {
+        match (self, sweep) {
+            (RecordsFormat::Csv, false) => "records.csv",
+            (RecordsFormat::Csv, true) => "records.csv.gz",
+            (RecordsFormat::Parquet, _) => "records.parquet",
+        }
+    }
+
+    /// Writes the records table `csv_text` into `dir` in this format (see
+    /// [`RecordsFormat::file_name`]).
+    pub fn write(self, dir: &Path, csv_text: &str, sweep: bool) -> Result<(), RunError> {
         match self {
+            RecordsFormat::Csv if sweep => {
+                let path = dir.join(self.file_name(true));
+                let gz = gzip(csv_text.as_bytes()).map_err(|error| RunError::Io {
+                    path: path.display().to_string(),
+                    error,
+                })?;
+                write_atomic(&path, &gz)
+            }
             RecordsFormat::Csv => write_atomic(&dir.join("records.csv"), csv_text.as_bytes()),
             #[cfg(feature = "parquet")]
             RecordsFormat::Parquet => {
@@ -476,7 +495,7 @@ pub(crate) fn write_tables(
         write_records(&mut rows, ctx, r.seed, &r.records);
     }
     match records {
-        RecordsFile::Top(format) => format.write(dir, &rows)?,
+        RecordsFile::Top(format) => format.write(dir, &rows, false)?,
         RecordsFile::PointGz => {
             let path = dir.join(crate::sweep::POINT_RECORDS);
             let gz = gzip(rows.as_bytes()).map_err(|error| RunError::Io {

@@ -482,8 +482,8 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
     })
 }
 
-/// A point folder's records: gzipped, since the sweep's top-level `records.csv` holds the
-/// same rows in plain text (`zcat points/p00000/records.csv.gz` reads one).
+/// A point folder's records, gzipped like the sweep's table of every point
+/// (`records.csv.gz` at the top; `zcat` or `pandas.read_csv` read either as is).
 pub const POINT_RECORDS: &str = "records.csv.gz";
 
 /// Writes one point's folder; `point.json` last, so its presence means complete.
@@ -595,7 +595,7 @@ fn read_points(dir: &Path) -> Result<Vec<PointFiles>, RunError> {
     Ok(out)
 }
 
-/// Writes the top-level files of a sweep from its point folders: `points.csv`, `records.csv`
+/// Writes the top-level files of a sweep from its point folders: `points.csv`, `records.csv.gz`
 /// and `summary.csv` (the point files' rows, which carry their point and axis values), box plots of the
 /// latency per point for each procedure, and the outcome breakdown per point. Everything is a
 /// function of the point folders only, so a merged sharded run gives the same bytes.
@@ -619,7 +619,7 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
         }
     }
     write_atomic(&dir.join("points.csv"), points_csv.as_bytes())?;
-    format.write(dir, &records)?;
+    format.write(dir, &records, true)?;
     write_atomic(&dir.join("summary.csv"), summ.as_bytes())?;
 
     // Per point: latencies of successful runs per procedure, outcomes per point.

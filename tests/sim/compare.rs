@@ -46,7 +46,7 @@ fn compare_tables_match_recomputation_from_records() {
         assert!(o.status.success(), "{exp}: {}", String::from_utf8_lossy(&o.stderr));
         let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
         assert!(md.contains("| alternative | runs | latency mean [95% CI]"), "{md}");
-        let records = parse_csv(&std::fs::read_to_string(out.join("records.csv")).unwrap());
+        let records = parse_csv(&secsim::run::read_gzip_text(&out.join("records.csv.gz")).unwrap());
         let table = parse_csv(&std::fs::read_to_string(out.join("compare.csv")).unwrap());
         let h = &records[0];
         let c = |n: &str| h.iter().position(|x| x == n).unwrap();

@@ -82,7 +82,7 @@ fn shards_merged_and_resumed_runs_equal_the_single_run() {
             28
         );
         for must in [
-            "records.csv",
+            "records.csv.gz",
             "summary.csv",
             "points.csv",
             "sweep_outcomes.svg",
@@ -117,7 +117,7 @@ fn shards_merged_and_resumed_runs_equal_the_single_run() {
                 "--out",
                 s.to_str().unwrap(),
             ]);
-            assert!(!s.join("records.csv").exists(), "a shard writes point folders only");
+            assert!(!s.join("records.csv.gz").exists(), "a shard writes point folders only");
         }
         let merged = scratch(&format!("{tag}-merged"));
         let mut args = vec!["merge", "--out", merged.to_str().unwrap()];
@@ -184,7 +184,7 @@ fn a_sweep_killed_midway_resumes_to_the_same_files() {
     }
     child.kill().unwrap();
     let _ = child.wait();
-    assert!(!killed.join("records.csv").exists(), "killed before the end");
+    assert!(!killed.join("records.csv.gz").exists(), "killed before the end");
     run(&["run", exp, "--quiet", "--resume", "--out", killed.to_str().unwrap()]);
     // Leftover temp files of the killed process are not results.
     for (k, _) in files(&killed) {
