@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::SimDuration;
 
 /// A costed crypto operation.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum CryptoOp {
     /// One HMAC-SHA-256 over a short input.
     HmacSha256,
@@ -83,7 +83,7 @@ impl CryptoOp {
 
 /// How much real cryptography a run computes (scenario knob `crypto_fidelity`, default
 /// `Full`).
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum CryptoFidelity {
     /// Everything is computed: key schedules, AEADs, signatures, ECDHE.
     #[default]
@@ -108,7 +108,7 @@ impl CryptoFidelity {
 }
 
 /// The cost of each operation on the reference machine. Defaults: see the module doc.
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpCosts {
     /// [`CryptoOp::HmacSha256`].
@@ -183,7 +183,7 @@ impl OpCosts {
 }
 
 /// How one node class differs from the reference machine.
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClassCosts {
     /// Multiplies every reference cost (default 1.0; 2.0 = twice as slow). Must be finite and
@@ -219,7 +219,7 @@ pub enum CostError {
 ///
 /// Defaults: reference costs from [`OpCosts::default`], no node classes (every class costs
 /// the reference).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CostModel {
     /// Costs on the reference machine.

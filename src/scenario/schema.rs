@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::SimDuration;
 
 /// A topology file (`topologies/*.ron`), written `Topology(...)`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename = "Topology")]
 pub struct TopologyFile {
     /// Trust domains: PLMNs, CAPIF provider domains, IPX providers.
@@ -36,7 +36,7 @@ pub struct TopologyFile {
 }
 
 /// The kind of trust domain a node belongs to.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum DomainKind {
     /// A mobile network operator's network.
     Plmn,
@@ -49,7 +49,7 @@ pub enum DomainKind {
 }
 
 /// A trust domain.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainSpec {
     pub name: String,
@@ -57,7 +57,7 @@ pub struct DomainSpec {
 }
 
 /// What a node is; protocol actors are attached by role.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum NodeRole {
     /// A network function (traffic source or sink). Default.
     #[default]
@@ -81,7 +81,7 @@ pub enum NodeRole {
 }
 
 /// A network node.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// Unique name; also the node's RNG stream name.
@@ -94,7 +94,7 @@ pub struct NodeSpec {
 }
 
 /// A link latency distribution (one-way propagation plus queueing, per message).
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum LatencySpec {
     /// Always the same.
     Constant(SimDuration),
@@ -112,7 +112,7 @@ pub enum LatencySpec {
 
 /// A window during which a link is down: `(from: "1s", to: Some("3s"))`; `to: None` means
 /// down for the rest of the run.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
     pub from: SimDuration,
@@ -125,7 +125,7 @@ fn yes() -> bool {
 }
 
 /// A link (or a pair of links, one per direction, each with its own state and RNG stream).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
     pub source: String,
@@ -151,7 +151,7 @@ pub struct LinkSpec {
 }
 
 /// An experiment file (`experiments/*.ron`), written `Experiment(...)`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename = "Experiment")]
 pub struct ExperimentFile {
     /// Names the results folder `results/<name>/`.
@@ -194,7 +194,7 @@ pub struct ExperimentFile {
 }
 
 /// One sweep axis: a field of the experiment or its topology and the values it takes.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepAxis {
     /// Label in outputs. Default: the path.
@@ -211,7 +211,7 @@ pub struct SweepAxis {
 }
 
 /// Crypto knobs.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CryptoSpec {
     /// `Full` (default: everything computed), `Keys` (key schedules and AEADs computed,
@@ -225,7 +225,7 @@ pub struct CryptoSpec {
 }
 
 /// Connection-model knobs.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
     /// An idle HTTP/2 connection is closed after this. Default `"60s"`.
@@ -240,7 +240,7 @@ pub struct NetworkSpec {
 }
 
 /// Outputs of a run.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     /// Write `trace.jsonl` (one line per delivered message). Default `false`.
@@ -261,7 +261,7 @@ impl Default for OutputSpec {
 }
 
 /// How requests of a flow arrive.
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum ArrivalSpec {
     /// Poisson process with the given rate \[1/s\].
     Poisson { rate_per_s: f64 },
@@ -270,7 +270,7 @@ pub enum ArrivalSpec {
 }
 
 /// One kind of traffic.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub enum WorkloadSpec {
     /// HTTP/2 requests over TLS from `client` to `server`, optionally through the CONNECT
     /// proxy `via`.
@@ -289,7 +289,7 @@ pub enum WorkloadSpec {
 /// negotiates a method for `aef`, authenticates and then invokes at `arrival`'s rate. If the
 /// AEF is registered at another CCF (`aef_ccf`), CCF-B = `ccf` and CCF-A = `aef_ccf`
 /// interconnect over CAPIF-6e.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapifFlowSpec {
     /// Label in records and plots. Default `"<ccf>-><aef>"`.
@@ -331,7 +331,7 @@ pub struct CapifFlowSpec {
 
 /// TLS version of CAPIF-1e (invoker to CCF); the AEFPSK derivation depends on it (TS 33.122
 /// Annex A; DIGEST 6).
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum Capif1eTls {
     /// TLS 1.3: AEFPSK from the exporter (secsim's documented TLS 1.3 variant).
     #[default]
@@ -341,7 +341,7 @@ pub enum Capif1eTls {
 }
 
 /// An AEF as its APF publishes it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapifAefSpec {
     /// AEF-level security methods (`AefProfile.securityMethods`). Default all three.
@@ -356,7 +356,7 @@ pub struct CapifAefSpec {
 }
 
 /// The APF changes an AEF's security methods at `at` (seed 004).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MethodChangeSpec {
     pub at: SimDuration,
@@ -368,7 +368,7 @@ pub struct MethodChangeSpec {
 
 /// The CCF revokes an invoker's authorization at `at` (TS 29.222 5.6.2.4: DELETE
 /// trustedInvokers, revoke-authorization to the AEF, SecurityNotification to the invoker).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationSpec {
     pub at: SimDuration,
@@ -385,7 +385,7 @@ pub struct RevocationSpec {
 /// its CA and token keys persist (see `Ccf::restart`). Invokers recover through their own
 /// timers, retries and back-off: an AEF whose CCF no longer knows the invoker answers
 /// `check-authentication` with 404 and the invoker negotiates again.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CcfRestartSpec {
     pub at: SimDuration,
@@ -396,7 +396,7 @@ pub struct CcfRestartSpec {
 }
 
 /// CAPIF knobs, including the FFS alternatives of seeds 002, 003 and 004 (DIGEST 11).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapifSpec {
     /// CAPIF-1e TLS version. Default `Tls13`.
@@ -448,7 +448,7 @@ pub struct CapifSpec {
 }
 
 /// A flow of inter-PLMN SBI requests (AUSF UE authentication, which carries a SUPI).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct N32FlowSpec {
     /// Label in records and plots. Default `"<consumer>-><producer>"`.
@@ -489,7 +489,7 @@ pub struct N32FlowSpec {
 }
 
 /// N32 knobs, including the FFS alternatives of seeds 000 and 001 (DIGEST 11).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct N32Spec {
     /// The initiating SEPPs' supported capabilities in priority order. Default
@@ -534,7 +534,7 @@ pub struct N32Spec {
 }
 
 /// A fault injected into every `every`-th N32-f PRINS message.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct N32FaultSpec {
     pub every: u64,
@@ -542,7 +542,7 @@ pub struct N32FaultSpec {
 }
 
 /// The N32-f faults a scenario can inject (see `proto::n32::prins::fault::Fault`).
-#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum N32FaultKind {
     /// An attacker on the path flips a ciphertext bit.
     TamperCiphertext,
@@ -569,7 +569,7 @@ fn default_timeout() -> SimDuration {
 }
 
 /// A flow of HTTP/2 requests.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpFlowSpec {
     /// Label in records and plots. Default `"<client>-><server>"` (plus `" via <proxy>"`).
@@ -739,7 +739,7 @@ impl WorkloadSpec {
 ///     kind: IpxHub(plmns: 200),
 /// )
 /// ```
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename = "TopologyGenerator")]
 pub struct TopologyGenerator {
     /// The generator's own seed: mesh choices and per-link latency draws. Default 1. (Run
@@ -757,7 +757,7 @@ fn gen_default_seed() -> u64 {
 /// A family of generated topologies. Every link class has `<class>_latency`,
 /// `<class>_loss` and `<class>_bandwidth_mbps` fields with the defaults listed (those of the
 /// Python scripts and hand-written topologies they replace).
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum GeneratorKind {
     /// N PLMNs (each `cnf-k`, `sepp-k`, `pnf-k` in `plmn-k`) around one or more IPX
@@ -882,7 +882,7 @@ pub enum GeneratorKind {
 
 /// The latency of one class of generated links: any [`LatencySpec`], the same on every
 /// link of the class, or `LogNormalDrawn`, a log-normal whose median is drawn once per link.
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum GenLatency {
     /// As [`LatencySpec::Constant`].

@@ -36,7 +36,7 @@ pub const TARGET_PLMN_NOT_REACHABLE: &str = "TARGET_PLMN_NOT_REACHABLE";
 ///
 /// Directional: list both pairs for a bilateral agreement. PLMNs are written `"<mcc>-<mnc>"`
 /// (the `Display` of [`crate::proto::common::PlmnId`]) and compared as strings.
-#[derive(Clone, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contract {
     /// The initiating (consumer-side) PLMN.
@@ -46,7 +46,7 @@ pub struct Contract {
 }
 
 /// A token bucket: `burst` tokens, refilled at `per_s` tokens per simulated second.
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Refill rate \[1/s\]; finite and > 0.
@@ -60,7 +60,7 @@ pub struct RateLimit {
 /// Active when `at <= now < until` (`until` absent: until the end of the run) and, if
 /// `target_plmn` is set, only for that target. When several are active, the first in the list
 /// wins.
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedDecision {
     /// Start of the window, from the start of the run.
@@ -91,7 +91,7 @@ impl ScriptedDecision {
 /// Defaults: `status: 403`, `suggested_status: Some(504)`,
 /// `suggested_cause: Some("TARGET_PLMN_NOT_REACHABLE")` ([`TARGET_PLMN_NOT_REACHABLE`], a secsim
 /// name: the standard string does not exist), `encoding: ProblemDetailsMsgForwarding`.
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RejectionSpec {
     /// Status of the CONNECT response; 400..=599 (a 2xx would open the tunnel, RFC 9110 9.3.6).
@@ -135,7 +135,7 @@ impl Default for RejectionSpec {
 ///     direct_tls: TlsAlertOnSni,
 /// )
 /// ```
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiPolicy {
     /// Allowed (client PLMN, target PLMN) pairs; empty: every pair is allowed.
@@ -225,7 +225,7 @@ impl RiPolicy {
 }
 
 /// Why the RI refuses an N32 connection.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum RefusalReason {
     /// No contract for (client PLMN, target PLMN): "e.g. for contractual reasons" (5.2.1).
     NoContract,
@@ -260,7 +260,7 @@ impl RefusalReason {
 }
 
 /// The RI's answer to one N32-c connection attempt.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum Decision {
     /// Let the connection through (CONNECT: 2xx and a tunnel).
     Accept,
