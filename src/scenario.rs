@@ -13,6 +13,7 @@ pub mod json_schema;
 pub mod load;
 pub mod locate;
 pub mod schema;
+pub mod shipped;
 pub mod validate;
 
 pub use load::{
