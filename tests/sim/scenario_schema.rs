@@ -302,3 +302,45 @@ fn shipped_lists_exactly_the_tracked_experiments_and_each_exists() {
         None => crate::openapi::skipped("git cannot list the tracked experiments (not a git checkout?)"),
     }
 }
+
+/// The RON example of the `RiPolicy` doc (src/proto/roaming/policy.rs) as the policy of
+/// `ri-hub` on the topology it names: it must validate, and connect (a doc example that
+/// validates and then refuses every CONNECT is what issue 12 found).
+#[test]
+fn the_ri_policy_doc_example_validates_on_its_topology() {
+    let src = std::fs::read_to_string(root().join("src/proto/roaming/policy.rs")).unwrap();
+    let doc: Vec<&str> = src
+        .lines()
+        .map(|l| l.trim_start())
+        .skip_while(|l| !l.starts_with("/// For `topologies/ipx-hub-50.ron`"))
+        .skip_while(|l| *l != "/// ```ron")
+        .skip(1)
+        .take_while(|l| *l != "/// ```")
+        .map(|l| l.strip_prefix("///").unwrap_or(l).trim_start())
+        .collect();
+    assert!(doc.len() >= 5, "no RON example found in the RiPolicy doc");
+    let policy = doc.join("\n");
+    assert!(policy.contains("contracts"), "{policy}");
+    let base = tmp("ri-doc");
+    copy_dir(&root().join("topologies"), &base.join("topologies"));
+    std::fs::create_dir_all(base.join("experiments")).unwrap();
+    let path = base.join("experiments/ri-doc.ron");
+    let text = format!(
+        r#"Experiment(
+    name: "ri-doc",
+    topology: "../topologies/ipx-hub-50.ron",
+    duration: "30s",
+    n32: (ri_policies: {{"ri-hub": {policy}}}),
+    workload: [
+        N32((consumer: "cnf-01", c_sepp: "sepp-01", p_sepp: "sepp-02", producer: "pnf-02",
+             n32c_via: Some("ri-hub"), arrival: Poisson(rate_per_s: 1.0))),
+    ],
+)"#
+    );
+    std::fs::write(&path, &text).unwrap();
+    let scn = load_experiment(&path).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let p = &scn.experiment.n32.ri_policies["ri-hub"];
+    // The contract covers the flow's pair: this CONNECT is not refused for want of one.
+    assert!(p.has_contract("plmn-01", "plmn-02"), "{p:?}");
+    let _ = std::fs::remove_dir_all(base);
+}
