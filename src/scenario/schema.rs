@@ -19,6 +19,33 @@
 //! )
 //! ```
 
+//!
+//! # Types defined elsewhere
+//!
+//! The scenario names these types of other modules; each is documented (with its defaults)
+//! where it is defined:
+//!
+//! | field | type | defined in |
+//! |---|---|---|
+//! | every duration | [`SimDuration`] (`"150ms"`) | `src/engine/time.rs` |
+//! | `crypto.fidelity` | [`CryptoFidelity`](crate::crypto::cost::CryptoFidelity) | `src/crypto/cost.rs` |
+//! | `crypto.costs` | [`CostModel`](crate::crypto::cost::CostModel), [`OpCosts`](crate::crypto::cost::OpCosts), [`ClassCosts`](crate::crypto::cost::ClassCosts), [`CryptoOp`](crate::crypto::cost::CryptoOp) | `src/crypto/cost.rs` |
+//! | `prefs`, `methods`, `interface_methods` | [`SecurityMethod`](crate::proto::capif::types::SecurityMethod) (`"PSK"`, `"PKI"`, `"OAUTH"`) | `src/proto/capif/types.rs` |
+//! | `capif.validity_encoding`, `capif.expiry` | [`ValidityEncoding`](crate::proto::capif::authentication::ValidityEncoding), [`ExpiryBehaviour`](crate::proto::capif::authentication::ExpiryBehaviour) | `src/proto/capif/authentication.rs` |
+//! | `capif.recovery` | [`RecoveryStrategy`](crate::proto::capif::mismatch::RecoveryStrategy), [`PushChannel`](crate::proto::capif::mismatch::PushChannel) | `src/proto/capif/mismatch.rs` |
+//! | `capif.interconnection` | [`InterconnectionKnobs`](crate::proto::capif::interconnection::InterconnectionKnobs) and its item enums | `src/proto/capif/interconnection.rs` |
+//! | `n32.*_capabilities` | [`SecurityCapability`](crate::proto::n32::types::SecurityCapability) (`"TLS"`, `"PRINS"`, `"NONE"`) | `src/proto/n32/types.rs` |
+//! | `n32.preference` | [`Preference`](crate::proto::n32::capability_negotiation::Preference) | `src/proto/n32/capability_negotiation.rs` |
+//! | `n32.tls_close` | [`TlsCloseBehaviour`](crate::proto::n32::sepp::TlsCloseBehaviour) | `src/proto/n32/sepp.rs` |
+//! | `n32.ri_policies` | [`RiPolicy`](crate::proto::roaming::RiPolicy), [`Contract`](crate::proto::roaming::policy::Contract), [`RateLimit`](crate::proto::roaming::policy::RateLimit), [`ScriptedDecision`](crate::proto::roaming::policy::ScriptedDecision), [`Decision`](crate::proto::roaming::policy::Decision), [`RefusalReason`](crate::proto::roaming::policy::RefusalReason), [`RejectionSpec`](crate::proto::roaming::policy::RejectionSpec) | `src/proto/roaming/policy.rs` |
+//! | `n32.ri_policies[..].rejection.encoding` | [`SuggestionEncoding`](crate::proto::roaming::SuggestionEncoding) | `src/proto/roaming/rejection.rs` |
+//! | `n32.ri_policies[..].direct_tls` | [`DirectTlsReaction`](crate::proto::roaming::DirectTlsReaction) | `src/proto/roaming/direct_tls.rs` |
+//! | `n32.csepp_mapping` | [`CseppMapping`](crate::proto::roaming::CseppMapping) | `src/proto/roaming/csepp.rs` |
+//!
+//! `secsim example <kind>` prints a commented experiment to start from; `secsim schema`
+//! writes JSON Schemas of both formats for editors ([`json_schema`](super::json_schema)
+//! describes how RON maps to the JSON they describe).
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::SimDuration;
@@ -52,7 +79,10 @@ pub enum DomainKind {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainSpec {
+    /// Unique name. For a PLMN, also its name in RI policies (`n32.ri_policies`: contracts,
+    /// unreachable and scripted targets name the domains of SEPPs).
     pub name: String,
+    /// What kind of domain it is.
     pub kind: DomainKind,
 }
 
@@ -99,14 +129,32 @@ pub enum LatencySpec {
     /// Always the same.
     Constant(SimDuration),
     /// Uniform in [min, max].
-    Uniform { min: SimDuration, max: SimDuration },
+    Uniform {
+        /// Lower bound (<= `max`).
+        min: SimDuration,
+        /// Upper bound.
+        max: SimDuration,
+    },
     /// Normal, truncated at zero.
-    Normal { mean: SimDuration, std: SimDuration },
+    Normal {
+        /// Mean.
+        mean: SimDuration,
+        /// Standard deviation.
+        std: SimDuration,
+    },
     /// Log-normal with the given median and shape sigma (of the underlying normal).
-    LogNormal { median: SimDuration, sigma: f64 },
+    LogNormal {
+        /// Median.
+        median: SimDuration,
+        /// Shape: standard deviation of the underlying normal (finite, >= 0).
+        sigma: f64,
+    },
     /// Exponential with the given mean.
-    Exponential { mean: SimDuration },
-    /// Drawn uniformly from a list of measured samples.
+    Exponential {
+        /// Mean.
+        mean: SimDuration,
+    },
+    /// Drawn uniformly from a list of measured samples (at least one).
     Empirical(Vec<SimDuration>),
 }
 
@@ -115,7 +163,9 @@ pub enum LatencySpec {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
+    /// Start of the window, from the start of the run.
     pub from: SimDuration,
+    /// End of the window (after `from`). Default `None`: down for the rest of the run.
     #[serde(default)]
     pub to: Option<SimDuration>,
 }
@@ -128,11 +178,14 @@ fn yes() -> bool {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
+    /// A node name (from `nodes`).
     pub source: String,
+    /// A node name, other than `source`.
     pub target: String,
     /// Also create the link target → source with the same parameters. Default `true`.
     #[serde(default = "yes")]
     pub duplex: bool,
+    /// One-way latency per message (see [`LatencySpec`]).
     pub latency: LatencySpec,
     /// Probability that a transmission is lost [0, 1), recovered by TCP retransmission after
     /// an RTO that doubles per loss. Default 0.
@@ -263,10 +316,16 @@ impl Default for OutputSpec {
 /// How requests of a flow arrive.
 #[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum ArrivalSpec {
-    /// Poisson process with the given rate \[1/s\].
-    Poisson { rate_per_s: f64 },
+    /// Poisson process with the given rate.
+    Poisson {
+        /// Mean arrivals per second \[1/s\] (finite, > 0).
+        rate_per_s: f64,
+    },
     /// One request every `interval`.
-    Periodic { interval: SimDuration },
+    Periodic {
+        /// Time between requests (> 0).
+        interval: SimDuration,
+    },
 }
 
 /// One kind of traffic.
@@ -359,6 +418,7 @@ pub struct CapifAefSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MethodChangeSpec {
+    /// When, from the start of the run (before the end of the run).
     pub at: SimDuration,
     /// The AEF node.
     pub aef: String,
@@ -371,6 +431,7 @@ pub struct MethodChangeSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationSpec {
+    /// When, from the start of the run (before the end of the run).
     pub at: SimDuration,
     /// The invoker node.
     pub invoker: String,
@@ -388,6 +449,7 @@ pub struct RevocationSpec {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CcfRestartSpec {
+    /// When, from the start of the run (before the end of the run).
     pub at: SimDuration,
     /// The CCF node (the `ccf` or `aef_ccf` of some Capif flow).
     pub ccf: String,
@@ -470,6 +532,7 @@ pub struct N32FlowSpec {
     /// two. The first is the authorized IPX that may modify. Default none.
     #[serde(default)]
     pub n32f_ris: Vec<String>,
+    /// How the cNF's requests arrive.
     pub arrival: ArrivalSpec,
     /// JSON body size of a request \[bytes\]. Default 512.
     #[serde(default = "default_request_bytes")]
@@ -513,7 +576,7 @@ pub struct N32Spec {
     /// every CONNECT, refuse direct TLS at TCP).
     #[serde(default)]
     pub ri_policies: std::collections::BTreeMap<String, crate::proto::roaming::RiPolicy>,
-    /// How the c-SEPP answers the cNF after an RI refused N32-c.
+    /// How the c-SEPP answers the cNF after an RI refused N32-c. Default `UseSuggestion`.
     #[serde(default)]
     pub csepp_mapping: crate::proto::roaming::CseppMapping,
     /// RIs on the N32-f path modify the (modifiable) message priority header. Default false:
@@ -537,7 +600,9 @@ pub struct N32Spec {
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct N32FaultSpec {
+    /// Every `every`-th N32-f PRINS message (>= 1) gets the fault.
     pub every: u64,
+    /// Which fault.
     pub kind: N32FaultKind,
 }
 
@@ -575,11 +640,14 @@ pub struct HttpFlowSpec {
     /// Label in records and plots. Default `"<client>-><server>"` (plus `" via <proxy>"`).
     #[serde(default)]
     pub name: Option<String>,
+    /// The client node.
     pub client: String,
+    /// The server node (other than `client`).
     pub server: String,
     /// A node with role `Proxy` or `Ri` to tunnel through with HTTP CONNECT. Default none.
     #[serde(default)]
     pub via: Option<String>,
+    /// How the client's requests arrive.
     pub arrival: ArrivalSpec,
     /// JSON body size of a request \[bytes\]. Default 512.
     #[serde(default = "default_request_bytes")]
@@ -888,21 +956,42 @@ pub enum GenLatency {
     /// As [`LatencySpec::Constant`].
     Constant(SimDuration),
     /// As [`LatencySpec::Uniform`].
-    Uniform { min: SimDuration, max: SimDuration },
+    Uniform {
+        /// Lower bound (<= `max`).
+        min: SimDuration,
+        /// Upper bound.
+        max: SimDuration,
+    },
     /// As [`LatencySpec::Normal`].
-    Normal { mean: SimDuration, std: SimDuration },
+    Normal {
+        /// Mean.
+        mean: SimDuration,
+        /// Standard deviation.
+        std: SimDuration,
+    },
     /// As [`LatencySpec::LogNormal`].
-    LogNormal { median: SimDuration, sigma: f64 },
+    LogNormal {
+        /// Median.
+        median: SimDuration,
+        /// Shape (finite, >= 0).
+        sigma: f64,
+    },
     /// As [`LatencySpec::Exponential`].
-    Exponential { mean: SimDuration },
+    Exponential {
+        /// Mean.
+        mean: SimDuration,
+    },
     /// As [`LatencySpec::Empirical`].
     Empirical(Vec<SimDuration>),
     /// Each link gets `LogNormal(median: m, sigma: sigma)` with `m` drawn uniformly from
     /// `[median_min, median_max]` (whole microseconds) from the generator's seed: links of
     /// different lengths, as the Python scripts drew them.
     LogNormalDrawn {
+        /// Smallest median (<= `median_max`).
         median_min: SimDuration,
+        /// Largest median.
         median_max: SimDuration,
+        /// Shape (finite, >= 0).
         sigma: f64,
     },
 }

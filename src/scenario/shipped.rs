@@ -60,7 +60,10 @@ mod tests {
     #[test]
     fn bad_lines_are_refused_with_their_line() {
         for (text, want) in [
-            ("a.ron\n../x.ron\n", "SHIPPED:2: `../x.ron` is not an experiment file name"),
+            (
+                "a.ron\n../x.ron\n",
+                "SHIPPED:2: `../x.ron` is not an experiment file name",
+            ),
             ("a.txt\n", "SHIPPED:1: `a.txt`"),
             ("a.ron\na.ron\n", "SHIPPED:2: `a.ron` is listed twice"),
         ] {

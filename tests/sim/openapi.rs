@@ -86,7 +86,9 @@ pub fn spec_or_skip() -> Option<&'static Spec> {
 pub fn skipped(why: &str) {
     use std::io::Write;
     let test = std::thread::current().name().unwrap_or("a test").to_string();
-    let _ = writeln!(std::io::stderr(), "skipped: {test}: {why}");
+    // One write, so that parallel tests' lines do not interleave.
+    let line = format!("skipped: {test}: {why}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Validates `json` against schema `schema_name` in the OpenAPI file whose name contains

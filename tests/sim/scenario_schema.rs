@@ -128,7 +128,10 @@ fn the_json_schemas_refuse_unknown_fields_wrong_types_and_bad_durations() {
             "arrival written the RON way",
             Box::new(|v| v["workload"][0]["Http"]["arrival"] = json!("Poisson(rate_per_s: 1.0)")),
         ),
-        ("missing workload", Box::new(|v| drop(v.as_object_mut().unwrap().remove("workload")))),
+        (
+            "missing workload",
+            Box::new(|v| drop(v.as_object_mut().unwrap().remove("workload"))),
+        ),
         (
             "unknown recovery strategy",
             Box::new(|v| v["capif"]["recovery"] = json!("Telepathy")),
@@ -143,14 +146,26 @@ fn the_json_schemas_refuse_unknown_fields_wrong_types_and_bad_durations() {
     let good = serde_json::to_value(&t).unwrap();
     assert!(errors(&topologies, &good).is_empty());
     for (what, edit) in [
-        ("loss as a string", &(|v: &mut Value| v["links"][0]["loss"] = json!("x")) as &dyn Fn(&mut Value)),
-        ("unknown domain kind", &|v: &mut Value| v["domains"][0]["kind"] = json!("Plmm")),
-        ("unknown link field", &|v: &mut Value| v["links"][0]["jitter"] = json!("1ms")),
-        ("latency as a bare string", &|v: &mut Value| v["links"][0]["latency"] = json!("1ms")),
+        (
+            "loss as a string",
+            &(|v: &mut Value| v["links"][0]["loss"] = json!("x")) as &dyn Fn(&mut Value),
+        ),
+        ("unknown domain kind", &|v: &mut Value| {
+            v["domains"][0]["kind"] = json!("Plmm")
+        }),
+        ("unknown link field", &|v: &mut Value| {
+            v["links"][0]["jitter"] = json!("1ms")
+        }),
+        ("latency as a bare string", &|v: &mut Value| {
+            v["links"][0]["latency"] = json!("1ms")
+        }),
     ] {
         let mut v = good.clone();
         edit(&mut v);
-        assert!(!errors(&topologies, &v).is_empty(), "the topology schema accepts {what}");
+        assert!(
+            !errors(&topologies, &v).is_empty(),
+            "the topology schema accepts {what}"
+        );
     }
     // The RON ↔ JSON mapping of the docs: a struct variant is an object under its name.
     let mut v = serde_json::to_value(&scn.experiment).unwrap();
@@ -230,12 +245,7 @@ fn every_example_validates_when_saved_into_experiments() {
 
 #[test]
 fn secsim_example_lists_prints_and_refuses_unknown_kinds() {
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_secsim"))
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| Command::new(env!("CARGO_BIN_EXE_secsim")).args(args).output().unwrap();
     let out = run(&["example", "--list"]);
     assert!(out.status.success());
     let list = String::from_utf8(out.stdout).unwrap();
@@ -248,7 +258,10 @@ fn secsim_example_lists_prints_and_refuses_unknown_kinds() {
     let out = run(&["example", "capf"]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("unknown example kind `capf` (did you mean `capif`?)"), "{err}");
+    assert!(
+        err.contains("unknown example kind `capf` (did you mean `capif`?)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -279,7 +292,11 @@ fn shipped_lists_exactly_the_tracked_experiments_and_each_exists() {
     let dir = root().join("experiments");
     let shipped = shipped_experiments(&dir).unwrap();
     for p in &shipped {
-        assert!(p.is_file(), "{MANIFEST} lists {} but there is no such file", p.display());
+        assert!(
+            p.is_file(),
+            "{MANIFEST} lists {} but there is no such file",
+            p.display()
+        );
     }
     let listed: BTreeSet<String> = shipped
         .iter()
