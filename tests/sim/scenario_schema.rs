@@ -104,63 +104,52 @@ fn the_json_schemas_refuse_unknown_fields_wrong_types_and_bad_durations() {
     let scn = load_experiment(&root().join("experiments/http-baseline.ron")).unwrap();
     let good = serde_json::to_value(&scn.experiment).unwrap();
     assert!(errors(&experiments, &good).is_empty());
-    let bad = |edit: &dyn Fn(&mut Value)| {
+    /// What a case does to a valid value (and what it is, for the message).
+    type Edit = (&'static str, fn(&mut Value));
+    let experiment_cases: &[Edit] = &[
+        ("unknown top-level field", |v| v["no_such_field"] = json!(1)),
+        ("duration as a number", |v| v["duration"] = json!(5)),
+        ("duration without unit", |v| v["duration"] = json!("5")),
+        ("duration in parsecs", |v| v["duration"] = json!("5 parsecs")),
+        ("seeds as a string", |v| v["seeds"] = json!("1")),
+        ("negative seed", |v| v["seeds"] = json!([-1])),
+        ("unknown field in a flow", |v| {
+            v["workload"][0]["Http"]["bogus"] = json!(true)
+        }),
+        ("unknown workload variant", |v| {
+            v["workload"][0] = json!({"Htp": v["workload"][0]["Http"].clone()})
+        }),
+        ("arrival written the RON way", |v| {
+            v["workload"][0]["Http"]["arrival"] = json!("Poisson(rate_per_s: 1.0)")
+        }),
+        ("missing workload", |v| {
+            drop(v.as_object_mut().unwrap().remove("workload"))
+        }),
+        ("unknown recovery strategy", |v| {
+            v["capif"]["recovery"] = json!("Telepathy")
+        }),
+    ];
+    for (what, edit) in experiment_cases {
         let mut v = good.clone();
         edit(&mut v);
-        errors(&experiments, &v)
-    };
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("unknown top-level field", Box::new(|v| v["no_such_field"] = json!(1))),
-        ("duration as a number", Box::new(|v| v["duration"] = json!(5))),
-        ("duration without unit", Box::new(|v| v["duration"] = json!("5"))),
-        ("duration in parsecs", Box::new(|v| v["duration"] = json!("5 parsecs"))),
-        ("seeds as a string", Box::new(|v| v["seeds"] = json!("1"))),
-        ("negative seed", Box::new(|v| v["seeds"] = json!([-1]))),
-        (
-            "unknown field in a flow",
-            Box::new(|v| v["workload"][0]["Http"]["bogus"] = json!(true)),
-        ),
-        (
-            "unknown workload variant",
-            Box::new(|v| v["workload"][0] = json!({"Htp": v["workload"][0]["Http"].clone()})),
-        ),
-        (
-            "arrival written the RON way",
-            Box::new(|v| v["workload"][0]["Http"]["arrival"] = json!("Poisson(rate_per_s: 1.0)")),
-        ),
-        (
-            "missing workload",
-            Box::new(|v| drop(v.as_object_mut().unwrap().remove("workload"))),
-        ),
-        (
-            "unknown recovery strategy",
-            Box::new(|v| v["capif"]["recovery"] = json!("Telepathy")),
-        ),
-    ];
-    for (what, edit) in &cases {
-        assert!(!bad(edit.as_ref()).is_empty(), "the experiment schema accepts {what}");
+        assert!(
+            !errors(&experiments, &v).is_empty(),
+            "the experiment schema accepts {what}"
+        );
     }
 
     let topologies = validator(SchemaKind::Topology);
     let t = load_topology(&root().join("topologies/two-domain-proxy.ron")).unwrap();
-    let good = serde_json::to_value(&t).unwrap();
-    assert!(errors(&topologies, &good).is_empty());
-    for (what, edit) in [
-        (
-            "loss as a string",
-            &(|v: &mut Value| v["links"][0]["loss"] = json!("x")) as &dyn Fn(&mut Value),
-        ),
-        ("unknown domain kind", &|v: &mut Value| {
-            v["domains"][0]["kind"] = json!("Plmm")
-        }),
-        ("unknown link field", &|v: &mut Value| {
-            v["links"][0]["jitter"] = json!("1ms")
-        }),
-        ("latency as a bare string", &|v: &mut Value| {
-            v["links"][0]["latency"] = json!("1ms")
-        }),
-    ] {
-        let mut v = good.clone();
+    let good_topology = serde_json::to_value(&t).unwrap();
+    assert!(errors(&topologies, &good_topology).is_empty());
+    let topology_cases: &[Edit] = &[
+        ("loss as a string", |v| v["links"][0]["loss"] = json!("x")),
+        ("unknown domain kind", |v| v["domains"][0]["kind"] = json!("Plmm")),
+        ("unknown link field", |v| v["links"][0]["jitter"] = json!("1ms")),
+        ("latency as a bare string", |v| v["links"][0]["latency"] = json!("1ms")),
+    ];
+    for (what, edit) in topology_cases {
+        let mut v = good_topology.clone();
         edit(&mut v);
         assert!(
             !errors(&topologies, &v).is_empty(),
