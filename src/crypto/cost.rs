@@ -190,7 +190,21 @@ pub struct ClassCosts {
     /// >= 0.
     pub slowdown: f64,
     /// Per-operation costs that replace the scaled reference (default none).
+    #[schemars(schema_with = "overrides_schema")]
     pub overrides: BTreeMap<CryptoOp, SimDuration>,
+}
+
+/// The JSON Schema of [`ClassCosts::overrides`]: an object whose keys are [`CryptoOp`] names
+/// (serde refuses any other key) and whose values are durations.
+fn overrides_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let keys = generator.subschema_for::<CryptoOp>();
+    let values = generator.subschema_for::<SimDuration>();
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": keys,
+        "additionalProperties": values,
+        "default": {},
+    })
 }
 
 impl Default for ClassCosts {

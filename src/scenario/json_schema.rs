@@ -114,4 +114,39 @@ mod tests {
         assert!(t["$defs"].get("GeneratorKind").is_some());
         assert!(t["$defs"].get("SimDuration").is_some());
     }
+
+    /// The duration pattern of the schemas accepts what `SimDuration::parse` accepts, and
+    /// refuses what it refuses (range limits aside: "1e30h" passes the pattern).
+    #[test]
+    fn duration_pattern_agrees_with_the_parser() {
+        use crate::engine::SimDuration;
+        use crate::engine::time::DURATION_PATTERN;
+        let re = regex::Regex::new(DURATION_PATTERN).unwrap();
+        let accepted = [
+            "150ms", "2.5s", " 40 us ", "1e3ms", "5e-3ms", "+5s", ".5s", "5.s", "7ns", "1m", "1min", "1h", "5µs", "0s",
+        ];
+        let refused = [
+            "5",
+            "-5ms",
+            "5 parsecs",
+            "ms",
+            "1e",
+            "1es",
+            "inf s",
+            "NaNs",
+            "5msx",
+            "1.2.3s",
+            "1+2ms",
+            "",
+            "5 m s",
+        ];
+        for t in accepted {
+            assert!(SimDuration::parse(t).is_ok(), "parser refuses {t:?}");
+            assert!(re.is_match(t), "pattern refuses {t:?}");
+        }
+        for t in refused {
+            assert!(SimDuration::parse(t).is_err(), "parser accepts {t:?}");
+            assert!(!re.is_match(t), "pattern accepts {t:?}");
+        }
+    }
 }

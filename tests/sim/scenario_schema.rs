@@ -128,6 +128,9 @@ fn the_json_schemas_refuse_unknown_fields_wrong_types_and_bad_durations() {
         ("unknown recovery strategy", |v| {
             v["capif"]["recovery"] = json!("Telepathy")
         }),
+        ("unknown crypto operation", |v| {
+            v["crypto"]["costs"] = json!({"classes": {"Sepp": {"overrides": {"EcdsaSing": "10us"}}}})
+        }),
     ];
     for (what, edit) in experiment_cases {
         let mut v = good.clone();
@@ -158,6 +161,7 @@ fn the_json_schemas_refuse_unknown_fields_wrong_types_and_bad_durations() {
     }
     // The RON ↔ JSON mapping of the docs: a struct variant is an object under its name.
     let mut v = serde_json::to_value(&scn.experiment).unwrap();
+    v["crypto"]["costs"] = json!({"classes": {"Sepp": {"slowdown": 2.0, "overrides": {"EcdsaSign": "10us"}}}});
     v["workload"][0]["Http"]["arrival"] = json!({"Poisson": {"rate_per_s": 1.0}});
     v["workload"][0]["Http"]["processing"] = json!({"Constant": "20ms"});
     assert!(errors(&experiments, &v).is_empty(), "{:?}", errors(&experiments, &v));
