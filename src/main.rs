@@ -154,9 +154,44 @@ enum Command {
         /// A topologies/*.ron or experiments/*.ron file.
         file: PathBuf,
     },
+    /// Write JSON Schemas (draft 2020-12) of the experiment and topology formats for
+    /// editors: DIR/experiment.schema.json and DIR/topology.schema.json, or one schema to
+    /// stdout with --kind.
+    ///
+    /// The schemas describe the JSON serde makes of a scenario (RON struct names dropped,
+    /// enums externally tagged): `Poisson(rate_per_s: 1.0)` in RON is
+    /// `{"Poisson": {"rate_per_s": 1.0}}` in JSON, `Constant("20ms")` is
+    /// `{"Constant": "20ms"}`, `Plmn` is `"Plmn"`, `Some(x)` is `x` and `None` is `null`.
+    Schema {
+        /// Folder to write both schemas into (created if missing; default: the current one).
+        #[arg(long, value_name = "DIR", conflicts_with = "kind")]
+        out: Option<PathBuf>,
+        /// Print only this schema to stdout.
+        #[arg(long, value_enum)]
+        kind: Option<SchemaKindArg>,
+    },
+    /// Print a complete, commented experiment of one kind (save it into experiments/; its
+    /// topology path is relative to that folder). `--list` lists the kinds.
+    Example {
+        /// The kind (see --list).
+        #[arg(required_unless_present = "list")]
+        kind: Option<String>,
+        /// List the kinds with a line each, and exit.
+        #[arg(long, conflicts_with = "kind")]
+        list: bool,
+    },
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+/// `secsim schema --kind`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum SchemaKindArg {
+    /// experiments/*.ron
+    Experiment,
+    /// topologies/*.ron (a Topology or a TopologyGenerator)
+    Topology,
 }
 
 #[derive(Subcommand, Debug)]
@@ -364,6 +399,8 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Schema { out, kind } => schema_command(out, kind),
+        Command::Example { kind, list } => example_command(kind.as_deref(), list),
         Command::Bench(BenchCommand::N32(args)) => match secsim::bench::n32::run(&args) {
             Ok(text) => {
                 print!("{text}");
@@ -394,6 +431,63 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+    }
+}
+
+fn schema_command(out: Option<PathBuf>, kind: Option<SchemaKindArg>) -> ExitCode {
+    use secsim::scenario::json_schema::{SchemaKind, json_schema_text};
+    if let Some(k) = kind {
+        let k = match k {
+            SchemaKindArg::Experiment => SchemaKind::Experiment,
+            SchemaKindArg::Topology => SchemaKind::Topology,
+        };
+        print!("{}", json_schema_text(k));
+        return ExitCode::SUCCESS;
+    }
+    let dir = out.unwrap_or_else(|| PathBuf::from("."));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("secsim: error: {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    for k in SchemaKind::ALL {
+        let path = dir.join(k.file_name());
+        if let Err(e) = std::fs::write(&path, json_schema_text(k)) {
+            eprintln!("secsim: error: {}: {e}", path.display());
+            return ExitCode::from(1);
+        }
+        println!("{}", path.display());
+    }
+    ExitCode::SUCCESS
+}
+
+fn example_command(kind: Option<&str>, list: bool) -> ExitCode {
+    use secsim::scenario::examples;
+    if list {
+        for e in examples::EXAMPLES {
+            println!("{:<20} {}", e.kind, e.summary);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(kind) = kind else {
+        eprintln!("secsim: error: give an example kind or --list");
+        return ExitCode::from(2);
+    };
+    match examples::example(kind) {
+        Some(e) => {
+            print!("{}", e.text);
+            ExitCode::SUCCESS
+        }
+        None => {
+            let kinds: Vec<&str> = examples::EXAMPLES.iter().map(|e| e.kind).collect();
+            let hint = secsim::scenario::validate::suggest(kind, kinds.iter().copied())
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            eprintln!(
+                "secsim: error: unknown example kind `{kind}`{hint}; kinds: {}",
+                kinds.join(", ")
+            );
+            ExitCode::from(2)
+        }
     }
 }
 

@@ -4,12 +4,16 @@
 //! Errors read `file:line:column: field.path: message (did you mean `name`?)`; see
 //! [`load`] for the format and the struct-name rule (files start with `Topology(` or
 //! `Experiment(`). A topology may also be written as a generator (`TopologyGenerator(`,
-//! [`generate`]). `secsim validate <file>` is [`validate_path`].
+//! [`generate`]). `secsim validate <file>` is [`validate_path`]; `secsim schema` writes the
+//! JSON Schemas of [`json_schema`].
 
+pub mod examples;
 pub mod generate;
+pub mod json_schema;
 pub mod load;
 pub mod locate;
 pub mod schema;
+pub mod shipped;
 pub mod validate;
 
 pub use load::{

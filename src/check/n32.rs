@@ -883,10 +883,12 @@ mod tests {
             ("sweep-n32-prins.ron", vec![], prins.to_vec()),
         ];
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
-        let mut shipped: Vec<String> = std::fs::read_dir(&dir)
+        // The shipped set only (experiments/SHIPPED), not a researcher's own files.
+        let mut shipped: Vec<String> = crate::scenario::shipped::shipped_experiments(&dir)
             .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.ends_with(".ron") && std::fs::read_to_string(dir.join(n)).unwrap().contains("N32(("))
+            .into_iter()
+            .filter(|p| std::fs::read_to_string(p).unwrap().contains("N32(("))
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
             .collect();
         shipped.sort();
         let mut checked: Vec<String> = runs.iter().map(|r| r.0.to_string()).collect();

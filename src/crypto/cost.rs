@@ -41,7 +41,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::SimDuration;
 
 /// A costed crypto operation.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum CryptoOp {
     /// One HMAC-SHA-256 over a short input.
     HmacSha256,
@@ -83,7 +83,7 @@ impl CryptoOp {
 
 /// How much real cryptography a run computes (scenario knob `crypto_fidelity`, default
 /// `Full`).
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum CryptoFidelity {
     /// Everything is computed: key schedules, AEADs, signatures, ECDHE.
     #[default]
@@ -108,7 +108,7 @@ impl CryptoFidelity {
 }
 
 /// The cost of each operation on the reference machine. Defaults: see the module doc.
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpCosts {
     /// [`CryptoOp::HmacSha256`].
@@ -183,14 +183,28 @@ impl OpCosts {
 }
 
 /// How one node class differs from the reference machine.
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClassCosts {
     /// Multiplies every reference cost (default 1.0; 2.0 = twice as slow). Must be finite and
     /// >= 0.
     pub slowdown: f64,
     /// Per-operation costs that replace the scaled reference (default none).
+    #[schemars(schema_with = "overrides_schema")]
     pub overrides: BTreeMap<CryptoOp, SimDuration>,
+}
+
+/// The JSON Schema of [`ClassCosts::overrides`]: an object whose keys are [`CryptoOp`] names
+/// (serde refuses any other key) and whose values are durations.
+fn overrides_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let keys = generator.subschema_for::<CryptoOp>();
+    let values = generator.subschema_for::<SimDuration>();
+    schemars::json_schema!({
+        "type": "object",
+        "propertyNames": keys,
+        "additionalProperties": values,
+        "default": {},
+    })
 }
 
 impl Default for ClassCosts {
@@ -219,7 +233,7 @@ pub enum CostError {
 ///
 /// Defaults: reference costs from [`OpCosts::default`], no node classes (every class costs
 /// the reference).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct CostModel {
     /// Costs on the reference machine.

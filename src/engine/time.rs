@@ -224,6 +224,27 @@ impl Serialize for SimDuration {
         s.collect_str(self)
     }
 }
+/// The pattern of a duration string as [`SimDuration::parse`] reads it: a non-negative
+/// decimal number (optionally with an exponent) and a unit, surrounding whitespace allowed.
+/// Values too long for the simulator (about 584 years) pass the pattern and are refused at
+/// load.
+pub const DURATION_PATTERN: &str = r"^\s*\+?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?\s*(ns|us|µs|ms|s|m|min|h)\s*$";
+
+impl schemars::JsonSchema for SimDuration {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SimDuration".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": "A duration: a non-negative number and a unit, e.g. \"150ms\", \"2.5s\", \"40us\", \"7ns\", \"1m\" (or \"1min\"), \"1h\"; units ns, us (or µs), ms, s, m/min, h.",
+            "examples": ["150ms", "2.5s", "40us"]
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for SimDuration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;

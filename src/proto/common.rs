@@ -113,6 +113,23 @@ macro_rules! extensible_enum {
             }
         }
 
+        impl ::schemars::JsonSchema for $name {
+            fn schema_name() -> ::std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            /// Any string (an unknown one is kept verbatim, as `Other`); the known values are
+            /// offered as an `enum` alternative so that editors complete them.
+            fn json_schema(_: &mut ::schemars::SchemaGenerator) -> ::schemars::Schema {
+                ::schemars::json_schema!({
+                    "anyOf": [
+                        { "enum": [$($wire),+] },
+                        { "type": "string" }
+                    ]
+                })
+            }
+        }
+
         impl<'de> ::serde::Deserialize<'de> for $name {
             fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 String::deserialize(deserializer).map($name::from)

@@ -19,12 +19,39 @@
 //! )
 //! ```
 
+//!
+//! # Types defined elsewhere
+//!
+//! The scenario names these types of other modules; each is documented (with its defaults)
+//! where it is defined:
+//!
+//! | field | type | defined in |
+//! |---|---|---|
+//! | every duration | [`SimDuration`] (`"150ms"`) | `src/engine/time.rs` |
+//! | `crypto.fidelity` | [`CryptoFidelity`](crate::crypto::cost::CryptoFidelity) | `src/crypto/cost.rs` |
+//! | `crypto.costs` | [`CostModel`](crate::crypto::cost::CostModel), [`OpCosts`](crate::crypto::cost::OpCosts), [`ClassCosts`](crate::crypto::cost::ClassCosts), [`CryptoOp`](crate::crypto::cost::CryptoOp) | `src/crypto/cost.rs` |
+//! | `prefs`, `methods`, `interface_methods` | [`SecurityMethod`](crate::proto::capif::types::SecurityMethod) (`"PSK"`, `"PKI"`, `"OAUTH"`) | `src/proto/capif/types.rs` |
+//! | `capif.validity_encoding`, `capif.expiry` | [`ValidityEncoding`](crate::proto::capif::authentication::ValidityEncoding), [`ExpiryBehaviour`](crate::proto::capif::authentication::ExpiryBehaviour) | `src/proto/capif/authentication.rs` |
+//! | `capif.recovery` | [`RecoveryStrategy`](crate::proto::capif::mismatch::RecoveryStrategy), [`PushChannel`](crate::proto::capif::mismatch::PushChannel) | `src/proto/capif/mismatch.rs` |
+//! | `capif.interconnection` | [`InterconnectionKnobs`](crate::proto::capif::interconnection::InterconnectionKnobs) and its item enums | `src/proto/capif/interconnection.rs` |
+//! | `n32.*_capabilities` | [`SecurityCapability`](crate::proto::n32::types::SecurityCapability) (`"TLS"`, `"PRINS"`, `"NONE"`) | `src/proto/n32/types.rs` |
+//! | `n32.preference` | [`Preference`](crate::proto::n32::capability_negotiation::Preference) | `src/proto/n32/capability_negotiation.rs` |
+//! | `n32.tls_close` | [`TlsCloseBehaviour`](crate::proto::n32::sepp::TlsCloseBehaviour) | `src/proto/n32/sepp.rs` |
+//! | `n32.ri_policies` | [`RiPolicy`](crate::proto::roaming::RiPolicy), [`Contract`](crate::proto::roaming::policy::Contract), [`RateLimit`](crate::proto::roaming::policy::RateLimit), [`ScriptedDecision`](crate::proto::roaming::policy::ScriptedDecision), [`Decision`](crate::proto::roaming::policy::Decision), [`RefusalReason`](crate::proto::roaming::policy::RefusalReason), [`RejectionSpec`](crate::proto::roaming::policy::RejectionSpec) | `src/proto/roaming/policy.rs` |
+//! | `n32.ri_policies[..].rejection.encoding` | [`SuggestionEncoding`](crate::proto::roaming::SuggestionEncoding) | `src/proto/roaming/rejection.rs` |
+//! | `n32.ri_policies[..].direct_tls` | [`DirectTlsReaction`](crate::proto::roaming::DirectTlsReaction) | `src/proto/roaming/direct_tls.rs` |
+//! | `n32.csepp_mapping` | [`CseppMapping`](crate::proto::roaming::CseppMapping) | `src/proto/roaming/csepp.rs` |
+//!
+//! `secsim example <kind>` prints a commented experiment to start from; `secsim schema`
+//! writes JSON Schemas of both formats for editors ([`json_schema`](super::json_schema)
+//! describes how RON maps to the JSON they describe).
+
 use serde::{Deserialize, Serialize};
 
 use crate::engine::SimDuration;
 
 /// A topology file (`topologies/*.ron`), written `Topology(...)`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename = "Topology")]
 pub struct TopologyFile {
     /// Trust domains: PLMNs, CAPIF provider domains, IPX providers.
@@ -36,7 +63,7 @@ pub struct TopologyFile {
 }
 
 /// The kind of trust domain a node belongs to.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum DomainKind {
     /// A mobile network operator's network.
     Plmn,
@@ -49,15 +76,18 @@ pub enum DomainKind {
 }
 
 /// A trust domain.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DomainSpec {
+    /// Unique name. For a PLMN, also its name in RI policies (`n32.ri_policies`: contracts,
+    /// unreachable and scripted targets name the domains of SEPPs).
     pub name: String,
+    /// What kind of domain it is.
     pub kind: DomainKind,
 }
 
 /// What a node is; protocol actors are attached by role.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum NodeRole {
     /// A network function (traffic source or sink). Default.
     #[default]
@@ -81,7 +111,7 @@ pub enum NodeRole {
 }
 
 /// A network node.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NodeSpec {
     /// Unique name; also the node's RNG stream name.
@@ -94,28 +124,48 @@ pub struct NodeSpec {
 }
 
 /// A link latency distribution (one-way propagation plus queueing, per message).
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum LatencySpec {
     /// Always the same.
     Constant(SimDuration),
     /// Uniform in [min, max].
-    Uniform { min: SimDuration, max: SimDuration },
+    Uniform {
+        /// Lower bound (<= `max`).
+        min: SimDuration,
+        /// Upper bound.
+        max: SimDuration,
+    },
     /// Normal, truncated at zero.
-    Normal { mean: SimDuration, std: SimDuration },
+    Normal {
+        /// Mean.
+        mean: SimDuration,
+        /// Standard deviation.
+        std: SimDuration,
+    },
     /// Log-normal with the given median and shape sigma (of the underlying normal).
-    LogNormal { median: SimDuration, sigma: f64 },
+    LogNormal {
+        /// Median.
+        median: SimDuration,
+        /// Shape: standard deviation of the underlying normal (finite, >= 0).
+        sigma: f64,
+    },
     /// Exponential with the given mean.
-    Exponential { mean: SimDuration },
-    /// Drawn uniformly from a list of measured samples.
+    Exponential {
+        /// Mean.
+        mean: SimDuration,
+    },
+    /// Drawn uniformly from a list of measured samples (at least one).
     Empirical(Vec<SimDuration>),
 }
 
 /// A window during which a link is down: `(from: "1s", to: Some("3s"))`; `to: None` means
 /// down for the rest of the run.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WindowSpec {
+    /// Start of the window, from the start of the run.
     pub from: SimDuration,
+    /// End of the window (after `from`). Default `None`: down for the rest of the run.
     #[serde(default)]
     pub to: Option<SimDuration>,
 }
@@ -125,14 +175,17 @@ fn yes() -> bool {
 }
 
 /// A link (or a pair of links, one per direction, each with its own state and RNG stream).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSpec {
+    /// A node name (from `nodes`).
     pub source: String,
+    /// A node name, other than `source`.
     pub target: String,
     /// Also create the link target → source with the same parameters. Default `true`.
     #[serde(default = "yes")]
     pub duplex: bool,
+    /// One-way latency per message (see [`LatencySpec`]).
     pub latency: LatencySpec,
     /// Probability that a transmission is lost [0, 1), recovered by TCP retransmission after
     /// an RTO that doubles per loss. Default 0.
@@ -151,7 +204,7 @@ pub struct LinkSpec {
 }
 
 /// An experiment file (`experiments/*.ron`), written `Experiment(...)`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename = "Experiment")]
 pub struct ExperimentFile {
     /// Names the results folder `results/<name>/`.
@@ -194,7 +247,7 @@ pub struct ExperimentFile {
 }
 
 /// One sweep axis: a field of the experiment or its topology and the values it takes.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepAxis {
     /// Label in outputs. Default: the path.
@@ -211,7 +264,7 @@ pub struct SweepAxis {
 }
 
 /// Crypto knobs.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CryptoSpec {
     /// `Full` (default: everything computed), `Keys` (key schedules and AEADs computed,
@@ -225,7 +278,7 @@ pub struct CryptoSpec {
 }
 
 /// Connection-model knobs.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkSpec {
     /// An idle HTTP/2 connection is closed after this. Default `"60s"`.
@@ -240,7 +293,7 @@ pub struct NetworkSpec {
 }
 
 /// Outputs of a run.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutputSpec {
     /// Write `trace.jsonl` (one line per delivered message). Default `false`.
@@ -261,16 +314,22 @@ impl Default for OutputSpec {
 }
 
 /// How requests of a flow arrive.
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum ArrivalSpec {
-    /// Poisson process with the given rate \[1/s\].
-    Poisson { rate_per_s: f64 },
+    /// Poisson process with the given rate.
+    Poisson {
+        /// Mean arrivals per second \[1/s\] (finite, > 0).
+        rate_per_s: f64,
+    },
     /// One request every `interval`.
-    Periodic { interval: SimDuration },
+    Periodic {
+        /// Time between requests (> 0).
+        interval: SimDuration,
+    },
 }
 
 /// One kind of traffic.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub enum WorkloadSpec {
     /// HTTP/2 requests over TLS from `client` to `server`, optionally through the CONNECT
     /// proxy `via`.
@@ -289,7 +348,7 @@ pub enum WorkloadSpec {
 /// negotiates a method for `aef`, authenticates and then invokes at `arrival`'s rate. If the
 /// AEF is registered at another CCF (`aef_ccf`), CCF-B = `ccf` and CCF-A = `aef_ccf`
 /// interconnect over CAPIF-6e.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapifFlowSpec {
     /// Label in records and plots. Default `"<ccf>-><aef>"`.
@@ -331,7 +390,7 @@ pub struct CapifFlowSpec {
 
 /// TLS version of CAPIF-1e (invoker to CCF); the AEFPSK derivation depends on it (TS 33.122
 /// Annex A; DIGEST 6).
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum Capif1eTls {
     /// TLS 1.3: AEFPSK from the exporter (secsim's documented TLS 1.3 variant).
     #[default]
@@ -341,7 +400,7 @@ pub enum Capif1eTls {
 }
 
 /// An AEF as its APF publishes it.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapifAefSpec {
     /// AEF-level security methods (`AefProfile.securityMethods`). Default all three.
@@ -356,9 +415,10 @@ pub struct CapifAefSpec {
 }
 
 /// The APF changes an AEF's security methods at `at` (seed 004).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MethodChangeSpec {
+    /// When, from the start of the run (before the end of the run).
     pub at: SimDuration,
     /// The AEF node.
     pub aef: String,
@@ -368,9 +428,10 @@ pub struct MethodChangeSpec {
 
 /// The CCF revokes an invoker's authorization at `at` (TS 29.222 5.6.2.4: DELETE
 /// trustedInvokers, revoke-authorization to the AEF, SecurityNotification to the invoker).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevocationSpec {
+    /// When, from the start of the run (before the end of the run).
     pub at: SimDuration,
     /// The invoker node.
     pub invoker: String,
@@ -385,9 +446,10 @@ pub struct RevocationSpec {
 /// its CA and token keys persist (see `Ccf::restart`). Invokers recover through their own
 /// timers, retries and back-off: an AEF whose CCF no longer knows the invoker answers
 /// `check-authentication` with 404 and the invoker negotiates again.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CcfRestartSpec {
+    /// When, from the start of the run (before the end of the run).
     pub at: SimDuration,
     /// The CCF node (the `ccf` or `aef_ccf` of some Capif flow).
     pub ccf: String,
@@ -396,7 +458,7 @@ pub struct CcfRestartSpec {
 }
 
 /// CAPIF knobs, including the FFS alternatives of seeds 002, 003 and 004 (DIGEST 11).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapifSpec {
     /// CAPIF-1e TLS version. Default `Tls13`.
@@ -448,7 +510,7 @@ pub struct CapifSpec {
 }
 
 /// A flow of inter-PLMN SBI requests (AUSF UE authentication, which carries a SUPI).
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct N32FlowSpec {
     /// Label in records and plots. Default `"<consumer>-><producer>"`.
@@ -470,6 +532,7 @@ pub struct N32FlowSpec {
     /// two. The first is the authorized IPX that may modify. Default none.
     #[serde(default)]
     pub n32f_ris: Vec<String>,
+    /// How the cNF's requests arrive.
     pub arrival: ArrivalSpec,
     /// JSON body size of a request \[bytes\]. Default 512.
     #[serde(default = "default_request_bytes")]
@@ -489,7 +552,7 @@ pub struct N32FlowSpec {
 }
 
 /// N32 knobs, including the FFS alternatives of seeds 000 and 001 (DIGEST 11).
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct N32Spec {
     /// The initiating SEPPs' supported capabilities in priority order. Default
@@ -513,7 +576,7 @@ pub struct N32Spec {
     /// every CONNECT, refuse direct TLS at TCP).
     #[serde(default)]
     pub ri_policies: std::collections::BTreeMap<String, crate::proto::roaming::RiPolicy>,
-    /// How the c-SEPP answers the cNF after an RI refused N32-c.
+    /// How the c-SEPP answers the cNF after an RI refused N32-c. Default `UseSuggestion`.
     #[serde(default)]
     pub csepp_mapping: crate::proto::roaming::CseppMapping,
     /// RIs on the N32-f path modify the (modifiable) message priority header. Default false:
@@ -534,15 +597,17 @@ pub struct N32Spec {
 }
 
 /// A fault injected into every `every`-th N32-f PRINS message.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct N32FaultSpec {
+    /// Every `every`-th N32-f PRINS message (>= 1) gets the fault.
     pub every: u64,
+    /// Which fault.
     pub kind: N32FaultKind,
 }
 
 /// The N32-f faults a scenario can inject (see `proto::n32::prins::fault::Fault`).
-#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum N32FaultKind {
     /// An attacker on the path flips a ciphertext bit.
     TamperCiphertext,
@@ -569,17 +634,20 @@ fn default_timeout() -> SimDuration {
 }
 
 /// A flow of HTTP/2 requests.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpFlowSpec {
     /// Label in records and plots. Default `"<client>-><server>"` (plus `" via <proxy>"`).
     #[serde(default)]
     pub name: Option<String>,
+    /// The client node.
     pub client: String,
+    /// The server node (other than `client`).
     pub server: String,
     /// A node with role `Proxy` or `Ri` to tunnel through with HTTP CONNECT. Default none.
     #[serde(default)]
     pub via: Option<String>,
+    /// How the client's requests arrive.
     pub arrival: ArrivalSpec,
     /// JSON body size of a request \[bytes\]. Default 512.
     #[serde(default = "default_request_bytes")]
@@ -739,7 +807,7 @@ impl WorkloadSpec {
 ///     kind: IpxHub(plmns: 200),
 /// )
 /// ```
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, rename = "TopologyGenerator")]
 pub struct TopologyGenerator {
     /// The generator's own seed: mesh choices and per-link latency draws. Default 1. (Run
@@ -757,7 +825,7 @@ fn gen_default_seed() -> u64 {
 /// A family of generated topologies. Every link class has `<class>_latency`,
 /// `<class>_loss` and `<class>_bandwidth_mbps` fields with the defaults listed (those of the
 /// Python scripts and hand-written topologies they replace).
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum GeneratorKind {
     /// N PLMNs (each `cnf-k`, `sepp-k`, `pnf-k` in `plmn-k`) around one or more IPX
@@ -882,27 +950,48 @@ pub enum GeneratorKind {
 
 /// The latency of one class of generated links: any [`LatencySpec`], the same on every
 /// link of the class, or `LogNormalDrawn`, a log-normal whose median is drawn once per link.
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub enum GenLatency {
     /// As [`LatencySpec::Constant`].
     Constant(SimDuration),
     /// As [`LatencySpec::Uniform`].
-    Uniform { min: SimDuration, max: SimDuration },
+    Uniform {
+        /// Lower bound (<= `max`).
+        min: SimDuration,
+        /// Upper bound.
+        max: SimDuration,
+    },
     /// As [`LatencySpec::Normal`].
-    Normal { mean: SimDuration, std: SimDuration },
+    Normal {
+        /// Mean.
+        mean: SimDuration,
+        /// Standard deviation.
+        std: SimDuration,
+    },
     /// As [`LatencySpec::LogNormal`].
-    LogNormal { median: SimDuration, sigma: f64 },
+    LogNormal {
+        /// Median.
+        median: SimDuration,
+        /// Shape (finite, >= 0).
+        sigma: f64,
+    },
     /// As [`LatencySpec::Exponential`].
-    Exponential { mean: SimDuration },
+    Exponential {
+        /// Mean.
+        mean: SimDuration,
+    },
     /// As [`LatencySpec::Empirical`].
     Empirical(Vec<SimDuration>),
     /// Each link gets `LogNormal(median: m, sigma: sigma)` with `m` drawn uniformly from
     /// `[median_min, median_max]` (whole microseconds) from the generator's seed: links of
     /// different lengths, as the Python scripts drew them.
     LogNormalDrawn {
+        /// Smallest median (<= `median_max`).
         median_min: SimDuration,
+        /// Largest median.
         median_max: SimDuration,
+        /// Shape (finite, >= 0).
         sigma: f64,
     },
 }

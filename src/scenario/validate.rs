@@ -28,6 +28,8 @@
 //!   `capif.aefs` keys are `Aef` nodes; a method change names the AEF of some Capif flow, a
 //!   revocation an invoker of some Capif flow, a CCF restart a `Ccf` node some Capif flow uses
 //!   (`ccf` or `aef_ccf`), before the end of the run and with `down` > 0.
+//!   `n32.ri_policies` keys are `Ri` nodes; every PLMN a policy names (contracts,
+//!   `unreachable`, scripted `target_plmn`) is the domain of some `Sepp` node.
 //!
 //! [`InterconnectionKnobs::validate`]: crate::proto::capif::interconnection::InterconnectionKnobs::validate
 
@@ -791,7 +793,75 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
     let invokers = all_expanded.then_some(capif_invokers.as_slice());
     capif_knobs_on(e, &roles, &capif_aefs, invokers, &tp, &mut out);
     capif_restarts_on(e, &roles, &capif_ccfs, &tp, &mut out);
+    ri_policies_on(e, t, &roles, &tp, &mut out);
     out
+}
+
+/// The Roaming Intermediaries' policies (`n32.ri_policies`): each key is an `Ri` node, and
+/// every PLMN a policy names (contract ends, unreachable targets, scripted targets) is a
+/// domain of the topology with a SEPP in it. The RI compares these with the domain names of
+/// the two SEPPs of each attempt, so any other name would match nothing: a contract list of
+/// unknown names refuses every CONNECT.
+fn ri_policies_on(
+    e: &ExperimentFile,
+    t: &TopologyFile,
+    roles: &BTreeMap<&str, NodeRole>,
+    tp: &std::path::Display<'_>,
+    out: &mut Vec<Issue>,
+) {
+    let ri_nodes: Vec<&str> = t
+        .nodes
+        .iter()
+        .filter(|n| n.role == NodeRole::Ri)
+        .map(|n| n.name.as_str())
+        .collect();
+    let domains: BTreeSet<&str> = t.domains.iter().map(|d| d.name.as_str()).collect();
+    // The PLMNs an RI can see: the domains of the SEPPs, in topology order.
+    let mut plmns: Vec<&str> = Vec::new();
+    for n in t.nodes.iter().filter(|n| n.role == NodeRole::Sepp) {
+        if !plmns.contains(&n.domain.as_str()) {
+            plmns.push(&n.domain);
+        }
+    }
+    let check = |field: String, name: &str, out: &mut Vec<Issue>| {
+        if plmns.contains(&name) {
+            return;
+        }
+        let message = if domains.contains(name) {
+            format!("domain `{name}` has no Sepp node, so no N32 connection comes from or goes to it")
+        } else {
+            format!(
+                "unknown PLMN `{name}`: PLMNs are named by their domain in {tp} ({})",
+                if plmns.is_empty() {
+                    "which has no Sepp node".to_string()
+                } else {
+                    let shown: Vec<&str> = plmns.iter().take(5).copied().collect();
+                    let more = if plmns.len() > 5 { ", …" } else { "" };
+                    format!("with a Sepp: {}{more}", shown.join(", "))
+                }
+            )
+        };
+        out.push(Issue::new(field, message).suggest(suggest(name, plmns.iter().copied())));
+    };
+    for (ri, policy) in &e.n32.ri_policies {
+        let at = format!("n32.ri_policies[\"{ri}\"]");
+        if let Some(issue) = node_issue(at.clone(), "ri_policies key", ri, NodeRole::Ri, roles, tp) {
+            out.push(issue.suggest(suggest(ri, ri_nodes.iter().copied())));
+            continue;
+        }
+        for (i, c) in policy.contracts.iter().enumerate() {
+            check(format!("{at}.contracts[{i}].from_plmn"), &c.from_plmn, out);
+            check(format!("{at}.contracts[{i}].to_plmn"), &c.to_plmn, out);
+        }
+        for (i, u) in policy.unreachable.iter().enumerate() {
+            check(format!("{at}.unreachable[{i}]"), u, out);
+        }
+        for (i, s) in policy.scripted.iter().enumerate() {
+            if let Some(target) = &s.target_plmn {
+                check(format!("{at}.scripted[{i}].target_plmn"), target, out);
+            }
+        }
+    }
 }
 
 /// The CCF restarts: each names a `Ccf` node that some Capif flow uses.

@@ -10,6 +10,7 @@ mod n32;
 mod net_setup;
 mod openapi;
 mod scenario_errors;
+mod scenario_schema;
 mod sequence;
 mod sweep;
 mod tls_handshake;

@@ -2,9 +2,9 @@
 //! it claims ([`ApiBody::SCHEMA`] in [`ApiBody::FILE`]).
 //!
 //! The YAML files are read from `$SECSIM_SHARED_DIR/spec/openapi/*.yaml` (default
-//! `<CARGO_MANIFEST_DIR>/../shared`). Without them each test prints
-//! `skipped: OpenAPI files not found at <path>; set SECSIM_SHARED_DIR` and passes, unless
-//! `CI=true`, where a missing folder fails.
+//! `<CARGO_MANIFEST_DIR>/../shared`). Without them each test writes
+//! `skipped: <test>: OpenAPI files not found at <path>; set SECSIM_SHARED_DIR` to stderr
+//! (uncaptured, see [`skipped`]) and passes, unless `CI=true`, where a missing folder fails.
 //!
 //! [`validate`] is the entry point for other tests (trace validation). The evaluator is in
 //! [`validator`]; references into files that are not shipped (see `VERSIONS.md`) accept
@@ -74,10 +74,21 @@ pub fn spec_or_skip() -> Option<&'static Spec> {
             if std::env::var("CI").as_deref() == Ok("true") {
                 panic!("{msg} (CI=true: the OpenAPI files are required)");
             }
-            println!("skipped: {msg}");
+            skipped(msg);
             None
         }
     }
+}
+
+/// Says on the process's stderr that the calling test is skipped and why: written to the
+/// handle itself, which libtest does not capture (unlike `println!` and `eprintln!`), so the
+/// line shows in `cargo test` output next to the test's `ok`.
+pub fn skipped(why: &str) {
+    use std::io::Write;
+    let test = std::thread::current().name().unwrap_or("a test").to_string();
+    // One write, so that parallel tests' lines do not interleave.
+    let line = format!("skipped: {test}: {why}\n");
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 /// Validates `json` against schema `schema_name` in the OpenAPI file whose name contains

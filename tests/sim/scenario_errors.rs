@@ -112,6 +112,12 @@ const CASES: &[Case] = &[
     case("e_capif_method_change_late.ron", "10:76", "capif.method_changes[1].at", "method change at 12s is not before the end of the run (duration 10s)", None),
     case("e_capif_revoke_non_invoker.ron", "10:43", "capif.revocations[0].invoker", "node `aef-a2` has role Aef; it must be Invoker", None),
     case("e_capif_revoke_unlisted.ron", "10:43", "capif.revocations[0].invoker", "invoker `invoker-2` is not an invoker of any Capif flow", Some("invoker-1")),
+    // N32 Roaming Intermediary policies: keys are Ri nodes, PLMNs are SEPP domains.
+    case("e_ri_policy_unknown_ri.ron", "11:13", "n32.ri_policies[\"ri-c\"]",  "unknown node `ri-c`",               Some("ri-a")),
+    case("e_ri_policy_key_not_ri.ron", "10:23", "n32.ri_policies[\"sepp-a\"]", "ri_policies key node `sepp-a` has role Sepp; it must be Ri", None),
+    case("e_ri_policy_mcc_mnc_contract.ron", "12:65", "n32.ri_policies[\"ri-a\"].contracts[0].to_plmn", "unknown PLMN `001-01`: PLMNs are named by their domain", None),
+    case("e_ri_policy_unreachable_typo.ron", "11:46", "n32.ri_policies[\"ri-a\"].unreachable[1]", "unknown PLMN `plmn-bb`", Some("plmn-b")),
+    case("e_ri_policy_scripted_ipx_target.ron", "11:57", "n32.ri_policies[\"ri-a\"].scripted[0].target_plmn", "domain `ipx-b` has no Sepp node", None),
     Case { blames: Some("t_unknown_link_node.ron"),
         ..case("e_bad_topology.ron","12:34", "links[0].target",                  "unknown node `nf-x`",               Some("nf-a")) },
     // Topology generators (`TopologyGenerator(`): located in the generator file.

@@ -82,7 +82,7 @@ pub enum AuthError {
 }
 
 /// How the CCF tells the AEF the AEFPSK validity (seed 003). Default `Remaining`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum ValidityEncoding {
     /// Remaining time; the AEF adds it to its own clock (TS 33.122 6.5.2.1 step 4).
     #[default]
@@ -92,7 +92,7 @@ pub enum ValidityEncoding {
 }
 
 /// What the AEF does when an AEFPSK expires (seed 003). Default `BlockNewHandshakes`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum ExpiryBehaviour {
     /// Close established sessions keyed with it too.
     CloseSessions,

@@ -42,7 +42,9 @@ use crate::proto::capif::types::SecurityMethod;
 
 /// Item 1 (seed 002 6.X.3 EN: "Security procedure for CAPIF RNAA interconnection is FFS").
 /// Default: `RelayConsent`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum Rnaa {
     /// (a) CCF-B obtains the resource owner's consent and relays it to CCF-A: the consent crosses
     /// B→A and CCF-A must trust CCF-B's word for it.
@@ -57,7 +59,9 @@ pub enum Rnaa {
 
 /// Item 2 (seed 002 6.X.3.1 ENs: how the invoker learns an API is behind another CCF and that it
 /// must send the CCF-B ID). Default: `CcfIdInDiscovery`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum CcfDiscovery {
     /// (a) `ServiceAPIDescription.ccfId` in the discovery result (Rel-18 member): no extra message.
     #[default]
@@ -71,7 +75,9 @@ pub enum CcfDiscovery {
 
 /// Item 3 (seed 002 6.X.3.1 EN: CCF-B ID mandatory or optional, and whether it is sensitive
 /// against an AEF in another domain). Default: `MandatoryClear`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum CcfBIdExposure {
     /// (a) Always sent in clear: always resolvable, always exposed to domain A.
     #[default]
@@ -86,7 +92,9 @@ pub enum CcfBIdExposure {
 
 /// Item 4 (seed 002 6.X.3.1 EN: communicating with other CCFs to find the invoker's CCF).
 /// Used only when the request carries no CCF-B ID or handle. Default: `MapLearned`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum HomeCcfLookup {
     /// (a) CCF-A keeps an invokerId→CCF map learnt from API sharing: no message, fails without an
     /// entry.
@@ -101,7 +109,9 @@ pub enum HomeCcfLookup {
 
 /// Item 5 (seed 002 6.X.3.1 EN: AEFPSK identification by AEF details or also by service API).
 /// Default: `PerInvokerAef`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum PskScope {
     /// One AEFPSK per (invoker, AEF): one derivation, shared by all APIs of the AEF.
     #[default]
@@ -112,7 +122,9 @@ pub enum PskScope {
 
 /// Item 6 (seed 002 6.X.3.1 EN: whether CCF-A can authorize without more information from
 /// CCF-B). Default: `PushWithPsk`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum CrossAuthorization {
     /// (a) CCF-B pushes the authorization information with the security information: no extra
     /// round trip; stale until the key is renewed.
@@ -126,7 +138,9 @@ pub enum CrossAuthorization {
 
 /// Item 7 (seed 002 6.X.3.3 EN: which CCF provides the access token; forwarding exposes the
 /// onboarding secret to CCF-A). Default: `CcfBIssues`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum CrossOauth {
     /// (a) CCF-B issues; the AEF trusts CCF-B's signing key, distributed via CCF-A.
     #[default]
@@ -141,7 +155,9 @@ pub enum CrossOauth {
 /// Item 8 (seed 002 6.X.3.3 EN: if CCF-A issues, whether it can authenticate the invoker before
 /// putting its ID in the token). Applies with [`CrossOauth::TokenExchange`]. Default:
 /// `TrustSignedAssertion`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum CcfAIssues {
     /// (a) CCF-A trusts an assertion signed by CCF-B: no invoker round trip, transitive trust.
     #[default]
@@ -154,7 +170,7 @@ pub enum CcfAIssues {
 }
 
 /// All interconnection knobs. Defaults: the first alternative of each item (see each type).
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct InterconnectionKnobs {
     /// Item 1.

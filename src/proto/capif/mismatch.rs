@@ -60,7 +60,9 @@ pub const PARAM_SUPPORTED_METHODS: &str = "/supportedSecurityMethods";
 ///
 /// In RON: `ExplicitCause`, `TlsFailureOnly`, `CcfPush(SecurityNotification)`,
 /// `CcfPush(ServiceApiUpdateEvent)`, `RenegotiateBeforeEachSession`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum RecoveryStrategy {
     /// (a) The AEF answers the stale invocation with 401 (OAUTH) or 403 (PSK, PKI) and a
     /// ProblemDetails with cause [`CAUSE_SECURITY_METHOD_MISMATCH`] and the methods now supported
@@ -82,7 +84,9 @@ pub enum RecoveryStrategy {
 }
 
 /// How the CCF pushes a method change for [`RecoveryStrategy::CcfPush`].
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum PushChannel {
     /// `SecurityNotification` (cause `UNEXPECTED_REASON`) to the invoker's
     /// `notificationDestination`: every invoker that negotiated has one, but the invoker cannot

@@ -44,7 +44,7 @@ pub const CAUSE_CAPABILITY_MISMATCH: &str = "SECURITY_CAPABILITY_MISMATCH";
 pub const CAUSE_MANDATORY_IE_INCORRECT: &str = "MANDATORY_IE_INCORRECT";
 
 /// How the responder chooses among the common capabilities.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum Preference {
     /// The first of the responder's own list that the initiator offers (default).
     #[default]

@@ -228,7 +228,7 @@ impl N32cRequest {
 }
 
 /// What to do with the N32-c connection once TLS is selected (seed 001's implicit choice).
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum TlsCloseBehaviour {
     /// Close at once (TS 29.573 5.2.2 step 2a, TS 33.501 13.5; default).
     #[default]

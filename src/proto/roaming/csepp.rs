@@ -28,7 +28,7 @@ fn own_cause() -> String {
 
 /// Whether the c-SEPP relays the RI's suggestion to the cNF. Default: `UseSuggestion` (the
 /// CR's example behaviour).
-#[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum CseppMapping {
     /// Relay the suggested status and cause, each when present; fill in the own default
     /// ([`OWN_STATUS`], [`OWN_CAUSE`]) for what is missing. Trusts an unauthenticated RI body.

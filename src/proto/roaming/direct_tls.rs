@@ -19,7 +19,9 @@ use serde::{Deserialize, Serialize};
 
 /// How the RI prevents an N32 connection that the c-SEPP tries with direct TLS (no CONNECT).
 /// Default: `RequireConnect`.
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum DirectTlsReaction {
     /// Drop the SYN (and every later packet) silently. The c-SEPP's connect timer expires and
     /// it answers the cNF 504 itself, after the timeout, likely after retries. It blames the

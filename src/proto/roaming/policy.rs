@@ -34,9 +34,12 @@ pub const TARGET_PLMN_NOT_REACHABLE: &str = "TARGET_PLMN_NOT_REACHABLE";
 
 /// A roaming contract: the RI carries N32 from `from_plmn` (the c-SEPP's PLMN) to `to_plmn`.
 ///
-/// Directional: list both pairs for a bilateral agreement. PLMNs are written `"<mcc>-<mnc>"`
-/// (the `Display` of [`crate::proto::common::PlmnId`]) and compared as strings.
-#[derive(Clone, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize)]
+/// Directional: list both pairs for a bilateral agreement. A PLMN is named by its domain in
+/// the topology (`"plmn-a"`): the RI compares these names with the domains of the c-SEPP and
+/// the p-SEPP of each attempt, and the validator refuses a name that is not the domain of
+/// some `Sepp` node (an `"<mcc>-<mnc>"` string would match no attempt and refuse every
+/// CONNECT).
+#[derive(Clone, Debug, Deserialize, Eq, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Contract {
     /// The initiating (consumer-side) PLMN.
@@ -46,7 +49,7 @@ pub struct Contract {
 }
 
 /// A token bucket: `burst` tokens, refilled at `per_s` tokens per simulated second.
-#[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Refill rate \[1/s\]; finite and > 0.
@@ -60,15 +63,17 @@ pub struct RateLimit {
 /// Active when `at <= now < until` (`until` absent: until the end of the run) and, if
 /// `target_plmn` is set, only for that target. When several are active, the first in the list
 /// wins.
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedDecision {
     /// Start of the window, from the start of the run.
     pub at: SimDuration,
-    /// End of the window (exclusive), from the start of the run.
+    /// End of the window (exclusive), from the start of the run. Default absent (until the
+    /// end of the run).
     #[serde(default)]
     pub until: Option<SimDuration>,
-    /// Only this target PLMN (`"<mcc>-<mnc>"`); absent: every target.
+    /// Only this target PLMN (its domain name in the topology, e.g. `"plmn-b"`); absent:
+    /// every target. Default absent.
     #[serde(default)]
     pub target_plmn: Option<String>,
     /// The decision to return, e.g. `Refuse(reason: Scripted)` or
@@ -91,7 +96,7 @@ impl ScriptedDecision {
 /// Defaults: `status: 403`, `suggested_status: Some(504)`,
 /// `suggested_cause: Some("TARGET_PLMN_NOT_REACHABLE")` ([`TARGET_PLMN_NOT_REACHABLE`], a secsim
 /// name: the standard string does not exist), `encoding: ProblemDetailsMsgForwarding`.
-#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
+#[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RejectionSpec {
     /// Status of the CONNECT response; 400..=599 (a 2xx would open the tunnel, RFC 9110 9.3.6).
@@ -120,35 +125,42 @@ impl Default for RejectionSpec {
 
 /// The Roaming Intermediary's N32-c policy (scenario RON).
 ///
+/// Written in an experiment as an entry of `n32: (ri_policies: {"<ri node>": (...)})`
+/// ([`crate::scenario::N32Spec::ri_policies`]). PLMNs are the topology's domain names of the
+/// SEPPs (`"plmn-a"`), as in the shipped topologies; the validator checks every name.
+///
 /// Defaults (every field may be omitted): `contracts: []` (allow every pair),
 /// `unreachable: []`, `rate_limit: None` (no limit), `scripted: []`,
 /// `rejection: RejectionSpec::default()` (403, suggests 504 + `TARGET_PLMN_NOT_REACHABLE`,
 /// ProblemDetailsMsgForwarding), `direct_tls: RequireConnect`.
 ///
+/// For `topologies/ipx-hub-50.ron` (PLMNs `plmn-01` … `plmn-50`):
+///
 /// ```ron
 /// (
-///     contracts: [(from_plmn: "001-01", to_plmn: "002-02")],
-///     unreachable: ["003-03"],
+///     contracts: [(from_plmn: "plmn-01", to_plmn: "plmn-02")],
+///     unreachable: ["plmn-03"],
 ///     rate_limit: Some((per_s: 10.0, burst: 5)),
 ///     scripted: [(at: "10s", until: Some("20s"), decision: Refuse(reason: Scripted))],
 ///     rejection: (suggested_status: Some(503), encoding: ProtectedHeader),
 ///     direct_tls: TlsAlertOnSni,
 /// )
 /// ```
-#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Serialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct RiPolicy {
-    /// Allowed (client PLMN, target PLMN) pairs; empty: every pair is allowed.
+    /// Allowed (client PLMN, target PLMN) pairs; empty: every pair is allowed. Default `[]`.
     pub contracts: Vec<Contract>,
-    /// Target PLMNs the RI cannot reach.
+    /// Target PLMNs (domain names) the RI cannot reach. Default `[]`.
     pub unreachable: Vec<String>,
-    /// Rate limit over all accepted attempts; `None`: unlimited.
+    /// Rate limit over all accepted attempts; `None` (default): unlimited.
     pub rate_limit: Option<RateLimit>,
-    /// Forced decisions in windows of simulated time; checked first.
+    /// Forced decisions in windows of simulated time; checked first. Default `[]`.
     pub scripted: Vec<ScriptedDecision>,
-    /// How refused CONNECTs are answered.
+    /// How refused CONNECTs are answered. Default [`RejectionSpec::default`].
     pub rejection: RejectionSpec,
     /// How direct TLS (no CONNECT) on N32-c is prevented (seed 000 EN, FFS alternative 1).
+    /// Default `RequireConnect`.
     pub direct_tls: DirectTlsReaction,
 }
 
@@ -225,7 +237,7 @@ impl RiPolicy {
 }
 
 /// Why the RI refuses an N32 connection.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum RefusalReason {
     /// No contract for (client PLMN, target PLMN): "e.g. for contractual reasons" (5.2.1).
     NoContract,
@@ -260,7 +272,7 @@ impl RefusalReason {
 }
 
 /// The RI's answer to one N32-c connection attempt.
-#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(Clone, Copy, Debug, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema)]
 pub enum Decision {
     /// Let the connection through (CONNECT: 2xx and a tunnel).
     Accept,

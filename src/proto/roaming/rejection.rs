@@ -35,7 +35,9 @@ pub const CONTENT_TYPE_PROBLEM: &str = "application/problem+json";
 /// | `FlatFields`                  | ProblemDetails (+2 members)   | body (secsim members)   | no         |
 /// | `ProtectedHeader`             | ProblemDetails                | JWS header              | yes        |
 /// | `ProxyStatus`                 | ProblemDetails                | RFC 9209 header details | no         |
-#[derive(Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize)]
+#[derive(
+    Clone, Copy, Debug, Default, Deserialize, Eq, Hash, Ord, PartialEq, PartialOrd, Serialize, schemars::JsonSchema,
+)]
 pub enum SuggestionEncoding {
     /// Reuse the Rel-18 N32-f 403 body (TS 29.573 6.2.5.2): ProblemDetails plus
     /// `suggestedStatusCode` and `suggestedProblemDetails` (whose `cause` carries the

@@ -53,8 +53,8 @@ fn policy_ron_defaults_and_example() {
     assert_eq!(empty.direct_tls, DirectTlsReaction::RequireConnect);
 
     let text = r#"(
-        contracts: [(from_plmn: "001-01", to_plmn: "002-02")],
-        unreachable: ["003-03"],
+        contracts: [(from_plmn: "plmn-01", to_plmn: "plmn-02")],
+        unreachable: ["plmn-03"],
         rate_limit: Some((per_s: 10.0, burst: 5)),
         scripted: [(at: "10s", until: Some("20s"), decision: Refuse(reason: Scripted))],
         rejection: (suggested_status: Some(503), encoding: ProtectedHeader),
