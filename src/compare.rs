@@ -15,7 +15,8 @@
 //! PLMN pair per flow). Within a (procedure, flow):
 //! - if the variant is a function of the point (every point has one variant value, as for
 //!   `capif_recovery`, whose variant is the strategy the sweep sets), the variant is folded into
-//!   the alternative: one table, one row per point, each row showing its variant;
+//!   the alternative: one table, one row per point, each row showing its variant (unless the
+//!   variant is the point's axis value, as for `capif_recovery`);
 //! - otherwise (several variants at some point, e.g. `capif_invocation` by method), one table
 //!   per variant, one row per point that has records of it.
 //!
@@ -554,7 +555,16 @@ pub fn to_markdown(name: &str, file: &str, cmp: &Comparison) -> String {
     );
     for t in &cmp.tables {
         let _ = write!(md, "\n## {}\n", heading(t));
-        let show_variant = t.variant.is_none() && t.rows.iter().any(|r| !r.variant.is_empty());
+        // A folded variant is a column unless it is the alternative's own axis value.
+        let set_by_axis = |r: &Row| cmp.alternatives.get(&r.point).is_some_and(|v| v.contains(&r.variant));
+        let show_variant = t.variant.is_none() && t.rows.iter().any(|r| !r.variant.is_empty() && !set_by_axis(r));
+        if t.variant.is_none() && t.rows.iter().all(|r| !r.variant.is_empty() && set_by_axis(r)) {
+            md.push_str(
+                "
+The variant is the alternative's axis value.
+",
+            );
+        }
         let (vh, vs) = if show_variant { (" variant |", "---|") } else { ("", "") };
         let vcell = |r: &Row| {
             if show_variant {
