@@ -529,26 +529,42 @@ pub(crate) fn write_point_outputs(scn: &Scenario, dir: &Path, runs: &[SeedResult
     )
 }
 
+/// What a series or a bar of a record is called in plots: its non-empty flow, variant and
+/// (with `result`) result, joined by ` · `; `"all"` if none.
+fn plot_key(r: &Record, result: bool) -> String {
+    let parts: Vec<&str> = [r.flow.as_str(), r.variant.as_str(), if result { r.result.as_str() } else { "" }]
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
+    if parts.is_empty() { "all".to_string() } else { parts.join(" · ") }
+}
+
+/// The kind of an outcome bar segment: `ok`, or the outcome with the status (if any) and
+/// the cause (if any), e.g. `refused 403 NO_CONTRACT`.
+fn outcome_kind(r: &Record) -> String {
+    let mut kind = r.outcome.as_str().to_string();
+    if r.outcome == Outcome::Ok {
+        return kind;
+    }
+    if r.status != 0 {
+        kind = format!("{kind} {}", r.status);
+    }
+    if !r.cause.is_empty() {
+        kind = format!("{kind} {}", r.cause);
+    }
+    kind
+}
+
 /// The latency CDFs (requests; N32 handshakes when there are any) and the outcome breakdown.
 fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunError> {
     use std::collections::BTreeMap;
-    let io = |e: plot::PlotError| RunError::Io {
-        path: e.path.clone(),
-        error: std::io::Error::other(e.message),
-    };
     let records = || runs.iter().flat_map(|r| &r.records);
-    let base = |v: &str| v.split(" [").next().unwrap_or(v).to_string();
-    let cdf_of = |procs: &[&str]| -> Vec<Series> {
-        let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for r in records().filter(|r| procs.contains(&r.procedure) && r.outcome == Outcome::Ok) {
-            groups.entry(base(&r.variant)).or_default().push(r.latency_ms());
-        }
-        groups
-            .into_iter()
-            .map(|(label, values)| Series { label, values })
-            .collect()
-    };
-    let requests = cdf_of(&["http_request", "cnf_request"]);
+    // Successful requests per flow (and variant); beyond ten flows the plot shows a band.
+    let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for r in records().filter(|r| matches!(r.procedure, "http_request" | "cnf_request") && r.outcome == Outcome::Ok) {
+        groups.entry(plot_key(r, false)).or_default().push(r.latency_ms());
+    }
+    let requests: Vec<Series> = groups.into_iter().map(|(label, values)| Series::new(label, values)).collect();
     plot::cdf(
         dir,
         "latency_cdf",
@@ -556,18 +572,23 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
         "latency [ms]",
         &requests,
     )
-    .map_err(io)?;
+    .map_err(plot_error)?;
     if records().any(|r| r.procedure == "n32_handshake") {
-        let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        // Per agreed capability (or flow) and outcome, in the outcome's colour.
+        let mut groups: BTreeMap<(String, Outcome), Vec<f64>> = BTreeMap::new();
         for r in records().filter(|r| r.procedure == "n32_handshake") {
             groups
-                .entry(format!("{} ({})", r.variant, r.outcome.as_str()))
+                .entry((plot_key(r, true), r.outcome))
                 .or_default()
                 .push(r.latency_ms());
         }
         let series: Vec<Series> = groups
             .into_iter()
-            .map(|(label, values)| Series { label, values })
+            .map(|((key, outcome), values)| Series {
+                label: format!("{key} ({})", outcome.as_str()),
+                values,
+                outcome: Some(outcome),
+            })
             .collect();
         plot::cdf(
             dir,
@@ -576,38 +597,38 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
             "duration [ms]",
             &series,
         )
-        .map_err(io)?;
+        .map_err(plot_error)?;
     }
-    // Outcomes per flow: what the consumer finally saw, with the status and cause.
-    let mut bars: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-    for r in records().filter(|r| matches!(r.procedure, "http_request" | "cnf_request" | "n32_handshake")) {
-        let label = format!("{}: {}", r.procedure, base(&r.variant));
-        let cause = r
-            .variant
-            .split(" [")
-            .nth(1)
-            .map(|c| c.trim_end_matches(']').to_string());
-        let kind = match (r.outcome, cause) {
-            (Outcome::Ok, _) => "ok".to_string(),
-            (o, Some(c)) => format!("{} {} {c}", o.as_str(), r.status),
-            (o, None) => format!("{} {}", o.as_str(), r.status),
-        };
-        *bars.entry(label).or_default().entry(kind).or_default() += 1;
+    // Outcomes per procedure and flow: what the consumer finally saw, with status and cause.
+    let shown = |r: &&Record| matches!(r.procedure, "http_request" | "cnf_request" | "n32_handshake");
+    let with_variant = records().filter(shown).any(|r| !r.variant.is_empty());
+    let mut bars: BTreeMap<Vec<String>, BTreeMap<String, u64>> = BTreeMap::new();
+    for r in records().filter(shown) {
+        let mut labels = vec![r.procedure.to_string(), if r.flow.is_empty() { "–".to_string() } else { r.flow.clone() }];
+        if with_variant {
+            labels.push(r.variant.clone());
+        }
+        *bars.entry(labels).or_default().entry(outcome_kind(r)).or_default() += 1;
     }
     let bars: Vec<plot::Breakdown> = bars
         .into_iter()
-        .map(|(label, counts)| plot::Breakdown {
-            label,
+        .map(|(labels, counts)| plot::Breakdown {
+            labels,
             counts: counts.into_iter().collect(),
         })
         .collect();
+    let mut columns = vec!["procedure".to_string(), "flow".to_string()];
+    if with_variant {
+        columns.push("variant".to_string());
+    }
     plot::breakdown(
         dir,
         "outcomes",
-        &format!("{name}: outcomes (rejections and failures)"),
+        &format!("{name}: outcomes per flow (failed: not ok)"),
+        &columns,
         &bars,
     )
-    .map_err(io)
+    .map_err(plot_error)
 }
 
 fn plot_error(e: plot::PlotError) -> RunError {
@@ -653,8 +674,6 @@ fn write_capif_outputs(o: &CapifOutputs<'_>, dir: &Path, runs: &[&[Record]]) -> 
     if !o.plots {
         return Ok(());
     }
-    let base = |v: &str| v.split(" [").next().unwrap_or(v).to_string();
-
     // Latency by method: one panel per procedure, one curve per method. Onboarding comes
     // before any method is chosen, so it is one curve.
     let panels: Vec<plot::Panel> = CAPIF_PHASES
@@ -662,10 +681,12 @@ fn write_capif_outputs(o: &CapifOutputs<'_>, dir: &Path, runs: &[&[Record]]) -> 
         .map(|&(procedure, short)| {
             let mut groups: BTreeMap<String, Vec<f64>> = BTreeMap::new();
             for r in records().filter(|r| r.procedure == procedure && r.outcome == Outcome::Ok) {
-                let label = if procedure == "capif_onboarding" {
+                // The method: known at the start, else what the negotiation settled on.
+                let method = if r.variant.is_empty() { &r.result } else { &r.variant };
+                let label = if procedure == "capif_onboarding" || method.is_empty() {
                     "all".to_string()
                 } else {
-                    base(&r.variant)
+                    method.clone()
                 };
                 groups.entry(label).or_default().push(r.latency_ms());
             }
@@ -673,7 +694,7 @@ fn write_capif_outputs(o: &CapifOutputs<'_>, dir: &Path, runs: &[&[Record]]) -> 
                 title: short.to_string(),
                 series: groups
                     .into_iter()
-                    .map(|(label, values)| Series { label, values })
+                    .map(|(label, values)| Series::new(label, values))
                     .collect(),
             }
         })

@@ -622,10 +622,17 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
     format.write(dir, &records, true)?;
     write_atomic(&dir.join("summary.csv"), summ.as_bytes())?;
 
-    // Per point: latencies of successful runs per procedure, outcomes per point.
-    // Points are labelled by index (`points.csv` gives their axis values).
-    let label = |p: &PointFiles| format!("p{}", p.index);
-    let mut lat: BTreeMap<String, Vec<(String, Vec<f64>)>> = BTreeMap::new();
+    // Per point: latencies of successful runs per procedure, outcomes per point; points are
+    // labelled by their axis values (a point without labels by its index).
+    let (cat_axes, values_of): (Vec<String>, Box<dyn Fn(&PointFiles) -> Vec<String>>) = if axes.is_empty() {
+        (vec!["point".to_string()], Box::new(|p: &PointFiles| vec![p.index.to_string()]))
+    } else {
+        (
+            axes.clone(),
+            Box::new(|p: &PointFiles| p.labels.iter().map(|(_, v)| v.clone()).collect()),
+        )
+    };
+    let mut lat: BTreeMap<String, Vec<(&PointFiles, Vec<f64>)>> = BTreeMap::new();
     let mut bars = Vec::new();
     for p in &points {
         let rows = parse_csv(&p.records);
@@ -643,10 +650,10 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
             }
         }
         for (proc_, v) in by_proc {
-            lat.entry(proc_).or_default().push((label(p), v));
+            lat.entry(proc_).or_default().push((p, v));
         }
         bars.push(plot::Breakdown {
-            label: label(p),
+            labels: values_of(p),
             counts: outcomes.into_iter().collect(),
         });
     }
@@ -656,20 +663,29 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
         error: std::io::Error::other(e.message),
     };
     for (proc_, series) in &lat {
-        let boxes: Vec<plot::BoxStat> = series.iter().map(|(l, v)| plot::BoxStat::of(l, v)).collect();
+        let boxes: Vec<plot::BoxStat> = series
+            .iter()
+            .map(|(p, v)| plot::BoxStat::of(&format!("p{}", p.index), v))
+            .collect();
+        let cats = plot::Categories {
+            axes: cat_axes.clone(),
+            values: series.iter().map(|(p, _)| values_of(p)).collect(),
+        };
         plot::boxes(
             dir,
             &format!("sweep_{proc_}_latency"),
-            &format!("{name}: {proc_} latency per sweep point (p5-p25-p50-p75-p95; axes in points.csv)"),
+            &format!("{name}: {proc_} latency of successful runs per point (whiskers p5, p95; box p25-p75; line p50)"),
             "latency [ms]",
             &boxes,
+            &cats,
         )
         .map_err(perr)?;
     }
     plot::breakdown(
         dir,
         "sweep_outcomes",
-        &format!("{name}: outcomes per sweep point"),
+        &format!("{name}: outcomes of all procedures per sweep point (failed: not ok)"),
+        &cat_axes,
         &bars,
     )
     .map_err(perr)?;
