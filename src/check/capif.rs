@@ -81,6 +81,15 @@ pub struct FlowAudit {
     pub aef: String,
     /// The AEF's CCF (CCF-A).
     pub aef_ccf: String,
+    /// The time an invoker of the flow may take to recover from a disturbance: every
+    /// procedure of its budget waiting its full timeout, TLS handshake and back-off \[ns\]
+    /// (its configuration; 0 in traces written before issue 12: not judged by time).
+    #[serde(default)]
+    pub recovery_bound_ns: u64,
+    /// The most failed procedures an invoker of the flow allows itself in one recovery before
+    /// it gives up (its configuration; 0: not judged by count).
+    #[serde(default)]
+    pub recovery_budget: u32,
 }
 
 /// The AEFPSK validity an AEF received from its CCF with the key (the wire value).
@@ -210,6 +219,17 @@ pub enum CapifAudit {
     SecretSent(Box<SecretSent>),
     /// A CCF restarted: its connections dropped, unreachable for `down_ns`.
     CcfRestarted { ccf: String, down_ns: u64 },
+    /// The invoker on `node` received its API invoker ID `invoker` (the subject of the
+    /// certificate in the onboarding answer) from `ccf`, for flow `flow`.
+    Onboarded {
+        node: String,
+        invoker: String,
+        ccf: String,
+        flow: String,
+    },
+    /// The invoker on `node` stopped for good (its last failure was final, or it reached its
+    /// failure budget): it sends nothing more.
+    GaveUp { node: String },
 }
 
 /// The deliberate CAPIF bugs (see [`super::mutant`]), each at the place the real bug would
@@ -234,6 +254,11 @@ pub enum CapifMutant {
     /// CCF-B relays the invoker's token request, onboarding secret included, to CCF-A although
     /// the `oauth` alternative is not `CcfBForwards` (the world's token handler at CCF-B).
     LeakOnboardingSecret,
+    /// Issue 12's bug: the AEF is configured with the token key of the first CCF its
+    /// invokers onboard at only, so tokens CCF-B issues to interconnected invokers fail the
+    /// signature check (`401 INVALID_TOKEN`, "jwt: bad signature") when the AEF serves both
+    /// home and interconnected invokers (the AEF's configuration at build).
+    SingleTokenKey,
 }
 
 /// `capif.aef-session-credential`: an AEF accepts a CAPIF-2e session, and serves invocations
@@ -313,8 +338,28 @@ pub const NO_FORBIDDEN_SECRET_CROSSING: Invariant = Invariant {
     statement: "no secret or identifier crosses into a domain the selected interconnection alternative forbids",
 };
 
+/// `capif.recovers-or-gives-up`: after a disturbance heals, every invoker it affected either
+/// succeeds again with a method the AEF supports or ends with a definite error (it gives up),
+/// within its strategy's bound. Affected: after an AEF's method change, every invoker whose
+/// negotiated method (the latest `Negotiated` for that AEF) the AEF no longer supports; after
+/// a revocation, the revoked invoker; after a CCF restart, every invoker onboarded at that
+/// CCF or using an AEF registered there. Recovered: an `InvocationServed` for it at its AEF
+/// with a method the AEF supports at that time; a definite error: `GaveUp`. From the healing
+/// time on (the last scheduled disturbance's end, as for
+/// [`super::liveness::LIVENESS_AFTER_HEALING`]) it may fail at most its flow's
+/// `recovery_budget` procedures (the failures its own retry rules allow, see `FlowAudit`),
+/// and it must be done by healing + `recovery_bound_ns`. An invoker that keeps failing to
+/// the end of the run (for ever re-authenticating and being refused) breaks it once its
+/// failures exceed the budget, however long the run.
+pub const RECOVERS_OR_GIVES_UP: Invariant = Invariant {
+    id: "capif.recovers-or-gives-up",
+    clause: "TS 33.122 cl. 5.1.1 (seed 004 CR: method change), 6.5.2.1-6.5.2.3 and Annex C; TS 29.222 cl. 5.6.2.4 (revocation); issue 12",
+    statement: "after a method change, revocation or CCF restart heals, every affected invoker succeeds with a supported method or gives up, within its bound",
+};
+
 /// The CAPIF invariants.
 pub const INVARIANTS: &[&Invariant] = &[
+    &RECOVERS_OR_GIVES_UP,
     &AEF_SESSION_CREDENTIAL,
     &AEFPSK_EQUAL,
     &NO_USE_AFTER_EXPIRY,
@@ -336,9 +381,36 @@ struct Session {
     key: Option<String>,
 }
 
+/// An invoker a disturbance affected, until it recovers or gives up.
+#[derive(Debug)]
+struct Affected {
+    /// When the disturbance reached it.
+    at: SimTime,
+    /// What it was (for the report).
+    what: String,
+    /// Its AEF.
+    aef: String,
+    /// Failed procedures since healing.
+    failures: u32,
+    bound: SimDuration,
+    budget: u32,
+    /// Already reported.
+    judged: bool,
+}
+
 /// The CAPIF checker's state.
 #[derive(Debug, Default)]
 pub struct CapifChecker {
+    /// When the scheduled disturbances stopped (from the trail's `Run`).
+    heal: Option<SimTime>,
+    /// Onboarded invokers: API invoker ID -> (node, home CCF, flow).
+    onboarded: BTreeMap<String, (String, String, String)>,
+    /// The latest method negotiated per (API invoker ID, AEF).
+    negotiated: BTreeMap<(String, String), SecurityMethod>,
+    /// Invokers under recovery, by node.
+    affected: BTreeMap<String, Affected>,
+    /// Open CAPIF invoker procedures: (kind, key) -> node.
+    procs: BTreeMap<(String, u64), String>,
     setup: Option<SetupAudit>,
     forbidden: Vec<(Item, Domain)>,
     ccf_domain: BTreeMap<String, String>,
@@ -379,6 +451,13 @@ impl CapifChecker {
                 known,
                 selected,
             } => {
+                self.negotiated.insert((invoker.clone(), aef.clone()), selected.clone());
+                // Negotiated after the AEF's change but with a method it dropped (the CCF had
+                // not learnt it yet): this invoker meets the change too.
+                if self.supported.get(aef).is_some_and(|m| !m.contains(selected)) {
+                    let what = format!("the method change of `{aef}` (negotiated {} after it)", selected.as_str());
+                    self.affect(at, invoker, &what, sink);
+                }
                 let published = self.published.get(aef).unwrap_or(known);
                 let mut wrong = Vec::new();
                 if !offered.contains(selected) {
@@ -412,6 +491,16 @@ impl CapifChecker {
             }
             CapifAudit::AefMethodsChanged { aef, methods } => {
                 self.supported.insert(aef.clone(), methods.clone());
+                let hit: Vec<String> = self
+                    .negotiated
+                    .iter()
+                    .filter(|((_, a), m)| a == aef && !methods.contains(m))
+                    .map(|((i, _), _)| i.clone())
+                    .collect();
+                let what = format!("the method change of `{aef}` to {}", names(methods));
+                for invoker in hit {
+                    self.affect(at, &invoker, &what, sink);
+                }
             }
             CapifAudit::PskDerived { invoker, key, .. } => {
                 self.derived.insert(invoker.clone(), key.clone());
@@ -446,6 +535,7 @@ impl CapifChecker {
                 token,
             } => self.on_served(at, aef, invoker, *conn, method, token.as_ref(), sink),
             CapifAudit::RevocationReceived { aef, invoker } => {
+                self.affect(at, invoker, &format!("its revocation at `{aef}`"), sink);
                 self.revoked.insert((aef.clone(), invoker.clone()), at);
                 // Revocation deletes the AEF's security information for the invoker.
                 self.installed.remove(&(aef.clone(), invoker.clone()));
@@ -460,13 +550,129 @@ impl CapifChecker {
                     .insert((aef.clone(), invoker.clone()), SimTime::from_nanos(*requested_at_ns));
             }
             CapifAudit::SecretSent(s) => self.on_secret(s, sink),
-            CapifAudit::CcfRestarted { .. } => {}
+            CapifAudit::CcfRestarted { ccf, .. } => {
+                let hit: Vec<String> = self
+                    .onboarded
+                    .iter()
+                    .filter(|(_, (_, home, flow))| {
+                        home == ccf || self.flows.get(flow).is_some_and(|f| &f.aef_ccf == ccf)
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let what = format!("the restart of `{ccf}`");
+                for invoker in hit {
+                    self.affect(at, &invoker, &what, sink);
+                }
+            }
+            CapifAudit::Onboarded {
+                node,
+                invoker,
+                ccf,
+                flow,
+            } => {
+                self.onboarded
+                    .insert(invoker.clone(), (node.clone(), ccf.clone(), flow.clone()));
+            }
+            CapifAudit::GaveUp { node } => {
+                if let Some(a) = self.affected.remove(node)
+                    && !a.judged
+                {
+                    sink.pass(&RECOVERS_OR_GIVES_UP);
+                }
+            }
         }
     }
 
-    /// Judges what is still open at the end of the run (nothing: every CAPIF invariant is a
-    /// safety property judged at its event).
-    pub fn finish(&mut self, _end: SimTime, _sink: &mut Sink<'_>) {}
+    /// Sets the healing time (from the trail's `Run` event).
+    pub fn set_heal(&mut self, heal: Option<SimTime>) {
+        self.heal = heal;
+    }
+
+    /// Invoker `invoker` (API invoker ID) meets a disturbance at `at`; an invoker under
+    /// recovery already stays so (from its first disturbance).
+    fn affect(&mut self, at: SimTime, invoker: &str, what: &str, _sink: &mut Sink<'_>) {
+        let Some((node, _, flow)) = self.onboarded.get(invoker) else {
+            return; // not onboarded (yet): nothing to recover
+        };
+        let f = self.flows.get(flow);
+        let aef = f.map(|f| f.aef.clone()).unwrap_or_default();
+        let (bound, budget) = f.map_or((0, 0), |f| (f.recovery_bound_ns, f.recovery_budget));
+        self.affected.entry(node.clone()).or_insert_with(|| Affected {
+            at,
+            what: what.to_string(),
+            aef,
+            failures: 0,
+            bound: SimDuration::from_nanos(bound),
+            budget,
+            judged: false,
+        });
+    }
+
+    /// Liveness facts of the invoker procedures (begin: whose; end: failed or not), for
+    /// [`RECOVERS_OR_GIVES_UP`].
+    pub fn observe_proc(&mut self, at: SimTime, ev: &super::ProcAudit, sink: &mut Sink<'_>) {
+        const COUNTED: [&str; 4] = [
+            "capif_onboarding",
+            "capif_negotiation",
+            "capif_authentication",
+            "capif_invocation",
+        ];
+        match ev {
+            super::ProcAudit::Begin { kind, key, node, .. } => {
+                if COUNTED.contains(&kind.as_str()) {
+                    self.procs.insert((kind.clone(), *key), node.clone());
+                }
+            }
+            super::ProcAudit::End { kind, key, outcome } => {
+                let Some(node) = self.procs.remove(&(kind.clone(), *key)) else {
+                    return;
+                };
+                let Some(heal) = self.heal else { return };
+                if outcome == "ok" || at < heal {
+                    return;
+                }
+                let Some(a) = self.affected.get_mut(&node).filter(|a| !a.judged && at >= a.at) else {
+                    return;
+                };
+                a.failures += 1;
+                if a.budget > 0 && a.failures > a.budget {
+                    a.judged = true;
+                    sink.violate(
+                        &RECOVERS_OR_GIVES_UP,
+                        format!(
+                            "`{node}`, affected by {} at {}, failed {} procedures since healing at {heal} \
+                             (budget {}; the last: {kind} {outcome}) without an invocation served with a \
+                             method `{}` supports, and has not given up",
+                            a.what, a.at, a.failures, a.budget, a.aef
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Judges the affected invokers still neither recovered nor given up at the end: those
+    /// whose bound passed break [`RECOVERS_OR_GIVES_UP`].
+    pub fn finish(&mut self, end: SimTime, sink: &mut Sink<'_>) {
+        let Some(heal) = self.heal else { return };
+        for (node, a) in std::mem::take(&mut self.affected) {
+            if a.judged || a.bound.as_nanos() == 0 {
+                continue;
+            }
+            let deadline = a.at.max(heal) + a.bound + super::liveness::GRACE;
+            if deadline > end {
+                continue;
+            }
+            sink.violate(
+                &RECOVERS_OR_GIVES_UP,
+                format!(
+                    "`{node}`, affected by {} at {}, neither had an invocation served with a method `{}` \
+                     supports nor gave up by {deadline} (healed at {heal}, bound {}); {} failed procedures since",
+                    a.what, a.at, a.aef, a.bound, a.failures
+                ),
+            );
+        }
+    }
 
     fn on_setup(&mut self, s: &SetupAudit) {
         self.forbidden = interconnection::forbidden(&s.interconnection);
@@ -652,6 +858,18 @@ impl CapifChecker {
         token: Option<&TokenFacts>,
         sink: &mut Sink<'_>,
     ) {
+        if let Some((node, _, _)) = self.onboarded.get(invoker)
+            && self.supported.get(aef).is_none_or(|m| m.contains(method))
+            && let Some(a) = self.affected.get(node)
+            && a.aef == aef
+            && at >= a.at
+        {
+            let judged = a.judged;
+            self.affected.remove(&node.clone());
+            if !judged {
+                sink.pass(&RECOVERS_OR_GIVES_UP);
+            }
+        }
         let mut bad = None;
         let revoked = self.revoked.get(&(aef.to_string(), invoker.to_string())).copied();
         match self.sessions.get(&(aef.to_string(), conn)) {

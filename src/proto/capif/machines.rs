@@ -1829,6 +1829,7 @@ mod tests {
                 revoked_certs: RevocationList::new(),
                 tokens: Some(TokenVerifier {
                     ccf_key: ccf.token_key(),
+                    also_trusted: Vec::new(),
                     issuer: Some("ccf1".into()),
                     leeway_s: 0,
                     revoked: RevocationSet::default(),
