@@ -254,10 +254,12 @@ pub enum CapifMutant {
     /// CCF-B relays the invoker's token request, onboarding secret included, to CCF-A although
     /// the `oauth` alternative is not `CcfBForwards` (the world's token handler at CCF-B).
     LeakOnboardingSecret,
-    /// Issue 12's bug: the AEF is configured with the token key of the first CCF its
-    /// invokers onboard at only, so tokens CCF-B issues to interconnected invokers fail the
-    /// signature check (`401 INVALID_TOKEN`, "jwt: bad signature") when the AEF serves both
-    /// home and interconnected invokers (the AEF's configuration at build).
+    /// Issue 12's bug as it was: the AEF is configured with the token key of the first CCF
+    /// its invokers onboard at only, so tokens CCF-B issues to interconnected invokers fail
+    /// the signature check (`401 INVALID_TOKEN`, "jwt: bad signature") when the AEF serves
+    /// both home and interconnected invokers (the AEF's configuration at build); and an
+    /// invoker whose every new session authenticates but whose every invocation is refused
+    /// retries for ever (no give-up on consecutive refusals, `invocation_answered`).
     SingleTokenKey,
 }
 
@@ -1004,7 +1006,7 @@ mod tests {
 
     use super::*;
     use crate::check::mutant::{self, Mutant};
-    use crate::check::{Report, check_seed};
+    use crate::check::{Report, Violation, check_seed};
     use crate::metrics::Outcome;
     use crate::scenario::{Scenario, WorkloadSpec, load_experiment, load_experiment_source};
 
@@ -1060,6 +1062,146 @@ mod tests {
         ] {
             assert!(text.contains(&want), "`{want}` missing in: {text}");
         }
+    }
+
+    /// Issue 12, acceptance 1: the shipped scenario (home and interconnected invokers at
+    /// aef-a1, PSK -> OAUTH at 20 s), smaller (6 invokers per flow, 32 s). With the bug put
+    /// back (mutant), every interconnected invoker loops until the end: its recovery is
+    /// recorded `unfinished` and `capif.recovers-or-gives-up` fails; without it, the
+    /// invariant is judged and holds, and every invoker's recovery is `ok`.
+    #[test]
+    fn interconnected_oauth_after_method_change_recovers_and_the_bug_is_caught() {
+        let mut scn = shipped("capif-interconnect-method-change.ron");
+        first_invokers(&mut scn, 6);
+        scn.experiment.duration = SimDuration::from_secs(32);
+        let recoveries = |res: &crate::run::SeedResult| {
+            let mut m: BTreeMap<(String, Outcome), usize> = BTreeMap::new();
+            for r in res.records.iter().filter(|r| r.procedure == "capif_recovery") {
+                *m.entry((r.flow.clone(), r.outcome)).or_default() += 1;
+            }
+            m
+        };
+        let want = |pairs: &[(&str, Outcome, usize)]| -> BTreeMap<(String, Outcome), usize> {
+            pairs.iter().map(|(f, o, n)| ((f.to_string(), *o), *n)).collect()
+        };
+        let (res, clean) = check_seed(&scn, 1).unwrap();
+        assert!(clean.passed(), "{}", listed(&clean));
+        assert_eq!(clean.checked.get(RECOVERS_OR_GIVES_UP.id), Some(&12), "{:?}", clean.checked);
+        assert_eq!(
+            recoveries(&res),
+            want(&[("home", Outcome::Ok, 6), ("interconnected", Outcome::Ok, 6)])
+        );
+        let (res, bad) = mutant::with(Mutant::Capif(CapifMutant::SingleTokenKey), || check_seed(&scn, 1).unwrap());
+        assert_eq!(
+            recoveries(&res),
+            want(&[("home", Outcome::Ok, 6), ("interconnected", Outcome::Unfinished, 6)])
+        );
+        let caught: Vec<&Violation> = bad
+            .violations
+            .iter()
+            .filter(|v| v.invariant.id == RECOVERS_OR_GIVES_UP.id)
+            .collect();
+        assert_eq!(caught.len(), 6, "{}", listed(&bad));
+        for v in caught {
+            assert!(v.detail.contains("the method change of `aef-a1` to [OAUTH]"), "{v}");
+            assert!(v.event.seq > 0 && v.to_string().contains("seed 1"), "{v}");
+        }
+        // The loop shows in the records as refused OAUTH invocations of the interconnected flow.
+        let refused = res
+            .records
+            .iter()
+            .filter(|r| r.flow == "interconnected" && r.procedure == "capif_invocation" && r.cause == "INVALID_TOKEN")
+            .count();
+        assert!(refused > 6 * 10, "{refused} refused invocations");
+    }
+
+    /// An invoker that gives up after a disturbance has ended with a definite error: the
+    /// invariant holds (a give-up is counted as a judgement that passed), and the checker
+    /// sees it only through the `GaveUp` fact.
+    #[test]
+    fn a_give_up_ends_the_recovery_and_a_late_one_breaks_it() {
+        use crate::check::{AuditEvent, ProcAudit, RunAudit, check_events};
+        let t = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+        let setup = SetupAudit {
+            interconnection: Default::default(),
+            expiry: Default::default(),
+            token_leeway_s: 0,
+            ccfs: vec![],
+            aefs: vec![AefAudit {
+                aef: "aef".into(),
+                domain: "a".into(),
+                methods: vec![SecurityMethod::Psk],
+            }],
+            flows: vec![FlowAudit {
+                label: "f".into(),
+                ccf: "ccf".into(),
+                aef: "aef".into(),
+                aef_ccf: "ccf".into(),
+                recovery_bound_ns: SimDuration::from_secs(10).as_nanos(),
+                recovery_budget: 2,
+            }],
+        };
+        let trail = |fail: u64, gave_up: bool| {
+            let mut v = vec![
+                (t(0), AuditEvent::Run(RunAudit { seed: 1, end_ns: t(60).as_nanos(), heal_ns: Some(t(5).as_nanos()) })),
+                (t(0), AuditEvent::Capif(CapifAudit::Setup(Box::new(setup.clone())))),
+                (
+                    t(1),
+                    AuditEvent::Capif(CapifAudit::Onboarded {
+                        node: "inv".into(),
+                        invoker: "ID1".into(),
+                        ccf: "ccf".into(),
+                        flow: "f".into(),
+                    }),
+                ),
+                (
+                    t(2),
+                    AuditEvent::Capif(CapifAudit::Negotiated {
+                        ccf: "ccf".into(),
+                        invoker: "ID1".into(),
+                        aef: "aef".into(),
+                        offered: vec![SecurityMethod::Psk],
+                        known: vec![SecurityMethod::Psk],
+                        selected: SecurityMethod::Psk,
+                    }),
+                ),
+                (
+                    t(5),
+                    AuditEvent::Capif(CapifAudit::AefMethodsChanged {
+                        aef: "aef".into(),
+                        methods: vec![SecurityMethod::Pki],
+                    }),
+                ),
+            ];
+            for k in 0..fail {
+                let kind = "capif_invocation".to_string();
+                v.push((
+                    t(6 + k),
+                    AuditEvent::Proc(ProcAudit::Begin { kind: kind.clone(), key: k, node: "inv".into(), bound_ns: 1 }),
+                ));
+                v.push((
+                    t(6 + k),
+                    AuditEvent::Proc(ProcAudit::End { kind, key: k, outcome: "rejected".into() }),
+                ));
+            }
+            if gave_up {
+                v.push((t(9), AuditEvent::Capif(CapifAudit::GaveUp { node: "inv".into() })));
+            }
+            v
+        };
+        let judged = |r: &Report| r.checked.get(RECOVERS_OR_GIVES_UP.id).copied().unwrap_or(0);
+        let r = check_events(1, t(60), &trail(2, true));
+        assert!(r.passed() && judged(&r) == 1, "{}", listed(&r));
+        // Three failures: over the budget of 2, at the third.
+        let r = check_events(1, t(60), &trail(3, true));
+        assert_eq!((r.violations.len(), judged(&r)), (1, 1), "{}", listed(&r));
+        assert!(r.violations[0].detail.contains("failed 3 procedures"), "{}", listed(&r));
+        // No attempt, no give-up: late once healing + bound (15 s) passed, not before.
+        let r = check_events(1, t(60), &trail(0, false));
+        assert_eq!(r.violations.len(), 1, "{}", listed(&r));
+        assert!(r.violations[0].detail.contains("nor gave up"), "{}", listed(&r));
+        let r = check_events(1, t(14), &trail(0, false));
+        assert!(r.passed() && judged(&r) == 0, "{}", listed(&r));
     }
 
     #[test]

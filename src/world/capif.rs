@@ -2135,7 +2135,9 @@ impl CapifPlane {
             _ => InvokerAction::GiveUp,
         };
         let a = &self.invokers[i as usize];
-        if a.failures >= MAX_FAILURES || a.refusals >= MAX_FAILURES {
+        // (The SingleTokenKey mutant restores the endless retry of issue 12 as well.)
+        let endless = crate::check::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey));
+        if a.failures >= MAX_FAILURES || (a.refusals >= MAX_FAILURES && !endless) {
             //= TS 33.122 6.5.2.3 / Annex C: a token the AEF keeps refusing (401) although each
             //= new session fetched a new one is a definite error, not a reason to loop
             self.give_up(net, ctx, i, records);
