@@ -457,7 +457,10 @@ impl CapifChecker {
                 // Negotiated after the AEF's change but with a method it dropped (the CCF had
                 // not learnt it yet): this invoker meets the change too.
                 if self.supported.get(aef).is_some_and(|m| !m.contains(selected)) {
-                    let what = format!("the method change of `{aef}` (negotiated {} after it)", selected.as_str());
+                    let what = format!(
+                        "the method change of `{aef}` (negotiated {} after it)",
+                        selected.as_str()
+                    );
                     self.affect(at, invoker, &what, sink);
                 }
                 let published = self.published.get(aef).unwrap_or(known);
@@ -1086,12 +1089,19 @@ mod tests {
         };
         let (res, clean) = check_seed(&scn, 1).unwrap();
         assert!(clean.passed(), "{}", listed(&clean));
-        assert_eq!(clean.checked.get(RECOVERS_OR_GIVES_UP.id), Some(&12), "{:?}", clean.checked);
+        assert_eq!(
+            clean.checked.get(RECOVERS_OR_GIVES_UP.id),
+            Some(&12),
+            "{:?}",
+            clean.checked
+        );
         assert_eq!(
             recoveries(&res),
             want(&[("home", Outcome::Ok, 6), ("interconnected", Outcome::Ok, 6)])
         );
-        let (res, bad) = mutant::with(Mutant::Capif(CapifMutant::SingleTokenKey), || check_seed(&scn, 1).unwrap());
+        let (res, bad) = mutant::with(Mutant::Capif(CapifMutant::SingleTokenKey), || {
+            check_seed(&scn, 1).unwrap()
+        });
         assert_eq!(
             recoveries(&res),
             want(&[("home", Outcome::Ok, 6), ("interconnected", Outcome::Unfinished, 6)])
@@ -1143,7 +1153,14 @@ mod tests {
         };
         let trail = |fail: u64, gave_up: bool| {
             let mut v = vec![
-                (t(0), AuditEvent::Run(RunAudit { seed: 1, end_ns: t(60).as_nanos(), heal_ns: Some(t(5).as_nanos()) })),
+                (
+                    t(0),
+                    AuditEvent::Run(RunAudit {
+                        seed: 1,
+                        end_ns: t(60).as_nanos(),
+                        heal_ns: Some(t(5).as_nanos()),
+                    }),
+                ),
                 (t(0), AuditEvent::Capif(CapifAudit::Setup(Box::new(setup.clone())))),
                 (
                     t(1),
@@ -1177,11 +1194,20 @@ mod tests {
                 let kind = "capif_invocation".to_string();
                 v.push((
                     t(6 + k),
-                    AuditEvent::Proc(ProcAudit::Begin { kind: kind.clone(), key: k, node: "inv".into(), bound_ns: 1 }),
+                    AuditEvent::Proc(ProcAudit::Begin {
+                        kind: kind.clone(),
+                        key: k,
+                        node: "inv".into(),
+                        bound_ns: 1,
+                    }),
                 ));
                 v.push((
                     t(6 + k),
-                    AuditEvent::Proc(ProcAudit::End { kind, key: k, outcome: "rejected".into() }),
+                    AuditEvent::Proc(ProcAudit::End {
+                        kind,
+                        key: k,
+                        outcome: "rejected".into(),
+                    }),
                 ));
             }
             if gave_up {

@@ -3223,6 +3223,7 @@ impl CapifPlane {
         let Some(a) = self.aefs.get_mut(&node) else { return };
         // The AEF changes its methods now; uses of the old ones fail from here on.
         a.methods = c.methods.clone();
+        a.m.methods_changed(&c.methods);
         if self.audit.active(ctx) {
             let ev = CapifAudit::AefMethodsChanged {
                 aef: a.aef_id.clone(),

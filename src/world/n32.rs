@@ -361,7 +361,12 @@ impl N32Plane {
     /// waiting for its answer (`n32f_message`). Each leaves the pending state when its end is
     /// recorded, so none is recorded twice.
     pub fn finish(&mut self, net: &Network, now: SimTime, records: &mut Vec<Record>) {
-        let unfinished = |procedure: &'static str, flow: String, initiator: NodeId, responder: NodeId, via: Option<NodeId>, start: SimTime| Record {
+        let unfinished = |procedure: &'static str,
+                          flow: String,
+                          initiator: NodeId,
+                          responder: NodeId,
+                          via: Option<NodeId>,
+                          start: SimTime| Record {
             procedure,
             flow,
             variant: String::new(),
@@ -383,7 +388,14 @@ impl N32Plane {
             match p {
                 Pending::Cnf { flow, start, .. } => {
                     let f = &self.flows[*flow as usize];
-                    records.push(unfinished("cnf_request", f.label.clone(), f.cnf, f.pnf, f.n32c_via, *start));
+                    records.push(unfinished(
+                        "cnf_request",
+                        f.label.clone(),
+                        f.cnf,
+                        f.pnf,
+                        f.n32c_via,
+                        *start,
+                    ));
                 }
                 Pending::N32f {
                     link,

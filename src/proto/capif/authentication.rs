@@ -662,7 +662,11 @@ pub(crate) mod tests {
         let mut rogue = TokenEndpoint::new(key_from_rng(&mut rng), "ccf-b", 600);
         let mut other = TokenEndpoint::new(key_from_rng(&mut rng), "ccf-c", 600);
         let req = AccessTokenReq::client_credentials("INV1", None);
-        let tok = |ep: &mut TokenEndpoint| ep.handle_token_request(1000, &req, true, &scope()).unwrap().access_token;
+        let tok = |ep: &mut TokenEndpoint| {
+            ep.handle_token_request(1000, &req, true, &scope())
+                .unwrap()
+                .access_token
+        };
         let (a, b, forged, c) = (tok(&mut ccf_a), tok(&mut ccf_b), tok(&mut rogue), tok(&mut other));
         let mut aef = TokenVerifier {
             ccf_key: ccf_a.verifying_key(),
