@@ -260,6 +260,12 @@ pub fn run_seed_audited(
     let _ = sim.finish_trace();
     let trace_hash = sim.trace_hash();
     let sim_end = sim.now();
+    // Censoring (issue 12): what is still under way is recorded as unfinished, aged to the
+    // stop time (the experiment's end, or where an event limit or an actor stopped the run).
+    sim.world.finish(match stop {
+        StopReason::EventLimit | StopReason::Stopped => sim_end,
+        _ => end,
+    });
     let connections = sim.world.net.conn_count();
     let crypto_ops = sim
         .world

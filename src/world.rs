@@ -135,6 +135,26 @@ impl SimWorld {
         records
     }
 
+    /// Censoring (issue 12): records every procedure that began and had not ended when the
+    /// run stopped at `now`, with outcome [`Outcome::Unfinished`] (`end_ns` = `now`, so the
+    /// latency is its age) and the flow, variant, initiator and responder its end record
+    /// would have had. Outstanding HTTP requests first, then the N32 plane's, then the CAPIF
+    /// plane's, each in a fixed order (map keys, invoker indices). A procedure with an end
+    /// record is no longer outstanding anywhere, so none is counted twice. Call once, after
+    /// the event loop and before [`SimWorld::take_records`].
+    pub fn finish(&mut self, now: SimTime) {
+        let keys: Vec<(ConnId, u32)> = self.outstanding.keys().copied().collect();
+        for key in keys {
+            self.record(key, now, Outcome::Unfinished, 0, 0);
+        }
+        if let Some(p) = &mut self.n32 {
+            p.finish(&self.net, now, &mut self.records);
+        }
+        if let Some(p) = &mut self.capif {
+            p.finish(&self.net, now, &mut self.records);
+        }
+    }
+
     /// Builds the world for one seed.
     pub fn build(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Result<SimWorld, BuildError> {
         let topo = Topology::build(topo_spec, seed)?;

@@ -174,6 +174,7 @@ fn decode_all(body: &str, now: SimTime, token_key: &SigningKey, strategy: Recove
             let verifier = TokenVerifier {
                 ccf_key: *token_key.verifying_key(),
                 issuer: Some(CCF.into()),
+                also_trusted: Vec::new(),
                 leeway_s: 5,
                 revoked: RevocationSet::default(),
             };
@@ -206,6 +207,7 @@ fuzz_target!(|data: &[u8]| {
         tokens: Some(TokenVerifier {
             ccf_key: *token_key.verifying_key(),
             issuer: Some(CCF.into()),
+            also_trusted: Vec::new(),
             leeway_s: 5,
             revoked: RevocationSet::default(),
         }),

@@ -81,6 +81,15 @@ pub struct FlowAudit {
     pub aef: String,
     /// The AEF's CCF (CCF-A).
     pub aef_ccf: String,
+    /// The time an invoker of the flow may take to recover from a disturbance: every
+    /// procedure of its budget waiting its full timeout, TLS handshake and back-off \[ns\]
+    /// (its configuration; 0 in traces written before issue 12: not judged by time).
+    #[serde(default)]
+    pub recovery_bound_ns: u64,
+    /// The most failed procedures an invoker of the flow allows itself in one recovery before
+    /// it gives up (its configuration; 0: not judged by count).
+    #[serde(default)]
+    pub recovery_budget: u32,
 }
 
 /// The AEFPSK validity an AEF received from its CCF with the key (the wire value).
@@ -210,6 +219,17 @@ pub enum CapifAudit {
     SecretSent(Box<SecretSent>),
     /// A CCF restarted: its connections dropped, unreachable for `down_ns`.
     CcfRestarted { ccf: String, down_ns: u64 },
+    /// The invoker on `node` received its API invoker ID `invoker` (the subject of the
+    /// certificate in the onboarding answer) from `ccf`, for flow `flow`.
+    Onboarded {
+        node: String,
+        invoker: String,
+        ccf: String,
+        flow: String,
+    },
+    /// The invoker on `node` stopped for good (its last failure was final, or it reached its
+    /// failure budget): it sends nothing more.
+    GaveUp { node: String },
 }
 
 /// The deliberate CAPIF bugs (see [`super::mutant`]), each at the place the real bug would
@@ -234,6 +254,13 @@ pub enum CapifMutant {
     /// CCF-B relays the invoker's token request, onboarding secret included, to CCF-A although
     /// the `oauth` alternative is not `CcfBForwards` (the world's token handler at CCF-B).
     LeakOnboardingSecret,
+    /// Issue 12's bug as it was: the AEF is configured with the token key of the first CCF
+    /// its invokers onboard at only, so tokens CCF-B issues to interconnected invokers fail
+    /// the signature check (`401 INVALID_TOKEN`, "jwt: bad signature") when the AEF serves
+    /// both home and interconnected invokers (the AEF's configuration at build); and an
+    /// invoker whose every new session authenticates but whose every invocation is refused
+    /// retries for ever (no give-up on consecutive refusals, `invocation_answered`).
+    SingleTokenKey,
 }
 
 /// `capif.aef-session-credential`: an AEF accepts a CAPIF-2e session, and serves invocations
@@ -313,8 +340,28 @@ pub const NO_FORBIDDEN_SECRET_CROSSING: Invariant = Invariant {
     statement: "no secret or identifier crosses into a domain the selected interconnection alternative forbids",
 };
 
+/// `capif.recovers-or-gives-up`: after a disturbance heals, every invoker it affected either
+/// succeeds again with a method the AEF supports or ends with a definite error (it gives up),
+/// within its strategy's bound. Affected: after an AEF's method change, every invoker whose
+/// negotiated method (the latest `Negotiated` for that AEF) the AEF no longer supports; after
+/// a revocation, the revoked invoker; after a CCF restart, every invoker onboarded at that
+/// CCF or using an AEF registered there. Recovered: an `InvocationServed` for it at its AEF
+/// with a method the AEF supports at that time; a definite error: `GaveUp`. From the healing
+/// time on (the last scheduled disturbance's end, as for
+/// [`super::liveness::LIVENESS_AFTER_HEALING`]) it may fail at most its flow's
+/// `recovery_budget` procedures (the failures its own retry rules allow, see `FlowAudit`),
+/// and it must be done by healing + `recovery_bound_ns`. An invoker that keeps failing to
+/// the end of the run (for ever re-authenticating and being refused) breaks it once its
+/// failures exceed the budget, however long the run.
+pub const RECOVERS_OR_GIVES_UP: Invariant = Invariant {
+    id: "capif.recovers-or-gives-up",
+    clause: "TS 33.122 cl. 5.1.1 (seed 004 CR: method change), 6.5.2.1-6.5.2.3 and Annex C; TS 29.222 cl. 5.6.2.4 (revocation); issue 12",
+    statement: "after a method change, revocation or CCF restart heals, every affected invoker succeeds with a supported method or gives up, within its bound",
+};
+
 /// The CAPIF invariants.
 pub const INVARIANTS: &[&Invariant] = &[
+    &RECOVERS_OR_GIVES_UP,
     &AEF_SESSION_CREDENTIAL,
     &AEFPSK_EQUAL,
     &NO_USE_AFTER_EXPIRY,
@@ -336,9 +383,36 @@ struct Session {
     key: Option<String>,
 }
 
+/// An invoker a disturbance affected, until it recovers or gives up.
+#[derive(Debug)]
+struct Affected {
+    /// When the disturbance reached it.
+    at: SimTime,
+    /// What it was (for the report).
+    what: String,
+    /// Its AEF.
+    aef: String,
+    /// Failed procedures since healing.
+    failures: u32,
+    bound: SimDuration,
+    budget: u32,
+    /// Already reported.
+    judged: bool,
+}
+
 /// The CAPIF checker's state.
 #[derive(Debug, Default)]
 pub struct CapifChecker {
+    /// When the scheduled disturbances stopped (from the trail's `Run`).
+    heal: Option<SimTime>,
+    /// Onboarded invokers: API invoker ID -> (node, home CCF, flow).
+    onboarded: BTreeMap<String, (String, String, String)>,
+    /// The latest method negotiated per (API invoker ID, AEF).
+    negotiated: BTreeMap<(String, String), SecurityMethod>,
+    /// Invokers under recovery, by node.
+    affected: BTreeMap<String, Affected>,
+    /// Open CAPIF invoker procedures: (kind, key) -> node.
+    procs: BTreeMap<(String, u64), String>,
     setup: Option<SetupAudit>,
     forbidden: Vec<(Item, Domain)>,
     ccf_domain: BTreeMap<String, String>,
@@ -379,6 +453,16 @@ impl CapifChecker {
                 known,
                 selected,
             } => {
+                self.negotiated.insert((invoker.clone(), aef.clone()), selected.clone());
+                // Negotiated after the AEF's change but with a method it dropped (the CCF had
+                // not learnt it yet): this invoker meets the change too.
+                if self.supported.get(aef).is_some_and(|m| !m.contains(selected)) {
+                    let what = format!(
+                        "the method change of `{aef}` (negotiated {} after it)",
+                        selected.as_str()
+                    );
+                    self.affect(at, invoker, &what, sink);
+                }
                 let published = self.published.get(aef).unwrap_or(known);
                 let mut wrong = Vec::new();
                 if !offered.contains(selected) {
@@ -412,6 +496,16 @@ impl CapifChecker {
             }
             CapifAudit::AefMethodsChanged { aef, methods } => {
                 self.supported.insert(aef.clone(), methods.clone());
+                let hit: Vec<String> = self
+                    .negotiated
+                    .iter()
+                    .filter(|((_, a), m)| a == aef && !methods.contains(m))
+                    .map(|((i, _), _)| i.clone())
+                    .collect();
+                let what = format!("the method change of `{aef}` to {}", names(methods));
+                for invoker in hit {
+                    self.affect(at, &invoker, &what, sink);
+                }
             }
             CapifAudit::PskDerived { invoker, key, .. } => {
                 self.derived.insert(invoker.clone(), key.clone());
@@ -446,6 +540,7 @@ impl CapifChecker {
                 token,
             } => self.on_served(at, aef, invoker, *conn, method, token.as_ref(), sink),
             CapifAudit::RevocationReceived { aef, invoker } => {
+                self.affect(at, invoker, &format!("its revocation at `{aef}`"), sink);
                 self.revoked.insert((aef.clone(), invoker.clone()), at);
                 // Revocation deletes the AEF's security information for the invoker.
                 self.installed.remove(&(aef.clone(), invoker.clone()));
@@ -460,13 +555,129 @@ impl CapifChecker {
                     .insert((aef.clone(), invoker.clone()), SimTime::from_nanos(*requested_at_ns));
             }
             CapifAudit::SecretSent(s) => self.on_secret(s, sink),
-            CapifAudit::CcfRestarted { .. } => {}
+            CapifAudit::CcfRestarted { ccf, .. } => {
+                let hit: Vec<String> = self
+                    .onboarded
+                    .iter()
+                    .filter(|(_, (_, home, flow))| {
+                        home == ccf || self.flows.get(flow).is_some_and(|f| &f.aef_ccf == ccf)
+                    })
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                let what = format!("the restart of `{ccf}`");
+                for invoker in hit {
+                    self.affect(at, &invoker, &what, sink);
+                }
+            }
+            CapifAudit::Onboarded {
+                node,
+                invoker,
+                ccf,
+                flow,
+            } => {
+                self.onboarded
+                    .insert(invoker.clone(), (node.clone(), ccf.clone(), flow.clone()));
+            }
+            CapifAudit::GaveUp { node } => {
+                if let Some(a) = self.affected.remove(node)
+                    && !a.judged
+                {
+                    sink.pass(&RECOVERS_OR_GIVES_UP);
+                }
+            }
         }
     }
 
-    /// Judges what is still open at the end of the run (nothing: every CAPIF invariant is a
-    /// safety property judged at its event).
-    pub fn finish(&mut self, _end: SimTime, _sink: &mut Sink<'_>) {}
+    /// Sets the healing time (from the trail's `Run` event).
+    pub fn set_heal(&mut self, heal: Option<SimTime>) {
+        self.heal = heal;
+    }
+
+    /// Invoker `invoker` (API invoker ID) meets a disturbance at `at`; an invoker under
+    /// recovery already stays so (from its first disturbance).
+    fn affect(&mut self, at: SimTime, invoker: &str, what: &str, _sink: &mut Sink<'_>) {
+        let Some((node, _, flow)) = self.onboarded.get(invoker) else {
+            return; // not onboarded (yet): nothing to recover
+        };
+        let f = self.flows.get(flow);
+        let aef = f.map(|f| f.aef.clone()).unwrap_or_default();
+        let (bound, budget) = f.map_or((0, 0), |f| (f.recovery_bound_ns, f.recovery_budget));
+        self.affected.entry(node.clone()).or_insert_with(|| Affected {
+            at,
+            what: what.to_string(),
+            aef,
+            failures: 0,
+            bound: SimDuration::from_nanos(bound),
+            budget,
+            judged: false,
+        });
+    }
+
+    /// Liveness facts of the invoker procedures (begin: whose; end: failed or not), for
+    /// [`RECOVERS_OR_GIVES_UP`].
+    pub fn observe_proc(&mut self, at: SimTime, ev: &super::ProcAudit, sink: &mut Sink<'_>) {
+        const COUNTED: [&str; 4] = [
+            "capif_onboarding",
+            "capif_negotiation",
+            "capif_authentication",
+            "capif_invocation",
+        ];
+        match ev {
+            super::ProcAudit::Begin { kind, key, node, .. } => {
+                if COUNTED.contains(&kind.as_str()) {
+                    self.procs.insert((kind.clone(), *key), node.clone());
+                }
+            }
+            super::ProcAudit::End { kind, key, outcome } => {
+                let Some(node) = self.procs.remove(&(kind.clone(), *key)) else {
+                    return;
+                };
+                let Some(heal) = self.heal else { return };
+                if outcome == "ok" || at < heal {
+                    return;
+                }
+                let Some(a) = self.affected.get_mut(&node).filter(|a| !a.judged && at >= a.at) else {
+                    return;
+                };
+                a.failures += 1;
+                if a.budget > 0 && a.failures > a.budget {
+                    a.judged = true;
+                    sink.violate(
+                        &RECOVERS_OR_GIVES_UP,
+                        format!(
+                            "`{node}`, affected by {} at {}, failed {} procedures since healing at {heal} \
+                             (budget {}; the last: {kind} {outcome}) without an invocation served with a \
+                             method `{}` supports, and has not given up",
+                            a.what, a.at, a.failures, a.budget, a.aef
+                        ),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Judges the affected invokers still neither recovered nor given up at the end: those
+    /// whose bound passed break [`RECOVERS_OR_GIVES_UP`].
+    pub fn finish(&mut self, end: SimTime, sink: &mut Sink<'_>) {
+        let Some(heal) = self.heal else { return };
+        for (node, a) in std::mem::take(&mut self.affected) {
+            if a.judged || a.bound.as_nanos() == 0 {
+                continue;
+            }
+            let deadline = a.at.max(heal) + a.bound + super::liveness::GRACE;
+            if deadline > end {
+                continue;
+            }
+            sink.violate(
+                &RECOVERS_OR_GIVES_UP,
+                format!(
+                    "`{node}`, affected by {} at {}, neither had an invocation served with a method `{}` \
+                     supports nor gave up by {deadline} (healed at {heal}, bound {}); {} failed procedures since",
+                    a.what, a.at, a.aef, a.bound, a.failures
+                ),
+            );
+        }
+    }
 
     fn on_setup(&mut self, s: &SetupAudit) {
         self.forbidden = interconnection::forbidden(&s.interconnection);
@@ -652,6 +863,18 @@ impl CapifChecker {
         token: Option<&TokenFacts>,
         sink: &mut Sink<'_>,
     ) {
+        if let Some((node, _, _)) = self.onboarded.get(invoker)
+            && self.supported.get(aef).is_none_or(|m| m.contains(method))
+            && let Some(a) = self.affected.get(node)
+            && a.aef == aef
+            && at >= a.at
+        {
+            let judged = a.judged;
+            self.affected.remove(&node.clone());
+            if !judged {
+                sink.pass(&RECOVERS_OR_GIVES_UP);
+            }
+        }
         let mut bad = None;
         let revoked = self.revoked.get(&(aef.to_string(), invoker.to_string())).copied();
         match self.sessions.get(&(aef.to_string(), conn)) {
@@ -786,7 +1009,7 @@ mod tests {
 
     use super::*;
     use crate::check::mutant::{self, Mutant};
-    use crate::check::{Report, check_seed};
+    use crate::check::{Report, Violation, check_seed};
     use crate::metrics::Outcome;
     use crate::scenario::{Scenario, WorkloadSpec, load_experiment, load_experiment_source};
 
@@ -842,6 +1065,169 @@ mod tests {
         ] {
             assert!(text.contains(&want), "`{want}` missing in: {text}");
         }
+    }
+
+    /// Issue 12, acceptance 1: the shipped scenario (home and interconnected invokers at
+    /// aef-a1, PSK -> OAUTH at 20 s), smaller (6 invokers per flow, 32 s). With the bug put
+    /// back (mutant), every interconnected invoker loops until the end: its recovery is
+    /// recorded `unfinished` and `capif.recovers-or-gives-up` fails; without it, the
+    /// invariant is judged and holds, and every invoker's recovery is `ok`.
+    #[test]
+    fn interconnected_oauth_after_method_change_recovers_and_the_bug_is_caught() {
+        let mut scn = shipped("capif-interconnect-method-change.ron");
+        first_invokers(&mut scn, 6);
+        scn.experiment.duration = SimDuration::from_secs(32);
+        let recoveries = |res: &crate::run::SeedResult| {
+            let mut m: BTreeMap<(String, Outcome), usize> = BTreeMap::new();
+            for r in res.records.iter().filter(|r| r.procedure == "capif_recovery") {
+                *m.entry((r.flow.clone(), r.outcome)).or_default() += 1;
+            }
+            m
+        };
+        let want = |pairs: &[(&str, Outcome, usize)]| -> BTreeMap<(String, Outcome), usize> {
+            pairs.iter().map(|(f, o, n)| ((f.to_string(), *o), *n)).collect()
+        };
+        let (res, clean) = check_seed(&scn, 1).unwrap();
+        assert!(clean.passed(), "{}", listed(&clean));
+        assert_eq!(
+            clean.checked.get(RECOVERS_OR_GIVES_UP.id),
+            Some(&12),
+            "{:?}",
+            clean.checked
+        );
+        assert_eq!(
+            recoveries(&res),
+            want(&[("home", Outcome::Ok, 6), ("interconnected", Outcome::Ok, 6)])
+        );
+        let (res, bad) = mutant::with(Mutant::Capif(CapifMutant::SingleTokenKey), || {
+            check_seed(&scn, 1).unwrap()
+        });
+        assert_eq!(
+            recoveries(&res),
+            want(&[("home", Outcome::Ok, 6), ("interconnected", Outcome::Unfinished, 6)])
+        );
+        let caught: Vec<&Violation> = bad
+            .violations
+            .iter()
+            .filter(|v| v.invariant.id == RECOVERS_OR_GIVES_UP.id)
+            .collect();
+        assert_eq!(caught.len(), 6, "{}", listed(&bad));
+        for v in caught {
+            assert!(v.detail.contains("the method change of `aef-a1` to [OAUTH]"), "{v}");
+            assert!(v.event.seq > 0 && v.to_string().contains("seed 1"), "{v}");
+        }
+        // The loop shows in the records as refused OAUTH invocations of the interconnected flow.
+        let refused = res
+            .records
+            .iter()
+            .filter(|r| r.flow == "interconnected" && r.procedure == "capif_invocation" && r.cause == "INVALID_TOKEN")
+            .count();
+        assert!(refused > 6 * 10, "{refused} refused invocations");
+    }
+
+    /// An invoker that gives up after a disturbance has ended with a definite error: the
+    /// invariant holds (a give-up is counted as a judgement that passed), and the checker
+    /// sees it only through the `GaveUp` fact.
+    #[test]
+    fn a_give_up_ends_the_recovery_and_a_late_one_breaks_it() {
+        use crate::check::{AuditEvent, ProcAudit, RunAudit, check_events};
+        let t = |s: u64| SimTime::ZERO + SimDuration::from_secs(s);
+        let setup = SetupAudit {
+            interconnection: Default::default(),
+            expiry: Default::default(),
+            token_leeway_s: 0,
+            ccfs: vec![],
+            aefs: vec![AefAudit {
+                aef: "aef".into(),
+                domain: "a".into(),
+                methods: vec![SecurityMethod::Psk],
+            }],
+            flows: vec![FlowAudit {
+                label: "f".into(),
+                ccf: "ccf".into(),
+                aef: "aef".into(),
+                aef_ccf: "ccf".into(),
+                recovery_bound_ns: SimDuration::from_secs(10).as_nanos(),
+                recovery_budget: 2,
+            }],
+        };
+        let trail = |fail: u64, gave_up: bool| {
+            let mut v = vec![
+                (
+                    t(0),
+                    AuditEvent::Run(RunAudit {
+                        seed: 1,
+                        end_ns: t(60).as_nanos(),
+                        heal_ns: Some(t(5).as_nanos()),
+                    }),
+                ),
+                (t(0), AuditEvent::Capif(CapifAudit::Setup(Box::new(setup.clone())))),
+                (
+                    t(1),
+                    AuditEvent::Capif(CapifAudit::Onboarded {
+                        node: "inv".into(),
+                        invoker: "ID1".into(),
+                        ccf: "ccf".into(),
+                        flow: "f".into(),
+                    }),
+                ),
+                (
+                    t(2),
+                    AuditEvent::Capif(CapifAudit::Negotiated {
+                        ccf: "ccf".into(),
+                        invoker: "ID1".into(),
+                        aef: "aef".into(),
+                        offered: vec![SecurityMethod::Psk],
+                        known: vec![SecurityMethod::Psk],
+                        selected: SecurityMethod::Psk,
+                    }),
+                ),
+                (
+                    t(5),
+                    AuditEvent::Capif(CapifAudit::AefMethodsChanged {
+                        aef: "aef".into(),
+                        methods: vec![SecurityMethod::Pki],
+                    }),
+                ),
+            ];
+            for k in 0..fail {
+                let kind = "capif_invocation".to_string();
+                v.push((
+                    t(6 + k),
+                    AuditEvent::Proc(ProcAudit::Begin {
+                        kind: kind.clone(),
+                        key: k,
+                        node: "inv".into(),
+                        bound_ns: 1,
+                    }),
+                ));
+                v.push((
+                    t(6 + k),
+                    AuditEvent::Proc(ProcAudit::End {
+                        kind,
+                        key: k,
+                        outcome: "rejected".into(),
+                    }),
+                ));
+            }
+            if gave_up {
+                v.push((t(9), AuditEvent::Capif(CapifAudit::GaveUp { node: "inv".into() })));
+            }
+            v
+        };
+        let judged = |r: &Report| r.checked.get(RECOVERS_OR_GIVES_UP.id).copied().unwrap_or(0);
+        let r = check_events(1, t(60), &trail(2, true));
+        assert!(r.passed() && judged(&r) == 1, "{}", listed(&r));
+        // Three failures: over the budget of 2, at the third.
+        let r = check_events(1, t(60), &trail(3, true));
+        assert_eq!((r.violations.len(), judged(&r)), (1, 1), "{}", listed(&r));
+        assert!(r.violations[0].detail.contains("failed 3 procedures"), "{}", listed(&r));
+        // No attempt, no give-up: late once healing + bound (15 s) passed, not before.
+        let r = check_events(1, t(60), &trail(0, false));
+        assert_eq!(r.violations.len(), 1, "{}", listed(&r));
+        assert!(r.violations[0].detail.contains("nor gave up"), "{}", listed(&r));
+        let r = check_events(1, t(14), &trail(0, false));
+        assert!(r.passed() && judged(&r) == 0, "{}", listed(&r));
     }
 
     #[test]

@@ -180,6 +180,7 @@ impl Checker {
             self.seed = r.seed;
             self.run = Some(r.clone());
             self.live.set_heal(r.heal_ns.map(SimTime::from_nanos));
+            self.capif.set_heal(r.heal_ns.map(SimTime::from_nanos));
         }
         let mut sink = Sink {
             seed: self.seed,
@@ -190,7 +191,10 @@ impl Checker {
         };
         match ev {
             AuditEvent::Run(_) => {}
-            AuditEvent::Proc(p) => self.live.observe(at, p, &mut sink),
+            AuditEvent::Proc(p) => {
+                self.capif.observe_proc(at, p, &mut sink);
+                self.live.observe(at, p, &mut sink)
+            }
             AuditEvent::N32(e) => self.n32.observe(at, e, &mut sink),
             AuditEvent::Capif(e) => self.capif.observe(at, e, &mut sink),
         }

@@ -220,6 +220,12 @@ struct InvokerActor {
     proc: Option<(&'static str, u64)>,
     /// Liveness audit: the key of the recovery from a method change under way, if any.
     recovery: Option<u64>,
+    /// An invocation is under way whose `capif_invocation` record is not written yet.
+    invocation_open: bool,
+    /// Consecutive refused invocations (reset by a served one): an invoker whose every
+    /// invocation is refused gives up after [`MAX_FAILURES`] of them, even when each new
+    /// session authenticates (issue 12).
+    refusals: u32,
 }
 
 struct CcfActor {
@@ -671,8 +677,14 @@ impl CapifPlane {
                 .find(|(_, f)| f.aef == name)
                 .map(|(_, f)| *f)
                 .ok_or_else(|| format!("aef {name}: no flow"))?;
-            // The AEF trusts the CAs of the CCFs its invokers onboard at, and the token key of
-            // the first such CCF (interconnection: CCF-B's, distributed via CCF-A).
+            // The AEF trusts the CAs of the CCFs its invokers onboard at, and the token keys of
+            // its own CCF and of every CCF its invokers onboard at: each token is verified
+            // with the key of the CCF that issued it (TS 33.122 cl. 6.5.2.3 and Annex C;
+            // interconnection, cl. 6.X.3.3: CCF-B issues the tokens of its invokers). Wire
+            // truth: CCF-B's key reaches the AEF via CCF-A in the plan (`CcfBSigningKey`,
+            // counted in the exposure records) but that distribution is not put on the wire,
+            // so here the AEF knows the keys from its configuration, like its CA anchors. The
+            // SingleTokenKey mutant is the bug of issue 12: the key of `homes[0]` only.
             let anchors: Vec<pki::Certificate> = homes
                 .iter()
                 .filter_map(|h| {
@@ -680,10 +692,24 @@ impl CapifPlane {
                         .map(|c: &CcfActor| c.m.onboarding().ca_certificate().clone())
                 })
                 .collect();
-            let home = homes[0];
+            let own = if crate::check::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
+                homes[0]
+            } else {
+                aef_ccf_of[&a]
+            };
+            let mut issuers: Vec<NodeId> = homes.iter().copied().filter(|&h| h != own).collect();
+            issuers.sort_unstable();
+            issuers.dedup();
+            if crate::check::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
+                issuers.clear();
+            }
             let tokens = Some(TokenVerifier {
-                ccf_key: token_keys[&home],
-                issuer: Some(net.topo.name(home).to_string()),
+                ccf_key: token_keys[&own],
+                issuer: Some(net.topo.name(own).to_string()),
+                also_trusted: issuers
+                    .iter()
+                    .map(|&h| (net.topo.name(h).to_string(), token_keys[&h]))
+                    .collect(),
                 leeway_s: spec.token_leeway.as_nanos() / 1_000_000_000,
                 revoked: RevocationSet::default(),
             });
@@ -794,6 +820,8 @@ impl CapifPlane {
                 exposed: None,
                 proc: None,
                 recovery: None,
+                invocation_open: false,
+                refusals: 0,
             });
         }
         // CCF restarts: the CCF's links are down for the window (its traffic is retransmitted
@@ -985,12 +1013,15 @@ impl CapifPlane {
         let before = a.m.state();
         a.m.handle(now, &mut a.rng, input);
         let after = a.m.state();
+        if after == InvokerState::Invoking && before != InvokerState::Invoking {
+            a.invocation_open = true;
+        }
         let outputs = a.m.drain_outputs();
         for o in outputs {
             self.invoker_output(net, ctx, i, o, records);
         }
         self.proc_audit(net, ctx, i, before, after, label);
-        self.phase_records(net, ctx, i, before, after, records);
+        self.phase_records(net, ctx, i, (before, after, label), records);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -1033,6 +1064,8 @@ impl CapifPlane {
                     ccf: net.topo.name(f.ccf).to_string(),
                     aef: net.topo.name(f.aef).to_string(),
                     aef_ccf: net.topo.name(f.aef_ccf).to_string(),
+                    recovery_bound_ns: self.recovery_bound(net, f.timeout).as_nanos(),
+                    recovery_budget: self.recovery_budget(),
                 })
                 .collect(),
         };
@@ -1049,9 +1082,23 @@ impl CapifPlane {
         let handshake = net.cfg.connect_timeout;
         match kind {
             "capif_authentication" => timeout + handshake,
-            "capif_recovery" => (timeout + handshake + self.backoff) * u64::from(MAX_FAILURES + self.tls_retries + 2),
+            "capif_recovery" => self.recovery_bound(net, timeout),
             _ => timeout,
         }
+    }
+
+    /// The most failed procedures an invoker allows itself in one recovery (from a method
+    /// change, a revocation, a CCF restart) before it gives up: [`MAX_FAILURES`] consecutive
+    /// failures, the `tls_retries` of the TLS-only strategies, one renegotiation and one
+    /// re-onboarding.
+    fn recovery_budget(&self) -> u32 {
+        MAX_FAILURES + self.tls_retries + 2
+    }
+
+    /// The time a recovery may take for a flow with request timeout `timeout`: every
+    /// procedure of its budget waiting its full timeout, TLS handshake and back-off.
+    fn recovery_bound(&self, net: &Network, timeout: SimDuration) -> SimDuration {
+        (timeout + net.cfg.connect_timeout + self.backoff) * u64::from(self.recovery_budget())
     }
 
     /// Liveness audit of a state change of invoker `i`'s machine: leaving a procedure's state
@@ -1151,10 +1198,80 @@ impl CapifPlane {
         }
     }
 
-    /// Invoker `i` stops for good.
-    fn give_up(&mut self, ctx: &mut Ctx<'_, Msg>, i: u32) {
-        self.invokers[i as usize].gave_up = true;
+    /// Invoker `i` stops for good: a definite error. A recovery from a method change under
+    /// way ends with it (a `capif_recovery` record with outcome `error`, cause `gave_up`).
+    fn give_up(&mut self, net: &Network, ctx: &mut Ctx<'_, Msg>, i: u32, records: &mut Vec<Record>) {
+        let now = ctx.now();
+        let a = &mut self.invokers[i as usize];
+        if a.gave_up {
+            return;
+        }
+        a.gave_up = true;
+        if let Some(s) = a.stale.take_if(|s| s.first.is_some()) {
+            let mut r = self.recovery_record(net, i, &s, now, Outcome::Error);
+            r.cause = "gave_up".into();
+            records.push(r);
+        }
+        if self.audit.active(ctx) {
+            let ev = CapifAudit::GaveUp {
+                node: self.invokers[i as usize].name.clone(),
+            };
+            self.audit.emit(ctx, ev);
+        }
         self.recovery_end(ctx, i, "gave_up");
+    }
+
+    /// The `capif_recovery` record of invoker `i`'s recovery `s` ending at `end`: from the
+    /// first meeting with the change (or the change itself), variant = the strategy,
+    /// `round_trips` = requests and handshakes sent since the change.
+    fn recovery_record(&self, net: &Network, i: u32, s: &Stale, end: SimTime, outcome: Outcome) -> Record {
+        let a = &self.invokers[i as usize];
+        let f = &self.flows[a.flow as usize];
+        plane_record(
+            "capif_recovery",
+            strategy_label(self.strategy),
+            a.name.clone(),
+            net.topo.name(f.aef).to_string(),
+            f.label.clone(),
+            s.first.unwrap_or(s.since),
+            end,
+            outcome,
+            0,
+            s.extra,
+        )
+    }
+
+    /// Censoring (issue 12): the procedures of each invoker (in index order) under way when
+    /// the run stopped at `now`, recorded as [`Outcome::Unfinished`] with their age and the
+    /// fields their end record would have had: the onboarding, negotiation, authentication
+    /// or invocation its machine is in (an invocation only if its record is not written yet),
+    /// and a recovery from a method change that began (the invoker met the change) and
+    /// neither succeeded nor gave up. A procedure's end record clears what is looked at here
+    /// (the machine leaves the state; the recovery's `stale` is taken), so none is counted
+    /// twice.
+    pub fn finish(&mut self, net: &Network, now: SimTime, records: &mut Vec<Record>) {
+        use InvokerState as S;
+        for i in 0..self.invokers.len() as u32 {
+            let a = &self.invokers[i as usize];
+            let method = method_label(a.m.method());
+            let open = match a.m.state() {
+                S::Onboarding => Some(("capif_onboarding", String::new())),
+                S::Negotiating => Some(("capif_negotiation", String::new())),
+                S::Authenticating => Some(("capif_authentication", method)),
+                S::Invoking if a.invocation_open => Some(("capif_invocation", method)),
+                _ => None,
+            };
+            if let Some((procedure, variant)) = open {
+                self.record(net, i, procedure, variant, now, (Outcome::Unfinished, 0, ""), records);
+            }
+            let a = &self.invokers[i as usize];
+            if !a.gave_up
+                && let Some(s) = a.stale.as_ref().filter(|s| s.first.is_some())
+            {
+                let r = self.recovery_record(net, i, s, now, Outcome::Unfinished);
+                records.push(r);
+            }
+        }
     }
 
     /// Emits what a message carried (identifiers, secrets) from `from` to `to`, for the
@@ -1277,14 +1394,23 @@ impl CapifPlane {
         net: &mut Network,
         ctx: &mut Ctx<'_, Msg>,
         i: u32,
-        before: InvokerState,
-        after: InvokerState,
+        (before, after, label): (InvokerState, InvokerState, &'static str),
         records: &mut Vec<Record>,
     ) {
         use InvokerState as S;
         let now = ctx.now();
         let a = &self.invokers[i as usize];
         let method = method_label(a.m.method());
+        if before == S::Invoking && after != S::Invoking && a.invocation_open {
+            // The invocation ended without an answer or a session failure (its response
+            // timer, its AEFPSK's expiry): one record all the same.
+            let (outcome, cause) = match label {
+                "timeout" => (Outcome::Timeout, ""),
+                other => (Outcome::Error, other),
+            };
+            self.record(net, i, "capif_invocation", method, now, (outcome, 0, cause), records);
+            return;
+        }
         let (procedure, ok) = match (before, after) {
             (S::Onboarding, S::Onboarded) => ("capif_onboarding", true),
             (S::Onboarding, S::Unonboarded) => ("capif_onboarding", false),
@@ -1326,7 +1452,7 @@ impl CapifPlane {
             a.hold_until = now + backoff;
             ctx.set_timer_for(a.node, backoff, Msg::Capif(CapifMsg::Retry(i)));
             if a.failures >= MAX_FAILURES {
-                self.give_up(ctx, i);
+                self.give_up(net, ctx, i, records);
             }
         }
         let a = &mut self.invokers[i as usize];
@@ -1335,7 +1461,7 @@ impl CapifPlane {
 
     #[allow(clippy::too_many_arguments)]
     fn record(
-        &self,
+        &mut self,
         net: &Network,
         i: u32,
         procedure: &'static str,
@@ -1364,6 +1490,9 @@ impl CapifPlane {
         );
         r.cause = cause.to_string();
         records.push(r);
+        if procedure == "capif_invocation" {
+            self.invokers[i as usize].invocation_open = false;
+        }
     }
 
     /// Moves invoker `i` towards invoking when nothing is outstanding.
@@ -1760,7 +1889,7 @@ impl CapifPlane {
                 if let Some((c, _)) = a.session.take() {
                     net.close_conn(c);
                 }
-                self.give_up(ctx, i);
+                self.give_up(net, ctx, i, records);
             }
             InvokerAction::Retry if a.retries < tls_retries => {
                 a.retries += 1;
@@ -1818,14 +1947,24 @@ impl CapifPlane {
                         .ok()
                         .and_then(|d| d.onboarding_information.api_invoker_certificate)
                         .and_then(|c| decode_certificate(&c));
-                    let a = &mut self.invokers[i as usize];
                     if let Some(cert) = cert {
                         let id = cert.subject.clone();
-                        net.sec.set_certificate(a.node, cert);
-                        self.by_id.insert(id, i);
+                        net.sec.set_certificate(self.invokers[i as usize].node, cert);
+                        self.by_id.insert(id.clone(), i);
+                        if self.audit.active(ctx) {
+                            let a = &self.invokers[i as usize];
+                            let f = &self.flows[a.flow as usize];
+                            let ev = CapifAudit::Onboarded {
+                                node: a.name.clone(),
+                                invoker: id,
+                                ccf: net.topo.name(f.ccf).to_string(),
+                                flow: f.label.clone(),
+                            };
+                            self.audit.emit(ctx, ev);
+                        }
                     }
                     net.close_conn(conn);
-                    a.capif1e = None;
+                    self.invokers[i as usize].capif1e = None;
                 }
                 if state == InvokerState::Invoking {
                     self.invocation_answered(net, ctx, i, status, &value, records);
@@ -1839,7 +1978,7 @@ impl CapifPlane {
                     // No common method, revoked...: final for this invoker. (A CCF without a
                     // trusted-invoker entry for an update, e.g. after a restart, is not: the
                     // invoker is back in Onboarded and negotiates with PUT.)
-                    self.give_up(ctx, i);
+                    self.give_up(net, ctx, i, records);
                 }
                 self.advance(net, ctx, i, records);
             }
@@ -1951,28 +2090,17 @@ impl CapifPlane {
             a.failures = 0;
             a.in_session += 1;
             // Recovered from a method change?
-            if let Some(s) = &a.stale
-                && method.as_ref().is_some_and(|m| s.now_supported.contains(m))
+            a.refusals = 0;
+            if let Some(s) = a
+                .stale
+                .take_if(|s| method.as_ref().is_some_and(|m| s.now_supported.contains(m)))
             {
-                let s = a.stale.take().expect("checked");
                 let recovered = a.recovery.take();
                 if let Some(key) = recovered {
                     self.proc_end(ctx, "capif_recovery", key, "ok");
                 }
-                let a = &mut self.invokers[i as usize];
-                let f = &self.flows[a.flow as usize];
-                records.push(plane_record(
-                    "capif_recovery",
-                    strategy_label(self.strategy),
-                    a.name.clone(),
-                    net.topo.name(f.aef).to_string(),
-                    f.label.clone(),
-                    s.first.unwrap_or(s.since),
-                    now,
-                    Outcome::Ok,
-                    0,
-                    s.extra,
-                ));
+                let r = self.recovery_record(net, i, &s, now, Outcome::Ok);
+                records.push(r);
             }
             let a = &mut self.invokers[i as usize];
             if a.in_session >= self.per_session {
@@ -1989,6 +2117,7 @@ impl CapifPlane {
             return;
         }
         a.failures += 1;
+        a.refusals += 1;
         let problem = serde_json::from_value::<crate::proto::common::ProblemDetails29122>(value.clone()).ok();
         let action = match problem {
             Some(body) if crate::proto::capif::mismatch::parse_mismatch(&body).is_some() => invoker_next(
@@ -2005,8 +2134,13 @@ impl CapifPlane {
             }
             _ => InvokerAction::GiveUp,
         };
-        if self.invokers[i as usize].failures >= MAX_FAILURES {
-            self.give_up(ctx, i);
+        let a = &self.invokers[i as usize];
+        // (The SingleTokenKey mutant restores the endless retry of issue 12 as well.)
+        let endless = crate::check::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey));
+        if a.failures >= MAX_FAILURES || (a.refusals >= MAX_FAILURES && !endless) {
+            //= TS 33.122 6.5.2.3 / Annex C: a token the AEF keeps refusing (401) although each
+            //= new session fetched a new one is a definite error, not a reason to loop
+            self.give_up(net, ctx, i, records);
             return;
         }
         self.react(net, ctx, i, action, records);
@@ -3089,6 +3223,7 @@ impl CapifPlane {
         let Some(a) = self.aefs.get_mut(&node) else { return };
         // The AEF changes its methods now; uses of the old ones fail from here on.
         a.methods = c.methods.clone();
+        a.m.methods_changed(&c.methods);
         if self.audit.active(ctx) {
             let ev = CapifAudit::AefMethodsChanged {
                 aef: a.aef_id.clone(),
@@ -3112,15 +3247,21 @@ impl CapifPlane {
             if c.methods.contains(m) {
                 continue;
             }
-            // A recovery from an earlier change under way is superseded by this one.
+            // A recovery from an earlier change under way is superseded by this one (for the
+            // audit); in the records it is one recovery, which now needs the new methods.
             self.recovery_end(ctx, i, "superseded");
             let inv = &mut self.invokers[i as usize];
-            inv.stale = Some(Stale {
-                since: now,
-                first: None,
-                extra: 0,
-                now_supported: c.methods.clone(),
-            });
+            match &mut inv.stale {
+                Some(s) => s.now_supported = c.methods.clone(),
+                None => {
+                    inv.stale = Some(Stale {
+                        since: now,
+                        first: None,
+                        extra: 0,
+                        now_supported: c.methods.clone(),
+                    })
+                }
+            }
         }
         //= TS 33.122 5.1.1 (seed 004): "API publishing function shall inform the CAPIF core
         //= function the updated security method when AEF updates its security method"

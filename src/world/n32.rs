@@ -354,6 +354,80 @@ impl N32Plane {
         v
     }
 
+    /// Censoring (issue 12): the N32 procedures under way when the run stopped at `now`,
+    /// recorded as [`Outcome::Unfinished`] with their age: every cNF request still waiting
+    /// for its answer (`cnf_request`, in (connection, stream) order), every N32-c handshake
+    /// in progress (`n32_handshake`, in link order) and every PRINS N32-f message still
+    /// waiting for its answer (`n32f_message`). Each leaves the pending state when its end is
+    /// recorded, so none is recorded twice.
+    pub fn finish(&mut self, net: &Network, now: SimTime, records: &mut Vec<Record>) {
+        let unfinished = |procedure: &'static str,
+                          flow: String,
+                          initiator: NodeId,
+                          responder: NodeId,
+                          via: Option<NodeId>,
+                          start: SimTime| Record {
+            procedure,
+            flow,
+            variant: String::new(),
+            result: String::new(),
+            cause: String::new(),
+            initiator: net.topo.name(initiator).to_string(),
+            responder: net.topo.name(responder).to_string(),
+            via: via.map(|v| net.topo.name(v).to_string()).unwrap_or_default(),
+            start_ns: start.as_nanos(),
+            end_ns: now.as_nanos(),
+            outcome: Outcome::Unfinished,
+            status: 0,
+            new_connection: false,
+            bytes: 0,
+            round_trips: 0,
+            overhead_bytes: 0,
+        };
+        for p in self.pending.values() {
+            match p {
+                Pending::Cnf { flow, start, .. } => {
+                    let f = &self.flows[*flow as usize];
+                    records.push(unfinished(
+                        "cnf_request",
+                        f.label.clone(),
+                        f.cnf,
+                        f.pnf,
+                        f.n32c_via,
+                        *start,
+                    ));
+                }
+                Pending::N32f {
+                    link,
+                    sent,
+                    open: Some(_),
+                    ..
+                } => {
+                    let mut r = unfinished("n32f_message", String::new(), link.0, link.1, None, *sent);
+                    r.variant = "PRINS".into();
+                    records.push(r);
+                }
+                _ => {}
+            }
+        }
+        for (link_key, link) in &self.links {
+            if matches!(link.state, LinkState::Handshaking) {
+                let f = &self.flows[link.flow as usize];
+                let mut r = unfinished(
+                    "n32_handshake",
+                    f.label.clone(),
+                    link_key.0,
+                    link_key.1,
+                    f.n32c_via,
+                    link.started,
+                );
+                r.new_connection = true;
+                r.round_trips = link.machine_msgs;
+                records.push(r);
+            }
+        }
+    }
+
     /// Each flow's first arrival.
     pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
         let mut v: Vec<_> = self

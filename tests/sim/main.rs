@@ -6,6 +6,7 @@ mod compare;
 mod determinism;
 mod hygiene;
 mod invariants;
+mod liveness;
 mod n32;
 mod net_setup;
 mod openapi;

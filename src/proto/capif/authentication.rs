@@ -438,6 +438,13 @@ pub struct TokenVerifier {
     pub ccf_key: VerifyingKey,
     /// Expected issuer (`None`: not checked).
     pub issuer: Option<String>,
+    /// Further CCFs whose tokens the AEF accepts, (issuer, token key): with CAPIF
+    /// interconnection CCF-B issues the tokens of the invokers onboarded at it (TS 33.122
+    /// cl. 6.X.3.3, seed 002, `oauth: CcfBIssues`), and the AEF verifies each token with the
+    /// key of the CCF that issued it (cl. 6.5.2.3, Annex C). The key is chosen by the token's
+    /// `iss`, and the signature then proves that issuer; a token naming no trusted issuer is
+    /// checked against `ccf_key` (and fails as before).
+    pub also_trusted: Vec<(String, VerifyingKey)>,
     /// Clock-skew leeway \[s\] (clamped to 30 s).
     pub leeway_s: u64,
     /// Revoked tokens and invokers.
@@ -448,8 +455,23 @@ impl TokenVerifier {
     /// Signature, expiry (with leeway), issuer, revocation (TS 33.122 Annex C). Scope is
     /// checked per invocation by [`super::authorization::authorize_with_token`].
     pub fn verify(&self, now_s: u64, token: &str) -> Result<AccessTokenClaims, AuthError> {
-        let claims = jwt::verify(&self.ccf_key, token, now_s, self.leeway_s)?;
-        if let Some(iss) = &self.issuer
+        // The issuer the token names (unverified: it only selects the key to verify with).
+        let named = token
+            .split('.')
+            .nth(1)
+            .and_then(|p| crate::crypto::jose::b64_decode(p, "payload").ok())
+            .and_then(|p| serde_json::from_slice::<AccessTokenClaims>(&p).ok())
+            .map(|c| c.iss);
+        let other = named
+            .as_ref()
+            .filter(|n| self.issuer.as_ref() != Some(*n))
+            .and_then(|n| self.also_trusted.iter().find(|(i, _)| i == n));
+        let (key, expected) = match other {
+            Some((issuer, key)) => (key, Some(issuer)),
+            None => (&self.ccf_key, self.issuer.as_ref()),
+        };
+        let claims = jwt::verify(key, token, now_s, self.leeway_s)?;
+        if let Some(iss) = expected
             && &claims.iss != iss
         {
             return Err(JwtError::IssuerMismatch {
@@ -629,6 +651,42 @@ pub(crate) mod tests {
         ));
     }
 
+    /// Issue 12: an AEF that serves home and interconnected invokers verifies each token with
+    /// the key of the CCF that issued it; a token whose `iss` names a trusted CCF but that
+    /// another key signed is refused, and so is a token of an untrusted CCF.
+    #[test]
+    fn token_of_each_trusted_ccf_verifies_with_its_own_key() {
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let mut ccf_a = TokenEndpoint::new(key_from_rng(&mut rng), "ccf-a", 600);
+        let mut ccf_b = TokenEndpoint::new(key_from_rng(&mut rng), "ccf-b", 600);
+        let mut rogue = TokenEndpoint::new(key_from_rng(&mut rng), "ccf-b", 600);
+        let mut other = TokenEndpoint::new(key_from_rng(&mut rng), "ccf-c", 600);
+        let req = AccessTokenReq::client_credentials("INV1", None);
+        let tok = |ep: &mut TokenEndpoint| {
+            ep.handle_token_request(1000, &req, true, &scope())
+                .unwrap()
+                .access_token
+        };
+        let (a, b, forged, c) = (tok(&mut ccf_a), tok(&mut ccf_b), tok(&mut rogue), tok(&mut other));
+        let mut aef = TokenVerifier {
+            ccf_key: ccf_a.verifying_key(),
+            issuer: Some("ccf-a".into()),
+            also_trusted: Vec::new(),
+            leeway_s: 0,
+            revoked: RevocationSet::default(),
+        };
+        assert!(aef.verify(1100, &a).is_ok());
+        // Configured with CCF-A's key only (the bug): CCF-B's token fails the signature.
+        assert!(matches!(aef.verify(1100, &b), Err(AuthError::Token(_))));
+        aef.also_trusted.push(("ccf-b".into(), ccf_b.verifying_key()));
+        assert_eq!(aef.verify(1100, &b).unwrap().iss, "ccf-b");
+        assert!(aef.verify(1100, &a).is_ok());
+        assert!(aef.verify(1100, &forged).is_err(), "`iss: ccf-b` signed by another key");
+        assert!(aef.verify(1100, &c).is_err(), "an issuer the AEF does not trust");
+        aef.revoked.client_ids.insert("INV1".into());
+        assert_eq!(aef.verify(1100, &b), Err(AuthError::Token(JwtError::Revoked)));
+    }
+
     pub(crate) fn scope() -> Scope {
         let mut s = Scope::new();
         s.allow("aef1", ["api1", "api2"]);
@@ -660,6 +718,7 @@ pub(crate) mod tests {
         let mut aef = TokenVerifier {
             ccf_key: ep.verifying_key(),
             issuer: Some("ccf1".into()),
+            also_trusted: Vec::new(),
             leeway_s: 30,
             revoked: RevocationSet::default(),
         };

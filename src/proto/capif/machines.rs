@@ -1475,6 +1475,8 @@ pub struct Aef {
     records: BTreeMap<String, AefRecord>,
     fired: std::collections::BTreeSet<(AefState, AefEvent)>,
     outputs: VecDeque<Output>,
+    /// The methods the AEF supports since its last method change (`None`: none so far).
+    supported: Option<Vec<SecurityMethod>>,
 }
 
 impl Aef {
@@ -1486,6 +1488,7 @@ impl Aef {
             records: BTreeMap::new(),
             fired: Default::default(),
             outputs: VecDeque::new(),
+            supported: None,
         }
     }
 
@@ -1500,6 +1503,29 @@ impl Aef {
     pub fn psk(&self) -> &AefPskCache {
         &self.psk
     }
+    /// The AEF's own method change (TS 33.122 cl. 5.1.1, seed 004): from now on, security
+    /// information it holds (or receives) for an invoker with a selected method outside
+    /// `methods` is stale: the invoker has to re-negotiate at its CCF, which selects another
+    /// method, so a check-authentication does not take it (nor an AEFPSK installed with it)
+    /// as the answer but fetches the current information from the CCF (TS 33.122 cl. 6.5.2.1
+    /// step 4). Without this (issue 12's siblings), PKI information held from before a PKI ->
+    /// PSK change answered check-authentication at once and no AEFPSK was ever fetched (every
+    /// TLS-PSK handshake of the re-negotiated invoker failed); an interconnected invoker met
+    /// it too when it fetched PKI information from CCF-B just after the change.
+    pub fn methods_changed(&mut self, methods: &[SecurityMethod]) {
+        self.supported = Some(methods.to_vec());
+    }
+
+    /// Whether the security information held for `invoker` is for a method the AEF
+    /// supports (`None`: none held).
+    fn info_current(&self, invoker: &str) -> Option<bool> {
+        let info = self.records.get(invoker).and_then(|r| r.info.as_ref())?;
+        Some(match (&self.supported, &info.sel_security_method) {
+            (Some(methods), Some(m)) => methods.contains(m),
+            _ => true,
+        })
+    }
+
     /// Table rows fired so far (bounded by the table).
     pub fn fired(&self) -> &std::collections::BTreeSet<(AefState, AefEvent)> {
         &self.fired
@@ -1604,15 +1630,14 @@ impl Aef {
         match input {
             AefInput::CheckAuthentication { req } => {
                 let reissue = from == AefState::SessionOnly;
+                // Information for a method the AEF dropped is stale (`methods_changed`).
+                let current = self.info_current(&invoker);
                 match self.psk.check_authentication(now, &req) {
                     //= TS 33.122 6.5.2.1 step 5: answer once the AEF holds a valid key
-                    CheckOutcome::Ready(rsp) if !reissue && from != AefState::NoKey => {
+                    CheckOutcome::Ready(rsp) if !reissue && from != AefState::NoKey && current != Some(false) => {
                         self.respond(CHECK, 200, "CheckAuthenticationRsp", json(&rsp));
                     }
-                    _ if from != AefState::NoKey
-                        && !reissue
-                        && self.records.get(&invoker).is_some_and(|r| r.info.is_some()) =>
-                    {
+                    _ if from != AefState::NoKey && !reissue && current == Some(true) => {
                         // PKI / OAUTH info held without a key
                         let rsp = crate::proto::capif::types::CheckAuthenticationRsp {
                             supported_features: SupportedFeatures::none(),
@@ -1829,6 +1854,7 @@ mod tests {
                 revoked_certs: RevocationList::new(),
                 tokens: Some(TokenVerifier {
                     ccf_key: ccf.token_key(),
+                    also_trusted: Vec::new(),
                     issuer: Some("ccf1".into()),
                     leeway_s: 0,
                     revoked: RevocationSet::default(),
