@@ -608,7 +608,8 @@ The variant is the alternative's axis value.
             );
         }
         type Pick = fn(&Row) -> Option<&Metric>;
-        let per_run: [(&str, &str, Pick, fn(f64) -> String); 2] = [
+        type Fmt = fn(f64) -> String;
+        let per_run: [(&str, &str, Pick, Fmt); 2] = [
             ("Bytes/run", "bytes", |r| r.bytes.as_ref(), f1),
             ("Exchanges/run", "round_trips", |r| r.exchanges.as_ref(), f2),
         ];
@@ -712,6 +713,7 @@ mod tests {
 
     const HEADER: &str = "experiment,point,recovery,seed,flow,procedure,variant,outcome,result,cause,status,initiator,responder,via,start_ns,end_ns,latency_ms,new_connection,bytes,round_trips,overhead_bytes\n";
 
+    #[allow(clippy::too_many_arguments)]
     fn rec(
         point: usize,
         seed: u64,
