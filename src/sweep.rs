@@ -595,6 +595,9 @@ fn read_points(dir: &Path) -> Result<Vec<PointFiles>, RunError> {
     Ok(out)
 }
 
+/// The axis values of a point, as plot categories.
+type PointValues = Box<dyn Fn(&PointFiles) -> Vec<String>>;
+
 /// Writes the top-level files of a sweep from its point folders: `points.csv`, `records.csv.gz`
 /// and `summary.csv` (the point files' rows, which carry their point and axis values), box plots of the
 /// latency per point for each procedure, and the outcome breakdown per point. Everything is a
@@ -624,7 +627,7 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
 
     // Per point: latencies of successful runs per procedure, outcomes per point; points are
     // labelled by their axis values (a point without labels by its index).
-    let (cat_axes, values_of): (Vec<String>, Box<dyn Fn(&PointFiles) -> Vec<String>>) = if axes.is_empty() {
+    let (cat_axes, values_of): (Vec<String>, PointValues) = if axes.is_empty() {
         (
             vec!["point".to_string()],
             Box::new(|p: &PointFiles| vec![p.index.to_string()]),
