@@ -1384,6 +1384,12 @@ pub const AEF_TRANSITIONS: &[Transition<AefState, AefEvent>] = {
             "TS 33.122 6.5.2.1 step 4",
         ),
         t(S::SessionOnly, E::Revoke, S::NoKey, "TS 29.222 revoke-authorization"),
+        t(
+            S::SessionOnly,
+            E::Handshake,
+            S::Authenticated,
+            "TS 33.122 6.5.2.3 (OAUTH after the AEFPSK expired; issue 12)",
+        ),
     ]
 };
 
@@ -2259,6 +2265,19 @@ mod tests {
         w.now += SimDuration::from_secs(100);
         w.aef_in(AefInput::KeyExpired { invoker: id.clone() });
         w.aef_in(AefInput::Revoke { invoker: id });
+        collect(&w);
+        // SessionOnly x Handshake: an OAUTH session after the AEFPSK expired (issue 12)
+        let mut w = World::new(vec![Psk], ExpiryBehaviour::BlockNewHandshakes);
+        w.drive_to(InvokerState::Authenticated);
+        let id = w.id();
+        w.now += SimDuration::from_secs(100);
+        w.aef_in(AefInput::KeyExpired { invoker: id.clone() });
+        assert_eq!(w.aef.state(&id), AefState::SessionOnly);
+        w.aef_in(AefInput::Handshake {
+            invoker: id.clone(),
+            credential: Credential::ServerAuthOnly,
+        });
+        assert_eq!(w.aef.state(&id), AefState::Authenticated);
         collect(&w);
         // OAUTH: token and NoKey x Handshake
         let mut w = World::new(vec![Oauth], ExpiryBehaviour::BlockNewHandshakes);
