@@ -426,11 +426,19 @@ pub(crate) fn write_point_outputs(scn: &Scenario, dir: &Path, runs: &[SeedResult
 /// What a series or a bar of a record is called in plots: its non-empty flow, variant and
 /// (with `result`) result, joined by ` · `; `"all"` if none.
 fn plot_key(r: &Record, result: bool) -> String {
-    let parts: Vec<&str> = [r.flow.as_str(), r.variant.as_str(), if result { r.result.as_str() } else { "" }]
-        .into_iter()
-        .filter(|p| !p.is_empty())
-        .collect();
-    if parts.is_empty() { "all".to_string() } else { parts.join(" · ") }
+    let parts: Vec<&str> = [
+        r.flow.as_str(),
+        r.variant.as_str(),
+        if result { r.result.as_str() } else { "" },
+    ]
+    .into_iter()
+    .filter(|p| !p.is_empty())
+    .collect();
+    if parts.is_empty() {
+        "all".to_string()
+    } else {
+        parts.join(" · ")
+    }
 }
 
 /// The kind of an outcome bar segment: `ok`, or the outcome with the status (if any) and
@@ -458,7 +466,10 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
     for r in records().filter(|r| matches!(r.procedure, "http_request" | "cnf_request") && r.outcome == Outcome::Ok) {
         groups.entry(plot_key(r, false)).or_default().push(r.latency_ms());
     }
-    let requests: Vec<Series> = groups.into_iter().map(|(label, values)| Series::new(label, values)).collect();
+    let requests: Vec<Series> = groups
+        .into_iter()
+        .map(|(label, values)| Series::new(label, values))
+        .collect();
     plot::cdf(
         dir,
         "latency_cdf",
@@ -498,7 +509,14 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
     let with_variant = records().filter(shown).any(|r| !r.variant.is_empty());
     let mut bars: BTreeMap<Vec<String>, BTreeMap<String, u64>> = BTreeMap::new();
     for r in records().filter(shown) {
-        let mut labels = vec![r.procedure.to_string(), if r.flow.is_empty() { "–".to_string() } else { r.flow.clone() }];
+        let mut labels = vec![
+            r.procedure.to_string(),
+            if r.flow.is_empty() {
+                "–".to_string()
+            } else {
+                r.flow.clone()
+            },
+        ];
         if with_variant {
             labels.push(r.variant.clone());
         }

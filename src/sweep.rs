@@ -621,7 +621,10 @@ pub fn aggregate(dir: &Path) -> Result<(), RunError> {
     // Per point: latencies of successful runs per procedure, outcomes per point; points are
     // labelled by their axis values (a point without labels by its index).
     let (cat_axes, values_of): (Vec<String>, Box<dyn Fn(&PointFiles) -> Vec<String>>) = if axes.is_empty() {
-        (vec!["point".to_string()], Box::new(|p: &PointFiles| vec![p.index.to_string()]))
+        (
+            vec!["point".to_string()],
+            Box::new(|p: &PointFiles| vec![p.index.to_string()]),
+        )
     } else {
         (
             axes.clone(),

@@ -403,7 +403,11 @@ pub struct Capped {
 impl Capped {
     /// Legend entries this panel draws.
     pub fn entries(&self) -> usize {
-        self.shown.iter().filter(|s| s.values.iter().any(|v| v.is_finite())).count() + if self.band.len() >= 2 { 2 } else { 0 }
+        self.shown
+            .iter()
+            .filter(|s| s.values.iter().any(|v| v.is_finite()))
+            .count()
+            + if self.band.len() >= 2 { 2 } else { 0 }
     }
 }
 
@@ -417,7 +421,10 @@ fn finite_sorted(v: &[f64]) -> Vec<f64> {
 /// `max - 3` largest (by sample count, ties by label), "others" pooling the rest, and a band
 /// (p10–p90 with the median) of the CDFs of all of them.
 pub fn cap_series(series: &[Series], max: usize) -> Capped {
-    let nonempty: Vec<&Series> = series.iter().filter(|s| s.values.iter().any(|v| v.is_finite())).collect();
+    let nonempty: Vec<&Series> = series
+        .iter()
+        .filter(|s| s.values.iter().any(|v| v.is_finite()))
+        .collect();
     if nonempty.len() <= max {
         return Capped {
             shown: series.to_vec(),
@@ -563,7 +570,11 @@ fn band_points(band: &[Vec<f64>], max_x: f64) -> Vec<(f64, f64, f64, f64)> {
 }
 
 fn draw_line<DB: DrawingBackend>(
-    chart: &mut ChartContext<'_, DB, Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>>,
+    chart: &mut ChartContext<
+        '_,
+        DB,
+        Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+    >,
     pts: Vec<(f64, f64)>,
     color: RGBColor,
     width: u32,
@@ -619,7 +630,13 @@ where
         chart
             .draw_series(std::iter::once(Polygon::new(poly, BAND_COLOR.mix(0.7).filled())))
             .map_err(err)?;
-        draw_line(&mut chart, b.iter().map(|p| (p.0, p.2)).collect(), BLACK, 2, Dash::Dashed)?;
+        draw_line(
+            &mut chart,
+            b.iter().map(|p| (p.0, p.2)).collect(),
+            BLACK,
+            2,
+            Dash::Dashed,
+        )?;
     }
     let last = capped.shown.len().saturating_sub(1);
     for (i, s) in capped.shown.iter().enumerate() {
@@ -781,7 +798,12 @@ where
         .filter(|x| x.is_finite())
         .fold(bins as f64 * bin, f64::max);
     let max_x = if max_x > 0.0 { max_x } else { 1.0 };
-    let values = || series.iter().flat_map(|s| s.values.iter().copied()).filter(|v| v.is_finite());
+    let values = || {
+        series
+            .iter()
+            .flat_map(|s| s.values.iter().copied())
+            .filter(|v| v.is_finite())
+    };
     let max_y = values().fold(0.0f64, f64::max);
     let integral = values().all(|v| v.fract() == 0.0);
     // Head room above the highest step for the marker captions.
@@ -805,7 +827,11 @@ where
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
-        .y_labels(if integral { (max_y.ceil() as usize + 1).clamp(2, 11) } else { 10 })
+        .y_labels(if integral {
+            (max_y.ceil() as usize + 1).clamp(2, 11)
+        } else {
+            10
+        })
         .y_label_formatter(&y_fmt)
         .label_style(font(14))
         .draw()
@@ -944,7 +970,12 @@ fn breakdown_layout(title: &str, columns: &[String], bars: &[Breakdown]) -> Brea
             swatch: Swatch::Fill(*c),
         })
         .collect();
-    let ncols = bars.iter().map(|b| b.labels.len()).max().unwrap_or(0).max(columns.len());
+    let ncols = bars
+        .iter()
+        .map(|b| b.labels.len())
+        .max()
+        .unwrap_or(0)
+        .max(columns.len());
     let col_w: Vec<u32> = (0..ncols)
         .map(|c| {
             let head = columns.get(c).map(|h| tw(h, CELL_SIZE)).unwrap_or(0);
@@ -961,7 +992,9 @@ fn breakdown_layout(title: &str, columns: &[String], bars: &[Breakdown]) -> Brea
     let width = 30 + col_w.iter().sum::<u32>() + 520 + note_w + legend_w;
     let (lines, ts) = title_layout(title, width, 22);
     let legend_h = 30 + LEGEND_ROW as u32 * entries.len() as u32;
-    let height = (title_height(&lines, ts) + 30 + BAR_H * bars.len() as u32 + 60).max(legend_h + 60).max(240);
+    let height = (title_height(&lines, ts) + 30 + BAR_H * bars.len() as u32 + 60)
+        .max(legend_h + 60)
+        .max(240);
     BreakdownLayout {
         kinds,
         colors,
@@ -1026,7 +1059,10 @@ where
                 .sum();
             if let Some(&(_, v)) = b.counts.iter().find(|c| c.0 == *kind) {
                 let y = y_of(i);
-                rects.push(Rectangle::new([(before, y + 0.15), (before + v, y + 0.85)], color.filled()));
+                rects.push(Rectangle::new(
+                    [(before, y + 0.15), (before + v, y + 0.85)],
+                    color.filled(),
+                ));
             }
         }
         chart.draw_series(rects).map_err(err)?;
@@ -1082,7 +1118,9 @@ where
 pub fn breakdown(dir: &Path, stem: &str, title: &str, columns: &[String], bars: &[Breakdown]) -> Result<(), PlotError> {
     register_font();
     let lay = breakdown_layout(title, columns, bars);
-    both!(dir, stem, lay.size, |root| draw_breakdown(root, title, columns, bars, &lay))
+    both!(dir, stem, lay.size, |root| draw_breakdown(
+        root, title, columns, bars, &lay
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1135,8 +1173,11 @@ where
     for r in 0..=t.rows.len() {
         let y0 = table_top + CELL_H * r as i32;
         let label = if r == 0 { &t.corner } else { &t.rows[r - 1] };
-        root.draw(&Rectangle::new([(left, y0), (left + first, y0 + CELL_H)], header.filled()))
-            .map_err(err)?;
+        root.draw(&Rectangle::new(
+            [(left, y0), (left + first, y0 + CELL_H)],
+            header.filled(),
+        ))
+        .map_err(err)?;
         root.draw(&Text::new(
             label.clone(),
             (left + 8, y0 + CELL_H / 2),
@@ -1276,7 +1317,7 @@ fn box_layout(title: &str, boxes: &[BoxStat], cats: &Categories) -> BoxLayout {
         .max()
         .unwrap_or(0);
     let slot = (widest + 12).clamp(40, 130);
-    let left = axes.iter().map(|a| tw(a, 12)).max().unwrap_or(0).max(60) + 30;
+    let left = axes.iter().map(|a| tw(a, 12)).max().unwrap_or(0).max(60) + 18;
     let width = (left + slot * boxes.len() as u32 + 40).clamp(700, 3600);
     let (lines, ts) = title_layout(title, width, 22);
     let table_h = BOX_TABLE_ROW as u32 * (axes.len() as u32 + 1) + 20;
@@ -1312,6 +1353,7 @@ where
     let mut chart = ChartBuilder::on(&plot)
         .margin_top(10)
         .margin_right(20)
+        .margin_left(12)
         .x_label_area_size(6)
         .y_label_area_size(lay.left)
         .build_cartesian_2d(0.0..n as f64, 0.0..top)
@@ -1415,7 +1457,9 @@ pub fn boxes(
 ) -> Result<(), PlotError> {
     register_font();
     let lay = box_layout(title, boxes, cats);
-    both!(dir, stem, lay.size, |root| draw_boxes(root, title, y_label, boxes, &lay))
+    both!(dir, stem, lay.size, |root| draw_boxes(
+        root, title, y_label, boxes, &lay
+    ))
 }
 
 #[cfg(test)]
@@ -1587,7 +1631,12 @@ mod tests {
     #[test]
     fn many_series_are_capped_with_a_band_and_others() {
         let series: Vec<Series> = (0..60)
-            .map(|i| Series::new(format!("flow-{i:02}"), (0..(10 + i)).map(|k| (k * (i + 1)) as f64).collect()))
+            .map(|i| {
+                Series::new(
+                    format!("flow-{i:02}"),
+                    (0..(10 + i)).map(|k| (k * (i + 1)) as f64).collect(),
+                )
+            })
             .collect();
         let c = cap_series(&series, MAX_SERIES);
         assert!(c.entries() <= MAX_SERIES, "{} entries", c.entries());
@@ -1597,7 +1646,12 @@ mod tests {
         assert!(others.label.starts_with("others ("), "{}", others.label);
         // The largest flows are kept, in input order; every sample is drawn once.
         let kept: Vec<&str> = c.shown[..c.shown.len() - 1].iter().map(|s| s.label.as_str()).collect();
-        assert_eq!(kept, ["flow-53", "flow-54", "flow-55", "flow-56", "flow-57", "flow-58", "flow-59"]);
+        assert_eq!(
+            kept,
+            [
+                "flow-53", "flow-54", "flow-55", "flow-56", "flow-57", "flow-58", "flow-59"
+            ]
+        );
         let total: usize = series.iter().map(|s| s.values.len()).sum();
         assert_eq!(c.shown.iter().map(|s| s.values.len()).sum::<usize>(), total);
         // Band: p10 ≤ median ≤ p90 everywhere.
@@ -1621,7 +1675,9 @@ mod tests {
     #[test]
     fn box_plots_are_labelled_by_axis_values() {
         let d = scratch("axes");
-        let stats: Vec<BoxStat> = (0..4).map(|i| BoxStat::of(&format!("p{i}"), &[1.0, i as f64])).collect();
+        let stats: Vec<BoxStat> = (0..4)
+            .map(|i| BoxStat::of(&format!("p{i}"), &[1.0, i as f64]))
+            .collect();
         let cats = Categories {
             axes: vec!["strategy".into(), "loss".into()],
             values: vec![
