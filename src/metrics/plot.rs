@@ -1316,7 +1316,9 @@ fn box_layout(title: &str, boxes: &[BoxStat], cats: &Categories) -> BoxLayout {
         .map(|v| v.get(last).map(|s| tw(s, 12)).unwrap_or(0))
         .max()
         .unwrap_or(0);
-    let slot = (widest + 12).clamp(40, 130);
+    // Few boxes may take wide slots (long values stay whole); many share about 2400 px.
+    let max_slot = (2400 / boxes.len().max(1) as u32).clamp(130, 480);
+    let slot = (widest + 12).clamp(40, max_slot);
     let left = axes.iter().map(|a| tw(a, 12)).max().unwrap_or(0).max(60) + 18;
     let width = (left + slot * boxes.len() as u32 + 40).clamp(700, 3600);
     let (lines, ts) = title_layout(title, width, 22);
