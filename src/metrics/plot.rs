@@ -1316,8 +1316,10 @@ fn box_layout(title: &str, boxes: &[BoxStat], cats: &Categories) -> BoxLayout {
         .map(|v| v.get(last).map(|s| tw(s, 12)).unwrap_or(0))
         .max()
         .unwrap_or(0);
-    let slot = (widest + 12).clamp(40, 130);
-    let left = axes.iter().map(|a| tw(a, 12)).max().unwrap_or(0).max(60) + 30;
+    // Few boxes may take wide slots (long values stay whole); many share about 2400 px.
+    let max_slot = (2400 / boxes.len().max(1) as u32).clamp(130, 480);
+    let slot = (widest + 12).clamp(40, max_slot);
+    let left = axes.iter().map(|a| tw(a, 12)).max().unwrap_or(0).max(60) + 18;
     let width = (left + slot * boxes.len() as u32 + 40).clamp(700, 3600);
     let (lines, ts) = title_layout(title, width, 22);
     let table_h = BOX_TABLE_ROW as u32 * (axes.len() as u32 + 1) + 20;
@@ -1353,6 +1355,7 @@ where
     let mut chart = ChartBuilder::on(&plot)
         .margin_top(10)
         .margin_right(20)
+        .margin_left(12)
         .x_label_area_size(6)
         .y_label_area_size(lay.left)
         .build_cartesian_2d(0.0..n as f64, 0.0..top)

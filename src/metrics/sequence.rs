@@ -224,6 +224,12 @@ struct Line<'a> {
     status: Option<u64>,
     bytes: Option<u64>,
     body: Option<&'a str>,
+    /// The body as JSON, when it is an object.
+    json: Option<&'a serde_json::Map<String, Value>>,
+    /// Headers (CONNECT replies only).
+    headers: Option<&'a serde_json::Map<String, Value>>,
+    /// `"psk"` on a ClientHello offering a PSK.
+    tls: Option<&'a str>,
 }
 
 impl<'a> Line<'a> {
@@ -239,6 +245,9 @@ impl<'a> Line<'a> {
             status: v.get("status").and_then(Value::as_u64),
             bytes: v.get("bytes").and_then(Value::as_u64),
             body: v.get("body").and_then(Value::as_str),
+            json: v.get("body").and_then(Value::as_object),
+            headers: v.get("headers").and_then(Value::as_object),
+            tls: v.get("tls").and_then(Value::as_str),
         })
     }
 
@@ -267,6 +276,8 @@ struct Setup {
     syn_ack: bool,
     /// TLS ClientHello: (client, server), end to end.
     hello: Option<(String, String)>,
+    /// The ClientHello offered a PSK (TLS-PSK or resumption): no certificates.
+    psk: bool,
     finished: bool,
     /// The proxy and the CONNECT target.
     proxy: Option<(String, String)>,
@@ -288,10 +299,15 @@ impl Setup {
         (client, server)
     }
 
+    /// How the handshake authenticates: a PSK, or certificates.
+    fn auth(&self) -> &'static str {
+        if self.psk { "PSK" } else { "certificate" }
+    }
+
     fn text(&self, conn: u64) -> String {
         let mut s = match (&self.hello, self.finished, &self.proxy) {
-            (Some(_), true, _) => "TLS 1.3 handshake".to_string(),
-            (Some(_), false, _) => "TLS 1.3 handshake, not completed".to_string(),
+            (Some(_), true, _) => format!("TLS 1.3 {} handshake", self.auth()),
+            (Some(_), false, _) => format!("TLS 1.3 {} handshake, not completed", self.auth()),
             (None, _, Some((_, target))) => format!("TCP connect + CONNECT {target}"),
             (None, _, None) if self.syn_ack => "TCP connect".to_string(),
             (None, _, None) => "TCP connect, no answer".to_string(),
@@ -315,6 +331,13 @@ enum Pending {
         detail: String,
     },
     Setup(u64),
+    /// A note over the ends of the row before it (what a refused CONNECT suggests).
+    Note {
+        time_ns: u64,
+        from: String,
+        to: String,
+        text: String,
+    },
 }
 
 /// Builds a [`Chart`] one trace line at a time, keeping only what is drawn (memory stays
@@ -436,11 +459,26 @@ impl ChartBuilder {
             } else if !(200..300).contains(&status) {
                 self.arrow(&l, ArrowKind::Response, format!("{label} (CONNECT)"));
             }
+            // What tells the rejection encodings apart: where the suggestion travels.
+            if !(200..300).contains(&status)
+                && let Some(text) = suggestion(&l)
+                && matches!(self.rows.last(), Some(Pending::Arrow { time_ns, .. }) if *time_ns == l.time_ns)
+            {
+                self.rows.push(Pending::Note {
+                    time_ns: l.time_ns,
+                    from: l.from.to_string(),
+                    to: l.to.to_string(),
+                    text,
+                });
+            }
         } else if let (Some(conn), true) = (l.conn, l.msg.starts_with("TCP ") || l.msg.starts_with("TLS ")) {
             let s = self.setup_segment(&l, conn);
             match l.msg {
                 "TCP SYN-ACK" => s.syn_ack = true,
-                "TLS ClientHello" if s.hello.is_none() => s.hello = Some((l.from.to_string(), l.to.to_string())),
+                "TLS ClientHello" if s.hello.is_none() => {
+                    s.hello = Some((l.from.to_string(), l.to.to_string()));
+                    s.psk = l.tls == Some("psk");
+                }
                 "TLS Certificate..Finished" => s.finished = true,
                 _ => {}
             }
@@ -512,6 +550,21 @@ impl ChartBuilder {
                         kind: *kind,
                         label: label.clone(),
                         detail: detail.clone(),
+                    }),
+                }),
+                Pending::Note {
+                    time_ns,
+                    from,
+                    to,
+                    text,
+                } => named.push(Named {
+                    names: (from.clone(), to.clone()),
+                    row: Row::Note(Note {
+                        time_ns: *time_ns,
+                        left: 0,
+                        right: 0,
+                        text: text.clone(),
+                        detail: "suggestion of the refusal".to_string(),
                     }),
                 }),
                 Pending::Setup(conn) => {
@@ -620,6 +673,69 @@ impl ChartBuilder {
             max_messages: self.opts.max_messages,
         }
     }
+}
+
+/// Where a refused CONNECT carries the suggested status and cause, and what they are: the
+/// `3gpp-connect-res-info` JWS (its payload decoded), the RFC 9209 `proxy-status` details,
+/// the ProblemDetailsMsgForwarding members or the flat body members; `None` without a
+/// suggestion.
+fn suggestion(l: &Line<'_>) -> Option<String> {
+    use base64::Engine as _;
+    let header = |name: &str| {
+        l.headers?
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.as_str())
+    };
+    let join = |status: Option<&Value>, cause: Option<&Value>| {
+        let status = status.and_then(Value::as_u64).map(|s| s.to_string());
+        let cause = cause.and_then(Value::as_str).map(str::to_string);
+        [status, cause].into_iter().flatten().collect::<Vec<_>>().join(" ")
+    };
+    if let Some(jws) = header("3gpp-connect-res-info") {
+        let payload = jws
+            .split('.')
+            .nth(1)
+            .and_then(|p| base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(p).ok())
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+        let what = payload
+            .map(|p| join(p.get("suggestedStatusCode"), p.get("suggestedCause")))
+            .unwrap_or_default();
+        return Some(
+            format!("3gpp-Connect-Res-Info (JWS, signed): {what}")
+                .trim_end_matches([':', ' '])
+                .to_string(),
+        );
+    }
+    if let Some(ps) = header("proxy-status") {
+        let error = ps.split(';').map(str::trim).find_map(|p| p.strip_prefix("error="));
+        let details = ps
+            .split_once("details=")
+            .map(|(_, d)| d.trim().trim_matches('"').replace("suggested-", ""));
+        let mut s = "Proxy-Status".to_string();
+        if let Some(e) = error {
+            let _ = write!(s, " error={e}");
+        }
+        if let Some(d) = details {
+            let _ = write!(s, ": {d}");
+        }
+        return Some(s);
+    }
+    let body = l.json?;
+    if body.contains_key("suggestedStatusCode") || body.contains_key("suggestedProblemDetails") {
+        let cause = body.get("suggestedProblemDetails").and_then(|p| p.get("cause"));
+        return Some(format!(
+            "body suggestedStatusCode/ProblemDetails: {}",
+            join(body.get("suggestedStatusCode"), cause)
+        ));
+    }
+    if body.contains_key("suggestedStatus") || body.contains_key("suggestedCause") {
+        return Some(format!(
+            "body suggestedStatus/Cause (flat): {}",
+            join(body.get("suggestedStatus"), body.get("suggestedCause"))
+        ));
+    }
+    None
 }
 
 /// The reason phrase of an HTTP status (RFC 9110), or `""`.

@@ -1062,7 +1062,7 @@ impl Network {
         let body = body
             .filter(|b| !b.is_empty())
             .map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.to_string())));
-        json!({
+        let mut line = json!({
             "time_ns": now.as_nanos(),
             "from": self.topo.name(p.from),
             "to": self.topo.name(to),
@@ -1073,8 +1073,26 @@ impl Network {
             "status": status,
             "bytes": p.bytes,
             "body": body,
-        })
-        .to_string()
+        });
+        // Only where they tell alternatives apart (sequence charts): the headers of a CONNECT
+        // reply (the RI's suggestion may travel in `3gpp-connect-res-info` or
+        // `proxy-status`), and a ClientHello offering a PSK (TLS-PSK, resumption).
+        match &p.seg {
+            Segment::ConnectReply { headers, .. } if !headers.is_empty() => {
+                let h: serde_json::Map<String, Value> = headers
+                    .iter()
+                    .map(|(n, v)| (n.clone(), Value::String(v.clone())))
+                    .collect();
+                line["headers"] = Value::Object(h);
+            }
+            Segment::ClientHello(h)
+                if h.psk_identity.is_some() || h.hello.as_ref().is_some_and(|c| c.psk.is_some()) =>
+            {
+                line["tls"] = Value::String("psk".to_string());
+            }
+            _ => {}
+        }
+        line.to_string()
     }
 }
 
