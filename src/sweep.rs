@@ -627,11 +627,7 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
 
     // Per point: latencies of successful runs per procedure, outcomes per point; points are
     // labelled by their axis values (a point without labels by its index).
-<<<<<<< HEAD
     let (cat_axes, values_of): (Vec<String>, PointValues) = if axes.is_empty() {
-=======
-    let (cat_axes, values_of): (Vec<String>, Box<dyn Fn(&PointFiles) -> Vec<String>>) = if axes.is_empty() {
->>>>>>> h-plots
         (
             vec!["point".to_string()],
             Box::new(|p: &PointFiles| vec![p.index.to_string()]),
