@@ -12,7 +12,7 @@ pub mod link;
 pub mod tls;
 pub mod topology;
 
-pub use conn::{ConnFailure, ConnId, NetConfig, NetEvent, Network, Segment, Wire};
+pub use conn::{ClientTraffic, ConnFailure, ConnId, NetConfig, NetEvent, Network, Segment, Wire};
 pub use http::{HttpRequest, HttpResponse};
 pub use link::{Latency, Link, Transit};
 pub use topology::{NodeId, Topology};

@@ -13,8 +13,8 @@
 //!   trustedInvokers/{id}?…`) or the status and its reason phrase (`200 OK`). Long
 //!   identifiers in paths (12+ characters with 4+ digits) read `{id}`.
 //! - TCP and TLS segments (and an HTTP CONNECT through a proxy) are collapsed into one note
-//!   per connection set-up, `TLS 1.3 handshake (conn 7, 66.084 ms)`, at the time of its first
-//!   segment; [`Options::transport`] shows every segment instead. A refused CONNECT stays
+//!   per connection set-up, `TLS 1.3 certificate handshake (conn 7, 66.084 ms)` (or `PSK
+//!   handshake` when the client offered an external PSK), at the time of its first segment; [`Options::transport`] shows every segment instead. A refused CONNECT stays
 //!   visible as a response arrow. TLS alerts are `-x` arrows.
 //! - Every arrow and note carries the simulated time \[ms\], 3 decimals: a `[525.009 ms]`
 //!   prefix in Mermaid, a time column in the SVG.
@@ -1744,10 +1744,10 @@ mod tests {
     box rgb(240,248,236) internet
         participant invoker_1 as invoker-1
     end
-    Note over ccf_a,invoker_1: [458.926 ms] TLS 1.3 handshake (conn 0, 4.000 ms)
+    Note over ccf_a,invoker_1: [458.926 ms] TLS 1.3 certificate handshake (conn 0, 4.000 ms)
     invoker_1->>ccf_a: [525.009 ms] POST APIInvokerEnrolmentDetails
     ccf_a-->>invoker_1: [544.462 ms] 201 APIInvokerEnrolmentDetails
-    Note over ccf_a,aef_a1: [600.000 ms] TLS 1.3 handshake (conn 1, 4.000 ms)
+    Note over ccf_a,aef_a1: [600.000 ms] TLS 1.3 certificate handshake (conn 1, 4.000 ms)
     aef_a1->>ccf_a: [610.000 ms] GET /capif-security/v1/trustedInvokers/{id}?…
     ccf_a-->>aef_a1: [611.000 ms] 404 Not Found
     aef_a1-xinvoker_1: [700.000 ms] TLS Alert bad_certificate (conn 2)
@@ -1830,7 +1830,7 @@ mod tests {
             "{m}"
         );
         assert!(
-            m.contains("Note over nf_a,nf_b: [0.010 ms] TLS 1.3 handshake via proxy (conn 5, 0.008 ms)"),
+            m.contains("Note over nf_a,nf_b: [0.010 ms] TLS 1.3 certificate handshake via proxy (conn 5, 0.008 ms)"),
             "{m}"
         );
         assert!(
@@ -1930,7 +1930,7 @@ mod tests {
         assert!(a.contains(r#"font-family="DejaVu Sans, sans-serif""#));
         assert!(a.contains("capif &lt;test&gt; &amp; &quot;quotes&quot;"));
         assert!(a.contains("1. POST APIInvokerEnrolmentDetails"));
-        assert!(a.contains("TLS 1.3 handshake (conn 0, 4.000 ms)"));
+        assert!(a.contains("TLS 1.3 certificate handshake (conn 0, 4.000 ms)"));
         assert!(a.contains("provider-a") && a.contains("internet"));
         assert!(a.contains("more messages"));
         for opts in [

@@ -268,6 +268,28 @@ pub struct Network {
     pub sec: Security,
     conns: Vec<Conn>,
     pool: BTreeMap<PoolKey, ConnId>,
+    /// Per node, as the client of its connections: what [`Network::client_traffic`] reports.
+    client_traffic: Vec<ClientTraffic>,
+}
+
+/// What a node has exchanged as the client of its connections so far: the bytes of every
+/// segment on them (both directions, every leg, as [`Conn::bytes`]) and its exchanges (each
+/// HTTP request it sent and each connection it set up, a TCP + TLS handshake counting as one).
+/// A procedure's bytes and exchanges are the difference of two readings.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ClientTraffic {
+    pub bytes: u64,
+    pub exchanges: u32,
+}
+
+impl ClientTraffic {
+    /// What was exchanged from `earlier` to `self`: (bytes, exchanges).
+    pub fn since(self, earlier: ClientTraffic) -> (u64, u32) {
+        (
+            self.bytes.saturating_sub(earlier.bytes),
+            self.exchanges.saturating_sub(earlier.exchanges),
+        )
+    }
 }
 
 type PoolKey = (NodeId, NodeId, Option<NodeId>, TlsMode);
@@ -283,12 +305,24 @@ enum Route {
 impl Network {
     pub fn new(topo: Topology, cfg: NetConfig, sec: Security) -> Network {
         Network {
+            client_traffic: vec![ClientTraffic::default(); topo.node_count()],
             topo,
             cfg,
             sec,
             conns: Vec::new(),
             intercepts: BTreeMap::new(),
             pool: BTreeMap::new(),
+        }
+    }
+
+    /// What `node` has exchanged as a client so far (see [`ClientTraffic`]).
+    pub fn client_traffic(&self, node: NodeId) -> ClientTraffic {
+        self.client_traffic.get(node as usize).copied().unwrap_or_default()
+    }
+
+    fn count_exchange(&mut self, client: NodeId) {
+        if let Some(t) = self.client_traffic.get_mut(client as usize) {
+            t.exchanges += 1;
         }
     }
 
@@ -356,6 +390,7 @@ impl Network {
     ) -> (ConnId, u32) {
         let now = ctx.now();
         let id = self.open(ctx, client, server, via, mode);
+        self.count_exchange(client);
         let c = &mut self.conns[id as usize];
         let stream = c.next_stream;
         c.next_stream += 2; // client-initiated HTTP/2 streams are odd
@@ -433,6 +468,7 @@ impl Network {
             Some(&id) if self.conns[id as usize].state != ClientState::Closed => id,
             _ => {
                 let id = self.conns.len() as ConnId;
+                self.count_exchange(client);
                 self.conns.push(Conn {
                     client,
                     server,
@@ -644,13 +680,16 @@ impl Network {
         let dir = usize::from(to == c.client);
         let t = t.max(c.arrival[dir]);
         c.arrival[dir] = t;
-        c.bytes += u64::from(bytes)
-            * if c.via.is_some() && matches!(route, Route::EndToEnd) {
-                2
-            } else {
-                1
-            };
+        let legs = if c.via.is_some() && matches!(route, Route::EndToEnd) {
+            2
+        } else {
+            1
+        };
+        c.bytes += u64::from(bytes) * legs;
         c.retransmissions += retrans;
+        if let Some(t) = self.client_traffic.get_mut(c.client as usize) {
+            t.bytes += u64::from(bytes) * legs;
+        }
         ctx.send_at(
             to,
             t,

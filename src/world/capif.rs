@@ -95,7 +95,7 @@ use crate::engine::{Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
 use crate::net::tls::{PskEntry, TlsMode};
-use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
+use crate::net::{ClientTraffic, ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
 use crate::proto::capif::authentication::{KeyValidity, TokenEndpoint, TokenVerifier};
 use crate::proto::capif::interconnection::Item;
 use crate::proto::capif::interconnection::{self, Party, Plan, Scenario};
@@ -181,6 +181,8 @@ enum Phase {
 
 struct Stale {
     since: SimTime,
+    /// The invoker's client traffic at the change (the recovery record's bytes).
+    traffic: ClientTraffic,
     /// First CAPIF-2e use of the old method or push received after the change.
     first: Option<SimTime>,
     /// Requests (and CAPIF-2e handshakes) sent since the change.
@@ -206,6 +208,8 @@ struct InvokerActor {
     want_invoke: bool,
     phase: Phase,
     phase_start: SimTime,
+    /// The invoker's client traffic when its phase began (a record's bytes and exchanges).
+    phase_traffic: ClientTraffic,
     hold_until: SimTime,
     retries: u32,
     failures: u32,
@@ -299,6 +303,8 @@ enum Then {
         stream: u32,
         input: Box<CcfInput>,
         op: &'static str,
+        /// The request's bytes on the wire (the `ccf_request` record's bytes).
+        req_bytes: u32,
     },
     /// Answer on (conn, stream) with the last step's answer.
     Relay { from: NodeId, conn: ConnId, stream: u32 },
@@ -439,7 +445,8 @@ fn restart_timer<K: Ord>(
     timers.insert(key, id);
 }
 
-/// A record of the plane (no connection, byte or protection counts, no cause).
+/// A record of the plane (no connection or protection counts, no cause; the caller fills
+/// bytes where the procedure has them).
 #[allow(clippy::too_many_arguments)]
 fn plane_record(
     procedure: &'static str,
@@ -810,6 +817,7 @@ impl CapifPlane {
                 want_invoke: false,
                 phase: Phase::Idle,
                 phase_start: SimTime::ZERO,
+                phase_traffic: ClientTraffic::default(),
                 hold_until: SimTime::ZERO,
                 retries: 0,
                 failures: 0,
@@ -943,7 +951,7 @@ impl CapifPlane {
         }
         match m {
             CapifMsg::Start(i) => {
-                self.begin(i, Phase::Onboard, ctx.now());
+                self.begin(net, i, Phase::Onboard, ctx.now());
                 self.feed(net, ctx, i, InvokerInput::Start, records);
             }
             CapifMsg::Arrival(i) => {
@@ -992,10 +1000,11 @@ impl CapifPlane {
         }
     }
 
-    fn begin(&mut self, i: u32, phase: Phase, now: SimTime) {
+    fn begin(&mut self, net: &Network, i: u32, phase: Phase, now: SimTime) {
         let a = &mut self.invokers[i as usize];
         a.phase = phase;
         a.phase_start = now;
+        a.phase_traffic = net.client_traffic(a.node);
     }
 
     /// Feeds an input to invoker `i`'s machine and acts on its outputs.
@@ -1227,7 +1236,7 @@ impl CapifPlane {
     fn recovery_record(&self, net: &Network, i: u32, s: &Stale, end: SimTime, outcome: Outcome) -> Record {
         let a = &self.invokers[i as usize];
         let f = &self.flows[a.flow as usize];
-        plane_record(
+        let mut r = plane_record(
             "capif_recovery",
             strategy_label(self.strategy),
             a.name.clone(),
@@ -1238,7 +1247,9 @@ impl CapifPlane {
             outcome,
             0,
             s.extra,
-        )
+        );
+        r.bytes = net.client_traffic(a.node).since(s.traffic).0;
+        r
     }
 
     /// Censoring (issue 12): the procedures of each invoker (in index order) under way when
@@ -1489,6 +1500,7 @@ impl CapifPlane {
             0,
         );
         r.cause = cause.to_string();
+        (r.bytes, r.round_trips) = net.client_traffic(a.node).since(a.phase_traffic);
         records.push(r);
         if procedure == "capif_invocation" {
             self.invokers[i as usize].invocation_open = false;
@@ -1504,11 +1516,11 @@ impl CapifPlane {
         }
         match a.m.state() {
             InvokerState::Unonboarded => {
-                self.begin(i, Phase::Onboard, now);
+                self.begin(net, i, Phase::Onboard, now);
                 self.feed(net, ctx, i, InvokerInput::Start, records);
             }
             InvokerState::Onboarded => {
-                self.begin(i, Phase::Negotiate, now);
+                self.begin(net, i, Phase::Negotiate, now);
                 self.feed(net, ctx, i, InvokerInput::Start, records);
             }
             InvokerState::MethodSelected => {
@@ -1520,10 +1532,10 @@ impl CapifPlane {
                 let renegotiate = std::mem::take(&mut a.renegotiate)
                     || (self.strategy == RecoveryStrategy::RenegotiateBeforeEachSession && a.in_session == u32::MAX);
                 if renegotiate {
-                    self.begin(i, Phase::Negotiate, now);
+                    self.begin(net, i, Phase::Negotiate, now);
                     self.feed(net, ctx, i, InvokerInput::Renegotiate { session: None }, records);
                 } else {
-                    self.begin(i, Phase::Authenticate, now);
+                    self.begin(net, i, Phase::Authenticate, now);
                     self.feed(net, ctx, i, InvokerInput::Authenticate, records);
                 }
             }
@@ -1534,12 +1546,12 @@ impl CapifPlane {
                     if let Some((c, _)) = a.session.take() {
                         net.close_conn(c);
                     }
-                    self.begin(i, Phase::Negotiate, now);
+                    self.begin(net, i, Phase::Negotiate, now);
                     self.feed(net, ctx, i, InvokerInput::Renegotiate { session: None }, records);
                 } else if a.want_invoke {
                     a.want_invoke = false;
                     let api = self.aefs[&self.flows[a.flow as usize].aef].api.clone();
-                    self.begin(i, Phase::Invoke, now);
+                    self.begin(net, i, Phase::Invoke, now);
                     self.feed(net, ctx, i, InvokerInput::Invoke { api }, records);
                 }
             }
@@ -2253,6 +2265,7 @@ impl CapifPlane {
         let client_name = net.topo.name(client).to_string();
         let authenticated = net.sec.expected_name(client, &client_name);
         let path = req.path.clone();
+        let req_bytes = req.wire_bytes();
         let bad = |net: &mut Network, ctx: &mut Ctx<'_, Msg>, status: u16, cause: &str| {
             let p = crate::proto::capif::onboarding::problem(status, cause);
             net.respond(
@@ -2285,7 +2298,12 @@ impl CapifPlane {
                 self.publish_change(net, ctx, &p.aef_id, &methods, &desc.api_name);
             }
             let now = ctx.now();
-            records.push(plane_record(
+            let rsp = HttpResponse {
+                status: 200,
+                schema: "ServiceAPIDescription",
+                body: req.body,
+            };
+            let mut r = plane_record(
                 "ccf_request",
                 "publish".into(),
                 client_name.clone(),
@@ -2295,18 +2313,11 @@ impl CapifPlane {
                 now,
                 Outcome::Ok,
                 200,
-                0,
-            ));
-            net.respond(
-                ctx,
-                conn,
-                stream,
-                HttpResponse {
-                    status: 200,
-                    schema: "ServiceAPIDescription",
-                    body: req.body,
-                },
+                1,
             );
+            r.bytes = u64::from(req_bytes + rsp.wire_bytes());
+            records.push(r);
+            net.respond(ctx, conn, stream, rsp);
             return;
         }
         let (op, input): (&'static str, CcfInput) = if path == ONBOARD_PATH && req.method == "POST" {
@@ -2381,6 +2392,7 @@ impl CapifPlane {
                             stream,
                             input: Box::new(input),
                             op: "negotiation",
+                            req_bytes,
                         };
                         self.start_job(net, ctx, Some(i), steps, then, records);
                         return;
@@ -2424,6 +2436,7 @@ impl CapifPlane {
                         stream,
                         input: Box::new(input),
                         op: "token",
+                        req_bytes,
                     };
                     self.start_job(net, ctx, Some(i), steps, then, records);
                     return;
@@ -2433,7 +2446,7 @@ impl CapifPlane {
         } else {
             return bad(net, ctx, 404, "RESOURCE_NOT_FOUND");
         };
-        self.ccf_feed(net, ctx, node, conn, stream, op, client, input, records);
+        self.ccf_feed(net, ctx, node, conn, stream, (op, req_bytes), client, input, records);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -2444,7 +2457,7 @@ impl CapifPlane {
         node: NodeId,
         conn: ConnId,
         stream: u32,
-        op: &'static str,
+        (op, req_bytes): (&'static str, u32),
         client: NodeId,
         input: CcfInput,
         records: &mut Vec<Record>,
@@ -2520,6 +2533,7 @@ impl CapifPlane {
             self.audit.emit(ctx, ev);
         }
         let mut status = 0;
+        let mut rsp_bytes = 0;
         for o in outputs {
             if let Output::Send(m) = o
                 && let Some(s) = m.status
@@ -2530,13 +2544,14 @@ impl CapifPlane {
                     schema: m.schema,
                     body: json_body(&m.body),
                 };
+                rsp_bytes += rsp.wire_bytes();
                 if audit {
                     self.audit_sent(net, ctx, inv, node, client, m.schema, &rsp.body, &[]);
                 }
                 net.respond_after(ctx, conn, stream, rsp, delay);
             }
         }
-        records.push(plane_record(
+        let mut r = plane_record(
             "ccf_request",
             op.to_string(),
             net.topo.name(client).to_string(),
@@ -2546,8 +2561,11 @@ impl CapifPlane {
             now + delay,
             if status < 400 { Outcome::Ok } else { Outcome::Error },
             status,
-            0,
-        ));
+            1,
+        );
+        // One exchange: the request and its answer, as the CCF sees them.
+        r.bytes = u64::from(req_bytes + rsp_bytes);
+        records.push(r);
     }
 
     // -----------------------------------------------------------------------------------------
@@ -2806,13 +2824,14 @@ impl CapifPlane {
                 stream,
                 input,
                 op,
+                req_bytes,
             } => {
                 if let Some((status, schema, body)) = last.filter(|l| l.0 >= 400) {
                     net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
                     return;
                 }
                 let client = net.conn(conn).client;
-                self.ccf_feed(net, ctx, ccf, conn, stream, op, client, *input, records);
+                self.ccf_feed(net, ctx, ccf, conn, stream, (op, req_bytes), client, *input, records);
             }
             Then::Relay { from, conn, stream } => {
                 let (status, schema, body) = last.unwrap_or((
@@ -2827,7 +2846,8 @@ impl CapifPlane {
                 let now = ctx.now();
                 let aef = net.conn(conn).client;
                 self.audit_sent(net, ctx, inv, from, aef, schema, &body, &[]);
-                records.push(plane_record(
+                let rsp = HttpResponse { status, schema, body };
+                let mut r = plane_record(
                     "ccf_request",
                     "security_info_relay".into(),
                     net.topo.name(net.conn(conn).client).to_string(),
@@ -2837,9 +2857,12 @@ impl CapifPlane {
                     now,
                     if status < 400 { Outcome::Ok } else { Outcome::Error },
                     status,
-                    0,
-                ));
-                net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
+                    1,
+                );
+                // The answer relayed to the AEF.
+                r.bytes = u64::from(rsp.wire_bytes());
+                records.push(r);
+                net.respond(ctx, conn, stream, rsp);
             }
         }
     }
@@ -3254,8 +3277,10 @@ impl CapifPlane {
             match &mut inv.stale {
                 Some(s) => s.now_supported = c.methods.clone(),
                 None => {
+                    let traffic = net.client_traffic(inv.node);
                     inv.stale = Some(Stale {
                         since: now,
+                        traffic,
                         first: None,
                         extra: 0,
                         now_supported: c.methods.clone(),

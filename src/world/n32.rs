@@ -116,6 +116,8 @@ enum Pending {
         start: SimTime,
         timer: TimerId,
         proc: u64,
+        /// The request's bytes on the consumer's leg (the record adds its answer's).
+        req_bytes: u32,
     },
     /// cSEPP → pSEPP over N32-f, answering the cNF's request `back`.
     N32f {
@@ -448,9 +450,15 @@ impl N32Plane {
     pub fn on_msg(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, m: N32Msg, records: &mut Vec<Record>) {
         match m {
             N32Msg::Arrival(fi) => self.on_arrival(net, ctx, fi),
-            N32Msg::Timeout { conn, stream } => {
-                self.finish_cnf(net, ctx, (conn, stream), Outcome::Timeout, 0, String::new(), records)
-            }
+            N32Msg::Timeout { conn, stream } => self.finish_cnf(
+                net,
+                ctx,
+                (conn, stream),
+                Outcome::Timeout,
+                (0, 0),
+                String::new(),
+                records,
+            ),
             N32Msg::Terminate => self.terminate_all(net, ctx, records),
             N32Msg::Initiator { link, timer } => {
                 let input = match timer {
@@ -493,6 +501,7 @@ impl N32Plane {
             body: body.to_string(),
         };
         let (cnf, csepp, timeout) = (f.cnf, f.csepp, f.timeout);
+        let req_bytes = req.wire_bytes();
         let (conn, stream) = net.request(ctx, cnf, csepp, None, req);
         let timer = ctx.set_timer_for(cnf, timeout, Msg::N32(N32Msg::Timeout { conn, stream }));
         self.procs += 1;
@@ -511,6 +520,7 @@ impl N32Plane {
                 start: ctx.now(),
                 timer,
                 proc,
+                req_bytes,
             },
         );
         ctx.set_timer_for(cnf, gap, Msg::N32(N32Msg::Arrival(fi)));
@@ -620,12 +630,7 @@ impl N32Plane {
     ) {
         let Some(p) = self.pending.remove(&key) else { return };
         match p {
-            Pending::Cnf {
-                flow,
-                start,
-                timer,
-                proc,
-            } => {
+            cnf @ Pending::Cnf { timer, .. } => {
                 ctx.cancel(timer);
                 let outcome = if (200..300).contains(&rsp.status) {
                     Outcome::Ok
@@ -636,16 +641,9 @@ impl N32Plane {
                     .ok()
                     .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
                     .unwrap_or_default();
-                self.pending.insert(
-                    key,
-                    Pending::Cnf {
-                        flow,
-                        start,
-                        timer,
-                        proc,
-                    },
-                );
-                self.finish_cnf(net, ctx, key, outcome, rsp.status, cause, records);
+                self.pending.insert(key, cnf);
+                let answer = (rsp.status, rsp.wire_bytes());
+                self.finish_cnf(net, ctx, key, outcome, answer, cause, records);
             }
             Pending::Relay { back } => net.respond(ctx, back.0, back.1, rsp),
             Pending::ToPnf { back, prins } => match prins {
@@ -687,27 +685,14 @@ impl N32Plane {
             ConnFailure::Tls(_) => (504, "tls failure"),
         };
         match p {
-            Pending::Cnf {
-                flow,
-                start,
-                timer,
-                proc,
-            } => {
-                self.pending.insert(
-                    key,
-                    Pending::Cnf {
-                        flow,
-                        start,
-                        timer,
-                        proc,
-                    },
-                );
+            cnf @ Pending::Cnf { .. } => {
+                self.pending.insert(key, cnf);
                 let outcome = if matches!(cause, ConnFailure::Unreachable | ConnFailure::Reset) {
                     Outcome::Unreachable
                 } else {
                     Outcome::Error
                 };
-                self.finish_cnf(net, ctx, key, outcome, 0, detail.into(), records);
+                self.finish_cnf(net, ctx, key, outcome, (0, 0), detail.into(), records);
             }
             Pending::N32c { link, .. } => self.handshake_failed(net, ctx, link, cause, records),
             Pending::N32f { back, .. } | Pending::Relay { back } | Pending::ToPnf { back, .. } => {
@@ -1229,7 +1214,9 @@ fn jose_enc(e: JweEnc) -> Enc {
 }
 
 impl N32Plane {
-    /// Records the end of a cNF request (if it was still open).
+    /// Records the end of a cNF request (if it was still open), with the `status` and wire
+    /// bytes of the answer the cNF got (`(0, 0)` without one). Its bytes and exchanges are the
+    /// consumer's leg (one request, its answer); the N32-f hops are `n32f_message` records.
     #[allow(clippy::too_many_arguments)]
     fn finish_cnf(
         &mut self,
@@ -1237,11 +1224,18 @@ impl N32Plane {
         ctx: &mut Ctx<'_, Msg>,
         key: (ConnId, u32),
         outcome: Outcome,
-        status: u16,
+        (status, rsp_bytes): (u16, u32),
         cause: String,
         records: &mut Vec<Record>,
     ) {
-        let Some(Pending::Cnf { flow, start, proc, .. }) = self.pending.remove(&key) else {
+        let Some(Pending::Cnf {
+            flow,
+            start,
+            proc,
+            req_bytes,
+            ..
+        }) = self.pending.remove(&key)
+        else {
             return;
         };
         let end = ctx.now();
@@ -1268,9 +1262,9 @@ impl N32Plane {
             outcome,
             status,
             new_connection: false,
-            round_trips: 0,
+            round_trips: 1,
             overhead_bytes: 0,
-            bytes: 0,
+            bytes: u64::from(req_bytes + rsp_bytes),
         });
     }
 
