@@ -16,7 +16,9 @@
 //!   counts and trace hashes, wall time.
 //! - `records.csv`: one row per procedure run (see [`crate::metrics::csv`]).
 //! - `summary.csv`: counts and latency statistics per procedure and variant.
-//! - `latency_cdf.svg` / `.png`: latency CDF per variant (successful procedures).
+//! - `latency_cdf.svg` / `.png`: latency CDF of the successful requests per flow and variant
+//!   (when the run has HTTP or cNF requests); `handshake_cdf` (N32 handshakes) and `outcomes`
+//!   (outcome breakdown per procedure, flow and variant, the invoker's CAPIF procedures too).
 //! - when some record is a CAPIF procedure (`capif_*`):
 //!   - `capif_ccf_load.csv`: requests per CCF, 1-second bin and operation, mean per seed
 //!     (see [`crate::metrics::csv::ccf_load`]);
@@ -582,14 +584,17 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
         .into_iter()
         .map(|(label, values)| Series::new(label, values))
         .collect();
-    plot::cdf(
-        dir,
-        "latency_cdf",
-        &format!("{name}: request latency (successful)"),
-        "latency [ms]",
-        &requests,
-    )
-    .map_err(plot_error)?;
+    // No request plane (a CAPIF-only run): no empty axes.
+    if !requests.is_empty() {
+        plot::cdf(
+            dir,
+            "latency_cdf",
+            &format!("{name}: request latency (successful)"),
+            "latency [ms]",
+            &requests,
+        )
+        .map_err(plot_error)?;
+    }
     if records().any(|r| r.procedure == "n32_handshake") {
         // Per agreed capability (or flow) and outcome, in the outcome's colour.
         let mut groups: BTreeMap<(String, Outcome), Vec<f64>> = BTreeMap::new();
@@ -616,8 +621,16 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
         )
         .map_err(plot_error)?;
     }
-    // Outcomes per procedure and flow: what the consumer finally saw, with status and cause.
-    let shown = |r: &&Record| matches!(r.procedure, "http_request" | "cnf_request" | "n32_handshake");
+    // Outcomes per procedure and flow: what the consumer finally saw, with status and cause
+    // (for CAPIF: the invoker's procedures; exposure records are facts, CCF requests the
+    // server's view).
+    let shown = |r: &&Record| {
+        matches!(r.procedure, "http_request" | "cnf_request" | "n32_handshake")
+            || (r.procedure.starts_with("capif_") && r.procedure != "capif_exposure")
+    };
+    if !records().any(|r| shown(&r)) {
+        return Ok(());
+    }
     let with_variant = records().filter(shown).any(|r| !r.variant.is_empty());
     let mut bars: BTreeMap<Vec<String>, BTreeMap<String, u64>> = BTreeMap::new();
     for r in records().filter(shown) {
@@ -634,13 +647,7 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
         }
         *bars.entry(labels).or_default().entry(outcome_kind(r)).or_default() += 1;
     }
-    let bars: Vec<plot::Breakdown> = bars
-        .into_iter()
-        .map(|(labels, counts)| plot::Breakdown {
-            labels,
-            counts: counts.into_iter().collect(),
-        })
-        .collect();
+    let bars = fold_many_flows(bars);
     let mut columns = vec!["procedure".to_string(), "flow".to_string()];
     if with_variant {
         columns.push("variant".to_string());
@@ -653,6 +660,83 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
         &bars,
     )
     .map_err(plot_error)
+}
+
+/// Beyond this many flows of one procedure (and variant), the outcome breakdown shows the
+/// [`WORST_FLOWS`] flows with the highest failure fraction and one bar for the others.
+const MAX_FLOW_BARS: usize = 12;
+const WORST_FLOWS: usize = 8;
+
+/// The outcome bars, keyed by `[procedure, flow, (variant)]`, in key order. A procedure (and
+/// variant) with more than [`MAX_FLOW_BARS`] flows shows its [`WORST_FLOWS`] worst flows
+/// (failure fraction, then failures, then name), labelled `worst: <flow>`, then one bar
+/// `other M (mean per flow)` whose counts are the others' mean per flow, rounded (so the bars
+/// share a scale); the legend counts every flow. `summary.csv` has every flow.
+fn fold_many_flows(
+    bars: std::collections::BTreeMap<Vec<String>, std::collections::BTreeMap<String, u64>>,
+) -> Vec<plot::Breakdown> {
+    use std::collections::BTreeMap;
+    // Group by the key without the flow (procedure, variant), keeping key order.
+    let mut groups: BTreeMap<Vec<String>, Vec<(String, BTreeMap<String, u64>)>> = BTreeMap::new();
+    for (mut labels, counts) in bars {
+        let flow = labels.remove(1);
+        groups.entry(labels).or_default().push((flow, counts));
+    }
+    let with_flow = |key: &[String], flow: String| {
+        let mut l = key.to_vec();
+        l.insert(1, flow);
+        l
+    };
+    let failed = |c: &BTreeMap<String, u64>| -> (u64, u64) {
+        let all: u64 = c.values().sum();
+        (all - c.get("ok").copied().unwrap_or(0), all)
+    };
+    let mut out = Vec::new();
+    for (key, mut flows) in groups {
+        if flows.len() <= MAX_FLOW_BARS {
+            for (flow, counts) in flows {
+                out.push(plot::Breakdown {
+                    labels: with_flow(&key, flow),
+                    counts: counts.into_iter().collect(),
+                    legend_counts: None,
+                });
+            }
+            continue;
+        }
+        flows.sort_by(|a, b| {
+            let ((fa, na), (fb, nb)) = (failed(&a.1), failed(&b.1));
+            // fa/na > fb/nb first, compared exactly.
+            (u128::from(fb) * u128::from(na))
+                .cmp(&(u128::from(fa) * u128::from(nb)))
+                .then(fb.cmp(&fa))
+                .then(a.0.cmp(&b.0))
+        });
+        let others = flows.split_off(WORST_FLOWS);
+        for (flow, counts) in flows {
+            out.push(plot::Breakdown {
+                labels: with_flow(&key, format!("worst: {flow}")),
+                counts: counts.into_iter().collect(),
+                legend_counts: None,
+            });
+        }
+        let mut sum: BTreeMap<String, u64> = BTreeMap::new();
+        for (_, counts) in &others {
+            for (k, n) in counts {
+                *sum.entry(k.clone()).or_default() += n;
+            }
+        }
+        let m = others.len() as u64;
+        out.push(plot::Breakdown {
+            labels: with_flow(&key, format!("other {m} (mean per flow)")),
+            counts: sum
+                .iter()
+                .map(|(k, n)| (k.clone(), (n + m / 2) / m))
+                .filter(|(_, n)| *n > 0)
+                .collect(),
+            legend_counts: Some(sum.into_iter().collect()),
+        });
+    }
+    out
 }
 
 fn plot_error(e: plot::PlotError) -> RunError {
@@ -846,6 +930,52 @@ mod tests {
     use super::*;
     use crate::proto::capif::types::SecurityMethod;
     use crate::scenario::{MethodChangeSpec, RevocationSpec};
+
+    #[test]
+    fn many_flows_fold_into_the_worst_and_a_mean_bar() {
+        // 20 flows of one procedure: flow i has 100 runs, i of them failed.
+        let mut bars: BTreeMap<Vec<String>, BTreeMap<String, u64>> = BTreeMap::new();
+        for i in 0..20u64 {
+            let mut c = BTreeMap::new();
+            c.insert("ok".to_string(), 100 - i);
+            if i > 0 {
+                c.insert("error 403".to_string(), i);
+            }
+            bars.insert(vec!["cnf_request".into(), format!("f{i:02}")], c);
+        }
+        // 3 flows of another: left as they are.
+        for i in 0..3 {
+            bars.insert(
+                vec!["n32_handshake".into(), format!("f{i:02}")],
+                BTreeMap::from([("ok".to_string(), 5)]),
+            );
+        }
+        let out = fold_many_flows(bars);
+        assert_eq!(out.len(), WORST_FLOWS + 1 + 3);
+        let flows: Vec<&str> = out.iter().map(|b| b.labels[1].as_str()).collect();
+        assert_eq!(&flows[..3], ["worst: f19", "worst: f18", "worst: f17"]);
+        assert_eq!(flows[WORST_FLOWS], "other 12 (mean per flow)");
+        assert_eq!(&flows[WORST_FLOWS + 1..], ["f00", "f01", "f02"]);
+        // The others are f00..f11: failures 0..=11, mean 5.5 → 6 (rounded), ok 94.5 → 95.
+        let other = &out[WORST_FLOWS];
+        assert_eq!(other.counts, vec![("error 403".to_string(), 6), ("ok".to_string(), 95)]);
+        // The legend counts every flow once: 2000 runs, 190 failures.
+        let legend: u64 = out
+            .iter()
+            .take(WORST_FLOWS + 1)
+            .flat_map(|b| b.legend_counts.as_ref().unwrap_or(&b.counts))
+            .map(|c| c.1)
+            .sum();
+        assert_eq!(legend, 2000);
+        let failed: u64 = out
+            .iter()
+            .take(WORST_FLOWS + 1)
+            .flat_map(|b| b.legend_counts.as_ref().unwrap_or(&b.counts))
+            .filter(|c| c.0 != "ok")
+            .map(|c| c.1)
+            .sum();
+        assert_eq!(failed, 190);
+    }
 
     fn scratch(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("secsim-run-{}-{name}", std::process::id()));

@@ -661,6 +661,7 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
         bars.push(plot::Breakdown {
             labels: values_of(p),
             counts: outcomes.into_iter().collect(),
+            legend_counts: None,
         });
     }
     let name = points[0].experiment.clone();

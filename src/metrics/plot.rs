@@ -908,6 +908,9 @@ pub fn timeline(
 pub struct Breakdown {
     pub labels: Vec<String>,
     pub counts: Vec<(String, u64)>,
+    /// What the bar stands for in the legend's totals when that is not `counts` (a bar of
+    /// per-flow means stands for the flows' sums); `None`: `counts`.
+    pub legend_counts: Option<Vec<(String, u64)>>,
 }
 
 const BAR_H: u32 = 26;
@@ -954,7 +957,7 @@ struct BreakdownLayout {
 fn breakdown_layout(title: &str, columns: &[String], bars: &[Breakdown]) -> BreakdownLayout {
     let mut totals: BTreeMap<&str, u64> = BTreeMap::new();
     for b in bars {
-        for (k, v) in &b.counts {
+        for (k, v) in b.legend_counts.as_ref().unwrap_or(&b.counts) {
             *totals.entry(k).or_default() += v;
         }
     }
@@ -1544,10 +1547,12 @@ mod tests {
                 Breakdown {
                     labels: vec!["http_request".into(), "f1".into()],
                     counts: vec![("ok".into(), 30), ("refused 403 NO_CONTRACT".into(), 12)],
+                    legend_counts: None,
                 },
                 Breakdown {
                     labels: vec!["http_request".into(), "f2".into()],
                     counts: vec![("unfinished 0".into(), 2)],
+                    legend_counts: None,
                 },
             ]
         };
@@ -1606,6 +1611,7 @@ mod tests {
         let bars = [Breakdown {
             labels: vec!["x".into()],
             counts: vec![("unfinished 0".into(), 1), ("ok".into(), 3)],
+            legend_counts: None,
         }];
         breakdown(&d, "bars", "t", &[], &bars).unwrap();
         for stem in ["cdf", "bars"] {
