@@ -225,6 +225,53 @@ fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Ve
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn axis_values_keep_what_differs() {
+        let axes = vec!["ipx_latency".to_string(), "rate".to_string(), "loss".to_string()];
+        let row = |a: &str, b: &str, c: &str| vec![a.to_string(), b.to_string(), c.to_string()];
+        let values = vec![
+            row(
+                r#"LogNormal(median: "5ms", sigma: 0.1)"#,
+                "Poisson(rate_per_s: 5.0)",
+                "0.0",
+            ),
+            row(
+                r#"LogNormal(median: "18ms", sigma: 0.1)"#,
+                "Poisson(rate_per_s: 20.0)",
+                "0.001",
+            ),
+            row(
+                r#"LogNormal(median: "60ms", sigma: 0.1)"#,
+                "Poisson(rate_per_s: 80.0)",
+                "0.01",
+            ),
+        ];
+        let (names, short) = super::shorten_axes(&axes, &values);
+        assert_eq!(
+            names,
+            [
+                r#"ipx_latency: LogNormal(median: "…", sigma: 0.1)"#,
+                "rate: Poisson(rate_per_s: …)",
+                // Numbers are never cut ("0." is not a shared head).
+                "loss",
+            ]
+        );
+        assert_eq!(short[0], ["5ms", "5.0", "0.0"]);
+        assert_eq!(short[1], ["18ms", "20.0", "0.001"]);
+        assert_eq!(short[2], ["60ms", "80.0", "0.01"]);
+        // One value, or nothing shared: unchanged.
+        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["A".into()], vec!["A".into()]]);
+        assert_eq!((n[0].as_str(), v[1][0].as_str()), ("ipx_latency", "A"));
+        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["x()".into()], vec!["x(1)".into()]]);
+        assert_eq!(
+            (n[0].as_str(), v[0][0].as_str(), v[1][0].as_str()),
+            ("ipx_latency: x(…)", "(empty)", "1")
+        );
+        // Only brackets shared: unchanged.
+        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["()".into()], vec!["(oauth: X)".into()]]);
+        assert_eq!((n[0].as_str(), v[0][0].as_str()), ("ipx_latency", "()"));
+    }
+
     use super::*;
 
     #[test]
@@ -598,6 +645,61 @@ fn read_points(dir: &Path) -> Result<Vec<PointFiles>, RunError> {
 /// The axis values of a point, as plot categories.
 type PointValues = Box<dyn Fn(&PointFiles) -> Vec<String>>;
 
+/// Plot labels of sweep axes: an axis whose values (`values[point][axis]`) share a head and
+/// a tail (`Poisson(rate_per_s: 5.0)`, `Poisson(rate_per_s: 20.0)`) is named
+/// `rate_per_s: Poisson(rate_per_s: …)` and its values are what differs (`5.0`, `20.0`). The
+/// shared parts end (head) or start (tail) at a delimiter (`(`, `:`, `,`, space, `"`, `)`,
+/// `[`, `]`), so a number is never cut; an axis with one value, or sharing only brackets and
+/// punctuation, is kept.
+pub fn shorten_axes(axes: &[String], values: &[Vec<String>]) -> (Vec<String>, Vec<Vec<String>>) {
+    let delim = |c: char| matches!(c, '(' | ')' | ':' | ',' | ' ' | '"' | '[' | ']');
+    let mut names = axes.to_vec();
+    let mut out = values.to_vec();
+    for (a, name) in names.iter_mut().enumerate() {
+        let col: Vec<&str> = values.iter().filter_map(|v| v.get(a).map(String::as_str)).collect();
+        let Some(first) = col.first() else { continue };
+        if col.iter().all(|v| v == first) {
+            continue;
+        }
+        // Common head, in chars, backed off to just after a delimiter.
+        let chars: Vec<Vec<char>> = col.iter().map(|v| v.chars().collect()).collect();
+        let min_len = chars.iter().map(Vec::len).min().unwrap_or(0);
+        let mut head = (0..min_len)
+            .take_while(|&i| chars.iter().all(|c| c[i] == chars[0][i]))
+            .count();
+        while head > 0 && !delim(chars[0][head - 1]) {
+            head -= 1;
+        }
+        // Common tail (not overlapping the head), backed off to start at a delimiter.
+        let mut tail = (0..min_len - head)
+            .take_while(|&i| {
+                chars
+                    .iter()
+                    .all(|c| c[c.len() - 1 - i] == chars[0][chars[0].len() - 1 - i])
+            })
+            .count();
+        while tail > 0 && !delim(chars[0][chars[0].len() - tail]) {
+            tail -= 1;
+        }
+        let h: String = chars[0][..head].iter().collect();
+        let t: String = chars[0][chars[0].len() - tail..].iter().collect();
+        // Only a shared name is worth moving (`Poisson(`), not bare brackets (`(…)`).
+        if !h.chars().chain(t.chars()).any(char::is_alphanumeric) {
+            continue;
+        }
+        *name = format!("{name}: {h}…{t}");
+        for (row, c) in out.iter_mut().zip(&chars) {
+            if let Some(v) = row.get_mut(a) {
+                *v = c[head..c.len() - tail].iter().collect();
+                if v.is_empty() {
+                    *v = "(empty)".into();
+                }
+            }
+        }
+    }
+    (names, out)
+}
+
 /// Writes the top-level files of a sweep from its point folders: `points.csv`, `records.csv.gz`
 /// and `summary.csv` (the point files' rows, which carry their point and axis values), box plots of the
 /// latency per point for each procedure, and the outcome breakdown per point. Everything is a
@@ -627,15 +729,22 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
 
     // Per point: latencies of successful runs per procedure, outcomes per point; points are
     // labelled by their axis values (a point without labels by its index).
+    // What the values of an axis share (`Poisson(rate_per_s: …)`) moves into its name.
     let (cat_axes, values_of): (Vec<String>, PointValues) = if axes.is_empty() {
         (
             vec!["point".to_string()],
             Box::new(|p: &PointFiles| vec![p.index.to_string()]),
         )
     } else {
+        let values: Vec<Vec<String>> = points
+            .iter()
+            .map(|p| p.labels.iter().map(|(_, v)| v.clone()).collect())
+            .collect();
+        let (names, short) = shorten_axes(&axes, &values);
+        let by_index: BTreeMap<usize, Vec<String>> = points.iter().map(|p| p.index).zip(short).collect();
         (
-            axes.clone(),
-            Box::new(|p: &PointFiles| p.labels.iter().map(|(_, v)| v.clone()).collect()),
+            names,
+            Box::new(move |p: &PointFiles| by_index.get(&p.index).cloned().unwrap_or_default()),
         )
     };
     let mut lat: BTreeMap<String, Vec<(&PointFiles, Vec<f64>)>> = BTreeMap::new();

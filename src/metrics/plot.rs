@@ -144,12 +144,18 @@ pub fn count_pct(count: u64, total: u64) -> String {
     if total == 0 {
         return count.to_string();
     }
+    // Never "0%" for some or "100%" for not all: near the ends the fraction keeps a decimal
+    // and is bounded (`<0.1%`, `>99.9%`).
     let p = 100.0 * count as f64 / total as f64;
-    if p > 0.0 && p < 1.0 {
-        format!("{count} ({p:.1}%)")
-    } else {
-        format!("{count} ({p:.0}%)")
-    }
+    let text = match p {
+        _ if count == 0 || count == total => format!("{p:.0}%"),
+        p if p < 0.05 => "<0.1%".to_string(),
+        p if p < 1.0 => format!("{p:.1}%"),
+        p if p >= 99.95 => ">99.9%".to_string(),
+        p if p > 99.0 => format!("{p:.1}%"),
+        p => format!("{p:.0}%"),
+    };
+    format!("{count} ({text})")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -507,6 +513,35 @@ fn cdf_max_x<'a>(series: impl Iterator<Item = &'a Series>) -> f64 {
     if max_x > 0.0 { max_x * 1.05 } else { 1.0 }
 }
 
+/// The x range, in decades (log10), of a CDF whose positive values span more than two
+/// decades: from the decade below the smallest positive value to the one above the largest.
+/// `None` when a linear axis reads well.
+fn log_range<'a>(series: impl Iterator<Item = &'a Series>) -> Option<(f64, f64)> {
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for v in series.flat_map(|s| s.values.iter().copied()) {
+        if v.is_finite() && v > 0.0 {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    (hi > 0.0 && hi / lo > 100.0).then(|| (lo.log10().floor(), hi.log10().ceil()))
+}
+
+/// A log-axis tick label: the value with at most 3 significant digits (`0.02`, `150`, `3000`).
+fn decade_label(x: f64) -> String {
+    if x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        let digits = (2 - x.log10().floor() as i32).clamp(0, 6) as usize;
+        let t = format!("{x:.digits$}");
+        if t.contains('.') {
+            t.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            t
+        }
+    }
+}
+
 /// The legend entries of a panel.
 fn cdf_entries(c: &Capped, styles: &Styles) -> Vec<Entry> {
     let mut out = Vec::new();
@@ -610,19 +645,30 @@ where
     let (w, _) = area.dim_in_pixel();
     let lw = legend_width(&entries, w * 2 / 5);
     let (plot, legend) = area.split_horizontally(w - lw);
+    // Values over more than two decades (a 3 s timeout beside 20 ms refusals) read on a log
+    // axis: x is drawn as log10(x), labelled with x. A band stays on the linear axis.
+    let log = if capped.band.len() >= 2 {
+        None
+    } else {
+        log_range(capped.shown.iter())
+    };
+    let (x_range, desc) = match log {
+        Some((lo, hi)) => (lo..hi, format!("{x_label}, log scale")),
+        None => (0.0..max_x, x_label.to_string()),
+    };
     let mut chart = ChartBuilder::on(&plot)
         .margin(10)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..max_x, 0.0..1.0)
+        .build_cartesian_2d(x_range, 0.0..1.0)
         .map_err(err)?;
-    chart
-        .configure_mesh()
-        .x_desc(x_label)
-        .y_desc("fraction ≤ x")
-        .label_style(font(14))
-        .draw()
-        .map_err(err)?;
+    let log_label = |v: &f64| decade_label(10f64.powf(*v));
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(desc).y_desc("fraction ≤ x").label_style(font(14));
+    if log.is_some() {
+        mesh.x_label_formatter(&log_label).x_labels(8);
+    }
+    mesh.draw().map_err(err)?;
     if capped.band.len() >= 2 {
         let b = band_points(&capped.band, max_x);
         let mut poly: Vec<(f64, f64)> = b.iter().map(|p| (p.0, p.3)).collect();
@@ -645,7 +691,14 @@ where
             continue;
         }
         let (color, dash) = style_of(styles, s, capped.pooled && i == last);
-        draw_line(&mut chart, ecdf_points(&v), color, 2, dash)?;
+        let mut pts = ecdf_points(&v);
+        if let Some((lo, _)) = log {
+            // Zero and below sit at the axis' left end.
+            for p in &mut pts {
+                p.0 = if p.0 > 0.0 { p.0.log10().max(lo) } else { lo };
+            }
+        }
+        draw_line(&mut chart, pts, color, 2, dash)?;
     }
     draw_legend(&legend, &entries, 10)
 }
@@ -1722,5 +1775,10 @@ mod tests {
         assert_eq!(lines.join(" "), long);
         assert_eq!(count_pct(12, 39), "12 (31%)");
         assert_eq!(count_pct(1, 400), "1 (0.2%)");
+        assert_eq!(count_pct(1, 3004), "1 (<0.1%)");
+        assert_eq!(count_pct(6016, 6020), "6016 (>99.9%)");
+        assert_eq!(count_pct(995, 1000), "995 (99.5%)");
+        assert_eq!(count_pct(0, 10), "0 (0%)");
+        assert_eq!(count_pct(10, 10), "10 (100%)");
     }
 }
