@@ -1776,7 +1776,8 @@ mod tests {
         assert_eq!(count_pct(12, 39), "12 (31%)");
         assert_eq!(count_pct(1, 400), "1 (0.2%)");
         assert_eq!(count_pct(1, 3004), "1 (<0.1%)");
-        assert_eq!(count_pct(6016, 6020), "6016 (>99.9%)");
+        assert_eq!(count_pct(6016, 6020), "6016 (99.9%)");
+        assert_eq!(count_pct(9999, 10000), "9999 (>99.9%)");
         assert_eq!(count_pct(995, 1000), "995 (99.5%)");
         assert_eq!(count_pct(0, 10), "0 (0%)");
         assert_eq!(count_pct(10, 10), "10 (100%)");
