@@ -482,6 +482,13 @@ pub struct CapifSpec {
     /// How invokers learn of a method change (seed 004). Default `ExplicitCause`.
     #[serde(default)]
     pub recovery: crate::proto::capif::mismatch::RecoveryStrategy,
+    /// Share of the invokers subscribed to the CCF's `SERVICE_API_UPDATE` event, in [0, 1]
+    /// (`CcfPush(ServiceApiUpdateEvent)` only: the others are never pushed to and fall back to
+    /// TLS failures). Subscribers are spread evenly over the invokers in their order (invoker
+    /// `i` of `n` is one when ⌊(i+1)·share⌋ > ⌊i·share⌋); a configuration choice, not a
+    /// subscription on the wire. Default 1 (every invoker).
+    #[serde(default)]
+    pub event_subscribers: Option<f64>,
     /// TLS failures an invoker retries before inferring a method change. Default 2.
     #[serde(default)]
     pub tls_retries: Option<u32>,

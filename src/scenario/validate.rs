@@ -475,6 +475,14 @@ fn capif_knobs(e: &ExperimentFile, out: &mut Vec<Issue>) {
             out.push(Issue::new(format!("capif.{field}"), format!("{field} must be > 0")));
         }
     }
+    if let Some(share) = c.event_subscribers
+        && (bad_f64(share) || !(0.0..=1.0).contains(&share))
+    {
+        out.push(Issue::new(
+            "capif.event_subscribers",
+            format!("event_subscribers {share} must be in [0, 1] (a share of the invokers)"),
+        ));
+    }
     if c.invocations_per_session == Some(0) {
         out.push(Issue::new(
             "capif.invocations_per_session",

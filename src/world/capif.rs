@@ -42,8 +42,9 @@
 //!   longer supports as [`aef_reaction`] says for the configured strategy; for the TLS-only
 //!   strategies it also drops its AEFPSKs, so TLS-PSK fails at the ClientHello. Invokers
 //!   react as [`invoker_next`] says, bounded by `tls_retries` with `retry_backoff`.
-//!   `ServiceApiUpdateEvent` pushes assume every invoker subscribed (subscription
-//!   `sub-<invoker>`).
+//!   `ServiceApiUpdateEvent` pushes go to the share `event_subscribers` of the invokers
+//!   (subscription `sub-<invoker>`, a configuration choice) and carry the description the APF
+//!   published.
 //! - **Interconnection (seed 002).** When a flow's AEF is registered at another CCF, the
 //!   CCF-to-CCF messages of [`interconnection::plan`] for the flow's knobs run on the network
 //!   as HTTP exchanges under `/secsim-capif6e/v1/` (no 3GPP encoding exists; bodies name the
@@ -368,6 +369,8 @@ pub struct CapifPlane {
     tls12: BTreeMap<ConnId, tls12::Tls12Session>,
     variant: AefPskVariant,
     strategy: RecoveryStrategy,
+    /// Share of the invokers subscribed to `SERVICE_API_UPDATE` (`event_subscribers`).
+    event_share: f64,
     tls_retries: u32,
     backoff: SimDuration,
     per_session: u32,
@@ -877,6 +880,7 @@ impl CapifPlane {
             tls12: BTreeMap::new(),
             variant,
             strategy: spec.recovery,
+            event_share: spec.event_subscribers.unwrap_or(1.0),
             tls_retries: spec.tls_retries.unwrap_or(2),
             backoff: spec.retry_backoff.unwrap_or(SimDuration::from_millis(500)),
             per_session: spec.invocations_per_session.unwrap_or(20).max(1),
@@ -2295,7 +2299,7 @@ impl CapifPlane {
             };
             for p in desc.aef_profiles.iter().flatten() {
                 let methods = p.security_methods.clone().unwrap_or_default();
-                self.publish_change(net, ctx, &p.aef_id, &methods, &desc.api_name);
+                self.publish_change(net, ctx, &p.aef_id, &methods, (&desc.api_name, Some(&desc)));
             }
             let now = ctx.now();
             let rsp = HttpResponse {
@@ -3295,7 +3299,7 @@ impl CapifPlane {
             .find(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == domain);
         let Some(apf) = apf else {
             // No APF node in the AEF's domain: the CCF learns it at once.
-            self.publish_change(net, ctx, &c.aef, &c.methods, &api);
+            self.publish_change(net, ctx, &c.aef, &c.methods, (&api, None));
             return;
         };
         let profile = self.ccfs[&ccf].m.aefs().iter().find(|p| p.aef_id == c.aef).cloned();
@@ -3335,7 +3339,7 @@ impl CapifPlane {
         ctx: &mut Ctx<'_, Msg>,
         aef_id: &str,
         methods: &[SecurityMethod],
-        api: &str,
+        (api, published): (&str, Option<&ServiceApiDescription>),
     ) {
         for ccf in self.ccfs.values_mut() {
             ccf.m.set_aef_methods(aef_id, methods);
@@ -3349,7 +3353,9 @@ impl CapifPlane {
         }
         let Some(aef) = net.topo.node_id(aef_id) else { return };
         let mut affected = Vec::new();
-        for inv in &self.invokers {
+        let share = self.event_share;
+        let subscribed = |i: usize| ((i + 1) as f64 * share).floor() > (i as f64 * share).floor();
+        for (i, inv) in self.invokers.iter().enumerate() {
             if self.flows[inv.flow as usize].aef != aef {
                 continue;
             }
@@ -3359,14 +3365,16 @@ impl CapifPlane {
             if !methods.contains(m) {
                 affected.push(AffectedInvoker {
                     api_invoker_id: id.to_string(),
-                    subscription_id: Some(format!("sub-{id}")),
+                    subscription_id: subscribed(i).then(|| format!("sub-{id}")),
                 });
             }
         }
+        // The event carries the description the APF published (its AEF profiles name the new
+        // methods), so a subscriber can prefer them when it renegotiates.
         let change = MethodChange {
             aef_id: aef_id.to_string(),
             api_ids: vec![api.to_string()],
-            descriptions: Vec::new(),
+            descriptions: published.into_iter().cloned().collect(),
         };
         for action in ccf_on_method_change(self.strategy, &change, &affected) {
             let CcfAction::Notify { invoker, body } = action;

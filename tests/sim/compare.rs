@@ -359,6 +359,21 @@ fn compare_tables_match_recomputation_from_records() {
     }
 }
 
+/// Point → strategy, from the axis column `ca` of records.csv (point column `cp`).
+fn strategy_map(records: &[Vec<String>], cp: usize, ca: usize) -> BTreeMap<usize, String> {
+    records
+        .iter()
+        .map(|r| (r[cp].parse().unwrap(), r[ca].clone()))
+        .collect()
+}
+
+fn strategy_point(map: &BTreeMap<usize, String>, strategy: &str) -> usize {
+    *map.iter()
+        .find(|(_, s)| *s == strategy)
+        .unwrap_or_else(|| panic!("no point {strategy}"))
+        .0
+}
+
 #[test]
 fn compare_capif_recovery_has_the_five_strategies_in_one_table_per_metric() {
     let dir = compared(RECOVERY_EXP, &RECOVERY);
@@ -393,6 +408,22 @@ fn compare_capif_recovery_has_the_five_strategies_in_one_table_per_metric() {
             assert!(lo <= d && d <= hi, "{k:?}");
         }
     }
+    // The two push channels are different alternatives: only half the invokers subscribe to
+    // the SERVICE_API_UPDATE event (`event_subscribers: Some(0.5)`), the others fall back to
+    // TLS failures, so the recoveries take more exchanges than with SecurityNotification.
+    let exchanges = |strategy: &str| {
+        let point = strategy_point(&strategy_map(&records, cp, ca), strategy);
+        table
+            .iter()
+            .find(|(k, _)| k.0 == "capif_recovery" && k.3 == point && k.4 == "exchanges_per_run")
+            .map(|(_, row)| num(row, "value"))
+            .unwrap_or_else(|| panic!("no exchanges_per_run row for {strategy}"))
+    };
+    let (notification, event) = (
+        exchanges("CcfPush(SecurityNotification)"),
+        exchanges("CcfPush(ServiceApiUpdateEvent)"),
+    );
+    assert!(event > notification, "event {event} vs notification {notification}");
     // In compare.md: one section, each metric table with the five strategies.
     let md = std::fs::read_to_string(dir.join("compare.md")).unwrap();
     let sections: Vec<&str> = md.split("\n## ").filter(|s| s.starts_with("capif_recovery")).collect();

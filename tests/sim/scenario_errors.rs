@@ -104,6 +104,7 @@ const CASES: &[Case] = &[
     case("e_capif_recovery_typo.ron",  "10:19", "capif.recovery",                "unknown variant `ExplicitCaus`",    Some("ExplicitCause")),
     case("e_capif_interconnection.ron", "10:26", "capif.interconnection",        "RoutablePrefix reveals the CCF-B id that OpaqueHandle hides", None),
     case("e_capif_zero_session.ron",   "11:34", "capif.invocations_per_session", "invocations_per_session must be >= 1", None),
+    case("e_capif_event_share.ron",    "11:28", "capif.event_subscribers",       "event_subscribers 1.5 must be in [0, 1]", None),
     case("e_capif_aefs_unknown.ron",   "12:13", "capif.aefs[\"aef-a3\"]",        "unknown node `aef-a3`",             Some("aef-a1")),
     case("e_capif_duplicate_method.ron", "11:53", "capif.aefs[\"aef-a1\"].methods[2]", "duplicate security method `PSK` (already at methods[0])", None),
     case("e_capif_empty_apis.ron",     "10:33", "capif.aefs[\"aef-a1\"].apis",    "apis is empty",                     None),
