@@ -662,6 +662,9 @@ fn write_plots(name: &str, dir: &Path, runs: &[SeedResult]) -> Result<(), RunErr
     .map_err(plot_error)
 }
 
+/// Records per outcome kind (`ok`, `error 403 …`).
+type OutcomeCounts = std::collections::BTreeMap<String, u64>;
+
 /// Beyond this many flows of one procedure (and variant), the outcome breakdown shows the
 /// [`WORST_FLOWS`] flows with the highest failure fraction and one bar for the others.
 const MAX_FLOW_BARS: usize = 12;
@@ -672,12 +675,10 @@ const WORST_FLOWS: usize = 8;
 /// (failure fraction, then failures, then name), labelled `worst: <flow>`, then one bar
 /// `other M (mean per flow)` whose counts are the others' mean per flow, rounded (so the bars
 /// share a scale); the legend counts every flow. `summary.csv` has every flow.
-fn fold_many_flows(
-    bars: std::collections::BTreeMap<Vec<String>, std::collections::BTreeMap<String, u64>>,
-) -> Vec<plot::Breakdown> {
+fn fold_many_flows(bars: std::collections::BTreeMap<Vec<String>, OutcomeCounts>) -> Vec<plot::Breakdown> {
     use std::collections::BTreeMap;
     // Group by the key without the flow (procedure, variant), keeping key order.
-    let mut groups: BTreeMap<Vec<String>, Vec<(String, BTreeMap<String, u64>)>> = BTreeMap::new();
+    let mut groups: BTreeMap<Vec<String>, Vec<(String, OutcomeCounts)>> = BTreeMap::new();
     for (mut labels, counts) in bars {
         let flow = labels.remove(1);
         groups.entry(labels).or_default().push((flow, counts));
