@@ -30,6 +30,7 @@
 //! - [`check`]: the behavioural invariants, judged from a run's audit trail; random
 //!   scenarios for property tests and the soak tier.
 
+pub mod audit;
 pub mod bench;
 pub mod check;
 pub mod compare;

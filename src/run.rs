@@ -48,7 +48,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use serde_json::json;
 
-use crate::check::{AuditEvent, RunAudit};
+use crate::audit::{AuditEvent, RunAudit};
 use crate::engine::Sim;
 use crate::engine::{Limits, SimDuration, SimTime, StopReason, TraceSink};
 use crate::metrics::csv::{self, RowContext, summary, write_records};
@@ -236,7 +236,7 @@ pub fn run_seed_audited(
     });
     if let Some(sink) = trace {
         sim.enable_trace(sink);
-        sim.trace_line(&crate::check::audit::trace_line(SimTime::ZERO, &run));
+        sim.trace_line(&crate::audit::trace_line(SimTime::ZERO, &run));
     }
     for (t, node, msg) in initial {
         sim.schedule(t, node, msg);

@@ -17,10 +17,8 @@
 //! `secsim check --trace trace.jsonl` checks a written trace. [`random`] generates random
 //! scenarios (topologies, knobs, faults) for the property tests and the soak tier.
 
-pub mod audit;
 pub mod capif;
 pub mod liveness;
-pub mod mutant;
 pub mod n32;
 pub mod random;
 pub mod runner;
@@ -29,7 +27,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-pub use audit::{Audit, AuditEvent, ProcAudit, RunAudit};
+pub use crate::audit::{self as audit, Audit, AuditEvent, ProcAudit, RunAudit, mutant};
 
 use crate::engine::{SimDuration, SimTime};
 use crate::scenario::Scenario;

@@ -503,8 +503,8 @@ impl Security {
             (None, Some(Some(key))) => {
                 // (The AefpskWrongLabel bug of the checker's tests: identity-only PSK check.)
                 if hello.psk_digest != Some(Sha256::digest(key).into())
-                    && !crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
-                        crate::check::capif::CapifMutant::AefpskWrongLabel,
+                    && !crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+                        crate::audit::capif::CapifMutant::AefpskWrongLabel,
                     ))
                 {
                     return Err(fail("decrypt_error", "psk binder mismatch"));

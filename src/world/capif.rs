@@ -81,12 +81,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use rand_distr::{Distribution, Exp};
 use serde_json::{Value, json};
 
-use crate::check::ProcAudit;
-use crate::check::capif::{
+use crate::audit::ProcAudit;
+use crate::audit::capif::{
     AefAudit, CapifAudit, CapifMutant, FlowAudit, GrantValidity, NodeAudit, SecretSent, SessionCredential, SetupAudit,
     TokenFacts, fingerprint,
 };
-use crate::check::mutant::Mutant;
+use crate::audit::mutant::Mutant;
 use crate::crypto::aefpsk::AefPskVariant;
 use crate::crypto::cost::{CryptoFidelity, CryptoOp};
 use crate::crypto::jwt::RevocationSet;
@@ -380,7 +380,7 @@ pub struct CapifPlane {
     revoked_ids: BTreeSet<String>,
     pub checks: CapifChecks,
     /// The audit trail for the invariant checker ([`crate::check`]).
-    pub audit: crate::check::Audit,
+    pub audit: crate::audit::Audit,
     /// CCF names, in the order of `ccf_cas`.
     ccf_names: Vec<String>,
     /// Every CCF's token key (the world's own check of bearer tokens, for the audit).
@@ -702,7 +702,7 @@ impl CapifPlane {
                         .map(|c: &CcfActor| c.m.onboarding().ca_certificate().clone())
                 })
                 .collect();
-            let own = if crate::check::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
+            let own = if crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
                 homes[0]
             } else {
                 aef_ccf_of[&a]
@@ -710,7 +710,7 @@ impl CapifPlane {
             let mut issuers: Vec<NodeId> = homes.iter().copied().filter(|&h| h != own).collect();
             issuers.sort_unstable();
             issuers.dedup();
-            if crate::check::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
+            if crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
                 issuers.clear();
             }
             let tokens = Some(TokenVerifier {
@@ -1176,7 +1176,7 @@ impl CapifPlane {
     }
 
     fn proc_end(&mut self, ctx: &mut Ctx<'_, Msg>, kind: &'static str, key: u64, outcome: &str) {
-        if crate::check::mutant::is(Mutant::DropProcEnd) {
+        if crate::audit::mutant::is(Mutant::DropProcEnd) {
             return;
         }
         self.audit.emit(
@@ -2152,7 +2152,7 @@ impl CapifPlane {
         };
         let a = &self.invokers[i as usize];
         // (The SingleTokenKey mutant restores the endless retry of issue 12 as well.)
-        let endless = crate::check::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey));
+        let endless = crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey));
         if a.failures >= MAX_FAILURES || (a.refusals >= MAX_FAILURES && !endless) {
             //= TS 33.122 6.5.2.3 / Annex C: a token the AEF keeps refusing (401) although each
             //= new session fetched a new one is a definite error, not a reason to loop
@@ -2419,7 +2419,7 @@ impl CapifPlane {
                     //= seed 002 6.X.3.3: the token messages of the chosen alternative
                     let plan = self.plan_for(net, f, SecurityMethod::Oauth);
                     let mut steps = self.steps_between(net, &plan, f, "AccessTokenReq", id, "");
-                    if crate::check::mutant::is(Mutant::Capif(CapifMutant::LeakOnboardingSecret)) {
+                    if crate::audit::mutant::is(Mutant::Capif(CapifMutant::LeakOnboardingSecret)) {
                         // The bug: the token request is relayed verbatim, onboarding secret
                         // included, whatever the `oauth` alternative.
                         steps.insert(
@@ -2920,7 +2920,7 @@ impl CapifPlane {
             let a = self.aefs.get_mut(&node).expect("aef node");
             a.revoked_at.insert(invoker.clone(), now);
             // (The AcceptRevokedInvoker bug: acknowledged, not acted on.)
-            if !crate::check::mutant::is(Mutant::Capif(CapifMutant::AcceptRevokedInvoker)) {
+            if !crate::audit::mutant::is(Mutant::Capif(CapifMutant::AcceptRevokedInvoker)) {
                 a.m.handle(
                     now,
                     &mut a.rng,

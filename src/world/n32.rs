@@ -39,9 +39,9 @@ use p256::ecdsa::VerifyingKey;
 use rand_distr::{Distribution, Exp};
 use serde_json::{Value, json};
 
-use crate::check::ProcAudit;
-use crate::check::mutant::{self, Mutant};
-use crate::check::n32::{N32Audit, N32Mutant};
+use crate::audit::ProcAudit;
+use crate::audit::mutant::{self, Mutant};
+use crate::audit::n32::{N32Audit, N32Mutant};
 use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::jose::Enc;
 use crate::crypto::n32f::{JweEnc, KdfContextId, N32Master, N32fKeys};
@@ -230,7 +230,7 @@ pub struct N32Plane {
     /// Faults the p-SEPPs detected: (message id, reported type), from their n32f-error.
     pub detected: Vec<(u64, prins::N32fErrorType)>,
     /// The audit trail for the invariant checker ([`crate::check`]).
-    pub audit: crate::check::Audit,
+    pub audit: crate::audit::Audit,
     /// cNF requests begun (their keys in the audit trail).
     procs: u64,
 }

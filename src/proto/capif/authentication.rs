@@ -256,8 +256,8 @@ impl AefPskCache {
         //= TS 33.122 6.5.2.1 step 5: the AEF starts the timer from the value received
         let expires_at = match grant.validity {
             // The bug: the validity received is ignored; the key is kept for a year.
-            _ if crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
-                crate::check::capif::CapifMutant::AcceptExpiredPsk,
+            _ if crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+                crate::audit::capif::CapifMutant::AcceptExpiredPsk,
             )) =>
             {
                 now.saturating_add(SimDuration::from_secs(365 * 86_400))
@@ -284,8 +284,8 @@ impl AefPskCache {
         }
         // (The AefpskWrongLabel bug: only the PSK identity is looked at.)
         if &e.key != invoker_key
-            && !crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
-                crate::check::capif::CapifMutant::AefpskWrongLabel,
+            && !crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+                crate::audit::capif::CapifMutant::AefpskWrongLabel,
             ))
         {
             return Err(AuthError::PskMismatch(identity.to_owned()));

@@ -134,8 +134,8 @@ pub fn aef_reaction(
     now_supported: &[SecurityMethod],
 ) -> AefReaction {
     if now_supported.contains(used)
-        || crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
-            crate::check::capif::CapifMutant::StaleMethodAccepted,
+        || crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+            crate::audit::capif::CapifMutant::StaleMethodAccepted,
         ))
     {
         return AefReaction::Accept;

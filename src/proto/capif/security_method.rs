@@ -86,8 +86,8 @@ pub fn select_method(
 ) -> Result<SecurityMethod, ProblemDetails29122> {
     //= TS 29.222 InterfaceDescription.securityMethods: takes precedence over the AefProfile's
     let effective = interface_methods.unwrap_or(aef_methods);
-    if crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
-        crate::check::capif::CapifMutant::NegotiateOutsideIntersection,
+    if crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+        crate::audit::capif::CapifMutant::NegotiateOutsideIntersection,
     )) && let Some(m) = effective
         .iter()
         .find(|m| !invoker_prefs.contains(m) && policy.allows(m))

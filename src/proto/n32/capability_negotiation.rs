@@ -108,8 +108,8 @@ pub fn select_capability(
     let responder_order = || local.supported.iter().find(common);
     let pick = match local.prefer {
         // Mutant: the initiator's first mechanism, whether this SEPP supports it or not.
-        _ if crate::check::mutant::is(crate::check::mutant::Mutant::N32(
-            crate::check::n32::N32Mutant::CapabilityOutsideIntersection,
+        _ if crate::audit::mutant::is(crate::audit::mutant::Mutant::N32(
+            crate::audit::n32::N32Mutant::CapabilityOutsideIntersection,
         )) =>
         {
             offered.iter().find(|c| is_mechanism(c))

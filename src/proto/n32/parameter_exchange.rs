@@ -206,8 +206,8 @@ impl NegotiatedContext {
     /// The (initiator, responder) context IDs.
     pub fn ids(&self) -> N32ContextIds {
         let (l, p) = (self.local_id.to_string(), self.peer_id.to_string());
-        let own_first = crate::check::mutant::is(crate::check::mutant::Mutant::N32(
-            crate::check::n32::N32Mutant::ContextKeyMismatch,
+        let own_first = crate::audit::mutant::is(crate::audit::mutant::Mutant::N32(
+            crate::audit::n32::N32Mutant::ContextKeyMismatch,
         ));
         match self.role {
             // Mutant: the responder puts its own ID first, as if it were the initiator.

@@ -1186,8 +1186,8 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
     api: Option<(&str, &str)>,
     done: &mut Verification,
 ) -> Result<Opened, N32fFault> {
-    use crate::check::mutant::{self, Mutant};
-    use crate::check::n32::N32Mutant;
+    use crate::audit::mutant::{self, Mutant};
+    use crate::audit::n32::N32Mutant;
     use N32fErrorType as E;
     let jwe = msg.jwe();
     let Some((mut view, block)) = decode_aad(jwe) else {

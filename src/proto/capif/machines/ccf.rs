@@ -397,8 +397,8 @@ impl Ccf {
             });
             let Some(iface) = iface else { continue };
             let wrong;
-            let iface = if crate::check::mutant::is(crate::check::mutant::Mutant::Capif(
-                crate::check::capif::CapifMutant::AefpskWrongLabel,
+            let iface = if crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+                crate::audit::capif::CapifMutant::AefpskWrongLabel,
             )) {
                 // The bug: P0 from another port than the invoker's.
                 wrong = crate::proto::capif::types::InterfaceDescription {

@@ -1,5 +1,7 @@
 //! The audit trail: protocol-level facts the world's planes emit while a run goes on, for the
-//! invariant checker ([`super::Checker`]).
+//! invariant checker (`crate::check::Checker`). A leaf module: the planes that emit facts and
+//! the checker that judges them both depend on it, it depends on the engine (and the protocol
+//! types the facts name) only.
 //!
 //! An [`AuditEvent`] states what an actor *did* (sent this offer, selected that capability,
 //! derived a key with this fingerprint, accepted this message), never what the checker
@@ -14,6 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Ctx, SimTime};
 
+pub mod capif;
+pub mod mutant;
+pub mod n32;
+
 /// One audited fact.
 #[derive(Clone, Debug, Deserialize, PartialEq, Serialize)]
 pub enum AuditEvent {
@@ -22,9 +28,9 @@ pub enum AuditEvent {
     /// A procedure that liveness judges began or ended.
     Proc(ProcAudit),
     /// N32-c / N32-f facts.
-    N32(super::n32::N32Audit),
+    N32(n32::N32Audit),
     /// CAPIF facts.
-    Capif(super::capif::CapifAudit),
+    Capif(capif::CapifAudit),
 }
 
 /// What the checker needs to know of the run as a whole.
@@ -33,7 +39,7 @@ pub struct RunAudit {
     pub seed: u64,
     /// The end of the simulated run \[ns\].
     pub end_ns: u64,
-    /// When the last scheduled fault stops \[ns\] (see [`super::heal_time`]); `None`: some
+    /// When the last scheduled fault stops \[ns\] (see `crate::check::heal_time`); `None`: some
     /// fault never stops, so liveness is not judged.
     pub heal_ns: Option<u64>,
 }
@@ -65,13 +71,13 @@ impl From<ProcAudit> for AuditEvent {
         AuditEvent::Proc(p)
     }
 }
-impl From<super::n32::N32Audit> for AuditEvent {
-    fn from(e: super::n32::N32Audit) -> Self {
+impl From<n32::N32Audit> for AuditEvent {
+    fn from(e: n32::N32Audit) -> Self {
         AuditEvent::N32(e)
     }
 }
-impl From<super::capif::CapifAudit> for AuditEvent {
-    fn from(e: super::capif::CapifAudit) -> Self {
+impl From<capif::CapifAudit> for AuditEvent {
+    fn from(e: capif::CapifAudit) -> Self {
         AuditEvent::Capif(e)
     }
 }

@@ -5,11 +5,13 @@
 //! branches compile away. Protocol code asks `if mutant::is(Mutant::X) { <the bug> }` at the
 //! one place the bug would live.
 
+use super::{capif, n32};
+
 /// One deliberate bug.
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
 pub enum Mutant {
-    N32(super::n32::N32Mutant),
-    Capif(super::capif::CapifMutant),
+    N32(n32::N32Mutant),
+    Capif(capif::CapifMutant),
     /// A procedure's end is never reported (a lost completion).
     DropProcEnd,
 }
