@@ -232,7 +232,7 @@ pub fn run_seed_audited(
     let run = AuditEvent::Run(RunAudit {
         seed,
         end_ns: exp.duration.as_nanos(),
-        heal_ns: crate::check::heal_time(scn).map(|t| t.as_nanos()),
+        heal_ns: scn.heal_time().map(|t| t.as_nanos()),
     });
     if let Some(sink) = trace {
         sim.enable_trace(sink);

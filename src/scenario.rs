@@ -12,6 +12,7 @@ pub mod generate;
 pub mod json_schema;
 pub mod load;
 pub mod locate;
+pub mod points;
 pub mod schema;
 pub mod shipped;
 pub mod validate;

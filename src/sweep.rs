@@ -1,318 +1,13 @@
-//! Sweeps: an experiment's `sweep` axes expanded into points, each a complete scenario.
-//!
-//! ```text
-//!  experiment.ron ──Outline──► value ranges of each axis path ──substitute──► point sources
-//!  (+ topology.ron)                                                              │
-//!                                     load_experiment_source (same validation) ◄─┘
-//! ```
-//!
-//! A point is the base files with each axis's field replaced by one of its values, in RON
-//! text, then loaded exactly like a file from disk: every point is validated, errors name the
-//! file, the field and the point. Points are numbered in odometer order (the last axis varies
-//! fastest); the same seeds run at every point (common random numbers).
+//! Sweeps: running every point of an experiment's `sweep` (the points themselves are
+//! [`crate::scenario::points`]), sharding, resuming and merging, and the sweep's top-level
+//! files and plots.
 
-use std::path::Path;
-
-use crate::scenario::locate::Outline;
-use crate::scenario::{ErrorKind, Scenario, ScenarioError, SweepAxis, load_experiment, load_experiment_source};
-
-/// One sweep point.
-#[derive(Clone, Debug)]
-pub struct Point {
-    /// Index in odometer order.
-    pub index: usize,
-    /// (axis name, value text) per axis.
-    pub labels: Vec<(String, String)>,
-    /// The scenario of this point.
-    pub scenario: Scenario,
-}
-
-/// An axis's label: its name or its path.
-pub fn axis_name(a: &SweepAxis) -> String {
-    a.name.clone().unwrap_or_else(|| a.path.clone())
-}
-
-/// Whether an outline key path matches an axis path (`[*]` matches any index).
-fn matches(pattern: &str, key: &str) -> bool {
-    let (mut p, mut k) = (pattern, key);
-    loop {
-        match p.find("[*]") {
-            None => return p == k,
-            Some(i) => {
-                if !k.starts_with(&p[..i + 1]) {
-                    return false;
-                }
-                k = &k[i + 1..];
-                let Some(close) = k.find(']') else { return false };
-                if close == 0 || !k[..close].bytes().all(|b| b.is_ascii_digit()) {
-                    return false;
-                }
-                k = &k[close..];
-                p = &p[i + 2..];
-            }
-        }
-    }
-}
-
-/// `src` with the values at `path` replaced by `value`; `None` if `path` is not written.
-pub fn substitute(src: &str, path: &str, value: &str) -> Option<String> {
-    let outline = Outline::parse(src);
-    let live = || outline.entries().iter().filter(|e| !e.key_path.starts_with("sweep"));
-    // The value stored under the path; failing that, the value whose own variant completes
-    // the path (`latency.Constant` names the `Constant(..)` value when nothing is stored
-    // under it).
-    let mut ranges: Vec<std::ops::Range<usize>> = live()
-        .filter(|e| matches(path, &e.key_path))
-        .map(|e| e.value.clone())
-        .collect();
-    if ranges.is_empty() {
-        ranges = live()
-            .filter(|e| matches(path, &e.path))
-            .map(|e| e.value.clone())
-            .collect();
-    }
-    // Keep the outermost of nested matches (a variant's inner atom shares the path).
-    ranges.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
-    let mut outer: Vec<std::ops::Range<usize>> = Vec::new();
-    for r in ranges {
-        if outer.last().is_some_and(|o| o.start <= r.start && r.end <= o.end) {
-            continue;
-        }
-        outer.push(r);
-    }
-    if outer.is_empty() {
-        return None;
-    }
-    let mut out = src.to_string();
-    for r in outer.iter().rev() {
-        let old = &src[r.clone()];
-        let v = if old.starts_with('"') && !value.starts_with('"') {
-            format!("{value:?}")
-        } else {
-            value.to_string()
-        };
-        out.replace_range(r.clone(), &v);
-    }
-    Some(out)
-}
-
-/// An error about the sweep of the experiment whose source is `src`, located at `field` (or
-/// its nearest written ancestor).
-fn error(path: &Path, src: &str, field: String, message: String) -> ScenarioError {
-    let outline = Outline::parse(src);
-    let offset = outline.find_or_ancestor(&field).map_or(0, |e| e.value.start);
-    let (line, column) = outline.line_col(offset);
-    ScenarioError {
-        kind: ErrorKind::Invalid,
-        path: path.to_path_buf(),
-        line: Some(u32::try_from(line).unwrap_or(u32::MAX)),
-        column: Some(u32::try_from(column).unwrap_or(u32::MAX)),
-        field,
-        message,
-        suggestion: None,
-    }
-}
-
-/// The most points a sweep may have.
-pub const MAX_POINTS: usize = 100_000;
-
-/// The points of the experiment at `path` (one point, index 0, without labels, if it has
-/// no sweep).
-pub fn expand(path: &Path) -> Result<Vec<Point>, ScenarioError> {
-    let base = load_experiment(path)?;
-    if base.experiment.sweep.is_empty() {
-        return Ok(vec![Point {
-            index: 0,
-            labels: Vec::new(),
-            scenario: base,
-        }]);
-    }
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| ScenarioError {
-            kind: ErrorKind::Read,
-            path: p.to_path_buf(),
-            line: None,
-            column: None,
-            field: String::new(),
-            message: e.to_string(),
-            suggestion: None,
-        })
-    };
-    let esrc = read(path)?;
-    let tsrc = read(&base.topology_path)?;
-    expand_base(path, base, &esrc, &tsrc)
-}
-
-/// [`expand`] from the experiment's and its topology's source text (errors still name
-/// `path` and the topology path the experiment gives).
-pub fn expand_sources(path: &Path, esrc: &str, tsrc: &str) -> Result<Vec<Point>, ScenarioError> {
-    let base = load_experiment_source(esrc, path, Some(tsrc))?;
-    expand_base(path, base, esrc, tsrc)
-}
-
-fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Vec<Point>, ScenarioError> {
-    let axes = base.experiment.sweep.clone();
-    if axes.is_empty() {
-        return Ok(vec![Point {
-            index: 0,
-            labels: Vec::new(),
-            scenario: base,
-        }]);
-    }
-    for (i, a) in axes.iter().enumerate() {
-        if a.values.is_empty() {
-            return Err(error(path, esrc, format!("sweep[{i}].values"), "no values".into()));
-        }
-    }
-    // Checked: 64 axes of two values overflow the product (it wrapped to 0 points in release
-    // builds and panicked in debug ones).
-    let total = axes
-        .iter()
-        .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
-        .filter(|&n| n <= MAX_POINTS)
-        .ok_or_else(|| {
-            let shown = axes.iter().map(|a| a.values.len() as f64).product::<f64>();
-            error(
-                path,
-                esrc,
-                "sweep".into(),
-                format!("{shown:.0} points; at most {MAX_POINTS}"),
-            )
-        })?;
-    let mut points = Vec::with_capacity(total);
-    for index in 0..total {
-        // Odometer: the last axis varies fastest.
-        let mut rest = index;
-        let mut picks = vec![0; axes.len()];
-        for (k, a) in axes.iter().enumerate().rev() {
-            picks[k] = rest % a.values.len();
-            rest /= a.values.len();
-        }
-        let (mut e, mut t) = (esrc.to_string(), tsrc.to_string());
-        let mut labels = Vec::new();
-        for (k, a) in axes.iter().enumerate() {
-            let value = &a.values[picks[k]];
-            let (target, field, file) = match a.path.strip_prefix("topology.") {
-                Some(p) => (&mut t, p, base.topology_path.as_path()),
-                None => (&mut e, a.path.as_str(), path),
-            };
-            *target = substitute(target, field, value).ok_or_else(|| {
-                error(
-                    path,
-                    esrc,
-                    format!("sweep[{k}].path"),
-                    format!(
-                        "`{field}` is not written in {} (write the field to sweep it)",
-                        file.display()
-                    ),
-                )
-            })?;
-            labels.push((axis_name(a), value.clone()));
-        }
-        let scenario = load_experiment_source(&e, path, Some(&t)).map_err(|mut err| {
-            let at: Vec<String> = labels.iter().map(|(n, v)| format!("{n} = {v}")).collect();
-            err.message = format!("{} (sweep point {index}: {})", err.message, at.join(", "));
-            err
-        })?;
-        points.push(Point {
-            index,
-            labels,
-            scenario,
-        });
-    }
-    Ok(points)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn axis_values_keep_what_differs() {
-        let axes = vec!["ipx_latency".to_string(), "rate".to_string(), "loss".to_string()];
-        let row = |a: &str, b: &str, c: &str| vec![a.to_string(), b.to_string(), c.to_string()];
-        let values = vec![
-            row(
-                r#"LogNormal(median: "5ms", sigma: 0.1)"#,
-                "Poisson(rate_per_s: 5.0)",
-                "0.0",
-            ),
-            row(
-                r#"LogNormal(median: "18ms", sigma: 0.1)"#,
-                "Poisson(rate_per_s: 20.0)",
-                "0.001",
-            ),
-            row(
-                r#"LogNormal(median: "60ms", sigma: 0.1)"#,
-                "Poisson(rate_per_s: 80.0)",
-                "0.01",
-            ),
-        ];
-        let (names, short) = super::shorten_axes(&axes, &values);
-        assert_eq!(
-            names,
-            [
-                r#"ipx_latency: LogNormal(median: "…", sigma: 0.1)"#,
-                "rate: Poisson(rate_per_s: …)",
-                // Numbers are never cut ("0." is not a shared head).
-                "loss",
-            ]
-        );
-        assert_eq!(short[0], ["5ms", "5.0", "0.0"]);
-        assert_eq!(short[1], ["18ms", "20.0", "0.001"]);
-        assert_eq!(short[2], ["60ms", "80.0", "0.01"]);
-        // One value, or nothing shared: unchanged.
-        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["A".into()], vec!["A".into()]]);
-        assert_eq!((n[0].as_str(), v[1][0].as_str()), ("ipx_latency", "A"));
-        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["x()".into()], vec!["x(1)".into()]]);
-        assert_eq!(
-            (n[0].as_str(), v[0][0].as_str(), v[1][0].as_str()),
-            ("ipx_latency: x(…)", "(empty)", "1")
-        );
-        // Only brackets shared: unchanged.
-        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["()".into()], vec!["(oauth: X)".into()]]);
-        assert_eq!((n[0].as_str(), v[0][0].as_str()), ("ipx_latency", "()"));
-    }
-
-    use super::*;
-
-    #[test]
-    fn wildcards_match_indices_only() {
-        assert!(matches("links[*].loss", "links[12].loss"));
-        assert!(matches("workload[0].N32.arrival", "workload[0].N32.arrival"));
-        assert!(!matches("links[*].loss", "links[x].loss"));
-        assert!(!matches("links[*].loss", "links[1].latency"));
-        assert!(matches("a[*].b[*].c", "a[1].b[22].c"));
-    }
-
-    #[test]
-    fn substitution_replaces_every_match_and_quotes_strings() {
-        let src = r#"Topology(domains: [], nodes: [], links: [
-            (source: "a", target: "b", latency: Constant("5ms"), loss: 0.0),
-            (source: "b", target: "c", latency: Constant("7ms"), loss: 0.0),
-        ])"#;
-        let out = substitute(src, "links[*].loss", "0.01").unwrap();
-        assert_eq!(out.matches("loss: 0.01").count(), 2);
-        let out = substitute(src, "links[1].latency.Constant", "9ms").unwrap();
-        assert!(
-            out.contains(r#"Constant("9ms")"#) && out.contains(r#"Constant("5ms")"#),
-            "{out}"
-        );
-        let out = substitute(src, "links[0].latency", r#"Uniform(min: "1ms", max: "2ms")"#).unwrap();
-        assert!(
-            out.contains(r#"latency: Uniform(min: "1ms", max: "2ms"), loss"#),
-            "{out}"
-        );
-        assert!(substitute(src, "links[*].bandwidth_mbps", "1.0").is_none());
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Running, sharding, resuming and merging
-// ---------------------------------------------------------------------------------------------
+pub use crate::scenario::points::{MAX_POINTS, Point, axis_name, expand, expand_sources, substitute};
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -866,4 +561,54 @@ pub fn merge(out: &Path, shards: &[PathBuf], format: RecordsFormat) -> Result<us
         serde_json::to_string_pretty(&manifest).unwrap_or_default().as_bytes(),
     )?;
     Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn axis_values_keep_what_differs() {
+        let axes = vec!["ipx_latency".to_string(), "rate".to_string(), "loss".to_string()];
+        let row = |a: &str, b: &str, c: &str| vec![a.to_string(), b.to_string(), c.to_string()];
+        let values = vec![
+            row(
+                r#"LogNormal(median: "5ms", sigma: 0.1)"#,
+                "Poisson(rate_per_s: 5.0)",
+                "0.0",
+            ),
+            row(
+                r#"LogNormal(median: "18ms", sigma: 0.1)"#,
+                "Poisson(rate_per_s: 20.0)",
+                "0.001",
+            ),
+            row(
+                r#"LogNormal(median: "60ms", sigma: 0.1)"#,
+                "Poisson(rate_per_s: 80.0)",
+                "0.01",
+            ),
+        ];
+        let (names, short) = super::shorten_axes(&axes, &values);
+        assert_eq!(
+            names,
+            [
+                r#"ipx_latency: LogNormal(median: "…", sigma: 0.1)"#,
+                "rate: Poisson(rate_per_s: …)",
+                // Numbers are never cut ("0." is not a shared head).
+                "loss",
+            ]
+        );
+        assert_eq!(short[0], ["5ms", "5.0", "0.0"]);
+        assert_eq!(short[1], ["18ms", "20.0", "0.001"]);
+        assert_eq!(short[2], ["60ms", "80.0", "0.01"]);
+        // One value, or nothing shared: unchanged.
+        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["A".into()], vec!["A".into()]]);
+        assert_eq!((n[0].as_str(), v[1][0].as_str()), ("ipx_latency", "A"));
+        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["x()".into()], vec!["x(1)".into()]]);
+        assert_eq!(
+            (n[0].as_str(), v[0][0].as_str(), v[1][0].as_str()),
+            ("ipx_latency: x(…)", "(empty)", "1")
+        );
+        // Only brackets shared: unchanged.
+        let (n, v) = super::shorten_axes(&axes[..1], &[vec!["()".into()], vec!["(oauth: X)".into()]]);
+        assert_eq!((n[0].as_str(), v[0][0].as_str()), ("ipx_latency", "()"));
+    }
 }

@@ -39,7 +39,7 @@ pub struct RunAudit {
     pub seed: u64,
     /// The end of the simulated run \[ns\].
     pub end_ns: u64,
-    /// When the last scheduled fault stops \[ns\] (see `crate::check::heal_time`); `None`: some
+    /// When the last scheduled fault stops \[ns\] (see `Scenario::heal_time`); `None`: some
     /// fault never stops, so liveness is not judged.
     pub heal_ns: Option<u64>,
 }

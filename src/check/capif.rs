@@ -1186,10 +1186,7 @@ mod tests {
         )"#;
         for (src, healed) in [(single, 7), (interconnected, 10)] {
             let scn = inline(src);
-            assert_eq!(
-                crate::check::heal_time(&scn),
-                Some(SimTime::ZERO + SimDuration::from_secs(healed))
-            );
+            assert_eq!(scn.heal_time(), Some(SimTime::ZERO + SimDuration::from_secs(healed)));
             for seed in 1..=3 {
                 let (res, r) = check_seed(&scn, seed).unwrap();
                 let what = format!("{} seed {seed}", scn.experiment.name);

@@ -29,7 +29,7 @@ use std::path::Path;
 
 pub use crate::audit::{self as audit, Audit, AuditEvent, ProcAudit, RunAudit, mutant};
 
-use crate::engine::{SimDuration, SimTime};
+use crate::engine::SimTime;
 use crate::scenario::Scenario;
 
 /// One property a protocol must keep.
@@ -250,41 +250,6 @@ pub fn check_trace_file(path: &Path) -> Result<Report, String> {
         }
     }
     Ok(c.finish(run_end.unwrap_or(end)))
-}
-
-/// When the last scheduled disturbance of a scenario stops: the end of the last link-down
-/// window, scripted RI refusal window, N32 context termination, AEF method change, revocation
-/// or CCF restart. `None` if
-/// a link goes down for good. Continuous faults (loss, RI refusal policies, N32-f tampering)
-/// do not stop, but every procedure they touch still ends (with an error), so liveness is
-/// judged across them.
-pub fn heal_time(scn: &Scenario) -> Option<SimTime> {
-    let mut heal = SimDuration::ZERO;
-    for l in &scn.topology.links {
-        for w in &l.down {
-            heal = heal.max(w.to?);
-        }
-    }
-    for t in &scn.experiment.n32.terminate_at {
-        heal = heal.max(*t);
-    }
-    // Scripted RI refusal windows (an RI outage); an open-ended one is a policy, not a fault.
-    for p in scn.experiment.n32.ri_policies.values() {
-        for s in &p.scripted {
-            heal = heal.max(s.until.unwrap_or(s.at));
-        }
-    }
-    let c = &scn.experiment.capif;
-    for m in &c.method_changes {
-        heal = heal.max(m.at);
-    }
-    for r in &c.revocations {
-        heal = heal.max(r.at);
-    }
-    for r in &c.ccf_restarts {
-        heal = heal.max(r.at + r.down);
-    }
-    Some(SimTime::ZERO + heal)
 }
 
 /// Runs one seed of a scenario with the audit on, and checks its trail. The run's end for

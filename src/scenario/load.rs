@@ -37,6 +37,8 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::engine::{SimDuration, SimTime};
+
 use super::generate;
 use super::locate::{MAX_NESTING, Outline, header};
 use super::schema::{ExperimentFile, TopologyFile, TopologyGenerator};
@@ -51,6 +53,44 @@ pub struct Scenario {
     pub topology_path: PathBuf,
     /// SHA-256 (hex) over both files' bytes: travels with every result.
     pub hash: String,
+}
+
+impl Scenario {
+    /// When the last scheduled disturbance of a scenario stops: the end of the last link-down
+    /// window, scripted RI refusal window, N32 context termination, AEF method change, revocation
+    /// or CCF restart. `None` if
+    /// a link goes down for good. Continuous faults (loss, RI refusal policies, N32-f tampering)
+    /// do not stop, but every procedure they touch still ends (with an error), so liveness is
+    /// judged across them.
+    pub fn heal_time(&self) -> Option<SimTime> {
+        let scn = self;
+        let mut heal = SimDuration::ZERO;
+        for l in &scn.topology.links {
+            for w in &l.down {
+                heal = heal.max(w.to?);
+            }
+        }
+        for t in &scn.experiment.n32.terminate_at {
+            heal = heal.max(*t);
+        }
+        // Scripted RI refusal windows (an RI outage); an open-ended one is a policy, not a fault.
+        for p in scn.experiment.n32.ri_policies.values() {
+            for s in &p.scripted {
+                heal = heal.max(s.until.unwrap_or(s.at));
+            }
+        }
+        let c = &scn.experiment.capif;
+        for m in &c.method_changes {
+            heal = heal.max(m.at);
+        }
+        for r in &c.revocations {
+            heal = heal.max(r.at);
+        }
+        for r in &c.ccf_restarts {
+            heal = heal.max(r.at + r.down);
+        }
+        Some(SimTime::ZERO + heal)
+    }
 }
 
 /// The process exit code for a [`ScenarioError`]: bad input, not a crash.
@@ -657,7 +697,7 @@ pub fn validate_path(path: &Path) -> Result<String, ScenarioError> {
             let mut summary = format!("{}: ok: {}", path.display(), validate::summarize_scenario(&sc));
             if !sc.experiment.sweep.is_empty() {
                 // Every sweep point is loaded as `secsim run` loads it.
-                let points = crate::sweep::expand(path)?;
+                let points = super::points::expand(path)?;
                 summary.push_str(&format!(" Sweep: {} points, each valid.", points.len()));
             }
             Ok(summary)
