@@ -49,7 +49,6 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::audit::{AuditEvent, RunAudit};
-use crate::engine::Sim;
 use crate::engine::{Limits, SimDuration, SimTime, StopReason, TraceSink};
 use crate::metrics::csv::{self, RowContext, summary, write_records};
 use crate::metrics::plot::{self, Series};
@@ -223,12 +222,10 @@ pub fn run_seed_audited(
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<(SeedResult, Vec<(SimTime, AuditEvent)>), BuildError> {
     let exp = &scn.experiment;
-    let mut world = SimWorld::build(&scn.topology, exp, seed)?;
+    let mut sim = SimWorld::simulation(&scn.topology, exp, seed)?;
     if audit {
-        world.enable_audit();
+        sim.world.enable_audit();
     }
-    let initial = world.initial_events();
-    let mut sim = Sim::new(world);
     let run = AuditEvent::Run(RunAudit {
         seed,
         end_ns: exp.duration.as_nanos(),
@@ -237,9 +234,6 @@ pub fn run_seed_audited(
     if let Some(sink) = trace {
         sim.enable_trace(sink);
         sim.trace_line(&crate::audit::trace_line(SimTime::ZERO, &run));
-    }
-    for (t, node, msg) in initial {
-        sim.schedule(t, node, msg);
     }
     let end = SimTime::ZERO + exp.duration;
     let max_events = exp.max_events.unwrap_or(DEFAULT_MAX_EVENTS);

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use rand_distr::{Distribution, Exp};
 
-use crate::engine::{Ctx, Event, EventKind, SimDuration, SimRng, SimTime, TimerId, World, stream};
+use crate::engine::{Ctx, Event, EventKind, Sim, SimDuration, SimRng, SimTime, TimerId, World, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::tls::Security;
 use crate::net::{
@@ -153,6 +153,19 @@ impl SimWorld {
         if let Some(p) = &mut self.capif {
             p.finish(&self.net, now, &mut self.records);
         }
+    }
+
+    /// The scenario as a simulation ready to run: the world built for `seed` and its initial
+    /// events scheduled (turn the audit or the trace on before running, as needed). The one
+    /// way every caller goes from a scenario to a running [`Sim`].
+    pub fn simulation(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Result<Sim<SimWorld>, BuildError> {
+        let world = SimWorld::build(topo_spec, exp, seed)?;
+        let initial = world.initial_events();
+        let mut sim = Sim::new(world);
+        for (t, node, msg) in initial {
+            sim.schedule(t, node, msg);
+        }
+        Ok(sim)
     }
 
     /// Builds the world for one seed.

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use secsim::engine::{Limits, Sim, SimDuration, SimTime};
+use secsim::engine::{Limits, SimDuration, SimTime};
 use secsim::metrics::{Outcome, Record};
 use secsim::proto::capif::interconnection::{self, Scenario as PlanScenario};
 use secsim::proto::capif::mismatch::{RecoveryModel, RecoveryStrategy, recovery_bound};
@@ -32,15 +32,10 @@ impl Write for Shared {
 }
 
 fn simulate(topo: &TopologyFile, exp: &ExperimentFile, seed: u64, trace: bool) -> (SimWorld, Vec<Value>) {
-    let world = SimWorld::build(topo, exp, seed).unwrap();
-    let init = world.initial_events();
-    let mut sim = Sim::new(world);
+    let mut sim = SimWorld::simulation(topo, exp, seed).unwrap();
     let sink = Shared::default();
     if trace {
         sim.enable_trace(Some(Box::new(sink.clone())));
-    }
-    for (t, n, m) in init {
-        sim.schedule(t, n, m);
     }
     sim.run(Limits {
         until: SimTime::ZERO + exp.duration,
@@ -222,12 +217,7 @@ fn a_certificate_from_an_untrusted_ca_gets_no_session() {
             workload: [Capif((invokers: ["inv-01", "inv-02"], ccf: "ccf-a", aef: "aef-a1",
                               prefs: Some(["PKI"]), arrival: Periodic(interval: "200ms")))])"#,
     );
-    let world = SimWorld::build(&topo, &exp, 1).unwrap();
-    let init = world.initial_events();
-    let mut sim = Sim::new(world);
-    for (t, n, m) in init {
-        sim.schedule(t, n, m);
-    }
+    let mut sim = SimWorld::simulation(&topo, &exp, 1).unwrap();
     let cut = SimTime::ZERO + SimDuration::from_secs(4);
     sim.run(Limits {
         until: cut,

@@ -65,7 +65,7 @@ fn outputs_do_not_depend_on_thread_count() {
 /// so their records, unchanged: streams are keyed by stable names, not creation order.
 #[test]
 fn adding_an_actor_leaves_other_draws_unchanged() {
-    use secsim::engine::{Limits, Sim, SimDuration, SimTime};
+    use secsim::engine::{Limits, SimDuration, SimTime};
     use secsim::scenario::{ExperimentFile, TopologyFile};
     use secsim::world::SimWorld;
 
@@ -85,12 +85,7 @@ fn adding_an_actor_leaves_other_draws_unchanged() {
         .unwrap()
     };
     let main_records = |t: &TopologyFile, e: &ExperimentFile| {
-        let world = SimWorld::build(t, e, 99).unwrap();
-        let init = world.initial_events();
-        let mut sim = Sim::new(world);
-        for (at, n, m) in init {
-            sim.schedule(at, n, m);
-        }
+        let mut sim = SimWorld::simulation(t, e, 99).unwrap();
         sim.run(Limits {
             until: SimTime::ZERO + SimDuration::from_secs(20),
             max_events: u64::MAX,

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use secsim::engine::{Limits, Sim, SimTime};
+use secsim::engine::{Limits, SimTime};
 use secsim::scenario::load_experiment;
 use secsim::world::SimWorld;
 use serde_json::Value;
@@ -31,14 +31,9 @@ fn run(experiment: &str, seed: u64) -> (SimWorld, Vec<Value>) {
         .join("experiments")
         .join(experiment);
     let scn = load_experiment(&path).unwrap();
-    let world = SimWorld::build(&scn.topology, &scn.experiment, seed).unwrap();
-    let init = world.initial_events();
-    let mut sim = Sim::new(world);
+    let mut sim = SimWorld::simulation(&scn.topology, &scn.experiment, seed).unwrap();
     let sink = Shared::default();
     sim.enable_trace(Some(Box::new(sink.clone())));
-    for (t, n, m) in init {
-        sim.schedule(t, n, m);
-    }
     sim.run(Limits {
         until: SimTime::ZERO + scn.experiment.duration,
         max_events: u64::MAX,
@@ -227,12 +222,7 @@ fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
                 p.rejection.suggested_status = Some(503);
                 p.rejection.suggested_cause = Some("SUGGESTED_CAUSE".into());
             }
-            let world = SimWorld::build(&base.topology, &exp, seed).unwrap();
-            let init = world.initial_events();
-            let mut sim = Sim::new(world);
-            for (t, n, m) in init {
-                sim.schedule(t, n, m);
-            }
+            let mut sim = SimWorld::simulation(&base.topology, &exp, seed).unwrap();
             sim.run(Limits {
                 until: SimTime::ZERO + exp.duration,
                 max_events: u64::MAX,
@@ -307,12 +297,7 @@ fn agreed_capability_is_always_in_both_lists() {
         let (ini, res) = (pick(&mut rng), pick(&mut rng));
         exp.n32.initiator_capabilities = Some(ini.clone());
         exp.n32.responder_capabilities = Some(res.clone());
-        let world = SimWorld::build(&base.topology, &exp, seed).unwrap();
-        let init = world.initial_events();
-        let mut sim = Sim::new(world);
-        for (t, n, m) in init {
-            sim.schedule(t, n, m);
-        }
+        let mut sim = SimWorld::simulation(&base.topology, &exp, seed).unwrap();
         sim.run(Limits {
             until: SimTime::ZERO + exp.duration,
             max_events: u64::MAX,

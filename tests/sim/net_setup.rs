@@ -3,7 +3,7 @@
 //! c ── 10 ms ── p ── 15 ms ── s, and a direct c ── 25 ms ── s link, so RTT(c,s) = 50 ms
 //! either way and RTT(c,p) = 20 ms.
 
-use secsim::engine::{Limits, Sim, SimDuration, SimTime};
+use secsim::engine::{Limits, SimDuration, SimTime};
 use secsim::metrics::Outcome;
 use secsim::scenario::{ExperimentFile, TopologyFile};
 use secsim::world::SimWorld;
@@ -37,12 +37,7 @@ fn experiment_with(via: &str, interval: &str, extra: &str) -> ExperimentFile {
 /// time from SYN to ready of the first connection.
 fn run(exp: &ExperimentFile, until_ms: u64) -> (Vec<(f64, bool)>, SimDuration) {
     let topo: TopologyFile = ron::from_str(TOPO).unwrap();
-    let world = SimWorld::build(&topo, exp, 1).unwrap();
-    let init = world.initial_events();
-    let mut sim = Sim::new(world);
-    for (t, n, m) in init {
-        sim.schedule(t, n, m);
-    }
+    let mut sim = SimWorld::simulation(&topo, exp, 1).unwrap();
     sim.run(Limits {
         until: SimTime::ZERO + SimDuration::from_millis(until_ms),
         max_events: 1_000_000,
@@ -103,12 +98,7 @@ fn requests_multiplex_on_one_connection_while_it_opens() {
     // Three requests 1 ms apart: all wait for the same connection, then share it.
     let exp = experiment("None", "1ms", "");
     let topo: TopologyFile = ron::from_str(TOPO).unwrap();
-    let world = SimWorld::build(&topo, &exp, 1).unwrap();
-    let init = world.initial_events();
-    let mut sim = Sim::new(world);
-    for (t, n, m) in init {
-        sim.schedule(t, n, m);
-    }
+    let mut sim = SimWorld::simulation(&topo, &exp, 1).unwrap();
     sim.run(Limits {
         until: SimTime::ZERO + SimDuration::from_millis(160),
         max_events: 1_000_000,
