@@ -67,6 +67,10 @@ pub enum BuildError {
     Workload { index: usize, message: String },
     #[error("crypto: {0}")]
     Crypto(String),
+    /// An N32 or CAPIF plane refused the scenario; the message names the field itself
+    /// (`workload[3].Capif.ccf: unknown node ...`, `n32.ri_policies[ri-a]: ...`), once.
+    #[error("{0}")]
+    Plane(String),
 }
 
 #[derive(Clone, Debug)]
@@ -245,11 +249,7 @@ impl SimWorld {
         let n32 = if n32_flows.is_empty() {
             None
         } else {
-            let plane =
-                n32::N32Plane::build(&mut net, &exp.n32, &n32_flows, seed).map_err(|message| BuildError::Workload {
-                    index: n32_flows[0].0,
-                    message,
-                })?;
+            let plane = n32::N32Plane::build(&mut net, &exp.n32, &n32_flows, seed).map_err(BuildError::Plane)?;
             for n in plane.nodes() {
                 n32_nodes[n as usize] = true;
             }
@@ -259,13 +259,8 @@ impl SimWorld {
         let capif = if capif_flows.is_empty() {
             None
         } else {
-            let plane =
-                capif::CapifPlane::build(&mut net, topo_spec, &exp.capif, &capif_flows, seed).map_err(|message| {
-                    BuildError::Workload {
-                        index: capif_flows[0].0,
-                        message,
-                    }
-                })?;
+            let plane = capif::CapifPlane::build(&mut net, topo_spec, &exp.capif, &capif_flows, seed)
+                .map_err(BuildError::Plane)?;
             for n in plane.nodes() {
                 capif_nodes[n as usize] = true;
             }

@@ -517,3 +517,19 @@ fn capif_runs_are_deterministic() {
     assert_eq!(a.records, b.records);
     assert_eq!(la, lb);
 }
+
+/// A plane's build error names the flow it is about, once (issue 13: it read
+/// `workload[0]: workload[1]: ...`, blaming the first flow).
+#[test]
+fn a_build_error_names_its_own_flow_once() {
+    let topo = lab_topology(2);
+    // Built directly (validation would refuse it first): the second Capif flow names a CCF
+    // that does not exist.
+    let exp = experiment(
+        r#"Experiment(name: "bad", topology: "lab.ron", duration: "2s",
+            workload: [Capif((invokers: ["inv-01"], ccf: "ccf-a", aef: "aef-a1", arrival: Periodic(interval: "1s"))),
+                       Capif((invokers: ["inv-02"], ccf: "ccf-zz", aef: "aef-a1", arrival: Periodic(interval: "1s")))])"#,
+    );
+    let err = SimWorld::simulation(&topo, &exp, 1).err().expect("refused").to_string();
+    assert_eq!(err, "workload[1].Capif.ccf: unknown node `ccf-zz`");
+}
