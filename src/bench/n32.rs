@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::crypto::cost::CryptoFidelity;
-use crate::engine::{Limits, Sim, SimTime};
+use crate::engine::{Limits, Sim, SimTime, StopReason};
 use crate::metrics::Outcome;
 use crate::run::{DEFAULT_MAX_EVENTS, run_seed};
 use crate::scenario::{Scenario, load_experiment};
@@ -78,11 +78,17 @@ pub fn measure(scn: &Scenario, seed: u64) -> Result<PlaneRun, String> {
     }
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
+    let end = SimTime::ZERO + exp.duration;
     let s = sim.run(Limits {
-        until: SimTime::ZERO + exp.duration,
+        until: end,
         max_events: exp.max_events.unwrap_or(DEFAULT_MAX_EVENTS),
     });
     let run_s = t1.elapsed().as_secs_f64();
+    // As `run_seed`: what is still under way is recorded as unfinished (not timed).
+    sim.world.finish(match s.reason {
+        StopReason::EventLimit | StopReason::Stopped => sim.now(),
+        _ => end,
+    });
     let records = &sim.world.records;
     let handshakes = records
         .iter()

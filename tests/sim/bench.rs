@@ -94,6 +94,10 @@ fn n32_compare_phold_lines_are_consistent() {
     let (code, plain, err) = secsim(&["bench", "n32", "--experiment", exp, "--fidelity", "timing"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(field(plain.trim(), "events"), events.to_string(), "{plain}\n{out}");
+    let median = out.lines().nth(1).unwrap();
+    for key in ["handshakes", "requests"] {
+        assert_eq!(field(plain.trim(), key), field(median, key), "{plain}\n{out}");
+    }
 }
 
 #[test]
