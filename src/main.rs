@@ -198,10 +198,12 @@ enum SchemaKindArg {
 enum BenchCommand {
     /// The PHOLD benchmark on secsim's engine (same model and digest as ../shared/bench/phold).
     Phold(secsim::bench::phold::PholdArgs),
-    /// N32 handshakes per wall-second (default: the 50-PLMN IPX hub), per crypto fidelity.
+    /// N32 handshakes per wall-second (default: the 50-PLMN IPX hub), per crypto fidelity;
+    /// `--compare-phold`: events/s at Timing against PHOLD in the same process.
     N32(secsim::bench::n32::N32BenchArgs),
     /// Full CAPIF flows (onboard, negotiate, authenticate, invoke) per wall-second, per crypto
-    /// fidelity, on a generated single-provider scenario (default 1000 invokers).
+    /// fidelity, on a generated single-provider scenario (default 1000 invokers);
+    /// `--compare-phold`: events/s at Timing against PHOLD in the same process.
     Capif(secsim::bench::capif::CapifBenchArgs),
 }
 

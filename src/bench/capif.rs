@@ -23,6 +23,10 @@
 //! ...
 //! ratio full/timing flows_per_s=...
 //! ```
+//!
+//! With `--compare-phold` only `Timing` runs, taking turns with the PHOLD benchmark over
+//! `--repeat` rounds (default 3 here) in this process ([`super::phold::against_phold`]);
+//! events/s there counts the run loop only (`Sim::run`), as PHOLD's does.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -35,6 +39,11 @@ use crate::metrics::Outcome;
 use crate::run::DEFAULT_MAX_EVENTS;
 use crate::scenario::{ExperimentFile, TopologyFile, parse_experiment_str, parse_topology_str, validate};
 use crate::world::SimWorld;
+
+use super::phold::{PholdArgs, PlaneRun, against_phold};
+
+/// Issue 13: CAPIF at `Timing` should reach this fraction of PHOLD's events/s.
+pub const PHOLD_TARGET: f64 = 0.02;
 
 /// The three flows: label and the single method each prefers.
 const METHODS: [&str; 3] = ["PSK", "PKI", "OAUTH"];
@@ -56,9 +65,30 @@ pub struct CapifBenchArgs {
     /// Master seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Rounds; the fidelities take turns and each row is the round with the median wall time.
-    #[arg(long, default_value_t = 1)]
-    pub repeat: u32,
+    /// Rounds; the fidelities take turns and each row is the round with the median wall time
+    /// (default 1, or 3 with `--compare-phold`).
+    #[arg(long)]
+    pub repeat: Option<u32>,
+    /// Run the scenario at `Timing` fidelity and the PHOLD benchmark (`bench phold`'s
+    /// defaults) in turns in this process, and print both events/s (run loop only) and
+    /// their ratio.
+    #[arg(long, conflicts_with = "fidelity")]
+    pub compare_phold: bool,
+    /// PHOLD events per round for `--compare-phold` (1000 LPs x 10 as in `bench phold`).
+    #[arg(
+        long,
+        default_value_t = 10_000_000,
+        requires = "compare_phold",
+        conflicts_with = "fidelity"
+    )]
+    pub phold_events: u64,
+}
+
+impl CapifBenchArgs {
+    /// `--repeat`, or its default.
+    pub fn rounds(&self) -> u32 {
+        self.repeat.unwrap_or(if self.compare_phold { 3 } else { 1 }).max(1)
+    }
 }
 
 impl Default for CapifBenchArgs {
@@ -68,7 +98,9 @@ impl Default for CapifBenchArgs {
             fidelity: vec!["all".into()],
             seconds: 10,
             seed: 1,
-            repeat: 1,
+            repeat: None,
+            compare_phold: false,
+            phold_events: 10_000_000,
         }
     }
 }
@@ -258,9 +290,29 @@ pub fn run(args: &CapifBenchArgs) -> Result<String, String> {
     if args.seconds == 0 {
         return Err("--seconds: must be at least 1".into());
     }
+    if args.compare_phold {
+        let phold = PholdArgs {
+            events: args.phold_events,
+            repeat: args.rounds(),
+            ..PholdArgs::default()
+        }
+        .params()?;
+        return against_phold("capif", PHOLD_TARGET, args.rounds(), &phold, || {
+            let r = measure(args.invokers, args.seconds, args.seed, CryptoFidelity::Timing)?;
+            Ok(PlaneRun {
+                events: r.events,
+                build_s: r.build_s,
+                run_s: r.run_s,
+                detail: format!(
+                    "flows={}/{} (PSK {}, PKI {}, OAUTH {}) stop={:?}",
+                    r.flows, args.invokers, r.by_method["PSK"], r.by_method["PKI"], r.by_method["OAUTH"], r.stop
+                ),
+            })
+        });
+    }
     let fidelities = parse_fidelities(&args.fidelity)?;
     let mut runs: Vec<Vec<CapifBenchRow>> = vec![Vec::new(); fidelities.len()];
-    for _ in 0..args.repeat.max(1) {
+    for _ in 0..args.rounds() {
         for (i, &f) in fidelities.iter().enumerate() {
             let r = measure(args.invokers, args.seconds, args.seed, f)?;
             if let Some(prev) = runs[i].first()
@@ -289,7 +341,7 @@ pub fn table(args: &CapifBenchArgs, rows: &[CapifBenchRow]) -> String {
         args.seconds,
         args.seconds + DRAIN_S,
         args.seed,
-        args.repeat.max(1)
+        args.rounds()
     );
     let _ = writeln!(
         out,

@@ -5,14 +5,26 @@
 //! ```text
 //! bench=n32 experiment=n32-ipx-hub fidelity=Full handshakes=1462 wall_s=4.1 handshakes_per_s=356 events_per_s=...
 //! ```
+//!
+//! Here `wall_s` is the whole of `run_seed` (building the world included). With
+//! `--compare-phold` the experiment runs at `Timing` fidelity instead, taking turns with the
+//! PHOLD benchmark over `--repeat` rounds ([`super::phold::against_phold`]); its events/s
+//! there counts the run loop only (`Sim::run`), as PHOLD's does.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::crypto::cost::CryptoFidelity;
+use crate::engine::{Limits, Sim, SimTime, StopReason};
 use crate::metrics::Outcome;
-use crate::run::run_seed;
-use crate::scenario::load_experiment;
+use crate::run::{DEFAULT_MAX_EVENTS, run_seed};
+use crate::scenario::{Scenario, load_experiment};
+use crate::world::SimWorld;
+
+use super::phold::{PholdArgs, PlaneRun, against_phold};
+
+/// Issue 13: N32 at `Timing` should reach this fraction of PHOLD's events/s.
+pub const PHOLD_TARGET: f64 = 0.05;
 
 /// Flags of `secsim bench n32`.
 #[derive(clap::Args, Clone, Debug)]
@@ -23,6 +35,72 @@ pub struct N32BenchArgs {
     /// Crypto fidelities to measure, in order.
     #[arg(long, value_delimiter = ',', default_value = "full,timing")]
     pub fidelity: Vec<String>,
+    /// Run the experiment at `Timing` fidelity and the PHOLD benchmark (`bench phold`'s
+    /// defaults) in turns in this process, and print both events/s (run loop only) and
+    /// their ratio.
+    #[arg(long, conflicts_with = "fidelity")]
+    pub compare_phold: bool,
+    /// Rounds for `--compare-phold`; each figure is the median round.
+    #[arg(long, default_value_t = 3, requires = "compare_phold", conflicts_with = "fidelity")]
+    pub repeat: u32,
+    /// PHOLD events per round for `--compare-phold` (1000 LPs x 10 as in `bench phold`).
+    #[arg(
+        long,
+        default_value_t = 10_000_000,
+        requires = "compare_phold",
+        conflicts_with = "fidelity"
+    )]
+    pub phold_events: u64,
+}
+
+impl Default for N32BenchArgs {
+    fn default() -> Self {
+        N32BenchArgs {
+            experiment: PathBuf::from("experiments/n32-ipx-hub.ron"),
+            fidelity: vec!["full".into(), "timing".into()],
+            compare_phold: false,
+            repeat: 3,
+            phold_events: 10_000_000,
+        }
+    }
+}
+
+/// Builds the scenario's world (timed apart) and runs it to the end in one `Sim::run`, as
+/// `run_seed` does in steps: the same delivered events.
+pub fn measure(scn: &Scenario, seed: u64) -> Result<PlaneRun, String> {
+    let exp = &scn.experiment;
+    let t0 = Instant::now();
+    let world = SimWorld::build(&scn.topology, exp, seed).map_err(|e| e.to_string())?;
+    let initial = world.initial_events();
+    let mut sim = Sim::new(world);
+    for (t, node, msg) in initial {
+        sim.schedule(t, node, msg);
+    }
+    let build_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let end = SimTime::ZERO + exp.duration;
+    let s = sim.run(Limits {
+        until: end,
+        max_events: exp.max_events.unwrap_or(DEFAULT_MAX_EVENTS),
+    });
+    let run_s = t1.elapsed().as_secs_f64();
+    // As `run_seed`: what is still under way is recorded as unfinished (not timed).
+    sim.world.finish(match s.reason {
+        StopReason::EventLimit | StopReason::Stopped => sim.now(),
+        _ => end,
+    });
+    let records = &sim.world.records;
+    let handshakes = records
+        .iter()
+        .filter(|x| x.procedure == "n32_handshake" && x.outcome == Outcome::Ok)
+        .count();
+    let requests = records.iter().filter(|x| x.procedure == "cnf_request").count();
+    Ok(PlaneRun {
+        events: s.events,
+        build_s,
+        run_s,
+        detail: format!("handshakes={handshakes} requests={requests} stop={:?}", s.reason),
+    })
 }
 
 /// Runs the benchmark; returns the printed lines.
@@ -34,6 +112,16 @@ pub fn run(args: &N32BenchArgs) -> Result<String, String> {
         .as_ref()
         .and_then(|s| s.first().copied())
         .unwrap_or(1);
+    if args.compare_phold {
+        let phold = PholdArgs {
+            events: args.phold_events,
+            repeat: args.repeat,
+            ..PholdArgs::default()
+        }
+        .params()?;
+        scn.experiment.crypto.fidelity = CryptoFidelity::Timing;
+        return against_phold("n32", PHOLD_TARGET, args.repeat, &phold, || measure(&scn, seed));
+    }
     let mut out = String::new();
     for f in &args.fidelity {
         let fidelity = match f.to_ascii_lowercase().as_str() {

@@ -445,6 +445,102 @@ pub fn run(args: &PholdArgs) -> Result<String, String> {
     Ok(out)
 }
 
+/// One protocol-plane run for [`against_phold`]: the engine's count of delivered events
+/// (`RunStats::events` of `Sim::run`) and the wall time of the run loop alone; building the
+/// world and scheduling its initial events (`build_s`) is timed apart and left out of the rate.
+#[derive(Clone, Debug)]
+pub struct PlaneRun {
+    pub events: u64,
+    pub build_s: f64,
+    pub run_s: f64,
+    /// What the run achieved, for the printed line (e.g. `handshakes=1462`); must not
+    /// change from one round to the next.
+    pub detail: String,
+}
+
+impl PlaneRun {
+    /// Delivered events per wall second of the run loop.
+    pub fn events_per_s(&self) -> f64 {
+        self.events as f64 / self.run_s
+    }
+}
+
+/// A ratio with four significant digits (at least four decimals), e.g. `0.01250`, `1.250`.
+pub fn fmt_ratio(r: f64) -> String {
+    if !r.is_finite() || r <= 0.0 {
+        return format!("{r}");
+    }
+    let decimals = (3 - r.log10().floor() as i64).clamp(4, 15) as usize;
+    format!("{r:.decimals$}")
+}
+
+/// `--compare-phold` of `secsim bench n32` and `secsim bench capif`: the protocol plane
+/// (`plane`, one build and run per call, at `Timing` fidelity) and PHOLD (`phold`, one
+/// [`run_secsim`] per round) take turns over `repeat` rounds in this process; the medians
+/// (by run-loop wall time; the event counts must agree across rounds) give the protocol
+/// plane's and PHOLD's simulated events per wall second and their ratio:
+///
+/// ```text
+/// compare-phold plane=n32 fidelity=Timing repeat=3 phold_lps=1000 phold_init=10 phold_events=10000000
+/// n32 (Timing) median of 3: events=... build_s=... run_s=... events_per_s=... handshakes=...
+/// phold median of 3: engine=secsim events=10000000 wall_s=... events_per_s=... ...
+/// n32 (Timing): 123456 events/s; phold: 9876543 events/s; ratio 0.01250
+/// target n32/phold >= 0.05 at Timing: not met
+/// ```
+pub fn against_phold(
+    label: &str,
+    target: f64,
+    repeat: u32,
+    phold: &Params,
+    mut plane: impl FnMut() -> Result<PlaneRun, String>,
+) -> Result<String, String> {
+    if repeat == 0 {
+        return Err("--repeat must be at least 1".into());
+    }
+    let mut planes: Vec<PlaneRun> = Vec::new();
+    let mut pholds: Vec<Report> = Vec::new();
+    for _ in 0..repeat {
+        let p = plane()?;
+        if let Some(first) = planes.first()
+            && (first.events, &first.detail) != (p.events, &p.detail)
+        {
+            return Err(format!(
+                "{label}: rounds differ ({} events, {} then {} events, {}): a determinism bug",
+                first.events, first.detail, p.events, p.detail
+            ));
+        }
+        planes.push(p);
+        pholds.push(run_secsim(phold).0);
+    }
+    planes.sort_by(|a, b| a.run_s.total_cmp(&b.run_s));
+    let ours = planes.swap_remove(planes.len() / 2);
+    let theirs = median(pholds)?;
+    let (a, b) = (ours.events_per_s(), theirs.events_per_s());
+    let ratio = a / b;
+    let mut out = format!(
+        "compare-phold plane={label} fidelity=Timing repeat={repeat} phold_lps={} phold_init={} phold_events={}\n",
+        phold.lps, phold.init, phold.events
+    );
+    out.push_str(&format!(
+        "{label} (Timing) median of {repeat}: events={} build_s={:.3} run_s={:.3} events_per_s={a:.0}{}{}\n",
+        ours.events,
+        ours.build_s,
+        ours.run_s,
+        if ours.detail.is_empty() { "" } else { " " },
+        ours.detail
+    ));
+    out.push_str(&format!("phold median of {repeat}: {}\n", theirs.line()));
+    out.push_str(&format!(
+        "{label} (Timing): {a:.0} events/s; phold: {b:.0} events/s; ratio {}\n",
+        fmt_ratio(ratio)
+    ));
+    out.push_str(&format!(
+        "target {label}/phold >= {target} at Timing: {}\n",
+        if ratio >= target { "met" } else { "not met" }
+    ));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -539,6 +635,50 @@ mod tests {
         let plain = run(&PholdArgs { compare: false, ..args }).unwrap();
         assert_eq!(plain.lines().count(), 1);
         assert!(plain.trim_end().ends_with(|c: char| c.is_ascii_digit()), "{plain}");
+    }
+
+    #[test]
+    fn ratios_keep_four_significant_digits() {
+        assert_eq!(fmt_ratio(0.0125), "0.01250");
+        assert_eq!(fmt_ratio(0.000_123_456), "0.0001235");
+        assert_eq!(fmt_ratio(1.25), "1.2500");
+        assert_eq!(fmt_ratio(12.5), "12.5000");
+    }
+
+    #[test]
+    fn against_phold_prints_the_ratio_of_the_medians() {
+        let phold = params(10, 2, 1000, 0.5, 1);
+        let mut k = 0.0;
+        let out = against_phold("toy", 0.05, 3, &phold, || {
+            k += 1.0;
+            Ok(PlaneRun {
+                events: 500,
+                build_s: 0.1,
+                run_s: 0.001 * k,
+                detail: "ok=1".into(),
+            })
+        })
+        .unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 5, "{out}");
+        assert!(
+            lines[1]
+                .starts_with("toy (Timing) median of 3: events=500 build_s=0.100 run_s=0.002 events_per_s=250000 ok=1"),
+            "{out}"
+        );
+        assert!(lines[3].starts_with("toy (Timing): 250000 events/s; phold: "), "{out}");
+        let mut n = 0;
+        let err = against_phold("toy", 0.05, 2, &phold, || {
+            n += 1;
+            Ok(PlaneRun {
+                events: n,
+                build_s: 0.0,
+                run_s: 1.0,
+                detail: String::new(),
+            })
+        })
+        .unwrap_err();
+        assert!(err.contains("determinism"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! The integration test binary: one binary, one module per area.
 
+mod bench;
 mod capif;
 mod cli;
 mod compare;
