@@ -1,6 +1,6 @@
 //! Sequence charts of one run's message trace, in the style of the 3GPP stage-3 figures:
 //! `sequence.mmd` (a Mermaid `sequenceDiagram`) and `sequence.svg` (the same chart drawn
-//! here, no external tool). `secsim trace` ([`crate::run_trace`]) runs one seed and feeds
+//! here, no external tool). `secsim trace` ([`run_trace`](mod@crate::run_trace)) runs one seed and feeds
 //! its trace lines here.
 //!
 //! ```text
