@@ -1,7 +1,7 @@
 //! Sequence charts of one run's message trace, in the style of the 3GPP stage-3 figures:
 //! `sequence.mmd` (a Mermaid `sequenceDiagram`) and `sequence.svg` (the same chart drawn
-//! here, no external tool). `secsim trace` ([`run_trace`](mod@crate::run_trace)) runs one seed and feeds
-//! its trace lines here.
+//! here, no external tool). `secsim trace` ([`run_trace`](mod@crate::run_trace)) runs one
+//! seed and feeds its trace lines here.
 //!
 //! ```text
 //!  trace lines ─► TraceLine ─► ChartBuilder::push ─► Chart ─┬─ to_mermaid ─► sequence.mmd
