@@ -27,6 +27,7 @@
 //! - [`bench`](mod@bench): benchmarks on the engine (PHOLD, N32 handshakes).
 //! - [`world`]: the actors of a scenario on the network (HTTP flows, the N32 plane).
 //! - [`run`]: runs seeds in parallel and writes results.
+//! - [`run_trace`](mod@run_trace): `secsim trace`, one seed's sequence chart.
 //! - [`check`]: the behavioural invariants, judged from a run's audit trail; random
 //!   scenarios for property tests and the soak tier.
 
@@ -40,6 +41,7 @@ pub mod metrics;
 pub mod net;
 pub mod proto;
 pub mod run;
+pub mod run_trace;
 pub mod scenario;
 pub mod sweep;
 pub mod world;

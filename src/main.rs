@@ -92,7 +92,7 @@ enum Command {
         #[arg(long)]
         seed: u64,
         /// Stop at this simulated time, e.g. 2s or 500ms (default: the experiment's duration).
-        #[arg(long, value_name = "T", value_parser = secsim::metrics::sequence::parse_until)]
+        #[arg(long, value_name = "T", value_parser = secsim::run_trace::parse_until)]
         until: Option<secsim::engine::SimDuration>,
         /// Output folder (default results/<experiment name>).
         #[arg(long)]
@@ -301,7 +301,7 @@ fn main() -> ExitCode {
             max_messages,
             transport,
         } => {
-            let opts = secsim::metrics::sequence::TraceOptions {
+            let opts = secsim::run_trace::TraceOptions {
                 seed,
                 until,
                 out,
@@ -309,7 +309,7 @@ fn main() -> ExitCode {
                 max_messages,
                 transport,
             };
-            match secsim::metrics::sequence::run_trace(&experiment, &opts) {
+            match secsim::run_trace::run_trace(&experiment, &opts) {
                 Ok(t) => {
                     let c = &t.chart;
                     println!(

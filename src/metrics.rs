@@ -6,6 +6,7 @@
 //! - [`plot`]: latency CDFs, breakdowns, timelines and tables as SVG and PNG.
 //! - [`stats`]: quantiles and summaries.
 //! - [`sequence`]: sequence charts of a run's message trace (Mermaid and SVG).
+//! - [`trace_line`]: one message line of the trace (`trace.jsonl`), as written and read.
 
 pub mod csv;
 #[cfg(feature = "parquet")]
@@ -14,5 +15,6 @@ pub mod plot;
 pub mod record;
 pub mod sequence;
 pub mod stats;
+pub mod trace_line;
 
 pub use record::{Outcome, Record};

@@ -32,13 +32,14 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::http::{HandshakeSizes, HttpRequest, HttpResponse};
 use super::link::Transit;
 use super::tls::{FinishMsg, FlightMsg, HelloMsg, Security, Session, TlsFailure, TlsMode};
 use super::topology::{NodeId, Topology};
 use crate::engine::{Ctx, SimDuration, SimTime};
+use crate::metrics::trace_line::TraceLine;
 
 /// A connection id, dense from 0 in creation order.
 pub type ConnId = u32;
@@ -1101,37 +1102,33 @@ impl Network {
         let body = body
             .filter(|b| !b.is_empty())
             .map(|b| serde_json::from_str::<Value>(b).unwrap_or_else(|_| Value::String(b.to_string())));
-        let mut line = json!({
-            "time_ns": now.as_nanos(),
-            "from": self.topo.name(p.from),
-            "to": self.topo.name(to),
-            "conn": p.conn,
-            "msg": p.seg.name(),
-            "method": method,
-            "path": path,
-            "status": status,
-            "bytes": p.bytes,
-            "body": body,
-        });
         // Only where they tell alternatives apart (sequence charts): the headers of a CONNECT
         // reply (the RI's suggestion may travel in `3gpp-connect-res-info` or
         // `proxy-status`), and a ClientHello offering a PSK (TLS-PSK, resumption).
-        match &p.seg {
-            Segment::ConnectReply { headers, .. } if !headers.is_empty() => {
-                let h: serde_json::Map<String, Value> = headers
-                    .iter()
-                    .map(|(n, v)| (n.clone(), Value::String(v.clone())))
-                    .collect();
-                line["headers"] = Value::Object(h);
-            }
+        let (headers, tls) = match &p.seg {
+            Segment::ConnectReply { headers, .. } if !headers.is_empty() => (Some(headers.clone()), None),
             Segment::ClientHello(h)
                 if h.psk_identity.is_some() || h.hello.as_ref().is_some_and(|c| c.psk.is_some()) =>
             {
-                line["tls"] = Value::String("psk".to_string());
+                (None, Some("psk".into()))
             }
-            _ => {}
+            _ => (None, None),
+        };
+        TraceLine {
+            time_ns: now.as_nanos(),
+            from: self.topo.name(p.from).into(),
+            to: self.topo.name(to).into(),
+            conn: Some(p.conn),
+            msg: p.seg.name().into(),
+            method: method.map(Into::into),
+            path: path.map(Into::into),
+            status,
+            bytes: Some(p.bytes),
+            body,
+            headers,
+            tls,
         }
-        line.to_string()
+        .to_json()
     }
 }
 
