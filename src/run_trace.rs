@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::{Limits, Sim, SimDuration, SimTime, StopReason};
+use crate::engine::{Limits, SimDuration, SimTime, StopReason};
 use crate::metrics::sequence::{Chart, ChartBuilder, DEFAULT_MAX_MESSAGES, Options, format_ms, to_mermaid, to_svg};
 use crate::scenario::{ScenarioError, load_experiment};
 use crate::world::{BuildError, SimWorld};
@@ -166,7 +166,7 @@ pub fn run_trace(path: &Path, opts: &TraceOptions) -> Result<TraceOutput, TraceE
             }
         }
     }
-    let world = SimWorld::build(&scn.topology, exp, opts.seed).map_err(|error| TraceError::Build {
+    let mut sim = SimWorld::simulation(&scn.topology, exp, opts.seed).map_err(|error| TraceError::Build {
         path: path.display().to_string(),
         error,
     })?;
@@ -190,15 +190,10 @@ pub fn run_trace(path: &Path, opts: &TraceOptions) -> Result<TraceOutput, TraceE
             .collect(),
     };
     let builder = Arc::new(Mutex::new(ChartBuilder::new(chart_opts)));
-    let initial = world.initial_events();
-    let mut sim = Sim::new(world);
     sim.enable_trace(Some(Box::new(ChartSink {
         partial: Vec::new(),
         builder: Arc::clone(&builder),
     })));
-    for (t, node, msg) in initial {
-        sim.schedule(t, node, msg);
-    }
     let stats = sim.run(Limits {
         until: SimTime::ZERO + until,
         max_events: exp.max_events.unwrap_or(crate::run::DEFAULT_MAX_EVENTS),

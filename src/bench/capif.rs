@@ -34,7 +34,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::crypto::cost::CryptoFidelity;
-use crate::engine::{Limits, Sim, SimTime, StopReason};
+use crate::engine::{Limits, SimTime, StopReason};
 use crate::metrics::Outcome;
 use crate::run::DEFAULT_MAX_EVENTS;
 use crate::scenario::{ExperimentFile, TopologyFile, parse_experiment_str, parse_topology_str, validate};
@@ -244,12 +244,7 @@ pub fn scenario(n: u32, spread_s: u64, fidelity: CryptoFidelity) -> Result<(Topo
 pub fn measure(n: u32, spread_s: u64, seed: u64, fidelity: CryptoFidelity) -> Result<CapifBenchRow, String> {
     let (topo, exp) = scenario(n, spread_s, fidelity)?;
     let t0 = Instant::now();
-    let world = SimWorld::build(&topo, &exp, seed).map_err(|e| e.to_string())?;
-    let initial = world.initial_events();
-    let mut sim = Sim::new(world);
-    for (t, node, msg) in initial {
-        sim.schedule(t, node, msg);
-    }
+    let mut sim = SimWorld::simulation(&topo, &exp, seed).map_err(|e| e.to_string())?;
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let s = sim.run(Limits {

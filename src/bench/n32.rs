@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::crypto::cost::CryptoFidelity;
-use crate::engine::{Limits, Sim, SimTime, StopReason};
+use crate::engine::{Limits, SimTime, StopReason};
 use crate::metrics::Outcome;
 use crate::run::{DEFAULT_MAX_EVENTS, run_seed};
 use crate::scenario::{Scenario, load_experiment};
@@ -70,12 +70,7 @@ impl Default for N32BenchArgs {
 pub fn measure(scn: &Scenario, seed: u64) -> Result<PlaneRun, String> {
     let exp = &scn.experiment;
     let t0 = Instant::now();
-    let world = SimWorld::build(&scn.topology, exp, seed).map_err(|e| e.to_string())?;
-    let initial = world.initial_events();
-    let mut sim = Sim::new(world);
-    for (t, node, msg) in initial {
-        sim.schedule(t, node, msg);
-    }
+    let mut sim = SimWorld::simulation(&scn.topology, exp, seed).map_err(|e| e.to_string())?;
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let end = SimTime::ZERO + exp.duration;
