@@ -6,11 +6,13 @@
 //! - [`rng`]: one ChaCha8 stream per named component, derived from one `u64` seed.
 //! - [`sim`]: [`Sim`], [`World`], [`Ctx`]: the loop, timers, bounds and the trace hash.
 
+pub mod arrival;
 pub mod queue;
 pub mod rng;
 pub mod sim;
 pub mod time;
 
+pub use arrival::Arrival;
 pub use queue::{BinaryQueue, Entry, EventQueue, RadixQueue};
 pub use rng::{SimRng, stream, stream_id};
 pub use sim::{ActorId, Ctx, EXTERNAL, Event, EventKind, Limits, RunStats, Sim, StopReason, TimerId, TraceSink, World};

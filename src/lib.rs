@@ -28,6 +28,8 @@
 //! - [`world`]: the actors of a scenario on the network (HTTP flows, the N32 plane).
 //! - [`run`]: runs seeds in parallel and writes results.
 //! - [`run_trace`](mod@run_trace): `secsim trace`, one seed's sequence chart.
+//! - [`audit`]: the facts the planes emit for the checker and the mutant switches; a leaf
+//!   module, so dependencies point one way (world, proto, net → audit ← check).
 //! - [`check`]: the behavioural invariants, judged from a run's audit trail; random
 //!   scenarios for property tests and the soak tier.
 

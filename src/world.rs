@@ -17,15 +17,13 @@ pub mod n32;
 
 use std::collections::BTreeMap;
 
-use rand_distr::{Distribution, Exp};
-
-use crate::engine::{Ctx, Event, EventKind, Sim, SimDuration, SimRng, SimTime, TimerId, World, stream};
+use crate::engine::{Arrival, Ctx, Event, EventKind, Sim, SimDuration, SimRng, SimTime, TimerId, World, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::tls::Security;
 use crate::net::{
     ConnFailure, ConnId, HttpRequest, HttpResponse, Latency, NetConfig, NetEvent, Network, NodeId, Topology, Wire,
 };
-use crate::scenario::{ArrivalSpec, ExperimentFile, TopologyFile, WorkloadSpec};
+use crate::scenario::{ExperimentFile, TopologyFile, WorkloadSpec};
 
 /// Everything on the engine's queue.
 #[derive(Clone, Debug)]
@@ -71,12 +69,6 @@ pub enum BuildError {
     /// (`workload[3].Capif.ccf: unknown node ...`, `n32.ri_policies[ri-a]: ...`), once.
     #[error("{0}")]
     Plane(String),
-}
-
-#[derive(Clone, Debug)]
-enum Arrival {
-    Poisson(Exp<f64>),
-    Periodic(SimDuration),
 }
 
 struct Flow {
@@ -201,15 +193,10 @@ impl SimWorld {
                         Some(v) => format!("{}->{} via {v}", f.client, f.server),
                         None => format!("{}->{}", f.client, f.server),
                     });
-                    let arrival = match f.arrival {
-                        ArrivalSpec::Poisson { rate_per_s } => {
-                            Arrival::Poisson(Exp::new(rate_per_s).map_err(|e| BuildError::Workload {
-                                index,
-                                message: format!("rate_per_s: {e}"),
-                            })?)
-                        }
-                        ArrivalSpec::Periodic { interval } => Arrival::Periodic(interval),
-                    };
+                    let arrival = f.arrival.process().map_err(|e| BuildError::Workload {
+                        index,
+                        message: format!("arrival: {e}"),
+                    })?;
                     let processing = f.processing.as_ref().map(Latency::from_spec).transpose().map_err(|e| {
                         BuildError::Workload {
                             index,
@@ -332,10 +319,7 @@ impl SimWorld {
     }
 
     fn next_gap(flow: &mut Flow) -> SimDuration {
-        match &flow.arrival {
-            Arrival::Poisson(exp) => SimDuration::from_secs_f64(exp.sample(&mut flow.rng)),
-            Arrival::Periodic(d) => *d,
-        }
+        flow.arrival.next_gap(&mut flow.rng)
     }
 
     fn record(&mut self, key: (ConnId, u32), end: SimTime, outcome: Outcome, status: u16, response_bytes: u32) {

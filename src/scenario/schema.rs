@@ -328,6 +328,17 @@ pub enum ArrivalSpec {
     },
 }
 
+impl ArrivalSpec {
+    /// The process this spec describes (validation refuses bad rates first; the error names
+    /// the value).
+    pub fn process(&self) -> Result<crate::engine::Arrival, String> {
+        match *self {
+            ArrivalSpec::Poisson { rate_per_s } => crate::engine::Arrival::poisson(rate_per_s),
+            ArrivalSpec::Periodic { interval } => Ok(crate::engine::Arrival::Periodic(interval)),
+        }
+    }
+}
+
 /// One kind of traffic.
 #[derive(Clone, Debug, Deserialize, Serialize, schemars::JsonSchema)]
 pub enum WorkloadSpec {

@@ -78,7 +78,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rand_distr::{Distribution, Exp};
 use serde_json::{Value, json};
 
 use crate::audit::ProcAudit;
@@ -92,7 +91,7 @@ use crate::crypto::cost::{CryptoFidelity, CryptoOp};
 use crate::crypto::jwt::RevocationSet;
 use crate::crypto::pki::{self, Ca, RevocationList, Role, Subject, Validity};
 use crate::crypto::tls12;
-use crate::engine::{Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
+use crate::engine::{Arrival, Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
 use crate::net::tls::{PskEntry, TlsMode};
@@ -116,7 +115,7 @@ use crate::proto::capif::types::{
     SecurityMethod, SecurityNotification, SecurityTarget, ServiceApiDescription, ServiceSecurity, Version,
 };
 use crate::proto::common::SupportedFeatures;
-use crate::scenario::{ArrivalSpec, Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
+use crate::scenario::{Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
 
 use super::Msg;
 
@@ -274,12 +273,6 @@ impl Flow {
     fn interconnected(&self) -> bool {
         self.ccf != self.aef_ccf
     }
-}
-
-#[derive(Clone, Debug)]
-enum Arrival {
-    Poisson(Exp<f64>),
-    Periodic(SimDuration),
 }
 
 /// One CCF-to-CCF exchange of a plan.
@@ -584,12 +577,7 @@ impl CapifPlane {
             ccf_nodes.insert(ccf);
             ccf_nodes.insert(aef_ccf);
             aef_users.entry(aef).or_default().push(ccf);
-            let arrival = match f.arrival {
-                ArrivalSpec::Poisson { rate_per_s } => {
-                    Arrival::Poisson(Exp::new(rate_per_s).map_err(|e| format!("{}: {e}", at("arrival")))?)
-                }
-                ArrivalSpec::Periodic { interval } => Arrival::Periodic(interval),
-            };
+            let arrival = f.arrival.process().map_err(|e| format!("{}: {e}", at("arrival")))?;
             let label = f.name.clone().unwrap_or_else(|| format!("{}->{}", f.ccf, f.aef));
             let names = crate::scenario::validate::expand_invokers(&f.invokers, topo_spec)
                 .map_err(|(i, m)| format!("{}: {m}", at(&format!("invokers[{i}]"))))?;
@@ -963,10 +951,7 @@ impl CapifPlane {
                 if inv.gave_up {
                     return;
                 }
-                let gap = match &self.flows[inv.flow as usize].arrival {
-                    Arrival::Poisson(e) => SimDuration::from_secs_f64(e.sample(&mut inv.rng)),
-                    Arrival::Periodic(d) => *d,
-                };
+                let gap = self.flows[inv.flow as usize].arrival.next_gap(&mut inv.rng);
                 ctx.set_timer_for(inv.node, gap, Msg::Capif(CapifMsg::Arrival(i)));
                 inv.want_invoke = true;
                 self.advance(net, ctx, i, records);

@@ -36,7 +36,6 @@
 use std::collections::BTreeMap;
 
 use p256::ecdsa::VerifyingKey;
-use rand_distr::{Distribution, Exp};
 use serde_json::{Value, json};
 
 use crate::audit::ProcAudit;
@@ -46,7 +45,7 @@ use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::jose::Enc;
 use crate::crypto::n32f::{JweEnc, KdfContextId, N32Master, N32fKeys};
 use crate::crypto::pki;
-use crate::engine::{Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
+use crate::engine::{Arrival, Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::{ConnFailure, Intercept};
 use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
@@ -62,7 +61,7 @@ use crate::proto::n32::types::{
     self, ApiIeMapping, ApiSignature, HttpMethod, IeInfo, ProtectionPolicy, SecurityCapability,
 };
 use crate::proto::roaming;
-use crate::scenario::{ArrivalSpec, N32FlowSpec, N32Spec};
+use crate::scenario::{N32FlowSpec, N32Spec};
 
 use super::Msg;
 
@@ -97,8 +96,7 @@ struct Flow {
     pnf: NodeId,
     n32c_via: Option<NodeId>,
     ris: Vec<NodeId>,
-    arrival: Exp<f64>,
-    periodic: Option<SimDuration>,
+    arrival: Arrival,
     request_pad: usize,
     response_pad: usize,
     processing: Option<Latency>,
@@ -261,13 +259,10 @@ impl N32Plane {
                 .name
                 .clone()
                 .unwrap_or_else(|| format!("{}->{}", f.consumer, f.producer));
-            let (arrival, periodic) = match f.arrival {
-                ArrivalSpec::Poisson { rate_per_s } => (
-                    Exp::new(rate_per_s).map_err(|e| format!("workload[{index}]: rate_per_s: {e}"))?,
-                    None,
-                ),
-                ArrivalSpec::Periodic { interval } => (Exp::new(1.0).map_err(|e| e.to_string())?, Some(interval)),
-            };
+            let arrival = f
+                .arrival
+                .process()
+                .map_err(|e| format!("workload[{index}].N32.arrival: {e}"))?;
             out.push(Flow {
                 rng: stream(seed, &format!("flow:{label}")),
                 cnf: id(index, &f.consumer)?,
@@ -278,7 +273,6 @@ impl N32Plane {
                 ris: f.n32f_ris.iter().map(|r| id(index, r)).collect::<Result<_, _>>()?,
                 label,
                 arrival,
-                periodic,
                 request_pad: pad(f.request_bytes, 120),
                 response_pad: pad(f.response_bytes, 80),
                 processing: f
@@ -484,10 +478,7 @@ impl N32Plane {
 
     fn on_arrival(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, fi: u32) {
         let f = &mut self.flows[fi as usize];
-        let gap = match f.periodic {
-            Some(d) => d,
-            None => SimDuration::from_secs_f64(f.arrival.sample(&mut f.rng)),
-        };
+        let gap = f.arrival.next_gap(&mut f.rng);
         f.sent += 1;
         let body = json!({
             "supiOrSuci": format!("imsi-00101{:010}", f.sent),
