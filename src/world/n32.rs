@@ -43,7 +43,7 @@ use crate::audit::mutant::{self, Mutant};
 use crate::audit::n32::{N32Audit, N32Mutant};
 use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::jose::Enc;
-use crate::crypto::n32f::{JweEnc, KdfContextId, N32Master, N32fKeys};
+use crate::crypto::n32f::{Direction, JweEnc, KdfContextId, N32Master, N32fKeys, NonceSequence};
 use crate::crypto::pki;
 use crate::engine::{Arrival, Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
 use crate::metrics::{Outcome, Record};
@@ -169,7 +169,8 @@ struct PrinsSend {
     peer_id: String,
     keys: N32fKeys,
     enc: Enc,
-    counter: u32,
+    /// The request direction's IVs (`salt || SEQ`, TS 33.501 13.2.4.4.1), never reused.
+    nonces: NonceSequence,
     /// Keys to open responses.
     local_id: String,
 }
@@ -199,8 +200,8 @@ struct PrinsRecv {
     enc: Enc,
     /// The cSEPP's context id (for responses).
     peer_id: String,
-    /// Responses sealed so far (the nonce counter of the response direction).
-    counter: u32,
+    /// The response direction's IVs, never reused.
+    nonces: NonceSequence,
 }
 
 /// The N32 actors of one run.
@@ -817,8 +818,11 @@ impl N32Plane {
                 let plain_bytes = body.len() + SBI_PATH.len() + 60;
                 let dir = crate::crypto::n32f::Direction::ParallelRequest;
                 let key = p.keys.get(dir).key.clone();
-                let nonce = nonce(&p.keys.get(dir).iv_salt, p.counter);
-                p.counter += 1;
+                // An exhausted sequence (2^32 messages) needs a new context; the request is
+                // not sent and times out at the cNF.
+                let Ok(nonce) = p.nonces.next_nonce() else {
+                    return;
+                };
                 let send = SendContext {
                     n32f_context_id: p.peer_id.clone(),
                     message_id,
@@ -1149,12 +1153,18 @@ fn keys_fingerprint(keys: &N32fKeys, jws: &str) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
-/// nonce = salt (8 octets) || counter (u32 big endian) (TS 33.501 13.2.4.4.1).
-fn nonce(salt: &[u8], counter: u32) -> [u8; 12] {
-    let mut n = [0u8; 12];
-    n[..8].copy_from_slice(&salt[..8.min(salt.len())]);
-    n[8..].copy_from_slice(&counter.to_be_bytes());
-    n
+/// The 403 `N32F_PROTECTION_FAILURE` answer to a cNF when the p-SEPP cannot protect a
+/// response (`kind` in the detail).
+fn protection_failure(kind: prins::N32fErrorType) -> HttpResponse {
+    let body = json!({
+        "status": 403, "cause": "N32F_PROTECTION_FAILURE",
+        "detail": format!("{kind:?}"),
+    });
+    HttpResponse {
+        status: 403,
+        schema: "ProblemDetails",
+        body: body.to_string(),
+    }
 }
 
 /// The protection policy both SEPPs configure for the workload's API (TS 29.573 6.1.5.3.2):
@@ -1274,15 +1284,7 @@ impl N32Plane {
         let Some(r) = self.recv.get_mut(&(psepp, local_id.to_string())) else {
             // The context was terminated while the pNF answered: the answer cannot be
             // protected, and must not cross N32-f in clear (found by the invariant checker).
-            let body = json!({
-                "status": 403, "cause": "N32F_PROTECTION_FAILURE",
-                "detail": format!("{:?}", prins::N32fErrorType::ContextNotFound),
-            });
-            let rsp = HttpResponse {
-                status: 403,
-                schema: "ProblemDetails",
-                body: body.to_string(),
-            };
+            let rsp = protection_failure(prins::N32fErrorType::ContextNotFound);
             return (rsp, SimDuration::ZERO);
         };
         self.audit.emit_with(ctx, || N32Audit::ResponseSent {
@@ -1291,8 +1293,13 @@ impl N32Plane {
             context_id: local_id.to_string(),
         });
         let dir = crate::crypto::n32f::Direction::ParallelResponse;
-        let nonce = nonce(&r.keys.get(dir).iv_salt, r.counter);
-        r.counter += 1;
+        let Ok(nonce) = r.nonces.next_nonce() else {
+            // 2^32 responses in this context: none can be protected any more.
+            return (
+                protection_failure(prins::N32fErrorType::ContextNotFound),
+                SimDuration::ZERO,
+            );
+        };
         let send = SendContext {
             n32f_context_id: r.peer_id.clone(),
             message_id,
@@ -1767,9 +1774,9 @@ impl N32Plane {
                         let send = PrinsSend {
                             peer_id: context.peer_id.as_str().to_string(),
                             local_id: context.local_id.as_str().to_string(),
+                            nonces: NonceSequence::new(keys.get(Direction::ParallelRequest).iv_salt),
                             keys,
                             enc: jose_enc(context.jwe),
-                            counter: 0,
                         };
                         self.responder(net, link_key.0).adopt(context);
                         if let Some(link) = self.links.get_mut(&link_key) {
@@ -1912,10 +1919,10 @@ impl N32Plane {
                         keys: keys_fingerprint(&keys, &context.jws),
                     });
                     let recv = PrinsRecv {
+                        nonces: NonceSequence::new(keys.get(Direction::ParallelResponse).iv_salt),
                         keys,
                         enc: jose_enc(context.jwe),
                         peer_id: context.peer_id.as_str().to_string(),
-                        counter: 0,
                     };
                     self.recv.insert((node, context.local_id.as_str().to_string()), recv);
                 }
