@@ -394,6 +394,27 @@ impl ProblemDetails {
             ..ProblemDetails::default()
         }
     }
+
+    /// Only `status` set.
+    pub fn with_status(status: u16) -> Self {
+        ProblemDetails {
+            status: Some(status),
+            ..ProblemDetails::default()
+        }
+    }
+
+    /// The same with `detail` set.
+    pub fn detail(self, detail: impl Into<String>) -> Self {
+        ProblemDetails {
+            detail: Some(detail.into()),
+            ..self
+        }
+    }
+
+    /// The JSON body (members in declaration order, absent ones left out).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
 }
 
 /// The 403 body of `POST /n32f-process` (TS 29.573 clause 6.2.5.2.x, Rel-18 OpenAPI
@@ -442,6 +463,26 @@ pub struct ProblemDetails29122 {
     /// Features supported by the sender.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub supported_features: Option<SupportedFeatures>,
+}
+
+impl ProblemDetails29122 {
+    /// A ProblemDetails with `status` and `cause` set: the one way CAPIF machines build their
+    /// error answers.
+    pub fn with_cause(status: u16, cause: impl Into<String>) -> Self {
+        ProblemDetails29122 {
+            status: Some(status),
+            cause: Some(cause.into()),
+            ..ProblemDetails29122::default()
+        }
+    }
+
+    /// The same with `detail` set.
+    pub fn detail(self, detail: impl Into<String>) -> Self {
+        ProblemDetails29122 {
+            detail: Some(detail.into()),
+            ..self
+        }
+    }
 }
 
 api_body! {

@@ -49,6 +49,7 @@ use crate::engine::{Arrival, Ctx, SimDuration, SimRng, SimTime, TimerId, stream}
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::{ConnFailure, Intercept};
 use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
+use crate::proto::common::ProblemDetails;
 use crate::proto::n32::capability_negotiation::LocalCapPolicy;
 use crate::proto::n32::error_reporting;
 use crate::proto::n32::parameter_exchange::{LocalParams, derive_keys, policy_view};
@@ -688,11 +689,11 @@ impl N32Plane {
             }
             Pending::N32c { link, .. } => self.handshake_failed(net, ctx, link, cause, records),
             Pending::N32f { back, .. } | Pending::Relay { back } | Pending::ToPnf { back, .. } => {
-                let body = json!({"status": status, "cause": "N32F_FORWARDING_FAILED", "detail": detail});
+                let body = ProblemDetails::with_cause(status, "N32F_FORWARDING_FAILED").detail(detail);
                 let rsp = HttpResponse {
                     status,
                     schema: "ProblemDetails",
-                    body: body.to_string(),
+                    body: body.to_json(),
                 };
                 net.respond(ctx, back.0, back.1, rsp);
             }
@@ -921,7 +922,7 @@ impl N32Plane {
             let rsp = HttpResponse {
                 status: 400,
                 schema: "ProblemDetails",
-                body: json!({"status": 400}).to_string(),
+                body: ProblemDetails::with_status(400).to_json(),
             };
             net.respond(ctx, back.0, back.1, rsp);
             return;
@@ -1015,7 +1016,7 @@ impl N32Plane {
                 let rsp = HttpResponse {
                     status: 400,
                     schema: "ProblemDetails",
-                    body: json!({"status": 400}).to_string(),
+                    body: ProblemDetails::with_status(400).to_json(),
                 };
                 net.respond(ctx, back.0, back.1, rsp);
                 return;
@@ -1080,13 +1081,11 @@ impl N32Plane {
                     bytes: req.body.len() as u64,
                 });
                 self.report_error(net, ctx, psepp, msg, &fault);
-                let body = json!({
-                    "status": 403, "cause": "N32F_PROTECTION_FAILURE", "detail": t,
-                });
+                let body = ProblemDetails::with_cause(403, "N32F_PROTECTION_FAILURE").detail(t);
                 let rsp = HttpResponse {
                     status: 403,
                     schema: "ProblemDetails",
-                    body: body.to_string(),
+                    body: body.to_json(),
                 };
                 net.respond_after(ctx, back.0, back.1, rsp, delay);
             }
@@ -1156,14 +1155,12 @@ fn keys_fingerprint(keys: &N32fKeys, jws: &str) -> String {
 /// The 403 `N32F_PROTECTION_FAILURE` answer to a cNF when the p-SEPP cannot protect a
 /// response (`kind` in the detail).
 fn protection_failure(kind: prins::N32fErrorType) -> HttpResponse {
-    let body = json!({
-        "status": 403, "cause": "N32F_PROTECTION_FAILURE",
-        "detail": format!("{kind:?}"),
-    });
     HttpResponse {
         status: 403,
         schema: "ProblemDetails",
-        body: body.to_string(),
+        body: ProblemDetails::with_cause(403, "N32F_PROTECTION_FAILURE")
+            .detail(format!("{kind:?}"))
+            .to_json(),
     }
 }
 
@@ -1340,7 +1337,7 @@ impl N32Plane {
                 HttpResponse {
                     status: 500,
                     schema: "ProblemDetails",
-                    body: json!({"status": 500, "cause": "N32F_PROTECTION_FAILURE"}).to_string(),
+                    body: ProblemDetails::with_cause(500, "N32F_PROTECTION_FAILURE").to_json(),
                 },
                 delay,
             ),
@@ -1382,7 +1379,7 @@ impl N32Plane {
                 let rsp = HttpResponse {
                     status: 502,
                     schema: "ProblemDetails",
-                    body: json!({"status": 502, "cause": "N32F_PROTECTION_FAILURE"}).to_string(),
+                    body: ProblemDetails::with_cause(502, "N32F_PROTECTION_FAILURE").to_json(),
                 };
                 return (rsp, SimDuration::ZERO);
             }
@@ -1461,7 +1458,7 @@ impl N32Plane {
                 HttpResponse {
                     status: 502,
                     schema: "ProblemDetails",
-                    body: json!({"status": 502, "cause": "N32F_PROTECTION_FAILURE"}).to_string(),
+                    body: ProblemDetails::with_cause(502, "N32F_PROTECTION_FAILURE").to_json(),
                 },
                 delay,
             ),
@@ -2117,7 +2114,7 @@ impl N32Plane {
         if let Some((status, body)) = self.links.get(&link_key).and_then(|l| l.answer.clone()) {
             return (status, body);
         }
-        (504, json!({"status": 504, "cause": roaming::OWN_CAUSE}).to_string())
+        (504, ProblemDetails::with_cause(504, roaming::OWN_CAUSE).to_json())
     }
 
     /// The p-SEPP reports an N32-f fault on message `msg` to the c-SEPP on N32-c (TS 29.573

@@ -49,10 +49,7 @@ pub const CAUSE_NOT_AUTHORIZED: &str = "API_INVOKER_NOT_AUTHORIZED";
 impl Deny {
     /// The 403 ProblemDetails the AEF answers.
     pub fn problem(&self) -> ProblemDetails29122 {
-        ProblemDetails29122 {
-            detail: Some(self.to_string()),
-            ..problem(403, CAUSE_NOT_AUTHORIZED)
-        }
+        problem(403, CAUSE_NOT_AUTHORIZED).detail(self.to_string())
     }
 }
 

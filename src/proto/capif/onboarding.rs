@@ -177,12 +177,9 @@ fn new_invoker_id<R: RngCore + ?Sized>(rng: &mut R) -> String {
     format!("INV{:016x}", rng.next_u64())
 }
 
+/// A CAPIF error answer (see [`ProblemDetails29122::with_cause`]).
 pub(crate) fn problem(status: u16, cause: &str) -> ProblemDetails29122 {
-    ProblemDetails29122 {
-        status: Some(status),
-        cause: Some(cause.to_owned()),
-        ..ProblemDetails29122::default()
-    }
+    ProblemDetails29122::with_cause(status, cause)
 }
 
 #[cfg(test)]

@@ -453,10 +453,7 @@ impl Aef {
                 let r = match (&token, &self.cfg.tokens) {
                     (Some(tok), Some(v)) => match v.verify(secs(now), tok) {
                         Ok(claims) => authorize_with_token(&inv, &claims).map_err(|d| d.problem()),
-                        Err(e) => Err(ProblemDetails29122 {
-                            detail: Some(e.to_string()),
-                            ..problem(401, "INVALID_TOKEN")
-                        }),
+                        Err(e) => Err(problem(401, "INVALID_TOKEN").detail(e.to_string())),
                     },
                     (Some(_), None) => Err(problem(401, "INVALID_TOKEN")),
                     (None, _) => {
