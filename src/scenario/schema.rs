@@ -36,7 +36,7 @@
 //! | `capif.interconnection` | [`InterconnectionKnobs`](crate::proto::capif::interconnection::InterconnectionKnobs) and its item enums | `src/proto/capif/interconnection.rs` |
 //! | `n32.*_capabilities` | [`SecurityCapability`](crate::proto::n32::types::SecurityCapability) (`"TLS"`, `"PRINS"`, `"NONE"`) | `src/proto/n32/types.rs` |
 //! | `n32.preference` | [`Preference`](crate::proto::n32::capability_negotiation::Preference) | `src/proto/n32/capability_negotiation.rs` |
-//! | `n32.tls_close` | [`TlsCloseBehaviour`](crate::proto::n32::sepp::TlsCloseBehaviour) | `src/proto/n32/sepp.rs` |
+//! | `n32.tls_close` | [`TlsCloseBehaviour`](crate::proto::n32::sepp::TlsCloseBehaviour) | `src/proto/n32/sepp/mod.rs` |
 //! | `n32.ri_policies` | [`RiPolicy`](crate::proto::roaming::RiPolicy), [`Contract`](crate::proto::roaming::policy::Contract), [`RateLimit`](crate::proto::roaming::policy::RateLimit), [`ScriptedDecision`](crate::proto::roaming::policy::ScriptedDecision), [`Decision`](crate::proto::roaming::policy::Decision), [`RefusalReason`](crate::proto::roaming::policy::RefusalReason), [`RejectionSpec`](crate::proto::roaming::policy::RejectionSpec) | `src/proto/roaming/policy.rs` |
 //! | `n32.ri_policies[..].rejection.encoding` | [`SuggestionEncoding`](crate::proto::roaming::SuggestionEncoding) | `src/proto/roaming/rejection.rs` |
 //! | `n32.ri_policies[..].direct_tls` | [`DirectTlsReaction`](crate::proto::roaming::DirectTlsReaction) | `src/proto/roaming/direct_tls.rs` |
