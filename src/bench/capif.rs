@@ -40,7 +40,7 @@ use crate::run::DEFAULT_MAX_EVENTS;
 use crate::scenario::{ExperimentFile, TopologyFile, parse_experiment_str, parse_topology_str, validate};
 use crate::world::SimWorld;
 
-use super::phold::{PholdArgs, PlaneRun, against_phold};
+use super::phold::{ComparePholdArgs, PholdArgs, PlaneRun, against_phold};
 
 /// Issue 13: CAPIF at `Timing` should reach this fraction of PHOLD's events/s.
 pub const PHOLD_TARGET: f64 = 0.02;
@@ -69,25 +69,16 @@ pub struct CapifBenchArgs {
     /// (default 1, or 3 with `--compare-phold`).
     #[arg(long)]
     pub repeat: Option<u32>,
-    /// Run the scenario at `Timing` fidelity and the PHOLD benchmark (`bench phold`'s
-    /// defaults) in turns in this process, and print both events/s (run loop only) and
-    /// their ratio.
-    #[arg(long, conflicts_with = "fidelity")]
-    pub compare_phold: bool,
-    /// PHOLD events per round for `--compare-phold` (1000 LPs x 10 as in `bench phold`).
-    #[arg(
-        long,
-        default_value_t = 10_000_000,
-        requires = "compare_phold",
-        conflicts_with = "fidelity"
-    )]
-    pub phold_events: u64,
+    #[command(flatten)]
+    pub phold: ComparePholdArgs,
 }
 
 impl CapifBenchArgs {
     /// `--repeat`, or its default.
     pub fn rounds(&self) -> u32 {
-        self.repeat.unwrap_or(if self.compare_phold { 3 } else { 1 }).max(1)
+        self.repeat
+            .unwrap_or(if self.phold.compare_phold { 3 } else { 1 })
+            .max(1)
     }
 }
 
@@ -99,8 +90,7 @@ impl Default for CapifBenchArgs {
             seconds: 10,
             seed: 1,
             repeat: None,
-            compare_phold: false,
-            phold_events: 10_000_000,
+            phold: ComparePholdArgs::default(),
         }
     }
 }
@@ -285,9 +275,9 @@ pub fn run(args: &CapifBenchArgs) -> Result<String, String> {
     if args.seconds == 0 {
         return Err("--seconds: must be at least 1".into());
     }
-    if args.compare_phold {
+    if args.phold.compare_phold {
         let phold = PholdArgs {
-            events: args.phold_events,
+            events: args.phold.phold_events,
             repeat: args.rounds(),
             ..PholdArgs::default()
         }

@@ -21,7 +21,7 @@ use crate::run::{DEFAULT_MAX_EVENTS, run_seed};
 use crate::scenario::{Scenario, load_experiment};
 use crate::world::SimWorld;
 
-use super::phold::{PholdArgs, PlaneRun, against_phold};
+use super::phold::{ComparePholdArgs, PholdArgs, PlaneRun, against_phold};
 
 /// Issue 13: N32 at `Timing` should reach this fraction of PHOLD's events/s.
 pub const PHOLD_TARGET: f64 = 0.05;
@@ -35,22 +35,11 @@ pub struct N32BenchArgs {
     /// Crypto fidelities to measure, in order.
     #[arg(long, value_delimiter = ',', default_value = "full,timing")]
     pub fidelity: Vec<String>,
-    /// Run the experiment at `Timing` fidelity and the PHOLD benchmark (`bench phold`'s
-    /// defaults) in turns in this process, and print both events/s (run loop only) and
-    /// their ratio.
-    #[arg(long, conflicts_with = "fidelity")]
-    pub compare_phold: bool,
+    #[command(flatten)]
+    pub phold: ComparePholdArgs,
     /// Rounds for `--compare-phold`; each figure is the median round.
     #[arg(long, default_value_t = 3, requires = "compare_phold", conflicts_with = "fidelity")]
     pub repeat: u32,
-    /// PHOLD events per round for `--compare-phold` (1000 LPs x 10 as in `bench phold`).
-    #[arg(
-        long,
-        default_value_t = 10_000_000,
-        requires = "compare_phold",
-        conflicts_with = "fidelity"
-    )]
-    pub phold_events: u64,
 }
 
 impl Default for N32BenchArgs {
@@ -58,9 +47,8 @@ impl Default for N32BenchArgs {
         N32BenchArgs {
             experiment: PathBuf::from("experiments/n32-ipx-hub.ron"),
             fidelity: vec!["full".into(), "timing".into()],
-            compare_phold: false,
+            phold: ComparePholdArgs::default(),
             repeat: 3,
-            phold_events: 10_000_000,
         }
     }
 }
@@ -107,9 +95,9 @@ pub fn run(args: &N32BenchArgs) -> Result<String, String> {
         .as_ref()
         .and_then(|s| s.first().copied())
         .unwrap_or(1);
-    if args.compare_phold {
+    if args.phold.compare_phold {
         let phold = PholdArgs {
-            events: args.phold_events,
+            events: args.phold.phold_events,
             repeat: args.repeat,
             ..PholdArgs::default()
         }

@@ -541,6 +541,32 @@ pub fn against_phold(
     Ok(out)
 }
 
+/// The `--compare-phold` flags of `bench n32` and `bench capif`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ComparePholdArgs {
+    /// Run the plane at `Timing` fidelity and the PHOLD benchmark (`bench phold`'s defaults)
+    /// in turns in this process, and print both events/s (run loop only) and their ratio.
+    #[arg(long, conflicts_with = "fidelity")]
+    pub compare_phold: bool,
+    /// PHOLD events per round for `--compare-phold` (1000 LPs x 10 as in `bench phold`).
+    #[arg(
+        long,
+        default_value_t = 10_000_000,
+        requires = "compare_phold",
+        conflicts_with = "fidelity"
+    )]
+    pub phold_events: u64,
+}
+
+impl Default for ComparePholdArgs {
+    fn default() -> Self {
+        ComparePholdArgs {
+            compare_phold: false,
+            phold_events: 10_000_000,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
