@@ -324,18 +324,22 @@ pub fn read_gzip_text(path: &Path) -> std::io::Result<String> {
     Ok(text)
 }
 
-/// Writes `bytes` to `path` atomically (temporary file, then rename).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+/// Writes `bytes` to `path` atomically (temporary file, then rename): a reader never sees
+/// half a file.
+pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!(
         "{}.tmp",
         path.extension().and_then(|e| e.to_str()).unwrap_or("")
     ));
-    fs::write(&tmp, bytes)
-        .and_then(|_| fs::rename(&tmp, path))
-        .map_err(|error| RunError::Io {
-            path: path.display().to_string(),
-            error,
-        })
+    fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path))
+}
+
+/// [`write_file_atomic`] with the error as a [`RunError`] naming the path.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), RunError> {
+    write_file_atomic(path, bytes).map_err(|error| RunError::Io {
+        path: path.display().to_string(),
+        error,
+    })
 }
 
 /// Loads, runs every seed and writes the results folder.

@@ -116,16 +116,10 @@ impl Write for ChartSink {
 }
 
 fn write_file(path: &Path, bytes: &[u8]) -> Result<(), TraceError> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    fs::write(&tmp, bytes)
-        .and_then(|_| fs::rename(&tmp, path))
-        .map_err(|error| TraceError::Io {
-            path: path.display().to_string(),
-            error,
-        })
+    crate::run::write_file_atomic(path, bytes).map_err(|error| TraceError::Io {
+        path: path.display().to_string(),
+        error,
+    })
 }
 
 /// Runs one seed of the experiment at `path` with the trace on, until `opts.until`, and
