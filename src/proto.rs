@@ -2,6 +2,7 @@
 //! sleeps or reads a clock: inputs are `handle_*(now, ...)`, outputs are data.
 //!
 //! - [`common`]: ProblemDetails (TS 29.571 and TS 29.122 variants).
+//! - [`effect`]: the one input/effect contract of every node machine ([`effect::Machine`]).
 //! - [`machine`]: the transition-table machinery (`Transition`, `lookup`, `render_table`) of
 //!   every machine.
 //! - [`n32`]: N32-c handshake (TS 29.573 clause 5.2) and N32-f PRINS (clause 5.3/6.2).
@@ -10,6 +11,7 @@
 
 pub mod capif;
 pub mod common;
+pub mod effect;
 pub mod machine;
 pub mod n32;
 pub mod roaming;

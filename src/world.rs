@@ -13,6 +13,7 @@
 //! `flow:<name>`, each server its processing delays from `node:<name>`.
 
 pub mod capif;
+pub mod driver;
 pub mod n32;
 
 use std::collections::BTreeMap;
@@ -351,6 +352,8 @@ impl SimWorld {
         let gap = Self::next_gap(f);
         f.sent += 1;
         let req = HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "POST",
             path: format!("/secsim-test/v1/flows/{fi}/requests/{}", f.sent),
             schema: "",
@@ -392,6 +395,8 @@ impl SimWorld {
                     .filter(|&f| (f as usize) < self.flows.len());
                 let Some(flow) = flow else {
                     let rsp = HttpResponse {
+                        headers: Default::default(),
+                        typed: None,
                         status: 404,
                         schema: "",
                         body: String::new(),
@@ -468,6 +473,8 @@ impl World for SimWorld {
             Msg::Processed { conn, stream, flow } => {
                 let body = self.flows[flow as usize].response_body.clone();
                 let rsp = HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 200,
                     schema: "",
                     body,

@@ -361,7 +361,7 @@ impl Network {
         mode: TlsMode,
         req: HttpRequest,
     ) -> (ConnId, u32) {
-        self.request_full(ctx, client, server, via, mode, req, ZERO)
+        self.request_on(ctx, (client, server, via, mode), req, ZERO)
     }
 
     /// [`Network::request`] after `delay` of processing at the client (e.g. protecting the
@@ -375,20 +375,20 @@ impl Network {
         req: HttpRequest,
         delay: SimDuration,
     ) -> (ConnId, u32) {
-        self.request_full(ctx, client, server, via, TlsMode::Certificate, req, delay)
+        self.request_on(ctx, (client, server, via, TlsMode::Certificate), req, delay)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn request_full<M: From<Wire>>(
+    /// Sends `req` on the pooled connection of `key` = (client, server, via, mode), opening
+    /// it if none is open, after `delay` of processing at the client. Returns the connection
+    /// and stream.
+    pub fn request_on<M: From<Wire>>(
         &mut self,
         ctx: &mut Ctx<'_, M>,
-        client: NodeId,
-        server: NodeId,
-        via: Option<NodeId>,
-        mode: TlsMode,
+        key: (NodeId, NodeId, Option<NodeId>, TlsMode),
         req: HttpRequest,
         delay: SimDuration,
     ) -> (ConnId, u32) {
+        let (client, server, via, mode) = key;
         let now = ctx.now();
         let id = self.open(ctx, client, server, via, mode);
         self.count_exchange(client);

@@ -1563,6 +1563,8 @@ impl CapifPlane {
             Output::Send(m) => {
                 let f = &self.flows[a.flow as usize];
                 let req = HttpRequest {
+                    headers: Default::default(),
+                    typed: None,
                     method: m.method,
                     path: m.path.clone(),
                     schema: m.schema,
@@ -2164,6 +2166,8 @@ impl CapifPlane {
             conn,
             stream,
             HttpResponse {
+                headers: Default::default(),
+                typed: None,
                 status: 204,
                 schema: "",
                 body: String::new(),
@@ -2262,6 +2266,8 @@ impl CapifPlane {
                 conn,
                 stream,
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status,
                     schema: "ProblemDetails",
                     body: serde_json::to_string(&p).unwrap_or_default(),
@@ -2288,6 +2294,8 @@ impl CapifPlane {
             }
             let now = ctx.now();
             let rsp = HttpResponse {
+                headers: Default::default(),
+                typed: None,
                 status: 200,
                 schema: "ServiceAPIDescription",
                 body: req.body,
@@ -2529,6 +2537,8 @@ impl CapifPlane {
             {
                 status = s;
                 let rsp = HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: s,
                     schema: m.schema,
                     body: json_body(&m.body),
@@ -2697,6 +2707,8 @@ impl CapifPlane {
         };
         let carries: Vec<String> = s.carries.iter().map(|c| format!("{c:?}")).collect();
         let req = HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "POST",
             path: format!("{CAPIF6E_PREFIX}{job}/steps/{step}"),
             schema: "",
@@ -2731,6 +2743,8 @@ impl CapifPlane {
                 conn,
                 stream,
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 404,
                     schema: "",
                     body: String::new(),
@@ -2755,6 +2769,8 @@ impl CapifPlane {
                 out.into_iter()
                     .find_map(|o| match o {
                         Output::Send(m) => m.status.map(|st| HttpResponse {
+                            headers: Default::default(),
+                            typed: None,
                             status: st,
                             schema: m.schema,
                             body: json_body(&m.body),
@@ -2762,6 +2778,8 @@ impl CapifPlane {
                         _ => None,
                     })
                     .unwrap_or(HttpResponse {
+                        headers: Default::default(),
+                        typed: None,
                         status: 500,
                         schema: "",
                         body: String::new(),
@@ -2770,12 +2788,16 @@ impl CapifPlane {
             (None, Some((name, carries))) => {
                 let carries: Vec<String> = carries.iter().map(|c| format!("{c:?}")).collect();
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 200,
                     schema: "",
                     body: json!({"secsimInterconnection": name, "carries": carries}).to_string(),
                 }
             }
             (None, None) => HttpResponse {
+                headers: Default::default(),
+                typed: None,
                 status: 204,
                 schema: "",
                 body: String::new(),
@@ -2816,7 +2838,18 @@ impl CapifPlane {
                 req_bytes,
             } => {
                 if let Some((status, schema, body)) = last.filter(|l| l.0 >= 400) {
-                    net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
+                    net.respond(
+                        ctx,
+                        conn,
+                        stream,
+                        HttpResponse {
+                            headers: Default::default(),
+                            typed: None,
+                            status,
+                            schema,
+                            body,
+                        },
+                    );
                     return;
                 }
                 let client = net.conn(conn).client;
@@ -2835,7 +2868,13 @@ impl CapifPlane {
                 let now = ctx.now();
                 let aef = net.conn(conn).client;
                 self.audit_sent(net, ctx, inv, from, aef, schema, &body, &[]);
-                let rsp = HttpResponse { status, schema, body };
+                let rsp = HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
+                    status,
+                    schema,
+                    body,
+                };
                 let mut r = plane_record(
                     "ccf_request",
                     "security_info_relay".into(),
@@ -2877,7 +2916,18 @@ impl CapifPlane {
         let client_name = net.topo.name(client).to_string();
         let authenticated = net.sec.expected_name(client, &client_name);
         let answer = |net: &mut Network, ctx: &mut Ctx<'_, Msg>, status: u16, schema: &'static str, body: String| {
-            net.respond(ctx, conn, stream, HttpResponse { status, schema, body });
+            net.respond(
+                ctx,
+                conn,
+                stream,
+                HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
+                    status,
+                    schema,
+                    body,
+                },
+            );
         };
         if req.path == CHECK_PATH {
             let Ok(body) = serde_json::from_str::<CheckAuthenticationReq>(&req.body) else {
@@ -3106,6 +3156,8 @@ impl CapifPlane {
                         self.audit.emit(ctx, ev);
                     }
                     HttpResponse {
+                        headers: Default::default(),
+                        typed: None,
                         status,
                         schema: "",
                         body: a.response_body.clone(),
@@ -3113,6 +3165,8 @@ impl CapifPlane {
                 } else {
                     self.checks.refused_invocations += 1;
                     HttpResponse {
+                        headers: Default::default(),
+                        typed: None,
                         status,
                         schema: m.schema,
                         body: json_body(&m.body),
@@ -3132,6 +3186,8 @@ impl CapifPlane {
                 Output::Send(m) if m.to == Peer::Ccf => {
                     //= TS 33.122 6.5.2.1 step 4: security information over CAPIF-3
                     let req = HttpRequest {
+                        headers: Default::default(),
+                        typed: None,
                         method: m.method,
                         path: m.path.clone(),
                         schema: m.schema,
@@ -3157,6 +3213,8 @@ impl CapifPlane {
                     }
                     let (conn, stream) = q.remove(0);
                     let rsp = HttpResponse {
+                        headers: Default::default(),
+                        typed: None,
                         status,
                         schema: m.schema,
                         body: json_body(&m.body),
@@ -3306,6 +3364,8 @@ impl CapifPlane {
             ccf_id: None,
         };
         let req = HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "PUT",
             path: format!("{PUBLISH_PREFIX}{}/service-apis/{api}", net.topo.name(apf)),
             schema: "ServiceAPIDescription",
@@ -3371,6 +3431,8 @@ impl CapifPlane {
                 PushBody::Event(e) => ("EventNotification", serde_json::to_string(&e).unwrap_or_default()),
             };
             let req = HttpRequest {
+                headers: Default::default(),
+                typed: None,
                 method: "POST",
                 path: NOTIFY_PATH.into(),
                 schema,
@@ -3452,6 +3514,8 @@ impl CapifPlane {
             supported_features: SupportedFeatures::none(),
         };
         let req = HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "POST",
             path: REVOKE_PATH.into(),
             schema: "RevokeAuthorizationReq",
@@ -3461,6 +3525,8 @@ impl CapifPlane {
         self.pending.insert((conn, stream), Pending::Fire);
         // ...and notifies the invoker.
         let req = HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "POST",
             path: NOTIFY_PATH.into(),
             schema: "SecurityNotification",

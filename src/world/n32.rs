@@ -469,6 +469,8 @@ impl N32Plane {
             N32Msg::Processed { conn, stream, flow } => {
                 let body = json!({"authType": "5G_AKA", "pad": "x".repeat(self.flows[flow as usize].response_pad)});
                 let rsp = HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 201,
                     schema: "UEAuthenticationCtx",
                     body: body.to_string(),
@@ -488,6 +490,8 @@ impl N32Plane {
             "pad": "x".repeat(f.request_pad),
         });
         let req = HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "POST",
             path: SBI_PATH.into(),
             schema: "AuthenticationInfo",
@@ -691,6 +695,8 @@ impl N32Plane {
             Pending::N32f { back, .. } | Pending::Relay { back } | Pending::ToPnf { back, .. } => {
                 let body = ProblemDetails::with_cause(status, "N32F_FORWARDING_FAILED").detail(detail);
                 let rsp = HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status,
                     schema: "ProblemDetails",
                     body: body.to_json(),
@@ -748,6 +754,8 @@ impl N32Plane {
                     back.0,
                     back.1,
                     HttpResponse {
+                        headers: Default::default(),
+                        typed: None,
                         status,
                         schema: "ProblemDetails",
                         body,
@@ -783,6 +791,8 @@ impl N32Plane {
             LinkState::Tls => {
                 // N32-f over its own TLS connection, through the RI's tunnel if N32-c used one.
                 let req = HttpRequest {
+                    headers: Default::default(),
+                    typed: None,
                     method: "POST",
                     path: SBI_PATH.into(),
                     schema: "AuthenticationInfo",
@@ -885,6 +895,8 @@ impl N32Plane {
                 hops.push(psepp);
                 let first = hops.remove(0);
                 let req = HttpRequest {
+                    headers: Default::default(),
+                    typed: None,
                     method: "POST",
                     path: N32F_PATH.into(),
                     schema: "N32fReformattedReqMsg",
@@ -920,6 +932,8 @@ impl N32Plane {
     ) {
         let Ok(msg) = serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body) else {
             let rsp = HttpResponse {
+                headers: Default::default(),
+                typed: None,
                 status: 400,
                 schema: "ProblemDetails",
                 body: ProblemDetails::with_status(400).to_json(),
@@ -946,6 +960,8 @@ impl N32Plane {
         let body = serde_json::to_string(&signed).unwrap_or_default();
         let next = hops.remove(0);
         let fwd = HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "POST",
             path: N32F_PATH.into(),
             schema: "N32fReformattedReqMsg",
@@ -1014,6 +1030,8 @@ impl N32Plane {
             }
             Err(_) => {
                 let rsp = HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 400,
                     schema: "ProblemDetails",
                     body: ProblemDetails::with_status(400).to_json(),
@@ -1039,6 +1057,8 @@ impl N32Plane {
                     .unwrap_or(psepp);
                 let body = u.message.body.to_string();
                 let fwd = HttpRequest {
+                    headers: Default::default(),
+                    typed: None,
                     method: "POST",
                     path: u.message.path.clone(),
                     schema: "AuthenticationInfo",
@@ -1083,6 +1103,8 @@ impl N32Plane {
                 self.report_error(net, ctx, psepp, msg, &fault);
                 let body = ProblemDetails::with_cause(403, "N32F_PROTECTION_FAILURE").detail(t);
                 let rsp = HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 403,
                     schema: "ProblemDetails",
                     body: body.to_json(),
@@ -1156,6 +1178,8 @@ fn keys_fingerprint(keys: &N32fKeys, jws: &str) -> String {
 /// response (`kind` in the detail).
 fn protection_failure(kind: prins::N32fErrorType) -> HttpResponse {
     HttpResponse {
+        headers: Default::default(),
+        typed: None,
         status: 403,
         schema: "ProblemDetails",
         body: ProblemDetails::with_cause(403, "N32F_PROTECTION_FAILURE")
@@ -1326,6 +1350,8 @@ impl N32Plane {
         ) {
             Ok(m) => (
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 200,
                     schema: "N32fReformattedRspMsg",
                     body: serde_json::to_string(&m).unwrap_or_default(),
@@ -1335,6 +1361,8 @@ impl N32Plane {
             // Nothing crosses N32-f in clear.
             Err(_) => (
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 500,
                     schema: "ProblemDetails",
                     body: ProblemDetails::with_cause(500, "N32F_PROTECTION_FAILURE").to_json(),
@@ -1377,6 +1405,8 @@ impl N32Plane {
             if (200..300).contains(&rsp.status) {
                 // A success in clear on a PRINS request is no N32-f answer: refused.
                 let rsp = HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 502,
                     schema: "ProblemDetails",
                     body: ProblemDetails::with_cause(502, "N32F_PROTECTION_FAILURE").to_json(),
@@ -1448,6 +1478,8 @@ impl N32Plane {
         match opened {
             Some(u) => (
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: u.message.status,
                     schema: "UEAuthenticationCtx",
                     body: u.message.body.to_string(),
@@ -1456,6 +1488,8 @@ impl N32Plane {
             ),
             None => (
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 502,
                     schema: "ProblemDetails",
                     body: ProblemDetails::with_cause(502, "N32F_PROTECTION_FAILURE").to_json(),
@@ -1674,6 +1708,8 @@ impl N32Plane {
             match out {
                 Output::Send(req) => {
                     let http = HttpRequest {
+                        headers: Default::default(),
+                        typed: None,
                         method: "POST",
                         path: req.path().into(),
                         schema: req.schema(),
@@ -1894,6 +1930,8 @@ impl N32Plane {
             );
         }
         let rsp = HttpResponse {
+            headers: Default::default(),
+            typed: None,
             status: reply.status,
             schema: reply.schema.unwrap_or(""),
             body: reply.body.unwrap_or_default(),
@@ -1944,6 +1982,8 @@ impl N32Plane {
                     // A request of the responder's own (e.g. a policy-mismatch report), on
                     // a second N32-c connection (TS 29.573 5.2.3).
                     let http = HttpRequest {
+                        headers: Default::default(),
+                        typed: None,
                         method: "POST",
                         path: request.path().into(),
                         schema: request.schema(),
@@ -2049,6 +2089,8 @@ impl N32Plane {
                 back.0,
                 back.1,
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status,
                     schema: "ProblemDetails",
                     body: body.clone(),
@@ -2151,6 +2193,8 @@ impl N32Plane {
             });
             let req = N32cRequest::ReportError(info.clone());
             let http = HttpRequest {
+                headers: Default::default(),
+                typed: None,
                 method: "POST",
                 path: req.path().into(),
                 schema: req.schema(),

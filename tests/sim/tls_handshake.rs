@@ -29,6 +29,8 @@ impl World for W {
                 conn,
                 stream,
                 HttpResponse {
+                    headers: Default::default(),
+                    typed: None,
                     status: 200,
                     schema: "",
                     body: String::new(),
@@ -56,6 +58,8 @@ fn handshake(
     {
         let (w, mut ctx) = sim.ctx(0);
         let req = HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "POST",
             path: "/x".into(),
             schema: "",
@@ -188,6 +192,8 @@ fn second_connection_resumes_with_a_ticket() {
             outcome: None,
         });
         let req = || HttpRequest {
+            headers: Default::default(),
+            typed: None,
             method: "POST",
             path: "/x".into(),
             schema: "",
@@ -233,6 +239,8 @@ fn on_path_interception_fails_direct_connections() {
         {
             let (w, mut ctx) = sim.ctx(0);
             let req = HttpRequest {
+                headers: Default::default(),
+                typed: None,
                 method: "POST",
                 path: "/x".into(),
                 schema: "",

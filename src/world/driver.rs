@@ -1,0 +1,168 @@
+//! The generic driver: hands each node machine its inputs and applies its effects to the
+//! network and the engine. It knows no protocol: one request correlator (the transport's
+//! `(connection, stream)` ↔ the machine's [`Corr`]) and one timer table for every machine.
+
+use std::collections::BTreeMap;
+
+use crate::engine::{Ctx, TimerId};
+use crate::metrics::Record;
+use crate::net::{ConnId, NetEvent, Network, NodeId};
+use crate::proto::effect::{ConnRef, Corr, Effect, Inbound, Input, Machine};
+
+use super::Msg;
+
+/// What the driver applies effects to.
+pub struct Io<'a, 'b> {
+    pub net: &'a mut Network,
+    pub ctx: &'a mut Ctx<'b, Msg>,
+    pub records: &'a mut Vec<Record>,
+}
+
+/// The correlator and timer table of the machines of one kind.
+pub struct Driver<T> {
+    /// Outstanding requests: (connection, stream) → (client node, correlation id).
+    requests: BTreeMap<(ConnId, u32), (NodeId, Corr)>,
+    /// Connections opened with `Connect` and not yet reported: connection → correlation id.
+    opened: BTreeMap<ConnId, Corr>,
+    /// The connection each outstanding correlation id uses.
+    conn_of: BTreeMap<(NodeId, Corr), ConnId>,
+    timers: BTreeMap<(NodeId, T), TimerId>,
+    /// Audit facts go here (and to the trace).
+    pub audit: crate::audit::Audit,
+    wrap: fn(NodeId, T) -> Msg,
+}
+
+impl<T: Clone + Ord> Driver<T> {
+    /// A driver whose timers travel on the engine as `wrap(node, timer)`.
+    pub fn new(wrap: fn(NodeId, T) -> Msg) -> Driver<T> {
+        Driver {
+            requests: BTreeMap::new(),
+            opened: BTreeMap::new(),
+            conn_of: BTreeMap::new(),
+            timers: BTreeMap::new(),
+            audit: crate::audit::Audit::default(),
+            wrap,
+        }
+    }
+
+    /// The machine input for a network event at `node` (`None`: nothing for the machine,
+    /// e.g. the answer to a request it no longer waits for).
+    pub fn input(&mut self, node: NodeId, ev: NetEvent) -> Option<Input<T>> {
+        Some(match ev {
+            NetEvent::Request {
+                conn,
+                stream,
+                client,
+                req,
+            } => Input::Request {
+                at: Inbound { conn, stream },
+                client,
+                req,
+            },
+            NetEvent::Response { conn, stream, rsp } => {
+                let (_, corr) = self.requests.remove(&(conn, stream))?;
+                self.conn_of.remove(&(node, corr));
+                Input::Response { corr, conn, rsp }
+            }
+            NetEvent::Connected { conn } => {
+                let corr = self.opened.remove(&conn)?;
+                self.conn_of.remove(&(node, corr));
+                Input::Connected { corr, conn }
+            }
+            NetEvent::ConnectRequest { conn, client, target } => Input::ConnectRequest { conn, client, target },
+            NetEvent::Failed { conn, streams, cause } => {
+                let mut corrs = Vec::new();
+                if let Some(c) = self.opened.remove(&conn) {
+                    corrs.push(c);
+                }
+                for s in streams {
+                    if let Some((_, c)) = self.requests.remove(&(conn, s)) {
+                        corrs.push(c);
+                    }
+                }
+                for c in &corrs {
+                    self.conn_of.remove(&(node, *c));
+                }
+                Input::Failed { conn, corrs, cause }
+            }
+        })
+    }
+
+    /// The engine delivered `timer` of `node`'s machine: it is no longer armed.
+    pub fn fired(&mut self, node: NodeId, timer: &T) {
+        self.timers.remove(&(node, timer.clone()));
+    }
+
+    /// Hands `input` to `node`'s machine and applies its effects.
+    pub fn handle<M: Machine<Timer = T>>(&mut self, io: &mut Io<'_, '_>, node: NodeId, m: &mut M, input: Input<T>) {
+        m.handle(io.ctx.now(), input);
+        self.drain(io, node, m);
+    }
+
+    /// Applies `node`'s machine's effects, in order.
+    pub fn drain<M: Machine<Timer = T>>(&mut self, io: &mut Io<'_, '_>, node: NodeId, m: &mut M) {
+        while let Some(e) = m.poll_effect() {
+            self.apply(io, node, e);
+        }
+    }
+
+    fn conn(&self, node: NodeId, r: ConnRef) -> Option<ConnId> {
+        match r {
+            ConnRef::Id(c) => Some(c),
+            ConnRef::Corr(c) => self.conn_of.get(&(node, c)).copied(),
+        }
+    }
+
+    /// Applies one effect of `node`'s machine.
+    pub fn apply(&mut self, io: &mut Io<'_, '_>, node: NodeId, e: Effect<T>) {
+        let (net, ctx) = (&mut *io.net, &mut *io.ctx);
+        match e {
+            Effect::Request {
+                corr,
+                to,
+                via,
+                mode,
+                req,
+                delay,
+            } => {
+                let (conn, stream) = net.request_on(ctx, (node, to, via, mode), req, delay);
+                self.requests.insert((conn, stream), (node, corr));
+                self.conn_of.insert((node, corr), conn);
+            }
+            Effect::Connect { corr, to, via, mode } => {
+                let conn = net.connect(ctx, node, to, via, mode);
+                self.opened.insert(conn, corr);
+                self.conn_of.insert((node, corr), conn);
+            }
+            Effect::Respond { at, rsp, delay } => net.respond_after(ctx, at.conn, at.stream, rsp, delay),
+            Effect::Close(r) => {
+                if let Some(c) = self.conn(node, r) {
+                    net.close_conn(c);
+                }
+            }
+            Effect::Abort { conn, alert, reason } => net.abort_conn(ctx, conn, alert, reason),
+            Effect::AcceptTunnel(conn) => net.accept_connect(ctx, conn),
+            Effect::RefuseTunnel {
+                conn,
+                status,
+                body,
+                headers,
+                schema,
+            } => net.refuse_connect(ctx, conn, status, body, headers, schema),
+            Effect::Intercept { client, server, action } => net.set_intercept(node, client, server, action),
+            Effect::SetTimer { after, timer } => {
+                let id = ctx.set_timer_for(node, after, (self.wrap)(node, timer.clone()));
+                if let Some(old) = self.timers.insert((node, timer), id) {
+                    ctx.cancel(old);
+                }
+            }
+            Effect::CancelTimer(timer) => {
+                if let Some(id) = self.timers.remove(&(node, timer)) {
+                    ctx.cancel(id);
+                }
+            }
+            Effect::Record(r) => io.records.push(r),
+            Effect::Audit(ev) => self.audit.emit(ctx, ev),
+        }
+    }
+}
