@@ -35,6 +35,7 @@
 
 pub mod audit;
 pub mod bench;
+pub mod build;
 pub mod check;
 pub mod compare;
 pub mod crypto;

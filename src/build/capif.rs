@@ -1,0 +1,1 @@
+//! The CAPIF plane's builder: scenario → invoker, CCF, AEF and APF machines.

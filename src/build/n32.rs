@@ -1,0 +1,1 @@
+//! The N32 plane's builder: scenario → cNF, SEPP, RI and pNF machines.
