@@ -4,4 +4,5 @@
 //! The world then only carries messages between them ([`crate::world`]).
 
 pub mod capif;
+pub mod http;
 pub mod n32;

@@ -8,6 +8,7 @@
 //! - [`n32`]: N32-c handshake (TS 29.573 clause 5.2) and N32-f PRINS (clause 5.3/6.2).
 //! - [`roaming`]: Roaming Intermediaries: CONNECT policy, rejection, FFS alternatives.
 //! - [`capif`]: CAPIF security (TS 33.122, TS 29.222).
+//! - [`workload`]: plain HTTP clients, servers and proxies of the `Http` flows.
 
 pub mod capif;
 pub mod common;
@@ -15,6 +16,7 @@ pub mod effect;
 pub mod machine;
 pub mod n32;
 pub mod roaming;
+pub mod workload;
 
 /// Snapshot checks of transition tables, shared by the protocol machines' tests.
 #[cfg(test)]

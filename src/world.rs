@@ -16,33 +16,21 @@ pub mod capif;
 pub mod driver;
 pub mod n32;
 
-use std::collections::BTreeMap;
-
-use crate::engine::{Arrival, Ctx, Event, EventKind, Sim, SimDuration, SimRng, SimTime, TimerId, World, stream};
-use crate::metrics::{Outcome, Record};
+use crate::engine::{Ctx, Event, Sim, SimDuration, SimTime, World};
+use crate::metrics::Record;
 use crate::net::tls::Security;
-use crate::net::{
-    ConnFailure, ConnId, HttpRequest, HttpResponse, Latency, NetConfig, NetEvent, Network, NodeId, Topology, Wire,
-};
+use crate::net::{NetConfig, Network, NodeId, Topology, Wire};
+use crate::proto::effect::{Effect, Input, Machine};
+use crate::proto::workload::{self, HttpNode};
 use crate::scenario::{ExperimentFile, TopologyFile, WorkloadSpec};
+use driver::{Driver, Io};
 
 /// Everything on the engine's queue.
 #[derive(Clone, Debug)]
 pub enum Msg {
     Net(Wire),
-    /// The next request of a flow is due.
-    Arrival(u32),
-    /// A server finished processing a request.
-    Processed {
-        conn: ConnId,
-        stream: u32,
-        flow: u32,
-    },
-    /// A request's timeout.
-    Timeout {
-        conn: ConnId,
-        stream: u32,
-    },
+    /// A timer of the node's plain HTTP machine ([`crate::proto::workload`]).
+    Http(workload::Timer),
     /// The N32 plane's own events.
     N32(n32::N32Msg),
     /// The CAPIF plane's own events.
@@ -72,35 +60,14 @@ pub enum BuildError {
     Plane(String),
 }
 
-struct Flow {
-    label: String,
-    client: NodeId,
-    server: NodeId,
-    via: Option<NodeId>,
-    arrival: Arrival,
-    request_body: String,
-    response_body: String,
-    processing: Option<Latency>,
-    timeout: SimDuration,
-    start: SimTime,
-    rng: SimRng,
-    sent: u64,
-}
-
-struct Outstanding {
-    flow: u32,
-    start: SimTime,
-    timer: TimerId,
-    new_connection: bool,
-    request_bytes: u32,
-}
-
 /// The world of one run.
 pub struct SimWorld {
     pub net: Network,
-    flows: Vec<Flow>,
-    node_rng: Vec<SimRng>,
-    outstanding: BTreeMap<(ConnId, u32), Outstanding>,
+    /// Every node's plain HTTP machine (client, server, proxy of the `Http` flows).
+    http: Vec<HttpNode>,
+    http_driver: Driver<workload::Timer>,
+    /// Each HTTP flow's first arrival.
+    http_initial: Vec<(SimTime, NodeId, workload::Timer)>,
     /// Records of completed procedures, in completion order (warm-up not yet applied: see
     /// [`SimWorld::take_records`]).
     pub records: Vec<Record>,
@@ -114,12 +81,6 @@ pub struct SimWorld {
     capif: Option<capif::CapifPlane>,
     /// Nodes whose network events go to the CAPIF plane.
     capif_nodes: Vec<bool>,
-}
-
-/// A JSON body of exactly `n` bytes (at least `{"d":""}`, 8 bytes).
-fn body_of(n: u32) -> String {
-    let pad = (n as usize).saturating_sub(8);
-    format!("{{\"d\":\"{}\"}}", "x".repeat(pad))
 }
 
 impl SimWorld {
@@ -140,9 +101,11 @@ impl SimWorld {
     /// record is no longer outstanding anywhere, so none is counted twice. Call once, after
     /// the event loop and before [`SimWorld::take_records`].
     pub fn finish(&mut self, now: SimTime) {
-        let keys: Vec<(ConnId, u32)> = self.outstanding.keys().copied().collect();
-        for key in keys {
-            self.record(key, now, Outcome::Unfinished, 0, 0);
+        for m in &mut self.http {
+            m.finish(now);
+            while let Some(Effect::Record(r)) = m.poll_effect() {
+                self.records.push(r);
+            }
         }
         if let Some(p) = &mut self.n32 {
             p.finish(&self.net, now, &mut self.records);
@@ -168,59 +131,17 @@ impl SimWorld {
     /// Builds the world for one seed.
     pub fn build(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Result<SimWorld, BuildError> {
         let topo = Topology::build(topo_spec, seed)?;
-        let node_rng = topo_spec
-            .nodes
-            .iter()
-            .map(|n| stream(seed, &format!("node:{}", n.name)))
-            .collect();
-        let lookup = |index: usize, name: &str| {
-            topo.node_id(name).ok_or_else(|| BuildError::UnknownNode {
-                index,
-                name: name.to_string(),
-            })
-        };
-        let mut flows = Vec::new();
+        let mut http_flows = Vec::new();
         let mut n32_flows = Vec::new();
         let mut capif_flows = Vec::new();
         for (index, w) in exp.workload.iter().enumerate() {
             match w {
                 WorkloadSpec::N32(f) => n32_flows.push((index, f)),
                 WorkloadSpec::Capif(f) => capif_flows.push((index, f)),
-                WorkloadSpec::Http(f) => {
-                    let client = lookup(index, &f.client)?;
-                    let server = lookup(index, &f.server)?;
-                    let via = f.via.as_deref().map(|v| lookup(index, v)).transpose()?;
-                    let label = f.name.clone().unwrap_or_else(|| match &f.via {
-                        Some(v) => format!("{}->{} via {v}", f.client, f.server),
-                        None => format!("{}->{}", f.client, f.server),
-                    });
-                    let arrival = f.arrival.process().map_err(|e| BuildError::Workload {
-                        index,
-                        message: format!("arrival: {e}"),
-                    })?;
-                    let processing = f.processing.as_ref().map(Latency::from_spec).transpose().map_err(|e| {
-                        BuildError::Workload {
-                            index,
-                            message: format!("processing: {e}"),
-                        }
-                    })?;
-                    flows.push(Flow {
-                        rng: stream(seed, &format!("flow:{label}")),
-                        label,
-                        client,
-                        server,
-                        via,
-                        arrival,
-                        request_body: body_of(f.request_bytes),
-                        response_body: body_of(f.response_bytes),
-                        processing,
-                        timeout: f.timeout,
-                        start: SimTime::ZERO + f.start,
-                        sent: 0,
-                    });
-                }
+                WorkloadSpec::Http(f) => http_flows.push((index, f)),
             }
         }
+        let http = crate::build::http::build(&topo, topo_spec, &http_flows, seed)?;
         let cfg = NetConfig {
             idle_timeout: exp.network.idle_timeout.unwrap_or(SimDuration::from_secs(60)),
             tls_to_proxy: exp.network.tls_to_proxy.unwrap_or(false),
@@ -258,9 +179,9 @@ impl SimWorld {
             net,
             capif,
             capif_nodes,
-            flows,
-            node_rng,
-            outstanding: BTreeMap::new(),
+            http: http.nodes,
+            http_driver: Driver::new(|_, t| Msg::Http(t)),
+            http_initial: http.initial,
             records: Vec::new(),
             warmup,
             n32,
@@ -305,10 +226,9 @@ impl SimWorld {
     /// The initial events: each flow's first arrival at its start, at its client.
     pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
         let mut v: Vec<_> = self
-            .flows
+            .http_initial
             .iter()
-            .enumerate()
-            .map(|(i, f)| (f.start, f.client, Msg::Arrival(i as u32)))
+            .map(|&(t, n, timer)| (t, n, Msg::Http(timer)))
             .collect();
         if let Some(p) = &self.n32 {
             v.extend(p.initial_events());
@@ -319,124 +239,15 @@ impl SimWorld {
         v
     }
 
-    fn next_gap(flow: &mut Flow) -> SimDuration {
-        flow.arrival.next_gap(&mut flow.rng)
-    }
-
-    fn record(&mut self, key: (ConnId, u32), end: SimTime, outcome: Outcome, status: u16, response_bytes: u32) {
-        let Some(o) = self.outstanding.remove(&key) else { return };
-        let f = &self.flows[o.flow as usize];
-        let topo = &self.net.topo;
-        self.records.push(Record {
-            procedure: "http_request",
-            flow: f.label.clone(),
-            variant: String::new(),
-            result: String::new(),
-            cause: String::new(),
-            initiator: topo.name(f.client).to_string(),
-            responder: topo.name(f.server).to_string(),
-            via: f.via.map(|v| topo.name(v).to_string()).unwrap_or_default(),
-            start_ns: o.start.as_nanos(),
-            end_ns: end.as_nanos(),
-            outcome,
-            status,
-            new_connection: o.new_connection,
-            round_trips: 0,
-            overhead_bytes: 0,
-            bytes: u64::from(o.request_bytes) + u64::from(response_bytes),
-        });
-    }
-
-    fn on_arrival(&mut self, ctx: &mut Ctx<'_, Msg>, fi: u32) {
-        let f = &mut self.flows[fi as usize];
-        let gap = Self::next_gap(f);
-        f.sent += 1;
-        let req = HttpRequest {
-            headers: Default::default(),
-            typed: None,
-            method: "POST",
-            path: format!("/secsim-test/v1/flows/{fi}/requests/{}", f.sent),
-            schema: "",
-            body: f.request_body.clone(),
+    /// Hands `input` to `node`'s plain HTTP machine and applies its effects.
+    fn http_input(&mut self, ctx: &mut Ctx<'_, Msg>, node: NodeId, input: Input<workload::Timer>) {
+        let mut io = Io {
+            net: &mut self.net,
+            ctx,
+            records: &mut self.records,
         };
-        let (client, server, via, timeout) = (f.client, f.server, f.via, f.timeout);
-        let request_bytes = req.wire_bytes();
-        let conns_before = self.net.conn_count();
-        let was_ready = |net: &Network, c: ConnId| net.conn(c).ready_at.is_some();
-        let (conn, stream) = self.net.request(ctx, client, server, via, req);
-        let new_connection = self.net.conn_count() > conns_before || !was_ready(&self.net, conn);
-        let timer = ctx.set_timer_for(client, timeout, Msg::Timeout { conn, stream });
-        self.outstanding.insert(
-            (conn, stream),
-            Outstanding {
-                flow: fi,
-                start: ctx.now(),
-                timer,
-                new_connection,
-                request_bytes,
-            },
-        );
-        ctx.set_timer_for(client, gap, Msg::Arrival(fi));
-    }
-
-    fn on_net_event(&mut self, ctx: &mut Ctx<'_, Msg>, node: NodeId, ev: NetEvent) {
-        match ev {
-            NetEvent::Connected { .. } => {} // HTTP flows open connections with `request`
-            NetEvent::ConnectRequest { conn, .. } => {
-                // Plain proxies accept every tunnel (Roaming Intermediary policies come later).
-                self.net.accept_connect(ctx, conn);
-            }
-            NetEvent::Request { conn, stream, req, .. } => {
-                let flow = req
-                    .path
-                    .strip_prefix("/secsim-test/v1/flows/")
-                    .and_then(|p| p.split('/').next())
-                    .and_then(|p| p.parse::<u32>().ok())
-                    .filter(|&f| (f as usize) < self.flows.len());
-                let Some(flow) = flow else {
-                    let rsp = HttpResponse {
-                        headers: Default::default(),
-                        typed: None,
-                        status: 404,
-                        schema: "",
-                        body: String::new(),
-                    };
-                    self.net.respond(ctx, conn, stream, rsp);
-                    return;
-                };
-                let delay = match &self.flows[flow as usize].processing {
-                    Some(l) => SimDuration::from_nanos(l.sample(&mut self.node_rng[node as usize])),
-                    None => SimDuration::ZERO,
-                };
-                ctx.set_timer_for(node, delay, Msg::Processed { conn, stream, flow });
-            }
-            NetEvent::Response { conn, stream, rsp } => {
-                if let Some(o) = self.outstanding.get(&(conn, stream)) {
-                    ctx.cancel(o.timer);
-                }
-                let outcome = if (200..300).contains(&rsp.status) {
-                    Outcome::Ok
-                } else {
-                    Outcome::Error
-                };
-                let bytes = rsp.wire_bytes();
-                self.record((conn, stream), ctx.now(), outcome, rsp.status, bytes);
-            }
-            NetEvent::Failed { conn, streams, cause } => {
-                let (outcome, status) = match cause {
-                    ConnFailure::Refused { status, .. } => (Outcome::Refused, status),
-                    ConnFailure::Reset => (Outcome::Unreachable, 0),
-                    ConnFailure::Unreachable => (Outcome::Unreachable, 0),
-                    ConnFailure::Tls(_) => (Outcome::Error, 0),
-                };
-                for stream in streams {
-                    if let Some(o) = self.outstanding.get(&(conn, stream)) {
-                        ctx.cancel(o.timer);
-                    }
-                    self.record((conn, stream), ctx.now(), outcome, status, 0);
-                }
-            }
-        }
+        self.http_driver
+            .handle(&mut io, node, &mut self.http[node as usize], input);
     }
 }
 
@@ -455,7 +266,11 @@ impl World for SimWorld {
                         (_, Some(p)) if self.capif_nodes[node as usize] => {
                             p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
                         }
-                        _ => self.on_net_event(ctx, node, e),
+                        _ => {
+                            if let Some(input) = self.http_driver.input(node, e) {
+                                self.http_input(ctx, node, input);
+                            }
+                        }
                     }
                 }
             }
@@ -469,21 +284,9 @@ impl World for SimWorld {
                     p.on_msg(&mut self.net, ctx, m, &mut self.records);
                 }
             }
-            Msg::Arrival(f) => self.on_arrival(ctx, f),
-            Msg::Processed { conn, stream, flow } => {
-                let body = self.flows[flow as usize].response_body.clone();
-                let rsp = HttpResponse {
-                    headers: Default::default(),
-                    typed: None,
-                    status: 200,
-                    schema: "",
-                    body,
-                };
-                self.net.respond(ctx, conn, stream, rsp);
-            }
-            Msg::Timeout { conn, stream } => {
-                debug_assert!(matches!(ev.kind, EventKind::Timer(_)));
-                self.record((conn, stream), ctx.now(), Outcome::Timeout, 0, 0);
+            Msg::Http(timer) => {
+                self.http_driver.fired(node, &timer);
+                self.http_input(ctx, node, Input::Timer(timer));
             }
         }
     }

@@ -52,6 +52,14 @@ pub enum Input<T> {
         client: NodeId,
         req: HttpRequest,
     },
+    /// Request `corr` went out on `conn`; `new_connection`: it opened a connection or waits
+    /// for one being set up (the client's own stack knows). Handed back at once, while the
+    /// machine's effects are being applied: a machine only notes it and pushes no effect.
+    Sent {
+        corr: Corr,
+        conn: ConnId,
+        new_connection: bool,
+    },
     /// The answer to request `corr`, which travelled on `conn`.
     Response {
         corr: Corr,

@@ -99,10 +99,13 @@ impl<T: Clone + Ord> Driver<T> {
         self.drain(io, node, m);
     }
 
-    /// Applies `node`'s machine's effects, in order.
+    /// Applies `node`'s machine's effects, in order (handing it [`Input::Sent`] for each
+    /// request as it goes out).
     pub fn drain<M: Machine<Timer = T>>(&mut self, io: &mut Io<'_, '_>, node: NodeId, m: &mut M) {
         while let Some(e) = m.poll_effect() {
-            self.apply(io, node, e);
+            if let Some(report) = self.apply(io, node, e) {
+                m.handle(io.ctx.now(), report);
+            }
         }
     }
 
@@ -113,8 +116,9 @@ impl<T: Clone + Ord> Driver<T> {
         }
     }
 
-    /// Applies one effect of `node`'s machine.
-    pub fn apply(&mut self, io: &mut Io<'_, '_>, node: NodeId, e: Effect<T>) {
+    /// Applies one effect of `node`'s machine; returns the report the machine is owed at once
+    /// ([`Input::Sent`] for a request).
+    pub fn apply(&mut self, io: &mut Io<'_, '_>, node: NodeId, e: Effect<T>) -> Option<Input<T>> {
         let (net, ctx) = (&mut *io.net, &mut *io.ctx);
         match e {
             Effect::Request {
@@ -125,9 +129,16 @@ impl<T: Clone + Ord> Driver<T> {
                 req,
                 delay,
             } => {
+                let before = net.conn_count();
                 let (conn, stream) = net.request_on(ctx, (node, to, via, mode), req, delay);
+                let new_connection = net.conn_count() > before || net.conn(conn).ready_at.is_none();
                 self.requests.insert((conn, stream), (node, corr));
                 self.conn_of.insert((node, corr), conn);
+                return Some(Input::Sent {
+                    corr,
+                    conn,
+                    new_connection,
+                });
             }
             Effect::Connect { corr, to, via, mode } => {
                 let conn = net.connect(ctx, node, to, via, mode);
@@ -164,5 +175,6 @@ impl<T: Clone + Ord> Driver<T> {
             Effect::Record(r) => io.records.push(r),
             Effect::Audit(ev) => self.audit.emit(ctx, ev),
         }
+        None
     }
 }
