@@ -22,13 +22,20 @@
 //! [`Case::render`]'s output loaded with [`Case::load`] (or written to a folder and run with
 //! `secsim check`) reproduces the run exactly.
 
+#[cfg(test)]
 use std::fmt::Write as _;
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario::{GeneratorKind, Scenario, ScenarioError, TopologyGenerator};
+use crate::engine::SimDuration;
+use crate::proto::capif::types::SecurityMethod;
+use crate::proto::n32::types::SecurityCapability;
+use crate::scenario::{
+    ArrivalSpec, CapifFlowSpec, ExperimentFile, GeneratorKind, N32FlowSpec, Scenario, ScenarioError, TopologyGenerator,
+    WorkloadSpec,
+};
 
 /// The topology family of a case.
 #[derive(Clone, Debug, PartialEq)]
@@ -128,17 +135,24 @@ pub const N32_FAULT_KINDS: &[&str] = &[
     "WrongKey",
     "UnknownContext",
 ];
+#[cfg(test)]
 const PREFERENCES: &[&str] = &["ResponderOrder", "InitiatorOrder", "PrinsIfIntermediaries"];
+#[cfg(test)]
 const TLS_CLOSE: &[&str] = &["CloseImmediately", "KeepIdle"];
+#[cfg(test)]
 const CSEPP_MAPPING: &[&str] = &["UseSuggestion", "OwnAnswer()", "UseSuggestionIfVerified"];
+#[cfg(test)]
 const ENCODINGS: &[&str] = &[
     "ProblemDetailsMsgForwarding",
     "FlatFields",
     "ProtectedHeader",
     "ProxyStatus",
 ];
+#[cfg(test)]
 const VALIDITY_ENCODINGS: &[&str] = &["Remaining", "Absolute"];
+#[cfg(test)]
 const EXPIRY: &[&str] = &["CloseSessions", "BlockNewHandshakes"];
+#[cfg(test)]
 const RECOVERY: &[&str] = &[
     "ExplicitCause",
     "TlsFailureOnly",
@@ -146,6 +160,7 @@ const RECOVERY: &[&str] = &[
     "CcfPush(ServiceApiUpdateEvent)",
     "RenegotiateBeforeEachSession",
 ];
+#[cfg(test)]
 const INTERCONNECTION: [(&str, &[&str]); 8] = [
     ("rnaa", &["RelayConsent", "CcfAAsksOwner", "NotSupported"]),
     (
@@ -166,17 +181,57 @@ const INTERCONNECTION: [(&str, &[&str]); 8] = [
     ),
 ];
 /// Invoker preference orders.
-pub const PREF_ORDERS: &[&[&str]] = &[
-    &["PSK", "PKI", "OAUTH"],
-    &["PKI", "OAUTH", "PSK"],
-    &["OAUTH", "PSK", "PKI"],
-    &["PSK"],
-    &["PKI"],
-    &["OAUTH"],
-    &["PSK", "OAUTH"],
+pub const PREF_ORDERS: &[&[SecurityMethod]] = &[
+    &[SecurityMethod::Psk, SecurityMethod::Pki, SecurityMethod::Oauth],
+    &[SecurityMethod::Pki, SecurityMethod::Oauth, SecurityMethod::Psk],
+    &[SecurityMethod::Oauth, SecurityMethod::Psk, SecurityMethod::Pki],
+    &[SecurityMethod::Psk],
+    &[SecurityMethod::Pki],
+    &[SecurityMethod::Oauth],
+    &[SecurityMethod::Psk, SecurityMethod::Oauth],
 ];
+
+/// `list[i mod len]`.
+fn pick_of<T: Clone>(list: &[T], i: u32) -> T {
+    list[i as usize % list.len()].clone()
+}
+
+fn ms_of(v: u32) -> SimDuration {
+    SimDuration::from_millis(u64::from(v))
+}
+
+/// The methods of a bit mask over [`SecurityMethod::KNOWN`] (PSK, PKI, OAUTH); none reads as PKI.
+fn methods_typed(mask: u8) -> Vec<SecurityMethod> {
+    let v: Vec<SecurityMethod> = SecurityMethod::KNOWN
+        .iter()
+        .enumerate()
+        .filter(|(b, _)| mask & (1 << b) != 0)
+        .map(|(_, m)| m.clone())
+        .collect();
+    if v.is_empty() { vec![SecurityMethod::Pki] } else { v }
+}
+
+/// Capabilities of a bit mask: bit 0 PRINS, bit 1 TLS (none reads as TLS), bit 2 reverses.
+fn caps_typed(mask: u8) -> Vec<SecurityCapability> {
+    let mut v = Vec::new();
+    if mask & 1 != 0 {
+        v.push(SecurityCapability::Prins);
+    }
+    if mask & 2 != 0 {
+        v.push(SecurityCapability::Tls);
+    }
+    if v.is_empty() {
+        v.push(SecurityCapability::Tls);
+    }
+    if mask & 4 != 0 {
+        v.reverse();
+    }
+    v
+}
+#[cfg(test)]
 const METHODS: [&str; 3] = ["PSK", "PKI", "OAUTH"];
 
+#[cfg(test)]
 fn pick<'a>(list: &[&'a str], i: u32) -> &'a str {
     list[i as usize % list.len()]
 }
@@ -190,15 +245,18 @@ fn plmn_num(k: u32) -> String {
     format!("{:02}", k + 1)
 }
 
+#[cfg(test)]
 fn ms(v: u32) -> String {
     format!("\"{v}ms\"")
 }
 
+#[cfg(test)]
 fn methods_of(mask: u8) -> Vec<&'static str> {
     let v: Vec<&str> = (0..3).filter(|b| mask & (1 << b) != 0).map(|b| METHODS[b]).collect();
     if v.is_empty() { vec!["PKI"] } else { v }
 }
 
+#[cfg(test)]
 fn caps_of(mask: u8) -> String {
     let mut v: Vec<&str> = Vec::new();
     if mask & 1 != 0 {
@@ -417,10 +475,287 @@ impl Case {
             ron::ser::to_string_pretty(&topo, ron::ser::PrettyConfig::default().struct_names(true))
                 .map_err(|e| e.to_string())?
         );
-        let experiment = self.render_experiment();
+        let experiment = self.render_experiment_typed()?;
         Ok((experiment, topology))
     }
 
+    /// The experiment as a typed [`ExperimentFile`], written with the `ron` serializer.
+    fn render_experiment_typed(&self) -> Result<String, String> {
+        let exp = self.experiment()?;
+        let body = ron::ser::to_string_pretty(&exp, ron::ser::PrettyConfig::default().struct_names(true))
+            .map_err(|e| e.to_string())?;
+        Ok(format!(
+            "// secsim random case {}: {:?}\n// faults: {:?}\n{body}\n",
+            self.seed, self.shape, self.faults
+        ))
+    }
+
+    /// The experiment of the case: every knob drawn from its enum's `ALL`.
+    pub fn experiment(&self) -> Result<ExperimentFile, String> {
+        let skeleton = format!(
+            "Experiment(name: \"case-{}\", topology: \"topology.ron\", duration: \"{}s\", seeds: Some([{}]), workload: [])",
+            self.seed,
+            self.duration_s.max(1),
+            self.seed
+        );
+        let mut exp: ExperimentFile = ron::from_str(&skeleton).map_err(|e| e.to_string())?;
+        match self.shape {
+            Shape::IpxHub { plmns, hubs } => self.typed_n32(&mut exp, plmns, Some(hubs.clamp(1, plmns.max(1)))),
+            Shape::Mesh { plmns, .. } => self.typed_n32(&mut exp, plmns, None),
+            Shape::Capif {
+                providers,
+                aefs,
+                invokers,
+            } => self.typed_capif(&mut exp, providers, aefs, invokers),
+        }
+        Ok(exp)
+    }
+
+    fn typed_n32(&self, exp: &mut ExperimentFile, plmns: u32, hubs: Option<u32>) {
+        use crate::proto::n32::capability_negotiation::Preference;
+        use crate::proto::n32::sepp::TlsCloseBehaviour;
+        use crate::proto::roaming::{
+            CseppMapping, Decision, RefusalReason, RiPolicy, ScriptedDecision, SuggestionEncoding,
+        };
+        let k = &self.n32;
+        let hub_name = |plmn: u32| -> String {
+            match hubs {
+                Some(1) => "ri-hub".to_string(),
+                Some(h) => format!("ri-hub-{}", plmn % h + 1),
+                None => String::new(),
+            }
+        };
+        let n = &mut exp.n32;
+        n.initiator_capabilities = Some(caps_typed(k.initiator_caps));
+        n.responder_capabilities = Some(caps_typed(k.responder_caps));
+        n.preference = match pick_of(&Preference::ALL, k.preference) {
+            Preference::PrinsIfIntermediaries { .. } => Preference::PrinsIfIntermediaries {
+                ris_on_path: hubs.is_some(),
+            },
+            p => p,
+        };
+        n.tls_close = pick_of(&TlsCloseBehaviour::ALL, k.tls_close);
+        n.csepp_mapping = pick_of(&CseppMapping::all(), k.csepp_mapping);
+        n.ri_modify = k.ri_modify;
+        if k.retry_after_ms > 0 {
+            n.retry_after = Some(SimDuration::from_millis(u64::from(k.retry_after_ms)));
+        }
+        let mut refusals: std::collections::BTreeMap<String, Vec<ScriptedDecision>> = Default::default();
+        for f in &self.faults {
+            match *f {
+                Fault::N32f { every, kind } => n.faults.push(crate::scenario::N32FaultSpec {
+                    every: u64::from(every.max(1)),
+                    kind: pick_of(&crate::scenario::N32FaultKind::ALL, kind),
+                }),
+                Fault::Terminate { at_ms } => n.terminate_at.push(ms_of(self.clamp_at(at_ms))),
+                Fault::RiRefusal { hub, from_ms, len_ms } if hubs.is_some() => {
+                    let from_ms = self.clamp_at(from_ms);
+                    refusals.entry(hub_name(hub)).or_default().push(ScriptedDecision {
+                        at: ms_of(from_ms),
+                        until: Some(ms_of(from_ms + len_ms.max(1))),
+                        target_plmn: None,
+                        decision: Decision::Refuse {
+                            reason: RefusalReason::Scripted,
+                        },
+                    });
+                }
+                _ => {}
+            }
+        }
+        n.terminate_at.sort_unstable();
+        n.terminate_at.dedup();
+        if hubs.is_some() {
+            let encoding = pick_of(&SuggestionEncoding::ALL, k.rejection_encoding);
+            for h in 0..hubs.unwrap_or(1) {
+                let name = hub_name(h);
+                let mut policy = RiPolicy {
+                    scripted: refusals.get(&name).cloned().unwrap_or_default(),
+                    ..RiPolicy::default()
+                };
+                policy.rejection.encoding = encoding;
+                n.ri_policies.insert(name, policy);
+            }
+        }
+        let plmns = plmns.max(2);
+        let mut seen = std::collections::BTreeSet::new();
+        for &(a, b) in &k.flows {
+            let a = a % plmns;
+            let mut b = b % plmns;
+            if b == a {
+                b = (a + 1) % plmns;
+            }
+            if !seen.insert((a, b)) {
+                continue;
+            }
+            let (na, nb) = (plmn_num(a), plmn_num(b));
+            let (n32c_via, n32f_ris) = match hubs {
+                None => (None, Vec::new()),
+                Some(_) => {
+                    let (ha, hb) = (hub_name(a), hub_name(b));
+                    let ris = if ha == hb {
+                        vec![ha.clone()]
+                    } else {
+                        vec![ha.clone(), hb]
+                    };
+                    (Some(ha), ris)
+                }
+            };
+            exp.workload.push(WorkloadSpec::N32(N32FlowSpec {
+                name: None,
+                consumer: format!("cnf-{na}"),
+                c_sepp: format!("sepp-{na}"),
+                p_sepp: format!("sepp-{nb}"),
+                producer: format!("pnf-{nb}"),
+                n32c_via,
+                n32f_ris,
+                arrival: ArrivalSpec::Poisson {
+                    rate_per_s: f64::from(k.rate.clamp(1, 50)),
+                },
+                request_bytes: crate::scenario::schema::default_request_bytes(),
+                response_bytes: crate::scenario::schema::default_response_bytes(),
+                processing: None,
+                start: SimDuration::ZERO,
+                timeout: crate::scenario::schema::default_timeout(),
+            }));
+        }
+    }
+
+    fn typed_capif(&self, exp: &mut ExperimentFile, providers: u32, aefs: u32, invokers: u32) {
+        use crate::proto::capif::authentication::{ExpiryBehaviour, ValidityEncoding};
+        use crate::proto::capif::interconnection::{
+            CcfAIssues, CcfBIdExposure, CcfDiscovery, CrossAuthorization, CrossOauth, HomeCcfLookup, PskScope, Rnaa,
+        };
+        use crate::proto::capif::mismatch::RecoveryStrategy;
+        use crate::scenario::{CapifAefSpec, CcfRestartSpec, MethodChangeSpec, RevocationSpec};
+        let k = &self.capif;
+        let providers = providers.max(1);
+        let aefs = aefs.max(1);
+        let invokers = invokers.max(1);
+        let aef_name = |i: u32| -> (String, u32) {
+            let i = i % (providers * aefs);
+            let p = i / aefs;
+            (format!("aef-{}{}", letter(p), i % aefs + 1), p)
+        };
+        let c = &mut exp.capif;
+        c.validity_encoding = pick_of(&ValidityEncoding::ALL, k.validity_encoding);
+        c.expiry = pick_of(&ExpiryBehaviour::ALL, k.expiry);
+        c.recovery = pick_of(&RecoveryStrategy::ALL, k.recovery);
+        if k.psk_validity_s > 0 {
+            c.psk_validity = Some(SimDuration::from_secs(u64::from(k.psk_validity_s)));
+        }
+        if k.token_lifetime_s > 0 {
+            c.token_lifetime = Some(SimDuration::from_secs(u64::from(k.token_lifetime_s)));
+        }
+        let [
+            rnaa,
+            discovery,
+            ccf_b_id,
+            home_lookup,
+            psk_scope,
+            authorization,
+            oauth,
+            ccf_a_issues,
+        ] = k.interconnection;
+        let ic = &mut c.interconnection;
+        ic.rnaa = pick_of(&Rnaa::ALL, rnaa);
+        ic.discovery = pick_of(&CcfDiscovery::ALL, discovery);
+        ic.ccf_b_id = pick_of(&CcfBIdExposure::ALL, ccf_b_id);
+        ic.home_lookup = pick_of(&HomeCcfLookup::ALL, home_lookup);
+        ic.psk_scope = pick_of(&PskScope::ALL, psk_scope);
+        ic.authorization = pick_of(&CrossAuthorization::ALL, authorization);
+        ic.oauth = pick_of(&CrossOauth::ALL, oauth);
+        ic.ccf_a_issues = pick_of(&CcfAIssues::ALL, ccf_a_issues);
+        // The one combination the knobs refuse (`InterconnectionKnobs::validate`): a routable
+        // prefix would reveal the CCF-B id that the opaque handle hides.
+        if ic.ccf_b_id == CcfBIdExposure::OpaqueHandle && ic.home_lookup == HomeCcfLookup::RoutablePrefix {
+            ic.home_lookup = HomeCcfLookup::MapLearned;
+        }
+        for i in 0..providers * aefs {
+            let mask = k.aef_methods.get(i as usize).copied().unwrap_or(0);
+            if mask != 0 {
+                c.aefs.insert(
+                    aef_name(i).0,
+                    CapifAefSpec {
+                        methods: Some(methods_typed(mask)),
+                        interface_methods: None,
+                        apis: None,
+                    },
+                );
+            }
+        }
+        let flows: Vec<(u32, u32, u32)> = if k.flows.is_empty() {
+            vec![(0, 0, 0)]
+        } else {
+            k.flows.clone()
+        };
+        let nflows = (flows.len() as u32).min(invokers);
+        // Method changes go to AEFs some flow uses (the loader refuses the others).
+        let mut used: Vec<String> = flows.iter().take(nflows as usize).map(|f| aef_name(f.1).0).collect();
+        used.sort();
+        used.dedup();
+        // CCF restarts go to CCFs some flow uses (the loader refuses the others).
+        let mut ccfs_used: Vec<u32> = Vec::new();
+        for f in flows.iter().take(nflows as usize) {
+            ccfs_used.push(f.0 % providers);
+            ccfs_used.push(aef_name(f.1).1);
+        }
+        ccfs_used.sort_unstable();
+        ccfs_used.dedup();
+        for f in &self.faults {
+            match *f {
+                Fault::MethodChange { aef, at_ms, methods } => c.method_changes.push(MethodChangeSpec {
+                    at: ms_of(self.clamp_at(at_ms)),
+                    aef: used[aef as usize % used.len()].clone(),
+                    methods: methods_typed(methods),
+                }),
+                Fault::Revocation { invoker, at_ms } => c.revocations.push(RevocationSpec {
+                    at: ms_of(self.clamp_at(at_ms)),
+                    invoker: format!("invoker-{:04}", invoker % invokers + 1),
+                }),
+                Fault::CcfRestart {
+                    provider,
+                    at_ms,
+                    down_ms,
+                } => c.ccf_restarts.push(CcfRestartSpec {
+                    at: ms_of(self.clamp_at(at_ms)),
+                    ccf: format!("ccf-{}", letter(ccfs_used[provider as usize % ccfs_used.len()])),
+                    down: ms_of(down_ms.max(1)),
+                }),
+                _ => {}
+            }
+        }
+        // In time order (the loader wants it), then by AEF and methods.
+        c.method_changes.sort_by_cached_key(|m| {
+            let methods: Vec<&str> = m.methods.iter().map(|x| x.as_str()).collect();
+            (m.at, m.aef.clone(), methods.join(","))
+        });
+        for (fi, &(ccf, aef, pref)) in flows.iter().take(nflows as usize).enumerate() {
+            let members: Vec<String> = (0..invokers)
+                .filter(|i| i % nflows == fi as u32)
+                .map(|i| format!("invoker-{:04}", i + 1))
+                .collect();
+            let ccf_p = ccf % providers;
+            let (aef, aef_p) = aef_name(aef);
+            exp.workload.push(WorkloadSpec::Capif(CapifFlowSpec {
+                name: None,
+                invokers: members,
+                ccf: format!("ccf-{}", letter(ccf_p)),
+                aef,
+                aef_ccf: (aef_p != ccf_p).then(|| format!("ccf-{}", letter(aef_p))),
+                prefs: Some(PREF_ORDERS[pref as usize % PREF_ORDERS.len()].to_vec()),
+                arrival: ArrivalSpec::Poisson {
+                    rate_per_s: f64::from(k.rate_tenths.clamp(1, 100)) / 10.0,
+                },
+                start: SimDuration::ZERO,
+                start_spread: None,
+                timeout: crate::scenario::schema::default_timeout(),
+                processing: None,
+                response_bytes: crate::scenario::schema::default_response_bytes(),
+            }));
+        }
+    }
+
+    #[cfg(test)]
     fn render_experiment(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "// secsim random case {}: {:?}", self.seed, self.shape);
@@ -443,6 +778,7 @@ impl Case {
         s
     }
 
+    #[cfg(test)]
     fn render_n32(&self, s: &mut String, plmns: u32, hubs: Option<u32>) {
         let k = &self.n32;
         let hub_name = |plmn: u32| -> String {
@@ -547,6 +883,7 @@ impl Case {
         let _ = writeln!(s, "    ],");
     }
 
+    #[cfg(test)]
     fn render_capif(&self, s: &mut String, providers: u32, aefs: u32, invokers: u32) {
         let k = &self.capif;
         let providers = providers.max(1);
@@ -671,7 +1008,7 @@ impl Case {
             };
             let prefs: Vec<String> = PREF_ORDERS[pref as usize % PREF_ORDERS.len()]
                 .iter()
-                .map(|m| format!("\"{m}\""))
+                .map(|m| format!("\"{}\"", m.as_str()))
                 .collect();
             let _ = writeln!(
                 s,
@@ -699,5 +1036,35 @@ impl Case {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("experiment.ron"), exp)?;
         std::fs::write(dir.join("topology.ron"), topo)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed experiment (enums' `ALL`, the `ron` serializer) is the same scenario the
+    /// earlier hand-written text described, case for case.
+    #[test]
+    fn the_typed_rendering_describes_the_same_experiment_as_the_text_one() {
+        let pretty = ron::ser::PrettyConfig::default().struct_names(true);
+        for seed in 0..400 {
+            let case = Case::from_seed(seed);
+            let text: ExperimentFile = ron::from_str(&case.render_experiment()).unwrap();
+            let typed = case.experiment().unwrap();
+            let (a, b) = (
+                ron::ser::to_string_pretty(&text, pretty.clone()).unwrap(),
+                ron::ser::to_string_pretty(&typed, pretty.clone()).unwrap(),
+            );
+            assert_eq!(a, b, "seed {seed}");
+            // What the renderer writes loads back to the same experiment.
+            let (exp, _) = case.render().unwrap();
+            let back: ExperimentFile = ron::from_str(&exp).unwrap();
+            assert_eq!(
+                ron::ser::to_string_pretty(&back, pretty.clone()).unwrap(),
+                b,
+                "seed {seed}"
+            );
+        }
     }
 }

@@ -641,13 +641,25 @@ pub enum N32FaultKind {
     UnknownContext,
 }
 
-fn default_request_bytes() -> u32 {
+impl N32FaultKind {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [N32FaultKind; 6] = [
+        N32FaultKind::TamperCiphertext,
+        N32FaultKind::TamperAad,
+        N32FaultKind::TamperingRi,
+        N32FaultKind::UnauthorisedRi,
+        N32FaultKind::WrongKey,
+        N32FaultKind::UnknownContext,
+    ];
+}
+
+pub(crate) fn default_request_bytes() -> u32 {
     512
 }
-fn default_response_bytes() -> u32 {
+pub(crate) fn default_response_bytes() -> u32 {
     1024
 }
-fn default_timeout() -> SimDuration {
+pub(crate) fn default_timeout() -> SimDuration {
     SimDuration::from_secs(5)
 }
 

@@ -91,6 +91,11 @@ pub enum ValidityEncoding {
     Absolute,
 }
 
+impl ValidityEncoding {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [ValidityEncoding; 2] = [ValidityEncoding::Remaining, ValidityEncoding::Absolute];
+}
+
 /// What the AEF does when an AEFPSK expires (seed 003). Default `BlockNewHandshakes`.
 #[derive(Clone, Copy, Debug, Default, Deserialize, Eq, PartialEq, Serialize, schemars::JsonSchema)]
 pub enum ExpiryBehaviour {
@@ -99,6 +104,11 @@ pub enum ExpiryBehaviour {
     /// Keep established sessions, refuse new handshakes.
     #[default]
     BlockNewHandshakes,
+}
+
+impl ExpiryBehaviour {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [ExpiryBehaviour; 2] = [ExpiryBehaviour::CloseSessions, ExpiryBehaviour::BlockNewHandshakes];
 }
 
 /// The validity the CCF hands to the AEF.

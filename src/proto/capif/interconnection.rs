@@ -57,6 +57,11 @@ pub enum Rnaa {
     NotSupported,
 }
 
+impl Rnaa {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [Rnaa; 3] = [Rnaa::RelayConsent, Rnaa::CcfAAsksOwner, Rnaa::NotSupported];
+}
+
 /// Item 2 (seed 002 6.X.3.1 ENs: how the invoker learns an API is behind another CCF and that it
 /// must send the CCF-B ID). Default: `CcfIdInDiscovery`.
 #[derive(
@@ -71,6 +76,15 @@ pub enum CcfDiscovery {
     /// (c) The AEF challenges an unknown invoker, which retries with the CCF-B information: one
     /// extra round trip with the AEF, no new CCF member.
     AefChallenge,
+}
+
+impl CcfDiscovery {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [CcfDiscovery; 3] = [
+        CcfDiscovery::CcfIdInDiscovery,
+        CcfDiscovery::CcfIdInSecurityMethodResponse,
+        CcfDiscovery::AefChallenge,
+    ];
 }
 
 /// Item 3 (seed 002 6.X.3.1 EN: CCF-B ID mandatory or optional, and whether it is sensitive
@@ -90,6 +104,15 @@ pub enum CcfBIdExposure {
     OpaqueHandle,
 }
 
+impl CcfBIdExposure {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [CcfBIdExposure; 3] = [
+        CcfBIdExposure::MandatoryClear,
+        CcfBIdExposure::OptionalIfNoMapping,
+        CcfBIdExposure::OpaqueHandle,
+    ];
+}
+
 /// Item 4 (seed 002 6.X.3.1 EN: communicating with other CCFs to find the invoker's CCF).
 /// Used only when the request carries no CCF-B ID or handle. Default: `MapLearned`.
 #[derive(
@@ -107,6 +130,15 @@ pub enum HomeCcfLookup {
     AskAllPeers,
 }
 
+impl HomeCcfLookup {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [HomeCcfLookup; 3] = [
+        HomeCcfLookup::MapLearned,
+        HomeCcfLookup::RoutablePrefix,
+        HomeCcfLookup::AskAllPeers,
+    ];
+}
+
 /// Item 5 (seed 002 6.X.3.1 EN: AEFPSK identification by AEF details or also by service API).
 /// Default: `PerInvokerAef`.
 #[derive(
@@ -118,6 +150,11 @@ pub enum PskScope {
     PerInvokerAef,
     /// One AEFPSK per (invoker, AEF, API): one derivation per API, a key per API.
     PerInvokerAefApi,
+}
+
+impl PskScope {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [PskScope; 2] = [PskScope::PerInvokerAef, PskScope::PerInvokerAefApi];
 }
 
 /// Item 6 (seed 002 6.X.3.1 EN: whether CCF-A can authorize without more information from
@@ -136,6 +173,15 @@ pub enum CrossAuthorization {
     CacheTtl(SimDuration),
 }
 
+impl CrossAuthorization {
+    /// Every alternative, in declaration order (`CacheTtl` with a 2 s TTL).
+    pub const ALL: [CrossAuthorization; 3] = [
+        CrossAuthorization::PushWithPsk,
+        CrossAuthorization::PullPerInvocation,
+        CrossAuthorization::CacheTtl(SimDuration::from_secs(2)),
+    ];
+}
+
 /// Item 7 (seed 002 6.X.3.3 EN: which CCF provides the access token; forwarding exposes the
 /// onboarding secret to CCF-A). Default: `CcfBIssues`.
 #[derive(
@@ -150,6 +196,15 @@ pub enum CrossOauth {
     /// (c) CCF-B authenticates the invoker, then obtains a CCF-A token for it (token exchange);
     /// CCF-A issues, so [`CcfAIssues`] decides how A authenticates the invoker.
     TokenExchange,
+}
+
+impl CrossOauth {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [CrossOauth; 3] = [
+        CrossOauth::CcfBIssues,
+        CrossOauth::CcfBForwards,
+        CrossOauth::TokenExchange,
+    ];
 }
 
 /// Item 8 (seed 002 6.X.3.3 EN: if CCF-A issues, whether it can authenticate the invoker before
@@ -167,6 +222,15 @@ pub enum CcfAIssues {
     ReauthWithCcfBCert,
     /// (c) No authentication: a narrowly scoped token bound to nothing but the claimed ID.
     NarrowUnauthenticated,
+}
+
+impl CcfAIssues {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [CcfAIssues; 3] = [
+        CcfAIssues::TrustSignedAssertion,
+        CcfAIssues::ReauthWithCcfBCert,
+        CcfAIssues::NarrowUnauthenticated,
+    ];
 }
 
 /// All interconnection knobs. Defaults: the first alternative of each item (see each type).

@@ -59,6 +59,15 @@ pub enum Preference {
     },
 }
 
+impl Preference {
+    /// Every alternative, in declaration order (`PrinsIfIntermediaries` with `ris_on_path: false`: set it from the topology).
+    pub const ALL: [Preference; 3] = [
+        Preference::ResponderOrder,
+        Preference::InitiatorOrder,
+        Preference::PrinsIfIntermediaries { ris_on_path: false },
+    ];
+}
+
 /// The responder's capability policy. Default: supports `[PRINS, TLS]`, responder order.
 #[derive(Clone, Debug, Deserialize, Eq, PartialEq, Serialize)]
 pub struct LocalCapPolicy {

@@ -50,6 +50,16 @@ pub enum CseppMapping {
 }
 
 impl CseppMapping {
+    /// Every alternative, in declaration order, `OwnAnswer` with its defaults (a function,
+    /// not a `const`: `OwnAnswer` holds a `String`).
+    pub fn all() -> [CseppMapping; 3] {
+        [
+            CseppMapping::UseSuggestion,
+            CseppMapping::own_default(),
+            CseppMapping::UseSuggestionIfVerified,
+        ]
+    }
+
     /// `OwnAnswer` with the defaults.
     pub fn own_default() -> CseppMapping {
         CseppMapping::OwnAnswer {

@@ -237,6 +237,11 @@ pub enum TlsCloseBehaviour {
     KeepIdle,
 }
 
+impl TlsCloseBehaviour {
+    /// Every alternative, in declaration order (the random cases draw from it).
+    pub const ALL: [TlsCloseBehaviour; 2] = [TlsCloseBehaviour::CloseImmediately, TlsCloseBehaviour::KeepIdle];
+}
+
 /// The timers a machine asks for.
 #[derive(Clone, Copy, Debug, Eq, Ord, PartialEq, PartialOrd)]
 pub enum Timer {
