@@ -22,8 +22,6 @@
 //! [`Case::render`]'s output loaded with [`Case::load`] (or written to a folder and run with
 //! `secsim check`) reproduces the run exactly.
 
-#[cfg(test)]
-use std::fmt::Write as _;
 use std::path::Path;
 
 use rand::{Rng, SeedableRng};
@@ -135,51 +133,6 @@ pub const N32_FAULT_KINDS: &[&str] = &[
     "WrongKey",
     "UnknownContext",
 ];
-#[cfg(test)]
-const PREFERENCES: &[&str] = &["ResponderOrder", "InitiatorOrder", "PrinsIfIntermediaries"];
-#[cfg(test)]
-const TLS_CLOSE: &[&str] = &["CloseImmediately", "KeepIdle"];
-#[cfg(test)]
-const CSEPP_MAPPING: &[&str] = &["UseSuggestion", "OwnAnswer()", "UseSuggestionIfVerified"];
-#[cfg(test)]
-const ENCODINGS: &[&str] = &[
-    "ProblemDetailsMsgForwarding",
-    "FlatFields",
-    "ProtectedHeader",
-    "ProxyStatus",
-];
-#[cfg(test)]
-const VALIDITY_ENCODINGS: &[&str] = &["Remaining", "Absolute"];
-#[cfg(test)]
-const EXPIRY: &[&str] = &["CloseSessions", "BlockNewHandshakes"];
-#[cfg(test)]
-const RECOVERY: &[&str] = &[
-    "ExplicitCause",
-    "TlsFailureOnly",
-    "CcfPush(SecurityNotification)",
-    "CcfPush(ServiceApiUpdateEvent)",
-    "RenegotiateBeforeEachSession",
-];
-#[cfg(test)]
-const INTERCONNECTION: [(&str, &[&str]); 8] = [
-    ("rnaa", &["RelayConsent", "CcfAAsksOwner", "NotSupported"]),
-    (
-        "discovery",
-        &["CcfIdInDiscovery", "CcfIdInSecurityMethodResponse", "AefChallenge"],
-    ),
-    ("ccf_b_id", &["MandatoryClear", "OptionalIfNoMapping", "OpaqueHandle"]),
-    ("home_lookup", &["MapLearned", "RoutablePrefix", "AskAllPeers"]),
-    ("psk_scope", &["PerInvokerAef", "PerInvokerAefApi"]),
-    (
-        "authorization",
-        &["PushWithPsk", "PullPerInvocation", "CacheTtl(\"2s\")"],
-    ),
-    ("oauth", &["CcfBIssues", "CcfBForwards", "TokenExchange"]),
-    (
-        "ccf_a_issues",
-        &["TrustSignedAssertion", "ReauthWithCcfBCert", "NarrowUnauthenticated"],
-    ),
-];
 /// Invoker preference orders.
 pub const PREF_ORDERS: &[&[SecurityMethod]] = &[
     &[SecurityMethod::Psk, SecurityMethod::Pki, SecurityMethod::Oauth],
@@ -228,13 +181,6 @@ fn caps_typed(mask: u8) -> Vec<SecurityCapability> {
     }
     v
 }
-#[cfg(test)]
-const METHODS: [&str; 3] = ["PSK", "PKI", "OAUTH"];
-
-#[cfg(test)]
-fn pick<'a>(list: &[&'a str], i: u32) -> &'a str {
-    list[i as usize % list.len()]
-}
 
 fn letter(p: u32) -> char {
     (b'a' + (p % 26) as u8) as char
@@ -243,35 +189,6 @@ fn letter(p: u32) -> char {
 /// A PLMN's number as the generators write it (two digits at least: `07`, `123`).
 fn plmn_num(k: u32) -> String {
     format!("{:02}", k + 1)
-}
-
-#[cfg(test)]
-fn ms(v: u32) -> String {
-    format!("\"{v}ms\"")
-}
-
-#[cfg(test)]
-fn methods_of(mask: u8) -> Vec<&'static str> {
-    let v: Vec<&str> = (0..3).filter(|b| mask & (1 << b) != 0).map(|b| METHODS[b]).collect();
-    if v.is_empty() { vec!["PKI"] } else { v }
-}
-
-#[cfg(test)]
-fn caps_of(mask: u8) -> String {
-    let mut v: Vec<&str> = Vec::new();
-    if mask & 1 != 0 {
-        v.push("\"PRINS\"");
-    }
-    if mask & 2 != 0 {
-        v.push("\"TLS\"");
-    }
-    if v.is_empty() {
-        v.push("\"TLS\"");
-    }
-    if mask & 4 != 0 {
-        v.reverse();
-    }
-    format!("Some([{}])", v.join(", "))
 }
 
 impl Case {
@@ -755,274 +672,6 @@ impl Case {
         }
     }
 
-    #[cfg(test)]
-    fn render_experiment(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "// secsim random case {}: {:?}", self.seed, self.shape);
-        let _ = writeln!(s, "// faults: {:?}", self.faults);
-        let _ = writeln!(s, "Experiment(");
-        let _ = writeln!(s, "    name: \"case-{}\",", self.seed);
-        let _ = writeln!(s, "    topology: \"topology.ron\",");
-        let _ = writeln!(s, "    duration: \"{}s\",", self.duration_s.max(1));
-        let _ = writeln!(s, "    seeds: Some([{}]),", self.seed);
-        match self.shape {
-            Shape::IpxHub { plmns, hubs } => self.render_n32(&mut s, plmns, Some(hubs.clamp(1, plmns.max(1)))),
-            Shape::Mesh { plmns, .. } => self.render_n32(&mut s, plmns, None),
-            Shape::Capif {
-                providers,
-                aefs,
-                invokers,
-            } => self.render_capif(&mut s, providers, aefs, invokers),
-        }
-        let _ = writeln!(s, ")");
-        s
-    }
-
-    #[cfg(test)]
-    fn render_n32(&self, s: &mut String, plmns: u32, hubs: Option<u32>) {
-        let k = &self.n32;
-        let hub_name = |plmn: u32| -> String {
-            match hubs {
-                Some(1) => "ri-hub".to_string(),
-                Some(h) => format!("ri-hub-{}", plmn % h + 1),
-                None => String::new(),
-            }
-        };
-        let mut n32 = format!(
-            "initiator_capabilities: {}, responder_capabilities: {}, preference: {}, tls_close: {}, \
-             csepp_mapping: {}, ri_modify: {}",
-            caps_of(k.initiator_caps),
-            caps_of(k.responder_caps),
-            match pick(PREFERENCES, k.preference) {
-                "PrinsIfIntermediaries" => format!("PrinsIfIntermediaries(ris_on_path: {})", hubs.is_some()),
-                p => p.to_string(),
-            },
-            pick(TLS_CLOSE, k.tls_close),
-            pick(CSEPP_MAPPING, k.csepp_mapping),
-            k.ri_modify
-        );
-        if k.retry_after_ms > 0 {
-            let _ = write!(n32, ", retry_after: Some({})", ms(k.retry_after_ms));
-        }
-        let mut faults = Vec::new();
-        let mut terminate = Vec::new();
-        let mut refusals: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-        for f in &self.faults {
-            match *f {
-                Fault::N32f { every, kind } => faults.push(format!(
-                    "(every: {}, kind: {})",
-                    every.max(1),
-                    pick(N32_FAULT_KINDS, kind)
-                )),
-                Fault::Terminate { at_ms } => terminate.push(self.clamp_at(at_ms)),
-                Fault::RiRefusal { hub, from_ms, len_ms } if hubs.is_some() => {
-                    let from_ms = self.clamp_at(from_ms);
-                    let name = hub_name(hub);
-                    refusals.entry(name).or_default().push(format!(
-                        "(at: {}, until: Some({}), decision: Refuse(reason: Scripted))",
-                        ms(from_ms),
-                        ms(from_ms + len_ms.max(1))
-                    ));
-                }
-                _ => {}
-            }
-        }
-        if !faults.is_empty() {
-            let _ = write!(n32, ", faults: [{}]", faults.join(", "));
-        }
-        if !terminate.is_empty() {
-            terminate.sort_unstable();
-            terminate.dedup();
-            let t: Vec<String> = terminate.iter().map(|&t| ms(t)).collect();
-            let _ = write!(n32, ", terminate_at: [{}]", t.join(", "));
-        }
-        if hubs.is_some() {
-            let enc = pick(ENCODINGS, k.rejection_encoding);
-            let mut pol = Vec::new();
-            for h in 0..hubs.unwrap_or(1) {
-                let name = hub_name(h);
-                let scripted = refusals.get(&name).map(|v| v.join(", ")).unwrap_or_default();
-                pol.push(format!(
-                    "\"{name}\": (scripted: [{scripted}], rejection: (encoding: {enc}))"
-                ));
-            }
-            let _ = write!(n32, ", ri_policies: {{{}}}", pol.join(", "));
-        }
-        let _ = writeln!(s, "    n32: ({n32}),");
-        let _ = writeln!(s, "    workload: [");
-        let plmns = plmns.max(2);
-        let mut seen = std::collections::BTreeSet::new();
-        for &(a, b) in &k.flows {
-            let a = a % plmns;
-            let mut b = b % plmns;
-            if b == a {
-                b = (a + 1) % plmns;
-            }
-            if !seen.insert((a, b)) {
-                continue;
-            }
-            let (na, nb) = (plmn_num(a), plmn_num(b));
-            let via = match hubs {
-                None => "n32c_via: None, n32f_ris: []".to_string(),
-                Some(_) => {
-                    let (ha, hb) = (hub_name(a), hub_name(b));
-                    if ha == hb {
-                        format!("n32c_via: Some(\"{ha}\"), n32f_ris: [\"{ha}\"]")
-                    } else {
-                        format!("n32c_via: Some(\"{ha}\"), n32f_ris: [\"{ha}\", \"{hb}\"]")
-                    }
-                }
-            };
-            let _ = writeln!(
-                s,
-                "        N32((consumer: \"cnf-{na}\", c_sepp: \"sepp-{na}\", p_sepp: \"sepp-{nb}\", producer: \"pnf-{nb}\", \
-                 {via}, arrival: Poisson(rate_per_s: {}.0))),",
-                k.rate.clamp(1, 50)
-            );
-        }
-        let _ = writeln!(s, "    ],");
-    }
-
-    #[cfg(test)]
-    fn render_capif(&self, s: &mut String, providers: u32, aefs: u32, invokers: u32) {
-        let k = &self.capif;
-        let providers = providers.max(1);
-        let aefs = aefs.max(1);
-        let invokers = invokers.max(1);
-        let aef_name = |i: u32| -> (String, u32) {
-            let i = i % (providers * aefs);
-            let p = i / aefs;
-            (format!("aef-{}{}", letter(p), i % aefs + 1), p)
-        };
-        let mut c = String::new();
-        let _ = write!(
-            c,
-            "validity_encoding: {}, expiry: {}, recovery: {}",
-            pick(VALIDITY_ENCODINGS, k.validity_encoding),
-            pick(EXPIRY, k.expiry),
-            pick(RECOVERY, k.recovery)
-        );
-        if k.psk_validity_s > 0 {
-            let _ = write!(c, ", psk_validity: Some(\"{}s\")", k.psk_validity_s);
-        }
-        if k.token_lifetime_s > 0 {
-            let _ = write!(c, ", token_lifetime: Some(\"{}s\")", k.token_lifetime_s);
-        }
-        let mut alts: Vec<(&str, &str)> = INTERCONNECTION
-            .iter()
-            .zip(k.interconnection)
-            .map(|((name, alts), i)| (*name, pick(alts, i)))
-            .collect();
-        // The one combination the knobs refuse (`InterconnectionKnobs::validate`): a routable
-        // prefix would reveal the CCF-B id that the opaque handle hides.
-        if alts[2].1 == "OpaqueHandle" && alts[3].1 == "RoutablePrefix" {
-            alts[3].1 = "MapLearned";
-        }
-        let ic: Vec<String> = alts.iter().map(|(name, alt)| format!("{name}: {alt}")).collect();
-        let _ = write!(c, ", interconnection: ({})", ic.join(", "));
-        let mut aef_specs = Vec::new();
-        for i in 0..providers * aefs {
-            let mask = k.aef_methods.get(i as usize).copied().unwrap_or(0);
-            if mask != 0 {
-                let m: Vec<String> = methods_of(mask).iter().map(|m| format!("\"{m}\"")).collect();
-                aef_specs.push(format!("\"{}\": (methods: Some([{}]))", aef_name(i).0, m.join(", ")));
-            }
-        }
-        if !aef_specs.is_empty() {
-            let _ = write!(c, ", aefs: {{{}}}", aef_specs.join(", "));
-        }
-        let flows: Vec<(u32, u32, u32)> = if k.flows.is_empty() {
-            vec![(0, 0, 0)]
-        } else {
-            k.flows.clone()
-        };
-        let nflows = (flows.len() as u32).min(invokers);
-        // Method changes go to AEFs some flow uses (the loader refuses the others).
-        let mut used: Vec<String> = flows.iter().take(nflows as usize).map(|f| aef_name(f.1).0).collect();
-        used.sort();
-        used.dedup();
-        // CCF restarts go to CCFs some flow uses (the loader refuses the others).
-        let mut ccfs_used: Vec<u32> = Vec::new();
-        for f in flows.iter().take(nflows as usize) {
-            ccfs_used.push(f.0 % providers);
-            ccfs_used.push(aef_name(f.1).1);
-        }
-        ccfs_used.sort_unstable();
-        ccfs_used.dedup();
-        let mut changes = Vec::new();
-        let mut revocations = Vec::new();
-        let mut restarts = Vec::new();
-        for f in &self.faults {
-            match *f {
-                Fault::MethodChange { aef, at_ms, methods } => {
-                    let at_ms = self.clamp_at(at_ms);
-                    let m: Vec<String> = methods_of(methods).iter().map(|m| format!("\"{m}\"")).collect();
-                    let name = &used[aef as usize % used.len()];
-                    changes.push((
-                        at_ms,
-                        format!("(at: {}, aef: \"{name}\", methods: [{}])", ms(at_ms), m.join(", ")),
-                    ));
-                }
-                Fault::Revocation { invoker, at_ms } => revocations.push(format!(
-                    "(at: {}, invoker: \"invoker-{:04}\")",
-                    ms(self.clamp_at(at_ms)),
-                    invoker % invokers + 1
-                )),
-                Fault::CcfRestart {
-                    provider,
-                    at_ms,
-                    down_ms,
-                } => restarts.push(format!(
-                    "(at: {}, ccf: \"ccf-{}\", down: {})",
-                    ms(self.clamp_at(at_ms)),
-                    letter(ccfs_used[provider as usize % ccfs_used.len()]),
-                    ms(down_ms.max(1))
-                )),
-                _ => {}
-            }
-        }
-        if !changes.is_empty() {
-            changes.sort();
-            let v: Vec<String> = changes.into_iter().map(|(_, t)| t).collect();
-            let _ = write!(c, ", method_changes: [{}]", v.join(", "));
-        }
-        if !revocations.is_empty() {
-            let _ = write!(c, ", revocations: [{}]", revocations.join(", "));
-        }
-        if !restarts.is_empty() {
-            let _ = write!(c, ", ccf_restarts: [{}]", restarts.join(", "));
-        }
-        let _ = writeln!(s, "    capif: ({c}),");
-        let _ = writeln!(s, "    workload: [");
-        for (fi, &(ccf, aef, pref)) in flows.iter().take(nflows as usize).enumerate() {
-            let members: Vec<String> = (0..invokers)
-                .filter(|i| i % nflows == fi as u32)
-                .map(|i| format!("\"invoker-{:04}\"", i + 1))
-                .collect();
-            let ccf_p = ccf % providers;
-            let (aef, aef_p) = aef_name(aef);
-            let aef_ccf = if aef_p == ccf_p {
-                "None".to_string()
-            } else {
-                format!("Some(\"ccf-{}\")", letter(aef_p))
-            };
-            let prefs: Vec<String> = PREF_ORDERS[pref as usize % PREF_ORDERS.len()]
-                .iter()
-                .map(|m| format!("\"{}\"", m.as_str()))
-                .collect();
-            let _ = writeln!(
-                s,
-                "        Capif((invokers: [{}], ccf: \"ccf-{}\", aef: \"{aef}\", aef_ccf: {aef_ccf}, prefs: Some([{}]), \
-                 arrival: Poisson(rate_per_s: {:.1}))),",
-                members.join(", "),
-                letter(ccf_p),
-                prefs.join(", "),
-                f64::from(k.rate_tenths.clamp(1, 100)) / 10.0
-            );
-        }
-        let _ = writeln!(s, "    ],");
-    }
-
     /// Loads the rendered case as a scenario (paths under `dir`, which need not exist).
     pub fn load(&self, dir: &Path) -> Result<Scenario, String> {
         let (exp, topo) = self.render()?;
@@ -1043,20 +692,34 @@ impl Case {
 mod tests {
     use super::*;
 
-    /// The typed experiment (enums' `ALL`, the `ron` serializer) is the same scenario the
-    /// earlier hand-written text described, case for case.
+    /// What the renderer writes loads back to the typed experiment, and the draws reach
+    /// every alternative of every knob's enum.
     #[test]
-    fn the_typed_rendering_describes_the_same_experiment_as_the_text_one() {
+    fn rendered_cases_load_back_and_reach_every_alternative() {
         let pretty = ron::ser::PrettyConfig::default().struct_names(true);
+        let mut seen: std::collections::BTreeSet<String> = Default::default();
         for seed in 0..400 {
             let case = Case::from_seed(seed);
-            let text: ExperimentFile = ron::from_str(&case.render_experiment()).unwrap();
             let typed = case.experiment().unwrap();
-            let (a, b) = (
-                ron::ser::to_string_pretty(&text, pretty.clone()).unwrap(),
-                ron::ser::to_string_pretty(&typed, pretty.clone()).unwrap(),
-            );
-            assert_eq!(a, b, "seed {seed}");
+            let b = ron::ser::to_string_pretty(&typed, pretty.clone()).unwrap();
+            let n = &typed.n32;
+            seen.insert(format!("pref {:?}", std::mem::discriminant(&n.preference)));
+            seen.insert(format!("close {:?}", n.tls_close));
+            seen.insert(format!("map {:?}", std::mem::discriminant(&n.csepp_mapping)));
+            for f in &n.faults {
+                seen.insert(format!("fault {:?}", f.kind));
+            }
+            for p in n.ri_policies.values() {
+                seen.insert(format!("enc {:?}", p.rejection.encoding));
+            }
+            let c = &typed.capif;
+            if typed.workload.iter().any(|w| matches!(w, WorkloadSpec::Capif(_))) {
+                seen.insert(format!("rec {:?}", c.recovery));
+                seen.insert(format!("val {:?}", c.validity_encoding));
+                seen.insert(format!("exp {:?}", c.expiry));
+                seen.insert(format!("auth {:?}", c.interconnection.authorization));
+                seen.insert(format!("oauth {:?}", c.interconnection.oauth));
+            }
             // What the renderer writes loads back to the same experiment.
             let (exp, _) = case.render().unwrap();
             let back: ExperimentFile = ron::from_str(&exp).unwrap();
@@ -1066,5 +729,37 @@ mod tests {
                 "seed {seed}"
             );
         }
+        use crate::proto::capif::authentication::{ExpiryBehaviour, ValidityEncoding};
+        use crate::proto::capif::interconnection::{CrossAuthorization, CrossOauth};
+        use crate::proto::capif::mismatch::RecoveryStrategy;
+        use crate::proto::n32::capability_negotiation::Preference;
+        use crate::proto::n32::sepp::TlsCloseBehaviour;
+        use crate::proto::roaming::{CseppMapping, SuggestionEncoding};
+        let mut want: std::collections::BTreeSet<String> = Default::default();
+        want.extend(
+            Preference::ALL
+                .iter()
+                .map(|p| format!("pref {:?}", std::mem::discriminant(p))),
+        );
+        want.extend(TlsCloseBehaviour::ALL.iter().map(|p| format!("close {p:?}")));
+        want.extend(
+            CseppMapping::all()
+                .iter()
+                .map(|p| format!("map {:?}", std::mem::discriminant(p))),
+        );
+        want.extend(
+            crate::scenario::N32FaultKind::ALL
+                .iter()
+                .map(|p| format!("fault {p:?}")),
+        );
+        want.extend(SuggestionEncoding::ALL.iter().map(|p| format!("enc {p:?}")));
+        want.extend(RecoveryStrategy::ALL.iter().map(|p| format!("rec {p:?}")));
+        want.extend(ValidityEncoding::ALL.iter().map(|p| format!("val {p:?}")));
+        want.extend(ExpiryBehaviour::ALL.iter().map(|p| format!("exp {p:?}")));
+        want.extend(CrossAuthorization::ALL.iter().map(|p| format!("auth {p:?}")));
+        want.extend(CrossOauth::ALL.iter().map(|p| format!("oauth {p:?}")));
+        let missing: Vec<&String> = want.difference(&seen).collect();
+        assert!(missing.is_empty(), "never drawn in 400 cases: {missing:?}");
+        assert_eq!(want.len(), 33);
     }
 }
