@@ -1,9 +1,10 @@
-//! Deliberate bugs, for showing that the checker catches them (acceptance of issue 7).
+//! Deliberate bugs, for showing that the checker catches them (acceptance of issues 7 and 13).
 //!
-//! A mutant is switched on for the current thread only, and only in test builds
-//! (`cfg(test)`): in every other build [`is`] is the constant `false` and the mutated
-//! branches compile away. Protocol code asks `if mutant::is(Mutant::X) { <the bug> }` at the
-//! one place the bug would live.
+//! A mutant is a behaviour knob in a machine's configuration: the builders copy the
+//! experiment's [`Mutants`] into every machine they build, and the one decision the bug lives
+//! in asks `if self.mutants.on(Mutant::X) { <the bug> }`. The knob can only be set with the
+//! cargo feature `mutants` (which the test suite's build has): without it [`Mutants`] is
+//! empty, [`Mutants::on`] is the constant `false` and the mutated branches compile away.
 
 use super::{capif, n32};
 
@@ -16,12 +17,48 @@ pub enum Mutant {
     DropProcEnd,
 }
 
+/// The mutants a machine is configured with (at most one per run).
+#[derive(Clone, Copy, Debug, Default, Eq, PartialEq)]
+pub struct Mutants {
+    #[cfg(feature = "mutants")]
+    on: Option<Mutant>,
+}
+
+impl Mutants {
+    /// No mutant.
+    pub const NONE: Mutants = Mutants {
+        #[cfg(feature = "mutants")]
+        on: None,
+    };
+
+    /// Only mutant `m` (with the `mutants` feature only).
+    #[cfg(feature = "mutants")]
+    pub fn only(m: Mutant) -> Mutants {
+        Mutants { on: Some(m) }
+    }
+
+    /// Whether mutant `m` is on.
+    #[inline(always)]
+    pub fn on(self, m: Mutant) -> bool {
+        #[cfg(feature = "mutants")]
+        {
+            self.on == Some(m)
+        }
+        #[cfg(not(feature = "mutants"))]
+        {
+            let _ = m;
+            false
+        }
+    }
+}
+
 #[cfg(test)]
 thread_local! {
     static ACTIVE: std::cell::Cell<Option<Mutant>> = const { std::cell::Cell::new(None) };
 }
 
-/// Whether mutant `m` is on for this thread.
+/// Whether mutant `m` is on for this thread (the earlier switch, kept while call sites move
+/// to [`Mutants`]).
 #[inline(always)]
 pub fn is(m: Mutant) -> bool {
     #[cfg(test)]

@@ -244,6 +244,23 @@ pub struct ExperimentFile {
     /// (the same seeds at every point: common random numbers). Default none (one point).
     #[serde(default)]
     pub sweep: Vec<SweepAxis>,
+    /// The deliberate bug the machines are built with (tests only: never read from a file).
+    #[cfg(feature = "mutants")]
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub mutant: Option<crate::audit::mutant::Mutant>,
+}
+
+impl ExperimentFile {
+    /// The mutants every machine of this experiment is built with (none without the
+    /// `mutants` feature).
+    pub fn mutants(&self) -> crate::audit::mutant::Mutants {
+        #[cfg(feature = "mutants")]
+        if let Some(m) = self.mutant {
+            return crate::audit::mutant::Mutants::only(m);
+        }
+        crate::audit::mutant::Mutants::NONE
+    }
 }
 
 /// One sweep axis: a field of the experiment or its topology and the values it takes.
