@@ -1,16 +1,17 @@
-//! The simulated world: the network plus the actors on its nodes, built from a scenario.
+//! The simulated world: the network plus one machine per node, built from a scenario; the
+//! world only carries messages between them.
 //!
 //! ```text
 //!  engine ──Event<Msg>──► SimWorld::handle
-//!                           ├─ Msg::Net(wire)  ─► Network::on_wire ─► NetEvent ─► node's actor
-//!                           └─ Msg::Arrival / Processed / Timeout ─► workload actors
+//!                           ├─ Msg::Net(wire) ─► Network::on_wire ─► NetEvent ─► the node's plane
+//!                           └─ a machine's timer ─────────────────────────────► the node's plane
+//!  plane router ─► driver::Driver::input (correlates) ─► Machine::handle ─► effects, applied in order
 //! ```
 //!
-//! Actors: nodes of N32 flows (cNF, SEPPs, pNF) and every Roaming Intermediary belong to the
-//! N32 plane ([`n32`]); the rest serve the plain HTTP flows: a `Proxy` node accepts every
-//! CONNECT tunnel, and each flow's server answers each request after its processing delay
-//! with a JSON body of the configured size. Each flow draws its arrivals from the stream
-//! `flow:<name>`, each server its processing delays from `node:<name>`.
+//! Nodes of N32 flows (cNF, SEPPs, pNF) and every Roaming Intermediary belong to the N32 plane
+//! ([`n32`]), invokers, CCFs and AEFs to the CAPIF plane ([`capif`]); every other node runs a
+//! plain HTTP machine ([`crate::proto::workload`]: client, server or CONNECT proxy of the
+//! `Http` flows).
 
 pub mod capif;
 pub mod driver;
@@ -94,7 +95,7 @@ impl SimWorld {
     }
 
     /// Censoring (issue 12): records every procedure that began and had not ended when the
-    /// run stopped at `now`, with outcome [`Outcome::Unfinished`] (`end_ns` = `now`, so the
+    /// run stopped at `now`, with outcome [`crate::metrics::Outcome::Unfinished`] (`end_ns` = `now`, so the
     /// latency is its age) and the flow, variant, initiator and responder its end record
     /// would have had. Outstanding HTTP requests first, then the N32 plane's, then the CAPIF
     /// plane's, each in a fixed order (map keys, invoker indices). A procedure with an end
