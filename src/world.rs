@@ -145,7 +145,7 @@ impl SimWorld {
             self.record(key, now, Outcome::Unfinished, 0, 0);
         }
         if let Some(p) = &mut self.n32 {
-            p.finish(&self.net, now, &mut self.records);
+            p.finish(now, &mut self.records);
         }
         if let Some(p) = &mut self.capif {
             p.finish(&self.net, now, &mut self.records);
@@ -281,7 +281,7 @@ impl SimWorld {
     /// Keeps every plane's audit events in memory for the invariant checker.
     pub fn enable_audit(&mut self) {
         if let Some(p) = &mut self.n32 {
-            p.audit.enable();
+            p.enable_audit();
         }
         if let Some(p) = &mut self.capif {
             p.audit.enable();
@@ -293,7 +293,7 @@ impl SimWorld {
     pub fn take_audit(&mut self) -> Vec<(SimTime, crate::check::AuditEvent)> {
         let mut v = Vec::new();
         if let Some(p) = &mut self.n32 {
-            v.extend(p.audit.take());
+            v.extend(p.take_audit());
         }
         if let Some(p) = &mut self.capif {
             v.extend(p.audit.take());
@@ -450,7 +450,12 @@ impl World for SimWorld {
                 if let Some(e) = self.net.on_wire(ctx, node, wire) {
                     match (&mut self.n32, &mut self.capif) {
                         (Some(p), _) if self.n32_nodes[node as usize] => {
-                            p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
+                            let mut io = driver::Io {
+                                net: &mut self.net,
+                                ctx,
+                                records: &mut self.records,
+                            };
+                            p.on_net_event(&mut io, node, e)
                         }
                         (_, Some(p)) if self.capif_nodes[node as usize] => {
                             p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
@@ -461,7 +466,14 @@ impl World for SimWorld {
             }
             Msg::N32(m) => {
                 if let Some(p) = &mut self.n32 {
-                    p.on_msg(&mut self.net, ctx, m, &mut self.records);
+                    p.on_msg(
+                        &mut driver::Io {
+                            net: &mut self.net,
+                            ctx,
+                            records: &mut self.records,
+                        },
+                        m,
+                    );
                 }
             }
             Msg::Capif(m) => {
