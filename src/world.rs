@@ -269,8 +269,8 @@ impl SimWorld {
     }
 
     /// The N32 actors, if any.
-    pub fn n32(&self) -> Option<&n32::N32Plane> {
-        self.n32.as_ref()
+    pub fn n32(&self) -> Option<&crate::proto::n32::node::N32Nodes> {
+        self.n32.as_ref().map(|p| &p.nodes)
     }
 
     /// The CAPIF actors, if any.
@@ -281,7 +281,7 @@ impl SimWorld {
     /// Keeps every plane's audit events in memory for the invariant checker.
     pub fn enable_audit(&mut self) {
         if let Some(p) = &mut self.n32 {
-            p.enable_audit();
+            p.driver.audit.enable();
         }
         if let Some(p) = &mut self.capif {
             p.audit.enable();
@@ -293,7 +293,7 @@ impl SimWorld {
     pub fn take_audit(&mut self) -> Vec<(SimTime, crate::check::AuditEvent)> {
         let mut v = Vec::new();
         if let Some(p) = &mut self.n32 {
-            v.extend(p.take_audit());
+            v.extend(p.driver.audit.take());
         }
         if let Some(p) = &mut self.capif {
             v.extend(p.audit.take());

@@ -169,40 +169,12 @@ impl<T: Clone + Ord> Driver<T> {
             }
             Effect::Record(r) => io.records.push(r),
             Effect::Audit(ev) => self.audit.emit(ctx, ev),
-            Effect::Work(ops) => self.work = net.sec.cpu.charge(node, ctx.now(), &ops),
-            Effect::AfterWork(e) => {
-                let work = self.work;
-                match *e {
-                    Effect::Request {
-                        corr,
-                        to,
-                        via,
-                        mode,
-                        req,
-                        delay,
-                    } => self.apply(
-                        io,
-                        node,
-                        Effect::Request {
-                            corr,
-                            to,
-                            via,
-                            mode,
-                            req,
-                            delay: delay + work,
-                        },
-                    ),
-                    Effect::Respond { at, rsp, delay } => self.apply(
-                        io,
-                        node,
-                        Effect::Respond {
-                            at,
-                            rsp,
-                            delay: delay + work,
-                        },
-                    ),
-                    e => self.apply(io, node, e),
+            Effect::Work(ops) => self.work = net.work(node, ctx.now(), &ops),
+            Effect::AfterWork(mut e) => {
+                if let Effect::Request { delay, .. } | Effect::Respond { delay, .. } = &mut *e {
+                    *delay += self.work;
                 }
+                self.apply(io, node, *e);
             }
             Effect::MarkBytes { mark, conn, less } => {
                 if let Some(c) = self.conn(node, conn) {
@@ -242,6 +214,29 @@ impl<T: Clone + Ord> Driver<T> {
         self.requests.remove(&(conn, stream));
         self.conn_of.remove(&(node, corr));
         Some(Inbound { conn, stream })
+    }
+
+    /// The TLS secrets of connection `conn`, the server's side or the client's (a node's own
+    /// TLS stack hands them to its machine).
+    pub fn tls_secrets(net: &Network, conn: ConnId, server: bool) -> Option<crate::crypto::tls13::Tls13Secrets> {
+        let tls = &net.conn(conn).tls;
+        if server {
+            tls.server_secrets.clone()
+        } else {
+            tls.client_secrets.clone()
+        }
+    }
+
+    /// The nodes a message from `from` to `to` passes, in order (`to` last).
+    pub fn route(net: &mut Network, from: NodeId, to: NodeId) -> Vec<NodeId> {
+        let path = net.topo.path(from, to).unwrap_or_default();
+        let ends = path.iter().filter_map(|&e| net.topo.graph.edge_endpoints(e));
+        ends.map(|(_, b)| b.index() as NodeId).collect()
+    }
+
+    /// The server of connection `conn`.
+    pub fn server_of(net: &Network, conn: ConnId) -> NodeId {
+        net.conn(conn).server
     }
 
     /// The outstanding requests in (connection, stream) order, with their sender and

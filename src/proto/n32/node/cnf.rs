@@ -193,11 +193,9 @@ impl Machine for Cnf {
             Input::Timer(Timer::Arrival(fi)) => {
                 self.arrival(now, fi);
             }
-            Input::Timer(Timer::Timeout(corr)) => {
-                if self.waiting.contains_key(&corr) {
-                    self.fx.push(Effect::Abandon(corr));
-                    self.finish(now, corr, Outcome::Timeout, (0, 0), String::new());
-                }
+            Input::Timer(Timer::Timeout(corr)) if self.waiting.contains_key(&corr) => {
+                self.fx.push(Effect::Abandon(corr));
+                self.finish(now, corr, Outcome::Timeout, (0, 0), String::new());
             }
             Input::Response { corr, rsp, .. } => self.answered(now, corr, &rsp),
             Input::Failed { corrs, cause, .. } => {

@@ -29,13 +29,17 @@ pub mod cnf;
 pub mod pnf;
 pub mod sepp;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::crypto::n32f::Direction;
 use crate::engine::SimTime;
 use crate::metrics::Record;
+use crate::net::conn::Intercept;
 use crate::net::{HttpResponse, NodeId};
 use crate::proto::common::ProblemDetails;
 use crate::proto::effect::{Corr, Effect, Inbound, Input, Machine};
+use crate::proto::n32::prins::N32fErrorType;
 use crate::proto::roaming::node::RiNode;
 
 /// The SBI operation the workload exercises: AUSF UE authentication (carries a SUPI, an
@@ -200,5 +204,107 @@ impl Machine for N32Node {
             N32Node::Pnf(m) => m.set_audit(on),
             N32Node::Ri(m) => m.set_audit(on),
         }
+    }
+}
+
+/// The N32 plane's machines by address, and what tests observe across them.
+#[derive(Default)]
+pub struct N32Nodes {
+    /// The machines.
+    pub machines: BTreeMap<NodeId, N32Node>,
+    /// The plane-wide numbering, lent to each machine for one input.
+    numbering: Numbering,
+}
+
+impl N32Nodes {
+    /// The plane of these machines.
+    pub fn new(machines: BTreeMap<NodeId, N32Node>) -> N32Nodes {
+        N32Nodes {
+            machines,
+            numbering: Numbering::default(),
+        }
+    }
+
+    /// Hands `input` to `node`'s machine at `now` (building audit facts if `audit`, the
+    /// numbering lent); its effects, in the order pushed.
+    pub fn handle(&mut self, node: NodeId, now: SimTime, input: Input<Timer>, audit: bool) -> Vec<Effect<Timer>> {
+        let Some(m) = self.machines.get_mut(&node) else {
+            return Vec::new();
+        };
+        m.set_audit(audit);
+        m.lend(self.numbering);
+        m.handle(now, input);
+        self.numbering = m.numbering(self.numbering);
+        std::iter::from_fn(|| m.poll_effect()).collect()
+    }
+
+    fn sepps(&self) -> impl Iterator<Item = &sepp::Sepp> {
+        self.machines.values().filter_map(|m| match m {
+            N32Node::Sepp(s) => Some(&**s),
+            _ => None,
+        })
+    }
+
+    /// The SEPPs' addresses, in order.
+    pub fn sepp_nodes(&self) -> Vec<NodeId> {
+        let sepps = self.machines.iter().filter(|(_, m)| matches!(m, N32Node::Sepp(_)));
+        sepps.map(|(&n, _)| n).collect()
+    }
+
+    /// For every established PRINS context: whether the c-SEPP's and the p-SEPP's N32-f keys
+    /// are equal (both derived from the same N32-c exporter and context ids).
+    pub fn key_agreement(&self) -> Vec<bool> {
+        let agree = |(psepp, peer_id, local_id, keys): (NodeId, &str, &str, &crate::crypto::n32f::N32fKeys)| {
+            let Some(N32Node::Sepp(p)) = self.machines.get(&psepp) else {
+                return false;
+            };
+            p.recv_context(peer_id)
+                .is_some_and(|(id, k)| id == local_id && Direction::ALL.iter().all(|&d| k.get(d) == keys.get(d)))
+        };
+        self.sepps().flat_map(|s| s.send_contexts().map(agree)).collect()
+    }
+
+    /// Faults injected by the c-SEPPs: (message id, the N32fErrorType the receiver must
+    /// report), in message order.
+    pub fn injected(&self) -> Vec<(u64, N32fErrorType)> {
+        let mut v: Vec<_> = self.sepps().flat_map(|s| s.injected.iter().copied()).collect();
+        v.sort_by_key(|x| x.0);
+        v
+    }
+
+    /// Faults the p-SEPPs detected: (message id, reported type), from their n32f-error.
+    pub fn detected(&self) -> Vec<(u64, N32fErrorType)> {
+        self.sepps().flat_map(|s| s.detected.iter().copied()).collect()
+    }
+
+    /// The client of request `at` at SEPP `server` reset its stream (gave up on it).
+    pub fn stream_reset(&mut self, server: NodeId, at: Inbound) {
+        if let Some(N32Node::Sepp(s)) = self.machines.get_mut(&server) {
+            s.stream_reset(at);
+        }
+    }
+
+    /// A direct connection attempt from `csepp` to `psepp` crosses the nodes `hops`: every
+    /// RI among them decides in turn whether it carries it; the first that will not and its
+    /// reaction (`(0, None)`: let through).
+    pub fn direct_attempt(
+        &mut self,
+        now: SimTime,
+        hops: &[NodeId],
+        (csepp, psepp): (NodeId, NodeId),
+    ) -> (NodeId, Option<Intercept>) {
+        for &n in hops {
+            if let Some(N32Node::Ri(ri)) = self.machines.get_mut(&n)
+                && let Some(a) = ri.direct_attempt(now, csepp, psepp)
+            {
+                return (n, Some(a));
+            }
+        }
+        (0, None)
+    }
+
+    /// Censoring (issue 12): the handshakes in progress, in (c-SEPP, p-SEPP) order.
+    pub fn unfinished_handshakes(&self, now: SimTime) -> Vec<Record> {
+        self.sepps().flat_map(|s| s.unfinished_handshakes(now)).collect()
     }
 }
