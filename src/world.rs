@@ -109,7 +109,7 @@ impl SimWorld {
             }
         }
         if let Some(p) = &mut self.n32 {
-            p.finish(&self.net, now, &mut self.records);
+            p.finish(now, &mut self.records);
         }
         if let Some(p) = &mut self.capif {
             p.finish(&self.net, now, &mut self.records);
@@ -191,8 +191,8 @@ impl SimWorld {
     }
 
     /// The N32 actors, if any.
-    pub fn n32(&self) -> Option<&n32::N32Plane> {
-        self.n32.as_ref()
+    pub fn n32(&self) -> Option<&crate::proto::n32::node::N32Nodes> {
+        self.n32.as_ref().map(|p| &p.nodes)
     }
 
     /// The CAPIF actors, if any.
@@ -203,7 +203,7 @@ impl SimWorld {
     /// Keeps every plane's audit events in memory for the invariant checker.
     pub fn enable_audit(&mut self) {
         if let Some(p) = &mut self.n32 {
-            p.audit.enable();
+            p.driver.audit.enable();
         }
         if let Some(p) = &mut self.capif {
             p.audit.enable();
@@ -215,7 +215,7 @@ impl SimWorld {
     pub fn take_audit(&mut self) -> Vec<(SimTime, crate::check::AuditEvent)> {
         let mut v = Vec::new();
         if let Some(p) = &mut self.n32 {
-            v.extend(p.audit.take());
+            v.extend(p.driver.audit.take());
         }
         if let Some(p) = &mut self.capif {
             v.extend(p.audit.take());
@@ -262,7 +262,12 @@ impl World for SimWorld {
                 if let Some(e) = self.net.on_wire(ctx, node, wire) {
                     match (&mut self.n32, &mut self.capif) {
                         (Some(p), _) if self.n32_nodes[node as usize] => {
-                            p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
+                            let mut io = driver::Io {
+                                net: &mut self.net,
+                                ctx,
+                                records: &mut self.records,
+                            };
+                            p.on_net_event(&mut io, node, e)
                         }
                         (_, Some(p)) if self.capif_nodes[node as usize] => {
                             p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
@@ -277,7 +282,14 @@ impl World for SimWorld {
             }
             Msg::N32(m) => {
                 if let Some(p) = &mut self.n32 {
-                    p.on_msg(&mut self.net, ctx, m, &mut self.records);
+                    p.on_msg(
+                        &mut driver::Io {
+                            net: &mut self.net,
+                            ctx,
+                            records: &mut self.records,
+                        },
+                        m,
+                    );
                 }
             }
             Msg::Capif(m) => {

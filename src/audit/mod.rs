@@ -66,6 +66,17 @@ pub enum ProcAudit {
     },
 }
 
+impl AuditEvent {
+    /// The fact with the connection and stream of the request it is about filled in (the
+    /// facts that name one; others unchanged).
+    pub fn at_stream(mut self, at_conn: u64, at_stream: u32) -> AuditEvent {
+        if let AuditEvent::N32(n32::N32Audit::CapabilityOffered { conn, stream, .. }) = &mut self {
+            (*conn, *stream) = (at_conn, at_stream);
+        }
+        self
+    }
+}
+
 impl From<ProcAudit> for AuditEvent {
     fn from(p: ProcAudit) -> Self {
         AuditEvent::Proc(p)

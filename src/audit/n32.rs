@@ -136,15 +136,15 @@ pub enum N32Mutant {
     SkipJwsVerification,
     /// A JWE tag mismatch is classified `DECIPHERING_FAILED` (`prins::open`).
     WrongFaultType,
-    /// The p-SEPP sends every `n32f-error` twice (`world::n32` `report_error`).
+    /// The p-SEPP sends every `n32f-error` twice (`proto::n32::node::sepp` `report_error`).
     DoubleFaultReport,
     /// The responder orders the context IDs own-first in the N32-KDF
     /// (`parameter_exchange::NegotiatedContext::ids`), DIGEST 9's open question got wrong.
     ContextKeyMismatch,
-    /// The c-SEPP keeps its send state after releasing a context (`world::n32`
+    /// The c-SEPP keeps its send state after releasing a context (`proto::n32::node::sepp`
     /// `release_send_context`).
     UseTerminatedContext,
-    /// An RI decides to refuse a CONNECT but the tunnel opens anyway (`world::n32`
-    /// `RiActor::on_connect`).
+    /// An RI decides to refuse a CONNECT but the tunnel opens anyway (`proto::roaming::node`
+    /// `RiNode::on_connect`).
     ContextAfterRefusal,
 }

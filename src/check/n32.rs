@@ -40,7 +40,7 @@
 //!   and sends no `n32f-error` (the world injects no faults into answers).
 //! - "Used" is sending a PRINS request (c-SEPP), accepting one or protecting its response
 //!   (p-SEPP). A response that arrives after the c-SEPP terminated its context is opened with
-//!   the keys kept with its request (secsim decision, `world::n32` `Pending::N32f`): opening
+//!   the keys kept with its request (secsim decision, `proto::n32::node::sepp` `Pending::N32f`): opening
 //!   is not a use.
 //! - Each SEPP must not use a context after *it* terminated it: the peer learns of a
 //!   termination only with `n32f-terminate`, and a message in flight meanwhile is no fault.

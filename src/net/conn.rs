@@ -539,6 +539,12 @@ impl Network {
         );
     }
 
+    /// Charges `ops` to `node`'s CPU at `now` (its cost model); the delay until the work is
+    /// done.
+    pub fn work(&mut self, node: NodeId, now: SimTime, ops: &[(crate::crypto::cost::CryptoOp, u64)]) -> SimDuration {
+        self.sec.cpu.charge(node, now, ops)
+    }
+
     /// Answers the request on `stream` now.
     pub fn respond<M: From<Wire>>(&mut self, ctx: &mut Ctx<'_, M>, conn: ConnId, stream: u32, rsp: HttpResponse) {
         self.respond_after(ctx, conn, stream, rsp, ZERO);

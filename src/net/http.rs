@@ -28,6 +28,14 @@ use std::sync::Arc;
 #[derive(Clone)]
 pub struct Typed(Arc<dyn Any + Send + Sync>);
 
+impl Typed {
+    /// A typed value that travels with a message without being its body: simulation
+    /// metadata, not on the wire (e.g. the route of a PRINS message).
+    pub fn new<T: Any + Send + Sync>(value: T) -> Typed {
+        Typed(Arc::new(value))
+    }
+}
+
 impl fmt::Debug for Typed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Typed(..)")

@@ -18,6 +18,7 @@
 use std::collections::VecDeque;
 
 use crate::audit::AuditEvent;
+use crate::crypto::cost::CryptoOp;
 use crate::engine::SimDuration;
 use crate::metrics::Record;
 use crate::net::conn::{ConnFailure, Intercept};
@@ -145,6 +146,29 @@ pub enum Effect<T> {
     Record(Record),
     /// A fact for the invariant checker (emit only when [`Effects::audit`] is on).
     Audit(AuditEvent),
+    /// Charge `ops` to this node's CPU now (its cost model; work queues behind earlier
+    /// work); the time until it is done is held for the next [`Effect::AfterWork`].
+    Work(Vec<(CryptoOp, u64)>),
+    /// Apply the [`Effect::Request`] or [`Effect::Respond`] inside after the work held from
+    /// the last [`Effect::Work`] (its delay raised by it).
+    AfterWork(Box<Effect<T>>),
+    /// Measurement: remember as `mark` the bytes connection `conn` carried so far, less
+    /// `less` (the driver reads the connection; the machine never sees the number).
+    MarkBytes { mark: Corr, conn: ConnRef, less: u64 },
+    /// A metric record whose `bytes` the driver fills with what the connection of `mark`
+    /// carried since [`Effect::MarkBytes`] (0 without a mark).
+    RecordBytes { record: Record, mark: Corr },
+    /// A fact for the invariant checker about request `corr` just sent: the driver fills in
+    /// its connection and stream ([`AuditEvent::at_stream`]).
+    AuditStream { corr: Corr, ev: AuditEvent },
+    /// Give up on request `corr` (its answer, if any, is dropped): the client resets the
+    /// stream, and the server learns it at once (the model carries no RST_STREAM frame; the
+    /// world tells the server's machine).
+    Abandon(Corr),
+    /// A direct (not tunnelled) connection to `to` is about to be opened: the on-path
+    /// middleboxes decide now how they meet it (the world asks them; see
+    /// [`Effect::Intercept`]).
+    DirectAttempt { to: NodeId },
 }
 
 /// A machine's queue of effects, drained by the driver after each input.

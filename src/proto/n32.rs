@@ -9,6 +9,7 @@
 pub mod capability_negotiation;
 pub mod context_termination;
 pub mod error_reporting;
+pub mod node;
 pub mod parameter_exchange;
 pub mod prins;
 pub mod sepp;

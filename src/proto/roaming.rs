@@ -76,6 +76,7 @@
 
 pub mod csepp;
 pub mod direct_tls;
+pub mod node;
 pub mod policy;
 pub mod rejection;
 pub mod ri;

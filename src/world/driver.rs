@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::engine::{Ctx, TimerId};
+use crate::engine::{Ctx, SimDuration, TimerId};
 use crate::metrics::Record;
 use crate::net::{ConnId, NetEvent, Network, NodeId};
 use crate::proto::effect::{ConnRef, Corr, Effect, Inbound, Input, Machine};
@@ -27,6 +27,10 @@ pub struct Driver<T> {
     /// The connection each outstanding correlation id uses.
     conn_of: BTreeMap<(NodeId, Corr), ConnId>,
     timers: BTreeMap<(NodeId, T), TimerId>,
+    /// The work delay held for the next `AfterWork` (from the last `Work`).
+    work: SimDuration,
+    /// Byte marks: (node, mark) → (connection, its byte count then).
+    marks: BTreeMap<(NodeId, Corr), (ConnId, u64)>,
     /// Audit facts go here (and to the trace).
     pub audit: crate::audit::Audit,
     wrap: fn(NodeId, T) -> Msg,
@@ -40,6 +44,8 @@ impl<T: Clone + Ord> Driver<T> {
             opened: BTreeMap::new(),
             conn_of: BTreeMap::new(),
             timers: BTreeMap::new(),
+            work: SimDuration::ZERO,
+            marks: BTreeMap::new(),
             audit: crate::audit::Audit::default(),
             wrap,
         }
@@ -174,7 +180,80 @@ impl<T: Clone + Ord> Driver<T> {
             }
             Effect::Record(r) => io.records.push(r),
             Effect::Audit(ev) => self.audit.emit(ctx, ev),
+            Effect::Work(ops) => self.work = net.work(node, ctx.now(), &ops),
+            Effect::AfterWork(mut e) => {
+                if let Effect::Request { delay, .. } | Effect::Respond { delay, .. } = &mut *e {
+                    *delay += self.work;
+                }
+                self.apply(io, node, *e);
+            }
+            Effect::MarkBytes { mark, conn, less } => {
+                if let Some(c) = self.conn(node, conn) {
+                    let base = net.conn(c).bytes.saturating_sub(less);
+                    self.marks.insert((node, mark), (c, base));
+                }
+            }
+            Effect::RecordBytes { mut record, mark } => {
+                record.bytes = self
+                    .marks
+                    .get(&(node, mark))
+                    .map_or(0, |&(c, base)| net.conn(c).bytes.saturating_sub(base));
+                io.records.push(record);
+            }
+            Effect::AuditStream { corr, ev } => {
+                let at = self.requests.iter().find(|(_, v)| **v == (node, corr)).map(|(k, _)| *k);
+                if let Some((conn, stream)) = at {
+                    self.audit.emit(ctx, ev.at_stream(u64::from(conn), stream));
+                }
+            }
+            Effect::Abandon(corr) => {
+                self.forget(node, corr);
+            }
+            // The world handles it before the driver (it knows the middleboxes).
+            Effect::DirectAttempt { .. } => {}
         }
         None
+    }
+
+    /// Forgets request `corr` of `node` (its answer will be dropped); returns where it was
+    /// sent (connection, stream).
+    pub fn forget(&mut self, node: NodeId, corr: Corr) -> Option<Inbound> {
+        let (conn, stream) = self
+            .requests
+            .iter()
+            .find(|(_, v)| **v == (node, corr))
+            .map(|(k, _)| *k)?;
+        self.requests.remove(&(conn, stream));
+        self.conn_of.remove(&(node, corr));
+        Some(Inbound { conn, stream })
+    }
+
+    /// The TLS secrets of connection `conn`, the server's side or the client's (a node's own
+    /// TLS stack hands them to its machine).
+    pub fn tls_secrets(net: &Network, conn: ConnId, server: bool) -> Option<crate::crypto::tls13::Tls13Secrets> {
+        let tls = &net.conn(conn).tls;
+        if server {
+            tls.server_secrets.clone()
+        } else {
+            tls.client_secrets.clone()
+        }
+    }
+
+    /// The nodes a message from `from` to `to` passes, in order (`to` last).
+    pub fn route(net: &mut Network, from: NodeId, to: NodeId) -> Vec<NodeId> {
+        let path = net.topo.path(from, to).unwrap_or_default();
+        let ends = path.iter().filter_map(|&e| net.topo.graph.edge_endpoints(e));
+        ends.map(|(_, b)| b.index() as NodeId).collect()
+    }
+
+    /// The server of connection `conn`.
+    pub fn server_of(net: &Network, conn: ConnId) -> NodeId {
+        net.conn(conn).server
+    }
+
+    /// The outstanding requests in (connection, stream) order, with their sender and
+    /// correlation id (censoring walks them).
+    pub fn outstanding(&self) -> impl Iterator<Item = (NodeId, Corr)> + '_ {
+        self.requests.values().copied()
     }
 }

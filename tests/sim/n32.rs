@@ -130,7 +130,7 @@ fn every_injected_fault_is_detected_and_reported_with_its_type() {
             t.sort();
             t
         };
-        let (injected, detected) = (&p.injected, &p.detected);
+        let (injected, detected) = (&p.injected(), &p.detected());
         assert!(injected.len() > 30, "seed {seed}: only {} faults", injected.len());
         // Every fault injected before the end has been reported once with the right type;
         // reports still in flight when the run ends are the only difference allowed.
