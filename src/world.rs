@@ -247,7 +247,7 @@ impl SimWorld {
         let capif = if capif_flows.is_empty() {
             None
         } else {
-            let plane = capif::CapifPlane::build(&mut net, topo_spec, &exp.capif, &capif_flows, seed)
+            let plane = crate::build::capif::plane(&mut net, topo_spec, &exp.capif, &capif_flows, seed)
                 .map_err(BuildError::Plane)?;
             for n in plane.nodes() {
                 capif_nodes[n as usize] = true;

@@ -88,34 +88,32 @@ use crate::audit::capif::{
 use crate::audit::mutant::Mutant;
 use crate::crypto::aefpsk::AefPskVariant;
 use crate::crypto::cost::{CryptoFidelity, CryptoOp};
-use crate::crypto::jwt::RevocationSet;
-use crate::crypto::pki::{self, Ca, RevocationList, Role, Subject, Validity};
+use crate::crypto::pki::{self, RevocationList};
 use crate::crypto::tls12;
 use crate::engine::{Arrival, Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
 use crate::net::tls::{PskEntry, TlsMode};
 use crate::net::{ClientTraffic, ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
-use crate::proto::capif::authentication::{KeyValidity, TokenEndpoint, TokenVerifier};
+use crate::proto::capif::authentication::KeyValidity;
 use crate::proto::capif::interconnection::Item;
 use crate::proto::capif::interconnection::{self, Party, Plan, Scenario};
 use crate::proto::capif::machines::{
-    Aef, AefConfig, AefInput, AefState, Capif1eMaterial, Ccf, CcfConfig, CcfInput, Credential, Invoker, InvokerConfig,
-    InvokerInput, InvokerState, Output, Peer, Timer,
+    Aef, AefInput, AefState, Capif1eMaterial, Ccf, CcfInput, Credential, Invoker, InvokerInput, InvokerState, Output,
+    Peer, Timer,
 };
 use crate::proto::capif::mismatch::{
     AefReaction, AffectedInvoker, CcfAction, InvokerAction, InvokerSignal, MethodChange, PushBody, RecoveryStrategy,
     aef_reaction, ccf_on_method_change, invoker_next,
 };
-use crate::proto::capif::onboarding::{OnboardingService, decode_certificate, enrolment_request};
-use crate::proto::capif::security_method::AccessPolicy;
+use crate::proto::capif::onboarding::decode_certificate;
 use crate::proto::capif::types::{
-    AccessTokenReq, AefLocator, AefProfile, ApiInvokerEnrolmentDetails, Cause, CheckAuthenticationReq,
-    EventNotification, InterfaceAddress, InterfaceDescription, RevokeAuthorizationReq, RevokeAuthorizationRsp,
-    SecurityMethod, SecurityNotification, SecurityTarget, ServiceApiDescription, ServiceSecurity, Version,
+    AccessTokenReq, AefLocator, ApiInvokerEnrolmentDetails, Cause, CheckAuthenticationReq, EventNotification,
+    InterfaceAddress, InterfaceDescription, RevokeAuthorizationReq, RevokeAuthorizationRsp, SecurityMethod,
+    SecurityNotification, ServiceApiDescription, ServiceSecurity,
 };
 use crate::proto::common::SupportedFeatures;
-use crate::scenario::{Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
+use crate::scenario::CapifSpec;
 
 use super::Msg;
 
@@ -145,7 +143,7 @@ const TRUSTED_PREFIX: &str = "/capif-security/v1/trustedInvokers/";
 const SECURITIES_PREFIX: &str = "/capif-security/v1/securities/";
 const CHECK_PATH: &str = "/aef-security/v1/check-authentication";
 const REVOKE_PATH: &str = "/aef-security/v1/revoke-authorization";
-const NOTIFY_PATH: &str = "/capif-notify";
+pub(crate) const NOTIFY_PATH: &str = "/capif-notify";
 const CAPIF6E_PREFIX: &str = "/secsim-capif6e/v1/jobs/";
 const PUBLISH_PREFIX: &str = "/published-apis/v1/";
 /// Consecutive failed procedures after which an invoker stops (a safety net; each failure
@@ -154,7 +152,7 @@ const MAX_FAILURES: u32 = 6;
 
 /// What an outstanding request of the plane is for.
 #[derive(Clone, Debug)]
-enum Pending {
+pub(crate) enum Pending {
     /// A request of invoker `inv`'s machine.
     Invoker { inv: u32 },
     /// An AEF asks its CCF for security information (sent at `sent`).
@@ -171,7 +169,7 @@ enum Pending {
 
 /// The procedure an invoker is in (for records).
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
-enum Phase {
+pub(crate) enum Phase {
     Idle,
     Onboard,
     Negotiate,
@@ -179,94 +177,94 @@ enum Phase {
     Invoke,
 }
 
-struct Stale {
-    since: SimTime,
+pub(crate) struct Stale {
+    pub(crate) since: SimTime,
     /// The invoker's client traffic at the change (the recovery record's bytes).
-    traffic: ClientTraffic,
+    pub(crate) traffic: ClientTraffic,
     /// First CAPIF-2e use of the old method or push received after the change.
-    first: Option<SimTime>,
+    pub(crate) first: Option<SimTime>,
     /// Requests (and CAPIF-2e handshakes) sent since the change.
-    extra: u32,
+    pub(crate) extra: u32,
     /// The AEF's methods since the change.
-    now_supported: Vec<SecurityMethod>,
+    pub(crate) now_supported: Vec<SecurityMethod>,
 }
 
-struct InvokerActor {
-    node: NodeId,
-    name: String,
-    flow: u32,
-    m: Invoker,
-    start_at: SimTime,
-    rng: SimRng,
-    timers: BTreeMap<Timer, TimerId>,
+pub(crate) struct InvokerActor {
+    pub(crate) node: NodeId,
+    pub(crate) name: String,
+    pub(crate) flow: u32,
+    pub(crate) m: Invoker,
+    pub(crate) start_at: SimTime,
+    pub(crate) rng: SimRng,
+    pub(crate) timers: BTreeMap<Timer, TimerId>,
     /// The CAPIF-1e connection the last CCF request used.
-    capif1e: Option<ConnId>,
+    pub(crate) capif1e: Option<ConnId>,
     /// The open CAPIF-2e session and its mode.
-    session: Option<(ConnId, TlsMode)>,
-    sessions: u32,
-    in_session: u32,
-    want_invoke: bool,
-    phase: Phase,
-    phase_start: SimTime,
+    pub(crate) session: Option<(ConnId, TlsMode)>,
+    pub(crate) sessions: u32,
+    pub(crate) in_session: u32,
+    pub(crate) want_invoke: bool,
+    pub(crate) phase: Phase,
+    pub(crate) phase_start: SimTime,
     /// The invoker's client traffic when its phase began (a record's bytes and exchanges).
-    phase_traffic: ClientTraffic,
-    hold_until: SimTime,
-    retries: u32,
-    failures: u32,
-    gave_up: bool,
-    arrivals_started: bool,
+    pub(crate) phase_traffic: ClientTraffic,
+    pub(crate) hold_until: SimTime,
+    pub(crate) retries: u32,
+    pub(crate) failures: u32,
+    pub(crate) gave_up: bool,
+    pub(crate) arrivals_started: bool,
     /// Renegotiation due once the current request is answered.
-    renegotiate: bool,
-    stale: Option<Stale>,
+    pub(crate) renegotiate: bool,
+    pub(crate) stale: Option<Stale>,
     /// Interconnected flows: exposure already recorded for this method.
-    exposed: Option<SecurityMethod>,
+    pub(crate) exposed: Option<SecurityMethod>,
     /// Liveness audit: the procedure under way (kind, key), if any.
-    proc: Option<(&'static str, u64)>,
+    pub(crate) proc: Option<(&'static str, u64)>,
     /// Liveness audit: the key of the recovery from a method change under way, if any.
-    recovery: Option<u64>,
+    pub(crate) recovery: Option<u64>,
     /// An invocation is under way whose `capif_invocation` record is not written yet.
-    invocation_open: bool,
+    pub(crate) invocation_open: bool,
     /// Consecutive refused invocations (reset by a served one): an invoker whose every
     /// invocation is refused gives up after [`MAX_FAILURES`] of them, even when each new
     /// session authenticates (issue 12).
-    refusals: u32,
+    pub(crate) refusals: u32,
 }
 
-struct CcfActor {
-    m: Ccf,
-    rng: SimRng,
+pub(crate) struct CcfActor {
+    pub(crate) m: Ccf,
+    pub(crate) rng: SimRng,
 }
 
-struct AefActor {
+pub(crate) struct AefActor {
     /// CA certificates of the CCFs its invokers onboard at.
-    anchors: Vec<pki::Certificate>,
-    aef_id: String,
-    ccf: NodeId,
-    m: Aef,
-    methods: Vec<SecurityMethod>,
-    api: String,
+    pub(crate) anchors: Vec<pki::Certificate>,
+    pub(crate) aef_id: String,
+    pub(crate) ccf: NodeId,
+    pub(crate) m: Aef,
+    pub(crate) methods: Vec<SecurityMethod>,
+    pub(crate) api: String,
     /// Sessions the AEF accepted: connection → (invoker, method).
-    sessions: BTreeMap<ConnId, (String, SecurityMethod)>,
+    pub(crate) sessions: BTreeMap<ConnId, (String, SecurityMethod)>,
     /// When each session was accepted.
-    accepted_at: BTreeMap<ConnId, SimTime>,
+    pub(crate) accepted_at: BTreeMap<ConnId, SimTime>,
     /// check-authentication requests waiting for the CCF, per invoker.
-    waiting: BTreeMap<String, Vec<(ConnId, u32)>>,
-    psk_ids: BTreeSet<String>,
-    timers: BTreeMap<String, TimerId>,
+    pub(crate) waiting: BTreeMap<String, Vec<(ConnId, u32)>>,
+    pub(crate) psk_ids: BTreeSet<String>,
+    pub(crate) timers: BTreeMap<String, TimerId>,
     /// When the AEF processed a revocation, per invoker.
-    revoked_at: BTreeMap<String, SimTime>,
-    processing: Option<Latency>,
-    response_body: String,
-    rng: SimRng,
+    pub(crate) revoked_at: BTreeMap<String, SimTime>,
+    pub(crate) processing: Option<Latency>,
+    pub(crate) response_body: String,
+    pub(crate) rng: SimRng,
 }
 
-struct Flow {
-    label: String,
-    ccf: NodeId,
-    aef: NodeId,
-    aef_ccf: NodeId,
-    arrival: Arrival,
-    timeout: SimDuration,
+pub(crate) struct Flow {
+    pub(crate) label: String,
+    pub(crate) ccf: NodeId,
+    pub(crate) aef: NodeId,
+    pub(crate) aef_ccf: NodeId,
+    pub(crate) arrival: Arrival,
+    pub(crate) timeout: SimDuration,
 }
 
 impl Flow {
@@ -304,7 +302,7 @@ enum Then {
     Relay { from: NodeId, conn: ConnId, stream: u32 },
 }
 
-struct Job {
+pub(crate) struct Job {
     steps: Vec<Step>,
     then: Then,
     last: Option<(u16, &'static str, String)>,
@@ -347,61 +345,48 @@ pub struct CapifChecks {
 
 /// The CAPIF actors of one run.
 pub struct CapifPlane {
-    spec: CapifSpec,
-    seed: u64,
-    flows: Vec<Flow>,
-    invokers: Vec<InvokerActor>,
-    by_node: BTreeMap<NodeId, u32>,
-    by_id: BTreeMap<String, u32>,
-    ccfs: BTreeMap<NodeId, CcfActor>,
-    aefs: BTreeMap<NodeId, AefActor>,
-    pending: BTreeMap<(ConnId, u32), Pending>,
+    pub(crate) spec: CapifSpec,
+    pub(crate) seed: u64,
+    pub(crate) flows: Vec<Flow>,
+    pub(crate) invokers: Vec<InvokerActor>,
+    pub(crate) by_node: BTreeMap<NodeId, u32>,
+    pub(crate) by_id: BTreeMap<String, u32>,
+    pub(crate) ccfs: BTreeMap<NodeId, CcfActor>,
+    pub(crate) aefs: BTreeMap<NodeId, AefActor>,
+    pub(crate) pending: BTreeMap<(ConnId, u32), Pending>,
     /// APF nodes in the AEFs' domains (they publish method changes).
-    apfs: BTreeSet<NodeId>,
-    jobs: Vec<Job>,
-    tls12: BTreeMap<ConnId, tls12::Tls12Session>,
-    variant: AefPskVariant,
-    strategy: RecoveryStrategy,
+    pub(crate) apfs: BTreeSet<NodeId>,
+    pub(crate) jobs: Vec<Job>,
+    pub(crate) tls12: BTreeMap<ConnId, tls12::Tls12Session>,
+    pub(crate) variant: AefPskVariant,
+    pub(crate) strategy: RecoveryStrategy,
     /// Share of the invokers subscribed to `SERVICE_API_UPDATE` (`event_subscribers`).
-    event_share: f64,
-    tls_retries: u32,
-    backoff: SimDuration,
-    per_session: u32,
+    pub(crate) event_share: f64,
+    pub(crate) tls_retries: u32,
+    pub(crate) backoff: SimDuration,
+    pub(crate) per_session: u32,
     /// CCF CA certificates (TLS-PKI trust anchors of the AEFs).
-    ccf_cas: Vec<pki::Certificate>,
+    pub(crate) ccf_cas: Vec<pki::Certificate>,
     /// Invoker tokens by ID (for the revoked-token check).
-    revoked_ids: BTreeSet<String>,
+    pub(crate) revoked_ids: BTreeSet<String>,
     pub checks: CapifChecks,
     /// The audit trail for the invariant checker ([`crate::check`]).
     pub audit: crate::audit::Audit,
     /// CCF names, in the order of `ccf_cas`.
-    ccf_names: Vec<String>,
+    pub(crate) ccf_names: Vec<String>,
     /// Every CCF's token key (the world's own check of bearer tokens, for the audit).
-    token_keys: Vec<(String, p256::ecdsa::VerifyingKey)>,
+    pub(crate) token_keys: Vec<(String, p256::ecdsa::VerifyingKey)>,
     /// Restarting CCFs: unreachable until.
-    down_until: BTreeMap<NodeId, SimTime>,
+    pub(crate) down_until: BTreeMap<NodeId, SimTime>,
     /// The AEFPSK grant an AEF is installing (invoker, key fingerprint, validity as received).
-    grant_seen: Option<(String, String, GrantValidity)>,
+    pub(crate) grant_seen: Option<(String, String, GrantValidity)>,
     /// Whether the `Setup` audit event was emitted.
-    announced: bool,
+    pub(crate) announced: bool,
     /// The next liveness procedure key.
-    next_proc: u64,
+    pub(crate) next_proc: u64,
 }
 
-type BuildResult<T> = Result<T, String>;
-
-/// Certificates of the CAPIF CAs are valid for the whole run.
-const VALIDITY: Validity = Validity {
-    not_before_s: 0,
-    not_after_s: 10 * 365 * 86_400,
-};
-
-fn body_of(n: u32) -> String {
-    let pad = (n as usize).saturating_sub(8);
-    format!("{{\"d\":\"{}\"}}", "x".repeat(pad))
-}
-
-fn interface_of(aef: &str, api: &str, methods: Option<Vec<SecurityMethod>>) -> InterfaceDescription {
+pub(crate) fn interface_of(aef: &str, api: &str, methods: Option<Vec<SecurityMethod>>) -> InterfaceDescription {
     InterfaceDescription {
         address: InterfaceAddress::Fqdn(format!("{aef}.capif.example")),
         port: Some(443),
@@ -410,7 +395,7 @@ fn interface_of(aef: &str, api: &str, methods: Option<Vec<SecurityMethod>>) -> I
     }
 }
 
-fn default_methods() -> Vec<SecurityMethod> {
+pub(crate) fn default_methods() -> Vec<SecurityMethod> {
     vec![SecurityMethod::Psk, SecurityMethod::Pki, SecurityMethod::Oauth]
 }
 
@@ -514,377 +499,6 @@ fn secret_items(body: &str) -> Vec<Item> {
 }
 
 impl CapifPlane {
-    /// Builds the CAPIF actors of the Capif flows; installs the CCF CAs as trust anchors.
-    pub fn build(
-        net: &mut Network,
-        topo_spec: &TopologyFile,
-        spec: &CapifSpec,
-        flows: &[(usize, &CapifFlowSpec)],
-        seed: u64,
-    ) -> BuildResult<CapifPlane> {
-        let node = |net: &Network, name: &str, field: &str| {
-            net.topo
-                .node_id(name)
-                .ok_or_else(|| format!("{field}: unknown node `{name}`"))
-        };
-        let variant = match (spec.capif1e_tls, net.sec.fidelity) {
-            (Capif1eTls::Tls13, f) if f != CryptoFidelity::Timing => AefPskVariant::Tls13Exporter,
-            _ => AefPskVariant::Tls12MasterSecret,
-        };
-        let psk_validity_s = spec.psk_validity.unwrap_or(SimDuration::from_secs(3600)).as_nanos() / 1_000_000_000;
-        let token_lifetime_s = spec.token_lifetime.unwrap_or(SimDuration::from_secs(600)).as_nanos() / 1_000_000_000;
-        let aef_spec = |name: &str| spec.aefs.get(name);
-        let aef_api = |name: &str| {
-            aef_spec(name)
-                .and_then(|a| a.apis.as_ref())
-                .and_then(|a| a.first().cloned())
-                .unwrap_or_else(|| "api1".to_string())
-        };
-        let profile = |name: &str| {
-            let a = aef_spec(name);
-            let methods = a.and_then(|a| a.methods.clone()).unwrap_or_else(default_methods);
-            let iface_methods = a.and_then(|a| a.interface_methods.clone());
-            AefProfile {
-                aef_id: name.to_string(),
-                versions: vec![Version {
-                    api_version: "v1".into(),
-                }],
-                protocol: None,
-                security_methods: Some(methods),
-                locator: AefLocator::InterfaceDescriptions(vec![interface_of(name, &aef_api(name), iface_methods)]),
-            }
-        };
-
-        // Flows and the CCF / AEF nodes they use.
-        let mut plan_flows = Vec::new();
-        let mut ccf_nodes = BTreeSet::new();
-        let mut aef_users: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new(); // aef -> home CCFs
-        let mut aef_ccf_of: BTreeMap<NodeId, NodeId> = BTreeMap::new();
-        let mut members: Vec<(u32, NodeId, SimTime, Vec<SecurityMethod>)> = Vec::new();
-        for (fi, (index, f)) in flows.iter().enumerate() {
-            let at = |field: &str| format!("workload[{index}].Capif.{field}");
-            let ccf = node(net, &f.ccf, &at("ccf"))?;
-            let aef = node(net, &f.aef, &at("aef"))?;
-            let aef_ccf = match &f.aef_ccf {
-                Some(a) => node(net, a, &at("aef_ccf"))?,
-                None => ccf,
-            };
-            if let Some(prev) = aef_ccf_of.insert(aef, aef_ccf)
-                && prev != aef_ccf
-            {
-                return Err(format!("{}: `{}` is registered at two CCFs", at("aef_ccf"), f.aef));
-            }
-            ccf_nodes.insert(ccf);
-            ccf_nodes.insert(aef_ccf);
-            aef_users.entry(aef).or_default().push(ccf);
-            let arrival = f.arrival.process().map_err(|e| format!("{}: {e}", at("arrival")))?;
-            let label = f.name.clone().unwrap_or_else(|| format!("{}->{}", f.ccf, f.aef));
-            let names = crate::scenario::validate::expand_invokers(&f.invokers, topo_spec)
-                .map_err(|(i, m)| format!("{}: {m}", at(&format!("invokers[{i}]"))))?;
-            let spread = f.start_spread.unwrap_or(SimDuration::from_secs(1));
-            let mut rng = stream(seed, &format!("capif-start:{label}"));
-            let prefs = f.prefs.clone().unwrap_or_else(default_methods);
-            for n in names {
-                let id = node(net, n, &at("invokers"))?;
-                let offset = if spread.as_nanos() == 0 {
-                    0
-                } else {
-                    rand::Rng::random_range(&mut rng, 0..spread.as_nanos())
-                };
-                members.push((
-                    fi as u32,
-                    id,
-                    SimTime::ZERO + f.start + SimDuration::from_nanos(offset),
-                    prefs.clone(),
-                ));
-            }
-            plan_flows.push(Flow {
-                label,
-                ccf,
-                aef,
-                aef_ccf,
-                arrival,
-                timeout: f.timeout,
-            });
-        }
-
-        // CCFs: a CA, an onboarding service and a token endpoint each.
-        let mut ccfs = BTreeMap::new();
-        let mut ccf_cas = Vec::new();
-        let mut ccf_names = Vec::new();
-        let mut token_keys = BTreeMap::new();
-        for &c in &ccf_nodes {
-            let name = net.topo.name(c).to_string();
-            let domain = net.topo.domain_of(c).name.clone();
-            let mut rng = stream(seed, &format!("capif-ca:{name}"));
-            let ca = Ca::new_root(
-                pki::key_from_rng(&mut rng),
-                Subject::new(format!("ca.capif.{name}"), Role::Ca, domain.clone()),
-                VALIDITY,
-            )
-            .map_err(|e| format!("ccf {name}: {e}"))?;
-            ccf_cas.push(ca.certificate().clone());
-            ccf_names.push(name.clone());
-            net.sec.anchors.push(ca.certificate().clone());
-            let onboarding = OnboardingService::new(ca, domain, SimDuration::from_secs(VALIDITY.not_after_s));
-            let tokens = TokenEndpoint::new(pki::key_from_rng(&mut rng), name.clone(), token_lifetime_s);
-            token_keys.insert(c, tokens.verifying_key());
-            // Every AEF a flow of this CCF uses (its own, or remote ones learnt over CAPIF-6e).
-            let mut published = BTreeSet::new();
-            for f in &plan_flows {
-                if f.ccf == c || f.aef_ccf == c {
-                    published.insert(f.aef);
-                }
-            }
-            let aefs: Vec<AefProfile> = published.iter().map(|&a| profile(net.topo.name(a))).collect();
-            let policy = AccessPolicy {
-                allowed_methods: None,
-                apis: published
-                    .iter()
-                    .map(|&a| {
-                        let n = net.topo.name(a).to_string();
-                        let apis = aef_spec(&n)
-                            .and_then(|s| s.apis.clone())
-                            .unwrap_or_else(|| vec!["api1".into()]);
-                        (n, apis)
-                    })
-                    .collect(),
-                psk_validity_s,
-            };
-            let cfg = CcfConfig {
-                aefs,
-                policy,
-                variant,
-                encoding: spec.validity_encoding,
-            };
-            ccfs.insert(
-                c,
-                CcfActor {
-                    m: Ccf::new(cfg, onboarding, tokens),
-                    rng: stream(seed, &format!("ccf:{name}")),
-                },
-            );
-        }
-
-        // AEFs.
-        let mut aefs = BTreeMap::new();
-        for (&a, homes) in &aef_users {
-            let name = net.topo.name(a).to_string();
-            let flow = flows
-                .iter()
-                .find(|(_, f)| f.aef == name)
-                .map(|(_, f)| *f)
-                .ok_or_else(|| format!("aef {name}: no flow"))?;
-            // The AEF trusts the CAs of the CCFs its invokers onboard at, and the token keys of
-            // its own CCF and of every CCF its invokers onboard at: each token is verified
-            // with the key of the CCF that issued it (TS 33.122 cl. 6.5.2.3 and Annex C;
-            // interconnection, cl. 6.X.3.3: CCF-B issues the tokens of its invokers). Wire
-            // truth: CCF-B's key reaches the AEF via CCF-A in the plan (`CcfBSigningKey`,
-            // counted in the exposure records) but that distribution is not put on the wire,
-            // so here the AEF knows the keys from its configuration, like its CA anchors. The
-            // SingleTokenKey mutant is the bug of issue 12: the key of `homes[0]` only.
-            let anchors: Vec<pki::Certificate> = homes
-                .iter()
-                .filter_map(|h| {
-                    ccfs.get(h)
-                        .map(|c: &CcfActor| c.m.onboarding().ca_certificate().clone())
-                })
-                .collect();
-            let own = if crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
-                homes[0]
-            } else {
-                aef_ccf_of[&a]
-            };
-            let mut issuers: Vec<NodeId> = homes.iter().copied().filter(|&h| h != own).collect();
-            issuers.sort_unstable();
-            issuers.dedup();
-            if crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
-                issuers.clear();
-            }
-            let tokens = Some(TokenVerifier {
-                ccf_key: token_keys[&own],
-                issuer: Some(net.topo.name(own).to_string()),
-                also_trusted: issuers
-                    .iter()
-                    .map(|&h| (net.topo.name(h).to_string(), token_keys[&h]))
-                    .collect(),
-                leeway_s: spec.token_leeway.as_nanos() / 1_000_000_000,
-                revoked: RevocationSet::default(),
-            });
-            let cfg = AefConfig {
-                aef_id: name.clone(),
-                ccf_anchors: anchors.clone(),
-                revoked_certs: RevocationList::new(),
-                tokens,
-                expiry: spec.expiry,
-            };
-            let p = profile(&name);
-            let processing = flow
-                .processing
-                .as_ref()
-                .map(Latency::from_spec)
-                .transpose()
-                .map_err(|e| format!("aef {name}: processing: {e}"))?;
-            let methods = match &p.locator {
-                AefLocator::InterfaceDescriptions(v) => v.first().and_then(|i| i.security_methods.clone()),
-                AefLocator::DomainName(_) => None,
-            }
-            .or(p.security_methods.clone())
-            .unwrap_or_else(default_methods);
-            aefs.insert(
-                a,
-                AefActor {
-                    anchors: anchors.clone(),
-                    aef_id: name.clone(),
-                    ccf: aef_ccf_of[&a],
-                    m: Aef::new(cfg),
-                    methods,
-                    api: aef_api(&name),
-                    sessions: BTreeMap::new(),
-                    accepted_at: BTreeMap::new(),
-                    waiting: BTreeMap::new(),
-                    psk_ids: BTreeSet::new(),
-                    timers: BTreeMap::new(),
-                    revoked_at: BTreeMap::new(),
-                    processing,
-                    response_body: body_of(flow.response_bytes),
-                    rng: stream(seed, &format!("aef:{name}")),
-                },
-            );
-        }
-
-        // Invokers.
-        let mut invokers = Vec::new();
-        let mut by_node = BTreeMap::new();
-        for (fi, id, start_at, prefs) in members {
-            let name = net.topo.name(id).to_string();
-            if by_node.contains_key(&id) {
-                return Err(format!("invoker `{name}` is in two Capif flows"));
-            }
-            let f = &plan_flows[fi as usize];
-            let aef_name = net.topo.name(f.aef).to_string();
-            let iface = interface_of(&aef_name, &aef_api(&aef_name), None);
-            let enrolment = enrolment_request(
-                &net.sec.verifying_key(id),
-                Some(format!("secret-{name}")),
-                format!("https://{name}.invoker.example{NOTIFY_PATH}"),
-            );
-            // The material is replaced by the session of the connection the Security Method
-            // Response arrives on (`set_capif1e`); this placeholder is never used for a key.
-            let placeholder = tls12::Tls12Session {
-                client_random: [0; 32],
-                server_random: [0; 32],
-                session_id: [0; 32],
-                master_secret: [0; 48],
-                extended_master_secret: true,
-            };
-            let cfg = InvokerConfig {
-                enrolment,
-                target: SecurityTarget::InterfaceDetails(iface.clone()),
-                interface: iface,
-                prefs,
-                variant,
-                capif1e: Capif1eMaterial::Tls12(placeholder),
-                response_timeout: f.timeout,
-            };
-            // The AEF checks this invoker's CAPIF-2e certificates against the CCF CAs only.
-            if let Some(aef) = aefs.get(&f.aef) {
-                let aef: &AefActor = aef;
-                net.sec.set_client_anchors(f.aef, id, Some(aef.anchors.clone()));
-            }
-            by_node.insert(id, invokers.len() as u32);
-            invokers.push(InvokerActor {
-                node: id,
-                name: name.clone(),
-                flow: fi,
-                m: Invoker::new(cfg),
-                start_at,
-                rng: stream(seed, &format!("invoker:{name}")),
-                timers: BTreeMap::new(),
-                capif1e: None,
-                session: None,
-                sessions: 0,
-                in_session: 0,
-                want_invoke: false,
-                phase: Phase::Idle,
-                phase_start: SimTime::ZERO,
-                phase_traffic: ClientTraffic::default(),
-                hold_until: SimTime::ZERO,
-                retries: 0,
-                failures: 0,
-                gave_up: false,
-                arrivals_started: false,
-                renegotiate: false,
-                stale: None,
-                exposed: None,
-                proc: None,
-                recovery: None,
-                invocation_open: false,
-                refusals: 0,
-            });
-        }
-        // CCF restarts: the CCF's links are down for the window (its traffic is retransmitted
-        // until it is back); the restart itself happens at `at` (`ccf_restart`).
-        for r in &spec.ccf_restarts {
-            let c = node(net, &r.ccf, "capif.ccf_restarts.ccf")?;
-            let from = SimTime::ZERO + r.at;
-            let window = (from, Some(from + r.down));
-            let edges: Vec<_> = net.topo.graph.edge_indices().collect();
-            for e in edges {
-                if net
-                    .topo
-                    .graph
-                    .edge_endpoints(e)
-                    .is_some_and(|(a, b)| a.index() == c as usize || b.index() == c as usize)
-                {
-                    net.topo.graph[e].down.push(window);
-                }
-            }
-        }
-        let token_keys = token_keys
-            .iter()
-            .map(|(&c, k)| (net.topo.name(c).to_string(), *k))
-            .collect();
-        Ok(CapifPlane {
-            spec: spec.clone(),
-            seed,
-            flows: plan_flows,
-            invokers,
-            by_node,
-            by_id: BTreeMap::new(),
-            ccfs,
-            aefs,
-            pending: BTreeMap::new(),
-            apfs: aef_users
-                .keys()
-                .filter_map(|&a| {
-                    let d = net.topo.node(a).domain;
-                    (0..net.topo.node_count() as NodeId).find(|&n| {
-                        net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == d
-                    })
-                })
-                .collect(),
-            jobs: Vec::new(),
-            tls12: BTreeMap::new(),
-            variant,
-            strategy: spec.recovery,
-            event_share: spec.event_subscribers.unwrap_or(1.0),
-            tls_retries: spec.tls_retries.unwrap_or(2),
-            backoff: spec.retry_backoff.unwrap_or(SimDuration::from_millis(500)),
-            per_session: spec.invocations_per_session.unwrap_or(20).max(1),
-            ccf_cas,
-            revoked_ids: BTreeSet::new(),
-            checks: CapifChecks::default(),
-            audit: Default::default(),
-            ccf_names,
-            token_keys,
-            down_until: BTreeMap::new(),
-            grant_seen: None,
-            announced: false,
-            next_proc: 0,
-        })
-    }
-
     /// Every node whose network events belong to this plane.
     pub fn nodes(&self) -> Vec<NodeId> {
         let mut v: Vec<NodeId> = self.invokers.iter().map(|i| i.node).collect();
