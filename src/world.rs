@@ -284,7 +284,7 @@ impl SimWorld {
             p.audit.enable();
         }
         if let Some(p) = &mut self.capif {
-            p.audit.enable();
+            p.driver.audit.enable();
         }
     }
 
@@ -296,7 +296,7 @@ impl SimWorld {
             v.extend(p.audit.take());
         }
         if let Some(p) = &mut self.capif {
-            v.extend(p.audit.take());
+            v.extend(p.driver.audit.take());
         }
         v.sort_by_key(|(t, _)| *t);
         v

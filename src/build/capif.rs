@@ -18,13 +18,16 @@ use crate::engine::{SimDuration, SimTime, stream};
 use crate::net::{ClientTraffic, Latency, Network, NodeId};
 use crate::proto::capif::authentication::{TokenEndpoint, TokenVerifier};
 use crate::proto::capif::machines::{Aef, AefConfig, Capif1eMaterial, Ccf, CcfConfig, Invoker, InvokerConfig};
+use crate::proto::capif::node::{AefNode, AefNodeConfig, ApfNode, Published};
 use crate::proto::capif::onboarding::{OnboardingService, enrolment_request};
 use crate::proto::capif::security_method::AccessPolicy;
 use crate::proto::capif::types::{AefLocator, AefProfile, SecurityMethod, SecurityTarget, Version};
 use crate::scenario::{Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
+use crate::world::Msg;
 use crate::world::capif::{
-    AefActor, CapifChecks, CapifPlane, CcfActor, Flow, InvokerActor, NOTIFY_PATH, Phase, default_methods, interface_of,
+    CapifChecks, CapifMsg, CapifPlane, CcfActor, Flow, InvokerActor, NOTIFY_PATH, Phase, default_methods, interface_of,
 };
+use crate::world::driver::Driver;
 
 /// Certificates of the CAPIF CAs are valid for the whole run.
 const VALIDITY: Validity = Validity {
@@ -191,6 +194,7 @@ pub fn plane(
 
     // AEFs.
     let mut aefs = BTreeMap::new();
+    let mut aef_anchors = BTreeMap::new();
     for (&a, homes) in &aef_users {
         let name = net.topo.name(a).to_string();
         let flow = flows
@@ -254,26 +258,41 @@ pub fn plane(
         }
         .or(p.security_methods.clone())
         .unwrap_or_else(default_methods);
+        aef_anchors.insert(a, anchors.clone());
+        let node_cfg = AefNodeConfig {
+            aef_id: name.clone(),
+            ccf: aef_ccf_of[&a],
+            methods,
+            api: aef_api(&name),
+            strategy: spec.recovery,
+            processing,
+            response_body: body_of(flow.response_bytes),
+        };
         aefs.insert(
             a,
-            AefActor {
-                anchors: anchors.clone(),
-                aef_id: name.clone(),
-                ccf: aef_ccf_of[&a],
-                m: Aef::new(cfg),
-                methods,
-                api: aef_api(&name),
-                sessions: BTreeMap::new(),
-                accepted_at: BTreeMap::new(),
-                waiting: BTreeMap::new(),
-                psk_ids: BTreeSet::new(),
-                timers: BTreeMap::new(),
-                revoked_at: BTreeMap::new(),
-                processing,
-                response_body: body_of(flow.response_bytes),
-                rng: stream(seed, &format!("aef:{name}")),
-            },
+            AefNode::new(node_cfg, Aef::new(cfg), stream(seed, &format!("aef:{name}"))),
         );
+    }
+
+    // APFs: the first APF node of each AEF's domain publishes it (the profile its CCF holds).
+    let mut apfs: BTreeMap<NodeId, ApfNode> = BTreeMap::new();
+    for &a in aef_users.keys() {
+        let d = net.topo.node(a).domain;
+        let Some(apf) = (0..net.topo.node_count() as NodeId)
+            .find(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == d)
+        else {
+            continue;
+        };
+        let name = net.topo.name(a).to_string();
+        let published = Published {
+            profile: profile(&name),
+            api: aef_api(&name),
+            ccf: aef_ccf_of[&a],
+        };
+        let apf_name = net.topo.name(apf).to_string();
+        apfs.entry(apf)
+            .or_insert_with(|| ApfNode::new(apf_name, BTreeMap::new()))
+            .add(name, published);
     }
 
     // Invokers.
@@ -311,9 +330,8 @@ pub fn plane(
             response_timeout: f.timeout,
         };
         // The AEF checks this invoker's CAPIF-2e certificates against the CCF CAs only.
-        if let Some(aef) = aefs.get(&f.aef) {
-            let aef: &AefActor = aef;
-            net.sec.set_client_anchors(f.aef, id, Some(aef.anchors.clone()));
+        if let Some(anchors) = aef_anchors.get(&f.aef) {
+            net.sec.set_client_anchors(f.aef, id, Some(anchors.clone()));
         }
         by_node.insert(id, invokers.len() as u32);
         invokers.push(InvokerActor {
@@ -378,14 +396,7 @@ pub fn plane(
         ccfs,
         aefs,
         pending: BTreeMap::new(),
-        apfs: aef_users
-            .keys()
-            .filter_map(|&a| {
-                let d = net.topo.node(a).domain;
-                (0..net.topo.node_count() as NodeId)
-                    .find(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == d)
-            })
-            .collect(),
+        apfs,
         jobs: Vec::new(),
         tls12: BTreeMap::new(),
         variant,
@@ -397,11 +408,10 @@ pub fn plane(
         ccf_cas,
         revoked_ids: BTreeSet::new(),
         checks: CapifChecks::default(),
-        audit: Default::default(),
+        driver: Driver::new(|node, timer| Msg::Capif(CapifMsg::Timer { node, timer })),
         ccf_names,
         token_keys,
         down_until: BTreeMap::new(),
-        grant_seen: None,
         announced: false,
         next_proc: 0,
     })

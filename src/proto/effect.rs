@@ -18,10 +18,11 @@
 use std::collections::VecDeque;
 
 use crate::audit::AuditEvent;
+use crate::crypto::cost::CryptoOp;
 use crate::engine::SimDuration;
 use crate::metrics::Record;
 use crate::net::conn::{ConnFailure, Intercept};
-use crate::net::tls::TlsMode;
+use crate::net::tls::{PskEntry, TlsMode};
 use crate::net::{ConnId, HttpRequest, HttpResponse, NodeId};
 
 /// A machine's correlation id for a request it sent or a connection it opened (unique per
@@ -137,6 +138,19 @@ pub enum Effect<T> {
     Record(Record),
     /// A fact for the invariant checker (emit only when [`Effects::audit`] is on).
     Audit(AuditEvent),
+    /// As a TLS server: this node's TLS stack holds `entry` for the PSK `identity` (replacing
+    /// the one it held).
+    InstallPsk { identity: Vec<u8>, entry: PskEntry },
+    /// As a TLS server: this node's TLS stack drops the PSK of `identity`.
+    RemovePsk(Vec<u8>),
+    /// Answer a received request after `delay` of processing or, if it ends later, after this
+    /// node's CPU has done `ops` (charged when the effect is applied; none: nothing charged).
+    RespondAfterWork {
+        at: Inbound,
+        rsp: HttpResponse,
+        delay: SimDuration,
+        ops: Vec<(CryptoOp, u64)>,
+    },
 }
 
 /// A machine's queue of effects, drained by the driver after each input.

@@ -82,8 +82,8 @@ use serde_json::{Value, json};
 
 use crate::audit::ProcAudit;
 use crate::audit::capif::{
-    AefAudit, CapifAudit, CapifMutant, FlowAudit, GrantValidity, NodeAudit, SecretSent, SessionCredential, SetupAudit,
-    TokenFacts, fingerprint,
+    AefAudit, CapifAudit, CapifMutant, FlowAudit, NodeAudit, SecretSent, SessionCredential, SetupAudit, TokenFacts,
+    fingerprint,
 };
 use crate::audit::mutant::Mutant;
 use crate::crypto::aefpsk::AefPskVariant;
@@ -93,29 +93,32 @@ use crate::crypto::tls12;
 use crate::engine::{Arrival, Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
-use crate::net::tls::{PskEntry, TlsMode};
-use crate::net::{ClientTraffic, ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
-use crate::proto::capif::authentication::KeyValidity;
+use crate::net::tls::TlsMode;
+use crate::net::{ClientTraffic, ConnId, HttpRequest, HttpResponse, NetEvent, Network, NodeId};
 use crate::proto::capif::interconnection::Item;
 use crate::proto::capif::interconnection::{self, Party, Plan, Scenario};
 use crate::proto::capif::machines::{
-    Aef, AefInput, AefState, Capif1eMaterial, Ccf, CcfInput, Credential, Invoker, InvokerInput, InvokerState, Output,
-    Peer, Timer,
+    Capif1eMaterial, Ccf, CcfInput, Credential, Invoker, InvokerInput, InvokerState, Output, Peer, Timer,
 };
 use crate::proto::capif::mismatch::{
     AefReaction, AffectedInvoker, CcfAction, InvokerAction, InvokerSignal, MethodChange, PushBody, RecoveryStrategy,
-    aef_reaction, ccf_on_method_change, invoker_next,
+    ccf_on_method_change, invoker_next,
 };
 use crate::proto::capif::onboarding::decode_certificate;
 use crate::proto::capif::types::{
-    AccessTokenReq, AefLocator, ApiInvokerEnrolmentDetails, Cause, CheckAuthenticationReq, EventNotification,
-    InterfaceAddress, InterfaceDescription, RevokeAuthorizationReq, RevokeAuthorizationRsp, SecurityMethod,
-    SecurityNotification, ServiceApiDescription, ServiceSecurity,
+    AccessTokenReq, ApiInvokerEnrolmentDetails, Cause, EventNotification, InterfaceAddress,
+    InterfaceDescription, RevokeAuthorizationReq, SecurityMethod, SecurityNotification, ServiceApiDescription,
+    ServiceSecurity,
 };
 use crate::proto::common::SupportedFeatures;
 use crate::scenario::CapifSpec;
 
 use super::Msg;
+use super::driver::{Driver, Io};
+use crate::proto::capif::node::{
+    AefAuditFacts, AefNode, AefObservation, ApfNode, CHECK_PATH, CapifTimer, PUBLISH_PREFIX, PeerTls, REVOKE_PATH,
+};
+use crate::proto::effect::{Input, Machine};
 
 /// Engine messages of the CAPIF plane.
 #[derive(Clone, Debug)]
@@ -126,8 +129,8 @@ pub enum CapifMsg {
     Arrival(u32),
     /// A timer of invoker `i`'s machine.
     InvokerTimer { inv: u32, timer: Timer },
-    /// An AEF's AEFPSK timer for an invoker.
-    AefKeyExpiry { aef: NodeId, invoker: String },
+    /// A timer of the node machine at `node`.
+    Timer { node: NodeId, timer: CapifTimer },
     /// Invoker `i`'s back-off is over.
     Retry(u32),
     /// The APF applies `capif.method_changes[k]`.
@@ -141,11 +144,8 @@ pub enum CapifMsg {
 const ONBOARD_PATH: &str = "/api-invoker-management/v1/onboardedInvokers";
 const TRUSTED_PREFIX: &str = "/capif-security/v1/trustedInvokers/";
 const SECURITIES_PREFIX: &str = "/capif-security/v1/securities/";
-const CHECK_PATH: &str = "/aef-security/v1/check-authentication";
-const REVOKE_PATH: &str = "/aef-security/v1/revoke-authorization";
 pub(crate) const NOTIFY_PATH: &str = "/capif-notify";
 const CAPIF6E_PREFIX: &str = "/secsim-capif6e/v1/jobs/";
-const PUBLISH_PREFIX: &str = "/published-apis/v1/";
 /// Consecutive failed procedures after which an invoker stops (a safety net; each failure
 /// also backs off).
 const MAX_FAILURES: u32 = 6;
@@ -155,12 +155,6 @@ const MAX_FAILURES: u32 = 6;
 pub(crate) enum Pending {
     /// A request of invoker `inv`'s machine.
     Invoker { inv: u32 },
-    /// An AEF asks its CCF for security information (sent at `sent`).
-    AefFetch {
-        aef: NodeId,
-        invoker: String,
-        sent: SimTime,
-    },
     /// A notification or revoke-authorization: the answer is not used.
     Fire,
     /// Step `step` of cross-CCF job `job`.
@@ -232,29 +226,6 @@ pub(crate) struct InvokerActor {
 
 pub(crate) struct CcfActor {
     pub(crate) m: Ccf,
-    pub(crate) rng: SimRng,
-}
-
-pub(crate) struct AefActor {
-    /// CA certificates of the CCFs its invokers onboard at.
-    pub(crate) anchors: Vec<pki::Certificate>,
-    pub(crate) aef_id: String,
-    pub(crate) ccf: NodeId,
-    pub(crate) m: Aef,
-    pub(crate) methods: Vec<SecurityMethod>,
-    pub(crate) api: String,
-    /// Sessions the AEF accepted: connection → (invoker, method).
-    pub(crate) sessions: BTreeMap<ConnId, (String, SecurityMethod)>,
-    /// When each session was accepted.
-    pub(crate) accepted_at: BTreeMap<ConnId, SimTime>,
-    /// check-authentication requests waiting for the CCF, per invoker.
-    pub(crate) waiting: BTreeMap<String, Vec<(ConnId, u32)>>,
-    pub(crate) psk_ids: BTreeSet<String>,
-    pub(crate) timers: BTreeMap<String, TimerId>,
-    /// When the AEF processed a revocation, per invoker.
-    pub(crate) revoked_at: BTreeMap<String, SimTime>,
-    pub(crate) processing: Option<Latency>,
-    pub(crate) response_body: String,
     pub(crate) rng: SimRng,
 }
 
@@ -352,10 +323,10 @@ pub struct CapifPlane {
     pub(crate) by_node: BTreeMap<NodeId, u32>,
     pub(crate) by_id: BTreeMap<String, u32>,
     pub(crate) ccfs: BTreeMap<NodeId, CcfActor>,
-    pub(crate) aefs: BTreeMap<NodeId, AefActor>,
+    pub(crate) aefs: BTreeMap<NodeId, AefNode>,
     pub(crate) pending: BTreeMap<(ConnId, u32), Pending>,
     /// APF nodes in the AEFs' domains (they publish method changes).
-    pub(crate) apfs: BTreeSet<NodeId>,
+    pub(crate) apfs: BTreeMap<NodeId, ApfNode>,
     pub(crate) jobs: Vec<Job>,
     pub(crate) tls12: BTreeMap<ConnId, tls12::Tls12Session>,
     pub(crate) variant: AefPskVariant,
@@ -370,16 +341,15 @@ pub struct CapifPlane {
     /// Invoker tokens by ID (for the revoked-token check).
     pub(crate) revoked_ids: BTreeSet<String>,
     pub checks: CapifChecks,
-    /// The audit trail for the invariant checker ([`crate::check`]).
-    pub audit: crate::audit::Audit,
+    /// The driver of the node machines; its audit trail ([`crate::proto::effect`]) is the
+    /// plane's, for the invariant checker ([`crate::check`]).
+    pub driver: Driver<CapifTimer>,
     /// CCF names, in the order of `ccf_cas`.
     pub(crate) ccf_names: Vec<String>,
     /// Every CCF's token key (the world's own check of bearer tokens, for the audit).
     pub(crate) token_keys: Vec<(String, p256::ecdsa::VerifyingKey)>,
     /// Restarting CCFs: unreachable until.
     pub(crate) down_until: BTreeMap<NodeId, SimTime>,
-    /// The AEFPSK grant an AEF is installing (invoker, key fingerprint, validity as received).
-    pub(crate) grant_seen: Option<(String, String, GrantValidity)>,
     /// Whether the `Setup` audit event was emitted.
     pub(crate) announced: bool,
     /// The next liveness procedure key.
@@ -504,7 +474,7 @@ impl CapifPlane {
         let mut v: Vec<NodeId> = self.invokers.iter().map(|i| i.node).collect();
         v.extend(self.ccfs.keys());
         v.extend(self.aefs.keys());
-        v.extend(self.apfs.iter().copied());
+        v.extend(self.apfs.keys());
         v
     }
 
@@ -588,16 +558,12 @@ impl CapifPlane {
                 }
                 self.advance(net, ctx, inv, records);
             }
-            CapifMsg::AefKeyExpiry { aef, invoker } => {
-                if let Some(a) = self.aefs.get_mut(&aef) {
-                    a.timers.remove(&invoker);
-                    let now = ctx.now();
-                    a.m.handle(now, &mut a.rng, AefInput::KeyExpired { invoker });
-                    self.drive_aef(net, ctx, aef, None);
-                }
+            CapifMsg::Timer { node, timer } => {
+                self.driver.fired(node, &timer);
+                self.run_aef(net, ctx, node, Input::Timer(timer), records);
             }
             CapifMsg::Retry(i) => self.advance(net, ctx, i, records),
-            CapifMsg::MethodChange(k) => self.method_change(net, ctx, k as usize),
+            CapifMsg::MethodChange(k) => self.method_change(net, ctx, k as usize, records),
             CapifMsg::Revoke(k) => self.revoke(net, ctx, k as usize),
             CapifMsg::CcfRestart(k) => self.ccf_restart(net, ctx, k as usize),
         }
@@ -643,7 +609,7 @@ impl CapifPlane {
     /// Emits the `Setup` fact (once, at the plane's first engine message).
     fn announce(&mut self, net: &Network, ctx: &mut Ctx<'_, Msg>) {
         self.announced = true;
-        if !self.audit.active(ctx) {
+        if !self.driver.audit.active(ctx) {
             return;
         }
         let domain = |n: NodeId| net.topo.domain_of(n).name.clone();
@@ -663,7 +629,7 @@ impl CapifPlane {
                 .aefs
                 .iter()
                 .map(|(&n, a)| AefAudit {
-                    aef: a.aef_id.clone(),
+                    aef: a.aef_id().to_string(),
                     domain: domain(n),
                     methods: a.methods.clone(),
                 })
@@ -681,7 +647,7 @@ impl CapifPlane {
                 })
                 .collect(),
         };
-        self.audit.emit(ctx, CapifAudit::Setup(Box::new(setup)));
+        self.driver.audit.emit(ctx, CapifAudit::Setup(Box::new(setup)));
     }
 
     /// The liveness bound of an invoker procedure: what its own timers allow once nothing
@@ -725,7 +691,7 @@ impl CapifPlane {
         label: &'static str,
     ) {
         use InvokerState as S;
-        if before == after || !self.audit.active(ctx) {
+        if before == after || !self.driver.audit.active(ctx) {
             return;
         }
         let kind_of = |s: InvokerState| match s {
@@ -762,7 +728,7 @@ impl CapifPlane {
         self.next_proc += 1;
         let bound = self.proc_bound(net, i, kind);
         let node = self.invokers[i as usize].name.clone();
-        self.audit.emit(
+        self.driver.audit.emit(
             ctx,
             ProcAudit::Begin {
                 kind: kind.to_string(),
@@ -778,7 +744,7 @@ impl CapifPlane {
         if crate::audit::mutant::is(Mutant::DropProcEnd) {
             return;
         }
-        self.audit.emit(
+        self.driver.audit.emit(
             ctx,
             ProcAudit::End {
                 kind: kind.to_string(),
@@ -795,7 +761,7 @@ impl CapifPlane {
         if a.gave_up
             || a.recovery.is_some()
             || a.stale.as_ref().is_none_or(|s| s.first.is_none())
-            || !self.audit.active(ctx)
+            || !self.driver.audit.active(ctx)
         {
             return;
         }
@@ -824,11 +790,11 @@ impl CapifPlane {
             r.cause = "gave_up".into();
             records.push(r);
         }
-        if self.audit.active(ctx) {
+        if self.driver.audit.active(ctx) {
             let ev = CapifAudit::GaveUp {
                 node: self.invokers[i as usize].name.clone(),
             };
-            self.audit.emit(ctx, ev);
+            self.driver.audit.emit(ctx, ev);
         }
         self.recovery_end(ctx, i, "gave_up");
     }
@@ -903,7 +869,7 @@ impl CapifPlane {
         body: &str,
         carries: &[Item],
     ) {
-        if !self.audit.active(ctx) {
+        if !self.driver.audit.active(ctx) {
             return;
         }
         let mut items = carries.to_vec();
@@ -935,7 +901,7 @@ impl CapifPlane {
             message: message.to_string(),
             items,
         };
-        self.audit.emit(ctx, CapifAudit::SecretSent(Box::new(ev)));
+        self.driver.audit.emit(ctx, CapifAudit::SecretSent(Box::new(ev)));
     }
 
     /// What the AEF had when it accepted a session: the PSK it holds and the one the
@@ -1153,7 +1119,7 @@ impl CapifPlane {
                     self.feed(net, ctx, i, InvokerInput::Renegotiate { session: None }, records);
                 } else if a.want_invoke {
                     a.want_invoke = false;
-                    let api = self.aefs[&self.flows[a.flow as usize].aef].api.clone();
+                    let api = self.aefs[&self.flows[a.flow as usize].aef].api().to_string();
                     self.begin(net, i, Phase::Invoke, now);
                     self.feed(net, ctx, i, InvokerInput::Invoke { api }, records);
                 }
@@ -1192,7 +1158,7 @@ impl CapifPlane {
                     Peer::Aef => f.aef,
                     Peer::Invoker => return,
                 };
-                let sent = self.audit.active(ctx).then(|| req.body.clone());
+                let sent = self.driver.audit.active(ctx).then(|| req.body.clone());
                 let (conn, stream) = match m.to {
                     Peer::Ccf => {
                         let (c, s) = net.request(ctx, node, to, None, req);
@@ -1270,7 +1236,7 @@ impl CapifPlane {
             Output::KeyInstalled { invoker, expires_at } => {
                 let c = net.sec.cpu.charge(node, now, &[(CryptoOp::Kdf3gpp, 1)]);
                 let _ = c;
-                if self.audit.active(ctx)
+                if self.driver.audit.active(ctx)
                     && let Some(k) = a.m.aefpsk()
                 {
                     let ev = CapifAudit::PskDerived {
@@ -1279,7 +1245,7 @@ impl CapifPlane {
                         key: fingerprint(&k.key),
                         expires_at_ns: expires_at.as_nanos(),
                     };
-                    self.audit.emit(ctx, ev);
+                    self.driver.audit.emit(ctx, ev);
                 }
             }
             Output::Failed {
@@ -1354,6 +1320,22 @@ impl CapifPlane {
         ev: NetEvent,
         records: &mut Vec<Record>,
     ) {
+        if let Some(a) = self.apfs.get_mut(&node) {
+            if let Some(input) = self.driver.input(node, ev) {
+                let mut io = Io { net, ctx, records };
+                self.driver.handle(&mut io, node, a, input);
+            }
+            return;
+        }
+        if self.aefs.contains_key(&node) && !matches!(ev, NetEvent::ConnectRequest { .. }) {
+            let Some(input) = self.driver.input(node, ev) else {
+                return;
+            };
+            if let Input::Request { at, client, req } = &input {
+                self.aef_peer(net, ctx, node, (at.conn, *client), req);
+            }
+            return self.run_aef(net, ctx, node, input, records);
+        }
         match ev {
             NetEvent::ConnectRequest { conn, .. } => net.accept_connect(ctx, conn),
             NetEvent::Request {
@@ -1364,8 +1346,6 @@ impl CapifPlane {
             } => {
                 if self.ccfs.contains_key(&node) {
                     self.at_ccf(net, ctx, node, conn, stream, client, req, records);
-                } else if self.aefs.contains_key(&node) {
-                    self.at_aef(net, ctx, node, conn, stream, client, req, records);
                 } else if let Some(&i) = self.by_node.get(&node) {
                     self.notified(net, ctx, i, conn, stream, req, records);
                 }
@@ -1407,21 +1387,6 @@ impl CapifPlane {
                     match p {
                         Pending::Invoker { inv, .. } => {
                             self.feed(net, ctx, inv, InvokerInput::TlsFailed, records);
-                        }
-                        Pending::AefFetch { aef, invoker, .. } => {
-                            let now = ctx.now();
-                            if let Some(a) = self.aefs.get_mut(&aef) {
-                                a.m.handle(
-                                    now,
-                                    &mut a.rng,
-                                    AefInput::SecurityInfoResponse {
-                                        invoker: invoker.clone(),
-                                        status: 504,
-                                        body: Value::Null,
-                                    },
-                                );
-                            }
-                            self.drive_aef(net, ctx, aef, Some(&invoker));
                         }
                         Pending::Cross { job, .. } => {
                             // The peer CCF is unreachable (or restarted): the job fails.
@@ -1543,7 +1508,6 @@ impl CapifPlane {
         body: String,
         records: &mut Vec<Record>,
     ) {
-        let now = ctx.now();
         let value: Value = if body.is_empty() {
             Value::Null
         } else {
@@ -1568,7 +1532,7 @@ impl CapifPlane {
                         let id = cert.subject.clone();
                         net.sec.set_certificate(self.invokers[i as usize].node, cert);
                         self.by_id.insert(id.clone(), i);
-                        if self.audit.active(ctx) {
+                        if self.driver.audit.active(ctx) {
                             let a = &self.invokers[i as usize];
                             let f = &self.flows[a.flow as usize];
                             let ev = CapifAudit::Onboarded {
@@ -1577,7 +1541,7 @@ impl CapifPlane {
                                 ccf: net.topo.name(f.ccf).to_string(),
                                 flow: f.label.clone(),
                             };
-                            self.audit.emit(ctx, ev);
+                            self.driver.audit.emit(ctx, ev);
                         }
                     }
                     net.close_conn(conn);
@@ -1598,48 +1562,6 @@ impl CapifPlane {
                     self.give_up(net, ctx, i, records);
                 }
                 self.advance(net, ctx, i, records);
-            }
-            Pending::AefFetch { aef, invoker, sent } => {
-                if self.audit.active(ctx) {
-                    // The AEFPSK and validity as they arrived on the wire.
-                    self.grant_seen = serde_json::from_value::<ServiceSecurity>(value.clone())
-                        .ok()
-                        .and_then(|s| s.security_info.into_iter().next())
-                        .and_then(|e| e.authentication_info)
-                        .and_then(|a| crate::proto::capif::authentication::PskGrant::parse(&a).ok())
-                        .map(|g| {
-                            let validity = match g.validity {
-                                KeyValidity::Remaining(d) => GrantValidity::Remaining { ns: d.as_nanos() },
-                                KeyValidity::Absolute(t) => GrantValidity::Absolute { at_ns: t.as_nanos() },
-                            };
-                            (invoker.clone(), fingerprint(&g.key), validity)
-                        });
-                }
-                if let Some(a) = self.aefs.get_mut(&aef) {
-                    let before = a.m.state(&invoker);
-                    a.m.handle(
-                        now,
-                        &mut a.rng,
-                        AefInput::SecurityInfoResponse {
-                            invoker: invoker.clone(),
-                            status,
-                            body: value,
-                        },
-                    );
-                    if before == AefState::FetchingKey
-                        && a.m.state(&invoker) == AefState::KeyValid
-                        && self.audit.active(ctx)
-                    {
-                        let ev = CapifAudit::SecurityInfoObtained {
-                            aef: a.aef_id.clone(),
-                            invoker: invoker.clone(),
-                            requested_at_ns: sent.as_nanos(),
-                        };
-                        self.audit.emit(ctx, ev);
-                    }
-                }
-                self.drive_aef(net, ctx, aef, Some(&invoker));
-                self.grant_seen = None;
             }
             Pending::Fire => {}
             Pending::Cross { job, step } => {
@@ -1899,7 +1821,7 @@ impl CapifPlane {
         }
         if path.starts_with(PUBLISH_PREFIX) && req.method == "PUT" {
             //= TS 29.222 8.2 Publish_Service_API: the APF updates the AEF profile
-            let Ok(desc) = serde_json::from_str::<ServiceApiDescription>(&req.body) else {
+            let Some(desc) = req.decode::<ServiceApiDescription>() else {
                 return bad(net, ctx, 400, "INVALID_BODY");
             };
             for p in desc.aef_profiles.iter().flatten() {
@@ -2099,7 +2021,7 @@ impl CapifPlane {
             CcfInput::ObtainSecurityMethod { invoker, .. } => invoker.clone(),
             _ => String::new(),
         };
-        let audit = self.audit.active(ctx);
+        let audit = self.driver.audit.active(ctx);
         let c = self.ccfs.get_mut(&node).expect("ccf node");
         c.m.handle(now, &mut c.rng, input);
         let outputs = c.m.drain_outputs();
@@ -2141,7 +2063,7 @@ impl CapifPlane {
             }
         }
         for ev in negotiated {
-            self.audit.emit(ctx, ev);
+            self.driver.audit.emit(ctx, ev);
         }
         let mut status = 0;
         let mut rsp_bytes = 0;
@@ -2417,7 +2339,7 @@ impl CapifPlane {
                 body: String::new(),
             },
         };
-        if self.audit.active(ctx) {
+        if self.driver.audit.active(ctx) {
             let inv = job.and_then(|j| self.jobs.get(j)).and_then(|j| j.inv);
             let (name, carries) = s.reply.clone().unwrap_or((s.name, Vec::new()));
             let to = net.conn(conn).client;
@@ -2513,383 +2435,133 @@ impl CapifPlane {
     // AEF
     // -----------------------------------------------------------------------------------------
 
-    #[allow(clippy::too_many_arguments)]
-    fn at_aef(
+    // -----------------------------------------------------------------------------------------
+    // AEF
+    // -----------------------------------------------------------------------------------------
+
+    /// Hands `input` to the AEF machine at `node` and applies its effects; then the world's
+    /// own checks of what it observed.
+    fn run_aef(
         &mut self,
         net: &mut Network,
         ctx: &mut Ctx<'_, Msg>,
         node: NodeId,
-        conn: ConnId,
-        stream: u32,
-        client: NodeId,
-        req: HttpRequest,
+        input: Input<CapifTimer>,
         records: &mut Vec<Record>,
     ) {
-        let _ = records;
+        let Some(a) = self.aefs.get_mut(&node) else { return };
+        a.set_audit(self.driver.audit.active(ctx));
+        let mut io = Io { net, ctx, records };
+        self.driver.handle(&mut io, node, a, input);
         let now = ctx.now();
-        let client_name = net.topo.name(client).to_string();
-        let authenticated = net.sec.expected_name(client, &client_name);
-        let answer = |net: &mut Network, ctx: &mut Ctx<'_, Msg>, status: u16, schema: &'static str, body: String| {
-            net.respond(
-                ctx,
-                conn,
-                stream,
-                HttpResponse {
-                    headers: Default::default(),
-                    typed: None,
-                    status,
-                    schema,
-                    body,
-                },
-            );
-        };
-        if req.path == CHECK_PATH {
-            let Ok(body) = serde_json::from_str::<CheckAuthenticationReq>(&req.body) else {
-                return answer(net, ctx, 400, "", String::new());
-            };
-            let invoker = body.api_invoker_id.clone();
-            let a = self.aefs.get_mut(&node).expect("aef node");
-            a.waiting.entry(invoker.clone()).or_default().push((conn, stream));
-            a.m.handle(now, &mut a.rng, AefInput::CheckAuthentication { req: body });
-            self.drive_aef(net, ctx, node, Some(&invoker));
+        self.observe_aef(net, node, now);
+    }
+
+    /// What the AEF's own TLS stack authenticated of the client of a request on `conn`, and
+    /// (audit on) the world's facts about it: the key the client's TLS stack used, its chain
+    /// as the world checks it against each CCF CA, the bearer token as the world verifies it.
+    fn aef_peer(
+        &mut self,
+        net: &Network,
+        ctx: &Ctx<'_, Msg>,
+        node: NodeId,
+        (conn, client): (ConnId, NodeId),
+        req: &HttpRequest,
+    ) {
+        if req.path == CHECK_PATH || req.path == REVOKE_PATH {
             return;
         }
-        if req.path == REVOKE_PATH {
-            let Ok(body) = serde_json::from_str::<RevokeAuthorizationReq>(&req.body) else {
-                return answer(net, ctx, 400, "", String::new());
-            };
-            let invoker = body.revoke_info.api_invoker_id.clone();
-            if self.audit.active(ctx) {
-                let ev = CapifAudit::RevocationReceived {
-                    aef: self.aefs[&node].aef_id.clone(),
-                    invoker: invoker.clone(),
-                };
-                self.audit.emit(ctx, ev);
-            }
-            let a = self.aefs.get_mut(&node).expect("aef node");
-            a.revoked_at.insert(invoker.clone(), now);
-            // (The AcceptRevokedInvoker bug: acknowledged, not acted on.)
-            if !crate::audit::mutant::is(Mutant::Capif(CapifMutant::AcceptRevokedInvoker)) {
-                a.m.handle(
-                    now,
-                    &mut a.rng,
-                    AefInput::Revoke {
-                        invoker: invoker.clone(),
-                    },
-                );
-                if a.psk_ids.remove(&invoker) {
-                    net.sec.remove_psk(node, invoker.as_bytes());
-                }
-            }
-            self.drive_aef(net, ctx, node, Some(&invoker));
-            let rsp = RevokeAuthorizationRsp {
-                supported_features: SupportedFeatures::none(),
-            };
-            return answer(
-                net,
-                ctx,
-                200,
-                "RevokeAuthorizationRsp",
-                serde_json::to_string(&rsp).unwrap_or_default(),
-            );
-        }
-        // A service API invocation on a CAPIF-2e session.
-        let token = serde_json::from_str::<Value>(&req.body)
-            .ok()
-            .and_then(|v| v.get("authorization").and_then(Value::as_str).map(str::to_string))
-            .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
-        let (invoker, used, credential) = match &net.conn(conn).tls.mode {
-            TlsMode::ExternalPsk { identity, psk } => {
-                let mut key = [0u8; 32];
-                let n = psk.len().min(32);
-                key[..n].copy_from_slice(&psk[..n]);
-                (
-                    String::from_utf8_lossy(identity).into_owned(),
-                    SecurityMethod::Psk,
-                    Credential::Psk(key),
-                )
-            }
-            TlsMode::Certificate if token.is_some() => {
-                (authenticated, SecurityMethod::Oauth, Credential::ServerAuthOnly)
-            }
-            TlsMode::Certificate => (
-                authenticated,
-                SecurityMethod::Pki,
-                Credential::Certificate(Box::new(net.sec.certificate(client).clone())),
-            ),
-        };
-        let strategy = self.strategy;
-        let a = self.aefs.get_mut(&node).expect("aef node");
-        //= TS 33.122 5.1.1 (seed 004): the AEF refuses a method it no longer supports
-        match aef_reaction(strategy, &used, &a.methods) {
-            AefReaction::Accept => {}
-            AefReaction::ProblemDetails { status, body } => {
-                self.checks.refused_invocations += 1;
-                return answer(
-                    net,
-                    ctx,
-                    status,
-                    "ProblemDetails",
-                    serde_json::to_string(&body).unwrap_or_default(),
-                );
-            }
-            AefReaction::TlsAlert(alert) => {
-                a.sessions.remove(&conn);
-                a.accepted_at.remove(&conn);
-                self.checks.refused_handshakes += 1;
-                net.abort_conn(ctx, conn, alert, "security method no longer supported".into());
-                return;
-            }
-        }
-        if !a.sessions.contains_key(&conn) {
-            let key = match &credential {
-                Credential::Psk(k) => Some(*k),
-                _ => None,
-            };
-            let cert = match &credential {
-                Credential::Certificate(c) => Some((**c).clone()),
-                _ => None,
-            };
-            // The facts the AEF accepts on, taken before its machine sees them.
-            let facts = self
-                .audit
-                .active(ctx)
-                .then(|| self.credential_facts(net, now, node, client, &invoker, &credential, token.as_deref()));
-            let a = self.aefs.get_mut(&node).expect("aef node");
-            a.m.handle(
-                now,
-                &mut a.rng,
-                AefInput::Handshake {
-                    invoker: invoker.clone(),
-                    credential,
-                },
-            );
-            let out = a.m.drain_outputs();
-            let accepted = out.iter().any(|o| matches!(o, Output::Established { .. }));
-            if !accepted {
-                self.checks.refused_handshakes += 1;
-                let alert = match used {
-                    SecurityMethod::Psk => "unknown_psk_identity",
-                    SecurityMethod::Pki => "bad_certificate",
-                    _ => "handshake_failure",
-                };
-                net.abort_conn(ctx, conn, alert, "refused by the AEF".into());
-                return;
-            }
-            a.sessions.insert(conn, (invoker.clone(), used.clone()));
-            a.accepted_at.insert(conn, now);
-            if let Some(credential) = facts {
-                let ev = CapifAudit::SessionAccepted {
-                    aef: a.aef_id.clone(),
-                    invoker: invoker.clone(),
-                    conn,
-                    method: used.clone(),
-                    credential,
-                };
-                self.audit.emit(ctx, ev);
-            }
-            let a = self.aefs.get_mut(&node).expect("aef node");
-            // Independent checks of the accepted session.
-            match (&used, key, cert) {
-                (SecurityMethod::Psk, Some(k), _) => {
-                    self.checks.psk_sessions += 1;
-                    let entry = a.m.psk().entry(&invoker).cloned();
-                    let inv_key = self
-                        .by_id
-                        .get(&invoker)
-                        .and_then(|&i| self.invokers[i as usize].m.aefpsk().map(|e| e.key));
-                    if entry.as_ref().map(|e| e.key) != Some(k) || inv_key != Some(k) {
-                        self.checks.psk_key_mismatch += 1;
-                    }
-                    if entry.is_none_or(|e| e.expires_at <= now) {
-                        self.checks.expired_key_sessions += 1;
-                    }
-                }
-                (SecurityMethod::Pki, _, Some(c)) => {
-                    self.checks.pki_sessions += 1;
-                    let now_s = now.as_nanos() / 1_000_000_000;
-                    if pki::verify_chain(&c, &[], &self.ccf_cas, now_s, &RevocationList::new()).is_err() {
-                        self.checks.untrusted_sessions += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-        // The token as the world reads it (audit only).
-        let served_token = self
-            .audit
-            .active(ctx)
-            .then(|| token.as_deref().and_then(|t| self.token_facts(t)));
-        let a = self.aefs.get_mut(&node).expect("aef node");
-        let api = req.path.trim_start_matches('/').to_string();
-        a.m.handle(
-            now,
-            &mut a.rng,
-            AefInput::Invoke {
-                invoker: invoker.clone(),
-                api,
-                token: token.clone(),
+        let name = net.sec.expected_name(client, net.topo.name(client));
+        let peer = match &net.conn(conn).tls.mode {
+            TlsMode::ExternalPsk { identity, .. } => PeerTls::Psk {
+                identity: String::from_utf8_lossy(identity).into_owned(),
             },
-        );
-        let delay = match &a.processing {
-            Some(l) => SimDuration::from_nanos(l.sample(&mut a.rng)),
-            None => SimDuration::ZERO,
+            TlsMode::Certificate => PeerTls::Certificate {
+                name,
+                cert: Box::new(net.sec.certificate(client).clone()),
+            },
         };
-        let cpu = if token.is_some() {
-            net.sec.cpu.charge(node, now, &[(CryptoOp::EcdsaVerify, 1)])
-        } else {
-            SimDuration::ZERO
-        };
-        for o in a.m.drain_outputs() {
-            if let Output::Send(m) = o
-                && let Some(status) = m.status
-            {
-                let rsp = if status == 200 {
-                    // A session accepted before the revocation is authorization obtained
-                    // before it (a later one needed security information fetched after it).
-                    if a.revoked_at
-                        .get(&invoker)
-                        .is_some_and(|r| a.accepted_at.get(&conn).is_none_or(|s| s < r))
-                    {
-                        self.checks.revoked_successes += 1;
+        let mut facts = AefAuditFacts::default();
+        if self.driver.audit.active(ctx) {
+            let token = serde_json::from_str::<Value>(&req.body)
+                .ok()
+                .and_then(|v| v.get("authorization").and_then(Value::as_str).map(str::to_string))
+                .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
+            if !self.aefs[&node].has_session(conn) {
+                let (invoker, credential) = match (&net.conn(conn).tls.mode, &peer) {
+                    (TlsMode::ExternalPsk { psk, .. }, PeerTls::Psk { identity }) => {
+                        let mut key = [0u8; 32];
+                        let n = psk.len().min(32);
+                        key[..n].copy_from_slice(&psk[..n]);
+                        (identity.clone(), Credential::Psk(key))
                     }
-                    if token.is_some() && self.revoked_ids.contains(&invoker) {
-                        self.checks.revoked_token_successes += 1;
+                    (_, PeerTls::Certificate { name, .. }) if token.is_some() => {
+                        (name.clone(), Credential::ServerAuthOnly)
                     }
-                    if !a.methods.contains(&used) {
-                        self.checks.stale_method_successes += 1;
-                    }
-                    if let Some(t) = &served_token {
-                        let ev = CapifAudit::InvocationServed {
-                            aef: a.aef_id.clone(),
-                            invoker: invoker.clone(),
-                            conn,
-                            method: used.clone(),
-                            token: t.clone(),
-                        };
-                        self.audit.emit(ctx, ev);
-                    }
-                    HttpResponse {
-                        headers: Default::default(),
-                        typed: None,
-                        status,
-                        schema: "",
-                        body: a.response_body.clone(),
-                    }
-                } else {
-                    self.checks.refused_invocations += 1;
-                    HttpResponse {
-                        headers: Default::default(),
-                        typed: None,
-                        status,
-                        schema: m.schema,
-                        body: json_body(&m.body),
-                    }
+                    (_, PeerTls::Certificate { name, cert }) => (name.clone(), Credential::Certificate(cert.clone())),
+                    (_, PeerTls::Psk { identity }) => (identity.clone(), Credential::ServerAuthOnly),
                 };
-                net.respond_after(ctx, conn, stream, rsp, delay.max(cpu));
+                let now = ctx.now();
+                facts.credential =
+                    Some(self.credential_facts(net, now, node, client, &invoker, &credential, token.as_deref()));
             }
+            facts.token = token.as_deref().and_then(|t| self.token_facts(t));
+        }
+        if let Some(a) = self.aefs.get_mut(&node) {
+            a.peer_seen(peer, facts);
         }
     }
 
-    /// Acts on the AEF machine's outputs; answers to the invoker go to the oldest
-    /// check-authentication waiting for `invoker`.
-    fn drive_aef(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, node: NodeId, invoker: Option<&str>) {
-        let a = self.aefs.get_mut(&node).expect("aef node");
-        for o in a.m.drain_outputs() {
+    /// The world's independent checks of what the AEF at `node` observed (measurement only:
+    /// they read the wire and the other machines, and decide nothing).
+    fn observe_aef(&mut self, net: &Network, node: NodeId, now: SimTime) {
+        let observed = std::mem::take(&mut self.aefs.get_mut(&node).expect("aef node").observed);
+        for o in observed {
             match o {
-                Output::Send(m) if m.to == Peer::Ccf => {
-                    //= TS 33.122 6.5.2.1 step 4: security information over CAPIF-3
-                    let req = HttpRequest {
-                        headers: Default::default(),
-                        typed: None,
-                        method: m.method,
-                        path: m.path.clone(),
-                        schema: m.schema,
-                        body: json_body(&m.body),
-                    };
-                    let (conn, stream) = net.request(ctx, node, a.ccf, None, req);
-                    self.pending.insert(
-                        (conn, stream),
-                        Pending::AefFetch {
-                            aef: node,
-                            invoker: invoker.unwrap_or_default().to_string(),
-                            sent: ctx.now(),
-                        },
-                    );
-                }
-                Output::Send(m) => {
-                    let Some(status) = m.status else { continue };
-                    let Some(q) = invoker.and_then(|i| a.waiting.get_mut(i)) else {
-                        continue;
-                    };
-                    if q.is_empty() {
-                        continue;
-                    }
-                    let (conn, stream) = q.remove(0);
-                    let rsp = HttpResponse {
-                        headers: Default::default(),
-                        typed: None,
-                        status,
-                        schema: m.schema,
-                        body: json_body(&m.body),
-                    };
-                    net.respond(ctx, conn, stream, rsp);
-                }
-                Output::SetTimer {
-                    timer: Timer::KeyExpiry(inv),
-                    at,
-                } => {
-                    let msg = Msg::Capif(CapifMsg::AefKeyExpiry {
-                        aef: node,
-                        invoker: inv.clone(),
-                    });
-                    restart_timer(&mut a.timers, inv, ctx, node, at, msg);
-                }
-                Output::CancelTimer {
-                    timer: Timer::KeyExpiry(inv),
-                } => {
-                    if let Some(old) = a.timers.remove(&inv) {
-                        ctx.cancel(old);
-                    }
-                }
-                Output::KeyInstalled { invoker, expires_at } => {
-                    if let Some((inv, key, validity)) = self.grant_seen.take().filter(|g| g.0 == invoker) {
-                        let ev = CapifAudit::PskInstalled {
-                            aef: a.aef_id.clone(),
-                            invoker: inv,
-                            key,
-                            validity,
-                            expires_at_ns: expires_at.as_nanos(),
+                AefObservation::RefusedInvocation => self.checks.refused_invocations += 1,
+                AefObservation::RefusedHandshake => self.checks.refused_handshakes += 1,
+                AefObservation::Accepted { conn, invoker, method } => match method {
+                    SecurityMethod::Psk => {
+                        self.checks.psk_sessions += 1;
+                        // The key the client's TLS stack used, as the wire shows it.
+                        let TlsMode::ExternalPsk { psk, .. } = &net.conn(conn).tls.mode else {
+                            continue;
                         };
-                        self.audit.emit(ctx, ev);
+                        let mut k = [0u8; 32];
+                        let n = psk.len().min(32);
+                        k[..n].copy_from_slice(&psk[..n]);
+                        let entry = self.aefs[&node].m.psk().entry(&invoker).cloned();
+                        let inv_key = self
+                            .by_id
+                            .get(&invoker)
+                            .and_then(|&i| self.invokers[i as usize].m.aefpsk().map(|e| e.key));
+                        if entry.as_ref().map(|e| e.key) != Some(k) || inv_key != Some(k) {
+                            self.checks.psk_key_mismatch += 1;
+                        }
+                        if entry.is_none_or(|e| e.expires_at <= now) {
+                            self.checks.expired_key_sessions += 1;
+                        }
                     }
-                    //= TS 33.122 6.5.2.1 step 5: the AEF's TLS stack holds the AEFPSK until expiry
-                    if let Some(e) = a.m.psk().entry(&invoker) {
-                        net.sec.install_psk(
-                            node,
-                            invoker.clone().into_bytes(),
-                            PskEntry {
-                                key: e.key.to_vec(),
-                                expires: Some(expires_at),
-                            },
-                        );
-                        a.psk_ids.insert(invoker);
+                    SecurityMethod::Pki => {
+                        self.checks.pki_sessions += 1;
+                        let c = net.sec.certificate(net.conn(conn).client);
+                        let now_s = now.as_nanos() / 1_000_000_000;
+                        if pki::verify_chain(c, &[], &self.ccf_cas, now_s, &RevocationList::new()).is_err() {
+                            self.checks.untrusted_sessions += 1;
+                        }
                     }
+                    _ => {}
+                },
+                AefObservation::Served {
+                    invoker,
+                    token,
+                    after_revocation,
+                    stale_method,
+                } => {
+                    self.checks.revoked_successes += u64::from(after_revocation);
+                    self.checks.revoked_token_successes += u64::from(token && self.revoked_ids.contains(&invoker));
+                    self.checks.stale_method_successes += u64::from(stale_method);
                 }
-                Output::SessionClosed { invoker } => {
-                    let conns: Vec<ConnId> = a
-                        .sessions
-                        .iter()
-                        .filter(|(_, (i, _))| *i == invoker)
-                        .map(|(c, _)| *c)
-                        .collect();
-                    for c in conns {
-                        a.sessions.remove(&c);
-                        a.accepted_at.remove(&c);
-                        net.abort_conn(ctx, c, "close_notify", "session closed by the AEF".into());
-                    }
-                }
-                _ => {}
             }
         }
     }
@@ -2898,7 +2570,7 @@ impl CapifPlane {
     // Scripted changes
     // -----------------------------------------------------------------------------------------
 
-    fn method_change(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize) {
+    fn method_change(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize, records: &mut Vec<Record>) {
         let now = ctx.now();
         let Some(c) = self.spec.method_changes.get(k).cloned() else {
             return;
@@ -2906,22 +2578,13 @@ impl CapifPlane {
         let Some(node) = net.topo.node_id(&c.aef) else { return };
         let Some(a) = self.aefs.get_mut(&node) else { return };
         // The AEF changes its methods now; uses of the old ones fail from here on.
-        a.methods = c.methods.clone();
-        a.m.methods_changed(&c.methods);
-        if self.audit.active(ctx) {
-            let ev = CapifAudit::AefMethodsChanged {
-                aef: a.aef_id.clone(),
-                methods: c.methods.clone(),
-            };
-            self.audit.emit(ctx, ev);
+        a.set_audit(self.driver.audit.active(ctx));
+        a.change_methods(&c.methods);
+        let api = a.api().to_string();
+        {
+            let mut io = Io { net, ctx, records };
+            self.driver.drain(&mut io, node, a);
         }
-        let a = self.aefs.get_mut(&node).expect("aef node");
-        if self.strategy != RecoveryStrategy::ExplicitCause && !c.methods.contains(&SecurityMethod::Psk) {
-            for id in std::mem::take(&mut a.psk_ids) {
-                net.sec.remove_psk(node, id.as_bytes());
-            }
-        }
-        let (api, ccf) = (a.api.clone(), a.ccf);
         for i in 0..self.invokers.len() as u32 {
             let inv = &self.invokers[i as usize];
             if self.flows[inv.flow as usize].aef != node {
@@ -2951,42 +2614,14 @@ impl CapifPlane {
         }
         //= TS 33.122 5.1.1 (seed 004): "API publishing function shall inform the CAPIF core
         //= function the updated security method when AEF updates its security method"
-        let domain = net.topo.node(node).domain;
-        let apf = (0..net.topo.node_count() as NodeId)
-            .find(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == domain);
-        let Some(apf) = apf else {
+        let Some((&apf, a)) = self.apfs.iter_mut().find(|(_, a)| a.publishes(&c.aef)) else {
             // No APF node in the AEF's domain: the CCF learns it at once.
             self.publish_change(net, ctx, &c.aef, &c.methods, (&api, None));
             return;
         };
-        let profile = self.ccfs[&ccf].m.aefs().iter().find(|p| p.aef_id == c.aef).cloned();
-        let Some(mut profile) = profile else { return };
-        profile.security_methods = Some(c.methods.clone());
-        if let AefLocator::InterfaceDescriptions(ifs) = &mut profile.locator {
-            for i in ifs {
-                i.security_methods = None;
-            }
-        }
-        let body = ServiceApiDescription {
-            api_name: api.clone(),
-            api_id: Some(api.clone()),
-            aef_profiles: Some(vec![profile]),
-            description: None,
-            supported_features: Some(SupportedFeatures::none()),
-            shareable_info: None,
-            pub_api_path: None,
-            ccf_id: None,
-        };
-        let req = HttpRequest {
-            headers: Default::default(),
-            typed: None,
-            method: "PUT",
-            path: format!("{PUBLISH_PREFIX}{}/service-apis/{api}", net.topo.name(apf)),
-            schema: "ServiceAPIDescription",
-            body: serde_json::to_string(&body).unwrap_or_default(),
-        };
-        let (conn, stream) = net.request(ctx, apf, ccf, None, req);
-        self.pending.insert((conn, stream), Pending::Fire);
+        a.publish_change(&c.aef, &c.methods);
+        let mut io = Io { net, ctx, records };
+        self.driver.drain(&mut io, apf, a);
     }
 
     /// The CCF learns an AEF's new methods: every CCF machine that publishes the AEF updates
@@ -3003,12 +2638,12 @@ impl CapifPlane {
         for ccf in self.ccfs.values_mut() {
             ccf.m.set_aef_methods(aef_id, methods);
         }
-        if self.audit.active(ctx) {
+        if self.driver.audit.active(ctx) {
             let ev = CapifAudit::MethodsPublished {
                 aef: aef_id.to_string(),
                 methods: methods.to_vec(),
             };
-            self.audit.emit(ctx, ev);
+            self.driver.audit.emit(ctx, ev);
         }
         let Some(aef) = net.topo.node_id(aef_id) else { return };
         let mut affected = Vec::new();
@@ -3071,12 +2706,12 @@ impl CapifPlane {
         let Some(c) = self.ccfs.get_mut(&node) else { return };
         c.m.restart();
         self.down_until.insert(node, now + r.down);
-        if self.audit.active(ctx) {
+        if self.driver.audit.active(ctx) {
             let ev = CapifAudit::CcfRestarted {
                 ccf: r.ccf.clone(),
                 down_ns: r.down.as_nanos(),
             };
-            self.audit.emit(ctx, ev);
+            self.driver.audit.emit(ctx, ev);
         }
         for id in 0..net.conn_count() as ConnId {
             let c = net.conn(id);
@@ -3118,8 +2753,8 @@ impl CapifPlane {
         let a = &self.aefs[&aef];
         let notification = SecurityNotification {
             api_invoker_id: id.clone(),
-            aef_id: Some(a.aef_id.clone()),
-            api_ids: vec![a.api.clone()],
+            aef_id: Some(a.aef_id().to_string()),
+            api_ids: vec![a.api().to_string()],
             cause: Cause::UnexpectedReason,
         };
         // ...tells the AEF (revoke-authorization, from the AEF's CCF)...
