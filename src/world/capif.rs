@@ -106,9 +106,8 @@ use crate::proto::capif::mismatch::{
 };
 use crate::proto::capif::onboarding::decode_certificate;
 use crate::proto::capif::types::{
-    AccessTokenReq, ApiInvokerEnrolmentDetails, Cause, EventNotification, InterfaceAddress,
-    InterfaceDescription, RevokeAuthorizationReq, SecurityMethod, SecurityNotification, ServiceApiDescription,
-    ServiceSecurity,
+    AccessTokenReq, ApiInvokerEnrolmentDetails, Cause, EventNotification, InterfaceAddress, InterfaceDescription,
+    RevokeAuthorizationReq, SecurityMethod, SecurityNotification, ServiceApiDescription, ServiceSecurity,
 };
 use crate::proto::common::SupportedFeatures;
 use crate::scenario::CapifSpec;

@@ -583,3 +583,149 @@ impl Machine for AefNode {
         self.fx.audit = on;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::pki::RevocationList;
+    use crate::proto::capif::authentication::ExpiryBehaviour;
+    use crate::proto::capif::machines::AefConfig;
+    use crate::proto::capif::types::{Cause, SecurityNotification};
+
+    const CCF: NodeId = 7;
+
+    fn node() -> AefNode {
+        let cfg = AefConfig {
+            aef_id: "aef1".into(),
+            ccf_anchors: Vec::new(),
+            revoked_certs: RevocationList::new(),
+            tokens: None,
+            expiry: ExpiryBehaviour::default(),
+        };
+        let node_cfg = AefNodeConfig {
+            aef_id: "aef1".into(),
+            ccf: CCF,
+            methods: vec![SecurityMethod::Psk, SecurityMethod::Pki],
+            api: "api1".into(),
+            strategy: RecoveryStrategy::ExplicitCause,
+            processing: None,
+            response_body: "{}".into(),
+        };
+        AefNode::new(node_cfg, Aef::new(cfg), crate::engine::stream(1, "aef:test"))
+    }
+
+    fn drain(n: &mut AefNode) -> Vec<Effect<CapifTimer>> {
+        std::iter::from_fn(|| n.poll_effect()).collect()
+    }
+
+    fn at(conn: ConnId) -> Inbound {
+        Inbound { conn, stream: 1 }
+    }
+
+    /// Without security information, check-authentication asks the AEF's own CCF over CAPIF-3;
+    /// when that connection fails, the waiting request is answered from the failure.
+    #[test]
+    fn check_authentication_fetches_from_its_ccf() {
+        let mut n = node();
+        let body = CheckAuthenticationReq {
+            api_invoker_id: "inv-1".into(),
+            supported_features: SupportedFeatures::none(),
+        };
+        let req = HttpRequest::json("POST", CHECK_PATH, "CheckAuthenticationReq", body);
+        n.handle(
+            SimTime::ZERO,
+            Input::Request {
+                at: at(3),
+                client: 1,
+                req,
+            },
+        );
+        let fx = drain(&mut n);
+        let [
+            Effect::Request {
+                corr, to, mode, req, ..
+            },
+        ] = &fx[..]
+        else {
+            panic!("one fetch expected: {fx:?}")
+        };
+        assert_eq!((*to, mode), (CCF, &TlsMode::Certificate));
+        assert!(req.path.starts_with("/capif-security/v1/trustedInvokers/inv-1"));
+        let failed = Input::Failed {
+            conn: 9,
+            corrs: vec![*corr],
+            cause: crate::net::conn::ConnFailure::Reset,
+        };
+        n.handle(SimTime::ZERO, failed);
+        let fx = drain(&mut n);
+        let [Effect::Respond { at: a, rsp, .. }] = &fx[..] else {
+            panic!("one answer expected: {fx:?}")
+        };
+        assert_eq!((a.conn, rsp.status), (3, 504));
+    }
+
+    /// A TLS-PSK session is checked against the AEFPSK the AEF holds (none here): the AEF
+    /// refuses it without ever seeing the client's key.
+    #[test]
+    fn psk_session_without_its_own_key_is_refused() {
+        let mut n = node();
+        n.peer_seen(
+            PeerTls::Psk {
+                identity: "inv-1".into(),
+            },
+            AefAuditFacts::default(),
+        );
+        let req = HttpRequest::new("POST", "/api1", "", String::new());
+        n.handle(
+            SimTime::ZERO,
+            Input::Request {
+                at: at(4),
+                client: 1,
+                req,
+            },
+        );
+        let fx = drain(&mut n);
+        assert!(
+            matches!(
+                &fx[..],
+                [Effect::Abort {
+                    conn: 4,
+                    alert: "unknown_psk_identity",
+                    ..
+                }]
+            ),
+            "{fx:?}"
+        );
+        assert!(matches!(&n.observed[..], [AefObservation::RefusedHandshake]));
+    }
+
+    /// revoke-authorization: the audit fact comes before the answer, in the order decided.
+    #[test]
+    fn revocation_is_acknowledged_after_its_audit_fact() {
+        let mut n = node();
+        n.set_audit(true);
+        let body = RevokeAuthorizationReq {
+            revoke_info: SecurityNotification {
+                api_invoker_id: "inv-1".into(),
+                aef_id: Some("aef1".into()),
+                api_ids: vec!["api1".into()],
+                cause: Cause::UnexpectedReason,
+            },
+            supported_features: SupportedFeatures::none(),
+        };
+        let req = HttpRequest::json("POST", REVOKE_PATH, "RevokeAuthorizationReq", body);
+        n.handle(
+            SimTime::ZERO,
+            Input::Request {
+                at: at(5),
+                client: CCF,
+                req,
+            },
+        );
+        let fx = drain(&mut n);
+        assert!(
+            matches!(&fx[..], [Effect::Audit(_), Effect::Respond { rsp, .. }] if rsp.status == 200),
+            "{fx:?}"
+        );
+    }
+}
