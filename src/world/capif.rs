@@ -1,6 +1,7 @@
 //! The CAPIF plane: API invokers, CAPIF core functions (CCF), API exposing functions (AEF) and
-//! the APF's method changes on the simulated network, driving the sans-IO machines of
-//! [`crate::proto::capif::machines`].
+//! the APF's method changes on the simulated network. The AEF and the APF are node machines
+//! ([`crate::proto::capif::node`]) carried by the [`Driver`]; the invoker and the CCF still
+//! drive the sans-IO machines of [`crate::proto::capif::machines`] from here.
 //!
 //! ```text
 //!  invoker ══ CAPIF-1e (mutual TLS) ══► CCF          onboarding, PUT/POST trustedInvokers, token
@@ -32,14 +33,14 @@
 //!   expiry, so an expired key fails the binder check), or mutual TLS with the CCF-issued
 //!   certificate checked against the CCF CAs only (PKI). OAUTH uses the same mutual TLS
 //!   connection but the AEF authenticates the request by its bearer token (carried in the
-//!   request body, see the invoker machine). The AEF machine is told of each session at its
+//!   request's `Authorization: Bearer` header, RFC 6750 2.1). The AEF machine is told of each session at its
 //!   first request (TLS 1.3: the client certificate is checked when the client's Finished,
 //!   which carries the first request, arrives); a refusal aborts the connection with an alert.
 //! - **AEF identity on CAPIF-3.** The CCF knows which AEF asks for security information from
 //!   the AEF's client certificate on CAPIF-3, not from the request.
 //! - **Method change (seed 004).** At a scripted time the APF updates the AEF; the CCF
 //!   machines that publish it learn it at once. The AEF reacts to each use of a method it no
-//!   longer supports as [`aef_reaction`] says for the configured strategy; for the TLS-only
+//!   longer supports as [`aef_reaction`](crate::proto::capif::mismatch::aef_reaction) says for the configured strategy; for the TLS-only
 //!   strategies it also drops its AEFPSKs, so TLS-PSK fails at the ClientHello. Invokers
 //!   react as [`invoker_next`] says, bounded by `tls_retries` with `retry_backoff`.
 //!   `ServiceApiUpdateEvent` pushes go to the share `event_subscribers` of the invokers
@@ -116,6 +117,7 @@ use super::Msg;
 use super::driver::{Driver, Io};
 use crate::proto::capif::node::{
     AefAuditFacts, AefNode, AefObservation, ApfNode, CHECK_PATH, CapifTimer, PUBLISH_PREFIX, PeerTls, REVOKE_PATH,
+    bearer,
 };
 use crate::proto::effect::{Input, Machine};
 
@@ -452,7 +454,8 @@ fn outcome_label(input: &InvokerInput) -> &'static str {
     }
 }
 
-/// The secrets a message body shows: an onboarding secret, an AEFPSK grant, an access token.
+/// The secrets a message shows (its body, followed by its `Authorization` header if any): an
+/// onboarding secret, an AEFPSK grant, an access token.
 fn secret_items(body: &str) -> Vec<Item> {
     let mut v = Vec::new();
     if body.contains("\"onboardingSecret\":\"") || body.contains("client_secret=") {
@@ -1141,14 +1144,10 @@ impl CapifPlane {
         match o {
             Output::Send(m) => {
                 let f = &self.flows[a.flow as usize];
-                let req = HttpRequest {
-                    headers: Default::default(),
-                    typed: None,
-                    method: m.method,
-                    path: m.path.clone(),
-                    schema: m.schema,
-                    body: json_body(&m.body),
-                };
+                let mut req = HttpRequest::new(m.method, m.path.clone(), m.schema, json_body(&m.body));
+                if let Some(auth) = m.authorization {
+                    req = req.with_header("authorization", auth);
+                }
                 if let Some(s) = &mut a.stale {
                     s.extra += 1;
                 }
@@ -1157,7 +1156,15 @@ impl CapifPlane {
                     Peer::Aef => f.aef,
                     Peer::Invoker => return,
                 };
-                let sent = self.driver.audit.active(ctx).then(|| req.body.clone());
+                // What the message shows: its body and its Authorization header.
+                let sent = self
+                    .driver
+                    .audit
+                    .active(ctx)
+                    .then(|| match req.header("authorization") {
+                        Some(a) => format!("{} {a}", req.body),
+                        None => req.body.clone(),
+                    });
                 let (conn, stream) = match m.to {
                     Peer::Ccf => {
                         let (c, s) = net.request(ctx, node, to, None, req);
@@ -2482,10 +2489,7 @@ impl CapifPlane {
         };
         let mut facts = AefAuditFacts::default();
         if self.driver.audit.active(ctx) {
-            let token = serde_json::from_str::<Value>(&req.body)
-                .ok()
-                .and_then(|v| v.get("authorization").and_then(Value::as_str).map(str::to_string))
-                .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
+            let token = bearer(req).map(str::to_string);
             if !self.aefs[&node].has_session(conn) {
                 let (invoker, credential) = match (&net.conn(conn).tls.mode, &peer) {
                     (TlsMode::ExternalPsk { psk, .. }, PeerTls::Psk { identity }) => {

@@ -31,6 +31,11 @@ pub const CHECK_PATH: &str = "/aef-security/v1/check-authentication";
 /// `POST` path of revoke-authorization (TS 29.222 AEF_Security_API).
 pub const REVOKE_PATH: &str = "/aef-security/v1/revoke-authorization";
 
+/// The bearer token of a request's `Authorization` header (RFC 6750 2.1).
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    req.header("authorization")?.strip_prefix("Bearer ")
+}
+
 /// What the AEF observed, for the world's independent checks (`CapifChecks`): measurement
 /// only, drained by the world after each input.
 #[derive(Clone, Debug)]
@@ -265,10 +270,7 @@ impl AefNode {
     /// A service API invocation on a CAPIF-2e session.
     fn invocation(&mut self, now: SimTime, at: Inbound, req: HttpRequest, peer: Option<PeerTls>, facts: AefAuditFacts) {
         let conn = at.conn;
-        let token = serde_json::from_str::<Value>(&req.body)
-            .ok()
-            .and_then(|v| v.get("authorization").and_then(Value::as_str).map(str::to_string))
-            .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
+        let token = bearer(&req).map(str::to_string);
         let Some(peer) = peer else { return };
         let (invoker, used, credential) = match peer {
             PeerTls::Psk { identity } => {
