@@ -169,7 +169,7 @@ impl SimWorld {
         let capif = if capif_flows.is_empty() {
             None
         } else {
-            let plane = capif::CapifPlane::build(&mut net, topo_spec, &exp.capif, &capif_flows, seed)
+            let plane = crate::build::capif::plane(&mut net, topo_spec, &exp.capif, &capif_flows, seed)
                 .map_err(BuildError::Plane)?;
             for n in plane.nodes() {
                 capif_nodes[n as usize] = true;
@@ -206,7 +206,7 @@ impl SimWorld {
             p.driver.audit.enable();
         }
         if let Some(p) = &mut self.capif {
-            p.audit.enable();
+            p.driver.audit.enable();
         }
     }
 
@@ -218,7 +218,7 @@ impl SimWorld {
             v.extend(p.driver.audit.take());
         }
         if let Some(p) = &mut self.capif {
-            v.extend(p.audit.take());
+            v.extend(p.driver.audit.take());
         }
         v.sort_by_key(|(t, _)| *t);
         v

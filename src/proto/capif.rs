@@ -11,6 +11,7 @@ pub mod authorization;
 pub mod interconnection;
 pub mod machines;
 pub mod mismatch;
+pub mod node;
 pub mod onboarding;
 pub mod security_method;
 pub mod types;

@@ -22,7 +22,7 @@ use crate::crypto::cost::CryptoOp;
 use crate::engine::SimDuration;
 use crate::metrics::Record;
 use crate::net::conn::{ConnFailure, Intercept};
-use crate::net::tls::TlsMode;
+use crate::net::tls::{PskEntry, TlsMode};
 use crate::net::{ConnId, HttpRequest, HttpResponse, NodeId};
 
 /// A machine's correlation id for a request it sent or a connection it opened (unique per
@@ -169,6 +169,19 @@ pub enum Effect<T> {
     /// middleboxes decide now how they meet it (the world asks them; see
     /// [`Effect::Intercept`]).
     DirectAttempt { to: NodeId },
+    /// As a TLS server: this node's TLS stack holds `entry` for the PSK `identity` (replacing
+    /// the one it held).
+    InstallPsk { identity: Vec<u8>, entry: PskEntry },
+    /// As a TLS server: this node's TLS stack drops the PSK of `identity`.
+    RemovePsk(Vec<u8>),
+    /// Answer a received request after `delay` of processing or, if it ends later, after this
+    /// node's CPU has done `ops` (charged when the effect is applied; none: nothing charged).
+    RespondAfterWork {
+        at: Inbound,
+        rsp: HttpResponse,
+        delay: SimDuration,
+        ops: Vec<(CryptoOp, u64)>,
+    },
 }
 
 /// A machine's queue of effects, drained by the driver after each input.

@@ -1,6 +1,7 @@
 //! The CAPIF plane: API invokers, CAPIF core functions (CCF), API exposing functions (AEF) and
-//! the APF's method changes on the simulated network, driving the sans-IO machines of
-//! [`crate::proto::capif::machines`].
+//! the APF's method changes on the simulated network. The AEF and the APF are node machines
+//! ([`crate::proto::capif::node`]) carried by the [`Driver`]; the invoker and the CCF still
+//! drive the sans-IO machines of [`crate::proto::capif::machines`] from here.
 //!
 //! ```text
 //!  invoker ══ CAPIF-1e (mutual TLS) ══► CCF          onboarding, PUT/POST trustedInvokers, token
@@ -32,14 +33,14 @@
 //!   expiry, so an expired key fails the binder check), or mutual TLS with the CCF-issued
 //!   certificate checked against the CCF CAs only (PKI). OAUTH uses the same mutual TLS
 //!   connection but the AEF authenticates the request by its bearer token (carried in the
-//!   request body, see the invoker machine). The AEF machine is told of each session at its
+//!   request's `Authorization: Bearer` header, RFC 6750 2.1). The AEF machine is told of each session at its
 //!   first request (TLS 1.3: the client certificate is checked when the client's Finished,
 //!   which carries the first request, arrives); a refusal aborts the connection with an alert.
 //! - **AEF identity on CAPIF-3.** The CCF knows which AEF asks for security information from
 //!   the AEF's client certificate on CAPIF-3, not from the request.
 //! - **Method change (seed 004).** At a scripted time the APF updates the AEF; the CCF
 //!   machines that publish it learn it at once. The AEF reacts to each use of a method it no
-//!   longer supports as [`aef_reaction`] says for the configured strategy; for the TLS-only
+//!   longer supports as [`aef_reaction`](crate::proto::capif::mismatch::aef_reaction) says for the configured strategy; for the TLS-only
 //!   strategies it also drops its AEFPSKs, so TLS-PSK fails at the ClientHello. Invokers
 //!   react as [`invoker_next`] says, bounded by `tls_retries` with `retry_backoff`.
 //!   `ServiceApiUpdateEvent` pushes go to the share `event_subscribers` of the invokers
@@ -82,42 +83,43 @@ use serde_json::{Value, json};
 
 use crate::audit::ProcAudit;
 use crate::audit::capif::{
-    AefAudit, CapifAudit, CapifMutant, FlowAudit, GrantValidity, NodeAudit, SecretSent, SessionCredential, SetupAudit,
-    TokenFacts, fingerprint,
+    AefAudit, CapifAudit, CapifMutant, FlowAudit, NodeAudit, SecretSent, SessionCredential, SetupAudit, TokenFacts,
+    fingerprint,
 };
 use crate::audit::mutant::Mutant;
 use crate::crypto::aefpsk::AefPskVariant;
 use crate::crypto::cost::{CryptoFidelity, CryptoOp};
-use crate::crypto::jwt::RevocationSet;
-use crate::crypto::pki::{self, Ca, RevocationList, Role, Subject, Validity};
+use crate::crypto::pki::{self, RevocationList};
 use crate::crypto::tls12;
 use crate::engine::{Arrival, Ctx, SimDuration, SimRng, SimTime, TimerId, stream};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
-use crate::net::tls::{PskEntry, TlsMode};
-use crate::net::{ClientTraffic, ConnId, HttpRequest, HttpResponse, Latency, NetEvent, Network, NodeId};
-use crate::proto::capif::authentication::{KeyValidity, TokenEndpoint, TokenVerifier};
+use crate::net::tls::TlsMode;
+use crate::net::{ClientTraffic, ConnId, HttpRequest, HttpResponse, NetEvent, Network, NodeId};
 use crate::proto::capif::interconnection::Item;
 use crate::proto::capif::interconnection::{self, Party, Plan, Scenario};
 use crate::proto::capif::machines::{
-    Aef, AefConfig, AefInput, AefState, Capif1eMaterial, Ccf, CcfConfig, CcfInput, Credential, Invoker, InvokerConfig,
-    InvokerInput, InvokerState, Output, Peer, Timer,
+    Capif1eMaterial, Ccf, CcfInput, Credential, Invoker, InvokerInput, InvokerState, Output, Peer, Timer,
 };
 use crate::proto::capif::mismatch::{
     AefReaction, AffectedInvoker, CcfAction, InvokerAction, InvokerSignal, MethodChange, PushBody, RecoveryStrategy,
-    aef_reaction, ccf_on_method_change, invoker_next,
+    ccf_on_method_change, invoker_next,
 };
-use crate::proto::capif::onboarding::{OnboardingService, decode_certificate, enrolment_request};
-use crate::proto::capif::security_method::AccessPolicy;
+use crate::proto::capif::onboarding::decode_certificate;
 use crate::proto::capif::types::{
-    AccessTokenReq, AefLocator, AefProfile, ApiInvokerEnrolmentDetails, Cause, CheckAuthenticationReq,
-    EventNotification, InterfaceAddress, InterfaceDescription, RevokeAuthorizationReq, RevokeAuthorizationRsp,
-    SecurityMethod, SecurityNotification, SecurityTarget, ServiceApiDescription, ServiceSecurity, Version,
+    AccessTokenReq, ApiInvokerEnrolmentDetails, Cause, EventNotification, InterfaceAddress, InterfaceDescription,
+    RevokeAuthorizationReq, SecurityMethod, SecurityNotification, ServiceApiDescription, ServiceSecurity,
 };
 use crate::proto::common::SupportedFeatures;
-use crate::scenario::{Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
+use crate::scenario::CapifSpec;
 
 use super::Msg;
+use super::driver::{Driver, Io};
+use crate::proto::capif::node::{
+    AefAuditFacts, AefNode, AefObservation, ApfNode, CHECK_PATH, CapifTimer, PUBLISH_PREFIX, PeerTls, REVOKE_PATH,
+    bearer,
+};
+use crate::proto::effect::{Input, Machine};
 
 /// Engine messages of the CAPIF plane.
 #[derive(Clone, Debug)]
@@ -128,8 +130,8 @@ pub enum CapifMsg {
     Arrival(u32),
     /// A timer of invoker `i`'s machine.
     InvokerTimer { inv: u32, timer: Timer },
-    /// An AEF's AEFPSK timer for an invoker.
-    AefKeyExpiry { aef: NodeId, invoker: String },
+    /// A timer of the node machine at `node`.
+    Timer { node: NodeId, timer: CapifTimer },
     /// Invoker `i`'s back-off is over.
     Retry(u32),
     /// The APF applies `capif.method_changes[k]`.
@@ -143,26 +145,17 @@ pub enum CapifMsg {
 const ONBOARD_PATH: &str = "/api-invoker-management/v1/onboardedInvokers";
 const TRUSTED_PREFIX: &str = "/capif-security/v1/trustedInvokers/";
 const SECURITIES_PREFIX: &str = "/capif-security/v1/securities/";
-const CHECK_PATH: &str = "/aef-security/v1/check-authentication";
-const REVOKE_PATH: &str = "/aef-security/v1/revoke-authorization";
-const NOTIFY_PATH: &str = "/capif-notify";
+pub(crate) const NOTIFY_PATH: &str = "/capif-notify";
 const CAPIF6E_PREFIX: &str = "/secsim-capif6e/v1/jobs/";
-const PUBLISH_PREFIX: &str = "/published-apis/v1/";
 /// Consecutive failed procedures after which an invoker stops (a safety net; each failure
 /// also backs off).
 const MAX_FAILURES: u32 = 6;
 
 /// What an outstanding request of the plane is for.
 #[derive(Clone, Debug)]
-enum Pending {
+pub(crate) enum Pending {
     /// A request of invoker `inv`'s machine.
     Invoker { inv: u32 },
-    /// An AEF asks its CCF for security information (sent at `sent`).
-    AefFetch {
-        aef: NodeId,
-        invoker: String,
-        sent: SimTime,
-    },
     /// A notification or revoke-authorization: the answer is not used.
     Fire,
     /// Step `step` of cross-CCF job `job`.
@@ -171,7 +164,7 @@ enum Pending {
 
 /// The procedure an invoker is in (for records).
 #[derive(Clone, Copy, Debug, Eq, PartialEq)]
-enum Phase {
+pub(crate) enum Phase {
     Idle,
     Onboard,
     Negotiate,
@@ -179,94 +172,71 @@ enum Phase {
     Invoke,
 }
 
-struct Stale {
-    since: SimTime,
+pub(crate) struct Stale {
+    pub(crate) since: SimTime,
     /// The invoker's client traffic at the change (the recovery record's bytes).
-    traffic: ClientTraffic,
+    pub(crate) traffic: ClientTraffic,
     /// First CAPIF-2e use of the old method or push received after the change.
-    first: Option<SimTime>,
+    pub(crate) first: Option<SimTime>,
     /// Requests (and CAPIF-2e handshakes) sent since the change.
-    extra: u32,
+    pub(crate) extra: u32,
     /// The AEF's methods since the change.
-    now_supported: Vec<SecurityMethod>,
+    pub(crate) now_supported: Vec<SecurityMethod>,
 }
 
-struct InvokerActor {
-    node: NodeId,
-    name: String,
-    flow: u32,
-    m: Invoker,
-    start_at: SimTime,
-    rng: SimRng,
-    timers: BTreeMap<Timer, TimerId>,
+pub(crate) struct InvokerActor {
+    pub(crate) node: NodeId,
+    pub(crate) name: String,
+    pub(crate) flow: u32,
+    pub(crate) m: Invoker,
+    pub(crate) start_at: SimTime,
+    pub(crate) rng: SimRng,
+    pub(crate) timers: BTreeMap<Timer, TimerId>,
     /// The CAPIF-1e connection the last CCF request used.
-    capif1e: Option<ConnId>,
+    pub(crate) capif1e: Option<ConnId>,
     /// The open CAPIF-2e session and its mode.
-    session: Option<(ConnId, TlsMode)>,
-    sessions: u32,
-    in_session: u32,
-    want_invoke: bool,
-    phase: Phase,
-    phase_start: SimTime,
+    pub(crate) session: Option<(ConnId, TlsMode)>,
+    pub(crate) sessions: u32,
+    pub(crate) in_session: u32,
+    pub(crate) want_invoke: bool,
+    pub(crate) phase: Phase,
+    pub(crate) phase_start: SimTime,
     /// The invoker's client traffic when its phase began (a record's bytes and exchanges).
-    phase_traffic: ClientTraffic,
-    hold_until: SimTime,
-    retries: u32,
-    failures: u32,
-    gave_up: bool,
-    arrivals_started: bool,
+    pub(crate) phase_traffic: ClientTraffic,
+    pub(crate) hold_until: SimTime,
+    pub(crate) retries: u32,
+    pub(crate) failures: u32,
+    pub(crate) gave_up: bool,
+    pub(crate) arrivals_started: bool,
     /// Renegotiation due once the current request is answered.
-    renegotiate: bool,
-    stale: Option<Stale>,
+    pub(crate) renegotiate: bool,
+    pub(crate) stale: Option<Stale>,
     /// Interconnected flows: exposure already recorded for this method.
-    exposed: Option<SecurityMethod>,
+    pub(crate) exposed: Option<SecurityMethod>,
     /// Liveness audit: the procedure under way (kind, key), if any.
-    proc: Option<(&'static str, u64)>,
+    pub(crate) proc: Option<(&'static str, u64)>,
     /// Liveness audit: the key of the recovery from a method change under way, if any.
-    recovery: Option<u64>,
+    pub(crate) recovery: Option<u64>,
     /// An invocation is under way whose `capif_invocation` record is not written yet.
-    invocation_open: bool,
+    pub(crate) invocation_open: bool,
     /// Consecutive refused invocations (reset by a served one): an invoker whose every
     /// invocation is refused gives up after [`MAX_FAILURES`] of them, even when each new
     /// session authenticates (issue 12).
-    refusals: u32,
+    pub(crate) refusals: u32,
 }
 
-struct CcfActor {
-    m: Ccf,
-    rng: SimRng,
+pub(crate) struct CcfActor {
+    pub(crate) m: Ccf,
+    pub(crate) rng: SimRng,
 }
 
-struct AefActor {
-    /// CA certificates of the CCFs its invokers onboard at.
-    anchors: Vec<pki::Certificate>,
-    aef_id: String,
-    ccf: NodeId,
-    m: Aef,
-    methods: Vec<SecurityMethod>,
-    api: String,
-    /// Sessions the AEF accepted: connection → (invoker, method).
-    sessions: BTreeMap<ConnId, (String, SecurityMethod)>,
-    /// When each session was accepted.
-    accepted_at: BTreeMap<ConnId, SimTime>,
-    /// check-authentication requests waiting for the CCF, per invoker.
-    waiting: BTreeMap<String, Vec<(ConnId, u32)>>,
-    psk_ids: BTreeSet<String>,
-    timers: BTreeMap<String, TimerId>,
-    /// When the AEF processed a revocation, per invoker.
-    revoked_at: BTreeMap<String, SimTime>,
-    processing: Option<Latency>,
-    response_body: String,
-    rng: SimRng,
-}
-
-struct Flow {
-    label: String,
-    ccf: NodeId,
-    aef: NodeId,
-    aef_ccf: NodeId,
-    arrival: Arrival,
-    timeout: SimDuration,
+pub(crate) struct Flow {
+    pub(crate) label: String,
+    pub(crate) ccf: NodeId,
+    pub(crate) aef: NodeId,
+    pub(crate) aef_ccf: NodeId,
+    pub(crate) arrival: Arrival,
+    pub(crate) timeout: SimDuration,
 }
 
 impl Flow {
@@ -304,7 +274,7 @@ enum Then {
     Relay { from: NodeId, conn: ConnId, stream: u32 },
 }
 
-struct Job {
+pub(crate) struct Job {
     steps: Vec<Step>,
     then: Then,
     last: Option<(u16, &'static str, String)>,
@@ -347,61 +317,47 @@ pub struct CapifChecks {
 
 /// The CAPIF actors of one run.
 pub struct CapifPlane {
-    spec: CapifSpec,
-    seed: u64,
-    flows: Vec<Flow>,
-    invokers: Vec<InvokerActor>,
-    by_node: BTreeMap<NodeId, u32>,
-    by_id: BTreeMap<String, u32>,
-    ccfs: BTreeMap<NodeId, CcfActor>,
-    aefs: BTreeMap<NodeId, AefActor>,
-    pending: BTreeMap<(ConnId, u32), Pending>,
+    pub(crate) spec: CapifSpec,
+    pub(crate) seed: u64,
+    pub(crate) flows: Vec<Flow>,
+    pub(crate) invokers: Vec<InvokerActor>,
+    pub(crate) by_node: BTreeMap<NodeId, u32>,
+    pub(crate) by_id: BTreeMap<String, u32>,
+    pub(crate) ccfs: BTreeMap<NodeId, CcfActor>,
+    pub(crate) aefs: BTreeMap<NodeId, AefNode>,
+    pub(crate) pending: BTreeMap<(ConnId, u32), Pending>,
     /// APF nodes in the AEFs' domains (they publish method changes).
-    apfs: BTreeSet<NodeId>,
-    jobs: Vec<Job>,
-    tls12: BTreeMap<ConnId, tls12::Tls12Session>,
-    variant: AefPskVariant,
-    strategy: RecoveryStrategy,
+    pub(crate) apfs: BTreeMap<NodeId, ApfNode>,
+    pub(crate) jobs: Vec<Job>,
+    pub(crate) tls12: BTreeMap<ConnId, tls12::Tls12Session>,
+    pub(crate) variant: AefPskVariant,
+    pub(crate) strategy: RecoveryStrategy,
     /// Share of the invokers subscribed to `SERVICE_API_UPDATE` (`event_subscribers`).
-    event_share: f64,
-    tls_retries: u32,
-    backoff: SimDuration,
-    per_session: u32,
+    pub(crate) event_share: f64,
+    pub(crate) tls_retries: u32,
+    pub(crate) backoff: SimDuration,
+    pub(crate) per_session: u32,
     /// CCF CA certificates (TLS-PKI trust anchors of the AEFs).
-    ccf_cas: Vec<pki::Certificate>,
+    pub(crate) ccf_cas: Vec<pki::Certificate>,
     /// Invoker tokens by ID (for the revoked-token check).
-    revoked_ids: BTreeSet<String>,
+    pub(crate) revoked_ids: BTreeSet<String>,
     pub checks: CapifChecks,
-    /// The audit trail for the invariant checker ([`crate::check`]).
-    pub audit: crate::audit::Audit,
+    /// The driver of the node machines; its audit trail ([`crate::proto::effect`]) is the
+    /// plane's, for the invariant checker ([`crate::check`]).
+    pub driver: Driver<CapifTimer>,
     /// CCF names, in the order of `ccf_cas`.
-    ccf_names: Vec<String>,
+    pub(crate) ccf_names: Vec<String>,
     /// Every CCF's token key (the world's own check of bearer tokens, for the audit).
-    token_keys: Vec<(String, p256::ecdsa::VerifyingKey)>,
+    pub(crate) token_keys: Vec<(String, p256::ecdsa::VerifyingKey)>,
     /// Restarting CCFs: unreachable until.
-    down_until: BTreeMap<NodeId, SimTime>,
-    /// The AEFPSK grant an AEF is installing (invoker, key fingerprint, validity as received).
-    grant_seen: Option<(String, String, GrantValidity)>,
+    pub(crate) down_until: BTreeMap<NodeId, SimTime>,
     /// Whether the `Setup` audit event was emitted.
-    announced: bool,
+    pub(crate) announced: bool,
     /// The next liveness procedure key.
-    next_proc: u64,
+    pub(crate) next_proc: u64,
 }
 
-type BuildResult<T> = Result<T, String>;
-
-/// Certificates of the CAPIF CAs are valid for the whole run.
-const VALIDITY: Validity = Validity {
-    not_before_s: 0,
-    not_after_s: 10 * 365 * 86_400,
-};
-
-fn body_of(n: u32) -> String {
-    let pad = (n as usize).saturating_sub(8);
-    format!("{{\"d\":\"{}\"}}", "x".repeat(pad))
-}
-
-fn interface_of(aef: &str, api: &str, methods: Option<Vec<SecurityMethod>>) -> InterfaceDescription {
+pub(crate) fn interface_of(aef: &str, api: &str, methods: Option<Vec<SecurityMethod>>) -> InterfaceDescription {
     InterfaceDescription {
         address: InterfaceAddress::Fqdn(format!("{aef}.capif.example")),
         port: Some(443),
@@ -410,7 +366,7 @@ fn interface_of(aef: &str, api: &str, methods: Option<Vec<SecurityMethod>>) -> I
     }
 }
 
-fn default_methods() -> Vec<SecurityMethod> {
+pub(crate) fn default_methods() -> Vec<SecurityMethod> {
     vec![SecurityMethod::Psk, SecurityMethod::Pki, SecurityMethod::Oauth]
 }
 
@@ -498,7 +454,8 @@ fn outcome_label(input: &InvokerInput) -> &'static str {
     }
 }
 
-/// The secrets a message body shows: an onboarding secret, an AEFPSK grant, an access token.
+/// The secrets a message shows (its body, followed by its `Authorization` header if any): an
+/// onboarding secret, an AEFPSK grant, an access token.
 fn secret_items(body: &str) -> Vec<Item> {
     let mut v = Vec::new();
     if body.contains("\"onboardingSecret\":\"") || body.contains("client_secret=") {
@@ -514,383 +471,12 @@ fn secret_items(body: &str) -> Vec<Item> {
 }
 
 impl CapifPlane {
-    /// Builds the CAPIF actors of the Capif flows; installs the CCF CAs as trust anchors.
-    pub fn build(
-        net: &mut Network,
-        topo_spec: &TopologyFile,
-        spec: &CapifSpec,
-        flows: &[(usize, &CapifFlowSpec)],
-        seed: u64,
-    ) -> BuildResult<CapifPlane> {
-        let node = |net: &Network, name: &str, field: &str| {
-            net.topo
-                .node_id(name)
-                .ok_or_else(|| format!("{field}: unknown node `{name}`"))
-        };
-        let variant = match (spec.capif1e_tls, net.sec.fidelity) {
-            (Capif1eTls::Tls13, f) if f != CryptoFidelity::Timing => AefPskVariant::Tls13Exporter,
-            _ => AefPskVariant::Tls12MasterSecret,
-        };
-        let psk_validity_s = spec.psk_validity.unwrap_or(SimDuration::from_secs(3600)).as_nanos() / 1_000_000_000;
-        let token_lifetime_s = spec.token_lifetime.unwrap_or(SimDuration::from_secs(600)).as_nanos() / 1_000_000_000;
-        let aef_spec = |name: &str| spec.aefs.get(name);
-        let aef_api = |name: &str| {
-            aef_spec(name)
-                .and_then(|a| a.apis.as_ref())
-                .and_then(|a| a.first().cloned())
-                .unwrap_or_else(|| "api1".to_string())
-        };
-        let profile = |name: &str| {
-            let a = aef_spec(name);
-            let methods = a.and_then(|a| a.methods.clone()).unwrap_or_else(default_methods);
-            let iface_methods = a.and_then(|a| a.interface_methods.clone());
-            AefProfile {
-                aef_id: name.to_string(),
-                versions: vec![Version {
-                    api_version: "v1".into(),
-                }],
-                protocol: None,
-                security_methods: Some(methods),
-                locator: AefLocator::InterfaceDescriptions(vec![interface_of(name, &aef_api(name), iface_methods)]),
-            }
-        };
-
-        // Flows and the CCF / AEF nodes they use.
-        let mut plan_flows = Vec::new();
-        let mut ccf_nodes = BTreeSet::new();
-        let mut aef_users: BTreeMap<NodeId, Vec<NodeId>> = BTreeMap::new(); // aef -> home CCFs
-        let mut aef_ccf_of: BTreeMap<NodeId, NodeId> = BTreeMap::new();
-        let mut members: Vec<(u32, NodeId, SimTime, Vec<SecurityMethod>)> = Vec::new();
-        for (fi, (index, f)) in flows.iter().enumerate() {
-            let at = |field: &str| format!("workload[{index}].Capif.{field}");
-            let ccf = node(net, &f.ccf, &at("ccf"))?;
-            let aef = node(net, &f.aef, &at("aef"))?;
-            let aef_ccf = match &f.aef_ccf {
-                Some(a) => node(net, a, &at("aef_ccf"))?,
-                None => ccf,
-            };
-            if let Some(prev) = aef_ccf_of.insert(aef, aef_ccf)
-                && prev != aef_ccf
-            {
-                return Err(format!("{}: `{}` is registered at two CCFs", at("aef_ccf"), f.aef));
-            }
-            ccf_nodes.insert(ccf);
-            ccf_nodes.insert(aef_ccf);
-            aef_users.entry(aef).or_default().push(ccf);
-            let arrival = f.arrival.process().map_err(|e| format!("{}: {e}", at("arrival")))?;
-            let label = f.name.clone().unwrap_or_else(|| format!("{}->{}", f.ccf, f.aef));
-            let names = crate::scenario::validate::expand_invokers(&f.invokers, topo_spec)
-                .map_err(|(i, m)| format!("{}: {m}", at(&format!("invokers[{i}]"))))?;
-            let spread = f.start_spread.unwrap_or(SimDuration::from_secs(1));
-            let mut rng = stream(seed, &format!("capif-start:{label}"));
-            let prefs = f.prefs.clone().unwrap_or_else(default_methods);
-            for n in names {
-                let id = node(net, n, &at("invokers"))?;
-                let offset = if spread.as_nanos() == 0 {
-                    0
-                } else {
-                    rand::Rng::random_range(&mut rng, 0..spread.as_nanos())
-                };
-                members.push((
-                    fi as u32,
-                    id,
-                    SimTime::ZERO + f.start + SimDuration::from_nanos(offset),
-                    prefs.clone(),
-                ));
-            }
-            plan_flows.push(Flow {
-                label,
-                ccf,
-                aef,
-                aef_ccf,
-                arrival,
-                timeout: f.timeout,
-            });
-        }
-
-        // CCFs: a CA, an onboarding service and a token endpoint each.
-        let mut ccfs = BTreeMap::new();
-        let mut ccf_cas = Vec::new();
-        let mut ccf_names = Vec::new();
-        let mut token_keys = BTreeMap::new();
-        for &c in &ccf_nodes {
-            let name = net.topo.name(c).to_string();
-            let domain = net.topo.domain_of(c).name.clone();
-            let mut rng = stream(seed, &format!("capif-ca:{name}"));
-            let ca = Ca::new_root(
-                pki::key_from_rng(&mut rng),
-                Subject::new(format!("ca.capif.{name}"), Role::Ca, domain.clone()),
-                VALIDITY,
-            )
-            .map_err(|e| format!("ccf {name}: {e}"))?;
-            ccf_cas.push(ca.certificate().clone());
-            ccf_names.push(name.clone());
-            net.sec.anchors.push(ca.certificate().clone());
-            let onboarding = OnboardingService::new(ca, domain, SimDuration::from_secs(VALIDITY.not_after_s));
-            let tokens = TokenEndpoint::new(pki::key_from_rng(&mut rng), name.clone(), token_lifetime_s);
-            token_keys.insert(c, tokens.verifying_key());
-            // Every AEF a flow of this CCF uses (its own, or remote ones learnt over CAPIF-6e).
-            let mut published = BTreeSet::new();
-            for f in &plan_flows {
-                if f.ccf == c || f.aef_ccf == c {
-                    published.insert(f.aef);
-                }
-            }
-            let aefs: Vec<AefProfile> = published.iter().map(|&a| profile(net.topo.name(a))).collect();
-            let policy = AccessPolicy {
-                allowed_methods: None,
-                apis: published
-                    .iter()
-                    .map(|&a| {
-                        let n = net.topo.name(a).to_string();
-                        let apis = aef_spec(&n)
-                            .and_then(|s| s.apis.clone())
-                            .unwrap_or_else(|| vec!["api1".into()]);
-                        (n, apis)
-                    })
-                    .collect(),
-                psk_validity_s,
-            };
-            let cfg = CcfConfig {
-                aefs,
-                policy,
-                variant,
-                encoding: spec.validity_encoding,
-            };
-            ccfs.insert(
-                c,
-                CcfActor {
-                    m: Ccf::new(cfg, onboarding, tokens),
-                    rng: stream(seed, &format!("ccf:{name}")),
-                },
-            );
-        }
-
-        // AEFs.
-        let mut aefs = BTreeMap::new();
-        for (&a, homes) in &aef_users {
-            let name = net.topo.name(a).to_string();
-            let flow = flows
-                .iter()
-                .find(|(_, f)| f.aef == name)
-                .map(|(_, f)| *f)
-                .ok_or_else(|| format!("aef {name}: no flow"))?;
-            // The AEF trusts the CAs of the CCFs its invokers onboard at, and the token keys of
-            // its own CCF and of every CCF its invokers onboard at: each token is verified
-            // with the key of the CCF that issued it (TS 33.122 cl. 6.5.2.3 and Annex C;
-            // interconnection, cl. 6.X.3.3: CCF-B issues the tokens of its invokers). Wire
-            // truth: CCF-B's key reaches the AEF via CCF-A in the plan (`CcfBSigningKey`,
-            // counted in the exposure records) but that distribution is not put on the wire,
-            // so here the AEF knows the keys from its configuration, like its CA anchors. The
-            // SingleTokenKey mutant is the bug of issue 12: the key of `homes[0]` only.
-            let anchors: Vec<pki::Certificate> = homes
-                .iter()
-                .filter_map(|h| {
-                    ccfs.get(h)
-                        .map(|c: &CcfActor| c.m.onboarding().ca_certificate().clone())
-                })
-                .collect();
-            let own = if crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
-                homes[0]
-            } else {
-                aef_ccf_of[&a]
-            };
-            let mut issuers: Vec<NodeId> = homes.iter().copied().filter(|&h| h != own).collect();
-            issuers.sort_unstable();
-            issuers.dedup();
-            if crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
-                issuers.clear();
-            }
-            let tokens = Some(TokenVerifier {
-                ccf_key: token_keys[&own],
-                issuer: Some(net.topo.name(own).to_string()),
-                also_trusted: issuers
-                    .iter()
-                    .map(|&h| (net.topo.name(h).to_string(), token_keys[&h]))
-                    .collect(),
-                leeway_s: spec.token_leeway.as_nanos() / 1_000_000_000,
-                revoked: RevocationSet::default(),
-            });
-            let cfg = AefConfig {
-                aef_id: name.clone(),
-                ccf_anchors: anchors.clone(),
-                revoked_certs: RevocationList::new(),
-                tokens,
-                expiry: spec.expiry,
-            };
-            let p = profile(&name);
-            let processing = flow
-                .processing
-                .as_ref()
-                .map(Latency::from_spec)
-                .transpose()
-                .map_err(|e| format!("aef {name}: processing: {e}"))?;
-            let methods = match &p.locator {
-                AefLocator::InterfaceDescriptions(v) => v.first().and_then(|i| i.security_methods.clone()),
-                AefLocator::DomainName(_) => None,
-            }
-            .or(p.security_methods.clone())
-            .unwrap_or_else(default_methods);
-            aefs.insert(
-                a,
-                AefActor {
-                    anchors: anchors.clone(),
-                    aef_id: name.clone(),
-                    ccf: aef_ccf_of[&a],
-                    m: Aef::new(cfg),
-                    methods,
-                    api: aef_api(&name),
-                    sessions: BTreeMap::new(),
-                    accepted_at: BTreeMap::new(),
-                    waiting: BTreeMap::new(),
-                    psk_ids: BTreeSet::new(),
-                    timers: BTreeMap::new(),
-                    revoked_at: BTreeMap::new(),
-                    processing,
-                    response_body: body_of(flow.response_bytes),
-                    rng: stream(seed, &format!("aef:{name}")),
-                },
-            );
-        }
-
-        // Invokers.
-        let mut invokers = Vec::new();
-        let mut by_node = BTreeMap::new();
-        for (fi, id, start_at, prefs) in members {
-            let name = net.topo.name(id).to_string();
-            if by_node.contains_key(&id) {
-                return Err(format!("invoker `{name}` is in two Capif flows"));
-            }
-            let f = &plan_flows[fi as usize];
-            let aef_name = net.topo.name(f.aef).to_string();
-            let iface = interface_of(&aef_name, &aef_api(&aef_name), None);
-            let enrolment = enrolment_request(
-                &net.sec.verifying_key(id),
-                Some(format!("secret-{name}")),
-                format!("https://{name}.invoker.example{NOTIFY_PATH}"),
-            );
-            // The material is replaced by the session of the connection the Security Method
-            // Response arrives on (`set_capif1e`); this placeholder is never used for a key.
-            let placeholder = tls12::Tls12Session {
-                client_random: [0; 32],
-                server_random: [0; 32],
-                session_id: [0; 32],
-                master_secret: [0; 48],
-                extended_master_secret: true,
-            };
-            let cfg = InvokerConfig {
-                enrolment,
-                target: SecurityTarget::InterfaceDetails(iface.clone()),
-                interface: iface,
-                prefs,
-                variant,
-                capif1e: Capif1eMaterial::Tls12(placeholder),
-                response_timeout: f.timeout,
-            };
-            // The AEF checks this invoker's CAPIF-2e certificates against the CCF CAs only.
-            if let Some(aef) = aefs.get(&f.aef) {
-                let aef: &AefActor = aef;
-                net.sec.set_client_anchors(f.aef, id, Some(aef.anchors.clone()));
-            }
-            by_node.insert(id, invokers.len() as u32);
-            invokers.push(InvokerActor {
-                node: id,
-                name: name.clone(),
-                flow: fi,
-                m: Invoker::new(cfg),
-                start_at,
-                rng: stream(seed, &format!("invoker:{name}")),
-                timers: BTreeMap::new(),
-                capif1e: None,
-                session: None,
-                sessions: 0,
-                in_session: 0,
-                want_invoke: false,
-                phase: Phase::Idle,
-                phase_start: SimTime::ZERO,
-                phase_traffic: ClientTraffic::default(),
-                hold_until: SimTime::ZERO,
-                retries: 0,
-                failures: 0,
-                gave_up: false,
-                arrivals_started: false,
-                renegotiate: false,
-                stale: None,
-                exposed: None,
-                proc: None,
-                recovery: None,
-                invocation_open: false,
-                refusals: 0,
-            });
-        }
-        // CCF restarts: the CCF's links are down for the window (its traffic is retransmitted
-        // until it is back); the restart itself happens at `at` (`ccf_restart`).
-        for r in &spec.ccf_restarts {
-            let c = node(net, &r.ccf, "capif.ccf_restarts.ccf")?;
-            let from = SimTime::ZERO + r.at;
-            let window = (from, Some(from + r.down));
-            let edges: Vec<_> = net.topo.graph.edge_indices().collect();
-            for e in edges {
-                if net
-                    .topo
-                    .graph
-                    .edge_endpoints(e)
-                    .is_some_and(|(a, b)| a.index() == c as usize || b.index() == c as usize)
-                {
-                    net.topo.graph[e].down.push(window);
-                }
-            }
-        }
-        let token_keys = token_keys
-            .iter()
-            .map(|(&c, k)| (net.topo.name(c).to_string(), *k))
-            .collect();
-        Ok(CapifPlane {
-            spec: spec.clone(),
-            seed,
-            flows: plan_flows,
-            invokers,
-            by_node,
-            by_id: BTreeMap::new(),
-            ccfs,
-            aefs,
-            pending: BTreeMap::new(),
-            apfs: aef_users
-                .keys()
-                .filter_map(|&a| {
-                    let d = net.topo.node(a).domain;
-                    (0..net.topo.node_count() as NodeId).find(|&n| {
-                        net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == d
-                    })
-                })
-                .collect(),
-            jobs: Vec::new(),
-            tls12: BTreeMap::new(),
-            variant,
-            strategy: spec.recovery,
-            event_share: spec.event_subscribers.unwrap_or(1.0),
-            tls_retries: spec.tls_retries.unwrap_or(2),
-            backoff: spec.retry_backoff.unwrap_or(SimDuration::from_millis(500)),
-            per_session: spec.invocations_per_session.unwrap_or(20).max(1),
-            ccf_cas,
-            revoked_ids: BTreeSet::new(),
-            checks: CapifChecks::default(),
-            audit: Default::default(),
-            ccf_names,
-            token_keys,
-            down_until: BTreeMap::new(),
-            grant_seen: None,
-            announced: false,
-            next_proc: 0,
-        })
-    }
-
     /// Every node whose network events belong to this plane.
     pub fn nodes(&self) -> Vec<NodeId> {
         let mut v: Vec<NodeId> = self.invokers.iter().map(|i| i.node).collect();
         v.extend(self.ccfs.keys());
         v.extend(self.aefs.keys());
-        v.extend(self.apfs.iter().copied());
+        v.extend(self.apfs.keys());
         v
     }
 
@@ -974,16 +560,12 @@ impl CapifPlane {
                 }
                 self.advance(net, ctx, inv, records);
             }
-            CapifMsg::AefKeyExpiry { aef, invoker } => {
-                if let Some(a) = self.aefs.get_mut(&aef) {
-                    a.timers.remove(&invoker);
-                    let now = ctx.now();
-                    a.m.handle(now, &mut a.rng, AefInput::KeyExpired { invoker });
-                    self.drive_aef(net, ctx, aef, None);
-                }
+            CapifMsg::Timer { node, timer } => {
+                self.driver.fired(node, &timer);
+                self.run_aef(net, ctx, node, Input::Timer(timer), records);
             }
             CapifMsg::Retry(i) => self.advance(net, ctx, i, records),
-            CapifMsg::MethodChange(k) => self.method_change(net, ctx, k as usize),
+            CapifMsg::MethodChange(k) => self.method_change(net, ctx, k as usize, records),
             CapifMsg::Revoke(k) => self.revoke(net, ctx, k as usize),
             CapifMsg::CcfRestart(k) => self.ccf_restart(net, ctx, k as usize),
         }
@@ -1029,7 +611,7 @@ impl CapifPlane {
     /// Emits the `Setup` fact (once, at the plane's first engine message).
     fn announce(&mut self, net: &Network, ctx: &mut Ctx<'_, Msg>) {
         self.announced = true;
-        if !self.audit.active(ctx) {
+        if !self.driver.audit.active(ctx) {
             return;
         }
         let domain = |n: NodeId| net.topo.domain_of(n).name.clone();
@@ -1049,7 +631,7 @@ impl CapifPlane {
                 .aefs
                 .iter()
                 .map(|(&n, a)| AefAudit {
-                    aef: a.aef_id.clone(),
+                    aef: a.aef_id().to_string(),
                     domain: domain(n),
                     methods: a.methods.clone(),
                 })
@@ -1067,7 +649,7 @@ impl CapifPlane {
                 })
                 .collect(),
         };
-        self.audit.emit(ctx, CapifAudit::Setup(Box::new(setup)));
+        self.driver.audit.emit(ctx, CapifAudit::Setup(Box::new(setup)));
     }
 
     /// The liveness bound of an invoker procedure: what its own timers allow once nothing
@@ -1111,7 +693,7 @@ impl CapifPlane {
         label: &'static str,
     ) {
         use InvokerState as S;
-        if before == after || !self.audit.active(ctx) {
+        if before == after || !self.driver.audit.active(ctx) {
             return;
         }
         let kind_of = |s: InvokerState| match s {
@@ -1148,7 +730,7 @@ impl CapifPlane {
         self.next_proc += 1;
         let bound = self.proc_bound(net, i, kind);
         let node = self.invokers[i as usize].name.clone();
-        self.audit.emit(
+        self.driver.audit.emit(
             ctx,
             ProcAudit::Begin {
                 kind: kind.to_string(),
@@ -1164,7 +746,7 @@ impl CapifPlane {
         if crate::audit::mutant::is(Mutant::DropProcEnd) {
             return;
         }
-        self.audit.emit(
+        self.driver.audit.emit(
             ctx,
             ProcAudit::End {
                 kind: kind.to_string(),
@@ -1181,7 +763,7 @@ impl CapifPlane {
         if a.gave_up
             || a.recovery.is_some()
             || a.stale.as_ref().is_none_or(|s| s.first.is_none())
-            || !self.audit.active(ctx)
+            || !self.driver.audit.active(ctx)
         {
             return;
         }
@@ -1210,11 +792,11 @@ impl CapifPlane {
             r.cause = "gave_up".into();
             records.push(r);
         }
-        if self.audit.active(ctx) {
+        if self.driver.audit.active(ctx) {
             let ev = CapifAudit::GaveUp {
                 node: self.invokers[i as usize].name.clone(),
             };
-            self.audit.emit(ctx, ev);
+            self.driver.audit.emit(ctx, ev);
         }
         self.recovery_end(ctx, i, "gave_up");
     }
@@ -1289,7 +871,7 @@ impl CapifPlane {
         body: &str,
         carries: &[Item],
     ) {
-        if !self.audit.active(ctx) {
+        if !self.driver.audit.active(ctx) {
             return;
         }
         let mut items = carries.to_vec();
@@ -1321,7 +903,7 @@ impl CapifPlane {
             message: message.to_string(),
             items,
         };
-        self.audit.emit(ctx, CapifAudit::SecretSent(Box::new(ev)));
+        self.driver.audit.emit(ctx, CapifAudit::SecretSent(Box::new(ev)));
     }
 
     /// What the AEF had when it accepted a session: the PSK it holds and the one the
@@ -1539,7 +1121,7 @@ impl CapifPlane {
                     self.feed(net, ctx, i, InvokerInput::Renegotiate { session: None }, records);
                 } else if a.want_invoke {
                     a.want_invoke = false;
-                    let api = self.aefs[&self.flows[a.flow as usize].aef].api.clone();
+                    let api = self.aefs[&self.flows[a.flow as usize].aef].api().to_string();
                     self.begin(net, i, Phase::Invoke, now);
                     self.feed(net, ctx, i, InvokerInput::Invoke { api }, records);
                 }
@@ -1562,14 +1144,10 @@ impl CapifPlane {
         match o {
             Output::Send(m) => {
                 let f = &self.flows[a.flow as usize];
-                let req = HttpRequest {
-                    headers: Default::default(),
-                    typed: None,
-                    method: m.method,
-                    path: m.path.clone(),
-                    schema: m.schema,
-                    body: json_body(&m.body),
-                };
+                let mut req = HttpRequest::new(m.method, m.path.clone(), m.schema, json_body(&m.body));
+                if let Some(auth) = m.authorization {
+                    req = req.with_header("authorization", auth);
+                }
                 if let Some(s) = &mut a.stale {
                     s.extra += 1;
                 }
@@ -1578,7 +1156,15 @@ impl CapifPlane {
                     Peer::Aef => f.aef,
                     Peer::Invoker => return,
                 };
-                let sent = self.audit.active(ctx).then(|| req.body.clone());
+                // What the message shows: its body and its Authorization header.
+                let sent = self
+                    .driver
+                    .audit
+                    .active(ctx)
+                    .then(|| match req.header("authorization") {
+                        Some(a) => format!("{} {a}", req.body),
+                        None => req.body.clone(),
+                    });
                 let (conn, stream) = match m.to {
                     Peer::Ccf => {
                         let (c, s) = net.request(ctx, node, to, None, req);
@@ -1656,7 +1242,7 @@ impl CapifPlane {
             Output::KeyInstalled { invoker, expires_at } => {
                 let c = net.sec.cpu.charge(node, now, &[(CryptoOp::Kdf3gpp, 1)]);
                 let _ = c;
-                if self.audit.active(ctx)
+                if self.driver.audit.active(ctx)
                     && let Some(k) = a.m.aefpsk()
                 {
                     let ev = CapifAudit::PskDerived {
@@ -1665,7 +1251,7 @@ impl CapifPlane {
                         key: fingerprint(&k.key),
                         expires_at_ns: expires_at.as_nanos(),
                     };
-                    self.audit.emit(ctx, ev);
+                    self.driver.audit.emit(ctx, ev);
                 }
             }
             Output::Failed {
@@ -1740,6 +1326,22 @@ impl CapifPlane {
         ev: NetEvent,
         records: &mut Vec<Record>,
     ) {
+        if let Some(a) = self.apfs.get_mut(&node) {
+            if let Some(input) = self.driver.input(node, ev) {
+                let mut io = Io { net, ctx, records };
+                self.driver.handle(&mut io, node, a, input);
+            }
+            return;
+        }
+        if self.aefs.contains_key(&node) && !matches!(ev, NetEvent::ConnectRequest { .. }) {
+            let Some(input) = self.driver.input(node, ev) else {
+                return;
+            };
+            if let Input::Request { at, client, req } = &input {
+                self.aef_peer(net, ctx, node, (at.conn, *client), req);
+            }
+            return self.run_aef(net, ctx, node, input, records);
+        }
         match ev {
             NetEvent::ConnectRequest { conn, .. } => net.accept_connect(ctx, conn),
             NetEvent::Request {
@@ -1750,8 +1352,6 @@ impl CapifPlane {
             } => {
                 if self.ccfs.contains_key(&node) {
                     self.at_ccf(net, ctx, node, conn, stream, client, req, records);
-                } else if self.aefs.contains_key(&node) {
-                    self.at_aef(net, ctx, node, conn, stream, client, req, records);
                 } else if let Some(&i) = self.by_node.get(&node) {
                     self.notified(net, ctx, i, conn, stream, req, records);
                 }
@@ -1793,21 +1393,6 @@ impl CapifPlane {
                     match p {
                         Pending::Invoker { inv, .. } => {
                             self.feed(net, ctx, inv, InvokerInput::TlsFailed, records);
-                        }
-                        Pending::AefFetch { aef, invoker, .. } => {
-                            let now = ctx.now();
-                            if let Some(a) = self.aefs.get_mut(&aef) {
-                                a.m.handle(
-                                    now,
-                                    &mut a.rng,
-                                    AefInput::SecurityInfoResponse {
-                                        invoker: invoker.clone(),
-                                        status: 504,
-                                        body: Value::Null,
-                                    },
-                                );
-                            }
-                            self.drive_aef(net, ctx, aef, Some(&invoker));
                         }
                         Pending::Cross { job, .. } => {
                             // The peer CCF is unreachable (or restarted): the job fails.
@@ -1929,7 +1514,6 @@ impl CapifPlane {
         body: String,
         records: &mut Vec<Record>,
     ) {
-        let now = ctx.now();
         let value: Value = if body.is_empty() {
             Value::Null
         } else {
@@ -1954,7 +1538,7 @@ impl CapifPlane {
                         let id = cert.subject.clone();
                         net.sec.set_certificate(self.invokers[i as usize].node, cert);
                         self.by_id.insert(id.clone(), i);
-                        if self.audit.active(ctx) {
+                        if self.driver.audit.active(ctx) {
                             let a = &self.invokers[i as usize];
                             let f = &self.flows[a.flow as usize];
                             let ev = CapifAudit::Onboarded {
@@ -1963,7 +1547,7 @@ impl CapifPlane {
                                 ccf: net.topo.name(f.ccf).to_string(),
                                 flow: f.label.clone(),
                             };
-                            self.audit.emit(ctx, ev);
+                            self.driver.audit.emit(ctx, ev);
                         }
                     }
                     net.close_conn(conn);
@@ -1984,48 +1568,6 @@ impl CapifPlane {
                     self.give_up(net, ctx, i, records);
                 }
                 self.advance(net, ctx, i, records);
-            }
-            Pending::AefFetch { aef, invoker, sent } => {
-                if self.audit.active(ctx) {
-                    // The AEFPSK and validity as they arrived on the wire.
-                    self.grant_seen = serde_json::from_value::<ServiceSecurity>(value.clone())
-                        .ok()
-                        .and_then(|s| s.security_info.into_iter().next())
-                        .and_then(|e| e.authentication_info)
-                        .and_then(|a| crate::proto::capif::authentication::PskGrant::parse(&a).ok())
-                        .map(|g| {
-                            let validity = match g.validity {
-                                KeyValidity::Remaining(d) => GrantValidity::Remaining { ns: d.as_nanos() },
-                                KeyValidity::Absolute(t) => GrantValidity::Absolute { at_ns: t.as_nanos() },
-                            };
-                            (invoker.clone(), fingerprint(&g.key), validity)
-                        });
-                }
-                if let Some(a) = self.aefs.get_mut(&aef) {
-                    let before = a.m.state(&invoker);
-                    a.m.handle(
-                        now,
-                        &mut a.rng,
-                        AefInput::SecurityInfoResponse {
-                            invoker: invoker.clone(),
-                            status,
-                            body: value,
-                        },
-                    );
-                    if before == AefState::FetchingKey
-                        && a.m.state(&invoker) == AefState::KeyValid
-                        && self.audit.active(ctx)
-                    {
-                        let ev = CapifAudit::SecurityInfoObtained {
-                            aef: a.aef_id.clone(),
-                            invoker: invoker.clone(),
-                            requested_at_ns: sent.as_nanos(),
-                        };
-                        self.audit.emit(ctx, ev);
-                    }
-                }
-                self.drive_aef(net, ctx, aef, Some(&invoker));
-                self.grant_seen = None;
             }
             Pending::Fire => {}
             Pending::Cross { job, step } => {
@@ -2285,7 +1827,7 @@ impl CapifPlane {
         }
         if path.starts_with(PUBLISH_PREFIX) && req.method == "PUT" {
             //= TS 29.222 8.2 Publish_Service_API: the APF updates the AEF profile
-            let Ok(desc) = serde_json::from_str::<ServiceApiDescription>(&req.body) else {
+            let Some(desc) = req.decode::<ServiceApiDescription>() else {
                 return bad(net, ctx, 400, "INVALID_BODY");
             };
             for p in desc.aef_profiles.iter().flatten() {
@@ -2485,7 +2027,7 @@ impl CapifPlane {
             CcfInput::ObtainSecurityMethod { invoker, .. } => invoker.clone(),
             _ => String::new(),
         };
-        let audit = self.audit.active(ctx);
+        let audit = self.driver.audit.active(ctx);
         let c = self.ccfs.get_mut(&node).expect("ccf node");
         c.m.handle(now, &mut c.rng, input);
         let outputs = c.m.drain_outputs();
@@ -2527,7 +2069,7 @@ impl CapifPlane {
             }
         }
         for ev in negotiated {
-            self.audit.emit(ctx, ev);
+            self.driver.audit.emit(ctx, ev);
         }
         let mut status = 0;
         let mut rsp_bytes = 0;
@@ -2803,7 +2345,7 @@ impl CapifPlane {
                 body: String::new(),
             },
         };
-        if self.audit.active(ctx) {
+        if self.driver.audit.active(ctx) {
             let inv = job.and_then(|j| self.jobs.get(j)).and_then(|j| j.inv);
             let (name, carries) = s.reply.clone().unwrap_or((s.name, Vec::new()));
             let to = net.conn(conn).client;
@@ -2899,383 +2441,130 @@ impl CapifPlane {
     // AEF
     // -----------------------------------------------------------------------------------------
 
-    #[allow(clippy::too_many_arguments)]
-    fn at_aef(
+    // -----------------------------------------------------------------------------------------
+    // AEF
+    // -----------------------------------------------------------------------------------------
+
+    /// Hands `input` to the AEF machine at `node` and applies its effects; then the world's
+    /// own checks of what it observed.
+    fn run_aef(
         &mut self,
         net: &mut Network,
         ctx: &mut Ctx<'_, Msg>,
         node: NodeId,
-        conn: ConnId,
-        stream: u32,
-        client: NodeId,
-        req: HttpRequest,
+        input: Input<CapifTimer>,
         records: &mut Vec<Record>,
     ) {
-        let _ = records;
+        let Some(a) = self.aefs.get_mut(&node) else { return };
+        a.set_audit(self.driver.audit.active(ctx));
+        let mut io = Io { net, ctx, records };
+        self.driver.handle(&mut io, node, a, input);
         let now = ctx.now();
-        let client_name = net.topo.name(client).to_string();
-        let authenticated = net.sec.expected_name(client, &client_name);
-        let answer = |net: &mut Network, ctx: &mut Ctx<'_, Msg>, status: u16, schema: &'static str, body: String| {
-            net.respond(
-                ctx,
-                conn,
-                stream,
-                HttpResponse {
-                    headers: Default::default(),
-                    typed: None,
-                    status,
-                    schema,
-                    body,
-                },
-            );
-        };
-        if req.path == CHECK_PATH {
-            let Ok(body) = serde_json::from_str::<CheckAuthenticationReq>(&req.body) else {
-                return answer(net, ctx, 400, "", String::new());
-            };
-            let invoker = body.api_invoker_id.clone();
-            let a = self.aefs.get_mut(&node).expect("aef node");
-            a.waiting.entry(invoker.clone()).or_default().push((conn, stream));
-            a.m.handle(now, &mut a.rng, AefInput::CheckAuthentication { req: body });
-            self.drive_aef(net, ctx, node, Some(&invoker));
+        self.observe_aef(net, node, now);
+    }
+
+    /// What the AEF's own TLS stack authenticated of the client of a request on `conn`, and
+    /// (audit on) the world's facts about it: the key the client's TLS stack used, its chain
+    /// as the world checks it against each CCF CA, the bearer token as the world verifies it.
+    fn aef_peer(
+        &mut self,
+        net: &Network,
+        ctx: &Ctx<'_, Msg>,
+        node: NodeId,
+        (conn, client): (ConnId, NodeId),
+        req: &HttpRequest,
+    ) {
+        if req.path == CHECK_PATH || req.path == REVOKE_PATH {
             return;
         }
-        if req.path == REVOKE_PATH {
-            let Ok(body) = serde_json::from_str::<RevokeAuthorizationReq>(&req.body) else {
-                return answer(net, ctx, 400, "", String::new());
-            };
-            let invoker = body.revoke_info.api_invoker_id.clone();
-            if self.audit.active(ctx) {
-                let ev = CapifAudit::RevocationReceived {
-                    aef: self.aefs[&node].aef_id.clone(),
-                    invoker: invoker.clone(),
-                };
-                self.audit.emit(ctx, ev);
-            }
-            let a = self.aefs.get_mut(&node).expect("aef node");
-            a.revoked_at.insert(invoker.clone(), now);
-            // (The AcceptRevokedInvoker bug: acknowledged, not acted on.)
-            if !crate::audit::mutant::is(Mutant::Capif(CapifMutant::AcceptRevokedInvoker)) {
-                a.m.handle(
-                    now,
-                    &mut a.rng,
-                    AefInput::Revoke {
-                        invoker: invoker.clone(),
-                    },
-                );
-                if a.psk_ids.remove(&invoker) {
-                    net.sec.remove_psk(node, invoker.as_bytes());
-                }
-            }
-            self.drive_aef(net, ctx, node, Some(&invoker));
-            let rsp = RevokeAuthorizationRsp {
-                supported_features: SupportedFeatures::none(),
-            };
-            return answer(
-                net,
-                ctx,
-                200,
-                "RevokeAuthorizationRsp",
-                serde_json::to_string(&rsp).unwrap_or_default(),
-            );
-        }
-        // A service API invocation on a CAPIF-2e session.
-        let token = serde_json::from_str::<Value>(&req.body)
-            .ok()
-            .and_then(|v| v.get("authorization").and_then(Value::as_str).map(str::to_string))
-            .and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
-        let (invoker, used, credential) = match &net.conn(conn).tls.mode {
-            TlsMode::ExternalPsk { identity, psk } => {
-                let mut key = [0u8; 32];
-                let n = psk.len().min(32);
-                key[..n].copy_from_slice(&psk[..n]);
-                (
-                    String::from_utf8_lossy(identity).into_owned(),
-                    SecurityMethod::Psk,
-                    Credential::Psk(key),
-                )
-            }
-            TlsMode::Certificate if token.is_some() => {
-                (authenticated, SecurityMethod::Oauth, Credential::ServerAuthOnly)
-            }
-            TlsMode::Certificate => (
-                authenticated,
-                SecurityMethod::Pki,
-                Credential::Certificate(Box::new(net.sec.certificate(client).clone())),
-            ),
-        };
-        let strategy = self.strategy;
-        let a = self.aefs.get_mut(&node).expect("aef node");
-        //= TS 33.122 5.1.1 (seed 004): the AEF refuses a method it no longer supports
-        match aef_reaction(strategy, &used, &a.methods) {
-            AefReaction::Accept => {}
-            AefReaction::ProblemDetails { status, body } => {
-                self.checks.refused_invocations += 1;
-                return answer(
-                    net,
-                    ctx,
-                    status,
-                    "ProblemDetails",
-                    serde_json::to_string(&body).unwrap_or_default(),
-                );
-            }
-            AefReaction::TlsAlert(alert) => {
-                a.sessions.remove(&conn);
-                a.accepted_at.remove(&conn);
-                self.checks.refused_handshakes += 1;
-                net.abort_conn(ctx, conn, alert, "security method no longer supported".into());
-                return;
-            }
-        }
-        if !a.sessions.contains_key(&conn) {
-            let key = match &credential {
-                Credential::Psk(k) => Some(*k),
-                _ => None,
-            };
-            let cert = match &credential {
-                Credential::Certificate(c) => Some((**c).clone()),
-                _ => None,
-            };
-            // The facts the AEF accepts on, taken before its machine sees them.
-            let facts = self
-                .audit
-                .active(ctx)
-                .then(|| self.credential_facts(net, now, node, client, &invoker, &credential, token.as_deref()));
-            let a = self.aefs.get_mut(&node).expect("aef node");
-            a.m.handle(
-                now,
-                &mut a.rng,
-                AefInput::Handshake {
-                    invoker: invoker.clone(),
-                    credential,
-                },
-            );
-            let out = a.m.drain_outputs();
-            let accepted = out.iter().any(|o| matches!(o, Output::Established { .. }));
-            if !accepted {
-                self.checks.refused_handshakes += 1;
-                let alert = match used {
-                    SecurityMethod::Psk => "unknown_psk_identity",
-                    SecurityMethod::Pki => "bad_certificate",
-                    _ => "handshake_failure",
-                };
-                net.abort_conn(ctx, conn, alert, "refused by the AEF".into());
-                return;
-            }
-            a.sessions.insert(conn, (invoker.clone(), used.clone()));
-            a.accepted_at.insert(conn, now);
-            if let Some(credential) = facts {
-                let ev = CapifAudit::SessionAccepted {
-                    aef: a.aef_id.clone(),
-                    invoker: invoker.clone(),
-                    conn,
-                    method: used.clone(),
-                    credential,
-                };
-                self.audit.emit(ctx, ev);
-            }
-            let a = self.aefs.get_mut(&node).expect("aef node");
-            // Independent checks of the accepted session.
-            match (&used, key, cert) {
-                (SecurityMethod::Psk, Some(k), _) => {
-                    self.checks.psk_sessions += 1;
-                    let entry = a.m.psk().entry(&invoker).cloned();
-                    let inv_key = self
-                        .by_id
-                        .get(&invoker)
-                        .and_then(|&i| self.invokers[i as usize].m.aefpsk().map(|e| e.key));
-                    if entry.as_ref().map(|e| e.key) != Some(k) || inv_key != Some(k) {
-                        self.checks.psk_key_mismatch += 1;
-                    }
-                    if entry.is_none_or(|e| e.expires_at <= now) {
-                        self.checks.expired_key_sessions += 1;
-                    }
-                }
-                (SecurityMethod::Pki, _, Some(c)) => {
-                    self.checks.pki_sessions += 1;
-                    let now_s = now.as_nanos() / 1_000_000_000;
-                    if pki::verify_chain(&c, &[], &self.ccf_cas, now_s, &RevocationList::new()).is_err() {
-                        self.checks.untrusted_sessions += 1;
-                    }
-                }
-                _ => {}
-            }
-        }
-        // The token as the world reads it (audit only).
-        let served_token = self
-            .audit
-            .active(ctx)
-            .then(|| token.as_deref().and_then(|t| self.token_facts(t)));
-        let a = self.aefs.get_mut(&node).expect("aef node");
-        let api = req.path.trim_start_matches('/').to_string();
-        a.m.handle(
-            now,
-            &mut a.rng,
-            AefInput::Invoke {
-                invoker: invoker.clone(),
-                api,
-                token: token.clone(),
+        let name = net.sec.expected_name(client, net.topo.name(client));
+        let peer = match &net.conn(conn).tls.mode {
+            TlsMode::ExternalPsk { identity, .. } => PeerTls::Psk {
+                identity: String::from_utf8_lossy(identity).into_owned(),
             },
-        );
-        let delay = match &a.processing {
-            Some(l) => SimDuration::from_nanos(l.sample(&mut a.rng)),
-            None => SimDuration::ZERO,
+            TlsMode::Certificate => PeerTls::Certificate {
+                name,
+                cert: Box::new(net.sec.certificate(client).clone()),
+            },
         };
-        let cpu = if token.is_some() {
-            net.sec.cpu.charge(node, now, &[(CryptoOp::EcdsaVerify, 1)])
-        } else {
-            SimDuration::ZERO
-        };
-        for o in a.m.drain_outputs() {
-            if let Output::Send(m) = o
-                && let Some(status) = m.status
-            {
-                let rsp = if status == 200 {
-                    // A session accepted before the revocation is authorization obtained
-                    // before it (a later one needed security information fetched after it).
-                    if a.revoked_at
-                        .get(&invoker)
-                        .is_some_and(|r| a.accepted_at.get(&conn).is_none_or(|s| s < r))
-                    {
-                        self.checks.revoked_successes += 1;
+        let mut facts = AefAuditFacts::default();
+        if self.driver.audit.active(ctx) {
+            let token = bearer(req).map(str::to_string);
+            if !self.aefs[&node].has_session(conn) {
+                let (invoker, credential) = match (&net.conn(conn).tls.mode, &peer) {
+                    (TlsMode::ExternalPsk { psk, .. }, PeerTls::Psk { identity }) => {
+                        let mut key = [0u8; 32];
+                        let n = psk.len().min(32);
+                        key[..n].copy_from_slice(&psk[..n]);
+                        (identity.clone(), Credential::Psk(key))
                     }
-                    if token.is_some() && self.revoked_ids.contains(&invoker) {
-                        self.checks.revoked_token_successes += 1;
+                    (_, PeerTls::Certificate { name, .. }) if token.is_some() => {
+                        (name.clone(), Credential::ServerAuthOnly)
                     }
-                    if !a.methods.contains(&used) {
-                        self.checks.stale_method_successes += 1;
-                    }
-                    if let Some(t) = &served_token {
-                        let ev = CapifAudit::InvocationServed {
-                            aef: a.aef_id.clone(),
-                            invoker: invoker.clone(),
-                            conn,
-                            method: used.clone(),
-                            token: t.clone(),
-                        };
-                        self.audit.emit(ctx, ev);
-                    }
-                    HttpResponse {
-                        headers: Default::default(),
-                        typed: None,
-                        status,
-                        schema: "",
-                        body: a.response_body.clone(),
-                    }
-                } else {
-                    self.checks.refused_invocations += 1;
-                    HttpResponse {
-                        headers: Default::default(),
-                        typed: None,
-                        status,
-                        schema: m.schema,
-                        body: json_body(&m.body),
-                    }
+                    (_, PeerTls::Certificate { name, cert }) => (name.clone(), Credential::Certificate(cert.clone())),
+                    (_, PeerTls::Psk { identity }) => (identity.clone(), Credential::ServerAuthOnly),
                 };
-                net.respond_after(ctx, conn, stream, rsp, delay.max(cpu));
+                let now = ctx.now();
+                facts.credential =
+                    Some(self.credential_facts(net, now, node, client, &invoker, &credential, token.as_deref()));
             }
+            facts.token = token.as_deref().and_then(|t| self.token_facts(t));
+        }
+        if let Some(a) = self.aefs.get_mut(&node) {
+            a.peer_seen(peer, facts);
         }
     }
 
-    /// Acts on the AEF machine's outputs; answers to the invoker go to the oldest
-    /// check-authentication waiting for `invoker`.
-    fn drive_aef(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, node: NodeId, invoker: Option<&str>) {
-        let a = self.aefs.get_mut(&node).expect("aef node");
-        for o in a.m.drain_outputs() {
+    /// The world's independent checks of what the AEF at `node` observed (measurement only:
+    /// they read the wire and the other machines, and decide nothing).
+    fn observe_aef(&mut self, net: &Network, node: NodeId, now: SimTime) {
+        let observed = std::mem::take(&mut self.aefs.get_mut(&node).expect("aef node").observed);
+        for o in observed {
             match o {
-                Output::Send(m) if m.to == Peer::Ccf => {
-                    //= TS 33.122 6.5.2.1 step 4: security information over CAPIF-3
-                    let req = HttpRequest {
-                        headers: Default::default(),
-                        typed: None,
-                        method: m.method,
-                        path: m.path.clone(),
-                        schema: m.schema,
-                        body: json_body(&m.body),
-                    };
-                    let (conn, stream) = net.request(ctx, node, a.ccf, None, req);
-                    self.pending.insert(
-                        (conn, stream),
-                        Pending::AefFetch {
-                            aef: node,
-                            invoker: invoker.unwrap_or_default().to_string(),
-                            sent: ctx.now(),
-                        },
-                    );
-                }
-                Output::Send(m) => {
-                    let Some(status) = m.status else { continue };
-                    let Some(q) = invoker.and_then(|i| a.waiting.get_mut(i)) else {
-                        continue;
-                    };
-                    if q.is_empty() {
-                        continue;
-                    }
-                    let (conn, stream) = q.remove(0);
-                    let rsp = HttpResponse {
-                        headers: Default::default(),
-                        typed: None,
-                        status,
-                        schema: m.schema,
-                        body: json_body(&m.body),
-                    };
-                    net.respond(ctx, conn, stream, rsp);
-                }
-                Output::SetTimer {
-                    timer: Timer::KeyExpiry(inv),
-                    at,
-                } => {
-                    let msg = Msg::Capif(CapifMsg::AefKeyExpiry {
-                        aef: node,
-                        invoker: inv.clone(),
-                    });
-                    restart_timer(&mut a.timers, inv, ctx, node, at, msg);
-                }
-                Output::CancelTimer {
-                    timer: Timer::KeyExpiry(inv),
-                } => {
-                    if let Some(old) = a.timers.remove(&inv) {
-                        ctx.cancel(old);
-                    }
-                }
-                Output::KeyInstalled { invoker, expires_at } => {
-                    if let Some((inv, key, validity)) = self.grant_seen.take().filter(|g| g.0 == invoker) {
-                        let ev = CapifAudit::PskInstalled {
-                            aef: a.aef_id.clone(),
-                            invoker: inv,
-                            key,
-                            validity,
-                            expires_at_ns: expires_at.as_nanos(),
+                AefObservation::RefusedInvocation => self.checks.refused_invocations += 1,
+                AefObservation::RefusedHandshake => self.checks.refused_handshakes += 1,
+                AefObservation::Accepted { conn, invoker, method } => match method {
+                    SecurityMethod::Psk => {
+                        self.checks.psk_sessions += 1;
+                        // The key the client's TLS stack used, as the wire shows it.
+                        let TlsMode::ExternalPsk { psk, .. } = &net.conn(conn).tls.mode else {
+                            continue;
                         };
-                        self.audit.emit(ctx, ev);
+                        let mut k = [0u8; 32];
+                        let n = psk.len().min(32);
+                        k[..n].copy_from_slice(&psk[..n]);
+                        let entry = self.aefs[&node].m.psk().entry(&invoker).cloned();
+                        let inv_key = self
+                            .by_id
+                            .get(&invoker)
+                            .and_then(|&i| self.invokers[i as usize].m.aefpsk().map(|e| e.key));
+                        if entry.as_ref().map(|e| e.key) != Some(k) || inv_key != Some(k) {
+                            self.checks.psk_key_mismatch += 1;
+                        }
+                        if entry.is_none_or(|e| e.expires_at <= now) {
+                            self.checks.expired_key_sessions += 1;
+                        }
                     }
-                    //= TS 33.122 6.5.2.1 step 5: the AEF's TLS stack holds the AEFPSK until expiry
-                    if let Some(e) = a.m.psk().entry(&invoker) {
-                        net.sec.install_psk(
-                            node,
-                            invoker.clone().into_bytes(),
-                            PskEntry {
-                                key: e.key.to_vec(),
-                                expires: Some(expires_at),
-                            },
-                        );
-                        a.psk_ids.insert(invoker);
+                    SecurityMethod::Pki => {
+                        self.checks.pki_sessions += 1;
+                        let c = net.sec.certificate(net.conn(conn).client);
+                        let now_s = now.as_nanos() / 1_000_000_000;
+                        if pki::verify_chain(c, &[], &self.ccf_cas, now_s, &RevocationList::new()).is_err() {
+                            self.checks.untrusted_sessions += 1;
+                        }
                     }
+                    _ => {}
+                },
+                AefObservation::Served {
+                    invoker,
+                    token,
+                    after_revocation,
+                    stale_method,
+                } => {
+                    self.checks.revoked_successes += u64::from(after_revocation);
+                    self.checks.revoked_token_successes += u64::from(token && self.revoked_ids.contains(&invoker));
+                    self.checks.stale_method_successes += u64::from(stale_method);
                 }
-                Output::SessionClosed { invoker } => {
-                    let conns: Vec<ConnId> = a
-                        .sessions
-                        .iter()
-                        .filter(|(_, (i, _))| *i == invoker)
-                        .map(|(c, _)| *c)
-                        .collect();
-                    for c in conns {
-                        a.sessions.remove(&c);
-                        a.accepted_at.remove(&c);
-                        net.abort_conn(ctx, c, "close_notify", "session closed by the AEF".into());
-                    }
-                }
-                _ => {}
             }
         }
     }
@@ -3284,7 +2573,7 @@ impl CapifPlane {
     // Scripted changes
     // -----------------------------------------------------------------------------------------
 
-    fn method_change(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize) {
+    fn method_change(&mut self, net: &mut Network, ctx: &mut Ctx<'_, Msg>, k: usize, records: &mut Vec<Record>) {
         let now = ctx.now();
         let Some(c) = self.spec.method_changes.get(k).cloned() else {
             return;
@@ -3292,22 +2581,13 @@ impl CapifPlane {
         let Some(node) = net.topo.node_id(&c.aef) else { return };
         let Some(a) = self.aefs.get_mut(&node) else { return };
         // The AEF changes its methods now; uses of the old ones fail from here on.
-        a.methods = c.methods.clone();
-        a.m.methods_changed(&c.methods);
-        if self.audit.active(ctx) {
-            let ev = CapifAudit::AefMethodsChanged {
-                aef: a.aef_id.clone(),
-                methods: c.methods.clone(),
-            };
-            self.audit.emit(ctx, ev);
+        a.set_audit(self.driver.audit.active(ctx));
+        a.change_methods(&c.methods);
+        let api = a.api().to_string();
+        {
+            let mut io = Io { net, ctx, records };
+            self.driver.drain(&mut io, node, a);
         }
-        let a = self.aefs.get_mut(&node).expect("aef node");
-        if self.strategy != RecoveryStrategy::ExplicitCause && !c.methods.contains(&SecurityMethod::Psk) {
-            for id in std::mem::take(&mut a.psk_ids) {
-                net.sec.remove_psk(node, id.as_bytes());
-            }
-        }
-        let (api, ccf) = (a.api.clone(), a.ccf);
         for i in 0..self.invokers.len() as u32 {
             let inv = &self.invokers[i as usize];
             if self.flows[inv.flow as usize].aef != node {
@@ -3337,42 +2617,14 @@ impl CapifPlane {
         }
         //= TS 33.122 5.1.1 (seed 004): "API publishing function shall inform the CAPIF core
         //= function the updated security method when AEF updates its security method"
-        let domain = net.topo.node(node).domain;
-        let apf = (0..net.topo.node_count() as NodeId)
-            .find(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Apf && net.topo.node(n).domain == domain);
-        let Some(apf) = apf else {
+        let Some((&apf, a)) = self.apfs.iter_mut().find(|(_, a)| a.publishes(&c.aef)) else {
             // No APF node in the AEF's domain: the CCF learns it at once.
             self.publish_change(net, ctx, &c.aef, &c.methods, (&api, None));
             return;
         };
-        let profile = self.ccfs[&ccf].m.aefs().iter().find(|p| p.aef_id == c.aef).cloned();
-        let Some(mut profile) = profile else { return };
-        profile.security_methods = Some(c.methods.clone());
-        if let AefLocator::InterfaceDescriptions(ifs) = &mut profile.locator {
-            for i in ifs {
-                i.security_methods = None;
-            }
-        }
-        let body = ServiceApiDescription {
-            api_name: api.clone(),
-            api_id: Some(api.clone()),
-            aef_profiles: Some(vec![profile]),
-            description: None,
-            supported_features: Some(SupportedFeatures::none()),
-            shareable_info: None,
-            pub_api_path: None,
-            ccf_id: None,
-        };
-        let req = HttpRequest {
-            headers: Default::default(),
-            typed: None,
-            method: "PUT",
-            path: format!("{PUBLISH_PREFIX}{}/service-apis/{api}", net.topo.name(apf)),
-            schema: "ServiceAPIDescription",
-            body: serde_json::to_string(&body).unwrap_or_default(),
-        };
-        let (conn, stream) = net.request(ctx, apf, ccf, None, req);
-        self.pending.insert((conn, stream), Pending::Fire);
+        a.publish_change(&c.aef, &c.methods);
+        let mut io = Io { net, ctx, records };
+        self.driver.drain(&mut io, apf, a);
     }
 
     /// The CCF learns an AEF's new methods: every CCF machine that publishes the AEF updates
@@ -3389,12 +2641,12 @@ impl CapifPlane {
         for ccf in self.ccfs.values_mut() {
             ccf.m.set_aef_methods(aef_id, methods);
         }
-        if self.audit.active(ctx) {
+        if self.driver.audit.active(ctx) {
             let ev = CapifAudit::MethodsPublished {
                 aef: aef_id.to_string(),
                 methods: methods.to_vec(),
             };
-            self.audit.emit(ctx, ev);
+            self.driver.audit.emit(ctx, ev);
         }
         let Some(aef) = net.topo.node_id(aef_id) else { return };
         let mut affected = Vec::new();
@@ -3457,12 +2709,12 @@ impl CapifPlane {
         let Some(c) = self.ccfs.get_mut(&node) else { return };
         c.m.restart();
         self.down_until.insert(node, now + r.down);
-        if self.audit.active(ctx) {
+        if self.driver.audit.active(ctx) {
             let ev = CapifAudit::CcfRestarted {
                 ccf: r.ccf.clone(),
                 down_ns: r.down.as_nanos(),
             };
-            self.audit.emit(ctx, ev);
+            self.driver.audit.emit(ctx, ev);
         }
         for id in 0..net.conn_count() as ConnId {
             let c = net.conn(id);
@@ -3504,8 +2756,8 @@ impl CapifPlane {
         let a = &self.aefs[&aef];
         let notification = SecurityNotification {
             api_invoker_id: id.clone(),
-            aef_id: Some(a.aef_id.clone()),
-            api_ids: vec![a.api.clone()],
+            aef_id: Some(a.aef_id().to_string()),
+            api_ids: vec![a.api().to_string()],
             cause: Cause::UnexpectedReason,
         };
         // ...tells the AEF (revoke-authorization, from the AEF's CCF)...

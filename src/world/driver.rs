@@ -211,6 +211,16 @@ impl<T: Clone + Ord> Driver<T> {
             }
             // The world handles it before the driver (it knows the middleboxes).
             Effect::DirectAttempt { .. } => {}
+            Effect::InstallPsk { identity, entry } => net.sec.install_psk(node, identity, entry),
+            Effect::RemovePsk(identity) => net.sec.remove_psk(node, &identity),
+            Effect::RespondAfterWork { at, rsp, delay, ops } => {
+                let work = if ops.is_empty() {
+                    crate::engine::SimDuration::ZERO
+                } else {
+                    net.sec.cpu.charge(node, ctx.now(), &ops)
+                };
+                net.respond_after(ctx, at.conn, at.stream, rsp, delay.max(work));
+            }
         }
         None
     }

@@ -450,15 +450,9 @@ impl Invoker {
             }
             (E::Invoke, InvokerInput::Invoke { api }) => {
                 //= TS 33.122 Annex C: the token travels as `Authorization: Bearer`
-                let body = match &self.token {
-                    Some(t) => serde_json::json!({"authorization": format!("Bearer {}", t.access_token)}),
-                    None => serde_json::Value::Null,
-                };
-                self.send(
-                    now,
-                    Pending::Invoke,
-                    msg(Peer::Aef, "POST", format!("/{api}"), "", body),
-                );
+                let mut m = msg(Peer::Aef, "POST", format!("/{api}"), "", serde_json::Value::Null);
+                m.authorization = self.token.as_ref().map(|t| format!("Bearer {}", t.access_token));
+                self.send(now, Pending::Invoke, m);
             }
             (E::InvokeAnswered | E::Rejected, InvokerInput::Response { status, body }) if status >= 400 => {
                 self.fail(Some(status), serde_json::from_value(body).ok());

@@ -95,6 +95,8 @@ pub struct Message {
     pub schema: &'static str,
     /// JSON body (`Null` for none).
     pub body: serde_json::Value,
+    /// The `Authorization` header of a request (`Bearer <token>`), if any.
+    pub authorization: Option<String>,
 }
 
 fn json<T: Serialize>(body: &T) -> serde_json::Value {
@@ -212,6 +214,7 @@ fn msg(to: Peer, method: &'static str, path: String, schema: &'static str, body:
         status: None,
         schema,
         body,
+        authorization: None,
     }
 }
 
@@ -230,6 +233,7 @@ fn answer(
         status: Some(status),
         schema,
         body,
+        authorization: None,
     }
 }
 

@@ -139,8 +139,9 @@ impl World {
                                 self.aef_in(AefInput::CheckAuthentication { req });
                             }
                             Peer::Aef => {
-                                let token = m.body["authorization"]
-                                    .as_str()
+                                let token = m
+                                    .authorization
+                                    .as_deref()
                                     .map(|b| b.trim_start_matches("Bearer ").to_owned());
                                 let api = m.path.trim_start_matches('/').to_owned();
                                 let invoker = self.id();
