@@ -69,7 +69,7 @@ fn no_ambient_randomness_hash_iteration_or_clock_in_src() {
 /// - no machine (a type with `impl Machine for`) holds a field whose type is another machine;
 /// - the world (`world.rs`, `world/`) never reads the network's global tables of keys,
 ///   certificates or PSKs (`.sec.`) to hand them to a machine, and only the driver may read
-///   the connection table.
+///   the connection table (and apply a machine's effects to its own node's TLS stack and CPU).
 fn wire_truth_violations(tree: &Path) -> Vec<String> {
     let mut files = Vec::new();
     sources(tree, &mut files);
@@ -121,7 +121,8 @@ fn wire_truth_violations(tree: &Path) -> Vec<String> {
                     }
                 }
             }
-            if in_world && line.contains(".sec.") {
+            // The driver applies a machine's effects to the node's own TLS stack and CPU.
+            if in_world && name != "world/driver.rs" && line.contains(".sec.") {
                 bad.push(format!(
                     "{name}:{n}: the world reads the network's key tables (`.sec.`)"
                 ));
@@ -155,12 +156,27 @@ fn wire_truth_violations(tree: &Path) -> Vec<String> {
     bad
 }
 
+/// Files whose protocol has not moved into machines yet (issue 13: the CAPIF invoker and CCF
+/// still live in the CAPIF router). Each must still break a rule (so the list only shrinks).
+const PENDING: &[&str] = &["world/capif.rs"];
+
 #[test]
-#[ignore = "on once the N32 and CAPIF planes are machines (issue 13, in progress)"]
 fn no_machine_or_driver_reads_another_nodes_state() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let bad = wire_truth_violations(&root);
-    assert!(bad.is_empty(), "wire-truth hazards:\n{}", bad.join("\n"));
+    let all = wire_truth_violations(&root);
+    let pending = |b: &String| PENDING.iter().any(|p| b.starts_with(&format!("{p}:")));
+    let bad: Vec<&String> = all.iter().filter(|b| !pending(b)).collect();
+    assert!(
+        bad.is_empty(),
+        "wire-truth hazards:\n{}",
+        bad.iter().map(|b| b.as_str()).collect::<Vec<_>>().join("\n")
+    );
+    for p in PENDING {
+        assert!(
+            all.iter().any(|b| b.starts_with(&format!("{p}:"))),
+            "{p} breaks no wire-truth rule any more: take it off PENDING"
+        );
+    }
 }
 
 /// The hygiene check is not vacuous: a copy of the tree in which a machine is handed the
