@@ -280,6 +280,7 @@ impl Sepp {
     }
 
     fn respond(&mut self, at: Inbound, rsp: HttpResponse) {
+        self.reset.remove(&at); // answered: its reset no longer matters (bounded state)
         self.fx.push(Effect::Respond {
             at,
             rsp,
@@ -356,6 +357,7 @@ impl Sepp {
                 sent,
                 open,
             } => {
+                self.reset.remove(&back); // answered below (bounded state)
                 let (rsp, worked) = self.open_response(now, peer, sent, rsp, (plain_bytes, protected_bytes), open);
                 self.after(
                     worked,
