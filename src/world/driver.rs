@@ -185,7 +185,7 @@ impl<T: Clone + Ord> Driver<T> {
                 if let Effect::Request { delay, .. } | Effect::Respond { delay, .. } = &mut *e {
                     *delay += self.work;
                 }
-                self.apply(io, node, *e);
+                return self.apply(io, node, *e);
             }
             Effect::MarkBytes { mark, conn, less } => {
                 if let Some(c) = self.conn(node, conn) {
