@@ -1,10 +1,12 @@
 //! Deliberate bugs, for showing that the checker catches them (acceptance of issues 7 and 13).
 //!
-//! A mutant is a behaviour knob in a machine's configuration: the builders copy the
-//! experiment's [`Mutants`] into every machine they build, and the one decision the bug lives
-//! in asks `if self.mutants.on(Mutant::X) { <the bug> }`. The knob can only be set with the
-//! cargo feature `mutants` (which the test suite's build has): without it [`Mutants`] is
-//! empty, [`Mutants::on`] is the constant `false` and the mutated branches compile away.
+//! Where this is going (issue 13): a mutant is a behaviour knob in a machine's configuration
+//! (the builders copy the experiment's [`Mutants`] into every machine they build, and the one
+//! decision the bug lives in asks `if self.mutants.on(Mutant::X) { <the bug> }`), settable
+//! only with the cargo feature `mutants` (which the test suite's build has): without it
+//! [`Mutants`] is empty, [`Mutants::on`] is the constant `false` and the mutated branches
+//! compile away. Today the call sites still ask the thread-local switch [`is`] (on only in
+//! the library's own unit tests, through `with`); moving them to [`Mutants`] is open.
 
 use super::{capif, n32};
 
