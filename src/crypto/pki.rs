@@ -30,7 +30,8 @@
 //! [`PkiError`] from [`verify_chain`] and [`Certificate::from_bytes`] comes from a peer or a
 //! scenario (a bad or expired certificate) and is not fatal to the run.
 
-use std::collections::BTreeSet;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
 
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
@@ -44,6 +45,14 @@ pub const PUBLIC_KEY_LEN: usize = 33;
 pub const SIGNATURE_LEN: usize = 64;
 /// Most certificates in a chain, leaf and anchor included (bounds the walk).
 pub const MAX_CHAIN_LEN: usize = 8;
+
+/// Signature verdicts a thread keeps (see [`Certificate::verify_signature`]).
+pub const SIGNATURE_MEMO_MAX: usize = 1 << 14;
+
+thread_local! {
+    /// SHA-256 over (issuer key, signed bytes, signature) → whether the signature verified.
+    static VERIFIED: RefCell<BTreeMap<[u8; 32], bool>> = const { RefCell::new(BTreeMap::new()) };
+}
 
 /// Why a certificate could not be issued, decoded or verified.
 #[derive(Clone, Debug, Eq, PartialEq, thiserror::Error)]
@@ -360,13 +369,38 @@ impl Certificate {
     }
 
     /// Checks this certificate's signature with the issuer's key.
+    ///
+    /// The verdict is a pure function of (issuer key, signed bytes, signature), so each thread
+    /// remembers the verdicts it reached ([`SIGNATURE_MEMO_MAX`] at most, then it starts over):
+    /// an AEF or a TLS stack checking the same certificate again pays a hash, not an ECDSA
+    /// verification. The simulated CPU cost is charged by the cost model either way.
     pub fn verify_signature(&self, issuer_key: &VerifyingKey) -> Result<(), PkiError> {
+        use sha2::Digest as _;
         let bad = || PkiError::BadSignature {
             subject: self.subject.clone(),
         };
         let tbs = self.tbs_bytes()?;
-        let sig = Signature::from_slice(&self.signature).map_err(|_| bad())?;
-        issuer_key.verify(&tbs, &sig).map_err(|_| bad())
+        let mut h = sha2::Sha256::new();
+        h.update(issuer_key.to_encoded_point(true).as_bytes());
+        h.update((tbs.len() as u64).to_be_bytes());
+        h.update(&tbs);
+        h.update(self.signature);
+        let digest: [u8; 32] = h.finalize().into();
+        let ok = match VERIFIED.with(|m| m.borrow().get(&digest).copied()) {
+            Some(ok) => ok,
+            None => {
+                let ok = Signature::from_slice(&self.signature).is_ok_and(|sig| issuer_key.verify(&tbs, &sig).is_ok());
+                VERIFIED.with(|m| {
+                    let mut m = m.borrow_mut();
+                    if m.len() >= SIGNATURE_MEMO_MAX {
+                        m.clear();
+                    }
+                    m.insert(digest, ok);
+                });
+                ok
+            }
+        };
+        if ok { Ok(()) } else { Err(bad()) }
     }
 
     /// Checks `not_before_s <= now_s < not_after_s`.
@@ -733,6 +767,25 @@ mod tests {
                 assert!(result.is_err(), "bit {bit} accepted");
             }
         }
+    }
+
+    /// The memo of verdicts never changes one: the same certificate checked again, a tampered
+    /// copy checked between two checks of the good one, and a check against another key all
+    /// give what a fresh ECDSA verification gives.
+    #[test]
+    fn remembered_signature_verdicts_are_the_verdicts() {
+        let p = pki(5);
+        let none = RevocationList::new();
+        let good = p.sepp.clone();
+        let mut bad = good.clone();
+        bad.signature[10] ^= 1;
+        for _ in 0..3 {
+            assert!(verify(&p, &good, 1_000, &none).is_ok());
+            assert!(verify(&p, &bad, 1_000, &none).is_err());
+        }
+        let other = pki(6);
+        assert!(verify(&other, &good, 1_000, &none).is_err());
+        assert!(verify(&p, &good, 1_000, &none).is_ok());
     }
 
     #[test]
