@@ -52,6 +52,12 @@ impl PartialEq for Typed {
 /// Header fields beyond the pseudo-headers, in order (`Authorization`, `3gpp-Sbi-Target-apiRoot`, ...).
 pub type Headers = Vec<(&'static str, String)>;
 
+fn header_of<'a>(h: &'a Headers, name: &str) -> Option<&'a str> {
+    h.iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
 fn header_bytes(h: &Headers) -> u32 {
     h.iter().map(|(n, v)| n.len() as u32 + v.len() as u32 + 2).sum()
 }
@@ -152,10 +158,7 @@ impl HttpRequest {
 
     /// The first value of header `name` (case-insensitive, as HTTP/2 names are lower case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_of(&self.headers, name)
     }
 
     /// The typed body the sender built, without parsing.
@@ -209,10 +212,7 @@ impl HttpResponse {
 
     /// The first value of header `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        header_of(&self.headers, name)
     }
 
     /// The typed body the sender built, without parsing.
