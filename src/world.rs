@@ -151,7 +151,8 @@ impl SimWorld {
         };
         let costs = exp.crypto.costs.clone().unwrap_or_default();
         costs.validate().map_err(|e| BuildError::Crypto(e.to_string()))?;
-        let sec = Security::build(&topo, seed, exp.crypto.fidelity, costs).map_err(BuildError::Crypto)?;
+        let mut sec = Security::build(&topo, seed, exp.crypto.fidelity, costs).map_err(BuildError::Crypto)?;
+        sec.mutants = exp.mutants();
         let mut net = Network::new(topo, cfg, sec);
         let warmup = SimTime::ZERO + exp.warmup;
         let node_count = net.topo.node_count();
@@ -169,7 +170,7 @@ impl SimWorld {
         let capif = if capif_flows.is_empty() {
             None
         } else {
-            let plane = crate::build::capif::plane(&mut net, topo_spec, &exp.capif, &capif_flows, seed)
+            let plane = crate::build::capif::plane(&mut net, topo_spec, &exp.capif, &capif_flows, (seed, exp.mutants()))
                 .map_err(BuildError::Plane)?;
             for n in plane.nodes() {
                 capif_nodes[n as usize] = true;
@@ -270,7 +271,12 @@ impl World for SimWorld {
                             p.on_net_event(&mut io, node, e)
                         }
                         (_, Some(p)) if self.capif_nodes[node as usize] => {
-                            p.on_net_event(&mut self.net, ctx, node, e, &mut self.records)
+                            let mut io = Io {
+                                net: &mut self.net,
+                                ctx,
+                                records: &mut self.records,
+                            };
+                            p.on_net_event(&mut io, node, e)
                         }
                         _ => {
                             if let Some(input) = self.http_driver.input(node, e) {
@@ -294,7 +300,12 @@ impl World for SimWorld {
             }
             Msg::Capif(m) => {
                 if let Some(p) = &mut self.capif {
-                    p.on_msg(&mut self.net, ctx, m, &mut self.records);
+                    let mut io = Io {
+                        net: &mut self.net,
+                        ctx,
+                        records: &mut self.records,
+                    };
+                    p.on_msg(&mut io, m);
                 }
             }
             Msg::Http(timer) => {

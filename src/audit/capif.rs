@@ -127,6 +127,13 @@ pub struct SecretSent {
     pub message: String,
     /// What it carried.
     pub items: Vec<Item>,
+    /// The API invoker ID it concerns, for the world to label `flow` and `invoker_domain`
+    /// with (a CCF knows the ID, not the flow); not written.
+    #[serde(skip)]
+    pub about: Option<String>,
+    /// The address of the invoker it concerns, where the sender knows it (not written).
+    #[serde(skip)]
+    pub about_node: Option<u32>,
 }
 
 /// An audited CAPIF fact.
@@ -145,7 +152,14 @@ pub enum CapifAudit {
         selected: SecurityMethod,
     },
     /// The APF's update of an AEF's methods was applied at the CCFs.
-    MethodsPublished { aef: String, methods: Vec<SecurityMethod> },
+    MethodsPublished {
+        aef: String,
+        methods: Vec<SecurityMethod>,
+        /// The CCF that learnt it over CAPIF-6e from the AEF's own CCF (`None`: the AEF's own
+        /// CCF, from the APF).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ccf: Option<String>,
+    },
     /// An AEF's method change took effect at the AEF.
     AefMethodsChanged { aef: String, methods: Vec<SecurityMethod> },
     /// An invoker derived an AEFPSK for an AEF (its validity timer runs out at `expires_at_ns`).

@@ -8,32 +8,66 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::audit::capif::CapifMutant;
-use crate::audit::mutant::Mutant;
+use crate::audit::capif::{AefAudit, FlowAudit, NodeAudit, SetupAudit};
+use crate::audit::mutant::{Mutant, Mutants};
+use crate::proto::capif::interconnection;
 use crate::crypto::aefpsk::AefPskVariant;
 use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::jwt::RevocationSet;
 use crate::crypto::pki::{self, Ca, RevocationList, Role, Subject, Validity};
 use crate::crypto::tls12;
+use std::sync::Arc;
 use crate::engine::{SimDuration, SimTime, stream};
-use crate::net::{ClientTraffic, Latency, Network, NodeId};
+use crate::net::{Latency, Network, NodeId};
+use crate::proto::capif::types::{InterfaceAddress, InterfaceDescription};
 use crate::proto::capif::authentication::{TokenEndpoint, TokenVerifier};
 use crate::proto::capif::machines::{Aef, AefConfig, Capif1eMaterial, Ccf, CcfConfig, Invoker, InvokerConfig};
-use crate::proto::capif::node::{AefNode, AefNodeConfig, ApfNode, Published};
+use crate::proto::capif::node::{
+    AefAt, AefNode, AefNodeConfig, ApfNode, CapifNode, CapifTimer, CcfNode, CcfNodeConfig, InvokerNode, InvokerNodeConfig,
+    Labels, NOTIFY_PATH, Published, recovery_bound, recovery_budget,
+};
+use crate::proto::capif::observer::Observer;
 use crate::proto::capif::onboarding::{OnboardingService, enrolment_request};
 use crate::proto::capif::security_method::AccessPolicy;
 use crate::proto::capif::types::{AefLocator, AefProfile, SecurityMethod, SecurityTarget, Version};
 use crate::scenario::{Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
 use crate::world::Msg;
-use crate::world::capif::{
-    CapifChecks, CapifMsg, CapifPlane, CcfActor, Flow, InvokerActor, NOTIFY_PATH, Phase, default_methods, interface_of,
-};
-use crate::world::driver::Driver;
+use crate::world::capif::{CapifMsg, CapifPlane, ChangeAt, timer};
 
 /// Certificates of the CAPIF CAs are valid for the whole run.
 const VALIDITY: Validity = Validity {
     not_before_s: 0,
     not_after_s: 10 * 365 * 86_400,
 };
+
+/// One Capif flow as the builder sees it.
+struct Flow {
+    label: String,
+    ccf: NodeId,
+    aef: NodeId,
+    aef_ccf: NodeId,
+    arrival: crate::engine::Arrival,
+    timeout: SimDuration,
+}
+
+impl Flow {
+    fn interconnected(&self) -> bool {
+        self.ccf != self.aef_ccf
+    }
+}
+
+pub(crate) fn interface_of(aef: &str, api: &str, methods: Option<Vec<SecurityMethod>>) -> InterfaceDescription {
+    InterfaceDescription {
+        address: InterfaceAddress::Fqdn(format!("{aef}.capif.example")),
+        port: Some(443),
+        api_prefix: Some(format!("/{api}/v1")),
+        security_methods: methods,
+    }
+}
+
+pub(crate) fn default_methods() -> Vec<SecurityMethod> {
+    vec![SecurityMethod::Psk, SecurityMethod::Pki, SecurityMethod::Oauth]
+}
 
 fn body_of(n: u32) -> String {
     let pad = (n as usize).saturating_sub(8);
@@ -46,7 +80,7 @@ pub fn plane(
     topo_spec: &TopologyFile,
     spec: &CapifSpec,
     flows: &[(usize, &CapifFlowSpec)],
-    seed: u64,
+    (seed, exp_mutants): (u64, Mutants),
 ) -> Result<CapifPlane, String> {
     let node = |net: &Network, name: &str, field: &str| {
         net.topo
@@ -134,8 +168,32 @@ pub fn plane(
         });
     }
 
+    let members_flow: BTreeMap<NodeId, u32> = members.iter().map(|m| (m.1, m.0)).collect();
+    // Node labels (records, audit facts) and the topology's CCFs (interconnection parties).
+    let labels = Arc::new(Labels {
+        names: (0..net.topo.node_count() as NodeId).map(|n| net.topo.name(n).to_string()).collect(),
+        domains: (0..net.topo.node_count() as NodeId)
+            .map(|n| net.topo.domain_of(n).name.clone())
+            .collect(),
+    });
+    let all_ccfs: Vec<NodeId> = (0..net.topo.node_count() as NodeId)
+        .filter(|&n| net.topo.node(n).role == crate::scenario::NodeRole::Ccf)
+        .collect();
+    let full = net.sec.fidelity == CryptoFidelity::Full;
+    let share = spec.event_subscribers.unwrap_or(1.0);
+    let subscribed: BTreeSet<NodeId> = members
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| ((*i + 1) as f64 * share).floor() > (*i as f64 * share).floor())
+        .map(|(_, m)| m.1)
+        .collect();
+    let strategy = spec.recovery;
+    let tls_retries = spec.tls_retries.unwrap_or(2);
+    let backoff = spec.retry_backoff.unwrap_or(SimDuration::from_millis(500));
+    let mutants = exp_mutants;
+
     // CCFs: a CA, an onboarding service and a token endpoint each.
-    let mut ccfs = BTreeMap::new();
+    let mut ccfs: BTreeMap<NodeId, CcfNode> = BTreeMap::new();
     let mut ccf_cas = Vec::new();
     let mut ccf_names = Vec::new();
     let mut token_keys = BTreeMap::new();
@@ -176,19 +234,52 @@ pub fn plane(
                 })
                 .collect(),
             psk_validity_s,
+            mutants,
         };
         let cfg = CcfConfig {
             aefs,
             policy,
             variant,
             encoding: spec.validity_encoding,
+            mutants,
         };
+        let aefs_at = published
+            .iter()
+            .map(|&a| {
+                let home = aef_ccf_of[&a];
+                let mut shared_with: Vec<NodeId> = plan_flows
+                    .iter()
+                    .filter(|f| f.aef == a && f.interconnected() && home == c)
+                    .map(|f| f.ccf)
+                    .collect();
+                shared_with.sort_unstable();
+                shared_with.dedup();
+                let at = AefAt {
+                    node: a,
+                    api: aef_api(net.topo.name(a)),
+                    home: (home != c).then_some(home),
+                    shared_with,
+                };
+                (net.topo.name(a).to_string(), at)
+            })
+            .collect();
+        let node_cfg = CcfNodeConfig {
+            node: c,
+            name: name.clone(),
+            aefs: aefs_at,
+            ccfs: all_ccfs.clone(),
+            interconnection: spec.interconnection,
+            strategy,
+            subscribed: subscribed.clone(),
+            variant,
+            tls12_seed: seed,
+            full,
+            mutants,
+        };
+        let m = Ccf::new(cfg, onboarding, tokens);
         ccfs.insert(
             c,
-            CcfActor {
-                m: Ccf::new(cfg, onboarding, tokens),
-                rng: stream(seed, &format!("ccf:{name}")),
-            },
+            CcfNode::new(node_cfg, labels.clone(), m, stream(seed, &format!("ccf:{name}"))),
         );
     }
 
@@ -213,11 +304,10 @@ pub fn plane(
         let anchors: Vec<pki::Certificate> = homes
             .iter()
             .filter_map(|h| {
-                ccfs.get(h)
-                    .map(|c: &CcfActor| c.m.onboarding().ca_certificate().clone())
+                ccfs.get(h).map(|c| c.m.onboarding().ca_certificate().clone())
             })
             .collect();
-        let own = if crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
+        let own = if mutants.on(Mutant::Capif(CapifMutant::SingleTokenKey)) {
             homes[0]
         } else {
             aef_ccf_of[&a]
@@ -225,7 +315,7 @@ pub fn plane(
         let mut issuers: Vec<NodeId> = homes.iter().copied().filter(|&h| h != own).collect();
         issuers.sort_unstable();
         issuers.dedup();
-        if crate::audit::mutant::is(Mutant::Capif(CapifMutant::SingleTokenKey)) {
+        if mutants.on(Mutant::Capif(CapifMutant::SingleTokenKey)) {
             issuers.clear();
         }
         let tokens = Some(TokenVerifier {
@@ -244,6 +334,7 @@ pub fn plane(
             revoked_certs: RevocationList::new(),
             tokens,
             expiry: spec.expiry,
+            mutants,
         };
         let p = profile(&name);
         let processing = flow
@@ -267,6 +358,7 @@ pub fn plane(
             strategy: spec.recovery,
             processing,
             response_body: body_of(flow.response_bytes),
+            mutants,
         };
         aefs.insert(
             a,
@@ -297,10 +389,12 @@ pub fn plane(
 
     // Invokers.
     let mut invokers = Vec::new();
-    let mut by_node = BTreeMap::new();
+    let mut nodes: BTreeMap<NodeId, CapifNode> = BTreeMap::new();
+    let mut invoker_labels = BTreeMap::new();
+    let mut initial: Vec<(SimTime, NodeId, Msg)> = Vec::new();
     for (fi, id, start_at, prefs) in members {
         let name = net.topo.name(id).to_string();
-        if by_node.contains_key(&id) {
+        if nodes.contains_key(&id) {
             return Err(format!("invoker `{name}` is in two Capif flows"));
         }
         let f = &plan_flows[fi as usize];
@@ -333,36 +427,51 @@ pub fn plane(
         if let Some(anchors) = aef_anchors.get(&f.aef) {
             net.sec.set_client_anchors(f.aef, id, Some(anchors.clone()));
         }
-        by_node.insert(id, invokers.len() as u32);
-        invokers.push(InvokerActor {
+        let exposures = f.interconnected().then(|| {
+            let n_peer_ccfs = all_ccfs.iter().filter(|&&n| n != f.aef_ccf).count().max(1) as u16;
+            SecurityMethod::KNOWN
+                .iter()
+                .map(|m| {
+                    let plan = interconnection::plan(
+                        &spec.interconnection,
+                        &interconnection::Scenario {
+                            n_peer_ccfs,
+                            has_mapping: true,
+                            method: m.clone(),
+                            n_apis: 1,
+                            rnaa: false,
+                        },
+                    );
+                    (m.clone(), interconnection::exposure(&plan, interconnection::default_domain))
+                })
+                .collect()
+        });
+        let node_cfg = InvokerNodeConfig {
             node: id,
             name: name.clone(),
-            flow: fi,
-            m: Invoker::new(cfg),
+            flow: f.label.clone(),
+            ccf: f.ccf,
+            aef: f.aef,
+            api: aef_api(&aef_name),
             start_at,
-            rng: stream(seed, &format!("invoker:{name}")),
-            timers: BTreeMap::new(),
-            capif1e: None,
-            session: None,
-            sessions: 0,
-            in_session: 0,
-            want_invoke: false,
-            phase: Phase::Idle,
-            phase_start: SimTime::ZERO,
-            phase_traffic: ClientTraffic::default(),
-            hold_until: SimTime::ZERO,
-            retries: 0,
-            failures: 0,
-            gave_up: false,
-            arrivals_started: false,
-            renegotiate: false,
-            stale: None,
-            exposed: None,
-            proc: None,
-            recovery: None,
-            invocation_open: false,
-            refusals: 0,
-        });
+            arrival: f.arrival.clone(),
+            timeout: f.timeout,
+            connect_timeout: net.cfg.connect_timeout,
+            strategy,
+            tls_retries,
+            backoff,
+            per_session: spec.invocations_per_session.unwrap_or(20).max(1),
+            exposures,
+            variant,
+            tls12_seed: seed,
+            full,
+            mutants,
+        };
+        invoker_labels.insert(id, (f.label.clone(), net.topo.domain_of(id).name.clone()));
+        initial.push((start_at, id, timer(id, CapifTimer::Start)));
+        let m = InvokerNode::new(node_cfg, labels.clone(), Invoker::new(cfg), stream(seed, &format!("invoker:{name}")));
+        nodes.insert(id, CapifNode::Invoker(Box::new(m)));
+        invokers.push(id);
     }
     // CCF restarts: the CCF's links are down for the window (its traffic is retransmitted
     // until it is back); the restart itself happens at `at` (`ccf_restart`).
@@ -382,37 +491,92 @@ pub fn plane(
             }
         }
     }
-    let token_keys = token_keys
-        .iter()
-        .map(|(&c, k)| (net.topo.name(c).to_string(), *k))
-        .collect();
-    Ok(CapifPlane {
-        spec: spec.clone(),
-        seed,
-        flows: plan_flows,
-        invokers,
-        by_node,
-        by_id: BTreeMap::new(),
-        ccfs,
-        aefs,
-        pending: BTreeMap::new(),
-        apfs,
-        jobs: Vec::new(),
-        tls12: BTreeMap::new(),
-        variant,
-        strategy: spec.recovery,
-        event_share: spec.event_subscribers.unwrap_or(1.0),
-        tls_retries: spec.tls_retries.unwrap_or(2),
-        backoff: spec.retry_backoff.unwrap_or(SimDuration::from_millis(500)),
-        per_session: spec.invocations_per_session.unwrap_or(20).max(1),
+    let any = invokers.first().copied().unwrap_or(0);
+    let mut changes = Vec::new();
+    for (k, c) in spec.method_changes.iter().enumerate() {
+        initial.push((SimTime::ZERO + c.at, any, Msg::Capif(CapifMsg::MethodChange(k as u32))));
+        let aef = node(net, &c.aef, "capif.method_changes.aef")?;
+        let apf = apfs.iter().find(|(_, a)| a.publishes(&c.aef)).map(|(&n, _)| n);
+        let ccf = aef_ccf_of.get(&aef).copied().unwrap_or(aef);
+        let change = ChangeAt {
+            aef,
+            aef_id: c.aef.clone(),
+            apf,
+            ccf,
+            methods: c.methods.clone(),
+        };
+        changes.push((SimTime::ZERO + c.at, change));
+    }
+    let mut revocations = Vec::new();
+    for (k, r) in spec.revocations.iter().enumerate() {
+        initial.push((SimTime::ZERO + r.at, any, Msg::Capif(CapifMsg::Revoke(k as u32))));
+        let inv = node(net, &r.invoker, "capif.revocations.invoker")?;
+        let f = members_flow.get(&inv).map(|&fi| &plan_flows[fi as usize]);
+        if let Some(f) = f {
+            revocations.push((f.ccf, inv, net.topo.name(f.aef).to_string()));
+        } else {
+            revocations.push((NodeId::MAX, inv, String::new()));
+        }
+    }
+    let mut restarts = Vec::new();
+    for (k, r) in spec.ccf_restarts.iter().enumerate() {
+        initial.push((SimTime::ZERO + r.at, any, Msg::Capif(CapifMsg::CcfRestart(k as u32))));
+        restarts.push((node(net, &r.ccf, "capif.ccf_restarts.ccf")?, r.down));
+    }
+    let setup = SetupAudit {
+        interconnection: spec.interconnection,
+        expiry: spec.expiry,
+        token_leeway_s: spec.token_leeway.as_nanos() / 1_000_000_000,
+        ccfs: ccfs
+            .keys()
+            .map(|&c| NodeAudit {
+                node: net.topo.name(c).to_string(),
+                domain: net.topo.domain_of(c).name.clone(),
+            })
+            .collect(),
+        aefs: aefs
+            .iter()
+            .map(|(&n, a)| AefAudit {
+                aef: a.aef_id().to_string(),
+                domain: net.topo.domain_of(n).name.clone(),
+                methods: a.methods.clone(),
+            })
+            .collect(),
+        flows: plan_flows
+            .iter()
+            .map(|f| FlowAudit {
+                label: f.label.clone(),
+                ccf: net.topo.name(f.ccf).to_string(),
+                aef: net.topo.name(f.aef).to_string(),
+                aef_ccf: net.topo.name(f.aef_ccf).to_string(),
+                recovery_bound_ns: recovery_bound(f.timeout, net.cfg.connect_timeout, backoff, tls_retries).as_nanos(),
+                recovery_budget: recovery_budget(tls_retries),
+            })
+            .collect(),
+    };
+    let observer = Observer {
         ccf_cas,
-        revoked_ids: BTreeSet::new(),
-        checks: CapifChecks::default(),
-        driver: Driver::new(|node, timer| Msg::Capif(CapifMsg::Timer { node, timer })),
         ccf_names,
-        token_keys,
-        down_until: BTreeMap::new(),
-        announced: false,
-        next_proc: 0,
-    })
+        token_keys: token_keys
+            .iter()
+            .map(|(&c, k)| (net.topo.name(c).to_string(), *k))
+            .collect(),
+    };
+    for (n, c) in ccfs {
+        nodes.insert(n, CapifNode::Ccf(Box::new(c)));
+    }
+    for (n, a) in aefs {
+        nodes.insert(n, CapifNode::Aef(Box::new(a)));
+    }
+    for (n, a) in apfs {
+        nodes.insert(n, CapifNode::Apf(a));
+    }
+    let mut plane = CapifPlane::new(nodes, invokers, observer);
+    plane.setup = Some(setup);
+    plane.initial = initial;
+    plane.changes = changes;
+    plane.revocations = revocations;
+    plane.restarts = restarts;
+    plane.invoker_labels = invoker_labels;
+    Ok(plane)
 }

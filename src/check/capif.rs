@@ -189,8 +189,10 @@ pub struct CapifChecker {
     forbidden: Vec<(Item, Domain)>,
     ccf_domain: BTreeMap<String, String>,
     flows: BTreeMap<String, FlowAudit>,
-    /// The AEFs' methods as published to the CCFs.
+    /// The AEFs' methods as configured at the CCFs, and as published to each CCF since:
+    /// (CCF, AEF) -> methods.
     published: BTreeMap<String, Vec<SecurityMethod>>,
+    published_at: BTreeMap<(String, String), Vec<SecurityMethod>>,
     /// The AEFs' methods as the AEFs support them.
     supported: BTreeMap<String, Vec<SecurityMethod>>,
     /// The latest AEFPSK each invoker derived.
@@ -235,7 +237,11 @@ impl CapifChecker {
                     );
                     self.affect(at, invoker, &what, sink);
                 }
-                let published = self.published.get(aef).unwrap_or(known);
+                let published = self
+                    .published_at
+                    .get(&(ccf.clone(), aef.clone()))
+                    .or(self.published.get(aef))
+                    .unwrap_or(known);
                 let mut wrong = Vec::new();
                 if !offered.contains(selected) {
                     wrong.push(format!("the invoker offered only {}", names(offered)));
@@ -263,8 +269,12 @@ impl CapifChecker {
                     );
                 }
             }
-            CapifAudit::MethodsPublished { aef, methods } => {
-                self.published.insert(aef.clone(), methods.clone());
+            CapifAudit::MethodsPublished { aef, methods, ccf } => {
+                // Published at the AEF's own CCF, or learnt over CAPIF-6e by `ccf`.
+                let home = self.flows.values().find(|f| &f.aef == aef).map(|f| f.aef_ccf.clone());
+                if let Some(c) = ccf.clone().or(home) {
+                    self.published_at.insert((c, aef.clone()), methods.clone());
+                }
             }
             CapifAudit::AefMethodsChanged { aef, methods } => {
                 self.supported.insert(aef.clone(), methods.clone());
@@ -780,7 +790,7 @@ mod tests {
     use std::path::{Path, PathBuf};
 
     use super::*;
-    use crate::check::mutant::{self, Mutant};
+    use crate::check::mutant::Mutant;
     use crate::check::{Report, Violation, check_seed};
     use crate::metrics::Outcome;
     use crate::scenario::{Scenario, WorkloadSpec, load_experiment, load_experiment_source};
@@ -796,6 +806,13 @@ mod tests {
     /// An experiment written here, its topology relative to `experiments/`.
     fn inline(src: &str) -> Scenario {
         load_experiment_source(src, &root().join("experiments/check-capif-inline.ron"), None).unwrap()
+    }
+
+    /// `scn` with mutant `m` in its machines' configuration.
+    fn with_mutant(scn: &Scenario, m: Mutant) -> Scenario {
+        let mut s = scn.clone();
+        s.experiment.mutant = Some(m);
+        s
     }
 
     fn report(scn: &Scenario, seed: u64) -> Report {
@@ -824,7 +841,7 @@ mod tests {
         assert!(clean.passed(), "without {m:?}:\n{}", listed(&clean));
         let n = clean.checked.get(inv.id).copied().unwrap_or(0);
         assert!(n > 0, "without {m:?}: `{}` never judged: {:?}", inv.id, clean.checked);
-        let bad = mutant::with(Mutant::Capif(m), || report(scn, seed));
+        let bad = report(&with_mutant(scn, Mutant::Capif(m)), seed);
         let Some(v) = bad.violations.iter().find(|v| v.invariant.id == inv.id) else {
             panic!("{m:?} not caught by `{}`; violations:\n{}", inv.id, listed(&bad));
         };
@@ -871,9 +888,7 @@ mod tests {
             recoveries(&res),
             want(&[("home", Outcome::Ok, 6), ("interconnected", Outcome::Ok, 6)])
         );
-        let (res, bad) = mutant::with(Mutant::Capif(CapifMutant::SingleTokenKey), || {
-            check_seed(&scn, 1).unwrap()
-        });
+        let (res, bad) = check_seed(&with_mutant(&scn, Mutant::Capif(CapifMutant::SingleTokenKey)), 1).unwrap();
         assert_eq!(
             recoveries(&res),
             want(&[("home", Outcome::Ok, 6), ("interconnected", Outcome::Unfinished, 6)])

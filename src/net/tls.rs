@@ -168,6 +168,8 @@ impl Cpu {
 /// The security setting of a network: PKI, PSK stores, fidelity, CPU costs.
 pub struct Security {
     pub fidelity: CryptoFidelity,
+    /// Deliberate bugs of the TLS stacks (tests only).
+    pub mutants: crate::audit::mutant::Mutants,
     pub cpu: Cpu,
     identities: Vec<Identity>,
     pub anchors: Vec<Certificate>,
@@ -253,6 +255,7 @@ impl Security {
         }
         Ok(Security {
             fidelity,
+            mutants: crate::audit::mutant::Mutants::NONE,
             cpu: Cpu {
                 free_at: vec![SimTime::ZERO; topo.node_count()],
                 classes,
@@ -503,7 +506,7 @@ impl Security {
             (None, Some(Some(key))) => {
                 // (The AefpskWrongLabel bug of the checker's tests: identity-only PSK check.)
                 if hello.psk_digest != Some(Sha256::digest(key).into())
-                    && !crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+                    && !self.mutants.on(crate::audit::mutant::Mutant::Capif(
                         crate::audit::capif::CapifMutant::AefpskWrongLabel,
                     ))
                 {

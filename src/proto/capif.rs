@@ -12,6 +12,7 @@ pub mod interconnection;
 pub mod machines;
 pub mod mismatch;
 pub mod node;
+pub mod observer;
 pub mod onboarding;
 pub mod security_method;
 pub mod types;

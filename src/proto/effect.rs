@@ -150,7 +150,8 @@ pub enum Effect<T> {
     /// work); the time until it is done is held for the next [`Effect::AfterWork`].
     Work(Vec<(CryptoOp, u64)>),
     /// Apply the [`Effect::Request`] or [`Effect::Respond`] inside after the work held from
-    /// the last [`Effect::Work`] (its delay raised by it).
+    /// the last [`Effect::Work`] (its delay raised by it); a [`Effect::Record`] inside ends
+    /// that much later.
     AfterWork(Box<Effect<T>>),
     /// Measurement: remember as `mark` the bytes connection `conn` carried so far, less
     /// `less` (the driver reads the connection; the machine never sees the number).
@@ -174,6 +175,15 @@ pub enum Effect<T> {
     InstallPsk { identity: Vec<u8>, entry: PskEntry },
     /// As a TLS server: this node's TLS stack drops the PSK of `identity`.
     RemovePsk(Vec<u8>),
+    /// This node's TLS identity is now `cert` (for the same key pair, e.g. the certificate
+    /// its CCF issued at onboarding): later connections present it.
+    SetCertificate(Box<crate::crypto::pki::Certificate>),
+    /// Measurement: remember as `mark` what this node has exchanged as a client so far (its
+    /// own stack's counters; the machine never sees the numbers).
+    MarkTraffic(Corr),
+    /// A metric record whose `bytes` (and, with `exchanges`, `round_trips`) the driver fills
+    /// with what this node exchanged as a client since [`Effect::MarkTraffic`] `mark`.
+    RecordTraffic { record: Record, mark: Corr, exchanges: bool },
     /// Answer a received request after `delay` of processing or, if it ends later, after this
     /// node's CPU has done `ops` (charged when the effect is applied; none: nothing charged).
     RespondAfterWork {
@@ -249,4 +259,11 @@ pub trait Machine {
 
     /// Turns the building of audit facts on or off.
     fn set_audit(&mut self, on: bool);
+}
+
+/// A machine that keeps its effects in an [`Effects`] queue: `poll_effect` and `set_audit`
+/// come with it.
+pub trait Queued {
+    type Timer;
+    fn effects(&mut self) -> &mut Effects<Self::Timer>;
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::engine::{Ctx, SimDuration, TimerId};
 use crate::metrics::Record;
-use crate::net::{ConnId, NetEvent, Network, NodeId};
+use crate::net::{ClientTraffic, ConnId, NetEvent, Network, NodeId};
 use crate::proto::effect::{ConnRef, Corr, Effect, Inbound, Input, Machine};
 
 use super::Msg;
@@ -31,6 +31,8 @@ pub struct Driver<T> {
     work: SimDuration,
     /// Byte marks: (node, mark) → (connection, its byte count then).
     marks: BTreeMap<(NodeId, Corr), (ConnId, u64)>,
+    /// Traffic marks: (node, mark) → what the node had exchanged as a client then.
+    traffic: BTreeMap<(NodeId, Corr), ClientTraffic>,
     /// Audit facts go here (and to the trace).
     pub audit: crate::audit::Audit,
     wrap: fn(NodeId, T) -> Msg,
@@ -46,6 +48,7 @@ impl<T: Clone + Ord> Driver<T> {
             timers: BTreeMap::new(),
             work: SimDuration::ZERO,
             marks: BTreeMap::new(),
+            traffic: BTreeMap::new(),
             audit: crate::audit::Audit::default(),
             wrap,
         }
@@ -182,8 +185,10 @@ impl<T: Clone + Ord> Driver<T> {
             Effect::Audit(ev) => self.audit.emit(ctx, ev),
             Effect::Work(ops) => self.work = net.work(node, ctx.now(), &ops),
             Effect::AfterWork(mut e) => {
-                if let Effect::Request { delay, .. } | Effect::Respond { delay, .. } = &mut *e {
-                    *delay += self.work;
+                match &mut *e {
+                    Effect::Request { delay, .. } | Effect::Respond { delay, .. } => *delay += self.work,
+                    Effect::Record(r) => r.end_ns += self.work.as_nanos(),
+                    _ => {}
                 }
                 return self.apply(io, node, *e);
             }
@@ -211,6 +216,15 @@ impl<T: Clone + Ord> Driver<T> {
             }
             // The world handles it before the driver (it knows the middleboxes).
             Effect::DirectAttempt { .. } => {}
+            Effect::SetCertificate(cert) => net.sec.set_certificate(node, *cert),
+            Effect::MarkTraffic(mark) => {
+                self.traffic.insert((node, mark), net.client_traffic(node));
+            }
+            Effect::RecordTraffic {
+                record,
+                mark,
+                exchanges,
+            } => io.records.push(self.traffic_record(net, node, record, (mark, exchanges))),
             Effect::InstallPsk { identity, entry } => net.sec.install_psk(node, identity, entry),
             Effect::RemovePsk(identity) => net.sec.remove_psk(node, &identity),
             Effect::RespondAfterWork { at, rsp, delay, ops } => {
@@ -223,6 +237,35 @@ impl<T: Clone + Ord> Driver<T> {
             }
         }
         None
+    }
+
+    /// At the end of a run (no engine any more): applies only the metric records among
+    /// `node`'s machine's effects (censoring), the others are dropped.
+    pub fn finish<M: Machine<Timer = T>>(&mut self, net: &Network, node: NodeId, m: &mut M, records: &mut Vec<Record>) {
+        while let Some(e) = m.poll_effect() {
+            match e {
+                Effect::Record(r) => records.push(r),
+                Effect::RecordTraffic {
+                    record,
+                    mark,
+                    exchanges,
+                } => records.push(self.traffic_record(net, node, record, (mark, exchanges))),
+                _ => {}
+            }
+        }
+    }
+
+    /// `record` with the bytes (and exchanges) `node` sent as a client since traffic mark `mark`.
+    fn traffic_record(&self, net: &Network, node: NodeId, mut record: Record, (mark, exchanges): (Corr, bool)) -> Record {
+        let (bytes, n) = self
+            .traffic
+            .get(&(node, mark))
+            .map_or((0, 0), |&t| net.client_traffic(node).since(t));
+        record.bytes = bytes;
+        if exchanges {
+            record.round_trips = n;
+        }
+        record
     }
 
     /// Forgets request `corr` of `node` (its answer will be dropped); returns where it was
@@ -259,6 +302,33 @@ impl<T: Clone + Ord> Driver<T> {
     /// The server of connection `conn`.
     pub fn server_of(net: &Network, conn: ConnId) -> NodeId {
         net.conn(conn).server
+    }
+
+    /// The client of connection `conn`.
+    pub fn client_of(net: &Network, conn: ConnId) -> NodeId {
+        net.conn(conn).client
+    }
+
+    /// How connection `conn` is authenticated (the PSK identity and key the client offered,
+    /// or certificates).
+    pub fn tls_mode(net: &Network, conn: ConnId) -> &crate::net::tls::TlsMode {
+        &net.conn(conn).tls.mode
+    }
+
+    /// The certificate `node` presents, and the name in it.
+    pub fn identity(net: &Network, node: NodeId) -> (&crate::crypto::pki::Certificate, String) {
+        (net.sec.certificate(node), net.sec.expected_name(node, net.topo.name(node)))
+    }
+
+    /// A restarting node: every connection it is an end of is reset at its client now.
+    pub fn reset_connections(net: &Network, ctx: &mut Ctx<'_, Msg>, node: NodeId) {
+        let now = ctx.now();
+        for id in 0..net.conn_count() as ConnId {
+            let c = net.conn(id);
+            if c.client == node || c.server == node {
+                ctx.send_at(c.client, now, Msg::Net(crate::net::Wire::Reset(id)));
+            }
+        }
     }
 
     /// The outstanding requests in (connection, stream) order, with their sender and

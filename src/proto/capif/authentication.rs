@@ -231,6 +231,8 @@ pub struct AefPskCache {
     pub behaviour: ExpiryBehaviour,
     keys: BTreeMap<String, AefPskEntry>,
     sessions: BTreeMap<String, SimTime>,
+    /// Deliberate bugs (tests only).
+    pub mutants: crate::audit::mutant::Mutants,
 }
 
 impl AefPskCache {
@@ -240,6 +242,12 @@ impl AefPskCache {
             behaviour,
             ..Self::default()
         }
+    }
+
+    /// The same cache with deliberate bugs `mutants` (tests only).
+    pub fn with_mutants(mut self, mutants: crate::audit::mutant::Mutants) -> Self {
+        self.mutants = mutants;
+        self
     }
 
     /// The key of `invoker`, valid or not.
@@ -266,7 +274,7 @@ impl AefPskCache {
         //= TS 33.122 6.5.2.1 step 5: the AEF starts the timer from the value received
         let expires_at = match grant.validity {
             // The bug: the validity received is ignored; the key is kept for a year.
-            _ if crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+            _ if self.mutants.on(crate::audit::mutant::Mutant::Capif(
                 crate::audit::capif::CapifMutant::AcceptExpiredPsk,
             )) =>
             {
@@ -294,7 +302,7 @@ impl AefPskCache {
         }
         // (The AefpskWrongLabel bug: only the PSK identity is looked at.)
         if &e.key != invoker_key
-            && !crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+            && !self.mutants.on(crate::audit::mutant::Mutant::Capif(
                 crate::audit::capif::CapifMutant::AefpskWrongLabel,
             ))
         {

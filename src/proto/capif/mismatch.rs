@@ -107,6 +107,26 @@ impl RecoveryStrategy {
         RecoveryStrategy::CcfPush(PushChannel::ServiceApiUpdateEvent),
         RecoveryStrategy::RenegotiateBeforeEachSession,
     ];
+
+    /// Whether the invoker renegotiates before each new CAPIF-2e session (d).
+    pub fn renegotiates_each_session(self) -> bool {
+        match self {
+            RecoveryStrategy::RenegotiateBeforeEachSession => true,
+            RecoveryStrategy::ExplicitCause | RecoveryStrategy::TlsFailureOnly | RecoveryStrategy::CcfPush(_) => false,
+        }
+    }
+
+    /// Whether the AEF's TLS stack drops its AEFPSKs when PSK is withdrawn, so that TLS-PSK
+    /// fails at the ClientHello (every strategy but the explicit cause, which must complete
+    /// the handshake to answer).
+    pub fn drops_psks_on_withdrawal(self) -> bool {
+        match self {
+            RecoveryStrategy::ExplicitCause => false,
+            RecoveryStrategy::TlsFailureOnly | RecoveryStrategy::CcfPush(_) | RecoveryStrategy::RenegotiateBeforeEachSession => {
+                true
+            }
+        }
+    }
 }
 
 /// What the AEF does with an invocation (or its TLS handshake).
@@ -133,11 +153,7 @@ pub fn aef_reaction(
     used: &SecurityMethod,
     now_supported: &[SecurityMethod],
 ) -> AefReaction {
-    if now_supported.contains(used)
-        || crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
-            crate::audit::capif::CapifMutant::StaleMethodAccepted,
-        ))
-    {
+    if now_supported.contains(used) {
         return AefReaction::Accept;
     }
     match strategy {

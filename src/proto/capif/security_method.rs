@@ -56,6 +56,8 @@ pub struct AccessPolicy {
     pub apis: BTreeMap<String, Vec<String>>,
     /// AEFPSK validity given on CAPIF-1e \[s\].
     pub psk_validity_s: u64,
+    /// Deliberate bugs of the selection (tests only).
+    pub mutants: crate::audit::mutant::Mutants,
 }
 
 impl Default for AccessPolicy {
@@ -64,6 +66,7 @@ impl Default for AccessPolicy {
             allowed_methods: None,
             apis: BTreeMap::new(),
             psk_validity_s: 3600,
+            mutants: crate::audit::mutant::Mutants::NONE,
         }
     }
 }
@@ -86,7 +89,7 @@ pub fn select_method(
 ) -> Result<SecurityMethod, ProblemDetails29122> {
     //= TS 29.222 InterfaceDescription.securityMethods: takes precedence over the AefProfile's
     let effective = interface_methods.unwrap_or(aef_methods);
-    if crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+    if policy.mutants.on(crate::audit::mutant::Mutant::Capif(
         crate::audit::capif::CapifMutant::NegotiateOutsideIntersection,
     )) && let Some(m) = effective
         .iter()

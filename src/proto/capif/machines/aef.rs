@@ -202,6 +202,8 @@ pub struct AefConfig {
     pub tokens: Option<TokenVerifier>,
     /// Expiry behaviour (seed 003).
     pub expiry: ExpiryBehaviour,
+    /// Deliberate bugs (tests only).
+    pub mutants: crate::audit::mutant::Mutants,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -229,7 +231,7 @@ impl Aef {
     /// A fresh AEF.
     pub fn new(cfg: AefConfig) -> Self {
         Aef {
-            psk: AefPskCache::new(cfg.expiry),
+            psk: AefPskCache::new(cfg.expiry).with_mutants(cfg.mutants),
             cfg,
             records: BTreeMap::new(),
             fired: Default::default(),

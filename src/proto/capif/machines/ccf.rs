@@ -134,6 +134,8 @@ pub struct CcfConfig {
     pub variant: AefPskVariant,
     /// How the AEF gets the validity.
     pub encoding: ValidityEncoding,
+    /// Deliberate bugs (tests only).
+    pub mutants: crate::audit::mutant::Mutants,
 }
 
 /// Cause of a 403 for a request the invoker's record does not allow (secsim).
@@ -215,6 +217,14 @@ impl Ccf {
             }
         }
         self.outputs.clear();
+    }
+
+    /// The method selected for `invoker` at AEF `aef_id` (its TrustedInvokers entry), if any.
+    pub fn selected(&self, invoker: &str, aef_id: &str) -> Option<&SecurityMethod> {
+        self.trusted
+            .entry_for(invoker, &self.cfg.aefs, aef_id)?
+            .sel_security_method
+            .as_ref()
     }
 
     /// The published AEF profiles.
@@ -397,7 +407,7 @@ impl Ccf {
             });
             let Some(iface) = iface else { continue };
             let wrong;
-            let iface = if crate::audit::mutant::is(crate::audit::mutant::Mutant::Capif(
+            let iface = if self.cfg.mutants.on(crate::audit::mutant::Mutant::Capif(
                 crate::audit::capif::CapifMutant::AefpskWrongLabel,
             )) {
                 // The bug: P0 from another port than the invoker's.

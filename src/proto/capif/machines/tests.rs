@@ -50,6 +50,7 @@ impl World {
             policy,
             variant: AefPskVariant::Tls12MasterSecret,
             encoding: ValidityEncoding::Remaining,
+            mutants: crate::audit::mutant::Mutants::NONE,
         };
         let ccf = Ccf::new(ccf_cfg, onboarding, tokens);
         let aef_cfg = AefConfig {
@@ -64,6 +65,7 @@ impl World {
                 revoked: RevocationSet::default(),
             }),
             expiry,
+            mutants: crate::audit::mutant::Mutants::NONE,
         };
         let inv_signing = key_from_rng(&mut rng);
         let inv = Invoker::new(InvokerConfig {

@@ -93,6 +93,8 @@ pub struct AefNodeConfig {
     pub processing: Option<Latency>,
     /// The body of a served invocation.
     pub response_body: String,
+    /// Deliberate bugs (tests only).
+    pub mutants: crate::audit::mutant::Mutants,
 }
 
 /// The API exposing function (sans-IO node machine).
@@ -205,7 +207,7 @@ impl AefNode {
             }
             .into()
         });
-        if self.cfg.strategy != RecoveryStrategy::ExplicitCause && !methods.contains(&SecurityMethod::Psk) {
+        if self.cfg.strategy.drops_psks_on_withdrawal() && !methods.contains(&SecurityMethod::Psk) {
             for id in std::mem::take(&mut self.psk_ids) {
                 self.fx.push(Effect::RemovePsk(id.into_bytes()));
             }
@@ -241,7 +243,7 @@ impl AefNode {
             });
             self.revoked_at.insert(invoker.clone(), now);
             // (The AcceptRevokedInvoker bug: acknowledged, not acted on.)
-            if !crate::audit::mutant::is(Mutant::Capif(CapifMutant::AcceptRevokedInvoker)) {
+            if !self.cfg.mutants.on(Mutant::Capif(CapifMutant::AcceptRevokedInvoker)) {
                 self.m.handle(
                     now,
                     &mut self.rng,
@@ -284,7 +286,13 @@ impl AefNode {
             PeerTls::Certificate { name, cert } => (name, SecurityMethod::Pki, Credential::Certificate(cert)),
         };
         //= TS 33.122 5.1.1 (seed 004): the AEF refuses a method it no longer supports
-        match aef_reaction(self.cfg.strategy, &used, &self.methods) {
+        // (The StaleMethodAccepted bug: every method is taken as still supported.)
+        let reaction = if self.cfg.mutants.on(Mutant::Capif(CapifMutant::StaleMethodAccepted)) {
+            AefReaction::Accept
+        } else {
+            aef_reaction(self.cfg.strategy, &used, &self.methods)
+        };
+        match reaction {
             AefReaction::Accept => {}
             AefReaction::ProblemDetails { status, body } => {
                 self.observed.push(AefObservation::RefusedInvocation);
@@ -573,7 +581,7 @@ impl Machine for AefNode {
                 self.m.handle(now, &mut self.rng, AefInput::KeyExpired { invoker });
                 self.drive(now, None);
             }
-            Input::Connected { .. } | Input::ConnectRequest { .. } | Input::Sent { .. } => {}
+            Input::Timer(_) | Input::Connected { .. } | Input::ConnectRequest { .. } | Input::Sent { .. } => {}
         }
     }
 
@@ -603,6 +611,7 @@ mod tests {
             revoked_certs: RevocationList::new(),
             tokens: None,
             expiry: ExpiryBehaviour::default(),
+            mutants: crate::audit::mutant::Mutants::NONE,
         };
         let node_cfg = AefNodeConfig {
             aef_id: "aef1".into(),
@@ -612,6 +621,7 @@ mod tests {
             strategy: RecoveryStrategy::ExplicitCause,
             processing: None,
             response_body: "{}".into(),
+            mutants: crate::audit::mutant::Mutants::NONE,
         };
         AefNode::new(node_cfg, Aef::new(cfg), crate::engine::stream(1, "aef:test"))
     }

@@ -14,17 +14,89 @@
 
 pub mod aef;
 pub mod apf;
+pub mod ccf;
+pub mod interconnect;
+pub mod invoker;
 
 pub use aef::*;
 pub use apf::*;
+pub use ccf::*;
+pub use invoker::*;
 
 use crate::crypto::pki::Certificate;
+use crate::engine::SimTime;
+use crate::net::NodeId;
+use crate::proto::effect::{Effect, Input, Machine};
 
 /// The timers of every CAPIF node machine (one driver, one timer table for the plane).
 #[derive(Clone, Debug, Eq, Ord, PartialEq, PartialOrd)]
 pub enum CapifTimer {
     /// An AEF's AEFPSK validity for an invoker ran out.
     AefKeyExpiry(String),
+    /// A timer of an invoker's procedure machine.
+    Invoker(crate::proto::capif::machines::Timer),
+    /// The invoker starts onboarding.
+    Start,
+    /// The invoker's next invocation is due.
+    Arrival,
+    /// The invoker's back-off `n` is over (several may run).
+    Retry(u64),
+}
+
+/// Names and trust domains of the nodes, by address: labels for records and audit facts
+/// (measurement), never read for a decision.
+#[derive(Clone, Debug, Default)]
+pub struct Labels {
+    pub names: Vec<String>,
+    pub domains: Vec<String>,
+}
+
+impl Labels {
+    pub fn name(&self, n: NodeId) -> &str {
+        self.names.get(n as usize).map_or("", String::as_str)
+    }
+    pub fn domain(&self, n: NodeId) -> &str {
+        self.domains.get(n as usize).map_or("", String::as_str)
+    }
+}
+
+/// One CAPIF node's machine.
+pub enum CapifNode {
+    Invoker(Box<InvokerNode>),
+    Ccf(Box<CcfNode>),
+    Aef(Box<AefNode>),
+    Apf(ApfNode),
+}
+
+impl Machine for CapifNode {
+    type Timer = CapifTimer;
+
+    fn handle(&mut self, now: SimTime, input: Input<CapifTimer>) {
+        match self {
+            CapifNode::Invoker(m) => m.handle(now, input),
+            CapifNode::Ccf(m) => m.handle(now, input),
+            CapifNode::Aef(m) => m.handle(now, input),
+            CapifNode::Apf(m) => m.handle(now, input),
+        }
+    }
+
+    fn poll_effect(&mut self) -> Option<Effect<CapifTimer>> {
+        match self {
+            CapifNode::Invoker(m) => m.poll_effect(),
+            CapifNode::Ccf(m) => m.poll_effect(),
+            CapifNode::Aef(m) => m.poll_effect(),
+            CapifNode::Apf(m) => m.poll_effect(),
+        }
+    }
+
+    fn set_audit(&mut self, on: bool) {
+        match self {
+            CapifNode::Invoker(m) => m.set_audit(on),
+            CapifNode::Ccf(m) => m.set_audit(on),
+            CapifNode::Aef(m) => m.set_audit(on),
+            CapifNode::Apf(m) => m.set_audit(on),
+        }
+    }
 }
 
 /// What a node's own TLS stack authenticated of the peer on the connection a request came
@@ -48,4 +120,113 @@ pub enum PeerTls {
 /// The JSON text of a machine's body (`Null`: no body).
 pub(crate) fn json_body(v: &serde_json::Value) -> String {
     if v.is_null() { String::new() } else { v.to_string() }
+}
+
+/// A record of the CAPIF plane: `(procedure, variant)`, its flow, `(initiator, responder)`,
+/// `(start, end)` and `(outcome, status, round_trips)`; no bytes, cause or result (the caller
+/// fills those the procedure has).
+pub(crate) fn plane_record(
+    (procedure, variant): (&'static str, String),
+    flow: &str,
+    (initiator, responder): (&str, &str),
+    (start, end): (SimTime, SimTime),
+    (outcome, status, round_trips): (crate::metrics::Outcome, u16, u32),
+) -> crate::metrics::Record {
+    crate::metrics::Record {
+        procedure,
+        flow: flow.to_string(),
+        variant,
+        result: String::new(),
+        cause: String::new(),
+        initiator: initiator.to_string(),
+        responder: responder.to_string(),
+        via: String::new(),
+        start_ns: start.as_nanos(),
+        end_ns: end.as_nanos(),
+        outcome,
+        status,
+        new_connection: false,
+        bytes: 0,
+        round_trips,
+        overhead_bytes: 0,
+    }
+}
+
+/// The secrets a message shows (its body, followed by its `Authorization` header if any): an
+/// onboarding secret, an AEFPSK grant, an access token (for the domain-crossing audit).
+pub(crate) fn secret_items(body: &str) -> Vec<crate::proto::capif::interconnection::Item> {
+    use crate::proto::capif::interconnection::Item;
+    let mut v = Vec::new();
+    if body.contains("\"onboardingSecret\":\"") || body.contains("client_secret=") {
+        v.push(Item::OnboardingSecret);
+    }
+    if body.contains("aefpsk=") {
+        v.push(Item::Aefpsk);
+    }
+    if body.contains("\"access_token\"") || body.contains("Bearer ") {
+        v.push(Item::AccessToken);
+    }
+    v
+}
+
+/// The TLS 1.2 session that stands for the CAPIF-1e session of connection `conn` when the
+/// AEFPSK follows TS 33.122 A.1 with TLS 1.2 (`capif1e_tls: Tls12`, or `Timing` fidelity,
+/// which computes no TLS 1.3 secrets). A documented stand-in: both ends of the connection
+/// compute it from the run's seed and the connection (a real TLS 1.2 handshake between two
+/// RNG streams at `Full`; ECDHE simulated by a seeded pre-master secret below), while the
+/// wire carries the TLS 1.3 flights. Issue 14 puts A.1 on the wire.
+pub(crate) fn tls12_stand_in(seed: u64, conn: crate::net::ConnId, full: bool) -> crate::crypto::tls12::Tls12Session {
+    use crate::crypto::tls12;
+    let mut c = crate::engine::stream(seed, &format!("capif1e-client:{conn}"));
+    let mut s = crate::engine::stream(seed, &format!("capif1e-server:{conn}"));
+    if full {
+        // Invariant: the TLS 1.2 handshake between two honest RNG streams cannot fail.
+        return tls12::handshake(&mut c, &mut s, true).expect("tls 1.2 handshake between honest ends");
+    }
+    let mut session = tls12::Tls12Session {
+        client_random: [0; 32],
+        server_random: [0; 32],
+        session_id: [0; 32],
+        master_secret: [0; 48],
+        extended_master_secret: false,
+    };
+    let mut pre_master = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut c, &mut session.client_random);
+    rand::RngCore::fill_bytes(&mut s, &mut session.server_random);
+    rand::RngCore::fill_bytes(&mut s, &mut session.session_id);
+    rand::RngCore::fill_bytes(&mut s, &mut pre_master);
+    session.master_secret = tls12::master_secret(&pre_master, &session.client_random, &session.server_random);
+    session
+}
+
+/// The CAPIF-1e session material of connection `conn` as this end's own TLS stack has it:
+/// the TLS 1.3 secrets for the exporter variant, else the TLS 1.2 stand-in.
+pub(crate) fn capif1e_material(
+    variant: crate::crypto::aefpsk::AefPskVariant,
+    secrets: Option<&crate::crypto::tls13::Tls13Secrets>,
+    (seed, conn, full): (u64, crate::net::ConnId, bool),
+) -> crate::proto::capif::machines::Capif1eMaterial {
+    use crate::proto::capif::machines::Capif1eMaterial;
+    match (variant, secrets) {
+        (crate::crypto::aefpsk::AefPskVariant::Tls13Exporter, Some(s)) => Capif1eMaterial::Tls13(Box::new(s.clone())),
+        _ => Capif1eMaterial::Tls12(tls12_stand_in(seed, conn, full)),
+    }
+}
+
+impl CapifNode {
+    /// The AEF machine, if this is one.
+    pub fn aef(&mut self) -> Option<&mut AefNode> {
+        match self {
+            CapifNode::Aef(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The CCF machine, if this is one.
+    pub fn ccf(&mut self) -> Option<&mut CcfNode> {
+        match self {
+            CapifNode::Ccf(c) => Some(c),
+            _ => None,
+        }
+    }
 }
