@@ -170,8 +170,9 @@ impl SimWorld {
         let capif = if capif_flows.is_empty() {
             None
         } else {
-            let plane = crate::build::capif::plane(&mut net, topo_spec, &exp.capif, &capif_flows, (seed, exp.mutants()))
-                .map_err(BuildError::Plane)?;
+            let plane =
+                crate::build::capif::plane(&mut net, topo_spec, &exp.capif, &capif_flows, (seed, exp.mutants()))
+                    .map_err(BuildError::Plane)?;
             for n in plane.nodes() {
                 capif_nodes[n as usize] = true;
             }

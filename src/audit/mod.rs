@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Ctx, SimTime};
 
 pub mod capif;
+pub mod label;
 pub mod mutant;
 pub mod n32;
 

@@ -10,29 +10,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use crate::audit::capif::CapifMutant;
 use crate::audit::capif::{AefAudit, FlowAudit, NodeAudit, SetupAudit};
 use crate::audit::mutant::{Mutant, Mutants};
-use crate::proto::capif::interconnection;
 use crate::crypto::aefpsk::AefPskVariant;
 use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::jwt::RevocationSet;
 use crate::crypto::pki::{self, Ca, RevocationList, Role, Subject, Validity};
 use crate::crypto::tls12;
-use std::sync::Arc;
 use crate::engine::{SimDuration, SimTime, stream};
 use crate::net::{Latency, Network, NodeId};
-use crate::proto::capif::types::{InterfaceAddress, InterfaceDescription};
 use crate::proto::capif::authentication::{TokenEndpoint, TokenVerifier};
+use crate::proto::capif::interconnection;
 use crate::proto::capif::machines::{Aef, AefConfig, Capif1eMaterial, Ccf, CcfConfig, Invoker, InvokerConfig};
 use crate::proto::capif::node::{
-    AefAt, AefNode, AefNodeConfig, ApfNode, CapifNode, CapifTimer, CcfNode, CcfNodeConfig, InvokerNode, InvokerNodeConfig,
-    Labels, NOTIFY_PATH, Published, recovery_bound, recovery_budget,
+    AefAt, AefNode, AefNodeConfig, ApfNode, CapifNode, CapifTimer, CcfNode, CcfNodeConfig, InvokerNode,
+    InvokerNodeConfig, Labels, NOTIFY_PATH, Published, recovery_bound, recovery_budget,
 };
 use crate::proto::capif::observer::Observer;
 use crate::proto::capif::onboarding::{OnboardingService, enrolment_request};
 use crate::proto::capif::security_method::AccessPolicy;
 use crate::proto::capif::types::{AefLocator, AefProfile, SecurityMethod, SecurityTarget, Version};
+use crate::proto::capif::types::{InterfaceAddress, InterfaceDescription};
 use crate::scenario::{Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
 use crate::world::Msg;
 use crate::world::capif::{CapifMsg, CapifPlane, ChangeAt, timer};
+use std::sync::Arc;
 
 /// Certificates of the CAPIF CAs are valid for the whole run.
 const VALIDITY: Validity = Validity {
@@ -171,7 +171,9 @@ pub fn plane(
     let members_flow: BTreeMap<NodeId, u32> = members.iter().map(|m| (m.1, m.0)).collect();
     // Node labels (records, audit facts) and the topology's CCFs (interconnection parties).
     let labels = Arc::new(Labels {
-        names: (0..net.topo.node_count() as NodeId).map(|n| net.topo.name(n).to_string()).collect(),
+        names: (0..net.topo.node_count() as NodeId)
+            .map(|n| net.topo.name(n).to_string())
+            .collect(),
         domains: (0..net.topo.node_count() as NodeId)
             .map(|n| net.topo.domain_of(n).name.clone())
             .collect(),
@@ -303,9 +305,7 @@ pub fn plane(
         // SingleTokenKey mutant is the bug of issue 12: the key of `homes[0]` only.
         let anchors: Vec<pki::Certificate> = homes
             .iter()
-            .filter_map(|h| {
-                ccfs.get(h).map(|c| c.m.onboarding().ca_certificate().clone())
-            })
+            .filter_map(|h| ccfs.get(h).map(|c| c.m.onboarding().ca_certificate().clone()))
             .collect();
         let own = if mutants.on(Mutant::Capif(CapifMutant::SingleTokenKey)) {
             homes[0]
@@ -442,7 +442,10 @@ pub fn plane(
                             rnaa: false,
                         },
                     );
-                    (m.clone(), interconnection::exposure(&plan, interconnection::default_domain))
+                    (
+                        m.clone(),
+                        interconnection::exposure(&plan, interconnection::default_domain),
+                    )
                 })
                 .collect()
         });
@@ -469,7 +472,12 @@ pub fn plane(
         };
         invoker_labels.insert(id, (f.label.clone(), net.topo.domain_of(id).name.clone()));
         initial.push((start_at, id, timer(id, CapifTimer::Start)));
-        let m = InvokerNode::new(node_cfg, labels.clone(), Invoker::new(cfg), stream(seed, &format!("invoker:{name}")));
+        let m = InvokerNode::new(
+            node_cfg,
+            labels.clone(),
+            Invoker::new(cfg),
+            stream(seed, &format!("invoker:{name}")),
+        );
         nodes.insert(id, CapifNode::Invoker(Box::new(m)));
         invokers.push(id);
     }
@@ -577,6 +585,6 @@ pub fn plane(
     plane.changes = changes;
     plane.revocations = revocations;
     plane.restarts = restarts;
-    plane.invoker_labels = invoker_labels;
+    plane.labeller.invokers = invoker_labels;
     Ok(plane)
 }

@@ -183,7 +183,11 @@ pub enum Effect<T> {
     MarkTraffic(Corr),
     /// A metric record whose `bytes` (and, with `exchanges`, `round_trips`) the driver fills
     /// with what this node exchanged as a client since [`Effect::MarkTraffic`] `mark`.
-    RecordTraffic { record: Record, mark: Corr, exchanges: bool },
+    RecordTraffic {
+        record: Record,
+        mark: Corr,
+        exchanges: bool,
+    },
     /// Answer a received request after `delay` of processing or, if it ends later, after this
     /// node's CPU has done `ops` (charged when the effect is applied; none: nothing charged).
     RespondAfterWork {

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use crate::audit::capif::{CapifAudit, SetupAudit};
-use crate::audit::{AuditEvent, ProcAudit};
+use crate::audit::label::Labeller;
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::Record;
 use crate::net::tls::TlsMode;
@@ -61,12 +61,9 @@ pub struct CapifPlane {
     /// (CCF, invoker, AEF ID) of each revocation; (CCF, down) of each restart.
     pub(crate) revocations: Vec<(NodeId, NodeId, String)>,
     pub(crate) restarts: Vec<(NodeId, SimDuration)>,
-    /// Liveness keys: the machines' own, numbered for the run.
-    proc_keys: BTreeMap<(NodeId, String, u64), u64>,
-    next_proc: u64,
-    /// Audit labels: each invoker's (flow, domain) by address, and API invoker ID → address
-    /// (from the onboarding facts).
-    pub(crate) invoker_labels: BTreeMap<NodeId, (String, String)>,
+    /// Labels of the machines' audit facts.
+    pub(crate) labeller: Labeller,
+    /// API invoker ID → the invoker's address (the checks look the invoker up).
     ids: BTreeMap<String, NodeId>,
 }
 
@@ -87,9 +84,7 @@ impl CapifPlane {
             changes: Vec::new(),
             revocations: Vec::new(),
             restarts: Vec::new(),
-            proc_keys: BTreeMap::new(),
-            next_proc: 0,
-            invoker_labels: BTreeMap::new(),
+            labeller: Labeller::default(),
             ids: BTreeMap::new(),
         }
     }
@@ -111,9 +106,13 @@ impl CapifPlane {
 
     /// The AEFPSK the invoker on `node` holds and the one its AEF holds for it (for tests).
     pub fn aefpsk_pair(&self, node: NodeId) -> Option<([u8; 32], Option<[u8; 32]>)> {
-        let Some(CapifNode::Invoker(i)) = self.nodes.get(&node) else { return None };
+        let Some(CapifNode::Invoker(i)) = self.nodes.get(&node) else {
+            return None;
+        };
         let (key, id) = (i.m.aefpsk()?.key, i.m.api_invoker_id()?);
-        let Some(CapifNode::Aef(aef)) = self.nodes.get(&i.config().aef) else { return None };
+        let Some(CapifNode::Aef(aef)) = self.nodes.get(&i.config().aef) else {
+            return None;
+        };
         Some((key, aef.m.psk().entry(id).map(|e| e.key)))
     }
 
@@ -146,44 +145,52 @@ impl CapifPlane {
                 self.run(io, node, Some(Input::Timer(timer)));
             }
             CapifMsg::MethodChange(k) => {
-                let Some((_, c)) = self.changes.get(k as usize) else { return };
+                let Some((_, c)) = self.changes.get(k as usize) else {
+                    return;
+                };
                 let (aef, apf, ccf, aef_id, methods) = (c.aef, c.apf, c.ccf, c.aef_id.clone(), c.methods.clone());
                 // The AEF changes its methods now; uses of the old ones fail from here on.
-                self.with(io, aef, |n| n.aef().map(|a| a.change_methods(&methods)));
+                self.with(io, aef, |n| n.aef().map(|a| a.change_methods(&methods)).is_some());
                 for i in self.invokers.clone() {
-                    self.with(io, i, |n| match n {
-                        CapifNode::Invoker(inv) if inv.config().aef == aef => Some(inv.handle_aef_change(now, &methods)),
-                        _ => None,
+                    self.with(io, i, |n| {
+                        let inv = n.invoker().filter(|v| v.config().aef == aef);
+                        inv.map(|v| v.handle_aef_change(now, &methods)).is_some()
                     });
                 }
-                //= TS 33.122 5.1.1 (seed 004): "API publishing function shall inform the CAPIF core
-                //= function the updated security method when AEF updates its security method"
+                // The APF publishes it at the AEF's CCF; without an APF the CCF learns it at once.
                 match apf {
-                    Some(apf) => self.with(io, apf, |n| match n {
-                        CapifNode::Apf(a) => Some(a.publish_change(&aef_id, &methods)),
-                        _ => None,
+                    Some(apf) => self.with(io, apf, |n| {
+                        n.apf().map(|a| a.publish_change(&aef_id, &methods)).is_some()
                     }),
-                    None => self.with(io, ccf, |n| n.ccf().map(|c| c.handle_aef_change(&aef_id, &methods))),
+                    None => self.with(io, ccf, |n| {
+                        n.ccf().map(|c| c.handle_aef_change(&aef_id, &methods)).is_some()
+                    }),
                 }
             }
             CapifMsg::Revoke(k) => {
-                let Some((ccf, invoker, aef_id)) = self.revocations.get(k as usize).cloned() else { return };
-                self.with(io, ccf, |n| n.ccf().map(|c| c.handle_revocation(now, invoker, &aef_id)));
+                let Some((ccf, invoker, aef_id)) = self.revocations.get(k as usize).cloned() else {
+                    return;
+                };
+                self.with(io, ccf, |n| {
+                    n.ccf().map(|c| c.handle_revocation(now, invoker, &aef_id)).is_some()
+                });
             }
             CapifMsg::CcfRestart(k) => {
-                let Some(&(ccf, down)) = self.restarts.get(k as usize) else { return };
-                self.with(io, ccf, |n| n.ccf().map(|c| c.handle_restart(now, down)));
+                let Some(&(ccf, down)) = self.restarts.get(k as usize) else {
+                    return;
+                };
+                self.with(io, ccf, |n| n.ccf().map(|c| c.handle_restart(now, down)).is_some());
                 Driver::<CapifTimer>::reset_connections(io.net, io.ctx, ccf);
             }
         }
     }
 
     /// Calls `f` on `node`'s machine and applies the effects it pushed.
-    fn with(&mut self, io: &mut Io<'_, '_>, node: NodeId, f: impl FnOnce(&mut CapifNode) -> Option<()>) {
+    fn with(&mut self, io: &mut Io<'_, '_>, node: NodeId, f: impl FnOnce(&mut CapifNode) -> bool) {
         let audit = self.driver.audit.active(io.ctx);
         let Some(m) = self.nodes.get_mut(&node) else { return };
         m.set_audit(audit);
-        if f(m).is_some() {
+        if f(m) {
             self.run(io, node, None);
         }
     }
@@ -231,7 +238,9 @@ impl CapifPlane {
                             (_, PeerTls::Certificate { name, .. }) if token.is_some() => {
                                 (name.clone(), Credential::ServerAuthOnly)
                             }
-                            (_, PeerTls::Certificate { name, cert }) => (name.clone(), Credential::Certificate(cert.clone())),
+                            (_, PeerTls::Certificate { name, cert }) => {
+                                (name.clone(), Credential::Certificate(cert.clone()))
+                            }
                             (_, PeerTls::Psk { identity }) => (identity.clone(), Credential::ServerAuthOnly),
                         };
                         let o = &self.observer;
@@ -261,10 +270,7 @@ impl CapifPlane {
         }
         while let Some(e) = m.poll_effect() {
             let e = match e {
-                Effect::Audit(ev) => {
-                    let keys = (&mut self.proc_keys, &mut self.next_proc);
-                    Effect::Audit(label(ev, node, keys, (&self.invoker_labels, &mut self.ids)))
-                }
+                Effect::Audit(ev) => Effect::Audit(self.labeller.label(node, ev)),
                 e => e,
             };
             if let Some(report) = self.driver.apply(io, node, e) {
@@ -277,95 +283,51 @@ impl CapifPlane {
     /// The world's independent checks of what the AEF at `node` observed, and a CCF's counts
     /// (measurement only: they read the wire and the machines, and decide nothing).
     fn observe(&mut self, net: &Network, node: NodeId, now: SimTime) {
-        match self.nodes.get_mut(&node) {
+        let observed = match self.nodes.get_mut(&node) {
             Some(CapifNode::Ccf(c)) => {
                 self.checks.negotiations += std::mem::take(&mut c.negotiations);
                 self.checks.outside_intersection += std::mem::take(&mut c.outside_intersection);
                 return;
             }
-            Some(CapifNode::Aef(a)) if !a.observed.is_empty() => {}
+            Some(CapifNode::Aef(a)) => std::mem::take(&mut a.observed),
             _ => return,
-        }
-        let Some(CapifNode::Aef(a)) = self.nodes.get_mut(&node) else { return };
-        let observed = std::mem::take(&mut a.observed);
-        let nodes = &self.nodes;
-        let Some(CapifNode::Aef(a)) = nodes.get(&node) else { return };
+        };
         for o in &observed {
-            let (invoker, conn) = match o {
-                crate::proto::capif::node::AefObservation::Accepted { invoker, conn, .. } => (Some(invoker), Some(*conn)),
-                crate::proto::capif::node::AefObservation::Served { invoker, .. } => (Some(invoker), None),
-                _ => (None, None),
-            };
-            let holder = invoker.and_then(|id| {
-                nodes.values().find_map(|n| match n {
-                    CapifNode::Invoker(i) if i.m.api_invoker_id() == Some(id.as_str()) => Some(i),
-                    _ => None,
-                })
+            let wire = o.session_conn().map_or(Wire::default(), |c| {
+                let client = Driver::<CapifTimer>::client_of(net, c);
+                Wire::of(
+                    Driver::<CapifTimer>::tls_mode(net, c),
+                    Driver::<CapifTimer>::identity(net, client).0,
+                )
             });
-            let revoked = invoker.is_some_and(|id| {
-                nodes.values().any(|n| matches!(n, CapifNode::Ccf(c) if c.revoked.contains(id)))
-            });
-            let wire = match conn {
-                Some(c) => Wire {
-                    client_psk: match Driver::<CapifTimer>::tls_mode(net, c) {
-                        TlsMode::ExternalPsk { psk, .. } => Some(psk32(psk)),
-                        TlsMode::Certificate => None,
-                    },
-                    client_cert: Some(Driver::<CapifTimer>::identity(net, Driver::<CapifTimer>::client_of(net, c)).0),
-                },
-                None => Wire {
-                    client_psk: None,
-                    client_cert: None,
-                },
+            let (key, revoked) = o.invoker().map_or((None, false), |id| self.invoker_facts(id));
+            let Some(CapifNode::Aef(a)) = self.nodes.get(&node) else {
+                return;
             };
-            let key = holder.and_then(|i| i.m.aefpsk().map(|e| e.key));
-            self.observer.observe(&mut self.checks, (now, a), o, &wire, (key, revoked));
+            self.observer
+                .observe(&mut self.checks, (now, a), o, &wire, (key, revoked));
         }
     }
-}
 
-/// An audit fact as the run writes it: liveness keys numbered for the run (a machine numbers
-/// its own), a CCF's facts labelled with the flow of the invoker they concern.
-fn label(
-    ev: AuditEvent,
-    node: NodeId,
-    (keys, next): (&mut BTreeMap<(NodeId, String, u64), u64>, &mut u64),
-    (labels, ids): (&BTreeMap<NodeId, (String, String)>, &mut BTreeMap<String, NodeId>),
-) -> AuditEvent {
-    match ev {
-        AuditEvent::Proc(ProcAudit::Begin {
-            kind,
-            key,
-            node: name,
-            bound_ns,
-        }) => {
-            let global = *next;
-            *next += 1;
-            keys.insert((node, kind.clone(), key), global);
-            AuditEvent::Proc(ProcAudit::Begin {
-                kind,
-                key: global,
-                node: name,
-                bound_ns,
-            })
-        }
-        AuditEvent::Proc(ProcAudit::End { kind, key, outcome }) => {
-            let key = keys.remove(&(node, kind.clone(), key)).unwrap_or(u64::MAX);
-            AuditEvent::Proc(ProcAudit::End { kind, key, outcome })
-        }
-        AuditEvent::Capif(CapifAudit::Onboarded { ref invoker, .. }) => {
-            ids.insert(invoker.clone(), node);
-            ev
-        }
-        AuditEvent::Capif(CapifAudit::SecretSent(mut s)) => {
-            let (node, id) = (s.about_node.take(), s.about.take());
-            let at = node.or_else(|| id.and_then(|id| ids.get(&id).copied()));
-            if let Some((flow, domain)) = at.and_then(|n| labels.get(&n)) {
-                s.flow = flow.clone();
-                s.invoker_domain = domain.clone();
+    /// The AEFPSK the invoker with API invoker ID `id` holds, and whether a CCF revoked it.
+    fn invoker_facts(&mut self, id: &str) -> (Option<[u8; 32]>, bool) {
+        if !self.ids.contains_key(id) {
+            for (&n, m) in &self.nodes {
+                if let CapifNode::Invoker(i) = m
+                    && let Some(id) = i.m.api_invoker_id()
+                {
+                    self.ids.insert(id.to_string(), n);
+                }
             }
-            AuditEvent::Capif(CapifAudit::SecretSent(s))
         }
-        ev => ev,
+        let key = match self.ids.get(id).and_then(|n| self.nodes.get(n)) {
+            Some(CapifNode::Invoker(i)) => i.m.aefpsk().map(|e| e.key),
+            _ => None,
+        };
+        let revoked = self
+            .nodes
+            .values()
+            .any(|n| matches!(n, CapifNode::Ccf(c) if c.revoked.contains(id)));
+        (key, revoked)
     }
 }

@@ -224,7 +224,9 @@ impl<T: Clone + Ord> Driver<T> {
                 record,
                 mark,
                 exchanges,
-            } => io.records.push(self.traffic_record(net, node, record, (mark, exchanges))),
+            } => io
+                .records
+                .push(self.traffic_record(net, node, record, (mark, exchanges))),
             Effect::InstallPsk { identity, entry } => net.sec.install_psk(node, identity, entry),
             Effect::RemovePsk(identity) => net.sec.remove_psk(node, &identity),
             Effect::RespondAfterWork { at, rsp, delay, ops } => {
@@ -256,7 +258,13 @@ impl<T: Clone + Ord> Driver<T> {
     }
 
     /// `record` with the bytes (and exchanges) `node` sent as a client since traffic mark `mark`.
-    fn traffic_record(&self, net: &Network, node: NodeId, mut record: Record, (mark, exchanges): (Corr, bool)) -> Record {
+    fn traffic_record(
+        &self,
+        net: &Network,
+        node: NodeId,
+        mut record: Record,
+        (mark, exchanges): (Corr, bool),
+    ) -> Record {
         let (bytes, n) = self
             .traffic
             .get(&(node, mark))
@@ -317,7 +325,10 @@ impl<T: Clone + Ord> Driver<T> {
 
     /// The certificate `node` presents, and the name in it.
     pub fn identity(net: &Network, node: NodeId) -> (&crate::crypto::pki::Certificate, String) {
-        (net.sec.certificate(node), net.sec.expected_name(node, net.topo.name(node)))
+        (
+            net.sec.certificate(node),
+            net.sec.expected_name(node, net.topo.name(node)),
+        )
     }
 
     /// A restarting node: every connection it is an end of is reset at its client now.

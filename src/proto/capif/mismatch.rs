@@ -122,9 +122,9 @@ impl RecoveryStrategy {
     pub fn drops_psks_on_withdrawal(self) -> bool {
         match self {
             RecoveryStrategy::ExplicitCause => false,
-            RecoveryStrategy::TlsFailureOnly | RecoveryStrategy::CcfPush(_) | RecoveryStrategy::RenegotiateBeforeEachSession => {
-                true
-            }
+            RecoveryStrategy::TlsFailureOnly
+            | RecoveryStrategy::CcfPush(_)
+            | RecoveryStrategy::RenegotiateBeforeEachSession => true,
         }
     }
 }

@@ -43,11 +43,28 @@ pub struct CapifChecks {
 }
 
 /// What the wire showed of one accepted session, for [`Observer::observe`].
+#[derive(Default)]
 pub struct Wire<'a> {
     /// The PSK the client's TLS stack used (TLS-PSK).
     pub client_psk: Option<[u8; 32]>,
     /// The certificate the client presented (certificate TLS).
     pub client_cert: Option<&'a Certificate>,
+}
+
+impl<'a> Wire<'a> {
+    /// A session authenticated with `mode` whose client presents `cert`.
+    pub fn of(mode: &crate::net::tls::TlsMode, cert: &'a Certificate) -> Wire<'a> {
+        match mode {
+            crate::net::tls::TlsMode::ExternalPsk { psk, .. } => Wire {
+                client_psk: Some(psk32(psk)),
+                client_cert: Some(cert),
+            },
+            crate::net::tls::TlsMode::Certificate => Wire {
+                client_psk: None,
+                client_cert: Some(cert),
+            },
+        }
+    }
 }
 
 /// The trust material the checks use: every CCF's CA and token key.

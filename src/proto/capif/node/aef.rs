@@ -66,6 +66,24 @@ pub enum AefObservation {
     },
 }
 
+impl AefObservation {
+    /// The invoker it concerns.
+    pub fn invoker(&self) -> Option<&str> {
+        match self {
+            AefObservation::Accepted { invoker, .. } | AefObservation::Served { invoker, .. } => Some(invoker),
+            AefObservation::RefusedInvocation | AefObservation::RefusedHandshake => None,
+        }
+    }
+
+    /// The connection of an accepted session.
+    pub fn session_conn(&self) -> Option<ConnId> {
+        match self {
+            AefObservation::Accepted { conn, .. } => Some(*conn),
+            _ => None,
+        }
+    }
+}
+
 /// Facts the world computes from the wire for the audit of one request (never read for a
 /// decision): the credential of a new session and the bearer token as the world verifies it.
 #[derive(Clone, Debug, Default)]

@@ -64,6 +64,8 @@ impl ApfNode {
 
     /// AEF `aef_id` now supports `methods`: the APF updates the published description at the
     /// AEF's CCF (`PUT .../service-apis/{api}`; the answer is not used).
+    //= TS 33.122 5.1.1 (seed 004): "API publishing function shall inform the CAPIF core
+    //= function the updated security method when AEF updates its security method"
     pub fn publish_change(&mut self, aef_id: &str, methods: &[SecurityMethod]) {
         let Some(p) = self.published.get_mut(aef_id) else {
             return;

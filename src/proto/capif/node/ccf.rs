@@ -27,7 +27,9 @@ use crate::net::tls::TlsMode;
 use crate::net::{HttpRequest, HttpResponse, NodeId};
 use crate::proto::capif::interconnection::{InterconnectionKnobs, Item};
 use crate::proto::capif::machines::{Ccf, CcfInput, Output};
-use crate::proto::capif::mismatch::{AffectedInvoker, CcfAction, MethodChange, PushBody, RecoveryStrategy, ccf_on_method_change};
+use crate::proto::capif::mismatch::{
+    AffectedInvoker, CcfAction, MethodChange, PushBody, RecoveryStrategy, ccf_on_method_change,
+};
 use crate::proto::capif::onboarding::problem;
 use crate::proto::capif::types::{
     AccessTokenReq, ApiInvokerEnrolmentDetails, Cause, RevokeAuthorizationReq, SecurityMethod, SecurityNotification,
@@ -167,7 +169,13 @@ impl CcfNode {
     /// What a message carried from this CCF to `to` (the domain-crossing invariant):
     /// `carries` as the CAPIF-6e body lists them, plus what the body shows. `about`: the API
     /// invoker ID it concerns (the router labels the fact with the invoker's flow).
-    pub(super) fn audit_sent(&mut self, about: Option<&str>, to: NodeId, (message, body): (&str, &str), carries: &[Item]) {
+    pub(super) fn audit_sent(
+        &mut self,
+        about: Option<&str>,
+        to: NodeId,
+        (message, body): (&str, &str),
+        carries: &[Item],
+    ) {
         if !self.fx.audit {
             return;
         }
@@ -264,10 +272,15 @@ impl CcfNode {
                     return self.bad(at, 400, "INVALID_BODY");
                 };
                 let c = &self.cfg;
-                let session = Some(capif1e_material(c.variant, secrets.as_ref(), (c.tls12_seed, at.conn, c.full)));
+                let session = Some(capif1e_material(
+                    c.variant,
+                    secrets.as_ref(),
+                    (c.tls12_seed, at.conn, c.full),
+                ));
                 let target = body.security_info.first().map(|e| e.target.clone());
                 let aef = target.and_then(|t| {
-                    crate::proto::capif::security_method::resolve_target(&t, self.m.aefs()).map(|(a, _)| a.aef_id.clone())
+                    crate::proto::capif::security_method::resolve_target(&t, self.m.aefs())
+                        .map(|(a, _)| a.aef_id.clone())
                 });
                 let input = CcfInput::ObtainSecurityMethod {
                     invoker: id.to_string(),
@@ -294,7 +307,11 @@ impl CcfNode {
             }
             let id = id.to_string();
             let input = CcfInput::ObtainToken { req: token_req };
-            let home = self.aef_of.get(&id).and_then(|a| self.cfg.aefs.get(a)).and_then(|a| a.home);
+            let home = self
+                .aef_of
+                .get(&id)
+                .and_then(|a| self.cfg.aefs.get(a))
+                .and_then(|a| a.home);
             if let Some(home) = home {
                 //= seed 002 6.X.3.3: the token messages of the chosen alternative
                 return self.remote_token(now, (at, client), home, (&id, input, req_bytes));
@@ -307,7 +324,13 @@ impl CcfNode {
     }
 
     /// Hands a request to the procedure machine and answers it after the CPU work it costs.
-    pub(super) fn feed(&mut self, now: SimTime, (at, client): (Inbound, NodeId), (op, req_bytes): (&'static str, u32), input: CcfInput) {
+    pub(super) fn feed(
+        &mut self,
+        now: SimTime,
+        (at, client): (Inbound, NodeId),
+        (op, req_bytes): (&'static str, u32),
+        input: CcfInput,
+    ) {
         let ops: Vec<(CryptoOp, u64)> = match &input {
             CcfInput::Onboard { .. } | CcfInput::ObtainToken { .. } => vec![(CryptoOp::EcdsaSign, 1)],
             CcfInput::ObtainSecurityMethod { .. } => vec![(CryptoOp::Kdf3gpp, 1), (CryptoOp::TlsExporter, 1)],
@@ -337,13 +360,14 @@ impl CcfNode {
         let outputs = self.m.drain_outputs();
         // Its own check: the selection lies in prefs ∩ the AEF's effective methods.
         if let Some((target, prefs)) = asked {
-            let resolved = crate::proto::capif::security_method::resolve_target(&target, self.m.aefs()).map(|(a, i)| {
-                let methods = i
-                    .and_then(|i| i.security_methods.clone())
-                    .or_else(|| a.security_methods.clone())
-                    .unwrap_or_default();
-                (a.aef_id.clone(), methods)
-            });
+            let resolved =
+                crate::proto::capif::security_method::resolve_target(&target, self.m.aefs()).map(|(a, i)| {
+                    let methods = i
+                        .and_then(|i| i.security_methods.clone())
+                        .or_else(|| a.security_methods.clone())
+                        .unwrap_or_default();
+                    (a.aef_id.clone(), methods)
+                });
             let mut negotiated = Vec::new();
             for o in &outputs {
                 if let Output::Send(m) = o
@@ -391,7 +415,11 @@ impl CcfNode {
                 }
                 let rsp = HttpResponse::new(s, m.schema, json_body(&m.body));
                 rsp_bytes += rsp.wire_bytes();
-                let about = if onboarding { self.by_node.get(&client).cloned() } else { about.clone() };
+                let about = if onboarding {
+                    self.by_node.get(&client).cloned()
+                } else {
+                    about.clone()
+                };
                 self.audit_sent(about.as_deref(), client, (m.schema, &rsp.body), &[]);
                 self.fx.push(Effect::AfterWork(Box::new(Effect::Respond {
                     at,
@@ -470,7 +498,9 @@ impl CcfNode {
         };
         for action in ccf_on_method_change(self.cfg.strategy, &change, &affected) {
             let CcfAction::Notify { invoker, body } = action;
-            let Some(&to) = self.node_of.get(&invoker) else { continue };
+            let Some(&to) = self.node_of.get(&invoker) else {
+                continue;
+            };
             let req = match body {
                 PushBody::Security(n) => HttpRequest::json("POST", NOTIFY_PATH, "SecurityNotification", n),
                 PushBody::Event(e) => HttpRequest::json("POST", NOTIFY_PATH, "EventNotification", e),
@@ -494,7 +524,10 @@ impl CcfNode {
         });
         for peer in at.shared_with.clone() {
             let path = format!("{PUBLISH_PREFIX}{}/service-apis/{api}", self.cfg.name);
-            self.request(peer, HttpRequest::json("PUT", path, "ServiceAPIDescription", desc.clone()));
+            self.request(
+                peer,
+                HttpRequest::json("PUT", path, "ServiceAPIDescription", desc.clone()),
+            );
         }
     }
 
@@ -505,9 +538,12 @@ impl CcfNode {
         let Some(id) = self.by_node.get(&invoker).cloned() else {
             return;
         };
-        let Some(aef) = self.cfg.aefs.get(aef_id).cloned() else { return };
+        let Some(aef) = self.cfg.aefs.get(aef_id).cloned() else {
+            return;
+        };
         //= TS 29.222 5.6.2.4: the CCF deletes the invoker's security context...
-        self.m.handle(now, &mut self.rng, CcfInput::Revoke { invoker: id.clone() });
+        self.m
+            .handle(now, &mut self.rng, CcfInput::Revoke { invoker: id.clone() });
         let _ = self.m.drain_outputs();
         self.revoked.insert(id.clone());
         let notification = SecurityNotification {

@@ -129,7 +129,9 @@ impl CcfNode {
                 .filter(|r| r.from == m.to && r.to == m.from)
                 .map(|r| (r.name, r.carries.clone()));
             k += if reply.is_some() { 2 } else { 1 };
-            let Some(to) = self.party_node(parties, m.to) else { continue };
+            let Some(to) = self.party_node(parties, m.to) else {
+                continue;
+            };
             if self.party_node(parties, m.from).is_none() {
                 continue;
             }
@@ -174,7 +176,9 @@ impl CcfNode {
         ccf_a: NodeId,
         (input, req_bytes): (CcfInput, u32),
     ) {
-        let CcfInput::ObtainSecurityMethod { invoker, .. } = &input else { return };
+        let CcfInput::ObtainSecurityMethod { invoker, .. } = &input else {
+            return;
+        };
         let invoker = invoker.clone();
         let plan = self.plan_for(ccf_a, SecurityMethod::Psk);
         let end = plan
@@ -273,7 +277,12 @@ impl CcfNode {
             body["aefId"] = json!(j.aef_id);
         }
         let invoker = j.invoker.clone();
-        let req = HttpRequest::new("POST", format!("{CAPIF6E_PREFIX}{job}/steps/{step}"), "", body.to_string());
+        let req = HttpRequest::new(
+            "POST",
+            format!("{CAPIF6E_PREFIX}{job}/steps/{step}"),
+            "",
+            body.to_string(),
+        );
         let corr = self.request(s.to, req);
         self.steps.insert(corr, (job, step));
         self.audit_sent(Some(&invoker), s.to, (s.name, ""), &s.carries);
@@ -319,7 +328,10 @@ impl CcfNode {
         let invoker = body["apiInvokerId"].as_str().map(str::to_string);
         let reply: Option<(String, Vec<Item>)> = body.get("reply").map(|r| {
             let carries = serde_json::from_value(r["carries"].clone()).unwrap_or_default();
-            (r["secsimInterconnection"].as_str().unwrap_or_default().to_string(), carries)
+            (
+                r["secsimInterconnection"].as_str().unwrap_or_default().to_string(),
+                carries,
+            )
         });
         if name == METHOD_QUERY
             && let Some(id) = &invoker

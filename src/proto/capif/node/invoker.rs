@@ -53,7 +53,12 @@ pub fn recovery_budget(tls_retries: u32) -> u32 {
 
 /// The time a recovery may take for a flow with request timeout `timeout`: every procedure
 /// of its budget waiting its full timeout, TLS handshake (`connect_timeout`) and back-off.
-pub fn recovery_bound(timeout: SimDuration, connect_timeout: SimDuration, backoff: SimDuration, retries: u32) -> SimDuration {
+pub fn recovery_bound(
+    timeout: SimDuration,
+    connect_timeout: SimDuration,
+    backoff: SimDuration,
+    retries: u32,
+) -> SimDuration {
     (timeout + connect_timeout + backoff) * u64::from(recovery_budget(retries))
 }
 
@@ -327,7 +332,9 @@ impl InvokerNode {
         if let Some((kind, key)) = self.proc.take() {
             let ok = matches!(
                 (before, after),
-                (S::Onboarding, S::Onboarded) | (S::Negotiating, S::MethodSelected) | (S::Authenticating, S::Authenticated)
+                (S::Onboarding, S::Onboarded)
+                    | (S::Negotiating, S::MethodSelected)
+                    | (S::Authenticating, S::Authenticated)
             ) || (before == S::Invoking && label == "ok");
             let outcome = if ok {
                 "ok"
@@ -864,7 +871,8 @@ impl InvokerNode {
             return self.invocation_answered(now, status, &value);
         }
         let not_found = status == 404
-            && value.get("cause").and_then(Value::as_str) == Some(crate::proto::capif::security_method::CAUSE_INVOKER_NOT_FOUND);
+            && value.get("cause").and_then(Value::as_str)
+                == Some(crate::proto::capif::security_method::CAUSE_INVOKER_NOT_FOUND);
         self.feed(now, InvokerInput::Response { status, body: value });
         if state == InvokerState::Negotiating && status >= 400 && !not_found {
             // No common method, revoked...: final for this invoker. (A CCF without a
@@ -883,7 +891,12 @@ impl InvokerNode {
             ..300 => "",
             _ => value["cause"].as_str().or(value["error"].as_str()).unwrap_or_default(),
         };
-        self.record("capif_invocation", method_label(method.as_ref()), now, (outcome, status, cause));
+        self.record(
+            "capif_invocation",
+            method_label(method.as_ref()),
+            now,
+            (outcome, status, cause),
+        );
         self.feed(
             now,
             InvokerInput::Response {

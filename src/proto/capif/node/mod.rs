@@ -222,6 +222,22 @@ impl CapifNode {
         }
     }
 
+    /// The invoker machine, if this is one.
+    pub fn invoker(&mut self) -> Option<&mut InvokerNode> {
+        match self {
+            CapifNode::Invoker(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// The APF machine, if this is one.
+    pub fn apf(&mut self) -> Option<&mut ApfNode> {
+        match self {
+            CapifNode::Apf(a) => Some(a),
+            _ => None,
+        }
+    }
+
     /// The CCF machine, if this is one.
     pub fn ccf(&mut self) -> Option<&mut CcfNode> {
         match self {
