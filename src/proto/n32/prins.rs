@@ -87,6 +87,7 @@ use p256::ecdsa::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::audit::mutant::Mutants;
 use crate::crypto::jose::{self, Enc, FlatJwe, FlatJws, JoseError, JweHeader, JwsHeader};
 pub use patch::{PatchError, PatchItem, PatchOperation};
 
@@ -1070,6 +1071,8 @@ pub struct ContextKeys {
 pub struct RecvContext {
     /// The receiver's own-side RI (pRI) that must sign last, if messages pass one.
     pub local_ri: Option<String>,
+    /// The receiving SEPP's deliberate bugs (none outside the checker's tests).
+    pub mutants: Mutants,
 }
 
 /// A verified, rebuilt message.
@@ -1186,7 +1189,7 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
     api: Option<(&str, &str)>,
     done: &mut Verification,
 ) -> Result<Opened, N32fFault> {
-    use crate::audit::mutant::{self, Mutant};
+    use crate::audit::mutant::Mutant;
     use crate::audit::n32::N32Mutant;
     use N32fErrorType as E;
     let jwe = msg.jwe();
@@ -1208,7 +1211,7 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
     //= TS 33.501 13.2.4.3.2: decrypt and check the integrity of the JWE
     let opened = jose::decrypt(&keys.key, jwe).map_err(|e| match e {
         // Mutant: a tag mismatch taken for a decryption failure.
-        JoseError::TagMismatch if mutant::is(Mutant::N32(N32Mutant::WrongFaultType)) => {
+        JoseError::TagMismatch if rx.mutants.on(Mutant::N32(N32Mutant::WrongFaultType)) => {
             N32fFault::new(E::DecipheringFailed, m, "jwe tag mismatch")
         }
         JoseError::TagMismatch => N32fFault::new(E::IntegrityCheckFailed, m, "jwe tag mismatch"),
@@ -1272,7 +1275,7 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
             .get(ipx)
             .ok_or_else(|| integrity("no key for the expected ri"))?;
         //= TS 33.501 13.2.4.5: verify the JWS with the RI's key (N32-c list or configuration)
-        let verified = if mutant::is(Mutant::N32(N32Mutant::SkipJwsVerification)) {
+        let verified = if rx.mutants.on(Mutant::N32(N32Mutant::SkipJwsVerification)) {
             // Mutant: the Modifications are read without checking the signature.
             let payload = jose::b64_decode(&jws.payload, "payload").map_err(|e| integrity(&e.to_string()))?;
             jose::JwsVerified { kid: None, payload }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 
-use crate::audit::mutant::{self, Mutant};
+use crate::audit::mutant::{Mutant, Mutants};
 use crate::audit::n32::{N32Audit, N32Mutant};
 use crate::crypto::cost::CryptoOp;
 use crate::engine::{SimDuration, SimTime};
@@ -35,6 +35,8 @@ pub struct RiConfig {
     /// Whether signatures are computed (full crypto fidelity); below it the RI relays the
     /// message unchanged (its CPU cost is still charged).
     pub sign: bool,
+    /// Its deliberate bugs (none outside the checker's tests).
+    pub mutants: Mutants,
 }
 
 /// A Roaming Intermediary's machine.
@@ -123,7 +125,7 @@ impl RiNode {
                 //= TS 29.573 5.2.X.2 step 3: the RI answers the CONNECT with an HTTP error
                 super::Effect::Reject { rejection, .. } => {
                     refused = Some(rejection.status);
-                    if mutant::is(Mutant::N32(N32Mutant::ContextAfterRefusal)) {
+                    if self.cfg.mutants.on(Mutant::N32(N32Mutant::ContextAfterRefusal)) {
                         // Mutant: the refusal is decided, but the tunnel opens.
                         self.fx.push(Effect::AcceptTunnel(conn));
                         continue;

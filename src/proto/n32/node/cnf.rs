@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::audit::ProcAudit;
-use crate::audit::mutant::{self, Mutant};
+use crate::audit::mutant::{Mutant, Mutants};
 use crate::engine::{Arrival, SimDuration, SimRng, SimTime};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
@@ -58,11 +58,13 @@ pub struct Cnf {
     fx: Effects<Timer>,
     /// The plane-wide numbering lent for the current input.
     pub numbering: Numbering,
+    /// Its deliberate bugs (none outside the checker's tests).
+    mutants: Mutants,
 }
 
 impl Cnf {
-    /// A cNF named `name` with its flows (by workload index).
-    pub fn new(name: String, flows: BTreeMap<u32, CnfFlow>) -> Cnf {
+    /// A cNF named `name` with its flows (by workload index) and deliberate bugs.
+    pub fn new(name: String, flows: BTreeMap<u32, CnfFlow>, mutants: Mutants) -> Cnf {
         Cnf {
             name,
             flows,
@@ -70,6 +72,7 @@ impl Cnf {
             next: 0,
             fx: Effects::default(),
             numbering: Numbering::default(),
+            mutants,
         }
     }
 
@@ -144,7 +147,7 @@ impl Cnf {
     fn finish(&mut self, now: SimTime, corr: Corr, outcome: Outcome, (status, rsp_bytes): (u16, u32), cause: String) {
         let Some(w) = self.waiting.remove(&corr) else { return };
         // Mutant (liveness): the request's end goes unrecorded.
-        if !mutant::is(Mutant::DropProcEnd) {
+        if !self.mutants.on(Mutant::DropProcEnd) {
             self.fx.audit(|| {
                 ProcAudit::End {
                     kind: PROC_KIND.into(),

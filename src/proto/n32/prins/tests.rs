@@ -272,6 +272,7 @@ fn unprotect_two_ris_modify_allowed_ies() {
     assert_eq!(msg.modifications_block.as_ref().unwrap().len(), 2);
     let rx = RecvContext {
         local_ri: Some(PRI.into()),
+        ..RecvContext::default()
     };
     let got = unprotect(&rx, &msg, lookup, &ri_keys(&[&cri, &pri]), &policy()).unwrap();
     let mut want = normalized(req, &policy());
@@ -440,6 +441,7 @@ fn unprotect_context_faults() {
     // A local RI is expected but absent.
     let rx = RecvContext {
         local_ri: Some(PRI.into()),
+        ..RecvContext::default()
     };
     let err = unprotect(&rx, &msg, lookup, &keys, &p).unwrap_err();
     assert_eq!(err.n32f_error_type, E::IntegrityCheckOnModificationsFailed);

@@ -66,6 +66,7 @@ use std::fmt;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::mutant::Mutants;
 use crate::engine::time::{SimDuration, SimTime};
 use crate::proto::common::{Fqdn, ProblemDetails};
 use crate::proto::n32::capability_negotiation::{self as capneg, LocalCapPolicy};

@@ -234,7 +234,10 @@ impl Sepp {
         let mut done = prins::Verification::default();
         let opened = msg.map_err(|_| None).and_then(|m| {
             prins::unprotect_response_counted(
-                &RecvContext { local_ri: None },
+                &RecvContext {
+                    local_ri: None,
+                    mutants: self.cfg.mutants,
+                },
                 &m,
                 ("POST", SBI_PATH),
                 lookup,
@@ -449,7 +452,7 @@ impl Sepp {
             (SecurityCapability::Prins, Some(context)) => {
                 let secrets = conn.and_then(|(_, s)| s.as_ref());
                 let master = master_of(secrets, conn_id, self.cfg.seed);
-                let keys = derive_keys(&master, &context, KdfContextId::Receiver);
+                let keys = derive_keys(&master, &context, KdfContextId::Receiver, self.cfg.mutants);
                 if self.fx.audit {
                     let conn = u64::from(conn_id);
                     self.fx.push(Effect::Audit(
@@ -638,7 +641,7 @@ impl Sepp {
     /// `local_id`, when given): requests wait for the next handshake.
     pub(super) fn release_send_context(&mut self, peer: NodeId, local_id: Option<&str>) {
         // Mutant: the send state outlives the released context.
-        if mutant::is(Mutant::N32(N32Mutant::UseTerminatedContext)) {
+        if self.cfg.mutants.on(Mutant::N32(N32Mutant::UseTerminatedContext)) {
             return;
         }
         if let Some(link) = self.links.get_mut(&peer)

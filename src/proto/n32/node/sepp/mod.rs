@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use p256::ecdsa::VerifyingKey;
 use serde_json::Value;
 
-use crate::audit::mutant::{self, Mutant};
+use crate::audit::mutant::{Mutant, Mutants};
 use crate::audit::n32::{N32Audit, N32Mutant};
 use crate::crypto::cost::CryptoOp;
 use crate::crypto::jose::Enc;
@@ -109,6 +109,8 @@ pub struct SeppConfig {
     pub full: bool,
     /// The run's seed: the `timing`-fidelity stand-in for N32-c exporter secrets.
     pub seed: u64,
+    /// The deliberate bugs it is built with (none outside the checker's tests).
+    pub mutants: Mutants,
 }
 
 /// An outstanding request of this SEPP's.

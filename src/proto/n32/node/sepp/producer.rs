@@ -12,6 +12,7 @@ impl Sepp {
         // authorized c-side RI itself and signs once.
         let rx = RecvContext {
             local_ri: self.cfg.producer.local_ri.clone(),
+            mutants: self.cfg.mutants,
         };
         let verifies = 1 + self.cfg.producer.path_ris;
         self.fx.push(Effect::Work(vec![
@@ -192,7 +193,7 @@ impl Sepp {
             info.n32f_context_id = None;
         }
         // Mutant: the report goes out twice.
-        let copies = if mutant::is(Mutant::N32(N32Mutant::DoubleFaultReport)) {
+        let copies = if self.cfg.mutants.on(Mutant::N32(N32Mutant::DoubleFaultReport)) {
             2
         } else {
             1
@@ -247,7 +248,7 @@ impl Sepp {
                 ResponderEvent::ContextEstablished { context } => {
                     let secrets = self.secrets_of(at.conn);
                     let master = master_of(secrets.as_ref(), at.conn, self.cfg.seed);
-                    let keys = derive_keys(&master, &context, KdfContextId::Receiver);
+                    let keys = derive_keys(&master, &context, KdfContextId::Receiver, self.cfg.mutants);
                     let (me, peer) = (self.me(), self.name(client));
                     self.fx.audit(|| {
                         N32Audit::ContextInstalled {
