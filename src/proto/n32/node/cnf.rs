@@ -2,6 +2,7 @@
 //! records how each ended (`cnf_request`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
@@ -86,7 +87,7 @@ impl Cnf {
             "pad": "x".repeat(f.request_pad),
         });
         let mut req = HttpRequest::new("POST", SBI_PATH, "AuthenticationInfo", body.to_string());
-        req.typed = Some(Typed::new(SbiTarget(fi)));
+        req.typed = Some(Typed::new(SbiTarget(fi, Arc::new(body))));
         let req_bytes = req.wire_bytes();
         self.next += 1;
         let corr = self.next;
@@ -134,8 +135,11 @@ impl Cnf {
         } else {
             Outcome::Error
         };
-        let cause = serde_json::from_str::<Value>(&rsp.body)
-            .ok()
+        // Without `cause` in the text (nor an escape that could spell it) there is no such member.
+        let may_name = rsp.body.contains("cause") || rsp.body.contains('\\');
+        let cause = may_name
+            .then(|| serde_json::from_str::<Value>(&rsp.body).ok())
+            .flatten()
             .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
             .unwrap_or_default();
         self.finish(now, corr, outcome, (rsp.status, rsp.wire_bytes()), cause);
