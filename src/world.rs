@@ -160,7 +160,7 @@ impl SimWorld {
         let n32 = if n32_flows.is_empty() {
             None
         } else {
-            let plane = n32::N32Plane::build(&mut net, &exp.n32, &n32_flows, seed).map_err(BuildError::Plane)?;
+            let plane = n32::N32Plane::build(&mut net, exp, &n32_flows, seed).map_err(BuildError::Plane)?;
             for n in plane.nodes() {
                 n32_nodes[n as usize] = true;
             }

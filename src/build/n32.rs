@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::audit::mutant::Mutants;
 use crate::crypto::cost::CryptoFidelity;
 use crate::crypto::pki;
 use crate::engine::{SimDuration, SimTime, stream};
@@ -31,7 +32,7 @@ use crate::proto::n32::types::{
 };
 use crate::proto::roaming::Ri;
 use crate::proto::roaming::node::{RiConfig, RiNode};
-use crate::scenario::{N32FlowSpec, N32Spec, NodeRole};
+use crate::scenario::{ExperimentFile, N32FlowSpec, N32Spec, NodeRole};
 
 /// The N32 machines of one run and their first events.
 pub struct N32Build {
@@ -138,8 +139,15 @@ fn resolve(net: &Network, flows: &[(usize, &N32FlowSpec)]) -> Result<Vec<Flow>, 
     Ok(out)
 }
 
-/// Builds the plane's machines; `flows` are (index in the workload, spec).
-pub fn build(net: &Network, spec: &N32Spec, flows: &[(usize, &N32FlowSpec)], seed: u64) -> Result<N32Build, String> {
+/// Builds the plane's machines from the experiment's `n32` section and mutants; `flows` are
+/// (index in the workload, spec).
+pub fn build(
+    net: &Network,
+    exp: &ExperimentFile,
+    flows: &[(usize, &N32FlowSpec)],
+    seed: u64,
+) -> Result<N32Build, String> {
+    let (spec, mutants) = (&exp.n32, exp.mutants());
     let flows = resolve(net, flows)?;
     let count = net.topo.node_count() as NodeId;
     let names: Names = Arc::new((0..count).map(|n| net.topo.name(n).to_string()).collect());
@@ -185,7 +193,7 @@ pub fn build(net: &Network, spec: &N32Spec, flows: &[(usize, &N32FlowSpec)], see
                 return Err(format!("n32: node `{}` is a SEPP and an NF", names[n as usize]));
             }
             N32Node::Sepp(Box::new(Sepp::new(
-                sepp_config(net, spec, &flows, &ris, n, (&names, seed)),
+                sepp_config(net, spec, &flows, &ris, n, (&names, seed, mutants)),
                 rng,
             )))
         } else if let Some(i) = pnf {
@@ -215,7 +223,7 @@ pub fn build(net: &Network, spec: &N32Spec, flows: &[(usize, &N32FlowSpec)], see
                     },
                 );
             }
-            N32Node::Cnf(Cnf::new(name_of(n), own))
+            N32Node::Cnf(Cnf::new(name_of(n), own, mutants))
         };
         nodes.insert(n, node);
     }
@@ -228,6 +236,7 @@ pub fn build(net: &Network, spec: &N32Spec, flows: &[(usize, &N32FlowSpec)], see
             identity,
             modify: spec.ri_modify,
             sign: full,
+            mutants,
         };
         nodes.insert(n, N32Node::Ri(RiNode::new(ri, cfg)));
     }
@@ -259,7 +268,7 @@ fn sepp_config(
     flows: &[Flow],
     ris: &BTreeMap<NodeId, (Ri, RiIdentity)>,
     n: NodeId,
-    (names, seed): (&Names, u64),
+    (names, seed, mutants): (&Names, u64, Mutants),
 ) -> SeppConfig {
     let full = net.sec.fidelity == CryptoFidelity::Full;
     let params = LocalParams::new(format!("{}.5gc.example", names[n as usize]), protection_policy());
@@ -278,6 +287,7 @@ fn sepp_config(
         prefer: spec.preference,
     };
     responder.tls_close = spec.tls_close;
+    responder.mutants = mutants;
     let mut own = BTreeMap::new();
     let mut ipx_keys = BTreeMap::new();
     let mut ri_rejections = BTreeMap::new();
@@ -335,5 +345,6 @@ fn sepp_config(
         producer,
         full,
         seed,
+        mutants,
     }
 }

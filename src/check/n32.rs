@@ -521,7 +521,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::check::mutant::{self, Mutant};
+    use crate::check::mutant::Mutant;
     use crate::check::{Report, check_seed};
     use crate::scenario::{Scenario, load_experiment_source};
 
@@ -581,7 +581,9 @@ mod tests {
     fn mutant_caught(m: N32Mutant, scn: &Scenario, inv: &Invariant) {
         let what = format!("{m:?} on {}", scn.experiment.name);
         assert_clean(&what, &check(scn, 1), &[inv]);
-        let r = mutant::with(Mutant::N32(m), || check(scn, 1));
+        let mut on = scn.clone();
+        on.experiment.mutant = Some(Mutant::N32(m));
+        let r = check(&on, 1);
         assert_caught(&what, &r, inv);
     }
 
@@ -669,7 +671,9 @@ mod tests {
             &check(&scn, 1),
             &[&crate::check::liveness::END_MATCHES_BEGIN],
         );
-        let r = mutant::with(Mutant::DropProcEnd, || check(&scn, 1));
+        let mut on = scn.clone();
+        on.experiment.mutant = Some(Mutant::DropProcEnd);
+        let r = check(&on, 1);
         assert_caught("DropProcEnd", &r, &crate::check::liveness::LIVENESS_AFTER_HEALING);
     }
 

@@ -342,7 +342,13 @@ pub struct JweOpened {
 /// ASCII(b64(protected) '.' b64(aad)) with an `aad` member, else ASCII(b64(protected)).
 fn aead_aad(protected_b64: &str, aad_b64: Option<&str>) -> Vec<u8> {
     match aad_b64 {
-        Some(aad) => format!("{protected_b64}.{aad}").into_bytes(),
+        Some(aad) => {
+            let mut out = Vec::with_capacity(protected_b64.len() + 1 + aad.len());
+            out.extend_from_slice(protected_b64.as_bytes());
+            out.push(b'.');
+            out.extend_from_slice(aad.as_bytes());
+            out
+        }
         None => protected_b64.as_bytes().to_vec(),
     }
 }

@@ -8,7 +8,7 @@ use crate::metrics::Record;
 use crate::net::{NetEvent, Network, NodeId};
 use crate::proto::effect::{Effect, Inbound, Input};
 use crate::proto::n32::node::{N32Node, N32Nodes, Timer};
-use crate::scenario::{N32FlowSpec, N32Spec};
+use crate::scenario::{ExperimentFile, N32FlowSpec};
 
 use super::Msg;
 use super::driver::{Driver, Io};
@@ -36,14 +36,14 @@ fn timer(node: NodeId, timer: Timer) -> Msg {
 }
 
 impl N32Plane {
-    /// Builds the plane; `flows` are (index in the workload, spec).
+    /// Builds the plane from the experiment; `flows` are (index in the workload, spec).
     pub fn build(
         net: &mut Network,
-        spec: &N32Spec,
+        exp: &ExperimentFile,
         flows: &[(usize, &N32FlowSpec)],
         seed: u64,
     ) -> Result<Self, String> {
-        let b = crate::build::n32::build(net, spec, flows, seed)?;
+        let b = crate::build::n32::build(net, exp, flows, seed)?;
         let arrivals = b.arrivals.into_iter().map(|(t, n, a)| (t, n, timer(n, a)));
         let ends = b
             .terminations

@@ -34,6 +34,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::mutant::{Mutant, Mutants};
+use crate::audit::n32::N32Mutant;
 use crate::proto::common::{Fqdn, InvalidParam, ProblemDetails};
 use crate::proto::n32::types::{SecNegotiateReqData, SecNegotiateRspData, SecurityCapability};
 
@@ -98,6 +100,7 @@ fn is_mechanism(cap: &SecurityCapability) -> bool {
 pub fn select_capability(
     offered: &[SecurityCapability],
     local: &LocalCapPolicy,
+    mutants: Mutants,
 ) -> Result<SecurityCapability, ProblemDetails> {
     if offered.is_empty() {
         let mut p = ProblemDetails::with_cause(400, CAUSE_MANDATORY_IE_INCORRECT);
@@ -117,10 +120,7 @@ pub fn select_capability(
     let responder_order = || local.supported.iter().find(common);
     let pick = match local.prefer {
         // Mutant: the initiator's first mechanism, whether this SEPP supports it or not.
-        _ if crate::audit::mutant::is(crate::audit::mutant::Mutant::N32(
-            crate::audit::n32::N32Mutant::CapabilityOutsideIntersection,
-        )) =>
-        {
+        _ if mutants.on(Mutant::N32(N32Mutant::CapabilityOutsideIntersection)) => {
             offered.iter().find(|c| is_mechanism(c))
         }
         Preference::ResponderOrder => responder_order(),
@@ -167,8 +167,9 @@ pub fn handle_request(
     req: &SecNegotiateReqData,
     local: &LocalCapPolicy,
     sender: &str,
+    mutants: Mutants,
 ) -> Result<SecNegotiateRspData, ProblemDetails> {
-    select_capability(&req.supported_sec_capability_list, local).map(|c| build_response(sender, c))
+    select_capability(&req.supported_sec_capability_list, local, mutants).map(|c| build_response(sender, c))
 }
 
 /// The responder's 200 body (TS 29.573 5.2.2 step 2a).
@@ -214,6 +215,10 @@ mod tests {
     use rand::{Rng, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
+    fn select(offered: &[SecurityCapability], local: &LocalCapPolicy) -> Result<SecurityCapability, ProblemDetails> {
+        select_capability(offered, local, Mutants::NONE)
+    }
+
     fn pol(supported: Vec<SecurityCapability>, prefer: Preference) -> LocalCapPolicy {
         LocalCapPolicy { supported, prefer }
     }
@@ -241,7 +246,7 @@ mod tests {
                 _ => Preference::PrinsIfIntermediaries { ris_on_path: false },
             };
             let local = pol(random_list(&mut rng), prefer);
-            match select_capability(&offered, &local) {
+            match select(&offered, &local) {
                 Ok(NoneCap) => assert!(offered.iter().all(|c| *c == NoneCap), "seed {seed}"),
                 Ok(c) => {
                     assert!(offered.contains(&c) && local.supported.contains(&c), "seed {seed}");
@@ -261,32 +266,32 @@ mod tests {
     fn preference_orders() {
         let offered = [Tls, Prins];
         assert_eq!(
-            select_capability(&offered, &pol(vec![Prins, Tls], Preference::ResponderOrder)),
+            select(&offered, &pol(vec![Prins, Tls], Preference::ResponderOrder)),
             Ok(Prins)
         );
         assert_eq!(
-            select_capability(&offered, &pol(vec![Prins, Tls], Preference::InitiatorOrder)),
+            select(&offered, &pol(vec![Prins, Tls], Preference::InitiatorOrder)),
             Ok(Tls)
         );
         let ri = |on| Preference::PrinsIfIntermediaries { ris_on_path: on };
-        assert_eq!(select_capability(&offered, &pol(vec![Tls, Prins], ri(true))), Ok(Prins));
-        assert_eq!(select_capability(&offered, &pol(vec![Prins, Tls], ri(false))), Ok(Tls));
+        assert_eq!(select(&offered, &pol(vec![Tls, Prins], ri(true))), Ok(Prins));
+        assert_eq!(select(&offered, &pol(vec![Prins, Tls], ri(false))), Ok(Tls));
         // preferred one not common: falls back to responder order
-        assert_eq!(select_capability(&[Tls], &pol(vec![Prins, Tls], ri(true))), Ok(Tls));
+        assert_eq!(select(&[Tls], &pol(vec![Prins, Tls], ri(true))), Ok(Tls));
     }
 
     #[test]
     fn mismatch_empty_and_none() {
-        let p = select_capability(&[Tls], &pol(vec![Prins], Preference::ResponderOrder)).unwrap_err();
+        let p = select(&[Tls], &pol(vec![Prins], Preference::ResponderOrder)).unwrap_err();
         assert_eq!(
             (p.status, p.cause.as_deref()),
             (Some(403), Some(CAUSE_CAPABILITY_MISMATCH))
         );
-        let p = select_capability(&[], &LocalCapPolicy::default()).unwrap_err();
+        let p = select(&[], &LocalCapPolicy::default()).unwrap_err();
         assert_eq!(p.status, Some(400));
-        assert_eq!(select_capability(&[NoneCap], &LocalCapPolicy::default()), Ok(NoneCap));
+        assert_eq!(select(&[NoneCap], &LocalCapPolicy::default()), Ok(NoneCap));
         // NONE never matches as a mechanism
-        let p = select_capability(&[NoneCap, Tls], &pol(vec![NoneCap], Preference::ResponderOrder)).unwrap_err();
+        let p = select(&[NoneCap, Tls], &pol(vec![NoneCap], Preference::ResponderOrder)).unwrap_err();
         assert_eq!(p.status, Some(403));
         let rsp = build_response("b.example.org", Tls);
         assert!(check_response(&[Prins], &rsp).is_err());
@@ -300,7 +305,7 @@ mod tests {
             v,
             serde_json::json!({"sender": "a.example.org", "supportedSecCapabilityList": ["PRINS", "TLS"]})
         );
-        let rsp = handle_request(&req, &LocalCapPolicy::default(), "b.example.org").unwrap();
+        let rsp = handle_request(&req, &LocalCapPolicy::default(), "b.example.org", Mutants::NONE).unwrap();
         let v = serde_json::to_value(&rsp).unwrap();
         assert_eq!(v["selectedSecCapability"], "PRINS");
         assert_eq!(serde_json::from_value::<SecNegotiateRspData>(v).unwrap(), rsp);

@@ -54,6 +54,8 @@ use std::collections::BTreeSet;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::mutant::{Mutant, Mutants};
+use crate::audit::n32::N32Mutant;
 use crate::crypto::n32f::{JweEnc, KdfContextId, N32ContextIds, N32Master, N32Role, N32fKeys};
 use crate::engine::time::{SimDuration, SimTime};
 use crate::proto::common::{Fqdn, InvalidParam, ProblemDetails};
@@ -206,15 +208,7 @@ impl NegotiatedContext {
     /// The (initiator, responder) context IDs.
     pub fn ids(&self) -> N32ContextIds {
         let (l, p) = (self.local_id.to_string(), self.peer_id.to_string());
-        let own_first = crate::audit::mutant::is(crate::audit::mutant::Mutant::N32(
-            crate::audit::n32::N32Mutant::ContextKeyMismatch,
-        ));
         match self.role {
-            // Mutant: the responder puts its own ID first, as if it were the initiator.
-            N32Role::Responder if own_first => N32ContextIds {
-                initiator: l,
-                responder: p,
-            },
             N32Role::Initiator => N32ContextIds {
                 initiator: l,
                 responder: p,
@@ -234,8 +228,13 @@ pub fn new_context_id<R: RngCore + ?Sized>(rng: &mut R) -> N32fContextId {
 
 /// The N32-f keys of a context (TS 33.501 13.2.4.4.1). Both sides get equal keys from the same
 /// master, whatever `kdf_ctx`: the IDs come from the context and its role.
-pub fn derive_keys(master: &N32Master, ctx: &NegotiatedContext, kdf_ctx: KdfContextId) -> N32fKeys {
-    N32fKeys::derive(master, &ctx.ids(), kdf_ctx, ctx.jwe)
+pub fn derive_keys(master: &N32Master, ctx: &NegotiatedContext, kdf_ctx: KdfContextId, mutants: Mutants) -> N32fKeys {
+    let mut ids = ctx.ids();
+    if ctx.role == N32Role::Responder && mutants.on(Mutant::N32(N32Mutant::ContextKeyMismatch)) {
+        // Mutant: the responder puts its own ID first, as if it were the initiator.
+        std::mem::swap(&mut ids.initiator, &mut ids.responder);
+    }
+    N32fKeys::derive(master, &ids, kdf_ctx, ctx.jwe)
 }
 
 fn jwe_from_name(s: &str) -> Option<JweEnc> {
@@ -734,8 +733,8 @@ pub(crate) mod tests {
                 KdfContextId::Responder,
             ] {
                 assert_eq!(
-                    derive_keys(&master, &ca, k),
-                    derive_keys(&master, &cb, k),
+                    derive_keys(&master, &ca, k, Mutants::NONE),
+                    derive_keys(&master, &cb, k, Mutants::NONE),
                     "seed {seed}"
                 );
             }

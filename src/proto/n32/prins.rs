@@ -81,12 +81,14 @@
 pub mod fault;
 pub mod patch;
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use p256::ecdsa::{SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::audit::mutant::Mutants;
 use crate::crypto::jose::{self, Enc, FlatJwe, FlatJws, JoseError, JweHeader, JwsHeader};
 pub use patch::{PatchError, PatchItem, PatchOperation};
 
@@ -522,6 +524,17 @@ pub fn protect(
     key: &[u8],
     nonce: [u8; 12],
 ) -> Result<N32fReformattedReqMsg, ProtectError> {
+    protect_memo(ctx, msg, policy, key, nonce).map(|(m, _)| m)
+}
+
+/// [`protect`], with the sender's [`SealMemo`] of the message for its receiver.
+pub fn protect_memo(
+    ctx: &SendContext,
+    msg: &HttpMessage,
+    policy: &PolicyView,
+    key: &[u8],
+    nonce: [u8; 12],
+) -> Result<(N32fReformattedReqMsg, SealMemo), ProtectError> {
     let api = policy
         .api(&msg.method, &msg.path)
         .ok_or_else(|| ProtectError::NoPolicy {
@@ -547,11 +560,12 @@ pub fn protect(
         headers,
         payload: (!b.payload.is_empty()).then_some(b.payload),
     };
-    let reformatted_data = seal(&block, &b.data, ctx.enc, key, nonce)?;
-    Ok(N32fReformattedReqMsg {
-        reformatted_data,
+    let memo = seal_memo(block, b.data, ctx.enc, key, nonce)?;
+    let msg = N32fReformattedReqMsg {
+        reformatted_data: memo.jwe.clone(),
         modifications_block: None,
-    })
+    };
+    Ok((msg, memo))
 }
 
 /// Protects a response to a request for `api_method` on `api_path` (TS 29.573 6.2.2; the
@@ -559,11 +573,23 @@ pub fn protect(
 pub fn protect_response(
     ctx: &SendContext,
     rsp: &HttpResponse,
-    (api_method, api_path): (&str, &str),
+    api: (&str, &str),
     policy: &PolicyView,
     key: &[u8],
     nonce: [u8; 12],
 ) -> Result<N32fReformattedRspMsg, ProtectError> {
+    protect_response_memo(ctx, rsp, api, policy, key, nonce).map(|(m, _)| m)
+}
+
+/// [`protect_response`], with the sender's [`SealMemo`] of the message for its receiver.
+pub fn protect_response_memo(
+    ctx: &SendContext,
+    rsp: &HttpResponse,
+    (api_method, api_path): (&str, &str),
+    policy: &PolicyView,
+    key: &[u8],
+    nonce: [u8; 12],
+) -> Result<(N32fReformattedRspMsg, SealMemo), ProtectError> {
     let api = policy.api(api_method, api_path).ok_or_else(|| ProtectError::NoPolicy {
         method: api_method.to_owned(),
         path: api_path.to_owned(),
@@ -578,11 +604,12 @@ pub fn protect_response(
         headers,
         payload: (!b.payload.is_empty()).then_some(b.payload),
     };
-    let reformatted_data = seal(&block, &b.data, ctx.enc, key, nonce)?;
-    Ok(N32fReformattedRspMsg {
-        reformatted_data,
+    let memo = seal_memo(block, b.data, ctx.enc, key, nonce)?;
+    let msg = N32fReformattedRspMsg {
+        reformatted_data: memo.jwe.clone(),
         modifications_block: None,
-    })
+    };
+    Ok((msg, memo))
 }
 
 fn meta(ctx: &SendContext) -> MetaData {
@@ -605,14 +632,18 @@ pub fn seal(
     nonce: [u8; 12],
 ) -> Result<FlatJwe, ProtectError> {
     // Plain derived structs of strings and JSON values always serialize.
-    let aad = serde_json::to_vec(block).expect("block serializes");
+    let mut aad = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut aad, block).expect("block serializes");
     let plaintext = if data.is_empty() {
         Vec::new()
     } else {
-        let cipher_block = DataToIntegrityProtectAndCipherBlock {
-            data_to_encrypt: data.to_vec(),
-        };
-        serde_json::to_vec(&cipher_block).expect("cipher block serializes")
+        // Serializes as DataToIntegrityProtectAndCipherBlock does, without copying `data`.
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct CipherBlock<'a> {
+            data_to_encrypt: &'a [Value],
+        }
+        serde_json::to_vec(&CipherBlock { data_to_encrypt: data }).expect("cipher block serializes")
     };
     //= TS 33.501 13.2.4.3.1: JWE with the N32-f session key as CEK (alg dir), aad = integrity-only part
     Ok(jose::encrypt(
@@ -622,6 +653,43 @@ pub fn seal(
         Some(&aad),
         &plaintext,
     )?)
+}
+
+/// What the sender of a sealed message knows of it, for its receiver: simulation metadata
+/// that travels with the message (as its typed value, never on the wire).
+///
+/// The receiver ([`unprotect_counted`], [`unprotect_response_counted`]) uses it only for a JWE
+/// equal to [`SealMemo::jwe`] under the same key, and then skips the work whose result the
+/// memo holds: decoding the `aad` into the block, AES-GCM decryption and parsing the plaintext.
+/// Base64url, JSON and AES-GCM give back exactly what the sender encoded and encrypted, so the
+/// memo never changes an outcome (any other JWE, a tampered one included, takes the full path);
+/// the CPU cost is charged by the caller either way.
+#[derive(Debug)]
+pub struct SealMemo {
+    /// The JWE as sealed.
+    pub jwe: FlatJwe,
+    key: Vec<u8>,
+    enc: Enc,
+    block: DataToIntegrityProtectBlock,
+    data: Vec<Value>,
+}
+
+/// [`seal`], keeping what the receiver would decode and decrypt.
+fn seal_memo(
+    block: DataToIntegrityProtectBlock,
+    data: Vec<Value>,
+    enc: Enc,
+    key: &[u8],
+    nonce: [u8; 12],
+) -> Result<SealMemo, ProtectError> {
+    let jwe = seal(&block, &data, enc, key, nonce)?;
+    Ok(SealMemo {
+        jwe,
+        key: key.to_vec(),
+        enc,
+        block,
+        data,
+    })
 }
 
 /// Sorts an HTTP message into the cleartext block and `dataToEncrypt`.
@@ -1070,6 +1138,8 @@ pub struct ContextKeys {
 pub struct RecvContext {
     /// The receiver's own-side RI (pRI) that must sign last, if messages pass one.
     pub local_ri: Option<String>,
+    /// The receiving SEPP's deliberate bugs (none outside the checker's tests).
+    pub mutants: Mutants,
 }
 
 /// A verified, rebuilt message.
@@ -1107,13 +1177,14 @@ pub fn unprotect<F>(
 where
     F: Fn(&str) -> Option<ContextKeys>,
 {
-    unprotect_counted(rx, msg, lookup, ri_keys, policy, &mut Verification::default())
+    unprotect_counted(rx, (msg, None), lookup, ri_keys, policy, &mut Verification::default())
 }
 
-/// [`unprotect`], counting its checks in `done`.
+/// [`unprotect`], counting its checks in `done`; `memo` is the sender's [`SealMemo`] of the
+/// message, if it came with one.
 pub fn unprotect_counted<F>(
     rx: &RecvContext,
-    msg: &N32fReformattedReqMsg,
+    (msg, memo): (&N32fReformattedReqMsg, Option<&SealMemo>),
     lookup: F,
     ri_keys: &BTreeMap<String, VerifyingKey>,
     policy: &PolicyView,
@@ -1122,7 +1193,7 @@ pub fn unprotect_counted<F>(
 where
     F: Fn(&str) -> Option<ContextKeys>,
 {
-    let opened = open(rx, msg, lookup, ri_keys, policy, Direction::Request, None, done)?;
+    let opened = open(rx, (msg, memo), lookup, ri_keys, policy, Direction::Request, None, done)?;
     let message = rebuild_request(&opened.block, &opened.data).map_err(|e| e.fault(&opened.meta))?;
     Ok(Unprotected {
         message,
@@ -1143,13 +1214,21 @@ pub fn unprotect_response<F>(
 where
     F: Fn(&str) -> Option<ContextKeys>,
 {
-    unprotect_response_counted(rx, msg, api, lookup, ri_keys, policy, &mut Verification::default())
+    unprotect_response_counted(
+        rx,
+        (msg, None),
+        api,
+        lookup,
+        ri_keys,
+        policy,
+        &mut Verification::default(),
+    )
 }
 
-/// [`unprotect_response`], counting its checks in `done`.
+/// [`unprotect_response`], counting its checks in `done`; `memo` as in [`unprotect_counted`].
 pub fn unprotect_response_counted<F>(
     rx: &RecvContext,
-    msg: &N32fReformattedRspMsg,
+    (msg, memo): (&N32fReformattedRspMsg, Option<&SealMemo>),
     api: (&str, &str),
     lookup: F,
     ri_keys: &BTreeMap<String, VerifyingKey>,
@@ -1159,7 +1238,16 @@ pub fn unprotect_response_counted<F>(
 where
     F: Fn(&str) -> Option<ContextKeys>,
 {
-    let opened = open(rx, msg, lookup, ri_keys, policy, Direction::Response, Some(api), done)?;
+    let opened = open(
+        rx,
+        (msg, memo),
+        lookup,
+        ri_keys,
+        policy,
+        Direction::Response,
+        Some(api),
+        done,
+    )?;
     let message = rebuild_response(&opened.block, &opened.data).map_err(|e| e.fault(&opened.meta))?;
     Ok(Unprotected {
         message,
@@ -1168,30 +1256,39 @@ where
     })
 }
 
-struct Opened {
-    block: DataToIntegrityProtectBlock,
-    data: Vec<Value>,
+struct Opened<'a> {
+    block: Cow<'a, DataToIntegrityProtectBlock>,
+    data: Cow<'a, [Value]>,
     meta: MetaData,
     ipx_chain: Vec<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
-fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
+fn open<'a, M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
     rx: &RecvContext,
-    msg: &M,
+    (msg, memo): (&M, Option<&'a SealMemo>),
     lookup: F,
     ri_keys: &BTreeMap<String, VerifyingKey>,
     policy: &PolicyView,
     dir: Direction,
     api: Option<(&str, &str)>,
     done: &mut Verification,
-) -> Result<Opened, N32fFault> {
-    use crate::audit::mutant::{self, Mutant};
+) -> Result<Opened<'a>, N32fFault> {
+    use crate::audit::mutant::Mutant;
     use crate::audit::n32::N32Mutant;
     use N32fErrorType as E;
     let jwe = msg.jwe();
-    let Some((mut view, block)) = decode_aad(jwe) else {
-        return Err(N32fFault::new(E::IntegrityCheckFailed, None, "aad unreadable"));
+    // The sender's memo holds what decoding and decrypting this very JWE give.
+    let memo = memo.filter(|s| s.jwe == *jwe);
+    // The cleartext view (the aad's JSON) is read only when RIs modified the message.
+    let (block, mut view): (Cow<'a, DataToIntegrityProtectBlock>, Option<Value>) = match memo {
+        Some(s) => (Cow::Borrowed(&s.block), None),
+        None => {
+            let Some((view, block)) = decode_aad(jwe) else {
+                return Err(N32fFault::new(E::IntegrityCheckFailed, None, "aad unreadable"));
+            };
+            (Cow::Owned(block), Some(view))
+        }
     };
     let Some(meta) = block.meta_data.clone() else {
         return Err(N32fFault::new(E::IntegrityCheckFailed, None, "aad without metaData"));
@@ -1206,24 +1303,36 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
         None => {}
     }
     //= TS 33.501 13.2.4.3.2: decrypt and check the integrity of the JWE
-    let opened = jose::decrypt(&keys.key, jwe).map_err(|e| match e {
-        // Mutant: a tag mismatch taken for a decryption failure.
-        JoseError::TagMismatch if mutant::is(Mutant::N32(N32Mutant::WrongFaultType)) => {
-            N32fFault::new(E::DecipheringFailed, m, "jwe tag mismatch")
+    let data: Cow<'a, [Value]> = match memo.filter(|s| s.key == keys.key) {
+        // The JWE the sender sealed under this key: it decrypts to the memo's plaintext.
+        Some(s) => {
+            done.decrypted = true;
+            if s.enc != keys.enc {
+                return Err(N32fFault::new(E::DecipheringFailed, m, "enc differs from the context"));
+            }
+            Cow::Borrowed(&s.data)
         }
-        JoseError::TagMismatch => N32fFault::new(E::IntegrityCheckFailed, m, "jwe tag mismatch"),
-        other => N32fFault::new(E::DecipheringFailed, m, other.to_string()),
-    })?;
-    done.decrypted = true;
-    if opened.enc != keys.enc {
-        return Err(N32fFault::new(E::DecipheringFailed, m, "enc differs from the context"));
-    }
-    let data = if opened.plaintext.is_empty() {
-        Vec::new()
-    } else {
-        serde_json::from_slice::<DataToIntegrityProtectAndCipherBlock>(&opened.plaintext)
-            .map_err(|_| N32fFault::new(E::DecipheringFailed, m, "plaintext not dataToEncrypt"))?
-            .data_to_encrypt
+        None => {
+            let opened = jose::decrypt(&keys.key, jwe).map_err(|e| match e {
+                // Mutant: a tag mismatch taken for a decryption failure.
+                JoseError::TagMismatch if rx.mutants.on(Mutant::N32(N32Mutant::WrongFaultType)) => {
+                    N32fFault::new(E::DecipheringFailed, m, "jwe tag mismatch")
+                }
+                JoseError::TagMismatch => N32fFault::new(E::IntegrityCheckFailed, m, "jwe tag mismatch"),
+                other => N32fFault::new(E::DecipheringFailed, m, other.to_string()),
+            })?;
+            done.decrypted = true;
+            if opened.enc != keys.enc {
+                return Err(N32fFault::new(E::DecipheringFailed, m, "enc differs from the context"));
+            }
+            if opened.plaintext.is_empty() {
+                Cow::Owned(Vec::new())
+            } else {
+                let block = serde_json::from_slice::<DataToIntegrityProtectAndCipherBlock>(&opened.plaintext)
+                    .map_err(|_| N32fFault::new(E::DecipheringFailed, m, "plaintext not dataToEncrypt"))?;
+                Cow::Owned(block.data_to_encrypt)
+            }
+        }
     };
     let rules: &[IeRule] = match (dir, api, &block.request_line) {
         (_, Some((method, path)), _) => policy.api(method, path),
@@ -1241,6 +1350,7 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
         .collect();
     let jws_list = msg.modifications();
     let mut ipx_chain = Vec::new();
+    let mut patched = None;
     // One budget for every operation of every RI: see `patch::MAX_VALUES`.
     let mut budget = patch::Budget::default();
     for i in 0..expected.len().max(jws_list.len()) {
@@ -1272,7 +1382,7 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
             .get(ipx)
             .ok_or_else(|| integrity("no key for the expected ri"))?;
         //= TS 33.501 13.2.4.5: verify the JWS with the RI's key (N32-c list or configuration)
-        let verified = if mutant::is(Mutant::N32(N32Mutant::SkipJwsVerification)) {
+        let verified = if rx.mutants.on(Mutant::N32(N32Mutant::SkipJwsVerification)) {
             // Mutant: the Modifications are read without checking the signature.
             let payload = jose::b64_decode(&jws.payload, "payload").map_err(|e| integrity(&e.to_string()))?;
             jose::JwsVerified { kid: None, payload }
@@ -1299,22 +1409,26 @@ fn open<M: Reformatted, F: Fn(&str) -> Option<ContextKeys>>(
             return Err(integrity("tag is not this message's"));
         }
         let instr = |why: String| fail(E::ModificationsInstructionsFailed, ipx, why);
-        let mut work = view.clone();
+        // A memo's aad is the sender's own encoding of its block, so it decodes.
+        let mut work = view
+            .get_or_insert_with(|| decode_aad(jwe).expect("sealed aad decodes").0)
+            .clone();
         for (k, op) in mods.operations.iter().flatten().enumerate() {
             //= TS 33.501 13.2.4.5: check the modifications against the modification policy
             check_op(&work, op, rules, dir, ipx).map_err(|why| instr(format!("operation {k}: {why}")))?;
             patch::apply_within(&mut work, std::slice::from_ref(op), &mut budget)
                 .map_err(|(_, e)| instr(format!("operation {k}: {e}")))?;
         }
-        let still: Option<DataToIntegrityProtectBlock> = serde_json::from_value(work.clone()).ok();
-        if still.is_none_or(|b| b.meta_data.as_ref() != Some(&meta)) {
-            return Err(instr("patched view is not a DataToIntegrityProtectBlock".into()));
+        match serde_json::from_value::<DataToIntegrityProtectBlock>(work.clone()) {
+            // The block of the patched view (what decoding the final view gives).
+            Ok(b) if b.meta_data.as_ref() == Some(&meta) => patched = Some(b),
+            _ => return Err(instr("patched view is not a DataToIntegrityProtectBlock".into())),
         }
-        view = work;
+        view = Some(work);
         ipx_chain.push(ipx.to_owned());
     }
-    // Checked after each modification above (or no modification at all).
-    let block = serde_json::from_value(view).expect("view checked");
+    // The last patched view's block, else the aad's (no modification at all).
+    let block = patched.map_or(block, Cow::Owned);
     Ok(Opened {
         block,
         data,
@@ -1545,9 +1659,7 @@ fn rebuild_payload(
                     .ok_or_else(|| Rebuild(attr.clone(), FailureReason::InvalidHttpHeader))?;
                 query.push((name.clone(), v.to_owned()));
             }
-            IeLocation::Body => {
-                patch::apply(&mut body, &[PatchItem::add(p.ie_path.clone(), value)]).map_err(|_| bad_pointer())?
-            }
+            IeLocation::Body => patch::add_one(&mut body, &p.ie_path, value).map_err(|_| bad_pointer())?,
             IeLocation::Header | IeLocation::MultipartBinary => return Err(bad_pointer()),
         }
     }
@@ -1594,6 +1706,23 @@ fn rebuild_response(block: &DataToIntegrityProtectBlock, data: &[Value]) -> Resu
 /// Serialized JSON length of a reformatted message \[B\] (the `n32f-process` body).
 pub fn wire_len<M: Serialize>(msg: &M) -> usize {
     serde_json::to_vec(msg).expect("wire types serialize").len()
+}
+
+/// The `n32f-process` body of a reformatted message: `serde_json::to_string`, written into
+/// a buffer sized for it up front (the JWE members and the JWS make up nearly all of it).
+pub fn wire_json<M: Reformatted + Serialize>(msg: &M) -> String {
+    let jwe = msg.jwe();
+    let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
+    let jws: usize = msg
+        .modifications()
+        .iter()
+        .map(|j| j.payload.len() + j.signature.len() + len(&j.protected) + 64)
+        .sum();
+    let guess = 160 + len(&jwe.protected) + len(&jwe.aad) + len(&jwe.iv) + jwe.ciphertext.len() + len(&jwe.tag) + jws;
+    let mut out = Vec::with_capacity(guess);
+    serde_json::to_writer(&mut out, msg).expect("wire types serialize");
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).expect("json is utf-8")
 }
 
 #[cfg(test)]

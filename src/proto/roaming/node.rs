@@ -2,10 +2,11 @@
 //! tunnels, direct TLS) plus its N32-f PRINS relaying (modify if configured, then sign).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::json;
 
-use crate::audit::mutant::{self, Mutant};
+use crate::audit::mutant::{Mutant, Mutants};
 use crate::audit::n32::{N32Audit, N32Mutant};
 use crate::crypto::cost::CryptoOp;
 use crate::engine::{SimDuration, SimTime};
@@ -35,6 +36,8 @@ pub struct RiConfig {
     /// Whether signatures are computed (full crypto fidelity); below it the RI relays the
     /// message unchanged (its CPU cost is still charged).
     pub sign: bool,
+    /// Its deliberate bugs (none outside the checker's tests).
+    pub mutants: Mutants,
 }
 
 /// A Roaming Intermediary's machine.
@@ -123,7 +126,7 @@ impl RiNode {
                 //= TS 29.573 5.2.X.2 step 3: the RI answers the CONNECT with an HTTP error
                 super::Effect::Reject { rejection, .. } => {
                     refused = Some(rejection.status);
-                    if mutant::is(Mutant::N32(N32Mutant::ContextAfterRefusal)) {
+                    if self.cfg.mutants.on(Mutant::N32(N32Mutant::ContextAfterRefusal)) {
                         // Mutant: the refusal is decided, but the tunnel opens.
                         self.fx.push(Effect::AcceptTunnel(conn));
                         continue;
@@ -156,7 +159,12 @@ impl RiNode {
 
     /// Relays a PRINS message: modifies (if configured) and signs, then forwards.
     fn relay(&mut self, back: Inbound, route: &PrinsRoute, req: &HttpRequest) {
-        let Ok(msg) = serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body) else {
+        // The message the body encodes came with it (else the body is parsed).
+        let msg = match &route.msg {
+            Some(m) => Ok(m.clone()),
+            None => serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body).map(Arc::new),
+        };
+        let Ok(msg) = msg else {
             self.fx.push(Effect::Respond {
                 at: back,
                 rsp: problem(400, ProblemDetails::with_status(400)),
@@ -172,19 +180,24 @@ impl RiNode {
         //= TS 33.501 13.2.4.5: an RI appends its signed Modifications even without changes.
         // Below full fidelity the signature is not computed (its CPU cost is still charged)
         // and the RI relays the message unchanged.
-        let signed = if self.cfg.sign {
-            prins::ri_modify(&msg, &self.cfg.identity, ops).unwrap_or(msg)
-        } else {
-            msg
+        let signed = match self.cfg.sign {
+            true => prins::ri_modify(&*msg, &self.cfg.identity, ops).map_or(msg, Arc::new),
+            false => msg,
         };
         self.fx.push(Effect::Work(vec![(CryptoOp::EcdsaSign, 1)]));
-        let body = serde_json::to_string(&signed).unwrap_or_default();
+        // Unchanged, the message's encoding is the body it came with.
+        let body = match (&route.msg, self.cfg.sign) {
+            (Some(_), false) => req.body.clone(),
+            _ => prins::wire_json(&*signed),
+        };
         let mut hops = route.hops.clone();
         let next = hops.remove(0);
         let mut fwd = HttpRequest::new("POST", N32F_PATH, "N32fReformattedReqMsg", body);
         fwd.typed = Some(Typed::new(PrinsRoute {
             hops,
             number: route.number,
+            msg: Some(signed),
+            memo: route.memo.clone(),
         }));
         self.next += 1;
         let corr = self.next;

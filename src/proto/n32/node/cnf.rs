@@ -2,11 +2,12 @@
 //! records how each ended (`cnf_request`).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
 use crate::audit::ProcAudit;
-use crate::audit::mutant::{self, Mutant};
+use crate::audit::mutant::{Mutant, Mutants};
 use crate::engine::{Arrival, SimDuration, SimRng, SimTime};
 use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
@@ -58,11 +59,13 @@ pub struct Cnf {
     fx: Effects<Timer>,
     /// The plane-wide numbering lent for the current input.
     pub numbering: Numbering,
+    /// Its deliberate bugs (none outside the checker's tests).
+    mutants: Mutants,
 }
 
 impl Cnf {
-    /// A cNF named `name` with its flows (by workload index).
-    pub fn new(name: String, flows: BTreeMap<u32, CnfFlow>) -> Cnf {
+    /// A cNF named `name` with its flows (by workload index) and deliberate bugs.
+    pub fn new(name: String, flows: BTreeMap<u32, CnfFlow>, mutants: Mutants) -> Cnf {
         Cnf {
             name,
             flows,
@@ -70,6 +73,7 @@ impl Cnf {
             next: 0,
             fx: Effects::default(),
             numbering: Numbering::default(),
+            mutants,
         }
     }
 
@@ -83,7 +87,7 @@ impl Cnf {
             "pad": "x".repeat(f.request_pad),
         });
         let mut req = HttpRequest::new("POST", SBI_PATH, "AuthenticationInfo", body.to_string());
-        req.typed = Some(Typed::new(SbiTarget(fi)));
+        req.typed = Some(Typed::new(SbiTarget(fi, Arc::new(body))));
         let req_bytes = req.wire_bytes();
         self.next += 1;
         let corr = self.next;
@@ -131,8 +135,11 @@ impl Cnf {
         } else {
             Outcome::Error
         };
-        let cause = serde_json::from_str::<Value>(&rsp.body)
-            .ok()
+        // Without `cause` in the text (nor an escape that could spell it) there is no such member.
+        let may_name = rsp.body.contains("cause") || rsp.body.contains('\\');
+        let cause = may_name
+            .then(|| serde_json::from_str::<Value>(&rsp.body).ok())
+            .flatten()
             .and_then(|v| v.get("cause").and_then(Value::as_str).map(str::to_string))
             .unwrap_or_default();
         self.finish(now, corr, outcome, (rsp.status, rsp.wire_bytes()), cause);
@@ -144,7 +151,7 @@ impl Cnf {
     fn finish(&mut self, now: SimTime, corr: Corr, outcome: Outcome, (status, rsp_bytes): (u16, u32), cause: String) {
         let Some(w) = self.waiting.remove(&corr) else { return };
         // Mutant (liveness): the request's end goes unrecorded.
-        if !mutant::is(Mutant::DropProcEnd) {
+        if !self.mutants.on(Mutant::DropProcEnd) {
             self.fx.audit(|| {
                 ProcAudit::End {
                     kind: PROC_KIND.into(),

@@ -39,7 +39,7 @@ use crate::net::conn::Intercept;
 use crate::net::{HttpResponse, NodeId};
 use crate::proto::common::ProblemDetails;
 use crate::proto::effect::{Corr, Effect, Inbound, Input, Machine};
-use crate::proto::n32::prins::N32fErrorType;
+use crate::proto::n32::prins::{self, N32fErrorType};
 use crate::proto::roaming::node::RiNode;
 
 /// The SBI operation the workload exercises: AUSF UE authentication (carries a SUPI, an
@@ -76,19 +76,36 @@ pub enum Timer {
 /// The workload flow a cNF request belongs to, carried with the request as simulation
 /// metadata (its typed value, not on the wire): it stands in for the target of the request
 /// (`3gpp-Sbi-Target-apiRoot`, which the model does not put on the wire), from which the
-/// c-SEPP picks the p-SEPP and the route.
-#[derive(Clone, Copy, Debug)]
-pub struct SbiTarget(pub u32);
+/// c-SEPP picks the p-SEPP and the route. With it, the JSON value the body encodes (so that
+/// the c-SEPP does not parse the body again).
+#[derive(Clone, Debug)]
+pub struct SbiTarget(pub u32, pub Arc<serde_json::Value>);
 
 /// The route of a PRINS message, carried with it as simulation metadata (its typed value,
 /// not on the wire): the hops still ahead (RIs, then the p-SEPP), as the c-SEPP chose them
-/// (standing in for the IPX's routing), and the message's number for the audit trail.
+/// (standing in for the IPX's routing), and the message's number for the audit trail. With
+/// them, what its body encodes and the c-SEPP's seal memo, so that no hop parses the body
+/// again and the p-SEPP does not decrypt what the c-SEPP sealed ([`prins::SealMemo`]).
 #[derive(Clone, Debug)]
 pub struct PrinsRoute {
     /// The next hops; the last is the p-SEPP.
     pub hops: Vec<NodeId>,
     /// The message id the c-SEPP wrote (kept when a fault rewrites the metadata).
     pub number: u64,
+    /// The message the body encodes (`None`: parse the body).
+    pub msg: Option<Arc<prins::N32fReformattedReqMsg>>,
+    /// The c-SEPP's memo of the JWE it sealed.
+    pub memo: Option<Arc<prins::SealMemo>>,
+}
+
+/// A p-SEPP's protected answer, as simulation metadata (its typed value, not on the wire):
+/// the message its body encodes and the p-SEPP's seal memo (as in [`PrinsRoute`]).
+#[derive(Clone, Debug)]
+pub struct PrinsAnswer {
+    /// The message the body encodes.
+    pub msg: Arc<prins::N32fReformattedRspMsg>,
+    /// The p-SEPP's memo of the JWE it sealed.
+    pub memo: Arc<prins::SealMemo>,
 }
 
 /// Plane-wide numbering, lent by the world to a machine for one input: audit procedure keys

@@ -45,7 +45,7 @@ impl Machine for Pnf {
             }
             Input::Timer(Timer::Processed(at)) => {
                 let body = json!({"authType": "5G_AKA", "pad": "x".repeat(self.response_pad)});
-                let rsp = HttpResponse::new(201, "UEAuthenticationCtx", body.to_string());
+                let rsp = HttpResponse::json(201, "UEAuthenticationCtx", body);
                 self.fx.push(Effect::Respond {
                     at,
                     rsp,

@@ -386,6 +386,18 @@ pub fn apply(doc: &mut Value, items: &[PatchItem]) -> Result<(), (usize, PatchEr
     apply_within(doc, items, &mut Budget::default())
 }
 
+/// [`apply`] of the one operation `add` `pointer` `value`, without copying the document or
+/// the value: the same checks, the same result, `doc` unchanged on error.
+pub fn add_one(doc: &mut Value, pointer: &str, value: Value) -> Result<(), PatchError> {
+    let (n, depth) = measure(&value);
+    let at = parse_pointer(pointer).map_or(0, |t| t.len());
+    if n > MAX_VALUES || at + depth > MAX_DEPTH {
+        return Err(PatchError::TooLarge(pointer.to_owned()));
+    }
+    // `add` fails before it writes anything.
+    add(doc, pointer, value)
+}
+
 /// The values a sequence of patches has written, against [`MAX_VALUES`]: [`apply`] starts a
 /// fresh one per call, [`apply_within`] shares one across calls (the operations of several
 /// RIs, or one operation at a time).
@@ -412,6 +424,36 @@ mod tests {
 
     fn patched(mut doc: Value, items: &[PatchItem]) -> Result<Value, PatchError> {
         apply(&mut doc, items).map(|()| doc).map_err(|(_, e)| e)
+    }
+
+    #[test]
+    fn add_one_is_apply_of_one_add() {
+        let deep = (0..MAX_DEPTH).fold(json!(1), |v, _| json!([v]));
+        let wide = Value::Array(vec![json!(0); MAX_VALUES]);
+        let docs = [json!(null), json!({"a": 1, "b": [1, 2]}), json!([0, 1])];
+        let cases = [
+            ("", json!({"x": 1})),
+            ("/a", json!("v")),
+            ("/b/1", json!(3)),
+            ("/b/-", json!(4)),
+            ("/b/9", json!(5)),
+            ("/c/d", json!(6)),
+            ("/0", json!(7)),
+            ("bad", json!(8)),
+            ("", deep),
+            ("/a", wide),
+        ];
+        for doc in &docs {
+            for (pointer, value) in &cases {
+                let mut one = doc.clone();
+                let got = add_one(&mut one, pointer, value.clone()).map(|()| one);
+                assert_eq!(
+                    got,
+                    patched(doc.clone(), &[PatchItem::add(*pointer, value.clone())]),
+                    "{doc} {pointer}"
+                );
+            }
+        }
     }
 
     #[test]

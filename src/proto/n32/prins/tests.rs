@@ -144,7 +144,7 @@ fn vector_digest7_jwe() {
     };
     let opened = open(
         &RecvContext::default(),
-        &msg,
+        (&msg, None),
         lookup,
         &BTreeMap::new(),
         &policy(),
@@ -272,6 +272,7 @@ fn unprotect_two_ris_modify_allowed_ies() {
     assert_eq!(msg.modifications_block.as_ref().unwrap().len(), 2);
     let rx = RecvContext {
         local_ri: Some(PRI.into()),
+        ..RecvContext::default()
     };
     let got = unprotect(&rx, &msg, lookup, &ri_keys(&[&cri, &pri]), &policy()).unwrap();
     let mut want = normalized(req, &policy());
@@ -440,6 +441,7 @@ fn unprotect_context_faults() {
     // A local RI is expected but absent.
     let rx = RecvContext {
         local_ri: Some(PRI.into()),
+        ..RecvContext::default()
     };
     let err = unprotect(&rx, &msg, lookup, &keys, &p).unwrap_err();
     assert_eq!(err.n32f_error_type, E::IntegrityCheckOnModificationsFailed);
@@ -694,6 +696,54 @@ proptest! {
             if let Ok(got) = unprotect(&RecvContext::default(), &parsed, lookup, &keys, &policy()) {
                 prop_assert_eq!(&got.message, &want, "bit {} accepted with changed content", bit);
             }
+        }
+    }
+}
+
+/// The sender's seal memo never changes what the receiver concludes: the message as sealed,
+/// modified by an RI, with each JWE member altered, or under another key, opens (or fails)
+/// exactly as it does without the memo.
+#[test]
+fn seal_memo_changes_no_verdict() {
+    let (cri, _, _) = ris();
+    let keys = ri_keys(&[&cri]);
+    let (msg, memo) = protect_memo(&send_ctx(Some(CRI)), &request(), &policy(), &key(), nonce(11)).unwrap();
+    assert_eq!(memo.jwe, msg.reformatted_data);
+    let signed = ri_modify(&msg, &cri, vec![PatchItem::replace("/headers/2/value", json!("h"))]).unwrap();
+    let flip = |s: &str| {
+        let mut b = s.as_bytes().to_vec();
+        b[3] = if b[3] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(b).unwrap()
+    };
+    let mut variants = vec![msg.clone(), signed.clone()];
+    for member in 0..5 {
+        let mut m = signed.clone();
+        let jwe = &mut m.reformatted_data;
+        match member {
+            0 => jwe.aad = jwe.aad.as_deref().map(flip),
+            1 => jwe.ciphertext = flip(&jwe.ciphertext),
+            2 => jwe.tag = jwe.tag.as_deref().map(flip),
+            3 => jwe.iv = jwe.iv.as_deref().map(flip),
+            _ => jwe.protected = jwe.protected.as_deref().map(flip),
+        }
+        variants.push(m);
+    }
+    let other_key = |id: &str| {
+        lookup(id).map(|mut k| {
+            k.key[0] ^= 1;
+            k
+        })
+    };
+    let rx = RecvContext::default();
+    type Lookup<'a> = &'a dyn Fn(&str) -> Option<ContextKeys>;
+    let lookups: [(Lookup, &str); 2] = [(&lookup, "key"), (&other_key, "other key")];
+    for (i, m) in variants.iter().enumerate() {
+        for (with_lookup, name) in lookups {
+            let (mut a, mut b) = (Verification::default(), Verification::default());
+            let plain = unprotect_counted(&rx, (m, None), with_lookup, &keys, &policy(), &mut a);
+            let memoed = unprotect_counted(&rx, (m, Some(&memo)), with_lookup, &keys, &policy(), &mut b);
+            assert_eq!(plain, memoed, "variant {i}, {name}");
+            assert_eq!(a, b, "variant {i}, {name}");
         }
     }
 }

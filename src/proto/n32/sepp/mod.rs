@@ -66,6 +66,7 @@ use std::fmt;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::mutant::Mutants;
 use crate::engine::time::{SimDuration, SimTime};
 use crate::proto::common::{Fqdn, ProblemDetails};
 use crate::proto::n32::capability_negotiation::{self as capneg, LocalCapPolicy};
@@ -199,9 +200,15 @@ impl N32cRequest {
         .expect("n32-c bodies serialize")
     }
 
-    /// The JSON body as a string.
+    /// The JSON body as a string (what [`N32cRequest::to_value`] prints, without building it).
     pub fn to_json(&self) -> String {
-        self.to_value().to_string()
+        match self {
+            N32cRequest::ExchangeCapability(b) => serde_json::to_string(b),
+            N32cRequest::ExchangeParams(b) => serde_json::to_string(b),
+            N32cRequest::Terminate(b) => serde_json::to_string(b),
+            N32cRequest::ReportError(b) => serde_json::to_string(b),
+        }
+        .expect("n32-c bodies serialize")
     }
 
     /// Parses a body received on `path`; the error is the 400/404 to answer.

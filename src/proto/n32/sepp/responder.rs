@@ -244,16 +244,19 @@ pub struct ResponderConfig {
     pub expected_policies: BTreeMap<Fqdn, ProtectionPolicy>,
     /// N32-c after TLS selection (default close).
     pub tls_close: TlsCloseBehaviour,
+    /// Its deliberate bugs (none outside the checker's tests).
+    pub mutants: Mutants,
 }
 
 impl ResponderConfig {
-    /// Defaults: [`LocalCapPolicy::default`], no expected policies, close on TLS.
+    /// Defaults: [`LocalCapPolicy::default`], no expected policies, close on TLS, no mutants.
     pub fn new(params: LocalParams) -> Self {
         ResponderConfig {
             capability: LocalCapPolicy::default(),
             params,
             expected_policies: BTreeMap::new(),
             tls_close: TlsCloseBehaviour::CloseImmediately,
+            mutants: Mutants::NONE,
         }
     }
 }
@@ -390,7 +393,11 @@ impl Responder {
         let sender = self.cfg.params.sender.clone();
         match req {
             N32cRequest::ExchangeCapability(body) => {
-                let selected = capneg::select_capability(&body.supported_sec_capability_list, &self.cfg.capability);
+                let selected = capneg::select_capability(
+                    &body.supported_sec_capability_list,
+                    &self.cfg.capability,
+                    self.cfg.mutants,
+                );
                 match selected {
                     //= TS 29.573 5.2.2 step 2b
                     Err(p) => {

@@ -380,8 +380,8 @@ fn parameter_exchange_gives_equal_contexts_and_keys() {
             assert_eq!((ci.jwe, &ci.jws), (cr.jwe, &cr.jws));
             let master = N32Master::from_bytes([seed as u8; 64]);
             assert_eq!(
-                params::derive_keys(&master, &ci, KdfContextId::Receiver),
-                params::derive_keys(&master, &cr, KdfContextId::Receiver)
+                params::derive_keys(&master, &ci, KdfContextId::Receiver, Mutants::NONE),
+                params::derive_keys(&master, &cr, KdfContextId::Receiver, Mutants::NONE)
             );
         }
     }

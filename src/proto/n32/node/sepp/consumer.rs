@@ -5,7 +5,14 @@ use super::*;
 
 impl Sepp {
     /// A cNF request reached this c-SEPP: forward it if N32 is up, else wait for it.
-    pub(super) fn at_csepp(&mut self, now: SimTime, peer: NodeId, flow: u32, back: Inbound, body: String) {
+    pub(super) fn at_csepp(
+        &mut self,
+        now: SimTime,
+        peer: NodeId,
+        flow: u32,
+        back: Inbound,
+        body: (String, Option<Arc<Value>>),
+    ) {
         let retry = self.cfg.retry_after;
         if !self.links.contains_key(&peer) {
             let link = Link {
@@ -49,7 +56,7 @@ impl Sepp {
         match &mut link.state {
             LinkState::Tls => {
                 // N32-f over its own TLS connection, through the RI's tunnel if N32-c used one.
-                let req = HttpRequest::new("POST", SBI_PATH, "AuthenticationInfo", body);
+                let req = HttpRequest::new("POST", SBI_PATH, "AuthenticationInfo", body.0);
                 let corr = self.request(psepp, via, req);
                 self.pending.insert(
                     corr,
@@ -76,8 +83,12 @@ impl Sepp {
                         ("3gpp-sbi-message-priority".into(), "10".into()),
                         ("content-type".into(), "application/json".into()),
                     ],
-                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                    body: match &body.1 {
+                        Some(v) => Value::clone(v),
+                        None => serde_json::from_str(&body.0).unwrap_or(Value::Null),
+                    },
                 };
+                let body = body.0;
                 let plain_bytes = body.len() + SBI_PATH.len() + 60;
                 let key = p.keys.get(Direction::ParallelRequest).key.clone();
                 // An exhausted sequence (2^32 messages) needs a new context; the request is
@@ -103,7 +114,8 @@ impl Sepp {
                     CryptoOp::AesGcmSeal1k,
                     1 + (body.len() / 1024) as u64,
                 )]));
-                let Ok(mut reformatted) = prins::protect(&send, &msg, &self.cfg.policy, &key, nonce) else {
+                let Ok((mut reformatted, memo)) = prins::protect_memo(&send, &msg, &self.cfg.policy, &key, nonce)
+                else {
                     return;
                 };
                 let (me, peer_name) = (self.me(), self.name(psepp));
@@ -137,7 +149,7 @@ impl Sepp {
                         });
                     }
                 }
-                let json = serde_json::to_string(&reformatted).unwrap_or_default();
+                let json = prins::wire_json(&reformatted);
                 let protected_bytes = json.len();
                 let mut hops = ris;
                 hops.push(psepp);
@@ -146,6 +158,8 @@ impl Sepp {
                 req.typed = Some(Typed::new(PrinsRoute {
                     hops,
                     number: message_id,
+                    msg: Some(Arc::new(reformatted)),
+                    memo: Some(Arc::new(memo)),
                 }));
                 let corr = self.corr();
                 self.fx.push(Effect::AfterWork(Box::new(Effect::Request {
@@ -230,12 +244,21 @@ impl Sepp {
             1 + (rsp.body.len() / 1024) as u64,
         )]));
         let lookup = |id: &str| (id == local).then(|| keys.clone());
-        let msg = serde_json::from_str::<prins::N32fReformattedRspMsg>(&rsp.body);
+        // The p-SEPP's answer comes with what its body encodes and its seal memo.
+        let answer = rsp.typed::<PrinsAnswer>();
+        let msg = match answer {
+            Some(a) => Ok(Cow::Borrowed(&*a.msg)),
+            None => serde_json::from_str::<prins::N32fReformattedRspMsg>(&rsp.body).map(Cow::Owned),
+        };
+        let memo = answer.map(|a| &*a.memo);
         let mut done = prins::Verification::default();
         let opened = msg.map_err(|_| None).and_then(|m| {
             prins::unprotect_response_counted(
-                &RecvContext { local_ri: None },
-                &m,
+                &RecvContext {
+                    local_ri: None,
+                    mutants: self.cfg.mutants,
+                },
+                (&m, memo),
                 ("POST", SBI_PATH),
                 lookup,
                 &self.cfg.ipx_keys,
@@ -269,7 +292,8 @@ impl Sepp {
                 .into()
             });
         }
-        let plain_total = plain_bytes + opened.as_ref().map_or(0, |u| u.message.body.to_string().len() + 40);
+        let body = opened.as_ref().map(|u| u.message.body.to_string());
+        let plain_total = plain_bytes + body.as_ref().map_or(0, |b| b.len() + 40);
         self.fx.record(Record {
             procedure: "n32f_message",
             flow: String::new(),
@@ -288,12 +312,9 @@ impl Sepp {
             overhead_bytes: ((protected_bytes + rsp.body.len()) as u64).saturating_sub(plain_total as u64),
             bytes: (protected_bytes + rsp.body.len()) as u64,
         });
-        match opened {
-            Some(u) => (
-                HttpResponse::new(u.message.status, "UEAuthenticationCtx", u.message.body.to_string()),
-                true,
-            ),
-            None => (
+        match (opened, body) {
+            (Some(u), Some(body)) => (HttpResponse::new(u.message.status, "UEAuthenticationCtx", body), true),
+            _ => (
                 problem(502, ProblemDetails::with_cause(502, "N32F_PROTECTION_FAILURE")),
                 true,
             ),
@@ -398,7 +419,9 @@ impl Sepp {
 
     /// Sends an N32-c request of the initiator's.
     pub(super) fn send_n32c(&mut self, peer: NodeId, via: Option<NodeId>, req: &N32cRequest) {
-        let http = HttpRequest::new("POST", req.path(), req.schema(), req.to_json());
+        let mut http = HttpRequest::new("POST", req.path(), req.schema(), req.to_json());
+        // The request the body encodes rides along: the responder does not parse it again.
+        http.typed = Some(Typed::new(req.clone()));
         let wire = u64::from(http.wire_bytes());
         let corr = self.request(peer, via, http);
         if let N32cRequest::ExchangeCapability(body) = req
@@ -449,7 +472,7 @@ impl Sepp {
             (SecurityCapability::Prins, Some(context)) => {
                 let secrets = conn.and_then(|(_, s)| s.as_ref());
                 let master = master_of(secrets, conn_id, self.cfg.seed);
-                let keys = derive_keys(&master, &context, KdfContextId::Receiver);
+                let keys = derive_keys(&master, &context, KdfContextId::Receiver, self.cfg.mutants);
                 if self.fx.audit {
                     let conn = u64::from(conn_id);
                     self.fx.push(Effect::Audit(
@@ -638,7 +661,7 @@ impl Sepp {
     /// `local_id`, when given): requests wait for the next handshake.
     pub(super) fn release_send_context(&mut self, peer: NodeId, local_id: Option<&str>) {
         // Mutant: the send state outlives the released context.
-        if mutant::is(Mutant::N32(N32Mutant::UseTerminatedContext)) {
+        if self.cfg.mutants.on(Mutant::N32(N32Mutant::UseTerminatedContext)) {
             return;
         }
         if let Some(link) = self.links.get_mut(&peer)

@@ -11,12 +11,14 @@
 //! [`Sepp::set_tls_secrets`]); in `timing` fidelity, which computes no TLS secrets, both
 //! sides use a master derived from the connection id (documented stand-in).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use p256::ecdsa::VerifyingKey;
 use serde_json::Value;
 
-use crate::audit::mutant::{self, Mutant};
+use crate::audit::mutant::{Mutant, Mutants};
 use crate::audit::n32::{N32Audit, N32Mutant};
 use crate::crypto::cost::CryptoOp;
 use crate::crypto::jose::Enc;
@@ -42,7 +44,9 @@ use crate::proto::roaming::node::forwarding_failed;
 use crate::proto::roaming::{self, CseppMapping, SuggestionEncoding};
 use crate::scenario::N32FaultSpec;
 
-use super::{N32C_PREFIX, N32F_PATH, Names, Numbering, PrinsRoute, SBI_PATH, SbiTarget, Timer, problem, unfinished};
+use super::{
+    N32C_PREFIX, N32F_PATH, Names, Numbering, PrinsAnswer, PrinsRoute, SBI_PATH, SbiTarget, Timer, problem, unfinished,
+};
 
 /// A workload flow this SEPP is the c-SEPP of.
 pub struct SeppFlow {
@@ -109,6 +113,8 @@ pub struct SeppConfig {
     pub full: bool,
     /// The run's seed: the `timing`-fidelity stand-in for N32-c exporter secrets.
     pub seed: u64,
+    /// The deliberate bugs it is built with (none outside the checker's tests).
+    pub mutants: Mutants,
 }
 
 /// An outstanding request of this SEPP's.
@@ -170,8 +176,9 @@ struct PrinsSend {
     local_id: String,
 }
 
-/// A cNF request waiting for N32: where to answer it, its body, its flow.
-type WaitingRequest = (Inbound, String, u32);
+/// A cNF request waiting for N32: where to answer it, its body (and the JSON value it
+/// encodes, if it came with it), its flow.
+type WaitingRequest = (Inbound, (String, Option<Arc<Value>>), u32);
 
 /// N32 with one p-SEPP.
 struct Link {
@@ -303,12 +310,12 @@ impl Sepp {
 
     fn on_request(&mut self, now: SimTime, at: Inbound, client: NodeId, req: HttpRequest) {
         // A cNF request (unless the cNF already gave up on it).
-        if let Some(&SbiTarget(flow)) = req.typed::<SbiTarget>()
+        if let Some(SbiTarget(flow, value)) = req.typed::<SbiTarget>()
             && !self.reset.remove(&at)
-            && let Some(f) = self.cfg.flows.get(&flow)
+            && let Some(f) = self.cfg.flows.get(flow)
         {
-            let peer = f.psepp;
-            self.at_csepp(now, peer, flow, at, req.body);
+            let (peer, flow, value) = (f.psepp, *flow, value.clone());
+            self.at_csepp(now, peer, flow, at, (req.body, Some(value)));
             return;
         }
         if req.path.starts_with(N32C_PREFIX) {

@@ -7,11 +7,18 @@ impl Sepp {
     /// The p-SEPP opens a PRINS request (message `msg`), forwards it to the pNF, or reports
     /// the fault.
     pub(super) fn at_psepp_prins(&mut self, now: SimTime, back: Inbound, msg: u64, req: &HttpRequest) {
-        let parsed = serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body);
+        // The c-SEPP's message comes with what its body encodes and its seal memo.
+        let route = req.typed::<PrinsRoute>();
+        let parsed = match route.and_then(|r| r.msg.as_deref()) {
+            Some(m) => Ok(Cow::Borrowed(m)),
+            None => serde_json::from_str::<prins::N32fReformattedReqMsg>(&req.body).map(Cow::Owned),
+        };
+        let memo = route.and_then(|r| r.memo.as_deref());
         // The p-side RI signs last; with a single RI on the path (a roaming hub) it is the
         // authorized c-side RI itself and signs once.
         let rx = RecvContext {
             local_ri: self.cfg.producer.local_ri.clone(),
+            mutants: self.cfg.mutants,
         };
         let verifies = 1 + self.cfg.producer.path_ris;
         self.fx.push(Effect::Work(vec![
@@ -38,7 +45,7 @@ impl Sepp {
                         expired: None,
                     })
                 };
-                prins::unprotect_counted(&rx, &m, lookup, &self.cfg.ipx_keys, &self.cfg.policy, &mut done)
+                prins::unprotect_counted(&rx, (&m, memo), lookup, &self.cfg.ipx_keys, &self.cfg.policy, &mut done)
             }
             Err(_) => {
                 self.respond(back, problem(400, ProblemDetails::with_status(400)));
@@ -158,22 +165,22 @@ impl Sepp {
         let plain = prins::HttpResponse {
             status: rsp.status,
             headers: vec![("content-type".into(), "application/json".into())],
-            body: serde_json::from_str(&rsp.body).unwrap_or(Value::Null),
+            body: rsp.decode::<Value>().unwrap_or(Value::Null),
         };
         self.fx.push(Effect::Work(vec![(
             CryptoOp::AesGcmSeal1k,
             1 + (rsp.body.len() / 1024) as u64,
         )]));
         let key = &r.keys.get(Direction::ParallelResponse).key;
-        match prins::protect_response(&send, &plain, ("POST", SBI_PATH), &self.cfg.policy, key, nonce) {
-            Ok(m) => (
-                HttpResponse::new(
-                    200,
-                    "N32fReformattedRspMsg",
-                    serde_json::to_string(&m).unwrap_or_default(),
-                ),
-                true,
-            ),
+        match prins::protect_response_memo(&send, &plain, ("POST", SBI_PATH), &self.cfg.policy, key, nonce) {
+            Ok((m, memo)) => {
+                let mut rsp = HttpResponse::new(200, "N32fReformattedRspMsg", prins::wire_json(&m));
+                rsp.typed = Some(Typed::new(PrinsAnswer {
+                    msg: Arc::new(m),
+                    memo: Arc::new(memo),
+                }));
+                (rsp, true)
+            }
             // Nothing crosses N32-f in clear.
             Err(_) => (
                 problem(500, ProblemDetails::with_cause(500, "N32F_PROTECTION_FAILURE")),
@@ -192,7 +199,7 @@ impl Sepp {
             info.n32f_context_id = None;
         }
         // Mutant: the report goes out twice.
-        let copies = if mutant::is(Mutant::N32(N32Mutant::DoubleFaultReport)) {
+        let copies = if self.cfg.mutants.on(Mutant::N32(N32Mutant::DoubleFaultReport)) {
             2
         } else {
             1
@@ -218,9 +225,13 @@ impl Sepp {
     /// This SEPP answers an N32-c request with its responder machine.
     pub(super) fn at_responder(&mut self, now: SimTime, at: Inbound, client: NodeId, req: &HttpRequest) {
         let peer = format!("{}.5gc.example", self.name(client));
-        let reply = self
-            .responder
-            .handle_raw(now, &mut self.rng, &peer, &req.path, &req.body);
+        // An initiator's request comes with what its body encodes, at its operation's path.
+        let reply = match req.typed::<N32cRequest>().filter(|r| r.path() == req.path) {
+            Some(r) => self.responder.handle_request(now, &mut self.rng, &peer, r),
+            None => self
+                .responder
+                .handle_raw(now, &mut self.rng, &peer, &req.path, &req.body),
+        };
         if reply.status == 200 && req.path == Op::ExchangeCapability.path() && self.fx.audit {
             // What the 200 answer selected, against the responder's configured list.
             let selected = reply
@@ -247,7 +258,7 @@ impl Sepp {
                 ResponderEvent::ContextEstablished { context } => {
                     let secrets = self.secrets_of(at.conn);
                     let master = master_of(secrets.as_ref(), at.conn, self.cfg.seed);
-                    let keys = derive_keys(&master, &context, KdfContextId::Receiver);
+                    let keys = derive_keys(&master, &context, KdfContextId::Receiver, self.cfg.mutants);
                     let (me, peer) = (self.me(), self.name(client));
                     self.fx.audit(|| {
                         N32Audit::ContextInstalled {
