@@ -1,12 +1,11 @@
 //! Deliberate bugs, for showing that the checker catches them (acceptance of issues 7 and 13).
 //!
-//! Where this is going (issue 13): a mutant is a behaviour knob in a machine's configuration
-//! (the builders copy the experiment's [`Mutants`] into every machine they build, and the one
-//! decision the bug lives in asks `if self.mutants.on(Mutant::X) { <the bug> }`), settable
-//! only with the cargo feature `mutants` (which the test suite's build has): without it
-//! [`Mutants`] is empty, [`Mutants::on`] is the constant `false` and the mutated branches
-//! compile away. Today the call sites still ask the thread-local switch [`is`] (on only in
-//! the library's own unit tests, through `with`); moving them to [`Mutants`] is open.
+//! A mutant is a behaviour knob in a machine's configuration: the builders copy the
+//! experiment's [`Mutants`] (`ExperimentFile::mutant`) into every machine they build, and
+//! the one decision the bug lives in asks `if self.mutants.on(Mutant::X) { <the bug> }`.
+//! It is settable only with the cargo feature `mutants` (which the test suite's build has,
+//! through the crate's dev-dependency on itself): without it [`Mutants`] is empty,
+//! [`Mutants::on`] is the constant `false` and the mutated branches compile away.
 
 use super::{capif, n32};
 
@@ -52,38 +51,4 @@ impl Mutants {
             false
         }
     }
-}
-
-#[cfg(test)]
-thread_local! {
-    static ACTIVE: std::cell::Cell<Option<Mutant>> = const { std::cell::Cell::new(None) };
-}
-
-/// Whether mutant `m` is on for this thread (the earlier switch, kept while call sites move
-/// to [`Mutants`]).
-#[inline(always)]
-pub fn is(m: Mutant) -> bool {
-    #[cfg(test)]
-    {
-        ACTIVE.with(|a| a.get() == Some(m))
-    }
-    #[cfg(not(test))]
-    {
-        let _ = m;
-        false
-    }
-}
-
-/// Runs `f` with mutant `m` on for this thread.
-#[cfg(test)]
-pub fn with<R>(m: Mutant, f: impl FnOnce() -> R) -> R {
-    struct Reset;
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            ACTIVE.with(|a| a.set(None));
-        }
-    }
-    ACTIVE.with(|a| a.set(Some(m)));
-    let _reset = Reset;
-    f()
 }

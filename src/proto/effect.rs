@@ -264,10 +264,3 @@ pub trait Machine {
     /// Turns the building of audit facts on or off.
     fn set_audit(&mut self, on: bool);
 }
-
-/// A machine that keeps its effects in an [`Effects`] queue: `poll_effect` and `set_audit`
-/// come with it.
-pub trait Queued {
-    type Timer;
-    fn effects(&mut self) -> &mut Effects<Self::Timer>;
-}

@@ -12,11 +12,10 @@ use crate::audit::capif::{CapifAudit, SetupAudit};
 use crate::audit::label::Labeller;
 use crate::engine::{SimDuration, SimTime};
 use crate::metrics::Record;
-use crate::net::tls::TlsMode;
 use crate::net::{NetEvent, Network, NodeId};
-use crate::proto::capif::machines::{Credential, InvokerState};
-use crate::proto::capif::node::{AefAuditFacts, CHECK_PATH, CapifNode, CapifTimer, PeerTls, REVOKE_PATH, bearer};
-use crate::proto::capif::observer::{CapifChecks, Observer, Wire, psk32};
+use crate::proto::capif::machines::InvokerState;
+use crate::proto::capif::node::{CHECK_PATH, CapifNode, CapifTimer, REVOKE_PATH};
+use crate::proto::capif::observer::{CapifChecks, Observer, Wire, invoker_facts};
 use crate::proto::capif::types::SecurityMethod;
 use crate::proto::effect::{Effect, Input, Machine};
 
@@ -218,36 +217,8 @@ impl CapifPlane {
             {
                 let (cert, name) = Driver::<CapifTimer>::identity(net, *client);
                 let mode = Driver::<CapifTimer>::tls_mode(net, *conn);
-                let peer = match mode {
-                    TlsMode::ExternalPsk { identity, .. } => PeerTls::Psk {
-                        identity: String::from_utf8_lossy(identity).into_owned(),
-                    },
-                    TlsMode::Certificate => PeerTls::Certificate {
-                        name,
-                        cert: Box::new(cert.clone()),
-                    },
-                };
-                let mut facts = AefAuditFacts::default();
-                if audit {
-                    let token = bearer(req);
-                    if !a.has_session(*conn) {
-                        let (invoker, credential) = match (mode, &peer) {
-                            (TlsMode::ExternalPsk { psk, .. }, PeerTls::Psk { identity }) => {
-                                (identity.clone(), Credential::Psk(psk32(psk)))
-                            }
-                            (_, PeerTls::Certificate { name, .. }) if token.is_some() => {
-                                (name.clone(), Credential::ServerAuthOnly)
-                            }
-                            (_, PeerTls::Certificate { name, cert }) => {
-                                (name.clone(), Credential::Certificate(cert.clone()))
-                            }
-                            (_, PeerTls::Psk { identity }) => (identity.clone(), Credential::ServerAuthOnly),
-                        };
-                        let o = &self.observer;
-                        facts.credential = Some(o.credential_facts(now, a, (&invoker, &credential), token));
-                    }
-                    facts.token = token.and_then(|t| self.observer.token_facts(t));
-                }
+                let seen = (mode, cert, name);
+                let (peer, facts) = self.observer.aef_peer((now, &**a), seen, (*conn, req), audit);
                 a.peer_seen(peer, facts);
             }
             _ => {}
@@ -300,34 +271,14 @@ impl CapifPlane {
                     Driver::<CapifTimer>::identity(net, client).0,
                 )
             });
-            let (key, revoked) = o.invoker().map_or((None, false), |id| self.invoker_facts(id));
+            let (key, revoked) = o
+                .invoker()
+                .map_or((None, false), |id| invoker_facts(&self.nodes, &mut self.ids, id));
             let Some(CapifNode::Aef(a)) = self.nodes.get(&node) else {
                 return;
             };
             self.observer
                 .observe(&mut self.checks, (now, a), o, &wire, (key, revoked));
         }
-    }
-
-    /// The AEFPSK the invoker with API invoker ID `id` holds, and whether a CCF revoked it.
-    fn invoker_facts(&mut self, id: &str) -> (Option<[u8; 32]>, bool) {
-        if !self.ids.contains_key(id) {
-            for (&n, m) in &self.nodes {
-                if let CapifNode::Invoker(i) = m
-                    && let Some(id) = i.m.api_invoker_id()
-                {
-                    self.ids.insert(id.to_string(), n);
-                }
-            }
-        }
-        let key = match self.ids.get(id).and_then(|n| self.nodes.get(n)) {
-            Some(CapifNode::Invoker(i)) => i.m.aefpsk().map(|e| e.key),
-            _ => None,
-        };
-        let revoked = self
-            .nodes
-            .values()
-            .any(|n| matches!(n, CapifNode::Ccf(c) if c.revoked.contains(id)));
-        (key, revoked)
     }
 }

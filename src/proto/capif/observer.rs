@@ -9,7 +9,11 @@ use crate::audit::capif::{SessionCredential, TokenFacts, fingerprint};
 use crate::crypto::pki::{self, Certificate, RevocationList};
 use crate::engine::SimTime;
 use crate::proto::capif::machines::Credential;
-use crate::proto::capif::node::{AefNode, AefObservation};
+use std::collections::BTreeMap;
+
+use crate::net::NodeId;
+use crate::net::tls::TlsMode;
+use crate::proto::capif::node::{AefAuditFacts, AefNode, AefObservation, CapifNode, PeerTls, bearer};
 use crate::proto::capif::types::SecurityMethod;
 
 /// Independent checks of the security properties, counted as the run goes.
@@ -53,13 +57,13 @@ pub struct Wire<'a> {
 
 impl<'a> Wire<'a> {
     /// A session authenticated with `mode` whose client presents `cert`.
-    pub fn of(mode: &crate::net::tls::TlsMode, cert: &'a Certificate) -> Wire<'a> {
+    pub fn of(mode: &TlsMode, cert: &'a Certificate) -> Wire<'a> {
         match mode {
-            crate::net::tls::TlsMode::ExternalPsk { psk, .. } => Wire {
+            TlsMode::ExternalPsk { psk, .. } => Wire {
                 client_psk: Some(psk32(psk)),
                 client_cert: Some(cert),
             },
-            crate::net::tls::TlsMode::Certificate => Wire {
+            TlsMode::Certificate => Wire {
                 client_psk: None,
                 client_cert: Some(cert),
             },
@@ -120,6 +124,45 @@ impl Observer {
                 token: token.and_then(|t| self.token_facts(t)),
             },
         }
+    }
+
+    /// What the AEF's own TLS stack authenticated of the client of request `req` on `conn`,
+    /// seen as `(mode, certificate, name in it)`, and (with `audit`) the audit facts of it:
+    /// the credential of a session not accepted yet and the bearer token as checked here.
+    pub fn aef_peer(
+        &self,
+        (now, aef): (SimTime, &AefNode),
+        (mode, cert, name): (&TlsMode, &Certificate, String),
+        (conn, req): (crate::net::ConnId, &crate::net::HttpRequest),
+        audit: bool,
+    ) -> (PeerTls, AefAuditFacts) {
+        let peer = match mode {
+            TlsMode::ExternalPsk { identity, .. } => PeerTls::Psk {
+                identity: String::from_utf8_lossy(identity).into_owned(),
+            },
+            TlsMode::Certificate => PeerTls::Certificate {
+                name,
+                cert: Box::new(cert.clone()),
+            },
+        };
+        let mut facts = AefAuditFacts::default();
+        if !audit {
+            return (peer, facts);
+        }
+        let token = bearer(req);
+        if !aef.has_session(conn) {
+            let (invoker, credential) = match (mode, &peer) {
+                (TlsMode::ExternalPsk { psk, .. }, PeerTls::Psk { identity }) => {
+                    (identity.clone(), Credential::Psk(psk32(psk)))
+                }
+                (_, PeerTls::Certificate { name, .. }) if token.is_some() => (name.clone(), Credential::ServerAuthOnly),
+                (_, PeerTls::Certificate { name, cert }) => (name.clone(), Credential::Certificate(cert.clone())),
+                (_, PeerTls::Psk { identity }) => (identity.clone(), Credential::ServerAuthOnly),
+            };
+            facts.credential = Some(self.credential_facts(now, aef, (&invoker, &credential), token));
+        }
+        facts.token = token.and_then(|t| self.token_facts(t));
+        (peer, facts)
     }
 
     /// A bearer token's claims, and the CCF whose key verifies its signature.
@@ -194,4 +237,30 @@ impl Observer {
             }
         }
     }
+}
+
+/// The AEFPSK the invoker with API invoker ID `id` holds, and whether a CCF revoked it, from
+/// the plane's machines (`ids` caches ID → address).
+pub fn invoker_facts(
+    nodes: &BTreeMap<NodeId, CapifNode>,
+    ids: &mut BTreeMap<String, NodeId>,
+    id: &str,
+) -> (Option<[u8; 32]>, bool) {
+    if !ids.contains_key(id) {
+        for (&n, m) in nodes {
+            if let CapifNode::Invoker(i) = m
+                && let Some(id) = i.m.api_invoker_id()
+            {
+                ids.insert(id.to_string(), n);
+            }
+        }
+    }
+    let key = match ids.get(id).and_then(|n| nodes.get(n)) {
+        Some(CapifNode::Invoker(i)) => i.m.aefpsk().map(|e| e.key),
+        _ => None,
+    };
+    let revoked = nodes
+        .values()
+        .any(|n| matches!(n, CapifNode::Ccf(c) if c.revoked.contains(id)));
+    (key, revoked)
 }
