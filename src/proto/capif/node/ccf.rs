@@ -8,7 +8,7 @@
 //! where each AEF and peer CCF is, policy, the onboarding secrets it provisioned, knobs) and
 //! what it received: an invoker's API invoker ID and address from the onboarding it answered,
 //! the AEF an invoker negotiated for from its request, an invoker's home CCF from that CCF's
-//! CAPIF-6e query. Its own TLS stack hands it the peer it authenticated ([`PeerTls`]) and the
+//! CAPIF-6e query. Its own TLS stack hands it the name in the client certificate it authenticated and the
 //! secrets of the connection (the CAPIF-1e session an AEFPSK is derived from).
 
 use std::collections::{BTreeMap, BTreeSet};
