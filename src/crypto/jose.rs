@@ -520,13 +520,47 @@ fn es256_sign(key: &SigningKey, signing_input: &[u8]) -> [u8; ES256_SIGNATURE_LE
 }
 
 /// ES256 verification of r || s (RFC 7518 3.4). Both low and high `s` are accepted.
+/// Verdicts remembered per thread before the memo starts over.
+pub const ES256_MEMO_MAX: usize = 1 << 14;
+
+thread_local! {
+    /// SHA-256 over (key, signing input, signature) → whether the ES256 signature verified.
+    static ES256_VERIFIED: std::cell::RefCell<std::collections::BTreeMap<[u8; 32], bool>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+}
+
+/// ES256 verification. A pure function of its inputs, so each thread remembers the verdicts
+/// it reached ([`ES256_MEMO_MAX`] at most, then it starts over): an AEF checking the same
+/// bearer token again pays a hash, not an ECDSA verification. The simulated CPU cost is
+/// charged by the cost model either way.
 fn es256_verify(key: &VerifyingKey, signing_input: &[u8], sig: &[u8]) -> Result<(), JoseError> {
+    use sha2::Digest as _;
     if sig.len() != ES256_SIGNATURE_LEN {
         return Err(JoseError::SignatureLength(sig.len()));
     }
     // from_slice refuses r or s equal to zero or not below n.
-    let sig = Signature::from_slice(sig).map_err(|_| JoseError::BadSignature)?;
-    key.verify(signing_input, &sig).map_err(|_| JoseError::BadSignature)
+    let parsed = Signature::from_slice(sig).map_err(|_| JoseError::BadSignature)?;
+    let mut h = sha2::Sha256::new();
+    h.update(key.to_encoded_point(true).as_bytes());
+    h.update((signing_input.len() as u64).to_be_bytes());
+    h.update(signing_input);
+    h.update(sig);
+    let digest: [u8; 32] = h.finalize().into();
+    let ok = match ES256_VERIFIED.with(|m| m.borrow().get(&digest).copied()) {
+        Some(ok) => ok,
+        None => {
+            let ok = key.verify(signing_input, &parsed).is_ok();
+            ES256_VERIFIED.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= ES256_MEMO_MAX {
+                    m.clear();
+                }
+                m.insert(digest, ok);
+            });
+            ok
+        }
+    };
+    if ok { Ok(()) } else { Err(JoseError::BadSignature) }
 }
 
 /// Checks a JWS protected header: `alg` = ES256 in the protected part, `none` refused
@@ -599,6 +633,28 @@ pub fn verify_compact(key: &VerifyingKey, compact: &str) -> Result<JwsVerified, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The remembered ES256 verdicts are the verdicts: a valid token verifies twice, the same
+    /// token with one bit of its signature flipped fails twice, under another key it fails.
+    #[test]
+    fn remembered_es256_verdicts_are_the_verdicts() {
+        let mut rng = crate::engine::stream(7, "es256-memo");
+        let k1 = crate::crypto::pki::key_from_rng(&mut rng);
+        let k2 = crate::crypto::pki::key_from_rng(&mut rng);
+        let header = JwsHeader::es256();
+        let token = sign_compact(&k1, &header, b"{\"a\":1}");
+        let (v1, v2) = (*k1.verifying_key(), *k2.verifying_key());
+        for _ in 0..2 {
+            assert!(verify_compact(&v1, &token).is_ok());
+            assert!(verify_compact(&v2, &token).is_err());
+        }
+        let mut parts: Vec<String> = token.split('.').map(str::to_string).collect();
+        parts[2] = flip(&parts[2], 5);
+        let bad = parts.join(".");
+        for _ in 0..2 {
+            assert_eq!(verify_compact(&v1, &bad).unwrap_err(), JoseError::BadSignature);
+        }
+    }
 
     fn unhex(s: &str) -> Vec<u8> {
         hex::decode(s).unwrap()

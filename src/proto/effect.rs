@@ -258,9 +258,16 @@ pub trait Machine {
     /// Handles one input at `now`; its effects wait in the machine's queue.
     fn handle(&mut self, now: crate::engine::SimTime, input: Input<Self::Timer>);
 
+    /// The machine's queue of effects (every machine keeps one).
+    fn effects(&mut self) -> &mut Effects<Self::Timer>;
+
     /// The next effect, in the order pushed; `None` once drained.
-    fn poll_effect(&mut self) -> Option<Effect<Self::Timer>>;
+    fn poll_effect(&mut self) -> Option<Effect<Self::Timer>> {
+        self.effects().pop()
+    }
 
     /// Turns the building of audit facts on or off.
-    fn set_audit(&mut self, on: bool);
+    fn set_audit(&mut self, on: bool) {
+        self.effects().audit = on;
+    }
 }

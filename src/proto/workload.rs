@@ -259,11 +259,7 @@ impl Machine for HttpNode {
         }
     }
 
-    fn poll_effect(&mut self) -> Option<Effect<Timer>> {
-        self.out.pop()
-    }
-
-    fn set_audit(&mut self, on: bool) {
-        self.out.audit = on;
+    fn effects(&mut self) -> &mut Effects<Timer> {
+        &mut self.out
     }
 }

@@ -112,11 +112,7 @@ impl Machine for ApfNode {
     /// The answers to its publications are not used.
     fn handle(&mut self, _now: SimTime, _input: Input<CapifTimer>) {}
 
-    fn poll_effect(&mut self) -> Option<Effect<CapifTimer>> {
-        self.fx.pop()
-    }
-
-    fn set_audit(&mut self, on: bool) {
-        self.fx.audit = on;
+    fn effects(&mut self) -> &mut Effects<CapifTimer> {
+        &mut self.fx
     }
 }

@@ -606,11 +606,7 @@ impl Machine for CcfNode {
         }
     }
 
-    fn poll_effect(&mut self) -> Option<Effect<CapifTimer>> {
-        self.fx.pop()
-    }
-
-    fn set_audit(&mut self, on: bool) {
-        self.fx.audit = on;
+    fn effects(&mut self) -> &mut Effects<CapifTimer> {
+        &mut self.fx
     }
 }

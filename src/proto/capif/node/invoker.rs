@@ -1063,11 +1063,7 @@ impl Machine for InvokerNode {
         }
     }
 
-    fn poll_effect(&mut self) -> Option<Effect<CapifTimer>> {
-        self.fx.pop()
-    }
-
-    fn set_audit(&mut self, on: bool) {
-        self.fx.audit = on;
+    fn effects(&mut self) -> &mut Effects<CapifTimer> {
+        &mut self.fx
     }
 }

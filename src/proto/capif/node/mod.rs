@@ -26,7 +26,7 @@ pub use invoker::*;
 use crate::crypto::pki::Certificate;
 use crate::engine::SimTime;
 use crate::net::NodeId;
-use crate::proto::effect::{Effect, Input, Machine};
+use crate::proto::effect::{Effects, Input, Machine};
 
 /// The timers of every CAPIF node machine (one driver, one timer table for the plane).
 #[derive(Clone, Debug, Eq, Ord, PartialEq, PartialOrd)]
@@ -80,21 +80,12 @@ impl Machine for CapifNode {
         }
     }
 
-    fn poll_effect(&mut self) -> Option<Effect<CapifTimer>> {
+    fn effects(&mut self) -> &mut Effects<CapifTimer> {
         match self {
-            CapifNode::Invoker(m) => m.poll_effect(),
-            CapifNode::Ccf(m) => m.poll_effect(),
-            CapifNode::Aef(m) => m.poll_effect(),
-            CapifNode::Apf(m) => m.poll_effect(),
-        }
-    }
-
-    fn set_audit(&mut self, on: bool) {
-        match self {
-            CapifNode::Invoker(m) => m.set_audit(on),
-            CapifNode::Ccf(m) => m.set_audit(on),
-            CapifNode::Aef(m) => m.set_audit(on),
-            CapifNode::Apf(m) => m.set_audit(on),
+            CapifNode::Invoker(m) => m.effects(),
+            CapifNode::Ccf(m) => m.effects(),
+            CapifNode::Aef(m) => m.effects(),
+            CapifNode::Apf(m) => m.effects(),
         }
     }
 }

@@ -38,7 +38,7 @@ use crate::metrics::Record;
 use crate::net::conn::Intercept;
 use crate::net::{HttpResponse, NodeId};
 use crate::proto::common::ProblemDetails;
-use crate::proto::effect::{Corr, Effect, Inbound, Input, Machine};
+use crate::proto::effect::{Corr, Effect, Effects, Inbound, Input, Machine};
 use crate::proto::n32::prins::{self, N32fErrorType};
 use crate::proto::roaming::node::RiNode;
 
@@ -205,21 +205,12 @@ impl Machine for N32Node {
         }
     }
 
-    fn poll_effect(&mut self) -> Option<Effect<Timer>> {
+    fn effects(&mut self) -> &mut Effects<Timer> {
         match self {
-            N32Node::Cnf(m) => m.poll_effect(),
-            N32Node::Sepp(m) => m.poll_effect(),
-            N32Node::Pnf(m) => m.poll_effect(),
-            N32Node::Ri(m) => m.poll_effect(),
-        }
-    }
-
-    fn set_audit(&mut self, on: bool) {
-        match self {
-            N32Node::Cnf(m) => m.set_audit(on),
-            N32Node::Sepp(m) => m.set_audit(on),
-            N32Node::Pnf(m) => m.set_audit(on),
-            N32Node::Ri(m) => m.set_audit(on),
+            N32Node::Cnf(m) => m.effects(),
+            N32Node::Sepp(m) => m.effects(),
+            N32Node::Pnf(m) => m.effects(),
+            N32Node::Ri(m) => m.effects(),
         }
     }
 }

@@ -459,12 +459,8 @@ impl Machine for Sepp {
         self.tls = None;
     }
 
-    fn poll_effect(&mut self) -> Option<Effect<Timer>> {
-        self.fx.pop()
-    }
-
-    fn set_audit(&mut self, on: bool) {
-        self.fx.audit = on;
+    fn effects(&mut self) -> &mut Effects<Timer> {
+        &mut self.fx
     }
 }
 
