@@ -188,18 +188,10 @@ impl CcfNode {
         if items.is_empty() {
             return;
         }
-        let l = &self.labels;
         let ev = SecretSent {
-            flow: String::new(),
-            invoker_domain: String::new(),
-            from: self.cfg.name.clone(),
-            from_domain: l.domain(self.cfg.node).to_string(),
-            to: l.name(to).to_string(),
-            to_domain: l.domain(to).to_string(),
-            message: message.to_string(),
-            items,
             about: about.map(str::to_string),
             about_node: about.and_then(|id| self.node_of.get(id).copied()),
+            ..self.labels.secret_sent((self.cfg.node, to), message, items)
         };
         self.fx.push(Effect::Audit(CapifAudit::SecretSent(Box::new(ev)).into()));
     }

@@ -410,18 +410,10 @@ impl InvokerNode {
         if items.is_empty() {
             return;
         }
-        let l = &self.labels;
         let ev = SecretSent {
             flow: self.cfg.flow.clone(),
-            invoker_domain: l.domain(self.cfg.node).to_string(),
-            from: self.cfg.name.clone(),
-            from_domain: l.domain(self.cfg.node).to_string(),
-            to: l.name(to).to_string(),
-            to_domain: l.domain(to).to_string(),
-            message: message.to_string(),
-            items,
-            about: None,
-            about_node: None,
+            invoker_domain: self.labels.domain(self.cfg.node).to_string(),
+            ..self.labels.secret_sent((self.cfg.node, to), message, items)
         };
         self.fx.audit(|| CapifAudit::SecretSent(Box::new(ev)).into());
     }

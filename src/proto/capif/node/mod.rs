@@ -58,6 +58,27 @@ impl Labels {
     pub fn domain(&self, n: NodeId) -> &str {
         self.domains.get(n as usize).map_or("", String::as_str)
     }
+
+    /// The audit fact of `message` from `from` to `to` carrying `items` (no flow label).
+    pub fn secret_sent(
+        &self,
+        (from, to): (NodeId, NodeId),
+        message: &str,
+        items: Vec<crate::proto::capif::interconnection::Item>,
+    ) -> crate::audit::capif::SecretSent {
+        crate::audit::capif::SecretSent {
+            flow: String::new(),
+            invoker_domain: String::new(),
+            from: self.name(from).to_string(),
+            from_domain: self.domain(from).to_string(),
+            to: self.name(to).to_string(),
+            to_domain: self.domain(to).to_string(),
+            message: message.to_string(),
+            items,
+            about: None,
+            about_node: None,
+        }
+    }
 }
 
 /// One CAPIF node's machine.
