@@ -214,7 +214,7 @@ impl SimWorld {
 
     /// The audit events kept so far, all planes merged in time order (within one time, N32
     /// before CAPIF; each plane's own order kept).
-    pub fn take_audit(&mut self) -> Vec<(SimTime, crate::check::AuditEvent)> {
+    pub fn take_audit(&mut self) -> Vec<(SimTime, crate::audit::AuditEvent)> {
         let mut v = Vec::new();
         if let Some(p) = &mut self.n32 {
             v.extend(p.driver.audit.take());
