@@ -30,6 +30,8 @@ use crate::proto::capif::machines::{Ccf, CcfInput, Output};
 use crate::proto::capif::mismatch::{
     AffectedInvoker, CcfAction, MethodChange, PushBody, RecoveryStrategy, ccf_on_method_change,
 };
+#[cfg(test)]
+use crate::proto::capif::node::interconnect::CAPIF6E_PREFIX;
 use crate::proto::capif::onboarding::problem;
 use crate::proto::capif::types::{
     AccessTokenReq, ApiInvokerEnrolmentDetails, Cause, RevokeAuthorizationReq, SecurityMethod, SecurityNotification,
@@ -37,6 +39,8 @@ use crate::proto::capif::types::{
 };
 use crate::proto::common::SupportedFeatures;
 use crate::proto::effect::{Corr, Effect, Effects, Inbound, Input, Machine};
+#[cfg(test)]
+use serde_json::json;
 
 pub(crate) const ONBOARD_PATH: &str = "/api-invoker-management/v1/onboardedInvokers";
 pub(crate) const TRUSTED_PREFIX: &str = "/capif-security/v1/trustedInvokers/";
@@ -600,5 +604,131 @@ impl Machine for CcfNode {
 
     fn effects(&mut self) -> &mut Effects<CapifTimer> {
         &mut self.fx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::pki::key_from_rng;
+    use crate::proto::capif::authentication::{TokenEndpoint, ValidityEncoding};
+    use crate::proto::capif::machines::CcfConfig;
+    use crate::proto::capif::onboarding::tests::service;
+    use crate::proto::capif::security_method::{AccessPolicy, tests::aef};
+    use crate::proto::capif::types::SecurityMethod::{Pki, Psk};
+
+    const CCF_A: NodeId = 1;
+    const CCF_B: NodeId = 2;
+    const AEF: NodeId = 3;
+
+    /// CCF-A, where `aef1` is registered and shared with CCF-B.
+    fn ccf_a() -> CcfNode {
+        let mut rng = crate::engine::stream(1, "ccf-node-test");
+        let onboarding = service(&mut rng);
+        let tokens = TokenEndpoint::new(key_from_rng(&mut rng), "ccf-a", 600);
+        let cfg = CcfConfig {
+            aefs: vec![aef(vec![Psk, Pki], None)],
+            policy: AccessPolicy::default(),
+            variant: AefPskVariant::Tls12MasterSecret,
+            encoding: ValidityEncoding::Remaining,
+            mutants: Mutants::NONE,
+        };
+        let at = AefAt {
+            node: AEF,
+            api: "api1".into(),
+            home: None,
+            shared_with: vec![CCF_B],
+        };
+        let node_cfg = CcfNodeConfig {
+            node: CCF_A,
+            name: "ccf-a".into(),
+            aefs: [("aef1".to_string(), at)].into(),
+            ccfs: vec![CCF_A, CCF_B],
+            interconnection: InterconnectionKnobs::default(),
+            strategy: RecoveryStrategy::ExplicitCause,
+            subscribed: BTreeSet::new(),
+            variant: AefPskVariant::Tls12MasterSecret,
+            tls12_seed: 1,
+            full: false,
+            mutants: Mutants::NONE,
+        };
+        let m = Ccf::new(cfg, onboarding, tokens);
+        CcfNode::new(
+            node_cfg,
+            Arc::new(Labels::default()),
+            m,
+            crate::engine::stream(1, "ccf:a"),
+        )
+    }
+
+    fn drain(n: &mut CcfNode) -> Vec<Effect<CapifTimer>> {
+        std::iter::from_fn(|| n.poll_effect()).collect()
+    }
+
+    /// CCF-A answers a CAPIF-6e step from the message alone, learns the invoker's home CCF from
+    /// CCF-B's method query, asks CCF-B when the AEF wants that invoker's security information,
+    /// and answers the AEF 504 when CCF-B cannot be reached.
+    #[test]
+    fn ccf_a_learns_the_home_ccf_from_the_query_and_asks_it() {
+        let mut n = ccf_a();
+        let body = json!({
+            "secsimInterconnection": "security method query",
+            "carries": ["InvokerId"],
+            "reply": {"secsimInterconnection": "AEF security methods", "carries": []},
+            "apiInvokerId": "INV1",
+        });
+        let query = HttpRequest::new("POST", format!("{CAPIF6E_PREFIX}0/steps/0"), "", body.to_string());
+        n.peer_seen("ccf-b".into(), None);
+        let at = Inbound { conn: 5, stream: 1 };
+        n.handle(
+            SimTime::ZERO,
+            Input::Request {
+                at,
+                client: CCF_B,
+                req: query,
+            },
+        );
+        let fx = drain(&mut n);
+        assert!(
+            matches!(&fx[..], [Effect::Respond { rsp, .. }] if rsp.status == 200 && rsp.body.contains("AEF security methods")),
+            "{fx:?}"
+        );
+        let get = HttpRequest::new(
+            "GET",
+            format!("{TRUSTED_PREFIX}INV1?authenticationInfo=true"),
+            "",
+            String::new(),
+        );
+        n.peer_seen("aef1".into(), None);
+        let from_aef = Inbound { conn: 6, stream: 1 };
+        n.handle(
+            SimTime::ZERO,
+            Input::Request {
+                at: from_aef,
+                client: AEF,
+                req: get,
+            },
+        );
+        let fx = drain(&mut n);
+        let [Effect::Request { corr, to, req, .. }] = &fx[..] else {
+            panic!("one CAPIF-6e request expected: {fx:?}")
+        };
+        assert_eq!(*to, CCF_B);
+        assert!(
+            req.path.starts_with(CAPIF6E_PREFIX) && req.body.contains("\"apiInvokerId\":\"INV1\""),
+            "{req:?}"
+        );
+        let failed = Input::Failed {
+            conn: 7,
+            corrs: vec![*corr],
+            cause: crate::net::conn::ConnFailure::Reset,
+        };
+        n.handle(SimTime::ZERO, failed);
+        let fx = drain(&mut n);
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::Respond { at, rsp, .. } if *at == from_aef && rsp.status == 504)),
+            "{fx:?}"
+        );
     }
 }

@@ -1059,3 +1059,102 @@ impl Machine for InvokerNode {
         &mut self.fx
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::capif::machines::{Capif1eMaterial, InvokerConfig};
+    use crate::proto::capif::onboarding::enrolment_request;
+    use crate::proto::capif::types::SecurityTarget;
+
+    const CCF: NodeId = 1;
+    const AEF: NodeId = 2;
+
+    fn node() -> InvokerNode {
+        let mut rng = crate::engine::stream(1, "invoker-node-test");
+        let key = crate::crypto::pki::key_from_rng(&mut rng);
+        let iface = crate::build::capif::interface_of("aef1", "api1", None);
+        let placeholder = crate::crypto::tls12::Tls12Session {
+            client_random: [0; 32],
+            server_random: [0; 32],
+            session_id: [0; 32],
+            master_secret: [0; 48],
+            extended_master_secret: true,
+        };
+        let m = Invoker::new(InvokerConfig {
+            enrolment: enrolment_request(key.verifying_key(), Some("secret-inv".into()), "https://inv/n".into()),
+            target: SecurityTarget::InterfaceDetails(iface.clone()),
+            interface: iface,
+            prefs: vec![SecurityMethod::Psk],
+            variant: AefPskVariant::Tls12MasterSecret,
+            capif1e: Capif1eMaterial::Tls12(placeholder),
+            response_timeout: SimDuration::from_secs(1),
+        });
+        let cfg = InvokerNodeConfig {
+            node: 0,
+            name: "inv".into(),
+            flow: "f".into(),
+            ccf: CCF,
+            aef: AEF,
+            api: "api1".into(),
+            start_at: SimTime::ZERO,
+            arrival: Arrival::Periodic(SimDuration::from_secs(1)),
+            timeout: SimDuration::from_secs(1),
+            connect_timeout: SimDuration::from_secs(3),
+            strategy: RecoveryStrategy::ExplicitCause,
+            tls_retries: 2,
+            backoff: SimDuration::from_millis(500),
+            per_session: 20,
+            exposures: None,
+            variant: AefPskVariant::Tls12MasterSecret,
+            tls12_seed: 1,
+            full: false,
+            mutants: Mutants::NONE,
+        };
+        InvokerNode::new(cfg, Arc::new(Labels::default()), m, rng)
+    }
+
+    fn drain(n: &mut InvokerNode) -> Vec<Effect<CapifTimer>> {
+        std::iter::from_fn(|| n.poll_effect()).collect()
+    }
+
+    /// Onboarding goes to its own CCF with a traffic mark first and a response timer after;
+    /// when its connection fails, the onboarding is recorded as an error with the bytes since
+    /// the mark, and the invoker backs off before it tries again.
+    #[test]
+    fn a_failed_onboarding_is_recorded_and_backs_off() {
+        let mut n = node();
+        n.handle(SimTime::ZERO, Input::Timer(CapifTimer::Start));
+        let fx = drain(&mut n);
+        let [
+            Effect::MarkTraffic(PHASE_MARK),
+            Effect::Request { corr, to, req, .. },
+            Effect::SetTimer {
+                timer: CapifTimer::Invoker(Timer::Response),
+                ..
+            },
+        ] = &fx[..]
+        else {
+            panic!("mark, onboarding request, timer expected: {fx:?}")
+        };
+        assert_eq!((*to, req.path.as_str()), (CCF, super::super::ccf::ONBOARD_PATH));
+        let failed = Input::Failed {
+            conn: 4,
+            corrs: vec![*corr],
+            cause: ConnFailure::Reset,
+        };
+        n.handle(SimTime::from_nanos(5), failed);
+        let fx = drain(&mut n);
+        let record = fx.iter().find_map(|e| match e {
+            Effect::RecordTraffic { record, mark, .. } if *mark == PHASE_MARK => Some(record),
+            _ => None,
+        });
+        let r = record.unwrap_or_else(|| panic!("an onboarding record expected: {fx:?}"));
+        assert_eq!((r.procedure, r.outcome), ("capif_onboarding", Outcome::Error));
+        assert!(
+            fx.iter()
+                .any(|e| matches!(e, Effect::SetTimer { after, timer: CapifTimer::Retry(_) } if *after == SimDuration::from_millis(500))),
+            "{fx:?}"
+        );
+    }
+}
