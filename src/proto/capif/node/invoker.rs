@@ -1073,7 +1073,7 @@ mod tests {
     fn node() -> InvokerNode {
         let mut rng = crate::engine::stream(1, "invoker-node-test");
         let key = crate::crypto::pki::key_from_rng(&mut rng);
-        let iface = crate::build::capif::interface_of("aef1", "api1", None);
+        let iface = crate::proto::capif::security_method::tests::iface(None);
         let placeholder = crate::crypto::tls12::Tls12Session {
             client_random: [0; 32],
             server_random: [0; 32],
