@@ -456,7 +456,6 @@ pub fn plane(
             ccf: f.ccf,
             aef: f.aef,
             api: aef_api(&aef_name),
-            start_at,
             arrival: f.arrival.clone(),
             timeout: f.timeout,
             connect_timeout: net.cfg.connect_timeout,

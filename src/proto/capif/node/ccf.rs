@@ -214,8 +214,8 @@ impl CcfNode {
             return;
         }
         let path = req.path.clone();
-        if let Some(rest) = path.strip_prefix(super::interconnect::CAPIF6E_PREFIX) {
-            return self.step_at(now, at, client, rest, &req);
+        if path.starts_with(super::interconnect::CAPIF6E_PREFIX) {
+            return self.step_at(now, at, client, &req);
         }
         if path.starts_with(PUBLISH_PREFIX) && req.method == "PUT" {
             //= TS 29.222 8.2 Publish_Service_API: the APF (or, over CAPIF-6e, the AEF's own

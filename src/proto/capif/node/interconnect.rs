@@ -318,9 +318,8 @@ impl CcfNode {
         }
     }
 
-    /// A step of another CCF's job arrived (`rest`: `{job}/steps/{k}`): answered from the
-    /// message alone.
-    pub(super) fn step_at(&mut self, now: SimTime, at: Inbound, client: NodeId, _rest: &str, req: &HttpRequest) {
+    /// A step of another CCF's job arrived: answered from the message alone.
+    pub(super) fn step_at(&mut self, now: SimTime, at: Inbound, client: NodeId, req: &HttpRequest) {
         let Ok(body) = serde_json::from_str::<Value>(&req.body) else {
             return self.respond(at, HttpResponse::new(404, "", String::new()));
         };

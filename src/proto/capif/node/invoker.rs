@@ -74,8 +74,6 @@ pub struct InvokerNodeConfig {
     pub ccf: NodeId,
     pub aef: NodeId,
     pub api: String,
-    /// When it starts onboarding.
-    pub start_at: SimTime,
     /// Its invocations' arrival process.
     pub arrival: Arrival,
     /// The answer timeout of each request.
@@ -1097,7 +1095,6 @@ mod tests {
             ccf: CCF,
             aef: AEF,
             api: "api1".into(),
-            start_at: SimTime::ZERO,
             arrival: Arrival::Periodic(SimDuration::from_secs(1)),
             timeout: SimDuration::from_secs(1),
             connect_timeout: SimDuration::from_secs(3),
