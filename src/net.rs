@@ -9,6 +9,7 @@
 pub mod conn;
 pub mod http;
 pub mod link;
+mod query;
 pub mod tls;
 pub mod topology;
 

@@ -54,7 +54,7 @@ use crate::metrics::csv::{self, RowContext, summary, write_records};
 use crate::metrics::plot::{self, Series};
 use crate::metrics::{Outcome, Record};
 use crate::scenario::{CapifSpec, Scenario, ScenarioError, load_experiment};
-use crate::world::{BuildError, SimWorld};
+use crate::world::BuildError;
 
 /// Default bound on delivered events per run.
 pub const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
@@ -222,7 +222,7 @@ pub fn run_seed_audited(
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<(SeedResult, Vec<(SimTime, AuditEvent)>), BuildError> {
     let exp = &scn.experiment;
-    let mut sim = SimWorld::simulation(&scn.topology, exp, seed)?;
+    let mut sim = crate::build::simulation(&scn.topology, exp, seed)?;
     if audit {
         sim.world.enable_audit();
     }
@@ -352,7 +352,7 @@ pub fn run_experiment(path: &Path, opts: &RunOptions) -> Result<RunSummary, RunE
     };
     // Build one world up front so that scenario problems surface as input errors (exit 2)
     // before any work is done.
-    SimWorld::build(&scn.topology, exp, seeds[0]).map_err(|error| RunError::Build {
+    crate::build::world(&scn.topology, exp, seeds[0]).map_err(|error| RunError::Build {
         path: path.display().to_string(),
         error,
     })?;

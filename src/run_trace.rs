@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use crate::engine::{Limits, SimDuration, SimTime, StopReason};
 use crate::metrics::sequence::{Chart, ChartBuilder, DEFAULT_MAX_MESSAGES, Options, format_ms, to_mermaid, to_svg};
 use crate::scenario::{ScenarioError, load_experiment};
-use crate::world::{BuildError, SimWorld};
+use crate::world::BuildError;
 
 /// How to run `secsim trace`.
 #[derive(Clone, Debug)]
@@ -160,7 +160,7 @@ pub fn run_trace(path: &Path, opts: &TraceOptions) -> Result<TraceOutput, TraceE
             }
         }
     }
-    let mut sim = SimWorld::simulation(&scn.topology, exp, opts.seed).map_err(|error| TraceError::Build {
+    let mut sim = crate::build::simulation(&scn.topology, exp, opts.seed).map_err(|error| TraceError::Build {
         path: path.display().to_string(),
         error,
     })?;

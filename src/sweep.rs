@@ -89,7 +89,7 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
     };
     // Every point must build before any work is done (bad input: exit 2).
     for p in &points {
-        crate::world::SimWorld::build(&p.scenario.topology, &p.scenario.experiment, seeds[0]).map_err(|error| {
+        crate::build::world(&p.scenario.topology, &p.scenario.experiment, seeds[0]).map_err(|error| {
             RunError::Build {
                 path: format!("{} (sweep point {})", path.display(), p.index),
                 error,

@@ -17,14 +17,13 @@ pub mod capif;
 pub mod driver;
 pub mod n32;
 
-use crate::engine::{Ctx, Event, Sim, SimDuration, SimTime, World};
+pub use crate::build::BuildError;
+use crate::engine::{Ctx, Event, SimTime, World};
 use crate::metrics::Record;
-use crate::net::tls::Security;
-use crate::net::{NetConfig, Network, NodeId, Topology, Wire};
+use crate::net::{Network, NodeId, Wire};
 use crate::proto::effect::{Effect, Input, Machine};
 use crate::proto::workload::{self, HttpNode};
-use crate::scenario::{ExperimentFile, TopologyFile, WorkloadSpec};
-use driver::{Driver, Io};
+pub(crate) use driver::{Driver, Io};
 
 /// Everything on the engine's queue.
 #[derive(Clone, Debug)]
@@ -44,44 +43,27 @@ impl From<Wire> for Msg {
     }
 }
 
-/// A world that could not be built from a scenario.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    #[error("topology: {0}")]
-    Topology(#[from] crate::net::topology::TopologyError),
-    #[error("workload[{index}]: unknown node `{name}`")]
-    UnknownNode { index: usize, name: String },
-    #[error("workload[{index}]: {message}")]
-    Workload { index: usize, message: String },
-    #[error("crypto: {0}")]
-    Crypto(String),
-    /// An N32 or CAPIF plane refused the scenario; the message names the field itself
-    /// (`workload[3].Capif.ccf: unknown node ...`, `n32.ri_policies[ri-a]: ...`), once.
-    #[error("{0}")]
-    Plane(String),
-}
-
 /// The world of one run.
 pub struct SimWorld {
     pub net: Network,
     /// Every node's plain HTTP machine (client, server, proxy of the `Http` flows).
-    http: Vec<HttpNode>,
-    http_driver: Driver<workload::Timer>,
+    pub(crate) http: Vec<HttpNode>,
+    pub(crate) http_driver: Driver<workload::Timer>,
     /// Each HTTP flow's first arrival.
-    http_initial: Vec<(SimTime, NodeId, workload::Timer)>,
+    pub(crate) http_initial: Vec<(SimTime, NodeId, workload::Timer)>,
     /// Records of completed procedures, in completion order (warm-up not yet applied: see
     /// [`SimWorld::take_records`]).
     pub records: Vec<Record>,
     /// Records of procedures that began before this are left out, whatever their kind.
-    warmup: SimTime,
+    pub(crate) warmup: SimTime,
     /// The N32 actors, if the workload has N32 flows.
-    n32: Option<n32::N32Plane>,
+    pub(crate) n32: Option<n32::N32Plane>,
     /// Nodes whose network events go to the N32 plane.
-    n32_nodes: Vec<bool>,
+    pub(crate) n32_nodes: Vec<bool>,
     /// The CAPIF actors, if the workload has Capif flows.
-    capif: Option<capif::CapifPlane>,
+    pub(crate) capif: Option<capif::CapifPlane>,
     /// Nodes whose network events go to the CAPIF plane.
-    capif_nodes: Vec<bool>,
+    pub(crate) capif_nodes: Vec<bool>,
 }
 
 impl SimWorld {
@@ -114,82 +96,6 @@ impl SimWorld {
         if let Some(p) = &mut self.capif {
             p.finish(&self.net, now, &mut self.records);
         }
-    }
-
-    /// The scenario as a simulation ready to run: the world built for `seed` and its initial
-    /// events scheduled (turn the audit or the trace on before running, as needed). The one
-    /// way every caller goes from a scenario to a running [`Sim`].
-    pub fn simulation(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Result<Sim<SimWorld>, BuildError> {
-        let world = SimWorld::build(topo_spec, exp, seed)?;
-        let initial = world.initial_events();
-        let mut sim = Sim::new(world);
-        for (t, node, msg) in initial {
-            sim.schedule(t, node, msg);
-        }
-        Ok(sim)
-    }
-
-    /// Builds the world for one seed.
-    pub fn build(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Result<SimWorld, BuildError> {
-        let topo = Topology::build(topo_spec, seed)?;
-        let mut http_flows = Vec::new();
-        let mut n32_flows = Vec::new();
-        let mut capif_flows = Vec::new();
-        for (index, w) in exp.workload.iter().enumerate() {
-            match w {
-                WorkloadSpec::N32(f) => n32_flows.push((index, f)),
-                WorkloadSpec::Capif(f) => capif_flows.push((index, f)),
-                WorkloadSpec::Http(f) => http_flows.push((index, f)),
-            }
-        }
-        let http = crate::build::http::build(&topo, topo_spec, &http_flows, seed)?;
-        let cfg = NetConfig {
-            idle_timeout: exp.network.idle_timeout.unwrap_or(SimDuration::from_secs(60)),
-            tls_to_proxy: exp.network.tls_to_proxy.unwrap_or(false),
-            connect_timeout: exp.network.connect_timeout.unwrap_or(SimDuration::from_secs(3)),
-            ..NetConfig::default()
-        };
-        let costs = exp.crypto.costs.clone().unwrap_or_default();
-        costs.validate().map_err(|e| BuildError::Crypto(e.to_string()))?;
-        let mut sec = Security::build(&topo, seed, exp.crypto.fidelity, costs).map_err(BuildError::Crypto)?;
-        sec.mutants = exp.mutants();
-        let mut net = Network::new(topo, cfg, sec);
-        let warmup = SimTime::ZERO + exp.warmup;
-        let node_count = net.topo.node_count();
-        let mut n32_nodes = vec![false; node_count];
-        let n32 = if n32_flows.is_empty() {
-            None
-        } else {
-            let plane = n32::N32Plane::build(&mut net, exp, &n32_flows, seed).map_err(BuildError::Plane)?;
-            for n in plane.nodes() {
-                n32_nodes[n as usize] = true;
-            }
-            Some(plane)
-        };
-        let mut capif_nodes = vec![false; node_count];
-        let capif = if capif_flows.is_empty() {
-            None
-        } else {
-            let plane =
-                crate::build::capif::plane(&mut net, topo_spec, &exp.capif, &capif_flows, (seed, exp.mutants()))
-                    .map_err(BuildError::Plane)?;
-            for n in plane.nodes() {
-                capif_nodes[n as usize] = true;
-            }
-            Some(plane)
-        };
-        Ok(SimWorld {
-            net,
-            capif,
-            capif_nodes,
-            http: http.nodes,
-            http_driver: Driver::new(|_, t| Msg::Http(t)),
-            http_initial: http.initial,
-            records: Vec::new(),
-            warmup,
-            n32,
-            n32_nodes,
-        })
     }
 
     /// The N32 actors, if any.
@@ -233,24 +139,9 @@ impl SimWorld {
             .iter()
             .map(|&(t, n, timer)| (t, n, Msg::Http(timer)))
             .collect();
-        if let Some(p) = &self.n32 {
-            v.extend(p.initial_events());
-        }
-        if let Some(p) = &self.capif {
-            v.extend(p.initial_events());
-        }
+        v.extend(self.n32.iter().flat_map(|p| p.initial.iter().cloned()));
+        v.extend(self.capif.iter().flat_map(|p| p.initial.iter().cloned()));
         v
-    }
-
-    /// Hands `input` to `node`'s plain HTTP machine and applies its effects.
-    fn http_input(&mut self, ctx: &mut Ctx<'_, Msg>, node: NodeId, input: Input<workload::Timer>) {
-        let mut io = Io {
-            net: &mut self.net,
-            ctx,
-            records: &mut self.records,
-        };
-        self.http_driver
-            .handle(&mut io, node, &mut self.http[node as usize], input);
     }
 }
 
@@ -259,59 +150,41 @@ impl World for SimWorld {
 
     fn handle(&mut self, ctx: &mut Ctx<'_, Msg>, ev: Event<Msg>) {
         let node = ev.to;
+        let mut io = Io {
+            net: &mut self.net,
+            ctx,
+            records: &mut self.records,
+        };
         match ev.msg {
             Msg::Net(wire) => {
-                if let Some(e) = self.net.on_wire(ctx, node, wire) {
-                    match (&mut self.n32, &mut self.capif) {
-                        (Some(p), _) if self.n32_nodes[node as usize] => {
-                            let mut io = driver::Io {
-                                net: &mut self.net,
-                                ctx,
-                                records: &mut self.records,
-                            };
-                            p.on_net_event(&mut io, node, e)
-                        }
-                        (_, Some(p)) if self.capif_nodes[node as usize] => {
-                            let mut io = Io {
-                                net: &mut self.net,
-                                ctx,
-                                records: &mut self.records,
-                            };
-                            p.on_net_event(&mut io, node, e)
-                        }
-                        _ => {
-                            if let Some(input) = self.http_driver.input(node, e) {
-                                self.http_input(ctx, node, input);
-                            }
+                let Some(e) = io.net.on_wire(io.ctx, node, wire) else {
+                    return;
+                };
+                match (&mut self.n32, &mut self.capif) {
+                    (Some(p), _) if self.n32_nodes[node as usize] => p.on_net_event(&mut io, node, e),
+                    (_, Some(p)) if self.capif_nodes[node as usize] => p.on_net_event(&mut io, node, e),
+                    _ => {
+                        if let Some(input) = self.http_driver.input(node, e) {
+                            let m = &mut self.http[node as usize];
+                            self.http_driver.handle(&mut io, node, m, input);
                         }
                     }
                 }
             }
             Msg::N32(m) => {
                 if let Some(p) = &mut self.n32 {
-                    p.on_msg(
-                        &mut driver::Io {
-                            net: &mut self.net,
-                            ctx,
-                            records: &mut self.records,
-                        },
-                        m,
-                    );
+                    p.on_msg(&mut io, m);
                 }
             }
             Msg::Capif(m) => {
                 if let Some(p) = &mut self.capif {
-                    let mut io = Io {
-                        net: &mut self.net,
-                        ctx,
-                        records: &mut self.records,
-                    };
                     p.on_msg(&mut io, m);
                 }
             }
             Msg::Http(timer) => {
                 self.http_driver.fired(node, &timer);
-                self.http_input(ctx, node, Input::Timer(timer));
+                let m = &mut self.http[node as usize];
+                self.http_driver.handle(&mut io, node, m, Input::Timer(timer));
             }
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! - an experiment, loaded with [`load_experiment_source`] on each of three fixed shipped
 //!   topologies (HTTP, CAPIF, N32 with two RIs), then its sweep expanded
-//!   ([`secsim::sweep::expand_sources`]) and the world built ([`SimWorld::build`]);
+//!   ([`secsim::sweep::expand_sources`]) and the world built ([`secsim::build::world`]);
 //! - a topology (plain or `TopologyGenerator(`), under each of the three fixed shipped
 //!   experiments: [`load_experiment_source`] with the input as the topology source, then the
 //!   world built;
@@ -92,7 +92,7 @@ fn build(s: &Scenario) {
         .as_ref()
         .and_then(|v| v.first().copied())
         .unwrap_or(1);
-    let _ = SimWorld::build(&s.topology, &s.experiment, seed).map_err(|e| e.to_string());
+    let _ = secsim::build::world(&s.topology, &s.experiment, seed).map_err(|e| e.to_string());
 }
 
 /// Expands a loaded experiment's sweep (small sweeps only) and builds each point's world.

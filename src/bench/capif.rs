@@ -38,7 +38,6 @@ use crate::engine::{Limits, SimTime, StopReason};
 use crate::metrics::Outcome;
 use crate::run::DEFAULT_MAX_EVENTS;
 use crate::scenario::{ExperimentFile, TopologyFile, parse_experiment_str, parse_topology_str, validate};
-use crate::world::SimWorld;
 
 use super::phold::{ComparePholdArgs, PholdArgs, PlaneRun, against_phold};
 
@@ -234,7 +233,7 @@ pub fn scenario(n: u32, spread_s: u64, fidelity: CryptoFidelity) -> Result<(Topo
 pub fn measure(n: u32, spread_s: u64, seed: u64, fidelity: CryptoFidelity) -> Result<CapifBenchRow, String> {
     let (topo, exp) = scenario(n, spread_s, fidelity)?;
     let t0 = Instant::now();
-    let mut sim = SimWorld::simulation(&topo, &exp, seed).map_err(|e| e.to_string())?;
+    let mut sim = crate::build::simulation(&topo, &exp, seed).map_err(|e| e.to_string())?;
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let s = sim.run(Limits {

@@ -19,7 +19,6 @@ use crate::engine::{Limits, SimTime, StopReason};
 use crate::metrics::Outcome;
 use crate::run::{DEFAULT_MAX_EVENTS, run_seed};
 use crate::scenario::{Scenario, load_experiment};
-use crate::world::SimWorld;
 
 use super::phold::{ComparePholdArgs, PholdArgs, PlaneRun, against_phold};
 
@@ -58,7 +57,7 @@ impl Default for N32BenchArgs {
 pub fn measure(scn: &Scenario, seed: u64) -> Result<PlaneRun, String> {
     let exp = &scn.experiment;
     let t0 = Instant::now();
-    let mut sim = SimWorld::simulation(&scn.topology, exp, seed).map_err(|e| e.to_string())?;
+    let mut sim = crate::build::simulation(&scn.topology, exp, seed).map_err(|e| e.to_string())?;
     let build_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
     let end = SimTime::ZERO + exp.duration;

@@ -22,7 +22,7 @@ use crate::proto::capif::interconnection;
 use crate::proto::capif::machines::{Aef, AefConfig, Capif1eMaterial, Ccf, CcfConfig, Invoker, InvokerConfig};
 use crate::proto::capif::node::{
     AefAt, AefNode, AefNodeConfig, ApfNode, CapifNode, CapifTimer, CcfNode, CcfNodeConfig, InvokerNode,
-    InvokerNodeConfig, Labels, NOTIFY_PATH, Published, recovery_bound, recovery_budget,
+    InvokerNodeConfig, Labels, NOTIFY_PATH, Published, Scripted, recovery_bound, recovery_budget,
 };
 use crate::proto::capif::observer::Observer;
 use crate::proto::capif::onboarding::{OnboardingService, enrolment_request};
@@ -31,7 +31,7 @@ use crate::proto::capif::types::{AefLocator, AefProfile, SecurityMethod, Securit
 use crate::proto::capif::types::{InterfaceAddress, InterfaceDescription};
 use crate::scenario::{Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
 use crate::world::Msg;
-use crate::world::capif::{CapifMsg, CapifPlane, ChangeAt, timer};
+use crate::world::capif::{CapifMsg, CapifPlane, timer};
 use std::sync::Arc;
 
 /// Certificates of the CAPIF CAs are valid for the whole run.
@@ -498,37 +498,37 @@ pub fn plane(
             }
         }
     }
+    // Scripted events, each with the nodes it is handed to, in order.
     let any = invokers.first().copied().unwrap_or(0);
-    let mut changes = Vec::new();
-    for (k, c) in spec.method_changes.iter().enumerate() {
-        initial.push((SimTime::ZERO + c.at, any, Msg::Capif(CapifMsg::MethodChange(k as u32))));
+    let mut scripts = Vec::new();
+    for c in &spec.method_changes {
         let aef = node(net, &c.aef, "capif.method_changes.aef")?;
         let apf = apfs.iter().find(|(_, a)| a.publishes(&c.aef)).map(|(&n, _)| n);
         let ccf = aef_ccf_of.get(&aef).copied().unwrap_or(aef);
-        let change = ChangeAt {
-            aef,
+        let mut to = vec![aef];
+        let uses = |i: &&NodeId| matches!(nodes.get(i), Some(CapifNode::Invoker(v)) if v.config().aef == aef);
+        to.extend(invokers.iter().filter(uses));
+        to.push(apf.unwrap_or(ccf));
+        let ev = Scripted::MethodChange {
             aef_id: c.aef.clone(),
-            apf,
-            ccf,
             methods: c.methods.clone(),
         };
-        changes.push((SimTime::ZERO + c.at, change));
+        scripts.push((c.at, to, ev));
     }
-    let mut revocations = Vec::new();
-    for (k, r) in spec.revocations.iter().enumerate() {
-        initial.push((SimTime::ZERO + r.at, any, Msg::Capif(CapifMsg::Revoke(k as u32))));
+    for r in &spec.revocations {
         let inv = node(net, &r.invoker, "capif.revocations.invoker")?;
         let f = members_flow.get(&inv).map(|&fi| &plan_flows[fi as usize]);
-        if let Some(f) = f {
-            revocations.push((f.ccf, inv, net.topo.name(f.aef).to_string()));
-        } else {
-            revocations.push((NodeId::MAX, inv, String::new()));
-        }
+        let (to, aef_id) = f.map_or((vec![], String::new()), |f| {
+            (vec![f.ccf], net.topo.name(f.aef).to_string())
+        });
+        scripts.push((r.at, to, Scripted::Revoke { invoker: inv, aef_id }));
     }
-    let mut restarts = Vec::new();
-    for (k, r) in spec.ccf_restarts.iter().enumerate() {
-        initial.push((SimTime::ZERO + r.at, any, Msg::Capif(CapifMsg::CcfRestart(k as u32))));
-        restarts.push((node(net, &r.ccf, "capif.ccf_restarts.ccf")?, r.down));
+    for r in &spec.ccf_restarts {
+        let to = vec![node(net, &r.ccf, "capif.ccf_restarts.ccf")?];
+        scripts.push((r.at, to, Scripted::Restart { down: r.down }));
+    }
+    for (k, (at, ..)) in scripts.iter().enumerate() {
+        initial.push((SimTime::ZERO + *at, any, Msg::Capif(CapifMsg::Script(k as u32))));
     }
     let setup = SetupAudit {
         interconnection: spec.interconnection,
@@ -581,9 +581,7 @@ pub fn plane(
     let mut plane = CapifPlane::new(nodes, invokers, observer);
     plane.setup = Some(setup);
     plane.initial = initial;
-    plane.changes = changes;
-    plane.revocations = revocations;
-    plane.restarts = restarts;
+    plane.scripts = scripts.into_iter().map(|(_, to, ev)| (to, ev)).collect();
     plane.labeller.invokers = invoker_labels;
     Ok(plane)
 }

@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use super::BuildError;
 use crate::engine::{SimTime, stream};
 use crate::net::{Latency, NodeId, Topology};
 use crate::proto::workload::{ClientFlow, HttpNode, ServedFlow, Timer};
 use crate::scenario::{HttpFlowSpec, TopologyFile};
-use crate::world::BuildError;
 
 /// A JSON body of exactly `n` bytes (at least `{"d":""}`, 8 bytes).
 pub fn body_of(n: u32) -> String {

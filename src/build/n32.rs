@@ -23,7 +23,7 @@ use crate::proto::n32::capability_negotiation::LocalCapPolicy;
 use crate::proto::n32::node::cnf::{Cnf, CnfFlow};
 use crate::proto::n32::node::pnf::Pnf;
 use crate::proto::n32::node::sepp::{ProducerSide, Sepp, SeppConfig, SeppFlow};
-use crate::proto::n32::node::{N32Node, Names, SBI_PATH, Timer};
+use crate::proto::n32::node::{N32Node, N32Nodes, Names, SBI_PATH, Timer};
 use crate::proto::n32::parameter_exchange::{LocalParams, policy_view};
 use crate::proto::n32::prins::RiIdentity;
 use crate::proto::n32::sepp::{InitiatorConfig, ResponderConfig};
@@ -33,6 +33,8 @@ use crate::proto::n32::types::{
 use crate::proto::roaming::Ri;
 use crate::proto::roaming::node::{RiConfig, RiNode};
 use crate::scenario::{ExperimentFile, N32FlowSpec, N32Spec, NodeRole};
+use crate::world::n32::{self, N32Msg, N32Plane};
+use crate::world::{Driver, Msg};
 
 /// The N32 machines of one run and their first events.
 pub struct N32Build {
@@ -137,6 +139,26 @@ fn resolve(net: &Network, flows: &[(usize, &N32FlowSpec)]) -> Result<Vec<Flow>, 
         });
     }
     Ok(out)
+}
+
+/// The N32 plane of the world: its machines, driver and first events.
+pub fn plane(
+    net: &Network,
+    exp: &ExperimentFile,
+    flows: &[(usize, &N32FlowSpec)],
+    seed: u64,
+) -> Result<N32Plane, String> {
+    let b = build(net, exp, flows, seed)?;
+    let arrivals = b.arrivals.into_iter().map(|(t, n, a)| (t, n, n32::timer(n, a)));
+    let ends = b
+        .terminations
+        .into_iter()
+        .map(|(t, n)| (t, n, Msg::N32(N32Msg::Terminate)));
+    Ok(N32Plane {
+        nodes: N32Nodes::new(b.nodes),
+        driver: Driver::new(n32::timer),
+        initial: arrivals.chain(ends).collect(),
+    })
 }
 
 /// Builds the plane's machines from the experiment's `n32` section and mutants; `flows` are

@@ -289,59 +289,6 @@ impl<T: Clone + Ord> Driver<T> {
         Some(Inbound { conn, stream })
     }
 
-    /// The TLS secrets of connection `conn`, the server's side or the client's (a node's own
-    /// TLS stack hands them to its machine).
-    pub fn tls_secrets(net: &Network, conn: ConnId, server: bool) -> Option<crate::crypto::tls13::Tls13Secrets> {
-        let tls = &net.conn(conn).tls;
-        if server {
-            tls.server_secrets.clone()
-        } else {
-            tls.client_secrets.clone()
-        }
-    }
-
-    /// The nodes a message from `from` to `to` passes, in order (`to` last).
-    pub fn route(net: &mut Network, from: NodeId, to: NodeId) -> Vec<NodeId> {
-        let path = net.topo.path(from, to).unwrap_or_default();
-        let ends = path.iter().filter_map(|&e| net.topo.graph.edge_endpoints(e));
-        ends.map(|(_, b)| b.index() as NodeId).collect()
-    }
-
-    /// The server of connection `conn`.
-    pub fn server_of(net: &Network, conn: ConnId) -> NodeId {
-        net.conn(conn).server
-    }
-
-    /// The client of connection `conn`.
-    pub fn client_of(net: &Network, conn: ConnId) -> NodeId {
-        net.conn(conn).client
-    }
-
-    /// How connection `conn` is authenticated (the PSK identity and key the client offered,
-    /// or certificates).
-    pub fn tls_mode(net: &Network, conn: ConnId) -> &crate::net::tls::TlsMode {
-        &net.conn(conn).tls.mode
-    }
-
-    /// The certificate `node` presents, and the name in it.
-    pub fn identity(net: &Network, node: NodeId) -> (&crate::crypto::pki::Certificate, String) {
-        (
-            net.sec.certificate(node),
-            net.sec.expected_name(node, net.topo.name(node)),
-        )
-    }
-
-    /// A restarting node: every connection it is an end of is reset at its client now.
-    pub fn reset_connections(net: &Network, ctx: &mut Ctx<'_, Msg>, node: NodeId) {
-        let now = ctx.now();
-        for id in 0..net.conn_count() as ConnId {
-            let c = net.conn(id);
-            if c.client == node || c.server == node {
-                ctx.send_at(c.client, now, Msg::Net(crate::net::Wire::Reset(id)));
-            }
-        }
-    }
-
     /// The outstanding requests in (connection, stream) order, with their sender and
     /// correlation id (censoring walks them).
     pub fn outstanding(&self) -> impl Iterator<Item = (NodeId, Corr)> + '_ {

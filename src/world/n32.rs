@@ -5,10 +5,9 @@
 
 use crate::engine::SimTime;
 use crate::metrics::Record;
-use crate::net::{NetEvent, Network, NodeId};
+use crate::net::{NetEvent, NodeId};
 use crate::proto::effect::{Effect, Inbound, Input};
 use crate::proto::n32::node::{N32Node, N32Nodes, Timer};
-use crate::scenario::{ExperimentFile, N32FlowSpec};
 
 use super::Msg;
 use super::driver::{Driver, Io};
@@ -28,45 +27,14 @@ pub struct N32Plane {
     pub nodes: N32Nodes,
     /// Their driver (its audit sink is the plane's).
     pub driver: Driver<Timer>,
-    initial: Vec<(SimTime, NodeId, Msg)>,
+    pub(crate) initial: Vec<(SimTime, NodeId, Msg)>,
 }
 
-fn timer(node: NodeId, timer: Timer) -> Msg {
+pub(crate) fn timer(node: NodeId, timer: Timer) -> Msg {
     Msg::N32(N32Msg::Timer { node, timer })
 }
 
 impl N32Plane {
-    /// Builds the plane from the experiment; `flows` are (index in the workload, spec).
-    pub fn build(
-        net: &mut Network,
-        exp: &ExperimentFile,
-        flows: &[(usize, &N32FlowSpec)],
-        seed: u64,
-    ) -> Result<Self, String> {
-        let b = crate::build::n32::build(net, exp, flows, seed)?;
-        let arrivals = b.arrivals.into_iter().map(|(t, n, a)| (t, n, timer(n, a)));
-        let ends = b
-            .terminations
-            .into_iter()
-            .map(|(t, n)| (t, n, Msg::N32(N32Msg::Terminate)));
-        let (nodes, driver, initial) = (
-            N32Nodes::new(b.nodes),
-            Driver::new(timer),
-            arrivals.chain(ends).collect(),
-        );
-        Ok(N32Plane { nodes, driver, initial })
-    }
-
-    /// Nodes this plane owns (their network events come here).
-    pub fn nodes(&self) -> Vec<NodeId> {
-        self.nodes.machines.keys().copied().collect()
-    }
-
-    /// Each flow's first arrival, then the scripted terminations.
-    pub fn initial_events(&self) -> Vec<(SimTime, NodeId, Msg)> {
-        self.initial.clone()
-    }
-
     /// Censoring (issue 12): the unfinished cNF requests and PRINS messages in (connection,
     /// stream) order, then the handshakes in progress in (c-SEPP, p-SEPP) order.
     pub fn finish(&self, now: SimTime, records: &mut Vec<Record>) {
@@ -96,7 +64,7 @@ impl N32Plane {
         match (&ev, self.nodes.machines.get_mut(&node)) {
             // The cNF's connection failed: its requests' streams are gone at the server too.
             (NetEvent::Failed { conn, streams, .. }, Some(N32Node::Cnf(_))) => {
-                let server = Driver::<Timer>::server_of(io.net, *conn);
+                let server = io.net.ends(*conn).1;
                 for &stream in streams {
                     self.nodes.stream_reset(server, Inbound { conn: *conn, stream });
                 }
@@ -104,7 +72,7 @@ impl N32Plane {
             // The node's own TLS stack: the secrets of the connection the input arrives on.
             (NetEvent::Request { conn, .. } | NetEvent::Response { conn, .. }, Some(N32Node::Sepp(s))) => {
                 let server = matches!(ev, NetEvent::Request { .. });
-                s.set_tls_secrets(*conn, Driver::<Timer>::tls_secrets(io.net, *conn, server));
+                s.set_tls_secrets(*conn, io.net.tls_secrets(*conn, server));
             }
             _ => {}
         }
@@ -121,7 +89,7 @@ impl N32Plane {
             match e {
                 Effect::DirectAttempt { to } => {
                     // The RIs on the route, in order, meet the attempt.
-                    let hops = Driver::<Timer>::route(io.net, node, to);
+                    let hops = io.net.route_nodes(node, to);
                     let (at, action) = self.nodes.direct_attempt(io.ctx.now(), &hops, (node, to));
                     let intercept = Effect::Intercept {
                         client: node,
@@ -132,7 +100,7 @@ impl N32Plane {
                 }
                 Effect::Abandon(corr) => {
                     if let Some(at) = self.driver.forget(node, corr) {
-                        let server = Driver::<Timer>::server_of(io.net, at.conn);
+                        let server = io.net.ends(at.conn).1;
                         self.nodes.stream_reset(server, at);
                     }
                 }

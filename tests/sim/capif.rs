@@ -32,7 +32,7 @@ impl Write for Shared {
 }
 
 fn simulate(topo: &TopologyFile, exp: &ExperimentFile, seed: u64, trace: bool) -> (SimWorld, Vec<Value>) {
-    let mut sim = SimWorld::simulation(topo, exp, seed).unwrap();
+    let mut sim = secsim::build::simulation(topo, exp, seed).unwrap();
     let sink = Shared::default();
     if trace {
         sim.enable_trace(Some(Box::new(sink.clone())));
@@ -193,7 +193,9 @@ fn aefpsk_agrees_and_no_session_with_an_expired_key_or_untrusted_chain() {
             assert_eq!(c.outside_intersection, 0, "{what}");
             // Invoker and AEF hold the same AEFPSK whenever both hold one.
             for node in 0..world.net.topo.node_count() as u32 {
-                if let Some((inv, Some(aef))) = world.capif().unwrap().aefpsk_pair(node) {
+                if let Some((inv, Some(aef))) =
+                    secsim::proto::capif::node::aefpsk_pair(&world.capif().unwrap().nodes, node)
+                {
                     assert_eq!(inv, aef, "{what}: node {node}");
                 }
             }
@@ -217,7 +219,7 @@ fn a_certificate_from_an_untrusted_ca_gets_no_session() {
             workload: [Capif((invokers: ["inv-01", "inv-02"], ccf: "ccf-a", aef: "aef-a1",
                               prefs: Some(["PKI"]), arrival: Periodic(interval: "200ms")))])"#,
     );
-    let mut sim = SimWorld::simulation(&topo, &exp, 1).unwrap();
+    let mut sim = secsim::build::simulation(&topo, &exp, 1).unwrap();
     let cut = SimTime::ZERO + SimDuration::from_secs(4);
     sim.run(Limits {
         until: cut,
@@ -340,7 +342,10 @@ fn after_a_method_change_nobody_succeeds_with_the_old_method_and_everyone_recove
                 assert!(r.variant == label, "{what}");
             }
             // Each invoker ends on a method the AEF still supports.
-            for (inv, _, m) in world.capif().unwrap().invoker_states() {
+            for (inv, _, m) in {
+                let p = world.capif().unwrap();
+                secsim::proto::capif::node::invoker_states(&p.nodes, &p.invokers)
+            } {
                 assert!(
                     matches!(m, Some(SecurityMethod::Oauth) | Some(SecurityMethod::Pki)),
                     "{what}: {inv} ends with {m:?}"
@@ -380,7 +385,12 @@ fn negotiation_never_picks_outside_the_intersection() {
                 let (world, _) = simulate(&topo, &exp, 1, false);
                 let c = &world.capif().unwrap().checks;
                 assert_eq!(c.outside_intersection, 0, "{order:?} x {aef:?}");
-                let chosen = world.capif().unwrap().invoker_states()[0].2.clone();
+                let chosen = {
+                    let p = world.capif().unwrap();
+                    secsim::proto::capif::node::invoker_states(&p.nodes, &p.invokers)
+                }[0]
+                .2
+                .clone();
                 let expected = order.iter().find(|m| aef.contains(m)).map(|m| SecurityMethod::from(*m));
                 assert_eq!(chosen, expected, "{order:?} x {aef:?}");
                 let negotiated = world
@@ -530,6 +540,9 @@ fn a_build_error_names_its_own_flow_once() {
             workload: [Capif((invokers: ["inv-01"], ccf: "ccf-a", aef: "aef-a1", arrival: Periodic(interval: "1s"))),
                        Capif((invokers: ["inv-02"], ccf: "ccf-zz", aef: "aef-a1", arrival: Periodic(interval: "1s")))])"#,
     );
-    let err = SimWorld::simulation(&topo, &exp, 1).err().expect("refused").to_string();
+    let err = secsim::build::simulation(&topo, &exp, 1)
+        .err()
+        .expect("refused")
+        .to_string();
     assert_eq!(err, "workload[1].Capif.ccf: unknown node `ccf-zz`");
 }

@@ -67,7 +67,6 @@ fn outputs_do_not_depend_on_thread_count() {
 fn adding_an_actor_leaves_other_draws_unchanged() {
     use secsim::engine::{Limits, SimDuration, SimTime};
     use secsim::scenario::{ExperimentFile, TopologyFile};
-    use secsim::world::SimWorld;
 
     let topo = |extra_node: &str, extra_link: &str| -> TopologyFile {
         ron::from_str(&format!(
@@ -85,7 +84,7 @@ fn adding_an_actor_leaves_other_draws_unchanged() {
         .unwrap()
     };
     let main_records = |t: &TopologyFile, e: &ExperimentFile| {
-        let mut sim = SimWorld::simulation(t, e, 99).unwrap();
+        let mut sim = secsim::build::simulation(t, e, 99).unwrap();
         sim.run(Limits {
             until: SimTime::ZERO + SimDuration::from_secs(20),
             max_events: u64::MAX,

@@ -69,7 +69,9 @@ fn no_ambient_randomness_hash_iteration_or_clock_in_src() {
 /// - no machine (a type with `impl Machine for`) holds a field whose type is another machine;
 /// - the world (`world.rs`, `world/`) never reads the network's global tables of keys,
 ///   certificates or PSKs (`.sec.`) to hand them to a machine, and only the driver may read
-///   the connection table (and apply a machine's effects to its own node's TLS stack and CPU).
+///   the connection table (and apply a machine's effects to its own node's TLS stack and CPU);
+///   the routers ask only the node's-own-stack questions of `net/query.rs` (the ends of the
+///   node's connection, its TLS secrets, the peer its TLS stack authenticated, a route).
 fn wire_truth_violations(tree: &Path) -> Vec<String> {
     let mut files = Vec::new();
     sources(tree, &mut files);

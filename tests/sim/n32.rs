@@ -31,7 +31,7 @@ fn run(experiment: &str, seed: u64) -> (SimWorld, Vec<Value>) {
         .join("experiments")
         .join(experiment);
     let scn = load_experiment(&path).unwrap();
-    let mut sim = SimWorld::simulation(&scn.topology, &scn.experiment, seed).unwrap();
+    let mut sim = secsim::build::simulation(&scn.topology, &scn.experiment, seed).unwrap();
     let sink = Shared::default();
     sim.enable_trace(Some(Box::new(sink.clone())));
     sim.run(Limits {
@@ -222,7 +222,7 @@ fn ri_refusal_yields_no_context_and_the_cnf_answer_follows_the_mapping() {
                 p.rejection.suggested_status = Some(503);
                 p.rejection.suggested_cause = Some("SUGGESTED_CAUSE".into());
             }
-            let mut sim = SimWorld::simulation(&base.topology, &exp, seed).unwrap();
+            let mut sim = secsim::build::simulation(&base.topology, &exp, seed).unwrap();
             sim.run(Limits {
                 until: SimTime::ZERO + exp.duration,
                 max_events: u64::MAX,
@@ -297,7 +297,7 @@ fn agreed_capability_is_always_in_both_lists() {
         let (ini, res) = (pick(&mut rng), pick(&mut rng));
         exp.n32.initiator_capabilities = Some(ini.clone());
         exp.n32.responder_capabilities = Some(res.clone());
-        let mut sim = SimWorld::simulation(&base.topology, &exp, seed).unwrap();
+        let mut sim = secsim::build::simulation(&base.topology, &exp, seed).unwrap();
         sim.run(Limits {
             until: SimTime::ZERO + exp.duration,
             max_events: u64::MAX,

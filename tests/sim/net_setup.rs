@@ -6,7 +6,6 @@
 use secsim::engine::{Limits, SimDuration, SimTime};
 use secsim::metrics::Outcome;
 use secsim::scenario::{ExperimentFile, TopologyFile};
-use secsim::world::SimWorld;
 
 const TOPO: &str = r#"Topology(
     domains: [(name: "a", kind: Plmn), (name: "x", kind: Ipx), (name: "b", kind: Plmn)],
@@ -37,7 +36,7 @@ fn experiment_with(via: &str, interval: &str, extra: &str) -> ExperimentFile {
 /// time from SYN to ready of the first connection.
 fn run(exp: &ExperimentFile, until_ms: u64) -> (Vec<(f64, bool)>, SimDuration) {
     let topo: TopologyFile = ron::from_str(TOPO).unwrap();
-    let mut sim = SimWorld::simulation(&topo, exp, 1).unwrap();
+    let mut sim = secsim::build::simulation(&topo, exp, 1).unwrap();
     sim.run(Limits {
         until: SimTime::ZERO + SimDuration::from_millis(until_ms),
         max_events: 1_000_000,
@@ -98,7 +97,7 @@ fn requests_multiplex_on_one_connection_while_it_opens() {
     // Three requests 1 ms apart: all wait for the same connection, then share it.
     let exp = experiment("None", "1ms", "");
     let topo: TopologyFile = ron::from_str(TOPO).unwrap();
-    let mut sim = SimWorld::simulation(&topo, &exp, 1).unwrap();
+    let mut sim = secsim::build::simulation(&topo, &exp, 1).unwrap();
     sim.run(Limits {
         until: SimTime::ZERO + SimDuration::from_millis(160),
         max_events: 1_000_000,

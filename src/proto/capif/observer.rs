@@ -239,6 +239,35 @@ impl Observer {
     }
 }
 
+/// The world's independent checks of what the AEF at `node` observed since the last call,
+/// and a CCF's counts (measurement only: they read the wire and the machines, and decide
+/// nothing). `wire` gives what a session's connection showed; `ids` caches API invoker ID →
+/// address.
+pub fn observe_node<'w>(
+    (observer, checks): (&Observer, &mut CapifChecks),
+    (nodes, ids): (&mut BTreeMap<NodeId, CapifNode>, &mut BTreeMap<String, NodeId>),
+    (node, now): (NodeId, SimTime),
+    wire: impl Fn(crate::net::ConnId) -> Wire<'w>,
+) {
+    let observed = match nodes.get_mut(&node) {
+        Some(CapifNode::Ccf(c)) => {
+            checks.negotiations += std::mem::take(&mut c.negotiations);
+            checks.outside_intersection += std::mem::take(&mut c.outside_intersection);
+            return;
+        }
+        Some(CapifNode::Aef(a)) => std::mem::take(&mut a.observed),
+        _ => return,
+    };
+    for o in &observed {
+        let seen = o.session_conn().map_or(Wire::default(), &wire);
+        let (key, revoked) = o.invoker().map_or((None, false), |id| invoker_facts(nodes, ids, id));
+        let Some(CapifNode::Aef(a)) = nodes.get(&node) else {
+            return;
+        };
+        observer.observe(checks, (now, a), o, &seen, (key, revoked));
+    }
+}
+
 /// The AEFPSK the invoker with API invoker ID `id` holds, and whether a CCF revoked it, from
 /// the plane's machines (`ids` caches ID → address).
 pub fn invoker_facts(

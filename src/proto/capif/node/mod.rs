@@ -23,9 +23,13 @@ pub use apf::*;
 pub use ccf::*;
 pub use invoker::*;
 
+use std::collections::BTreeMap;
+
 use crate::crypto::pki::Certificate;
-use crate::engine::SimTime;
+use crate::engine::{SimDuration, SimTime};
 use crate::net::NodeId;
+use crate::proto::capif::machines::InvokerState;
+use crate::proto::capif::types::SecurityMethod;
 use crate::proto::effect::{Effects, Input, Machine};
 
 /// The timers of every CAPIF node machine (one driver, one timer table for the plane).
@@ -225,7 +229,38 @@ pub(crate) fn capif1e_material(
     }
 }
 
+/// A scripted event of the scenario (`capif.method_changes`, `revocations`, `ccf_restarts`),
+/// handed at its time to the nodes the builder lists for it, in that order.
+#[derive(Clone, Debug)]
+pub enum Scripted {
+    /// AEF `aef_id` changes its security methods. The AEF applies it; its APF publishes it
+    /// (without an APF, the AEF's CCF learns it at once); each of its invokers is told, for
+    /// measurement only (the invoker's own decisions wait for the wire).
+    MethodChange {
+        aef_id: String,
+        methods: Vec<SecurityMethod>,
+    },
+    /// The CCF revokes `invoker`'s onboarding for `aef_id`.
+    Revoke { invoker: NodeId, aef_id: String },
+    /// The CCF restarts and is down for `down`.
+    Restart { down: SimDuration },
+}
+
 impl CapifNode {
+    /// Hands scripted event `ev` to this node; whether it applied (effects to drain).
+    pub fn scripted(&mut self, now: SimTime, ev: &Scripted) -> bool {
+        match (self, ev) {
+            (CapifNode::Aef(a), Scripted::MethodChange { methods, .. }) => a.change_methods(methods),
+            (CapifNode::Invoker(i), Scripted::MethodChange { methods, .. }) => i.handle_aef_change(now, methods),
+            (CapifNode::Apf(a), Scripted::MethodChange { aef_id, methods }) => a.publish_change(aef_id, methods),
+            (CapifNode::Ccf(c), Scripted::MethodChange { aef_id, methods }) => c.handle_aef_change(aef_id, methods),
+            (CapifNode::Ccf(c), Scripted::Revoke { invoker, aef_id }) => c.handle_revocation(now, *invoker, aef_id),
+            (CapifNode::Ccf(c), Scripted::Restart { down }) => c.handle_restart(now, *down),
+            _ => return false,
+        }
+        true
+    }
+
     /// The AEF machine, if this is one.
     pub fn aef(&mut self) -> Option<&mut AefNode> {
         match self {
@@ -257,4 +292,29 @@ impl CapifNode {
             _ => None,
         }
     }
+}
+
+/// The invoker machines (for tests): name, state, selected method, in `invokers` order.
+pub fn invoker_states(
+    nodes: &BTreeMap<NodeId, CapifNode>,
+    invokers: &[NodeId],
+) -> Vec<(String, InvokerState, Option<SecurityMethod>)> {
+    let inv = invokers.iter().filter_map(|n| match nodes.get(n) {
+        Some(CapifNode::Invoker(i)) => Some(i),
+        _ => None,
+    });
+    inv.map(|i| (i.config().name.clone(), i.m.state(), i.m.method().cloned()))
+        .collect()
+}
+
+/// The AEFPSK the invoker on `node` holds and the one its AEF holds for it (for tests).
+pub fn aefpsk_pair(nodes: &BTreeMap<NodeId, CapifNode>, node: NodeId) -> Option<([u8; 32], Option<[u8; 32]>)> {
+    let Some(CapifNode::Invoker(i)) = nodes.get(&node) else {
+        return None;
+    };
+    let (key, id) = (i.m.aefpsk()?.key, i.m.api_invoker_id()?);
+    let Some(CapifNode::Aef(aef)) = nodes.get(&i.config().aef) else {
+        return None;
+    };
+    Some((key, aef.m.psk().entry(id).map(|e| e.key)))
 }
