@@ -713,17 +713,12 @@ mod tests {
 
     const HEADER: &str = "experiment,point,recovery,seed,flow,procedure,variant,outcome,result,cause,status,initiator,responder,via,start_ns,end_ns,latency_ms,new_connection,bytes,round_trips,overhead_bytes\n";
 
-    #[allow(clippy::too_many_arguments)]
+    /// A records.csv line: `(point, seed)`, `(flow, procedure, variant, outcome)`, `(latency,
+    /// bytes, round trips)`.
     fn rec(
-        point: usize,
-        seed: u64,
-        flow: &str,
-        procedure: &str,
-        variant: &str,
-        outcome: &str,
-        lat: f64,
-        bytes: u64,
-        rt: u32,
+        (point, seed): (usize, u64),
+        (flow, procedure, variant, outcome): (&str, &str, &str, &str),
+        (lat, bytes, rt): (f64, u64, u32),
     ) -> String {
         let axis = ["A", "B", "C"][point];
         format!(
@@ -743,18 +738,18 @@ mod tests {
     fn sample() -> String {
         let mut s = String::from(HEADER);
         // rec, point 0 (S0): seed 1 latencies 10, 20; seed 2: 30 and an unfinished run.
-        s += &rec(0, 1, "f", "rec", "S0", "ok", 10.0, 0, 2);
-        s += &rec(0, 1, "f", "rec", "S0", "ok", 20.0, 0, 4);
-        s += &rec(0, 2, "f", "rec", "S0", "ok", 30.0, 0, 3);
-        s += &rec(0, 2, "f", "rec", "S0", "unfinished", 99.0, 0, 1);
+        s += &rec((0, 1), ("f", "rec", "S0", "ok"), (10.0, 0, 2));
+        s += &rec((0, 1), ("f", "rec", "S0", "ok"), (20.0, 0, 4));
+        s += &rec((0, 2), ("f", "rec", "S0", "ok"), (30.0, 0, 3));
+        s += &rec((0, 2), ("f", "rec", "S0", "unfinished"), (99.0, 0, 1));
         // rec, point 1 (S1): seed 1: 16; seed 2: 39, 50.
-        s += &rec(1, 1, "f", "rec", "S1", "ok", 16.0, 0, 1);
-        s += &rec(1, 2, "f", "rec", "S1", "ok", 39.0, 0, 1);
-        s += &rec(1, 2, "f", "rec", "S1", "ok", 50.0, 0, 1);
+        s += &rec((1, 1), ("f", "rec", "S1", "ok"), (16.0, 0, 1));
+        s += &rec((1, 2), ("f", "rec", "S1", "ok"), (39.0, 0, 1));
+        s += &rec((1, 2), ("f", "rec", "S1", "ok"), (50.0, 0, 1));
         // inv: PSK and OAUTH at point 0, PSK only at point 1; bytes only on OAUTH.
-        s += &rec(0, 1, "f", "inv", "PSK", "ok", 1.0, 0, 0);
-        s += &rec(0, 1, "f", "inv", "OAUTH", "ok", 2.0, 100, 0);
-        s += &rec(1, 1, "f", "inv", "PSK", "refused", 1.0, 0, 0);
+        s += &rec((0, 1), ("f", "inv", "PSK", "ok"), (1.0, 0, 0));
+        s += &rec((0, 1), ("f", "inv", "OAUTH", "ok"), (2.0, 100, 0));
+        s += &rec((1, 1), ("f", "inv", "PSK", "refused"), (1.0, 0, 0));
         s
     }
 
@@ -827,7 +822,7 @@ mod tests {
         assert!(compute(&one_point).unwrap_err().contains("nothing to compare"));
         let no_sweep = "experiment,seed,flow,procedure,variant,outcome,result,cause,status,initiator,responder,via,start_ns,end_ns,latency_ms,new_connection,bytes,round_trips,overhead_bytes\n";
         assert!(compute(no_sweep).unwrap_err().contains("not a sweep"));
-        let bad = format!("{}{}", sample(), rec(1, 1, "f", "rec", "S1", "maybe", 1.0, 0, 0));
+        let bad = format!("{}{}", sample(), rec((1, 1), ("f", "rec", "S1", "maybe"), (1.0, 0, 0)));
         assert!(compute(&bad).unwrap_err().contains("unknown outcome `maybe`"));
     }
 }

@@ -313,14 +313,14 @@ impl CapifChecker {
                 conn,
                 method,
                 credential,
-            } => self.on_session(at, aef, invoker, *conn, method, credential, sink),
+            } => self.on_session((at, aef, invoker, *conn), method, credential, sink),
             CapifAudit::InvocationServed {
                 aef,
                 invoker,
                 conn,
                 method,
                 token,
-            } => self.on_served(at, aef, invoker, *conn, method, token.as_ref(), sink),
+            } => self.on_served((at, aef, invoker, *conn), method, token.as_ref(), sink),
             CapifAudit::RevocationReceived { aef, invoker } => {
                 self.affect(at, invoker, &format!("its revocation at `{aef}`"), sink);
                 self.revoked.insert((aef.clone(), invoker.clone()), at);
@@ -504,13 +504,10 @@ impl CapifChecker {
         None
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// `(at, aef, invoker, conn)`: when, where and on which connection.
     fn on_session(
         &mut self,
-        at: SimTime,
-        aef: &str,
-        invoker: &str,
-        conn: u32,
+        (at, aef, invoker, conn): (SimTime, &str, &str, u32),
         method: &SecurityMethod,
         credential: &SessionCredential,
         sink: &mut Sink<'_>,
@@ -634,13 +631,10 @@ impl CapifChecker {
         );
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// `(at, aef, invoker, conn)`: when, where and on which connection.
     fn on_served(
         &mut self,
-        at: SimTime,
-        aef: &str,
-        invoker: &str,
-        conn: u32,
+        (at, aef, invoker, conn): (SimTime, &str, &str, u32),
         method: &SecurityMethod,
         token: Option<&TokenFacts>,
         sink: &mut Sink<'_>,

@@ -825,12 +825,10 @@ fn timeline_entries(series: &[Binned], markers: &[Marker]) -> Vec<Entry> {
     out
 }
 
-#[allow(clippy::too_many_arguments)]
+/// `labels`: the title and the x and y axis labels.
 fn draw_timeline<DB: DrawingBackend>(
     root: DrawingArea<DB, Shift>,
-    title: &str,
-    x_label: &str,
-    y_label: &str,
+    (title, x_label, y_label): (&str, &str, &str),
     bin: f64,
     series: &[Binned],
     markers: &[Marker],
@@ -948,7 +946,7 @@ pub fn timeline(
     let bin = if bin.is_finite() && bin > 0.0 { bin } else { 1.0 };
     let lw = legend_width(&timeline_entries(series, markers), 400);
     both!(dir, stem, (860 + lw, 600), |root| {
-        draw_timeline(root, title, x_label, y_label, bin, series, markers)
+        draw_timeline(root, (title, x_label, y_label), bin, series, markers)
     })
 }
 
