@@ -15,5 +15,7 @@ pub mod time;
 pub use arrival::Arrival;
 pub use queue::{BinaryQueue, Entry, EventQueue, RadixQueue};
 pub use rng::{SimRng, stream, stream_id};
-pub use sim::{ActorId, Ctx, EXTERNAL, Event, EventKind, Limits, RunStats, Sim, StopReason, TimerId, TraceSink, World};
+pub use sim::{
+    ActorId, Ctx, EXTERNAL, Event, EventKind, Limits, RunStats, Sim, Stall, StopReason, TimerId, TraceSink, World,
+};
 pub use time::{DurationError, SimDuration, SimTime};

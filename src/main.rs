@@ -266,7 +266,7 @@ fn main() -> ExitCode {
                                 " (shard: combine with `secsim merge`)"
                             }
                         );
-                        ExitCode::SUCCESS
+                        stopped_early(&s.early)
                     }
                     Err(e) => {
                         eprintln!("secsim: error: {e}");
@@ -284,7 +284,7 @@ fn main() -> ExitCode {
                         summary.wall_s,
                         summary.dir.display()
                     );
-                    ExitCode::SUCCESS
+                    stopped_early(&summary.early_stops())
                 }
                 Err(e) => {
                     eprintln!("secsim: error: {e}");
@@ -324,7 +324,8 @@ fn main() -> ExitCode {
                     );
                     println!("{}", t.mermaid.display());
                     println!("{}", t.svg.display());
-                    ExitCode::SUCCESS
+                    let why = t.stop.early_reason();
+                    stopped_early(&why.map(|w| format!("seed {seed} stopped early after {} events: {w}", t.events)).into_iter().collect::<Vec<_>>())
                 }
                 Err(e) => {
                     eprintln!("secsim: error: {e}");
@@ -434,6 +435,24 @@ fn main() -> ExitCode {
             }
         },
     }
+}
+
+/// Reports the seeds that stopped before the experiment's end on stderr and in the summary
+/// line; exit status [`secsim::run::EXIT_STOPPED_EARLY`] if there are any (their results,
+/// censored at the stop, are written all the same).
+fn stopped_early(lines: &[String]) -> ExitCode {
+    if lines.is_empty() {
+        return ExitCode::SUCCESS;
+    }
+    for l in lines {
+        eprintln!("secsim: warning: {l}");
+    }
+    println!(
+        "secsim: {} run(s) stopped early, their results are censored at the stop (exit status {})",
+        lines.len(),
+        secsim::run::EXIT_STOPPED_EARLY
+    );
+    ExitCode::from(secsim::run::EXIT_STOPPED_EARLY)
 }
 
 fn schema_command(out: Option<PathBuf>, kind: Option<SchemaKindArg>) -> ExitCode {

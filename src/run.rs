@@ -49,7 +49,7 @@ use rayon::prelude::*;
 use serde_json::json;
 
 use crate::audit::{AuditEvent, RunAudit};
-use crate::engine::{Limits, SimDuration, SimTime, StopReason, TraceSink};
+use crate::engine::{Limits, SimDuration, SimTime, Stall, StopReason, TraceSink};
 use crate::metrics::csv::{self, RowContext, summary, write_records};
 use crate::metrics::plot::{self, Series};
 use crate::metrics::{Outcome, Record};
@@ -201,6 +201,29 @@ pub struct RunSummary {
     pub wall_s: f64,
 }
 
+impl RunSummary {
+    /// One line per seed that stopped before the experiment's end, saying where and why.
+    pub fn early_stops(&self) -> Vec<String> {
+        self.seeds.iter().filter_map(|r| r.early_stop("")).collect()
+    }
+}
+
+/// Exit status of a run or sweep that wrote its results but in which at least one seed
+/// stopped before the experiment's end (event limit, stalled simulated time, an actor's stop).
+pub const EXIT_STOPPED_EARLY: u8 = 3;
+
+impl SeedResult {
+    /// `"<what>seed S stopped early at T s of simulated time: <why>"` if it did.
+    pub fn early_stop(&self, what: &str) -> Option<String> {
+        let why = self.stop.early_reason()?;
+        let at = self.sim_end.as_nanos() as f64 / 1e9;
+        Some(format!(
+            "{what}seed {} stopped early at {at:.6} s of simulated time after {} events: {why}",
+            self.seed, self.events
+        ))
+    }
+}
+
 /// Runs one seed. `progress` receives the fraction of simulated time done.
 pub fn run_seed(
     scn: &Scenario,
@@ -242,26 +265,25 @@ pub fn run_seed_audited(
     let mut stop = StopReason::Exhausted;
     for step in 1..=STEPS {
         let until = SimTime::from_nanos(((end.as_nanos() as u128 * step as u128) / STEPS as u128) as u64);
-        let s = sim.run(Limits {
+        let limits = Limits {
             until,
             max_events: max_events - events,
-        });
+        };
+        let s = sim.run_watched(limits, Stall::default());
         events += s.events;
         stop = s.reason;
         progress(step as f64 / STEPS as f64);
-        if matches!(s.reason, StopReason::EventLimit | StopReason::Stopped) {
+        if s.reason.is_early() {
             break;
         }
     }
-    let _ = sim.finish_trace();
     let trace_hash = sim.trace_hash();
     let sim_end = sim.now();
+    sim.trace_line(&crate::audit::trace_end_line(sim_end, events, &format!("{stop:?}")));
+    let _ = sim.finish_trace();
     // Censoring (issue 12): what is still under way is recorded as unfinished, aged to the
     // stop time (the experiment's end, or where an event limit or an actor stopped the run).
-    sim.world.finish(match stop {
-        StopReason::EventLimit | StopReason::Stopped => sim_end,
-        _ => end,
-    });
+    sim.world.finish(if stop.is_early() { sim_end } else { end });
     let connections = sim.world.net.conn_count();
     let crypto_ops = sim
         .world

@@ -188,10 +188,11 @@ pub fn run_trace(path: &Path, opts: &TraceOptions) -> Result<TraceOutput, TraceE
         partial: Vec::new(),
         builder: Arc::clone(&builder),
     })));
-    let stats = sim.run(Limits {
+    let limits = Limits {
         until: SimTime::ZERO + until,
         max_events: exp.max_events.unwrap_or(crate::run::DEFAULT_MAX_EVENTS),
-    });
+    };
+    let stats = sim.run_watched(limits, crate::engine::Stall::default());
     // The sink never fails.
     let _ = sim.finish_trace();
     drop(sim);

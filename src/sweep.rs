@@ -40,6 +40,8 @@ pub struct SweepSummary {
     pub wall_s: f64,
     /// Whether the top-level files were written (not for a shard).
     pub aggregated: bool,
+    /// One line per (point, seed) that stopped before the experiment's end, in point order.
+    pub early: Vec<String>,
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -122,6 +124,7 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
     let events = Mutex::new(0u64);
     let finished = Mutex::new(0usize);
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let early: Mutex<Vec<(usize, u64, String)>> = Mutex::new(Vec::new());
     let work = |p: &&Point| {
         let results: Vec<Result<SeedResult, String>> = seeds
             .par_iter()
@@ -141,6 +144,9 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
             return; // incomplete: no point.json, a resumed run redoes it
         }
         let runs: Vec<SeedResult> = ok.into_iter().filter_map(Result::ok).collect();
+        let what = format!("point {} ", p.index);
+        let stops = runs.iter().filter_map(|r| r.early_stop(&what).map(|m| (p.index, r.seed, m)));
+        early.lock().unwrap_or_else(|e| e.into_inner()).extend(stops);
         let written = write_point(&dir, p, total, &seeds, &runs);
         if let Err(e) = written {
             failures.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string());
@@ -221,6 +227,11 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         events: events.into_inner().unwrap_or(0),
         wall_s,
         aggregated,
+        early: {
+            let mut e = early.into_inner().unwrap_or_else(|e| e.into_inner());
+            e.sort();
+            e.into_iter().map(|(_, _, m)| m).collect()
+        },
     })
 }
 

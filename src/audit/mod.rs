@@ -99,6 +99,30 @@ pub fn trace_line(at: SimTime, ev: &AuditEvent) -> String {
     serde_json::json!({ "time_ns": at.as_nanos(), "audit": ev }).to_string()
 }
 
+/// The last line of a trace file: the run's end (events delivered, why it stopped). It is
+/// written after the trace hash is taken, so the hash covers the lines before it.
+pub fn trace_end_line(at: SimTime, events: u64, stop: &str) -> String {
+    serde_json::json!({ "time_ns": at.as_nanos(), "end": { "events": events, "stop": stop } }).to_string()
+}
+
+/// Whether `line` is a trace's end line ([`trace_end_line`]): `Some(stop)` if it is.
+pub fn parse_trace_end(line: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct End {
+        stop: String,
+    }
+    #[derive(Deserialize)]
+    struct Line {
+        #[allow(dead_code)]
+        time_ns: u64,
+        end: End,
+    }
+    if !line.contains("\"end\"") {
+        return None;
+    }
+    serde_json::from_str::<Line>(line).ok().map(|l| l.end.stop)
+}
+
 /// Parses a trace line; `Ok(None)` for a line that is not an audit line (a packet line).
 pub fn parse_trace_line(line: &str) -> Result<Option<(SimTime, AuditEvent)>, String> {
     if !line.contains("\"audit\"") {

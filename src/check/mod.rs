@@ -230,35 +230,74 @@ pub fn check_events(seed: u64, end: SimTime, events: &[(SimTime, AuditEvent)]) -
 }
 
 /// Checks a trace file (`trace.jsonl`, from `secsim run --trace`): its audit lines, in order.
-/// The run's end is the `Run` line's; without one, the last line's time.
+/// A trace starts with the run's header (the `Run` audit line) and ends with its end line
+/// ([`audit::trace_end_line`]); a file without the header is not a trace, one without the
+/// end line (or cut off inside a line) is truncated, and both are errors, not verdicts. The
+/// run's end for liveness is the header's, or the end line's time if the run stopped early.
 pub fn check_trace_file(path: &Path) -> Result<Report, String> {
     use std::io::BufRead;
+    let at = |i: usize| format!("{}:{}", path.display(), i + 1);
     let f = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut c = Checker::new(0);
-    let mut end = SimTime::ZERO;
     let mut run_end = None;
+    let mut last = None;
+    let mut lines = 0;
     for (i, line) in std::io::BufReader::new(f).lines().enumerate() {
-        let line = line.map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
-        if let Some((t, ev)) =
-            audit::parse_trace_line(&line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?
-        {
-            if let AuditEvent::Run(r) = &ev {
-                run_end = Some(SimTime::from_nanos(r.end_ns));
+        let line = line.map_err(|e| format!("{}: {e}", at(i)))?;
+        lines = i + 1;
+        if let Some(stop) = audit::parse_trace_end(&line) {
+            last = Some((i, line, stop));
+            continue;
+        }
+        if let Some((j, ..)) = &last {
+            return Err(format!("{}: a line after the trace's end line (line {})", at(i), j + 1));
+        }
+        let parsed = audit::parse_trace_line(&line);
+        if i == 0 {
+            match &parsed {
+                Ok(Some((_, AuditEvent::Run(r)))) => run_end = Some(SimTime::from_nanos(r.end_ns)),
+                _ => {
+                    return Err(format!(
+                        "{}: not a secsim trace: it must start with the run's header line \
+                         ({{\"time_ns\":0,\"audit\":{{\"Run\":...}}}}, written by `secsim run --trace`)",
+                        at(i)
+                    ));
+                }
             }
-            end = end.max(t);
-            c.observe(t, &ev);
+        }
+        match parsed {
+            Ok(Some((t, ev))) => c.observe(t, &ev),
+            Ok(None) => {}
+            Err(e) => return Err(format!("{}: {e} (a truncated trace?)", at(i))),
         }
     }
-    Ok(c.finish(run_end.unwrap_or(end)))
+    if lines == 0 {
+        return Err(format!("{}: empty file: not a secsim trace", path.display()));
+    }
+    let Some((i, line, stop)) = last else {
+        return Err(format!(
+            "{}: truncated trace: no end line after line {lines} (the run was cut off, or the file is incomplete)",
+            path.display()
+        ));
+    };
+    let early = !matches!(stop.as_str(), "Exhausted" | "TimeLimit");
+    let end_time = serde_json::from_str::<serde_json::Value>(&line)
+        .ok()
+        .and_then(|v| v["time_ns"].as_u64())
+        .map(SimTime::from_nanos)
+        .ok_or_else(|| format!("{}: the end line has no time_ns", at(i)))?;
+    let end = if early { end_time } else { run_end.unwrap_or(end_time) };
+    Ok(c.finish(end))
 }
 
 /// Runs one seed of a scenario with the audit on, and checks its trail. The run's end for
 /// liveness is the experiment's duration, or where an event limit stopped it.
 pub fn check_seed(scn: &Scenario, seed: u64) -> Result<(crate::run::SeedResult, Report), crate::world::BuildError> {
     let (res, trail) = crate::run::run_seed_audited(scn, seed, None, true, &|_| {})?;
-    let end = match res.stop {
-        crate::engine::StopReason::EventLimit | crate::engine::StopReason::Stopped => res.sim_end,
-        _ => SimTime::ZERO + scn.experiment.duration,
+    let end = if res.stop.is_early() {
+        res.sim_end
+    } else {
+        SimTime::ZERO + scn.experiment.duration
     };
     let report = check_events(seed, end, &trail);
     Ok((res, report))

@@ -101,6 +101,49 @@ pub enum StopReason {
     EventLimit,
     /// An actor called [`Ctx::stop`].
     Stopped,
+    /// Simulated time stopped advancing: [`Stall::events`] events in a row moved it by less
+    /// than [`Stall::min_advance`] (only [`Sim::run_watched`] stops for this).
+    Stalled,
+}
+
+impl StopReason {
+    /// Whether the run stopped before its end: at the event limit, stalled, or stopped by an
+    /// actor (`Exhausted` and `TimeLimit` are a run that reached its end).
+    pub fn is_early(self) -> bool {
+        match self {
+            StopReason::Exhausted | StopReason::TimeLimit => false,
+            StopReason::EventLimit | StopReason::Stopped | StopReason::Stalled => true,
+        }
+    }
+
+    /// What a user reads: why the run stopped early (`None` if it did not).
+    pub fn early_reason(self) -> Option<&'static str> {
+        match self {
+            StopReason::Exhausted | StopReason::TimeLimit => None,
+            StopReason::EventLimit => Some("the event limit (`max_events`) was reached"),
+            StopReason::Stopped => Some("an actor stopped the run"),
+            StopReason::Stalled => Some("simulated time stopped advancing (a livelock: 1,000,000 events within 10 ms)"),
+        }
+    }
+}
+
+/// What [`Sim::run_watched`] calls a stall: `events` delivered events in a row that advance
+/// simulated time by less than `min_advance` (a livelock, e.g. a 1 ns timer re-armed forever).
+#[derive(Clone, Copy, Debug)]
+pub struct Stall {
+    pub events: u64,
+    pub min_advance: SimDuration,
+}
+
+impl Default for Stall {
+    /// 1,000,000 events within 10 ms of simulated time: 10^8 events per simulated second,
+    /// about 2,000 times the densest shipped scenario (IPX hub, 1,000 PLMNs: 46,000).
+    fn default() -> Self {
+        Stall {
+            events: 1_000_000,
+            min_advance: SimDuration::from_millis(10),
+        }
+    }
 }
 
 /// What one call to [`Sim::run`] did.
@@ -402,6 +445,33 @@ impl<W: World> Sim<W> {
         self.core.push(at, to, EXTERNAL, false, msg);
     }
 
+    /// [`Sim::run`] in windows of `stall.events` events, stopping with
+    /// [`StopReason::Stalled`] after a window that advanced simulated time by less than
+    /// `stall.min_advance` (a window cut short by another bound is not judged).
+    pub fn run_watched(&mut self, limits: Limits, stall: Stall) -> RunStats {
+        let window = stall.events.max(1);
+        let mut events = 0u64;
+        loop {
+            let start = self.core.now;
+            let s = self.run(Limits {
+                until: limits.until,
+                max_events: (limits.max_events - events).min(window),
+            });
+            events += s.events;
+            let cut = s.reason != StopReason::EventLimit || events >= limits.max_events;
+            let reason = if cut {
+                Some(s.reason)
+            } else if s.now.saturating_since(start) < stall.min_advance {
+                Some(StopReason::Stalled)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return RunStats { events, reason, now: s.now };
+            }
+        }
+    }
+
     /// Runs until a bound is reached, the queue empties or an actor stops the run.
     pub fn run(&mut self, limits: Limits) -> RunStats {
         let until = limits.until.as_nanos();
@@ -601,6 +671,41 @@ mod tests {
         sim.run(Limits::default());
         assert_eq!(sim.world.seen, [0, 1, 2]);
         assert_eq!(sim.world.results, [false, false, true]);
+    }
+
+    /// A livelock (a message re-sent `step` ns later forever) is a stall; the same loop with
+    /// a step of 1 ms is not, and runs to its time limit.
+    #[test]
+    fn run_watched_stops_a_livelock_and_only_a_livelock() {
+        struct Spin(u64);
+        impl World for Spin {
+            type Msg = ();
+            fn handle(&mut self, ctx: &mut Ctx<'_, ()>, _: Event<()>) {
+                ctx.send(0, SimDuration::from_nanos(self.0), ());
+            }
+        }
+        let stall = Stall {
+            events: 1000,
+            min_advance: SimDuration::from_micros(100),
+        };
+        let run = |step: u64| {
+            let mut sim = Sim::new(Spin(step));
+            sim.schedule(SimTime::ZERO, 0, ());
+            let limits = Limits {
+                until: SimTime::ZERO + SimDuration::from_secs(10),
+                max_events: 1_000_000,
+            };
+            sim.run_watched(limits, stall)
+        };
+        let s = run(1);
+        assert_eq!((s.reason, s.events), (StopReason::Stalled, 1000));
+        let s = run(1_000_000);
+        assert_eq!((s.reason, s.events), (StopReason::TimeLimit, 10_001));
+        // The event limit still wins when it comes first.
+        let mut sim = Sim::new(Spin(1_000_000));
+        sim.schedule(SimTime::ZERO, 0, ());
+        let s = sim.run_watched(Limits { until: SimTime::MAX, max_events: 2500 }, stall);
+        assert_eq!((s.reason, s.events), (StopReason::EventLimit, 2500));
     }
 
     #[test]

@@ -416,6 +416,7 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
                 }
             }
         }
+        arrival_bounds(e, &at, f.arrival, &mut out);
         for (field, bytes) in [("request_bytes", f.request_bytes), ("response_bytes", f.response_bytes)] {
             if bytes > MAX_BODY_BYTES {
                 out.push(Issue::new(
@@ -433,6 +434,39 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
     }
     capif_knobs(e, &mut out);
     out
+}
+
+/// What cannot run: an arrival process whose mean gap is below the clock's 1 ns resolution,
+/// or one flow whose arrivals alone (each at least one event) exceed the run's event limit.
+fn arrival_bounds(e: &ExperimentFile, at: &str, arrival: &ArrivalSpec, out: &mut Vec<Issue>) {
+    let (field, gap_ns) = match *arrival {
+        ArrivalSpec::Poisson { rate_per_s } if rate_per_s > 0.0 && rate_per_s.is_finite() => {
+            (format!("{at}.arrival.Poisson.rate_per_s"), 1e9 / rate_per_s)
+        }
+        ArrivalSpec::Periodic { interval } if interval.as_nanos() > 0 => {
+            (format!("{at}.arrival.Periodic.interval"), interval.as_nanos() as f64)
+        }
+        _ => return, // refused above
+    };
+    if gap_ns < 1.0 {
+        out.push(Issue::new(
+            field,
+            format!("a mean gap of {gap_ns:.3e} ns between arrivals is below the clock's resolution of 1 ns"),
+        ));
+        return;
+    }
+    let max_events = e.max_events.unwrap_or(crate::run::DEFAULT_MAX_EVENTS);
+    let arrivals = e.duration.as_nanos() as f64 / gap_ns;
+    if arrivals > max_events as f64 {
+        out.push(Issue::new(
+            field,
+            format!(
+                "this flow alone would start about {arrivals:.3e} procedures in {}, more than the event \
+                 limit of {max_events} (`max_events`): lower the rate or the duration, or raise max_events",
+                e.duration
+            ),
+        ));
+    }
 }
 
 /// Checks a list of security methods written at `at`: non-empty, no duplicates.

@@ -6,6 +6,7 @@ mod cli;
 mod compare;
 mod determinism;
 mod hygiene;
+mod hostile;
 mod invariants;
 mod liveness;
 mod n32;

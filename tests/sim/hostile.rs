@@ -1,0 +1,252 @@
+//! Hostile but well-formed input (issue 15): files and command lines that parse, tried as a
+//! user or a fuzzing job would. Each case has its expected outcome: refused with a located
+//! error (exit 2), run and reported as stopped early (exit 3), or accepted. Every case runs
+//! under a memory cap (`prlimit --as`, where the machine has it) and a time limit: none may
+//! panic, abort, hang or exceed the cap. For an experiment, `validate` and `run` must give the
+//! same verdict and the same message.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Address-space cap of each case's process.
+const MEMORY_CAP: u64 = 2 << 30;
+/// Wall-time limit of each case's process.
+const TIME_LIMIT: Duration = Duration::from_secs(60);
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A shipped experiment with textual edits, its topology path made absolute.
+fn edited(base: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(root().join("experiments").join(base)).unwrap();
+    text = text.replace("\"../topologies/", &format!("\"{}/topologies/", root().display()));
+    for (from, to) in edits {
+        assert!(text.contains(from), "{base}: no `{from}` to edit");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
+/// What a case must give.
+struct Expect {
+    code: i32,
+    /// Substrings stderr must contain.
+    stderr: &'static [&'static str],
+    /// Whether the message must name `file:line:column`.
+    located: bool,
+}
+
+const REFUSED: fn(&'static [&'static str]) -> Expect = |stderr| Expect {
+    code: 2,
+    stderr,
+    located: true,
+};
+const EARLY: fn(&'static [&'static str]) -> Expect = |stderr| Expect {
+    code: 3,
+    stderr,
+    located: false,
+};
+const INPUT: fn(&'static [&'static str]) -> Expect = |stderr| Expect {
+    code: 2,
+    stderr,
+    located: false,
+};
+
+enum Input {
+    /// An experiment (text): checked with both `validate` and `run`.
+    Experiment(String),
+    /// A file (name, text) and the command line (`{f}`: the file, `{d}`: the case folder).
+    Command(&'static str, String, &'static [&'static str]),
+}
+
+struct Case {
+    name: &'static str,
+    input: Input,
+    expect: Expect,
+}
+
+fn cases() -> Vec<Case> {
+    let http = |edits: &[(&str, &str)]| Input::Experiment(edited("http-baseline.ron", edits));
+    let short = ("duration: \"60s\"", "duration: \"5s\"");
+    let busy = "arrival: Poisson(rate_per_s: 50.0)";
+    let trace = a_trace();
+    let lines: Vec<&str> = trace.lines().collect();
+    let check = |name: &'static str, text: String| Input::Command(name, text, &["check", "--trace", "{f}"]);
+    vec![
+        // Class 1: unbounded memory.
+        Case {
+            name: "poisson-rate-below-clock-resolution",
+            input: http(&[short, (busy, "arrival: Poisson(rate_per_s: 1e12)")]),
+            expect: REFUSED(&["arrival.Poisson.rate_per_s", "below the clock's resolution"]),
+        },
+        Case {
+            name: "poisson-rate-beyond-event-limit",
+            input: http(&[short, (busy, "arrival: Poisson(rate_per_s: 1e9)")]),
+            expect: REFUSED(&["arrival.Poisson.rate_per_s", "more than the event limit"]),
+        },
+        Case {
+            name: "periodic-1ns",
+            input: http(&[short, (busy, "arrival: Periodic(interval: \"1ns\")")]),
+            expect: REFUSED(&["arrival.Periodic.interval", "more than the event limit"]),
+        },
+        Case {
+            name: "periodic-within-a-small-event-limit",
+            input: http(&[
+                ("duration: \"60s\"", "duration: \"5s\", max_events: Some(1000)"),
+                (busy, "arrival: Periodic(interval: \"1ms\")"),
+            ]),
+            expect: REFUSED(&["arrival.Periodic.interval", "event limit of 1000"]),
+        },
+        // Class 2: runs that stop at a limit say so.
+        Case {
+            name: "idle-timeout-livelock",
+            input: http(&[short, ("idle_timeout: Some(\"1s\")", "idle_timeout: Some(\"1ns\")")]),
+            expect: EARLY(&["stopped early", "simulated time stopped advancing"]),
+        },
+        Case {
+            name: "event-limit",
+            input: http(&[("duration: \"60s\"", "duration: \"5s\", max_events: Some(1000)")]),
+            expect: EARLY(&["stopped early", "after 1000 events", "event limit (`max_events`)"]),
+        },
+        // Class 6: verdicts on non-input.
+        Case {
+            name: "check-empty-trace",
+            input: check("t.jsonl", String::new()),
+            expect: INPUT(&["empty file: not a secsim trace"]),
+        },
+        Case {
+            name: "check-csv-as-trace",
+            input: check("t.csv", "a,b,c\n1,2,3\n".into()),
+            expect: INPUT(&["t.csv:1: not a secsim trace"]),
+        },
+        Case {
+            name: "check-trace-cut-inside-a-line",
+            input: check("t.jsonl", trace[..trace.len() / 2].to_string()),
+            expect: INPUT(&["truncated"]),
+        },
+        Case {
+            name: "check-trace-cut-at-a-line",
+            input: check("t.jsonl", lines[..lines.len() - 1].join("\n") + "\n"),
+            expect: INPUT(&["truncated trace: no end line"]),
+        },
+        Case {
+            name: "check-trace-without-header",
+            input: check("t.jsonl", lines[1..].join("\n") + "\n"),
+            expect: INPUT(&["t.jsonl:1: not a secsim trace"]),
+        },
+        Case {
+            name: "check-trace-with-lines-after-its-end",
+            input: check("t.jsonl", format!("{trace}{}\n", lines[1])),
+            expect: INPUT(&["a line after the trace's end line"]),
+        },
+    ]
+}
+
+/// A real trace: `http-baseline` for 2 simulated seconds.
+fn a_trace() -> String {
+    let dir = std::env::temp_dir().join(format!("secsim-hostile-trace-{}", std::process::id()));
+    let f = dir.join("experiment.ron");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&f, edited("http-baseline.ron", &[("duration: \"60s\"", "duration: \"2s\"")])).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_secsim"))
+        .args(["run", "--quiet", "--trace", "--out"])
+        .arg(dir.join("out"))
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let trace = std::fs::read_to_string(dir.join("out/trace.jsonl")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    trace
+}
+
+/// Runs `args` under the memory cap and the time limit: (exit code, stderr).
+fn run_capped(case: &str, args: &[String]) -> (i32, String) {
+    let capped = Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success());
+    let bin = env!("CARGO_BIN_EXE_secsim");
+    let mut cmd = if capped {
+        let mut c = Command::new("prlimit");
+        c.arg(format!("--as={MEMORY_CAP}")).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    let mut child = cmd
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > TIME_LIMIT {
+            let _ = child.kill();
+            panic!("{case}: still running after {TIME_LIMIT:?}: {args:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    use std::io::Read;
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let code = status.code().unwrap_or_else(|| panic!("{case}: killed by a signal ({status}): {stderr}"));
+    (code, stderr)
+}
+
+fn judge(case: &Case, verb: &str, (code, stderr): &(i32, String)) {
+    let what = format!("{} ({verb}): exit {code}, stderr:\n{stderr}", case.name);
+    assert!(!stderr.contains("panicked"), "{what}");
+    assert_eq!(*code, case.expect.code, "{what}");
+    for s in case.expect.stderr {
+        assert!(stderr.contains(s), "{what}\nmissing `{s}`");
+    }
+    if case.expect.located {
+        let located = regex::Regex::new(r"\.ron:\d+:\d+: ").unwrap();
+        assert!(located.is_match(stderr), "{what}\nnot located (file:line:column)");
+    }
+}
+
+#[test]
+fn hostile_inputs_get_their_expected_outcome_within_bounds() {
+    if Command::new("prlimit").arg("--version").output().is_err() {
+        eprintln!("hostile inputs: prlimit not found, so the cases run without a memory cap");
+    }
+    let cases = cases();
+    let base = std::env::temp_dir().join(format!("secsim-hostile-{}", std::process::id()));
+    for case in &cases {
+        let dir: PathBuf = base.join(case.name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let d = dir.display().to_string();
+        match &case.input {
+            Input::Experiment(text) => {
+                let f = dir.join("experiment.ron");
+                std::fs::write(&f, text).unwrap();
+                let f = f.display().to_string();
+                let validate = run_capped(case.name, &["validate".into(), f.clone()]);
+                let run = run_capped(case.name, &["run".into(), f, "--quiet".into(), "--out".into(), format!("{d}/out")]);
+                if case.expect.code == 2 {
+                    judge(case, "validate", &validate);
+                    let first = |s: &str| s.lines().find(|l| l.contains("error")).map(str::to_string);
+                    assert_eq!(first(&validate.1), first(&run.1), "{}: validate and run disagree", case.name);
+                } else {
+                    assert_eq!(validate.0, 0, "{}: validate refused what run accepts: {}", case.name, validate.1);
+                }
+                judge(case, "run", &run);
+            }
+            Input::Command(name, text, args) => {
+                let f = dir.join(name);
+                std::fs::write(&f, text).unwrap();
+                let f = f.display().to_string();
+                let args: Vec<String> = args.iter().map(|a| a.replace("{f}", &f).replace("{d}", &d)).collect();
+                judge(case, "command", &run_capped(case.name, &args));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&base);
+    assert!(cases.len() >= 12, "{} cases", cases.len());
+}
