@@ -140,6 +140,8 @@ pub trait Reformatted: Clone {
     fn modifications(&self) -> &[FlatJws];
     /// Mutable JWS list (`None` = absent).
     fn modifications_mut(&mut self) -> &mut Option<Vec<FlatJws>>;
+    /// Whether the JWS list is present (possibly empty).
+    fn modifications_present(&self) -> bool;
 }
 
 macro_rules! impl_reformatted {
@@ -156,6 +158,9 @@ macro_rules! impl_reformatted {
             }
             fn modifications_mut(&mut self) -> &mut Option<Vec<FlatJws>> {
                 &mut self.modifications_block
+            }
+            fn modifications_present(&self) -> bool {
+                self.modifications_block.is_some()
             }
         }
     };
@@ -1710,6 +1715,11 @@ pub fn wire_len<M: Serialize>(msg: &M) -> usize {
 
 /// The `n32f-process` body of a reformatted message: `serde_json::to_string`, written into
 /// a buffer sized for it up front (the JWE members and the JWS make up nearly all of it).
+///
+/// Without RI signatures and JWE headers in clear (every message below full crypto fidelity)
+/// the JSON is written here member by member, in the order and with the escaping the derived
+/// `Serialize` uses, and the base64url members, which need no escaping, are copied as they
+/// are (serde_json would test every byte for an escape); `wire_json_matches_serde` checks it.
 pub fn wire_json<M: Reformatted + Serialize>(msg: &M) -> String {
     let jwe = msg.jwe();
     let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
@@ -1720,7 +1730,65 @@ pub fn wire_json<M: Reformatted + Serialize>(msg: &M) -> String {
         .sum();
     let guess = 160 + len(&jwe.protected) + len(&jwe.aad) + len(&jwe.iv) + jwe.ciphertext.len() + len(&jwe.tag) + jws;
     let mut out = Vec::with_capacity(guess);
-    serde_json::to_writer(&mut out, msg).expect("wire types serialize");
+    if msg.modifications().is_empty() && jwe.unprotected.is_none() && jwe.header.is_none() {
+        write_bare(&mut out, jwe, msg.modifications_present());
+    } else {
+        serde_json::to_writer(&mut out, msg).expect("wire types serialize");
+    }
+    // serde_json writes UTF-8 only, and so does `write_bare` (it copies `&str`s).
+    String::from_utf8(out).expect("json is utf-8")
+}
+
+/// `{"reformattedData":<jwe>}` (with `,"modificationsBlock":[]` if present), for a JWE
+/// without `unprotected` and `header`, as the derived `Serialize` writes it.
+fn write_bare(out: &mut Vec<u8>, jwe: &FlatJwe, empty_block: bool) {
+    out.extend_from_slice(b"{\"reformattedData\":{");
+    let mut first = true;
+    let mut member = |out: &mut Vec<u8>, name: &str, value: Option<&str>| {
+        let Some(v) = value else { return };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        json_str(out, v);
+    };
+    member(out, "protected", jwe.protected.as_deref());
+    member(out, "encrypted_key", jwe.encrypted_key.as_deref());
+    member(out, "aad", jwe.aad.as_deref());
+    member(out, "iv", jwe.iv.as_deref());
+    member(out, "ciphertext", Some(&jwe.ciphertext));
+    member(out, "tag", jwe.tag.as_deref());
+    out.push(b'}');
+    if empty_block {
+        out.extend_from_slice(b",\"modificationsBlock\":[]");
+    }
+    out.push(b'}');
+}
+
+/// A JSON string as serde_json writes it: copied as it is when no byte needs an escape
+/// (control characters, `"` and `\\`), else escaped by serde_json.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // No early exit: the whole test compiles to a vector loop.
+    let plain = s
+        .bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, s).expect("strings serialize");
+    }
+}
+
+/// A JSON value's text (`Value::to_string`), written into a buffer of `capacity` bytes
+/// reserved up front (the caller's estimate of its length).
+pub fn json_text(v: &Value, capacity: usize) -> String {
+    let mut out = Vec::with_capacity(capacity);
+    serde_json::to_writer(&mut out, v).expect("values serialize");
     // serde_json writes UTF-8 only.
     String::from_utf8(out).expect("json is utf-8")
 }

@@ -768,3 +768,35 @@ fn copy_bomb_in_an_earlier_modification_is_refused() {
         RiError::BadEarlierModification(0)
     );
 }
+
+#[test]
+fn wire_json_matches_serde() {
+    let m = protect(&send_ctx(None), &request(), &policy(), &key(), nonce(1)).unwrap();
+    let same = |m: &N32fReformattedReqMsg| assert_eq!(wire_json(m), serde_json::to_string(m).unwrap());
+    same(&m);
+    // An empty JWS list is written as one.
+    let mut empty = m.clone();
+    empty.modifications_block = Some(vec![]);
+    same(&empty);
+    // Members a fault rewrites: escapes, control characters, non-ASCII, absent and empty members.
+    let mut odd = m.clone();
+    odd.reformatted_data.ciphertext = "a\"b\\c\u{1}d\u{7f}é\n".into();
+    odd.reformatted_data.aad = None;
+    odd.reformatted_data.encrypted_key = Some(String::new());
+    odd.reformatted_data.tag = Some("</tag>".into());
+    same(&odd);
+    odd.reformatted_data.protected = None;
+    odd.reformatted_data.iv = None;
+    same(&odd);
+    // Headers in clear and RI signatures go through serde_json.
+    let mut hdr = m.clone();
+    hdr.reformatted_data.header = Some(serde_json::Map::from_iter([("kid".to_string(), json!("k"))]));
+    same(&hdr);
+    let signed = ri_modify(&m, &ris().0, vec![]).unwrap();
+    same(&signed);
+    let rsp = N32fReformattedRspMsg {
+        reformatted_data: m.reformatted_data.clone(),
+        modifications_block: None,
+    };
+    assert_eq!(wire_json(&rsp), serde_json::to_string(&rsp).unwrap());
+}
