@@ -800,3 +800,49 @@ fn wire_json_matches_serde() {
     };
     assert_eq!(wire_json(&rsp), serde_json::to_string(&rsp).unwrap());
 }
+
+#[test]
+fn json_writers_match_serde() {
+    let values = [
+        request().body,
+        json!(null),
+        json!([]),
+        json!({}),
+        json!({"a\"b": "c\\d\u{0}\u{1f}é\u{7f}", "n": [-1, 2.5, 1e300, 18446744073709551615u64, true, false, null]}),
+        json!({"nested": {"x": [{"y": "</script>"}]}, "": ""}),
+    ];
+    for v in &values {
+        assert_eq!(json_text(v, 0), serde_json::to_string(v).unwrap());
+        let data = vec![v.clone(), json!("s")];
+        assert_eq!(
+            cipher_block_json(&data),
+            serde_json::to_vec(&DataToIntegrityProtectAndCipherBlock {
+                data_to_encrypt: data.clone()
+            })
+            .unwrap()
+        );
+    }
+    // The blocks of requests and responses, with and without encrypted headers and query
+    // parameters, and with odd strings.
+    let mut blocks = Vec::new();
+    for (req, authorized) in [(request(), None), (request(), Some(CRI))] {
+        let m = protect(&send_ctx(authorized), &req, &policy(), &key(), nonce(1)).unwrap();
+        blocks.push(decode_aad(&m.reformatted_data).unwrap().1);
+    }
+    let mut odd = blocks[0].clone();
+    odd.meta_data.as_mut().unwrap().n32f_context_id = "\"\n".into();
+    odd.request_line.as_mut().unwrap().query_fragment = None;
+    odd.status_line = Some("201".into());
+    blocks.push(odd);
+    blocks.push(DataToIntegrityProtectBlock::default());
+    blocks.push(DataToIntegrityProtectBlock {
+        headers: Some(vec![]),
+        payload: Some(vec![]),
+        ..DataToIntegrityProtectBlock::default()
+    });
+    for b in &blocks {
+        let mut out = Vec::new();
+        write_block(&mut out, b);
+        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(b).unwrap());
+    }
+}
