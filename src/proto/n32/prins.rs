@@ -424,15 +424,24 @@ impl PolicyView {
 
 /// `/a/{x}/c` matches `/a/anything/c` (one non-empty segment per variable).
 fn template_matches(template: &str, path: &str) -> bool {
-    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
-    t.len() == p.len()
-        && t.iter().zip(&p).all(|(t, p)| {
-            if t.starts_with('{') && t.ends_with('}') {
-                !p.is_empty()
-            } else {
-                t == p
+    // Segment by segment, without collecting them (the policy is looked up per message).
+    let (mut ts, mut ps) = (template.split('/'), path.split('/'));
+    loop {
+        match (ts.next(), ps.next()) {
+            (None, None) => return true,
+            (Some(t), Some(p)) => {
+                let ok = if t.starts_with('{') && t.ends_with('}') {
+                    !p.is_empty()
+                } else {
+                    t == p
+                };
+                if !ok {
+                    return false;
+                }
             }
-        })
+            _ => return false,
+        }
+    }
 }
 
 /// Request or response.

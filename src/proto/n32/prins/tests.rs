@@ -846,3 +846,14 @@ fn json_writers_match_serde() {
         assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(b).unwrap());
     }
 }
+
+#[test]
+fn templates_match_segment_by_segment() {
+    assert!(template_matches("/a/{x}/c", "/a/b/c"));
+    assert!(template_matches("/a/b", "/a/b"));
+    assert!(template_matches("", ""));
+    assert!(!template_matches("/a/{x}/c", "/a//c"));
+    assert!(!template_matches("/a/{x}", "/a/b/c"));
+    assert!(!template_matches("/a/{x}/c", "/a/b"));
+    assert!(!template_matches("/a/b", "/a/c"));
+}
