@@ -19,7 +19,7 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Keeps freed memory in the process instead of handing it back to the OS after 10 ms: a
 /// run's buffers come and go at a high rate, and re-faulting (zeroing) pages cost about 5%
-/// of the N32 run loop. A run's peak memory is unchanged.
+/// of the N32 run loop. The process's resident memory stays at its peak instead.
 fn tune_allocator() {
     // SAFETY: setting an option is a plain store in mimalloc's option table.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
