@@ -8,6 +8,23 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc as the global allocator: the protocol planes allocate and free many small
+/// buffers per message (bodies, headers, effects), where it is markedly faster than the
+/// system allocator. Results do not depend on the allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// mimalloc's `purge_delay` option (`mi_option_purge_delay` in its `mimalloc.h`, v2 and v3).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Keeps freed memory in the process instead of handing it back to the OS after 10 ms: a
+/// run's buffers come and go at a high rate, and re-faulting (zeroing) pages cost about 5%
+/// of the N32 run loop. The process's resident memory stays at its peak instead.
+fn tune_allocator() {
+    // SAFETY: setting an option is a plain store in mimalloc's option table.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "secsim",
@@ -208,6 +225,7 @@ enum BenchCommand {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -117,7 +117,9 @@ pub enum JoseError {
 
 /// base64url without padding (RFC 7515 2, RFC 4648 5).
 pub fn b64_encode(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
+    // The SIMD encoder (the same text as `base64`'s URL_SAFE_NO_PAD: `b64_simd_is_base64`);
+    // the JWE members of every PRINS message go through it.
+    base64_simd::URL_SAFE_NO_PAD.encode_to_string(bytes)
 }
 
 /// Decodes unpadded base64url; padding, non-alphabet characters and non-zero trailing bits are
@@ -633,6 +635,21 @@ pub fn verify_compact(key: &VerifyingKey, compact: &str) -> Result<JwsVerified, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn b64_simd_is_base64() {
+        use base64::Engine as _;
+        let bytes: Vec<u8> = (0..600u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for n in 0..bytes.len() {
+            let b = &bytes[..n];
+            assert_eq!(
+                b64_encode(b),
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+            );
+        }
+    }
 
     /// The remembered ES256 verdicts are the verdicts: a valid token verifies twice, the same
     /// token with one bit of its signature flipped fails twice, under another key it fails.

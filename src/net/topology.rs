@@ -63,8 +63,9 @@ pub struct Topology {
     pub graph: StableDiGraph<Node, Link>,
     pub domains: Vec<Domain>,
     by_name: BTreeMap<String, NodeId>,
-    /// Per destination: next-hop edge from each node (`u32::MAX`: none).
-    next_hop: BTreeMap<NodeId, Vec<u32>>,
+    /// Per destination (by node id): next-hop edge from each node (`u32::MAX`: none); empty
+    /// until the destination is first used.
+    next_hop: Vec<Vec<u32>>,
 }
 
 const NO_EDGE: u32 = u32::MAX;
@@ -136,7 +137,7 @@ impl Topology {
             graph,
             domains,
             by_name,
-            next_hop: BTreeMap::new(),
+            next_hop: Vec::new(),
         })
     }
 
@@ -162,35 +163,44 @@ impl Topology {
         &self.domains[self.node(id).domain as usize]
     }
 
-    fn routes_to(&mut self, dest: NodeId) -> &Vec<u32> {
-        let graph = &self.graph;
-        self.next_hop.entry(dest).or_insert_with(|| {
-            let n = graph.node_count();
-            let mut dist = vec![u64::MAX; n];
-            let mut next = vec![NO_EDGE; n];
-            let mut heap = BinaryHeap::new();
-            dist[dest as usize] = 0;
-            heap.push(Reverse((0u64, dest)));
-            while let Some(Reverse((d, v))) = heap.pop() {
-                if d > dist[v as usize] {
-                    continue;
-                }
-                // Every edge u -> v: u can reach dest through v. Weights are the mean
-                // latency in whole ns plus 1, so equal latencies prefer fewer hops; the heap
-                // order (distance, node index) and strict improvement make ties deterministic.
-                for e in graph.edges_directed(NodeIndex::new(v as usize), Direction::Incoming) {
-                    let u = e.source().index();
-                    let w = e.weight().latency.mean_ns().max(0.0).round() as u64 + 1;
-                    let nd = d.saturating_add(w);
-                    if nd < dist[u] {
-                        dist[u] = nd;
-                        next[u] = e.id().index() as u32;
-                        heap.push(Reverse((nd, u as u32)));
-                    }
+    fn routes_to(&mut self, dest: NodeId) -> &[u32] {
+        let d = dest as usize;
+        if self.next_hop.len() <= d {
+            self.next_hop.resize(d + 1, Vec::new());
+        }
+        if self.next_hop[d].is_empty() {
+            self.next_hop[d] = Self::next_hops(&self.graph, dest);
+        }
+        &self.next_hop[d]
+    }
+
+    /// Every node's next-hop edge towards `dest` (`NO_EDGE`: none).
+    fn next_hops(graph: &StableDiGraph<Node, Link>, dest: NodeId) -> Vec<u32> {
+        let n = graph.node_count();
+        let mut dist = vec![u64::MAX; n];
+        let mut next = vec![NO_EDGE; n];
+        let mut heap = BinaryHeap::new();
+        dist[dest as usize] = 0;
+        heap.push(Reverse((0u64, dest)));
+        while let Some(Reverse((d, v))) = heap.pop() {
+            if d > dist[v as usize] {
+                continue;
+            }
+            // Every edge u -> v: u can reach dest through v. Weights are the mean
+            // latency in whole ns plus 1, so equal latencies prefer fewer hops; the heap
+            // order (distance, node index) and strict improvement make ties deterministic.
+            for e in graph.edges_directed(NodeIndex::new(v as usize), Direction::Incoming) {
+                let u = e.source().index();
+                let w = e.weight().latency.mean_ns().max(0.0).round() as u64 + 1;
+                let nd = d.saturating_add(w);
+                if nd < dist[u] {
+                    dist[u] = nd;
+                    next[u] = e.id().index() as u32;
+                    heap.push(Reverse((nd, u as u32)));
                 }
             }
-            next
-        })
+        }
+        next
     }
 
     /// The directed links from `from` to `to` along the route, or `None` if unreachable.

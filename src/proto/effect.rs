@@ -229,6 +229,12 @@ impl<T> Effects<T> {
         self.queue.is_empty()
     }
 
+    /// Every queued effect, in the order pushed, moved out at once (the queue is left empty):
+    /// the same effects as polling [`Effects::pop`] until `None`, without moving each.
+    pub fn take(&mut self) -> Vec<Effect<T>> {
+        Vec::from(std::mem::take(&mut self.queue))
+    }
+
     /// Pushes an audit fact, built only when the audit is on.
     pub fn audit(&mut self, ev: impl FnOnce() -> AuditEvent) {
         if self.audit {

@@ -140,6 +140,8 @@ pub trait Reformatted: Clone {
     fn modifications(&self) -> &[FlatJws];
     /// Mutable JWS list (`None` = absent).
     fn modifications_mut(&mut self) -> &mut Option<Vec<FlatJws>>;
+    /// Whether the JWS list is present (possibly empty).
+    fn modifications_present(&self) -> bool;
 }
 
 macro_rules! impl_reformatted {
@@ -156,6 +158,9 @@ macro_rules! impl_reformatted {
             }
             fn modifications_mut(&mut self) -> &mut Option<Vec<FlatJws>> {
                 &mut self.modifications_block
+            }
+            fn modifications_present(&self) -> bool {
+                self.modifications_block.is_some()
             }
         }
     };
@@ -419,15 +424,24 @@ impl PolicyView {
 
 /// `/a/{x}/c` matches `/a/anything/c` (one non-empty segment per variable).
 fn template_matches(template: &str, path: &str) -> bool {
-    let (t, p): (Vec<&str>, Vec<&str>) = (template.split('/').collect(), path.split('/').collect());
-    t.len() == p.len()
-        && t.iter().zip(&p).all(|(t, p)| {
-            if t.starts_with('{') && t.ends_with('}') {
-                !p.is_empty()
-            } else {
-                t == p
+    // Segment by segment, without collecting them (the policy is looked up per message).
+    let (mut ts, mut ps) = (template.split('/'), path.split('/'));
+    loop {
+        match (ts.next(), ps.next()) {
+            (None, None) => return true,
+            (Some(t), Some(p)) => {
+                let ok = if t.starts_with('{') && t.ends_with('}') {
+                    !p.is_empty()
+                } else {
+                    t == p
+                };
+                if !ok {
+                    return false;
+                }
             }
-        })
+            _ => return false,
+        }
+    }
 }
 
 /// Request or response.
@@ -633,17 +647,11 @@ pub fn seal(
 ) -> Result<FlatJwe, ProtectError> {
     // Plain derived structs of strings and JSON values always serialize.
     let mut aad = Vec::with_capacity(1024);
-    serde_json::to_writer(&mut aad, block).expect("block serializes");
+    write_block(&mut aad, block);
     let plaintext = if data.is_empty() {
         Vec::new()
     } else {
-        // Serializes as DataToIntegrityProtectAndCipherBlock does, without copying `data`.
-        #[derive(Serialize)]
-        #[serde(rename_all = "camelCase")]
-        struct CipherBlock<'a> {
-            data_to_encrypt: &'a [Value],
-        }
-        serde_json::to_vec(&CipherBlock { data_to_encrypt: data }).expect("cipher block serializes")
+        cipher_block_json(data)
     };
     //= TS 33.501 13.2.4.3.1: JWE with the N32-f session key as CEK (alg dir), aad = integrity-only part
     Ok(jose::encrypt(
@@ -653,6 +661,22 @@ pub fn seal(
         Some(&aad),
         &plaintext,
     )?)
+}
+
+/// The JSON of a DataToIntegrityProtectAndCipherBlock of `data` (`{"dataToEncrypt":[..]}`,
+/// as its derived `Serialize` writes it), without copying `data`.
+fn cipher_block_json(data: &[Value]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(b"{\"dataToEncrypt\":");
+    out.push(b'[');
+    for (i, v) in data.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_value(&mut out, v);
+    }
+    out.extend_from_slice(b"]}");
+    out
 }
 
 /// What the sender of a sealed message knows of it, for its receiver: simulation metadata
@@ -834,15 +858,17 @@ fn check_ambiguity(v: &Value, at: &mut Vec<String>, encrypted: &[Vec<String>]) -
         return Err(ProtectError::AmbiguousValue(patch::format_pointer(at)));
     }
     match v {
+        // A scalar is never an index and holds none: only objects and arrays are visited.
         Value::Object(map) => {
-            for (k, child) in map {
+            for (k, child) in map.iter().filter(|(_, c)| c.is_object() || c.is_array()) {
                 at.push(k.clone());
                 check_ambiguity(child, at, encrypted)?;
                 at.pop();
             }
         }
         Value::Array(items) => {
-            for (i, child) in items.iter().enumerate() {
+            let nested = items.iter().enumerate().filter(|(_, c)| c.is_object() || c.is_array());
+            for (i, child) in nested {
                 at.push(i.to_string());
                 check_ambiguity(child, at, encrypted)?;
                 at.pop();
@@ -1710,6 +1736,11 @@ pub fn wire_len<M: Serialize>(msg: &M) -> usize {
 
 /// The `n32f-process` body of a reformatted message: `serde_json::to_string`, written into
 /// a buffer sized for it up front (the JWE members and the JWS make up nearly all of it).
+///
+/// Without RI signatures and JWE headers in clear (every message below full crypto fidelity)
+/// the JSON is written here member by member, in the order and with the escaping the derived
+/// `Serialize` uses, and the base64url members, which need no escaping, are copied as they
+/// are (serde_json would test every byte for an escape); `wire_json_matches_serde` checks it.
 pub fn wire_json<M: Reformatted + Serialize>(msg: &M) -> String {
     let jwe = msg.jwe();
     let len = |s: &Option<String>| s.as_ref().map_or(0, String::len);
@@ -1720,9 +1751,206 @@ pub fn wire_json<M: Reformatted + Serialize>(msg: &M) -> String {
         .sum();
     let guess = 160 + len(&jwe.protected) + len(&jwe.aad) + len(&jwe.iv) + jwe.ciphertext.len() + len(&jwe.tag) + jws;
     let mut out = Vec::with_capacity(guess);
-    serde_json::to_writer(&mut out, msg).expect("wire types serialize");
-    // serde_json writes UTF-8 only.
+    if msg.modifications().is_empty() && jwe.unprotected.is_none() && jwe.header.is_none() {
+        write_bare(&mut out, jwe, msg.modifications_present());
+    } else {
+        serde_json::to_writer(&mut out, msg).expect("wire types serialize");
+    }
+    // serde_json writes UTF-8 only, and so does `write_bare` (it copies `&str`s).
     String::from_utf8(out).expect("json is utf-8")
+}
+
+/// `{"reformattedData":<jwe>}` (with `,"modificationsBlock":[]` if present), for a JWE
+/// without `unprotected` and `header`, as the derived `Serialize` writes it.
+fn write_bare(out: &mut Vec<u8>, jwe: &FlatJwe, empty_block: bool) {
+    out.extend_from_slice(b"{\"reformattedData\":{");
+    let mut first = true;
+    let mut member = |out: &mut Vec<u8>, name: &str, value: Option<&str>| {
+        let Some(v) = value else { return };
+        if !first {
+            out.push(b',');
+        }
+        first = false;
+        out.push(b'"');
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b"\":");
+        json_str(out, v);
+    };
+    member(out, "protected", jwe.protected.as_deref());
+    member(out, "encrypted_key", jwe.encrypted_key.as_deref());
+    member(out, "aad", jwe.aad.as_deref());
+    member(out, "iv", jwe.iv.as_deref());
+    member(out, "ciphertext", Some(&jwe.ciphertext));
+    member(out, "tag", jwe.tag.as_deref());
+    out.push(b'}');
+    if empty_block {
+        out.extend_from_slice(b",\"modificationsBlock\":[]");
+    }
+    out.push(b'}');
+}
+
+/// A JSON string as serde_json writes it: copied as it is when no byte needs an escape
+/// (control characters, `"` and `\\`), else escaped by serde_json.
+fn json_str(out: &mut Vec<u8>, s: &str) {
+    // No early exit: the whole test compiles to a vector loop.
+    let plain = s
+        .bytes()
+        .fold(true, |ok, b| ok & (b >= 0x20) & (b != b'"') & (b != b'\\'));
+    if plain {
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(&mut *out, s).expect("strings serialize");
+    }
+}
+
+/// A JSON value's text (`Value::to_string`), written into a buffer of `capacity` bytes
+/// reserved up front (the caller's estimate of its length).
+pub fn json_text(v: &Value, capacity: usize) -> String {
+    let mut out = Vec::with_capacity(capacity);
+    write_value(&mut out, v);
+    // Only `&str`s and serde_json's own output are written.
+    String::from_utf8(out).expect("json is utf-8")
+}
+
+/// `serde_json::to_writer(out, v)` (compact), with strings written by [`json_str`]: the
+/// same bytes (`json_writers_match_serde`).
+fn write_value(out: &mut Vec<u8>, v: &Value) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => serde_json::to_writer(&mut *out, n).expect("numbers serialize"),
+        Value::String(s) => json_str(out, s),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_value(out, item);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                json_str(out, k);
+                out.push(b':');
+                write_value(out, item);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Writes the members of a JSON object in order, each `"name":value`.
+struct Members<'o> {
+    out: &'o mut Vec<u8>,
+    first: bool,
+}
+
+impl<'o> Members<'o> {
+    fn open(out: &'o mut Vec<u8>) -> Self {
+        out.push(b'{');
+        Members { out, first: true }
+    }
+
+    /// Starts member `name` (a literal that needs no escape); the caller writes its value.
+    fn name(&mut self, name: &str) -> &mut Vec<u8> {
+        if !self.first {
+            self.out.push(b',');
+        }
+        self.first = false;
+        self.out.push(b'"');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.extend_from_slice(b"\":");
+        &mut *self.out
+    }
+
+    fn str(&mut self, name: &str, v: &str) {
+        json_str(self.name(name), v);
+    }
+
+    fn close(self) {
+        self.out.push(b'}');
+    }
+}
+
+/// `serde_json::to_writer(out, block)` for the derived `Serialize` of
+/// [`DataToIntegrityProtectBlock`] (member names, order, skipped `None`s and `null`s as
+/// the derive has them), with strings written by [`json_str`] (`json_writers_match_serde`).
+fn write_block(out: &mut Vec<u8>, block: &DataToIntegrityProtectBlock) {
+    let mut m = Members::open(out);
+    if let Some(meta) = &block.meta_data {
+        let mut md = Members::open(m.name("metaData"));
+        md.str("n32fContextId", &meta.n32f_context_id);
+        md.str("messageId", &meta.message_id);
+        match &meta.authorized_ipx_id {
+            Some(ipx) => md.str("authorizedIpxId", ipx),
+            None => md.name("authorizedIpxId").extend_from_slice(b"null"),
+        }
+        md.close();
+    }
+    if let Some(rl) = &block.request_line {
+        let mut r = Members::open(m.name("requestLine"));
+        r.str("method", &rl.method);
+        r.str("scheme", &rl.scheme);
+        r.str("authority", &rl.authority);
+        r.str("path", &rl.path);
+        r.str("protocolVersion", &rl.protocol_version);
+        if let Some(q) = &rl.query_fragment {
+            r.str("queryFragment", q);
+        }
+        r.close();
+    }
+    if let Some(status) = &block.status_line {
+        m.str("statusLine", status);
+    }
+    if let Some(headers) = &block.headers {
+        let out = m.name("headers");
+        out.push(b'[');
+        for (i, h) in headers.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut hm = Members::open(out);
+            hm.str("header", &h.header);
+            match &h.value {
+                EncodedHttpHeaderValue::Clear(v) => hm.str("value", v),
+                EncodedHttpHeaderValue::Index(ix) => write_index(hm.name("value"), ix),
+            }
+            hm.close();
+        }
+        out.push(b']');
+    }
+    if let Some(payload) = &block.payload {
+        let out = m.name("payload");
+        out.push(b'[');
+        for (i, p) in payload.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            let mut pm = Members::open(out);
+            pm.str("iePath", &p.ie_path);
+            serde_json::to_writer(pm.name("ieValueLocation"), &p.ie_value_location).expect("locations serialize");
+            write_value(pm.name("value"), &p.value);
+            pm.close();
+        }
+        out.push(b']');
+    }
+    m.close();
+}
+
+/// `{"encBlockIndex":n}`.
+fn write_index(out: &mut Vec<u8>, ix: &IndexToEncryptedValue) {
+    let mut m = Members::open(out);
+    serde_json::to_writer(m.name("encBlockIndex"), &ix.enc_block_index).expect("integers serialize");
+    m.close();
 }
 
 #[cfg(test)]

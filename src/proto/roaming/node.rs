@@ -158,7 +158,7 @@ impl RiNode {
     }
 
     /// Relays a PRINS message: modifies (if configured) and signs, then forwards.
-    fn relay(&mut self, back: Inbound, route: &PrinsRoute, req: &HttpRequest) {
+    fn relay(&mut self, back: Inbound, route: &PrinsRoute, req: HttpRequest) {
         // The message the body encodes came with it (else the body is parsed).
         let msg = match &route.msg {
             Some(m) => Ok(m.clone()),
@@ -187,7 +187,7 @@ impl RiNode {
         self.fx.push(Effect::Work(vec![(CryptoOp::EcdsaSign, 1)]));
         // Unchanged, the message's encoding is the body it came with.
         let body = match (&route.msg, self.cfg.sign) {
-            (Some(_), false) => req.body.clone(),
+            (Some(_), false) => req.body,
             _ => prins::wire_json(&*signed),
         };
         let mut hops = route.hops.clone();
@@ -222,7 +222,7 @@ impl Machine for RiNode {
             Input::Request { at, req, .. } if req.path == N32F_PATH => {
                 if let Some(route) = req.typed::<PrinsRoute>() {
                     let route = route.clone();
-                    self.relay(at, &route, &req);
+                    self.relay(at, &route, req);
                 }
             }
             Input::Response { corr, rsp, .. } => {

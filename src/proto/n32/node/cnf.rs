@@ -17,6 +17,7 @@ use crate::net::{HttpRequest, HttpResponse, NodeId};
 use crate::proto::effect::{Corr, Effect, Effects, Input, Machine};
 
 use super::{Numbering, PROC_KIND, SBI_PATH, SbiTarget, Timer, unfinished};
+use crate::proto::n32::prins;
 
 /// One workload flow of a cNF.
 pub struct CnfFlow {
@@ -86,7 +87,8 @@ impl Cnf {
             "servingNetworkName": "5G:mnc001.mcc001.3gppnetwork.org",
             "pad": "x".repeat(f.request_pad),
         });
-        let mut req = HttpRequest::new("POST", SBI_PATH, "AuthenticationInfo", body.to_string());
+        let text = prins::json_text(&body, f.request_pad + 128);
+        let mut req = HttpRequest::new("POST", SBI_PATH, "AuthenticationInfo", text);
         req.typed = Some(Typed::new(SbiTarget(fi, Arc::new(body))));
         let req_bytes = req.wire_bytes();
         self.next += 1;

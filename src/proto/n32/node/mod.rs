@@ -243,7 +243,7 @@ impl N32Nodes {
         m.lend(self.numbering);
         m.handle(now, input);
         self.numbering = m.numbering(self.numbering);
-        std::iter::from_fn(|| m.poll_effect()).collect()
+        m.effects().take()
     }
 
     fn sepps(&self) -> impl Iterator<Item = &sepp::Sepp> {

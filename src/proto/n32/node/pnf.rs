@@ -3,10 +3,12 @@
 use serde_json::json;
 
 use crate::engine::{SimDuration, SimRng, SimTime};
+use crate::net::http::Typed;
 use crate::net::{HttpResponse, Latency};
 use crate::proto::effect::{Effect, Effects, Input, Machine};
 
 use super::{SBI_PATH, Timer};
+use crate::proto::n32::prins;
 
 /// A producer NF's machine.
 pub struct Pnf {
@@ -45,7 +47,10 @@ impl Machine for Pnf {
             }
             Input::Timer(Timer::Processed(at)) => {
                 let body = json!({"authType": "5G_AKA", "pad": "x".repeat(self.response_pad)});
-                let rsp = HttpResponse::json(201, "UEAuthenticationCtx", body);
+                // `HttpResponse::json`, the text written into a buffer sized for it.
+                let text = prins::json_text(&body, self.response_pad + 64);
+                let mut rsp = HttpResponse::new(201, "UEAuthenticationCtx", text);
+                rsp.typed = Some(Typed::new(body));
                 self.fx.push(Effect::Respond {
                     at,
                     rsp,

@@ -768,3 +768,92 @@ fn copy_bomb_in_an_earlier_modification_is_refused() {
         RiError::BadEarlierModification(0)
     );
 }
+
+#[test]
+fn wire_json_matches_serde() {
+    let m = protect(&send_ctx(None), &request(), &policy(), &key(), nonce(1)).unwrap();
+    let same = |m: &N32fReformattedReqMsg| assert_eq!(wire_json(m), serde_json::to_string(m).unwrap());
+    same(&m);
+    // An empty JWS list is written as one.
+    let mut empty = m.clone();
+    empty.modifications_block = Some(vec![]);
+    same(&empty);
+    // Members a fault rewrites: escapes, control characters, non-ASCII, absent and empty members.
+    let mut odd = m.clone();
+    odd.reformatted_data.ciphertext = "a\"b\\c\u{1}d\u{7f}é\n".into();
+    odd.reformatted_data.aad = None;
+    odd.reformatted_data.encrypted_key = Some(String::new());
+    odd.reformatted_data.tag = Some("</tag>".into());
+    same(&odd);
+    odd.reformatted_data.protected = None;
+    odd.reformatted_data.iv = None;
+    same(&odd);
+    // Headers in clear and RI signatures go through serde_json.
+    let mut hdr = m.clone();
+    hdr.reformatted_data.header = Some(serde_json::Map::from_iter([("kid".to_string(), json!("k"))]));
+    same(&hdr);
+    let signed = ri_modify(&m, &ris().0, vec![]).unwrap();
+    same(&signed);
+    let rsp = N32fReformattedRspMsg {
+        reformatted_data: m.reformatted_data.clone(),
+        modifications_block: None,
+    };
+    assert_eq!(wire_json(&rsp), serde_json::to_string(&rsp).unwrap());
+}
+
+#[test]
+fn json_writers_match_serde() {
+    let values = [
+        request().body,
+        json!(null),
+        json!([]),
+        json!({}),
+        json!({"a\"b": "c\\d\u{0}\u{1f}é\u{7f}", "n": [-1, 2.5, 1e300, 18446744073709551615u64, true, false, null]}),
+        json!({"nested": {"x": [{"y": "</script>"}]}, "": ""}),
+    ];
+    for v in &values {
+        assert_eq!(json_text(v, 0), serde_json::to_string(v).unwrap());
+        let data = vec![v.clone(), json!("s")];
+        assert_eq!(
+            cipher_block_json(&data),
+            serde_json::to_vec(&DataToIntegrityProtectAndCipherBlock {
+                data_to_encrypt: data.clone()
+            })
+            .unwrap()
+        );
+    }
+    // The blocks of requests and responses, with and without encrypted headers and query
+    // parameters, and with odd strings.
+    let mut blocks = Vec::new();
+    for (req, authorized) in [(request(), None), (request(), Some(CRI))] {
+        let m = protect(&send_ctx(authorized), &req, &policy(), &key(), nonce(1)).unwrap();
+        blocks.push(decode_aad(&m.reformatted_data).unwrap().1);
+    }
+    let mut odd = blocks[0].clone();
+    odd.meta_data.as_mut().unwrap().n32f_context_id = "\"\n".into();
+    odd.request_line.as_mut().unwrap().query_fragment = None;
+    odd.status_line = Some("201".into());
+    blocks.push(odd);
+    blocks.push(DataToIntegrityProtectBlock::default());
+    blocks.push(DataToIntegrityProtectBlock {
+        headers: Some(vec![]),
+        payload: Some(vec![]),
+        ..DataToIntegrityProtectBlock::default()
+    });
+    for b in &blocks {
+        let mut out = Vec::new();
+        write_block(&mut out, b);
+        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(b).unwrap());
+    }
+}
+
+#[test]
+fn templates_match_segment_by_segment() {
+    assert!(template_matches("/a/{x}/c", "/a/b/c"));
+    assert!(template_matches("/a/b", "/a/b"));
+    assert!(template_matches("", ""));
+    assert!(!template_matches("/a/{x}/c", "/a//c"));
+    assert!(!template_matches("/a/{x}", "/a/b/c"));
+    assert!(!template_matches("/a/{x}/c", "/a/b"));
+    assert!(!template_matches("/a/b", "/a/c"));
+}

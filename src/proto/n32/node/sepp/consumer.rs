@@ -292,7 +292,9 @@ impl Sepp {
                 .into()
             });
         }
-        let body = opened.as_ref().map(|u| u.message.body.to_string());
+        let body = opened
+            .as_ref()
+            .map(|u| prins::json_text(&u.message.body, rsp.body.len()));
         let plain_total = plain_bytes + body.as_ref().map_or(0, |b| b.len() + 40);
         self.fx.record(Record {
             procedure: "n32f_message",

@@ -69,7 +69,7 @@ impl Sepp {
                     "POST",
                     u.message.path.clone(),
                     "AuthenticationInfo",
-                    u.message.body.to_string(),
+                    prins::json_text(&u.message.body, req.body.len()),
                 );
                 let message_id = u.meta.message_id.parse::<u64>().unwrap_or(0);
                 let corr = self.corr();
