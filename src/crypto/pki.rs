@@ -49,9 +49,28 @@ pub const MAX_CHAIN_LEN: usize = 8;
 /// Signature verdicts a thread keeps (see [`Certificate::verify_signature`]).
 pub const SIGNATURE_MEMO_MAX: usize = 1 << 14;
 
+/// Public keys of keys drawn by [`key_from_rng`] a thread keeps (see [`public_key_from_sec1`]).
+pub const KEY_MEMO_MAX: usize = 1 << 14;
+
 thread_local! {
     /// SHA-256 over (issuer key, signed bytes, signature) → whether the signature verified.
     static VERIFIED: RefCell<BTreeMap<[u8; 32], bool>> = const { RefCell::new(BTreeMap::new()) };
+    /// SEC1 compressed encoding → public key, of the keys [`key_from_rng`] drew.
+    static DRAWN_KEYS: RefCell<BTreeMap<[u8; PUBLIC_KEY_LEN], VerifyingKey>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Decodes a SEC1 P-256 public key: `VerifyingKey::from_sec1_bytes`, without the square root
+/// of decompression for the compressed encoding of a key this thread drew with
+/// [`key_from_rng`] (an invoker's key the CCF gets at onboarding). The compressed encoding
+/// is one-to-one (canonical x, the parity of y), so the remembered key is the one decoding
+/// gives; every other input is decoded.
+pub fn public_key_from_sec1(bytes: &[u8]) -> Option<VerifyingKey> {
+    if let Ok(b) = <&[u8; PUBLIC_KEY_LEN]>::try_from(bytes)
+        && let Some(key) = DRAWN_KEYS.with(|m| m.borrow().get(b).copied())
+    {
+        return Some(key);
+    }
+    VerifyingKey::from_sec1_bytes(bytes).ok()
 }
 
 /// The memo key of a verdict: SHA-256 over (issuer key, signed bytes, signature).
@@ -385,7 +404,7 @@ impl Certificate {
 
     /// The subject's public key.
     pub fn verifying_key(&self) -> Result<VerifyingKey, PkiError> {
-        VerifyingKey::from_sec1_bytes(&self.public_key).map_err(|_| PkiError::BadPublicKey {
+        public_key_from_sec1(&self.public_key).ok_or_else(|| PkiError::BadPublicKey {
             subject: self.subject.clone(),
         })
     }
@@ -471,6 +490,14 @@ pub fn key_from_rng<R: RngCore + ?Sized>(rng: &mut R) -> SigningKey {
         let mut bytes = [0u8; 32];
         rng.fill_bytes(&mut bytes);
         if let Ok(key) = SigningKey::from_slice(&bytes) {
+            let public = *key.verifying_key();
+            DRAWN_KEYS.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= KEY_MEMO_MAX {
+                    m.clear();
+                }
+                m.insert(compressed(&public), public);
+            });
             return key;
         }
     }
@@ -840,6 +867,40 @@ mod tests {
             bad.serial += 1;
             assert!(verify(&p, &bad, 1_000, &none).is_err());
         }
+    }
+
+    /// Decoding through the memo of drawn keys gives what `from_sec1_bytes` gives: for drawn
+    /// keys (compressed and uncompressed), for every one-bit change of their encoding (valid
+    /// or not), and for keys of another thread (no memo).
+    #[test]
+    fn drawn_keys_decode_as_sec1() {
+        let mut rng = ChaCha8Rng::seed_from_u64(140);
+        let keys: Vec<VerifyingKey> = (0..32).map(|_| *key_from_rng(&mut rng).verifying_key()).collect();
+        let fresh = |b: &[u8]| VerifyingKey::from_sec1_bytes(b).ok();
+        for key in &keys {
+            let c = compressed(key);
+            assert_eq!(public_key_from_sec1(&c), Some(*key));
+            let u = key.to_encoded_point(false);
+            assert_eq!(public_key_from_sec1(u.as_bytes()), Some(*key));
+            for bit in 0..c.len() * 8 {
+                let mut b = c;
+                b[bit / 8] ^= 1 << (bit % 8);
+                assert_eq!(public_key_from_sec1(&b), fresh(&b), "bit {bit}");
+            }
+        }
+        let other: Vec<[u8; PUBLIC_KEY_LEN]> = std::thread::spawn(move || {
+            let mut rng = ChaCha8Rng::seed_from_u64(141);
+            (0..8)
+                .map(|_| compressed(key_from_rng(&mut rng).verifying_key()))
+                .collect()
+        })
+        .join()
+        .unwrap();
+        for c in other {
+            assert_eq!(public_key_from_sec1(&c), fresh(&c));
+            assert!(public_key_from_sec1(&c).is_some());
+        }
+        assert_eq!(public_key_from_sec1(&[2u8; 32]), None);
     }
 
     #[test]
