@@ -32,7 +32,7 @@ use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes128Gcm, Aes256Gcm, KeyInit, Nonce, Tag};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -515,10 +515,36 @@ pub struct JwsVerified {
 /// ES256 over the signing input: SHA-256 then ECDSA P-256, nonce by RFC 6979 (deterministic),
 /// encoded as r || s (RFC 7518 3.4).
 fn es256_sign(key: &SigningKey, signing_input: &[u8]) -> [u8; ES256_SIGNATURE_LEN] {
-    // `Signer::sign` for ecdsa 0.16 hashes with the curve's digest (SHA-256) and takes k from
-    // RFC 6979 3.2 (`try_sign_prehashed_rfc6979`): no RNG, same bytes every run.
-    let sig: Signature = key.sign(signing_input);
-    sig.to_bytes().into()
+    // The bytes of ecdsa 0.16's `Signer::sign` (SHA-256, k from RFC 6979 3.2, no RNG, same
+    // bytes every run), with `k·G` from a precomputed table (`crypto::es256`).
+    let sig: [u8; ES256_SIGNATURE_LEN] = crate::crypto::es256::sign(key, signing_input).to_bytes().into();
+    // A signature just made verifies with the key's public half (ECDSA is correct), so the
+    // verdict is known: an AEF on this thread checking the token pays a hash.
+    let digest = es256_verdict_key(key.verifying_key(), signing_input, &sig);
+    es256_remember(digest, true);
+    sig
+}
+
+/// The memo key of an ES256 verdict: SHA-256 over (key, signing input, signature).
+fn es256_verdict_key(key: &VerifyingKey, signing_input: &[u8], sig: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(key.to_encoded_point(true).as_bytes());
+    h.update((signing_input.len() as u64).to_be_bytes());
+    h.update(signing_input);
+    h.update(sig);
+    h.finalize().into()
+}
+
+/// Remembers an ES256 verdict (the memo starts over when full).
+fn es256_remember(digest: [u8; 32], ok: bool) {
+    ES256_VERIFIED.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= ES256_MEMO_MAX {
+            m.clear();
+        }
+        m.insert(digest, ok);
+    });
 }
 
 /// ES256 verification of r || s (RFC 7518 3.4). Both low and high `s` are accepted.
@@ -536,29 +562,17 @@ thread_local! {
 /// bearer token again pays a hash, not an ECDSA verification. The simulated CPU cost is
 /// charged by the cost model either way.
 fn es256_verify(key: &VerifyingKey, signing_input: &[u8], sig: &[u8]) -> Result<(), JoseError> {
-    use sha2::Digest as _;
     if sig.len() != ES256_SIGNATURE_LEN {
         return Err(JoseError::SignatureLength(sig.len()));
     }
     // from_slice refuses r or s equal to zero or not below n.
     let parsed = Signature::from_slice(sig).map_err(|_| JoseError::BadSignature)?;
-    let mut h = sha2::Sha256::new();
-    h.update(key.to_encoded_point(true).as_bytes());
-    h.update((signing_input.len() as u64).to_be_bytes());
-    h.update(signing_input);
-    h.update(sig);
-    let digest: [u8; 32] = h.finalize().into();
+    let digest = es256_verdict_key(key, signing_input, sig);
     let ok = match ES256_VERIFIED.with(|m| m.borrow().get(&digest).copied()) {
         Some(ok) => ok,
         None => {
             let ok = key.verify(signing_input, &parsed).is_ok();
-            ES256_VERIFIED.with(|m| {
-                let mut m = m.borrow_mut();
-                if m.len() >= ES256_MEMO_MAX {
-                    m.clear();
-                }
-                m.insert(digest, ok);
-            });
+            es256_remember(digest, ok);
             ok
         }
     };

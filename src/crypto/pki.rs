@@ -33,7 +33,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use p256::ecdsa::signature::{Signer, Verifier};
+use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand::RngCore;
 
@@ -49,9 +49,50 @@ pub const MAX_CHAIN_LEN: usize = 8;
 /// Signature verdicts a thread keeps (see [`Certificate::verify_signature`]).
 pub const SIGNATURE_MEMO_MAX: usize = 1 << 14;
 
+/// Public keys of keys drawn by [`key_from_rng`] a thread keeps (see [`public_key_from_sec1`]).
+pub const KEY_MEMO_MAX: usize = 1 << 14;
+
 thread_local! {
     /// SHA-256 over (issuer key, signed bytes, signature) → whether the signature verified.
     static VERIFIED: RefCell<BTreeMap<[u8; 32], bool>> = const { RefCell::new(BTreeMap::new()) };
+    /// SEC1 compressed encoding → public key, of the keys [`key_from_rng`] drew.
+    static DRAWN_KEYS: RefCell<BTreeMap<[u8; PUBLIC_KEY_LEN], VerifyingKey>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// Decodes a SEC1 P-256 public key: `VerifyingKey::from_sec1_bytes`, without the square root
+/// of decompression for the compressed encoding of a key this thread drew with
+/// [`key_from_rng`] (an invoker's key the CCF gets at onboarding). The compressed encoding
+/// is one-to-one (canonical x, the parity of y), so the remembered key is the one decoding
+/// gives; every other input is decoded.
+pub fn public_key_from_sec1(bytes: &[u8]) -> Option<VerifyingKey> {
+    if let Ok(b) = <&[u8; PUBLIC_KEY_LEN]>::try_from(bytes)
+        && let Some(key) = DRAWN_KEYS.with(|m| m.borrow().get(b).copied())
+    {
+        return Some(key);
+    }
+    VerifyingKey::from_sec1_bytes(bytes).ok()
+}
+
+/// The memo key of a verdict: SHA-256 over (issuer key, signed bytes, signature).
+fn verdict_key(issuer_key: &[u8; PUBLIC_KEY_LEN], tbs: &[u8], signature: &[u8; SIGNATURE_LEN]) -> [u8; 32] {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update(issuer_key);
+    h.update((tbs.len() as u64).to_be_bytes());
+    h.update(tbs);
+    h.update(signature);
+    h.finalize().into()
+}
+
+/// Remembers a verdict (the memo starts over when full).
+fn remember_verdict(digest: [u8; 32], ok: bool) {
+    VERIFIED.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= SIGNATURE_MEMO_MAX {
+            m.clear();
+        }
+        m.insert(digest, ok);
+    });
 }
 
 /// Why a certificate could not be issued, decoded or verified.
@@ -363,7 +404,7 @@ impl Certificate {
 
     /// The subject's public key.
     pub fn verifying_key(&self) -> Result<VerifyingKey, PkiError> {
-        VerifyingKey::from_sec1_bytes(&self.public_key).map_err(|_| PkiError::BadPublicKey {
+        public_key_from_sec1(&self.public_key).ok_or_else(|| PkiError::BadPublicKey {
             subject: self.subject.clone(),
         })
     }
@@ -375,28 +416,29 @@ impl Certificate {
     /// an AEF or a TLS stack checking the same certificate again pays a hash, not an ECDSA
     /// verification. The simulated CPU cost is charged by the cost model either way.
     pub fn verify_signature(&self, issuer_key: &VerifyingKey) -> Result<(), PkiError> {
-        use sha2::Digest as _;
+        self.verify_signature_by(&compressed(issuer_key), || Ok(*issuer_key))
+    }
+
+    /// [`Certificate::verify_signature`] with the issuer's key as its SEC1 compressed bytes
+    /// (as a certificate carries it), decoded only when the verdict is not remembered: a
+    /// remembered verdict was reached with a key that decoded from these very bytes (the
+    /// compressed encoding is one-to-one), so decoding again could not fail.
+    fn verify_signature_by(
+        &self,
+        issuer_key: &[u8; PUBLIC_KEY_LEN],
+        decode: impl FnOnce() -> Result<VerifyingKey, PkiError>,
+    ) -> Result<(), PkiError> {
         let bad = || PkiError::BadSignature {
             subject: self.subject.clone(),
         };
         let tbs = self.tbs_bytes()?;
-        let mut h = sha2::Sha256::new();
-        h.update(issuer_key.to_encoded_point(true).as_bytes());
-        h.update((tbs.len() as u64).to_be_bytes());
-        h.update(&tbs);
-        h.update(self.signature);
-        let digest: [u8; 32] = h.finalize().into();
+        let digest = verdict_key(issuer_key, &tbs, &self.signature);
         let ok = match VERIFIED.with(|m| m.borrow().get(&digest).copied()) {
             Some(ok) => ok,
             None => {
+                let issuer_key = decode()?;
                 let ok = Signature::from_slice(&self.signature).is_ok_and(|sig| issuer_key.verify(&tbs, &sig).is_ok());
-                VERIFIED.with(|m| {
-                    let mut m = m.borrow_mut();
-                    if m.len() >= SIGNATURE_MEMO_MAX {
-                        m.clear();
-                    }
-                    m.insert(digest, ok);
-                });
+                remember_verdict(digest, ok);
                 ok
             }
         };
@@ -448,6 +490,14 @@ pub fn key_from_rng<R: RngCore + ?Sized>(rng: &mut R) -> SigningKey {
         let mut bytes = [0u8; 32];
         rng.fill_bytes(&mut bytes);
         if let Ok(key) = SigningKey::from_slice(&bytes) {
+            let public = *key.verifying_key();
+            DRAWN_KEYS.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= KEY_MEMO_MAX {
+                    m.clear();
+                }
+                m.insert(compressed(&public), public);
+            });
             return key;
         }
     }
@@ -589,9 +639,16 @@ fn sign_cert(
         signature: [0; SIGNATURE_LEN],
     };
     let tbs = cert.tbs_bytes()?;
-    // RFC 6979 nonce: the signature depends only on the key and the bytes.
-    let sig: Signature = key.sign(&tbs);
-    cert.signature = sig.to_bytes().into();
+    // RFC 6979 nonce: the signature depends only on the key and the bytes (the very bytes
+    // `SigningKey::sign` gives, with `k·G` from a precomputed table: `crypto::es256`).
+    cert.signature = super::es256::sign(key, &tbs).to_bytes().into();
+    // A signature just made with the issuer's key verifies with it (ECDSA is correct:
+    // u1·G + u2·Q = k·G for Q = d·G), so the verdict is known: a verifier on this thread
+    // (an AEF checking the certificate) pays a hash, not an ECDSA verification.
+    remember_verdict(
+        verdict_key(&compressed(key.verifying_key()), &tbs, &cert.signature),
+        true,
+    );
     Ok(cert)
 }
 
@@ -606,7 +663,7 @@ fn find_issuer<'a>(cert: &Certificate, candidates: &'a [Certificate]) -> Result<
             });
             continue;
         }
-        match cert.verify_signature(&cand.verifying_key()?) {
+        match cert.verify_signature_by(&cand.public_key, || cand.verifying_key()) {
             Ok(()) => return Ok(Some(cand)),
             Err(e) => failure = Some(e),
         }
@@ -786,6 +843,64 @@ mod tests {
         let other = pki(6);
         assert!(verify(&other, &good, 1_000, &none).is_err());
         assert!(verify(&p, &good, 1_000, &none).is_ok());
+    }
+
+    /// A certificate's verdict is remembered as good when it is signed: over many issued
+    /// identities, the verdict a fresh ECDSA verification (no memo) reaches is good too, and a
+    /// tampered copy is still refused.
+    #[test]
+    fn verdicts_remembered_at_signing_are_fresh_verdicts() {
+        let mut p = pki(13);
+        let mut rng = ChaCha8Rng::seed_from_u64(130);
+        let none = RevocationList::new();
+        let issuer_key = *p.inter.certificate().verifying_key().as_ref().unwrap();
+        for i in 0..64 {
+            let subject = Subject::new(format!("inv{i}"), Role::Invoker, "operator-a");
+            let (_, cert) = p.inter.issue_identity(&mut rng, &subject, validity(0, YEAR_S)).unwrap();
+            let sig = Signature::from_slice(&cert.signature).unwrap();
+            assert!(
+                issuer_key.verify(&cert.tbs_bytes().unwrap(), &sig).is_ok(),
+                "identity {i}"
+            );
+            assert_eq!(verify(&p, &cert, 1_000, &none), Ok(3));
+            let mut bad = cert.clone();
+            bad.serial += 1;
+            assert!(verify(&p, &bad, 1_000, &none).is_err());
+        }
+    }
+
+    /// Decoding through the memo of drawn keys gives what `from_sec1_bytes` gives: for drawn
+    /// keys (compressed and uncompressed), for every one-bit change of their encoding (valid
+    /// or not), and for keys of another thread (no memo).
+    #[test]
+    fn drawn_keys_decode_as_sec1() {
+        let mut rng = ChaCha8Rng::seed_from_u64(140);
+        let keys: Vec<VerifyingKey> = (0..32).map(|_| *key_from_rng(&mut rng).verifying_key()).collect();
+        let fresh = |b: &[u8]| VerifyingKey::from_sec1_bytes(b).ok();
+        for key in &keys {
+            let c = compressed(key);
+            assert_eq!(public_key_from_sec1(&c), Some(*key));
+            let u = key.to_encoded_point(false);
+            assert_eq!(public_key_from_sec1(u.as_bytes()), Some(*key));
+            for bit in 0..c.len() * 8 {
+                let mut b = c;
+                b[bit / 8] ^= 1 << (bit % 8);
+                assert_eq!(public_key_from_sec1(&b), fresh(&b), "bit {bit}");
+            }
+        }
+        let other: Vec<[u8; PUBLIC_KEY_LEN]> = std::thread::spawn(move || {
+            let mut rng = ChaCha8Rng::seed_from_u64(141);
+            (0..8)
+                .map(|_| compressed(key_from_rng(&mut rng).verifying_key()))
+                .collect()
+        })
+        .join()
+        .unwrap();
+        for c in other {
+            assert_eq!(public_key_from_sec1(&c), fresh(&c));
+            assert!(public_key_from_sec1(&c).is_some());
+        }
+        assert_eq!(public_key_from_sec1(&[2u8; 32]), None);
     }
 
     #[test]

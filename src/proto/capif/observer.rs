@@ -279,6 +279,9 @@ pub fn invoker_facts(
         for (&n, m) in nodes {
             if let CapifNode::Invoker(i) = m
                 && let Some(id) = i.m.api_invoker_id()
+                // The map an insert of every pair would leave, without a new key string
+                // for the IDs it already has at this address.
+                && ids.get(id) != Some(&n)
             {
                 ids.insert(id.to_string(), n);
             }

@@ -87,10 +87,11 @@ pub fn encode_public_key(key: &VerifyingKey) -> String {
     b64_encode(key.to_encoded_point(true).as_bytes())
 }
 
-/// Parses an `apiInvokerPublicKey`.
+/// Parses an `apiInvokerPublicKey` (`VerifyingKey::from_sec1_bytes`, without decompressing a
+/// key this thread drew: [`crate::crypto::pki::public_key_from_sec1`]).
 pub fn decode_public_key(text: &str) -> Option<VerifyingKey> {
     let bytes = b64_decode(text, "apiInvokerPublicKey").ok()?;
-    VerifyingKey::from_sec1_bytes(&bytes).ok()
+    crate::crypto::pki::public_key_from_sec1(&bytes)
 }
 
 /// Parses the `apiInvokerCertificate` of a 201 answer.
