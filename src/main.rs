@@ -52,7 +52,7 @@ enum Command {
         #[arg(long)]
         trace: bool,
         /// Worker threads (default: all cores). Results do not depend on it.
-        #[arg(long)]
+        #[arg(long, value_parser = threads_arg)]
         threads: Option<usize>,
         /// No progress output.
         #[arg(long, short)]
@@ -81,7 +81,7 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Worker threads (default: all cores).
-        #[arg(long)]
+        #[arg(long, value_parser = threads_arg)]
         threads: Option<usize>,
         /// No progress output.
         #[arg(long, short)]
@@ -135,7 +135,7 @@ enum Command {
         #[arg(long, value_parser = seed_count())]
         seeds: Option<u64>,
         /// Worker threads (default: all cores). The report does not depend on it.
-        #[arg(long)]
+        #[arg(long, value_parser = threads_arg)]
         threads: Option<usize>,
         /// Check written trace files (`secsim run --trace`) instead of running.
         #[arg(long, num_args = 1.., conflicts_with = "experiment")]
@@ -150,14 +150,14 @@ enum Command {
     /// Soak tier: random topologies, knobs and faults (one case per seed), each run with the
     /// invariant checker. Failing cases are written as RON files that reproduce them.
     Soak {
-        /// Number of cases.
-        #[arg(long, default_value_t = 1000)]
+        /// Number of cases (1 to 1,000,000).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=MAX_SOAK_CASES))]
         cases: u64,
-        /// First case seed.
+        /// First case seed (the last, `from + cases - 1`, must fit in 64 bits).
         #[arg(long, default_value_t = 1)]
         from: u64,
         /// Worker threads (default: all cores).
-        #[arg(long)]
+        #[arg(long, value_parser = threads_arg)]
         threads: Option<usize>,
         /// Folder for failing cases (`case-<seed>/experiment.ron`, `topology.ron`).
         #[arg(long, default_value = "soak-failures")]
@@ -222,6 +222,21 @@ enum BenchCommand {
     /// fidelity, on a generated single-provider scenario (default 1000 invokers);
     /// `--compare-phold`: events/s at Timing against PHOLD in the same process.
     Capif(secsim::bench::capif::CapifBenchArgs),
+}
+
+/// The most worker threads a command starts (a larger `--threads` is refused: each thread
+/// costs a stack and start-up time, and results do not depend on the count).
+const MAX_THREADS: usize = 1024;
+/// The most cases one `soak` runs (each keeps a result in memory until the report).
+const MAX_SOAK_CASES: u64 = 1_000_000;
+
+fn threads_arg(s: &str) -> Result<usize, String> {
+    let n: usize = s.parse().map_err(|e| format!("{e}"))?;
+    if (1..=MAX_THREADS).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!("must be between 1 and {MAX_THREADS}"))
+    }
 }
 
 fn main() -> ExitCode {
@@ -343,7 +358,11 @@ fn main() -> ExitCode {
                     println!("{}", t.mermaid.display());
                     println!("{}", t.svg.display());
                     let why = t.stop.early_reason();
-                    stopped_early(&why.map(|w| format!("seed {seed} stopped early after {} events: {w}", t.events)).into_iter().collect::<Vec<_>>())
+                    stopped_early(
+                        &why.map(|w| format!("seed {seed} stopped early after {} events: {w}", t.events))
+                            .into_iter()
+                            .collect::<Vec<_>>(),
+                    )
                 }
                 Err(e) => {
                     eprintln!("secsim: error: {e}");
@@ -649,6 +668,10 @@ fn check_command(
 }
 
 fn soak_command(cases: u64, from: u64, threads: Option<usize>, failures: &std::path::Path, quiet: bool) -> ExitCode {
+    if from.checked_add(cases - 1).is_none() {
+        eprintln!("secsim: error: --from {from} --cases {cases}: the last case seed would be beyond 2^64 - 1");
+        return ExitCode::from(2);
+    }
     let b = bar(cases, quiet, "soak");
     let start = std::time::Instant::now();
     let r = secsim::check::runner::soak(from, cases, threads, Some(failures), &|done, _, failed| {

@@ -145,7 +145,9 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         }
         let runs: Vec<SeedResult> = ok.into_iter().filter_map(Result::ok).collect();
         let what = format!("point {} ", p.index);
-        let stops = runs.iter().filter_map(|r| r.early_stop(&what).map(|m| (p.index, r.seed, m)));
+        let stops = runs
+            .iter()
+            .filter_map(|r| r.early_stop(&what).map(|m| (p.index, r.seed, m)));
         early.lock().unwrap_or_else(|e| e.into_inner()).extend(stops);
         let written = write_point(&dir, p, total, &seeds, &runs);
         if let Err(e) = written {

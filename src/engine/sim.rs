@@ -467,7 +467,11 @@ impl<W: World> Sim<W> {
                 None
             };
             if let Some(reason) = reason {
-                return RunStats { events, reason, now: s.now };
+                return RunStats {
+                    events,
+                    reason,
+                    now: s.now,
+                };
             }
         }
     }
@@ -704,7 +708,13 @@ mod tests {
         // The event limit still wins when it comes first.
         let mut sim = Sim::new(Spin(1_000_000));
         sim.schedule(SimTime::ZERO, 0, ());
-        let s = sim.run_watched(Limits { until: SimTime::MAX, max_events: 2500 }, stall);
+        let s = sim.run_watched(
+            Limits {
+                until: SimTime::MAX,
+                max_events: 2500,
+            },
+            stall,
+        );
         assert_eq!((s.reason, s.events), (StopReason::EventLimit, 2500));
     }
 

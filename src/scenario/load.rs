@@ -519,6 +519,19 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
         suggestion: None,
     };
     let io = |e: std::io::Error| error(format!("cannot read file: {}", lower_first(&e.to_string())));
+    // Opening a named pipe would block until a writer comes: refuse what is not a file.
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_file()
+    {
+        let what = if meta.is_dir() {
+            "a folder"
+        } else {
+            "not a regular file (a named pipe, socket or device)"
+        };
+        return Err(error(format!(
+            "cannot read file: it is {what}; scenario files are regular files"
+        )));
+    }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .map_err(io)?
@@ -529,6 +542,10 @@ fn read(path: &Path) -> Result<String, ScenarioError> {
         return Err(error(format!(
             "file is larger than the limit of {MAX_FILE_BYTES} bytes (64 MiB)"
         )));
+    }
+    // A UTF-8 byte order mark (some Windows editors write one) is not part of the text.
+    if bytes.starts_with(&[0xef, 0xbb, 0xbf]) {
+        bytes.drain(..3);
     }
     String::from_utf8(bytes).map_err(|e| {
         // Located at the first bad byte: a syntax error like any other.

@@ -130,6 +130,17 @@ fn bad_f64(x: f64) -> bool {
 
 /// Checks a latency distribution written at `at` (`links[0].latency`).
 fn latency(at: &str, spec: &LatencySpec, out: &mut Vec<Issue>) {
+    let before = out.len();
+    latency_fields(at, spec, out);
+    // Whatever else the link model refuses when it is built, refused here too.
+    if out.len() == before
+        && let Err(e) = crate::net::link::Latency::from_spec(spec)
+    {
+        out.push(Issue::new(at.to_string(), e.to_string()));
+    }
+}
+
+fn latency_fields(at: &str, spec: &LatencySpec, out: &mut Vec<Issue>) {
     match spec {
         LatencySpec::Constant(_) | LatencySpec::Normal { .. } | LatencySpec::Exponential { .. } => {}
         LatencySpec::Uniform { min, max } => {
@@ -140,7 +151,13 @@ fn latency(at: &str, spec: &LatencySpec, out: &mut Vec<Issue>) {
                 ));
             }
         }
-        LatencySpec::LogNormal { sigma, .. } => {
+        LatencySpec::LogNormal { sigma, median } => {
+            if median.as_nanos() == 0 {
+                out.push(Issue::new(
+                    format!("{at}.LogNormal.median"),
+                    "log-normal median must be > 0 (its logarithm is the distribution's location)",
+                ));
+            }
             if bad_f64(*sigma) || *sigma < 0.0 {
                 out.push(Issue::new(
                     format!("{at}.LogNormal.sigma"),
@@ -736,6 +753,8 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
     let mut capif_ccfs: Vec<&str> = Vec::new();
     let mut capif_invokers: Vec<&str> = Vec::new();
     let mut all_expanded = true;
+    // Each invoker's flow (an invoker runs one Capif flow).
+    let mut flow_of: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, w) in e.workload.iter().enumerate() {
         let f = w.view();
         let at = format!("workload[{i}].{}", f.kind);
@@ -752,6 +771,17 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
             }
             match expand_entries(&c.invokers, t) {
                 Ok(expanded) => {
+                    for &(j, inv) in &expanded {
+                        if let Some(&k) = flow_of.get(inv) {
+                            ok = false;
+                            out.push(Issue::new(
+                                format!("{at}.invokers[{j}]"),
+                                format!("invoker `{inv}` is also in workload[{k}] (an invoker runs one Capif flow)"),
+                            ));
+                            break;
+                        }
+                        flow_of.insert(inv, i);
+                    }
                     // Plain names are checked with the flow's other nodes below.
                     globbed.extend(expanded.iter().filter(|(j, _)| c.invokers[*j].ends_with('*')));
                     capif_invokers.extend(expanded.iter().map(|(_, inv)| *inv));
@@ -890,6 +920,19 @@ fn ri_policies_on(
         if let Some(issue) = node_issue(at.clone(), "ri_policies key", ri, NodeRole::Ri, roles, tp) {
             out.push(issue.suggest(suggest(ri, ri_nodes.iter().copied())));
             continue;
+        }
+        // The policy's own checks (the RI runs them too when it is built), located here.
+        if let Err(e) = policy.validate() {
+            use crate::proto::roaming::policy::PolicyError;
+            let field = match &e {
+                PolicyError::Rate(_) => "rate_limit.per_s".to_string(),
+                PolicyError::Burst => "rate_limit.burst".to_string(),
+                PolicyError::Status { field, .. } => format!("rejection.{field}"),
+                PolicyError::Window { index, .. } => format!("scripted[{index}].until"),
+            };
+            let message = e.to_string();
+            let message = message.strip_prefix("ri policy: ").unwrap_or(&message);
+            out.push(Issue::new(format!("{at}.{field}"), message.to_string()));
         }
         for (i, c) in policy.contracts.iter().enumerate() {
             check(format!("{at}.contracts[{i}].from_plmn"), &c.from_plmn, out);

@@ -57,6 +57,8 @@ const INPUT: fn(&'static [&'static str]) -> Expect = |stderr| Expect {
 enum Input {
     /// An experiment (text): checked with both `validate` and `run`.
     Experiment(String),
+    /// An experiment and its own topology (text), written beside it.
+    WithTopology(String, String),
     /// A file (name, text) and the command line (`{f}`: the file, `{d}`: the case folder).
     Command(&'static str, String, &'static [&'static str]),
 }
@@ -67,7 +69,18 @@ struct Case {
     expect: Expect,
 }
 
+/// A shipped topology with textual edits.
+fn topology(base: &str, edits: &[(&str, &str)]) -> String {
+    let mut text = std::fs::read_to_string(root().join("topologies").join(base)).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "{base}: no `{from}` to edit");
+        text = text.replacen(from, to, 1);
+    }
+    text
+}
+
 fn cases() -> Vec<Case> {
+    let ri = |edits: &[(&str, &str)]| Input::Experiment(edited("n32-ri-reject-encodings.ron", edits));
     let http = |edits: &[(&str, &str)]| Input::Experiment(edited("http-baseline.ron", edits));
     let short = ("duration: \"60s\"", "duration: \"5s\"");
     let busy = "arrival: Poisson(rate_per_s: 50.0)";
@@ -110,6 +123,136 @@ fn cases() -> Vec<Case> {
             input: http(&[("duration: \"60s\"", "duration: \"5s\", max_events: Some(1000)")]),
             expect: EARLY(&["stopped early", "after 1000 events", "event limit (`max_events`)"]),
         },
+        // Class 3: validate and run agree (checks that ran only at build time).
+        Case {
+            name: "zero-log-normal-median",
+            input: Input::WithTopology(
+                edited("http-baseline.ron", &[short]),
+                topology(
+                    "two-domain-proxy.ron",
+                    &[(
+                        "latency: Uniform(min: \"200us\", max: \"600us\")",
+                        "latency: LogNormal(median: \"0s\", sigma: 0.2)",
+                    )],
+                ),
+            ),
+            expect: REFUSED(&["links[0].latency.LogNormal.median", "must be > 0"]),
+        },
+        Case {
+            name: "ri-rate-limit-zero",
+            input: ri(&[(
+                "\"ri-1\": (scripted",
+                "\"ri-1\": (rate_limit: Some((per_s: 0.0, burst: 1)), scripted",
+            )]),
+            expect: REFUSED(&["n32.ri_policies[\"ri-1\"].rate_limit.per_s", "must be finite and > 0"]),
+        },
+        Case {
+            name: "ri-rate-limit-burst-zero",
+            input: ri(&[(
+                "\"ri-1\": (scripted",
+                "\"ri-1\": (rate_limit: Some((per_s: 5.0, burst: 0)), scripted",
+            )]),
+            expect: REFUSED(&["rate_limit.burst", "must be >= 1"]),
+        },
+        Case {
+            name: "ri-reversed-scripted-window",
+            input: ri(&[("(at: \"0s\", until: Some(\"20s\")", "(at: \"20s\", until: Some(\"5s\")")]),
+            expect: REFUSED(&[
+                "n32.ri_policies[\"ri-1\"].scripted[0].until",
+                "ends (5s) before it starts (20s)",
+            ]),
+        },
+        Case {
+            name: "ri-rejection-status-not-an-error",
+            input: ri(&[(
+                "rejection: (encoding: FlatFields)",
+                "rejection: (encoding: FlatFields, status: 200)",
+            )]),
+            expect: REFUSED(&["n32.ri_policies[\"ri-2\"].rejection.status", "400..=599"]),
+        },
+        Case {
+            name: "one-invoker-in-two-capif-flows",
+            input: Input::Experiment(edited(
+                "capif-two-providers.ron",
+                &[("invokers: [\"invoker-2\"]", "invokers: [\"invoker-1\"]")],
+            )),
+            expect: REFUSED(&["workload[1].Capif.invokers[0]", "also in workload[0]"]),
+        },
+        // Class 7: command-line and file bounds.
+        Case {
+            name: "threads-beyond-the-bound",
+            input: Input::Command(
+                "x",
+                String::new(),
+                &[
+                    "run",
+                    "experiments/http-baseline.ron",
+                    "--threads",
+                    "100000",
+                    "--out",
+                    "{d}/out",
+                ],
+            ),
+            expect: INPUT(&["--threads", "between 1 and 1024"]),
+        },
+        Case {
+            name: "threads-zero",
+            input: Input::Command(
+                "x",
+                String::new(),
+                &["check", "experiments/http-baseline.ron", "--threads", "0"],
+            ),
+            expect: INPUT(&["--threads", "between 1 and 1024"]),
+        },
+        Case {
+            name: "soak-zero-cases",
+            input: Input::Command("x", String::new(), &["soak", "--cases", "0", "--failures", "{d}/f"]),
+            expect: INPUT(&["--cases"]),
+        },
+        Case {
+            name: "soak-seeds-overflow",
+            input: Input::Command(
+                "x",
+                String::new(),
+                &[
+                    "soak",
+                    "--cases",
+                    "2",
+                    "--from",
+                    "18446744073709551615",
+                    "--failures",
+                    "{d}/f",
+                ],
+            ),
+            expect: INPUT(&["beyond 2^64 - 1"]),
+        },
+        Case {
+            name: "experiment-is-a-folder",
+            input: Input::Command("x", String::new(), &["validate", "{d}"]),
+            expect: INPUT(&["it is a folder"]),
+        },
+        Case {
+            name: "experiment-is-a-named-pipe",
+            input: Input::Command("fifo.ron", String::new(), &["validate", "{f}"]),
+            expect: INPUT(&["not a regular file (a named pipe"]),
+        },
+        Case {
+            name: "run-of-a-named-pipe",
+            input: Input::Command("fifo.ron", String::new(), &["run", "{f}", "--out", "{d}/out"]),
+            expect: INPUT(&["not a regular file (a named pipe"]),
+        },
+        Case {
+            name: "utf8-bom-is-accepted",
+            input: Input::Experiment(format!(
+                "\u{feff}{}",
+                edited("http-baseline.ron", &[("duration: \"60s\"", "duration: \"2s\"")])
+            )),
+            expect: Expect {
+                code: 0,
+                stderr: &[],
+                located: false,
+            },
+        },
         // Class 6: verdicts on non-input.
         Case {
             name: "check-empty-trace",
@@ -149,7 +292,11 @@ fn a_trace() -> String {
     let dir = std::env::temp_dir().join(format!("secsim-hostile-trace-{}", std::process::id()));
     let f = dir.join("experiment.ron");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(&f, edited("http-baseline.ron", &[("duration: \"60s\"", "duration: \"2s\"")])).unwrap();
+    std::fs::write(
+        &f,
+        edited("http-baseline.ron", &[("duration: \"60s\"", "duration: \"2s\"")]),
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_secsim"))
         .args(["run", "--quiet", "--trace", "--out"])
         .arg(dir.join("out"))
@@ -164,7 +311,10 @@ fn a_trace() -> String {
 
 /// Runs `args` under the memory cap and the time limit: (exit code, stderr).
 fn run_capped(case: &str, args: &[String]) -> (i32, String) {
-    let capped = Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success());
+    let capped = Command::new("prlimit")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     let bin = env!("CARGO_BIN_EXE_secsim");
     let mut cmd = if capped {
         let mut c = Command::new("prlimit");
@@ -194,7 +344,9 @@ fn run_capped(case: &str, args: &[String]) -> (i32, String) {
     let mut stderr = String::new();
     use std::io::Read;
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    let code = status.code().unwrap_or_else(|| panic!("{case}: killed by a signal ({status}): {stderr}"));
+    let code = status
+        .code()
+        .unwrap_or_else(|| panic!("{case}: killed by a signal ({status}): {stderr}"));
     (code, stderr)
 }
 
@@ -217,30 +369,59 @@ fn hostile_inputs_get_their_expected_outcome_within_bounds() {
         eprintln!("hostile inputs: prlimit not found, so the cases run without a memory cap");
     }
     let cases = cases();
+    let topology_field = regex::Regex::new(r#"topology: "[^"]*""#).unwrap();
     let base = std::env::temp_dir().join(format!("secsim-hostile-{}", std::process::id()));
     for case in &cases {
         let dir: PathBuf = base.join(case.name);
         std::fs::create_dir_all(&dir).unwrap();
         let d = dir.display().to_string();
         match &case.input {
-            Input::Experiment(text) => {
+            Input::Experiment(text) | Input::WithTopology(text, _) => {
                 let f = dir.join("experiment.ron");
+                let mut text = text.clone();
+                if let Input::WithTopology(_, topo) = &case.input {
+                    std::fs::write(dir.join("topology.ron"), topo).unwrap();
+                    text = topology_field
+                        .replace(&text, r#"topology: "topology.ron""#)
+                        .into_owned();
+                }
                 std::fs::write(&f, text).unwrap();
                 let f = f.display().to_string();
                 let validate = run_capped(case.name, &["validate".into(), f.clone()]);
-                let run = run_capped(case.name, &["run".into(), f, "--quiet".into(), "--out".into(), format!("{d}/out")]);
+                let run = run_capped(
+                    case.name,
+                    &["run".into(), f, "--quiet".into(), "--out".into(), format!("{d}/out")],
+                );
                 if case.expect.code == 2 {
                     judge(case, "validate", &validate);
                     let first = |s: &str| s.lines().find(|l| l.contains("error")).map(str::to_string);
-                    assert_eq!(first(&validate.1), first(&run.1), "{}: validate and run disagree", case.name);
+                    assert_eq!(
+                        first(&validate.1),
+                        first(&run.1),
+                        "{}: validate and run disagree",
+                        case.name
+                    );
                 } else {
-                    assert_eq!(validate.0, 0, "{}: validate refused what run accepts: {}", case.name, validate.1);
+                    assert_eq!(
+                        validate.0, 0,
+                        "{}: validate refused what run accepts: {}",
+                        case.name, validate.1
+                    );
                 }
                 judge(case, "run", &run);
             }
             Input::Command(name, text, args) => {
                 let f = dir.join(name);
-                std::fs::write(&f, text).unwrap();
+                if *name == "fifo.ron" {
+                    // A named pipe: opening it would block until a writer comes.
+                    let made = Command::new("mkfifo").arg(&f).status().is_ok_and(|s| s.success());
+                    if !made {
+                        eprintln!("{}: skipped (no mkfifo)", case.name);
+                        continue;
+                    }
+                } else {
+                    std::fs::write(&f, text).unwrap();
+                }
                 let f = f.display().to_string();
                 let args: Vec<String> = args.iter().map(|a| a.replace("{f}", &f).replace("{d}", &d)).collect();
                 judge(case, "command", &run_capped(case.name, &args));
