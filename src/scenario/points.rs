@@ -164,6 +164,39 @@ fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Ve
         if a.values.is_empty() {
             return Err(error(path, esrc, format!("sweep[{i}].values"), "no values".into()));
         }
+        // Each point runs the base topology file with its swept fields substituted; a new
+        // file name would be ignored, so it is refused.
+        if a.path == "topology" {
+            return Err(error(
+                path,
+                esrc,
+                format!("sweep[{i}].path"),
+                "a sweep cannot change the topology file: sweep its fields (`topology.links[2].latency`), \
+                 or write one experiment per topology"
+                    .into(),
+            ));
+        }
+        // Two axes on one field (or one inside the other) would override each other.
+        let within = |outer: &str, inner: &str| {
+            inner == outer
+                || inner
+                    .strip_prefix(outer)
+                    .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+        };
+        if let Some(j) = axes[..i]
+            .iter()
+            .position(|b| within(&b.path, &a.path) || within(&a.path, &b.path))
+        {
+            return Err(error(
+                path,
+                esrc,
+                format!("sweep[{i}].path"),
+                format!(
+                    "`{}` overlaps sweep[{j}]'s `{}`: one axis would override the other",
+                    a.path, axes[j].path
+                ),
+            ));
+        }
     }
     // Checked: 64 axes of two values overflow the product (it wrapped to 0 points in release
     // builds and panicked in debug ones).

@@ -449,6 +449,14 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
             out.push(Issue::new(format!("{at}.timeout"), "timeout must be > 0"));
         }
     }
+    for (i, f) in e.n32.faults.iter().enumerate() {
+        if f.every == 0 {
+            out.push(Issue::new(
+                format!("n32.faults[{i}].every"),
+                "every must be >= 1 (the fault hits every `every`-th N32-f message)",
+            ));
+        }
+    }
     capif_knobs(e, &mut out);
     out
 }

@@ -178,6 +178,42 @@ fn cases() -> Vec<Case> {
             )),
             expect: REFUSED(&["workload[1].Capif.invokers[0]", "also in workload[0]"]),
         },
+        // Class 4: accepted and ignored.
+        Case {
+            name: "sweep-axis-over-the-topology-file",
+            input: Input::Experiment(edited(
+                "sweep-n32-prins.ron",
+                &[(
+                    "    sweep: [\n",
+                    "    sweep: [\n        (path: \"topology\", values: [\"../topologies/none.ron\"]),\n",
+                )],
+            )),
+            expect: REFUSED(&["sweep[0].path", "cannot change the topology file"]),
+        },
+        Case {
+            name: "two-sweep-axes-on-one-field",
+            input: Input::Experiment(edited(
+                "sweep-n32-prins.ron",
+                &[(
+                    "path: \"topology.links[2].loss\"",
+                    "path: \"topology.links[2].latency\"",
+                )],
+            )),
+            expect: REFUSED(&["sweep[1].path", "overlaps sweep[0]"]),
+        },
+        Case {
+            name: "sweep-axis-inside-another",
+            input: Input::Experiment(edited(
+                "sweep-n32-prins.ron",
+                &[("path: \"topology.links[2].loss\"", "path: \"topology.links[2]\"")],
+            )),
+            expect: REFUSED(&["sweep[1].path", "overlaps sweep[0]"]),
+        },
+        Case {
+            name: "n32-fault-every-zero",
+            input: Input::Experiment(edited("n32-prins-faults.ron", &[("(every: 11,", "(every: 0,")])),
+            expect: REFUSED(&["n32.faults[0].every", "must be >= 1"]),
+        },
         // Class 7: command-line and file bounds.
         Case {
             name: "threads-beyond-the-bound",
