@@ -15,7 +15,8 @@
 //! knobs, its own and its peers' addresses) and what arrives in its inputs. The driver hands a
 //! machine nothing else (see the wire-truth hygiene test in `tests/sim/hygiene.rs`).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::audit::AuditEvent;
 use crate::crypto::cost::CryptoOp;
@@ -97,7 +98,7 @@ pub enum Effect<T> {
         to: NodeId,
         via: Option<NodeId>,
         mode: TlsMode,
-        req: HttpRequest,
+        req: Box<HttpRequest>,
         delay: SimDuration,
     },
     /// Open a new (never pooled) connection; [`Input::Connected`] follows when it is ready.
@@ -143,7 +144,7 @@ pub enum Effect<T> {
     /// Disarm `timer` (nothing if it is not armed).
     CancelTimer(T),
     /// A finished (or censored) procedure's metric record.
-    Record(Record),
+    Record(Box<Record>),
     /// A fact for the invariant checker (emit only when [`Effects::audit`] is on).
     Audit(AuditEvent),
     /// Charge `ops` to this node's CPU now (its cost model; work queues behind earlier
@@ -158,7 +159,7 @@ pub enum Effect<T> {
     MarkBytes { mark: Corr, conn: ConnRef, less: u64 },
     /// A metric record whose `bytes` the driver fills with what the connection of `mark`
     /// carried since [`Effect::MarkBytes`] (0 without a mark).
-    RecordBytes { record: Record, mark: Corr },
+    RecordBytes { record: Box<Record>, mark: Corr },
     /// A fact for the invariant checker about request `corr` just sent: the driver fills in
     /// its connection and stream ([`AuditEvent::at_stream`]).
     AuditStream { corr: Corr, ev: AuditEvent },
@@ -184,7 +185,7 @@ pub enum Effect<T> {
     /// A metric record whose `bytes` (and, with `exchanges`, `round_trips`) the driver fills
     /// with what this node exchanged as a client since [`Effect::MarkTraffic`] `mark`.
     RecordTraffic {
-        record: Record,
+        record: Box<Record>,
         mark: Corr,
         exchanges: bool,
     },
@@ -244,7 +245,7 @@ impl<T> Effects<T> {
 
     /// Pushes a metric record.
     pub fn record(&mut self, r: Record) {
-        self.queue.push_back(Effect::Record(r));
+        self.queue.push_back(Effect::Record(Box::new(r)));
     }
 
     pub fn set_timer(&mut self, after: SimDuration, timer: T) {
@@ -276,4 +277,32 @@ pub trait Machine {
     fn set_audit(&mut self, on: bool) {
         self.effects().audit = on;
     }
+}
+
+/// A multiplicative hash of the driver's integer keys (its maps are never iterated).
+#[derive(Default)]
+pub struct IdHash(u64);
+impl Hasher for IdHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, b: &[u8]) {
+        b.iter().for_each(|&x| self.write_u64(u64::from(x)));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+}
+pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHash>>;
+
+/// Element `i` of `v`, which grows (with default elements) to hold it: the driver's tables
+/// indexed by dense ids.
+pub fn slot<E: Default>(v: &mut Vec<E>, i: usize) -> &mut E {
+    if v.len() <= i {
+        v.resize_with(i + 1, E::default);
+    }
+    &mut v[i]
 }

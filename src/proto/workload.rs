@@ -161,7 +161,7 @@ impl HttpNode {
             to,
             via,
             mode: TlsMode::Certificate,
-            req,
+            req: Box::new(req),
             delay: SimDuration::ZERO,
         });
         self.out.set_timer(timeout, Timer::Timeout(corr));

@@ -206,7 +206,7 @@ impl RiNode {
             to: next,
             via: None,
             mode: TlsMode::Certificate,
-            req: fwd,
+            req: Box::new(fwd),
             delay: SimDuration::ZERO,
         })));
         self.relays.insert(corr, back);

@@ -455,7 +455,7 @@ impl AefNode {
                         to: self.cfg.ccf,
                         via: None,
                         mode: TlsMode::Certificate,
-                        req,
+                        req: Box::new(req),
                         delay: SimDuration::ZERO,
                     });
                     self.fetches

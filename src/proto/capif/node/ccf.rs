@@ -164,7 +164,7 @@ impl CcfNode {
             to,
             via: None,
             mode: TlsMode::Certificate,
-            req,
+            req: Box::new(req),
             delay: SimDuration::ZERO,
         });
         corr
@@ -435,7 +435,7 @@ impl CcfNode {
         // One exchange: the request and its answer, as the CCF sees them; it ends when the
         // CCF's CPU is done.
         r.bytes = u64::from(req_bytes + rsp_bytes);
-        self.fx.push(Effect::AfterWork(Box::new(Effect::Record(r))));
+        self.fx.push(Effect::AfterWork(Box::new(Effect::Record(Box::new(r)))));
     }
 
     /// A publication of AEF profiles reached this CCF: from the APF (the AEF's own CCF), or

@@ -167,7 +167,7 @@ impl Sepp {
                     to: first,
                     via: None,
                     mode: TlsMode::Certificate,
-                    req,
+                    req: Box::new(req),
                     delay: SimDuration::ZERO,
                 })));
                 self.pending.insert(
@@ -540,7 +540,7 @@ impl Sepp {
         let waiting = std::mem::take(&mut link.waiting);
         let record = self.handshake_record(peer, now, capability, Outcome::Ok, 200);
         self.fx.push(Effect::RecordBytes {
-            record,
+            record: Box::new(record),
             mark: Corr::from(peer),
         });
         for w in waiting {

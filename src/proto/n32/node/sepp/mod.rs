@@ -302,7 +302,7 @@ impl Sepp {
             to,
             via,
             mode: TlsMode::Certificate,
-            req,
+            req: Box::new(req),
             delay: SimDuration::ZERO,
         });
         corr

@@ -78,7 +78,7 @@ impl Sepp {
                     to: pnf,
                     via: None,
                     mode: TlsMode::Certificate,
-                    req: fwd,
+                    req: Box::new(fwd),
                     delay: SimDuration::ZERO,
                 })));
                 let context_id = u.meta.n32f_context_id.clone();
