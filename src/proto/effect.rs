@@ -111,7 +111,7 @@ pub enum Effect<T> {
     /// Answer a received request after `delay` of processing.
     Respond {
         at: Inbound,
-        rsp: HttpResponse,
+        rsp: Box<HttpResponse>,
         delay: SimDuration,
     },
     /// Close a connection of this node's (requests still open on it get no answer).
@@ -146,7 +146,7 @@ pub enum Effect<T> {
     /// A finished (or censored) procedure's metric record.
     Record(Box<Record>),
     /// A fact for the invariant checker (emit only when [`Effects::audit`] is on).
-    Audit(AuditEvent),
+    Audit(Box<AuditEvent>),
     /// Charge `ops` to this node's CPU now (its cost model; work queues behind earlier
     /// work); the time until it is done is held for the next [`Effect::AfterWork`].
     Work(Vec<(CryptoOp, u64)>),
@@ -162,7 +162,7 @@ pub enum Effect<T> {
     RecordBytes { record: Box<Record>, mark: Corr },
     /// A fact for the invariant checker about request `corr` just sent: the driver fills in
     /// its connection and stream ([`AuditEvent::at_stream`]).
-    AuditStream { corr: Corr, ev: AuditEvent },
+    AuditStream { corr: Corr, ev: Box<AuditEvent> },
     /// Give up on request `corr` (its answer, if any, is dropped): the client resets the
     /// stream, and the server learns it at once (the model carries no RST_STREAM frame; the
     /// world tells the server's machine).
@@ -193,7 +193,7 @@ pub enum Effect<T> {
     /// node's CPU has done `ops` (charged when the effect is applied; none: nothing charged).
     RespondAfterWork {
         at: Inbound,
-        rsp: HttpResponse,
+        rsp: Box<HttpResponse>,
         delay: SimDuration,
         ops: Vec<(CryptoOp, u64)>,
     },
@@ -239,7 +239,7 @@ impl<T> Effects<T> {
     /// Pushes an audit fact, built only when the audit is on.
     pub fn audit(&mut self, ev: impl FnOnce() -> AuditEvent) {
         if self.audit {
-            self.queue.push_back(Effect::Audit(ev()));
+            self.queue.push_back(Effect::Audit(Box::new(ev())));
         }
     }
 

@@ -187,7 +187,7 @@ impl HttpNode {
             let rsp = HttpResponse::new(404, "", String::new());
             self.out.push(Effect::Respond {
                 at,
-                rsp,
+                rsp: Box::new(rsp),
                 delay: SimDuration::ZERO,
             });
             return;
@@ -230,7 +230,7 @@ impl Machine for HttpNode {
                 let rsp = HttpResponse::new(200, "", body);
                 self.out.push(Effect::Respond {
                     at,
-                    rsp,
+                    rsp: Box::new(rsp),
                     delay: SimDuration::ZERO,
                 });
             }

@@ -154,7 +154,7 @@ impl<T: Clone + Ord> Driver<T> {
                 *slot(&mut self.opened, conn as usize) = Some(corr);
                 self.conn_of.insert((node, corr), (conn, None));
             }
-            Effect::Respond { at, rsp, delay } => net.respond_after(ctx, at.conn, at.stream, rsp, delay),
+            Effect::Respond { at, rsp, delay } => net.respond_after(ctx, at.conn, at.stream, *rsp, delay),
             Effect::Close(r) => {
                 if let Some(c) = self.conn(node, r) {
                     net.close_conn(c);
@@ -182,7 +182,7 @@ impl<T: Clone + Ord> Driver<T> {
                 }
             }
             Effect::Record(r) => io.records.push(*r),
-            Effect::Audit(ev) => self.audit.emit(ctx, ev),
+            Effect::Audit(ev) => self.audit.emit(ctx, *ev),
             Effect::Work(ops) => self.work = net.work(node, ctx.now(), &ops),
             Effect::AfterWork(mut e) => {
                 match &mut *e {
@@ -232,7 +232,7 @@ impl<T: Clone + Ord> Driver<T> {
                 } else {
                     net.sec.cpu.charge(node, ctx.now(), &ops)
                 };
-                net.respond_after(ctx, at.conn, at.stream, rsp, delay.max(work));
+                net.respond_after(ctx, at.conn, at.stream, *rsp, delay.max(work));
             }
         }
         None

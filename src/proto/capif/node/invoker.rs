@@ -738,7 +738,7 @@ impl InvokerNode {
                         key: fingerprint(&k.key),
                         expires_at_ns: expires_at.as_nanos(),
                     };
-                    self.fx.push(Effect::Audit(ev.into()));
+                    self.fx.push(Effect::Audit(Box::new(ev.into())));
                 }
             }
             Output::Failed {
@@ -851,7 +851,7 @@ impl InvokerNode {
                         ccf: self.labels.name(self.cfg.ccf).to_string(),
                         flow: self.cfg.flow.clone(),
                     };
-                    self.fx.push(Effect::Audit(ev.into()));
+                    self.fx.push(Effect::Audit(Box::new(ev.into())));
                 }
             }
             self.fx.push(Effect::Close(ConnRef::Id(conn)));
@@ -955,7 +955,7 @@ impl InvokerNode {
     fn notified(&mut self, now: SimTime, at: Inbound, req: HttpRequest) {
         self.fx.push(Effect::Respond {
             at,
-            rsp: HttpResponse::new(204, "", String::new()),
+            rsp: Box::new(HttpResponse::new(204, "", String::new())),
             delay: SimDuration::ZERO,
         });
         let strategy = self.cfg.strategy;
