@@ -15,8 +15,7 @@
 //! knobs, its own and its peers' addresses) and what arrives in its inputs. The driver hands a
 //! machine nothing else (see the wire-truth hygiene test in `tests/sim/hygiene.rs`).
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 
 use crate::audit::AuditEvent;
 use crate::crypto::cost::CryptoOp;
@@ -278,25 +277,6 @@ pub trait Machine {
         self.effects().audit = on;
     }
 }
-
-/// A multiplicative hash of the driver's integer keys (its maps are never iterated).
-#[derive(Default)]
-pub struct IdHash(u64);
-impl Hasher for IdHash {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, b: &[u8]) {
-        b.iter().for_each(|&x| self.write_u64(u64::from(x)));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-}
-pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHash>>;
 
 /// Element `i` of `v`, which grows (with default elements) to hold it: the driver's tables
 /// indexed by dense ids.

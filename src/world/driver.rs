@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::engine::{Ctx, SimDuration, TimerId};
 use crate::metrics::Record;
 use crate::net::{ClientTraffic, ConnId, NetEvent, Network, NodeId};
-use crate::proto::effect::{ConnRef, Corr, Effect, IdMap, Inbound, Input, Machine, slot};
+use crate::proto::effect::{ConnRef, Corr, Effect, Inbound, Input, Machine, slot};
 
 use super::Msg;
 
@@ -25,14 +25,14 @@ pub struct Driver<T> {
     /// Connections opened with `Connect` and not yet reported: connection → correlation id.
     opened: Vec<Option<Corr>>,
     /// The connection (and stream, for a request) each outstanding correlation id uses.
-    conn_of: IdMap<(NodeId, Corr), (ConnId, Option<u32>)>,
+    conn_of: BTreeMap<(NodeId, Corr), (ConnId, Option<u32>)>,
     timers: BTreeMap<(NodeId, T), TimerId>,
     /// The work delay held for the next `AfterWork` (from the last `Work`).
     work: SimDuration,
     /// Byte marks: (node, mark) → (connection, its byte count then).
-    marks: IdMap<(NodeId, Corr), (ConnId, u64)>,
+    marks: BTreeMap<(NodeId, Corr), (ConnId, u64)>,
     /// Traffic marks: (node, mark) → what the node had exchanged as a client then.
-    traffic: IdMap<(NodeId, Corr), ClientTraffic>,
+    traffic: BTreeMap<(NodeId, Corr), ClientTraffic>,
     /// Audit facts go here (and to the trace).
     pub audit: crate::audit::Audit,
     wrap: fn(NodeId, T) -> Msg,
@@ -44,11 +44,11 @@ impl<T: Clone + Ord> Driver<T> {
         Driver {
             requests: Vec::new(),
             opened: Vec::new(),
-            conn_of: IdMap::default(),
+            conn_of: BTreeMap::new(),
             timers: BTreeMap::new(),
             work: SimDuration::ZERO,
-            marks: IdMap::default(),
-            traffic: IdMap::default(),
+            marks: BTreeMap::new(),
+            traffic: BTreeMap::new(),
             audit: crate::audit::Audit::default(),
             wrap,
         }
