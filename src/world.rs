@@ -87,7 +87,7 @@ impl SimWorld {
         for m in &mut self.http {
             m.finish(now);
             while let Some(Effect::Record(r)) = m.poll_effect() {
-                self.records.push(r);
+                self.records.push(*r);
             }
         }
         if let Some(p) = &mut self.n32 {

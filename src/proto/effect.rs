@@ -97,7 +97,7 @@ pub enum Effect<T> {
         to: NodeId,
         via: Option<NodeId>,
         mode: TlsMode,
-        req: HttpRequest,
+        req: Box<HttpRequest>,
         delay: SimDuration,
     },
     /// Open a new (never pooled) connection; [`Input::Connected`] follows when it is ready.
@@ -110,7 +110,7 @@ pub enum Effect<T> {
     /// Answer a received request after `delay` of processing.
     Respond {
         at: Inbound,
-        rsp: HttpResponse,
+        rsp: Box<HttpResponse>,
         delay: SimDuration,
     },
     /// Close a connection of this node's (requests still open on it get no answer).
@@ -143,9 +143,9 @@ pub enum Effect<T> {
     /// Disarm `timer` (nothing if it is not armed).
     CancelTimer(T),
     /// A finished (or censored) procedure's metric record.
-    Record(Record),
+    Record(Box<Record>),
     /// A fact for the invariant checker (emit only when [`Effects::audit`] is on).
-    Audit(AuditEvent),
+    Audit(Box<AuditEvent>),
     /// Charge `ops` to this node's CPU now (its cost model; work queues behind earlier
     /// work); the time until it is done is held for the next [`Effect::AfterWork`].
     Work(Vec<(CryptoOp, u64)>),
@@ -158,10 +158,10 @@ pub enum Effect<T> {
     MarkBytes { mark: Corr, conn: ConnRef, less: u64 },
     /// A metric record whose `bytes` the driver fills with what the connection of `mark`
     /// carried since [`Effect::MarkBytes`] (0 without a mark).
-    RecordBytes { record: Record, mark: Corr },
+    RecordBytes { record: Box<Record>, mark: Corr },
     /// A fact for the invariant checker about request `corr` just sent: the driver fills in
     /// its connection and stream ([`AuditEvent::at_stream`]).
-    AuditStream { corr: Corr, ev: AuditEvent },
+    AuditStream { corr: Corr, ev: Box<AuditEvent> },
     /// Give up on request `corr` (its answer, if any, is dropped): the client resets the
     /// stream, and the server learns it at once (the model carries no RST_STREAM frame; the
     /// world tells the server's machine).
@@ -184,7 +184,7 @@ pub enum Effect<T> {
     /// A metric record whose `bytes` (and, with `exchanges`, `round_trips`) the driver fills
     /// with what this node exchanged as a client since [`Effect::MarkTraffic`] `mark`.
     RecordTraffic {
-        record: Record,
+        record: Box<Record>,
         mark: Corr,
         exchanges: bool,
     },
@@ -192,7 +192,7 @@ pub enum Effect<T> {
     /// node's CPU has done `ops` (charged when the effect is applied; none: nothing charged).
     RespondAfterWork {
         at: Inbound,
-        rsp: HttpResponse,
+        rsp: Box<HttpResponse>,
         delay: SimDuration,
         ops: Vec<(CryptoOp, u64)>,
     },
@@ -238,13 +238,13 @@ impl<T> Effects<T> {
     /// Pushes an audit fact, built only when the audit is on.
     pub fn audit(&mut self, ev: impl FnOnce() -> AuditEvent) {
         if self.audit {
-            self.queue.push_back(Effect::Audit(ev()));
+            self.queue.push_back(Effect::Audit(Box::new(ev())));
         }
     }
 
     /// Pushes a metric record.
     pub fn record(&mut self, r: Record) {
-        self.queue.push_back(Effect::Record(r));
+        self.queue.push_back(Effect::Record(Box::new(r)));
     }
 
     pub fn set_timer(&mut self, after: SimDuration, timer: T) {
@@ -276,4 +276,13 @@ pub trait Machine {
     fn set_audit(&mut self, on: bool) {
         self.effects().audit = on;
     }
+}
+
+/// Element `i` of `v`, which grows (with default elements) to hold it: the driver's tables
+/// indexed by dense ids.
+pub fn slot<E: Default>(v: &mut Vec<E>, i: usize) -> &mut E {
+    if v.len() <= i {
+        v.resize_with(i + 1, E::default);
+    }
+    &mut v[i]
 }

@@ -161,7 +161,7 @@ impl HttpNode {
             to,
             via,
             mode: TlsMode::Certificate,
-            req,
+            req: Box::new(req),
             delay: SimDuration::ZERO,
         });
         self.out.set_timer(timeout, Timer::Timeout(corr));
@@ -187,7 +187,7 @@ impl HttpNode {
             let rsp = HttpResponse::new(404, "", String::new());
             self.out.push(Effect::Respond {
                 at,
-                rsp,
+                rsp: Box::new(rsp),
                 delay: SimDuration::ZERO,
             });
             return;
@@ -230,7 +230,7 @@ impl Machine for HttpNode {
                 let rsp = HttpResponse::new(200, "", body);
                 self.out.push(Effect::Respond {
                     at,
-                    rsp,
+                    rsp: Box::new(rsp),
                     delay: SimDuration::ZERO,
                 });
             }

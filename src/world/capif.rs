@@ -164,7 +164,7 @@ impl CapifPlane {
         }
         while let Some(e) = m.poll_effect() {
             let e = match e {
-                Effect::Audit(ev) => Effect::Audit(self.labeller.label(node, ev)),
+                Effect::Audit(ev) => Effect::Audit(Box::new(self.labeller.label(node, *ev))),
                 e => e,
             };
             if let Some(report) = self.driver.apply(io, node, e) {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::engine::{Ctx, SimDuration, TimerId};
 use crate::metrics::Record;
 use crate::net::{ClientTraffic, ConnId, NetEvent, Network, NodeId};
-use crate::proto::effect::{ConnRef, Corr, Effect, Inbound, Input, Machine};
+use crate::proto::effect::{ConnRef, Corr, Effect, Inbound, Input, Machine, slot};
 
 use super::Msg;
 
@@ -20,12 +20,12 @@ pub struct Io<'a, 'b> {
 
 /// The correlator and timer table of the machines of one kind.
 pub struct Driver<T> {
-    /// Outstanding requests: (connection, stream) → (client node, correlation id).
-    requests: BTreeMap<(ConnId, u32), (NodeId, Corr)>,
+    /// Outstanding requests by connection: (stream, client node, correlation id), by stream.
+    requests: Vec<Vec<(u32, NodeId, Corr)>>,
     /// Connections opened with `Connect` and not yet reported: connection → correlation id.
-    opened: BTreeMap<ConnId, Corr>,
-    /// The connection each outstanding correlation id uses.
-    conn_of: BTreeMap<(NodeId, Corr), ConnId>,
+    opened: Vec<Option<Corr>>,
+    /// The connection (and stream, for a request) each outstanding correlation id uses.
+    conn_of: BTreeMap<(NodeId, Corr), (ConnId, Option<u32>)>,
     timers: BTreeMap<(NodeId, T), TimerId>,
     /// The work delay held for the next `AfterWork` (from the last `Work`).
     work: SimDuration,
@@ -42,8 +42,8 @@ impl<T: Clone + Ord> Driver<T> {
     /// A driver whose timers travel on the engine as `wrap(node, timer)`.
     pub fn new(wrap: fn(NodeId, T) -> Msg) -> Driver<T> {
         Driver {
-            requests: BTreeMap::new(),
-            opened: BTreeMap::new(),
+            requests: Vec::new(),
+            opened: Vec::new(),
             conn_of: BTreeMap::new(),
             timers: BTreeMap::new(),
             work: SimDuration::ZERO,
@@ -69,23 +69,23 @@ impl<T: Clone + Ord> Driver<T> {
                 req,
             },
             NetEvent::Response { conn, stream, rsp } => {
-                let (_, corr) = self.requests.remove(&(conn, stream))?;
+                let (_, _, corr) = self.take(conn, stream)?;
                 self.conn_of.remove(&(node, corr));
                 Input::Response { corr, conn, rsp }
             }
             NetEvent::Connected { conn } => {
-                let corr = self.opened.remove(&conn)?;
+                let corr = self.opened.get_mut(conn as usize)?.take()?;
                 self.conn_of.remove(&(node, corr));
                 Input::Connected { corr, conn }
             }
             NetEvent::ConnectRequest { conn, client, target } => Input::ConnectRequest { conn, client, target },
             NetEvent::Failed { conn, streams, cause } => {
                 let mut corrs = Vec::new();
-                if let Some(c) = self.opened.remove(&conn) {
+                if let Some(c) = self.opened.get_mut(conn as usize).and_then(Option::take) {
                     corrs.push(c);
                 }
                 for s in streams {
-                    if let Some((_, c)) = self.requests.remove(&(conn, s)) {
+                    if let Some((_, _, c)) = self.take(conn, s) {
                         corrs.push(c);
                     }
                 }
@@ -121,7 +121,7 @@ impl<T: Clone + Ord> Driver<T> {
     fn conn(&self, node: NodeId, r: ConnRef) -> Option<ConnId> {
         match r {
             ConnRef::Id(c) => Some(c),
-            ConnRef::Corr(c) => self.conn_of.get(&(node, c)).copied(),
+            ConnRef::Corr(c) => self.conn_of.get(&(node, c)).map(|&(conn, _)| conn),
         }
     }
 
@@ -139,10 +139,10 @@ impl<T: Clone + Ord> Driver<T> {
                 delay,
             } => {
                 let before = net.conn_count();
-                let (conn, stream) = net.request_on(ctx, (node, to, via, mode), req, delay);
+                let (conn, stream) = net.request_on(ctx, (node, to, via, mode), *req, delay);
                 let new_connection = net.conn_count() > before || net.conn(conn).ready_at.is_none();
-                self.requests.insert((conn, stream), (node, corr));
-                self.conn_of.insert((node, corr), conn);
+                self.put(conn, stream, (node, corr));
+                self.conn_of.insert((node, corr), (conn, Some(stream)));
                 return Some(Input::Sent {
                     corr,
                     conn,
@@ -151,10 +151,10 @@ impl<T: Clone + Ord> Driver<T> {
             }
             Effect::Connect { corr, to, via, mode } => {
                 let conn = net.connect(ctx, node, to, via, mode);
-                self.opened.insert(conn, corr);
-                self.conn_of.insert((node, corr), conn);
+                *slot(&mut self.opened, conn as usize) = Some(corr);
+                self.conn_of.insert((node, corr), (conn, None));
             }
-            Effect::Respond { at, rsp, delay } => net.respond_after(ctx, at.conn, at.stream, rsp, delay),
+            Effect::Respond { at, rsp, delay } => net.respond_after(ctx, at.conn, at.stream, *rsp, delay),
             Effect::Close(r) => {
                 if let Some(c) = self.conn(node, r) {
                     net.close_conn(c);
@@ -181,8 +181,8 @@ impl<T: Clone + Ord> Driver<T> {
                     ctx.cancel(id);
                 }
             }
-            Effect::Record(r) => io.records.push(r),
-            Effect::Audit(ev) => self.audit.emit(ctx, ev),
+            Effect::Record(r) => io.records.push(*r),
+            Effect::Audit(ev) => self.audit.emit(ctx, *ev),
             Effect::Work(ops) => self.work = net.work(node, ctx.now(), &ops),
             Effect::AfterWork(mut e) => {
                 match &mut *e {
@@ -203,17 +203,14 @@ impl<T: Clone + Ord> Driver<T> {
                     .marks
                     .get(&(node, mark))
                     .map_or(0, |&(c, base)| net.conn(c).bytes.saturating_sub(base));
-                io.records.push(record);
+                io.records.push(*record);
             }
             Effect::AuditStream { corr, ev } => {
-                let at = self.requests.iter().find(|(_, v)| **v == (node, corr)).map(|(k, _)| *k);
-                if let Some((conn, stream)) = at {
-                    self.audit.emit(ctx, ev.at_stream(u64::from(conn), stream));
+                if let Some(at) = self.find(node, corr) {
+                    self.audit.emit(ctx, ev.at_stream(u64::from(at.conn), at.stream));
                 }
             }
-            Effect::Abandon(corr) => {
-                self.forget(node, corr);
-            }
+            Effect::Abandon(corr) => _ = self.forget(node, corr),
             // The world handles it before the driver (it knows the middleboxes).
             Effect::DirectAttempt { .. } => {}
             Effect::SetCertificate(cert) => net.sec.set_certificate(node, *cert),
@@ -226,7 +223,7 @@ impl<T: Clone + Ord> Driver<T> {
                 exchanges,
             } => io
                 .records
-                .push(self.traffic_record(net, node, record, (mark, exchanges))),
+                .push(self.traffic_record(net, node, *record, (mark, exchanges))),
             Effect::InstallPsk { identity, entry } => net.sec.install_psk(node, identity, entry),
             Effect::RemovePsk(identity) => net.sec.remove_psk(node, &identity),
             Effect::RespondAfterWork { at, rsp, delay, ops } => {
@@ -235,7 +232,7 @@ impl<T: Clone + Ord> Driver<T> {
                 } else {
                     net.sec.cpu.charge(node, ctx.now(), &ops)
                 };
-                net.respond_after(ctx, at.conn, at.stream, rsp, delay.max(work));
+                net.respond_after(ctx, at.conn, at.stream, *rsp, delay.max(work));
             }
         }
         None
@@ -246,12 +243,12 @@ impl<T: Clone + Ord> Driver<T> {
     pub fn finish<M: Machine<Timer = T>>(&mut self, net: &Network, node: NodeId, m: &mut M, records: &mut Vec<Record>) {
         while let Some(e) = m.poll_effect() {
             match e {
-                Effect::Record(r) => records.push(r),
+                Effect::Record(r) => records.push(*r),
                 Effect::RecordTraffic {
                     record,
                     mark,
                     exchanges,
-                } => records.push(self.traffic_record(net, node, record, (mark, exchanges))),
+                } => records.push(self.traffic_record(net, node, *record, (mark, exchanges))),
                 _ => {}
             }
         }
@@ -279,19 +276,40 @@ impl<T: Clone + Ord> Driver<T> {
     /// Forgets request `corr` of `node` (its answer will be dropped); returns where it was
     /// sent (connection, stream).
     pub fn forget(&mut self, node: NodeId, corr: Corr) -> Option<Inbound> {
-        let (conn, stream) = self
-            .requests
-            .iter()
-            .find(|(_, v)| **v == (node, corr))
-            .map(|(k, _)| *k)?;
-        self.requests.remove(&(conn, stream));
+        let at = self.find(node, corr)?;
+        self.take(at.conn, at.stream);
         self.conn_of.remove(&(node, corr));
-        Some(Inbound { conn, stream })
+        Some(at)
+    }
+
+    /// Where request `corr` of `node` is outstanding.
+    fn find(&self, node: NodeId, corr: Corr) -> Option<Inbound> {
+        let &(conn, Some(stream)) = self.conn_of.get(&(node, corr))? else {
+            return None;
+        };
+        let row = self.requests.get(conn as usize)?;
+        row.contains(&(stream, node, corr)).then_some(Inbound { conn, stream })
+    }
+
+    /// Notes request `(node, corr)` outstanding on `(conn, stream)`.
+    fn put(&mut self, conn: ConnId, stream: u32, (node, corr): (NodeId, Corr)) {
+        let row = slot(&mut self.requests, conn as usize);
+        match row.binary_search_by_key(&stream, |e| e.0) {
+            Ok(i) => row[i] = (stream, node, corr),
+            Err(i) => row.insert(i, (stream, node, corr)),
+        }
+    }
+
+    /// The request outstanding on `(conn, stream)`, no longer outstanding.
+    fn take(&mut self, conn: ConnId, stream: u32) -> Option<(u32, NodeId, Corr)> {
+        let row = self.requests.get_mut(conn as usize)?;
+        let i = row.binary_search_by_key(&stream, |e| e.0).ok()?;
+        Some(row.remove(i))
     }
 
     /// The outstanding requests in (connection, stream) order, with their sender and
     /// correlation id (censoring walks them).
     pub fn outstanding(&self) -> impl Iterator<Item = (NodeId, Corr)> + '_ {
-        self.requests.values().copied()
+        self.requests.iter().flatten().map(|&(_, node, corr)| (node, corr))
     }
 }

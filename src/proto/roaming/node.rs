@@ -167,7 +167,7 @@ impl RiNode {
         let Ok(msg) = msg else {
             self.fx.push(Effect::Respond {
                 at: back,
-                rsp: problem(400, ProblemDetails::with_status(400)),
+                rsp: Box::new(problem(400, ProblemDetails::with_status(400))),
                 delay: SimDuration::ZERO,
             });
             return;
@@ -206,7 +206,7 @@ impl RiNode {
             to: next,
             via: None,
             mode: TlsMode::Certificate,
-            req: fwd,
+            req: Box::new(fwd),
             delay: SimDuration::ZERO,
         })));
         self.relays.insert(corr, back);
@@ -229,7 +229,7 @@ impl Machine for RiNode {
                 if let Some(back) = self.relays.remove(&corr) {
                     self.fx.push(Effect::Respond {
                         at: back,
-                        rsp,
+                        rsp: Box::new(rsp),
                         delay: SimDuration::ZERO,
                     });
                 }
@@ -239,7 +239,7 @@ impl Machine for RiNode {
                     if let Some(back) = self.relays.remove(&corr) {
                         self.fx.push(Effect::Respond {
                             at: back,
-                            rsp: forwarding_failed(&cause),
+                            rsp: Box::new(forwarding_failed(&cause)),
                             delay: SimDuration::ZERO,
                         });
                     }

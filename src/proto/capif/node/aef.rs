@@ -198,7 +198,7 @@ impl AefNode {
     fn respond(&mut self, at: Inbound, status: u16, schema: &'static str, body: String) {
         self.fx.push(Effect::Respond {
             at,
-            rsp: HttpResponse::new(status, schema, body),
+            rsp: Box::new(HttpResponse::new(status, schema, body)),
             delay: SimDuration::ZERO,
         });
     }
@@ -432,7 +432,7 @@ impl AefNode {
                 };
                 self.fx.push(Effect::RespondAfterWork {
                     at,
-                    rsp,
+                    rsp: Box::new(rsp),
                     delay,
                     ops: ops.clone(),
                 });
@@ -455,7 +455,7 @@ impl AefNode {
                         to: self.cfg.ccf,
                         via: None,
                         mode: TlsMode::Certificate,
-                        req,
+                        req: Box::new(req),
                         delay: SimDuration::ZERO,
                     });
                     self.fetches

@@ -100,7 +100,7 @@ impl ApfNode {
             to: p.ccf,
             via: None,
             mode: TlsMode::Certificate,
-            req,
+            req: Box::new(req),
             delay: SimDuration::ZERO,
         });
     }

@@ -145,7 +145,7 @@ impl CcfNode {
     pub(super) fn respond(&mut self, at: Inbound, rsp: HttpResponse) {
         self.fx.push(Effect::Respond {
             at,
-            rsp,
+            rsp: Box::new(rsp),
             delay: SimDuration::ZERO,
         });
     }
@@ -164,7 +164,7 @@ impl CcfNode {
             to,
             via: None,
             mode: TlsMode::Certificate,
-            req,
+            req: Box::new(req),
             delay: SimDuration::ZERO,
         });
         corr
@@ -197,7 +197,8 @@ impl CcfNode {
             about_node: about.and_then(|id| self.node_of.get(id).copied()),
             ..self.labels.secret_sent((self.cfg.node, to), message, items)
         };
-        self.fx.push(Effect::Audit(CapifAudit::SecretSent(Box::new(ev)).into()));
+        self.fx
+            .push(Effect::Audit(Box::new(CapifAudit::SecretSent(Box::new(ev)).into())));
     }
 
     fn on_request(&mut self, now: SimTime, at: Inbound, client: NodeId, req: HttpRequest) {
@@ -392,7 +393,7 @@ impl CcfNode {
                 }
             }
             for ev in negotiated {
-                self.fx.push(Effect::Audit(ev.into()));
+                self.fx.push(Effect::Audit(Box::new(ev.into())));
             }
         }
         let mut status = 0;
@@ -419,7 +420,7 @@ impl CcfNode {
                 self.audit_sent(about.as_deref(), client, (m.schema, &rsp.body), &[]);
                 self.fx.push(Effect::AfterWork(Box::new(Effect::Respond {
                     at,
-                    rsp,
+                    rsp: Box::new(rsp),
                     delay: SimDuration::ZERO,
                 })));
             }
@@ -435,7 +436,7 @@ impl CcfNode {
         // One exchange: the request and its answer, as the CCF sees them; it ends when the
         // CCF's CPU is done.
         r.bytes = u64::from(req_bytes + rsp_bytes);
-        self.fx.push(Effect::AfterWork(Box::new(Effect::Record(r))));
+        self.fx.push(Effect::AfterWork(Box::new(Effect::Record(Box::new(r)))));
     }
 
     /// A publication of AEF profiles reached this CCF: from the APF (the AEF's own CCF), or

@@ -427,7 +427,7 @@ impl InvokerNode {
             let mut r = self.recovery_record(&s, now, Outcome::Error);
             r.cause = "gave_up".into();
             self.fx.push(Effect::RecordTraffic {
-                record: r,
+                record: Box::new(r),
                 mark: STALE_MARK,
                 exchanges: false,
             });
@@ -474,7 +474,7 @@ impl InvokerNode {
         {
             let r = self.recovery_record(s, now, Outcome::Unfinished);
             self.fx.push(Effect::RecordTraffic {
-                record: r,
+                record: Box::new(r),
                 mark: STALE_MARK,
                 exchanges: false,
             });
@@ -519,7 +519,7 @@ impl InvokerNode {
         let mut r = self.phase_record(procedure, variant, now, (outcome, 0, ""));
         r.result = result;
         self.fx.push(Effect::RecordTraffic {
-            record: r,
+            record: Box::new(r),
             mark: PHASE_MARK,
             exchanges: true,
         });
@@ -566,7 +566,7 @@ impl InvokerNode {
     fn record(&mut self, procedure: &'static str, variant: String, end: SimTime, how: (Outcome, u16, &str)) {
         let r = self.phase_record(procedure, variant, end, how);
         self.fx.push(Effect::RecordTraffic {
-            record: r,
+            record: Box::new(r),
             mark: PHASE_MARK,
             exchanges: true,
         });
@@ -677,7 +677,7 @@ impl InvokerNode {
                     to,
                     via: None,
                     mode,
-                    req,
+                    req: Box::new(req),
                     delay: SimDuration::ZERO,
                 });
                 if let Some(body) = sent {
@@ -738,7 +738,7 @@ impl InvokerNode {
                         key: fingerprint(&k.key),
                         expires_at_ns: expires_at.as_nanos(),
                     };
-                    self.fx.push(Effect::Audit(ev.into()));
+                    self.fx.push(Effect::Audit(Box::new(ev.into())));
                 }
             }
             Output::Failed {
@@ -851,7 +851,7 @@ impl InvokerNode {
                         ccf: self.labels.name(self.cfg.ccf).to_string(),
                         flow: self.cfg.flow.clone(),
                     };
-                    self.fx.push(Effect::Audit(ev.into()));
+                    self.fx.push(Effect::Audit(Box::new(ev.into())));
                 }
             }
             self.fx.push(Effect::Close(ConnRef::Id(conn)));
@@ -908,7 +908,7 @@ impl InvokerNode {
                 }
                 let r = self.recovery_record(&s, now, Outcome::Ok);
                 self.fx.push(Effect::RecordTraffic {
-                    record: r,
+                    record: Box::new(r),
                     mark: STALE_MARK,
                     exchanges: false,
                 });
@@ -955,7 +955,7 @@ impl InvokerNode {
     fn notified(&mut self, now: SimTime, at: Inbound, req: HttpRequest) {
         self.fx.push(Effect::Respond {
             at,
-            rsp: HttpResponse::new(204, "", String::new()),
+            rsp: Box::new(HttpResponse::new(204, "", String::new())),
             delay: SimDuration::ZERO,
         });
         let strategy = self.cfg.strategy;

@@ -98,7 +98,7 @@ impl Cnf {
             to: f.csepp,
             via: None,
             mode: TlsMode::Certificate,
-            req,
+            req: Box::new(req),
             delay: SimDuration::ZERO,
         });
         self.fx.set_timer(f.timeout, Timer::Timeout(corr));

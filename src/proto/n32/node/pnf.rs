@@ -53,7 +53,7 @@ impl Machine for Pnf {
                 rsp.typed = Some(Typed::new(body));
                 self.fx.push(Effect::Respond {
                     at,
-                    rsp,
+                    rsp: Box::new(rsp),
                     delay: SimDuration::ZERO,
                 });
             }

@@ -167,7 +167,7 @@ impl Sepp {
                     to: first,
                     via: None,
                     mode: TlsMode::Certificate,
-                    req,
+                    req: Box::new(req),
                     delay: SimDuration::ZERO,
                 })));
                 self.pending.insert(
@@ -440,7 +440,10 @@ impl Sepp {
                     .map(|c| c.as_str().to_string())
                     .collect(),
             };
-            self.fx.push(Effect::AuditStream { corr, ev: ev.into() });
+            self.fx.push(Effect::AuditStream {
+                corr,
+                ev: Box::new(ev.into()),
+            });
         }
         if let Some(link) = self.links.get_mut(&peer) {
             // The first N32-c connection's exporter keys N32-f (TS 33.501 13.2.4.4.1).
@@ -477,7 +480,7 @@ impl Sepp {
                 let keys = derive_keys(&master, &context, KdfContextId::Receiver, self.cfg.mutants);
                 if self.fx.audit {
                     let conn = u64::from(conn_id);
-                    self.fx.push(Effect::Audit(
+                    self.fx.push(Effect::Audit(Box::new(
                         N32Audit::Established {
                             sepp: me.clone(),
                             peer: peer_name.clone(),
@@ -485,8 +488,8 @@ impl Sepp {
                             capability: SecurityCapability::Prins.as_str().to_string(),
                         }
                         .into(),
-                    ));
-                    self.fx.push(Effect::Audit(
+                    )));
+                    self.fx.push(Effect::Audit(Box::new(
                         N32Audit::ContextInstalled {
                             sepp: me,
                             peer: peer_name,
@@ -498,7 +501,7 @@ impl Sepp {
                             keys: keys_fingerprint(&keys, &context.jws),
                         }
                         .into(),
-                    ));
+                    )));
                 }
                 let send = PrinsSend {
                     peer_id: context.peer_id.as_str().to_string(),
@@ -540,7 +543,7 @@ impl Sepp {
         let waiting = std::mem::take(&mut link.waiting);
         let record = self.handshake_record(peer, now, capability, Outcome::Ok, 200);
         self.fx.push(Effect::RecordBytes {
-            record,
+            record: Box::new(record),
             mark: Corr::from(peer),
         });
         for w in waiting {

@@ -290,7 +290,7 @@ impl Sepp {
         self.reset.remove(&at); // answered: its reset no longer matters (bounded state)
         self.fx.push(Effect::Respond {
             at,
-            rsp,
+            rsp: Box::new(rsp),
             delay: SimDuration::ZERO,
         });
     }
@@ -302,7 +302,7 @@ impl Sepp {
             to,
             via,
             mode: TlsMode::Certificate,
-            req,
+            req: Box::new(req),
             delay: SimDuration::ZERO,
         });
         corr
@@ -351,7 +351,7 @@ impl Sepp {
                     worked,
                     Effect::Respond {
                         at: back,
-                        rsp: out,
+                        rsp: Box::new(out),
                         delay: SimDuration::ZERO,
                     },
                 );
@@ -370,7 +370,7 @@ impl Sepp {
                     worked,
                     Effect::Respond {
                         at: back,
-                        rsp,
+                        rsp: Box::new(rsp),
                         delay: SimDuration::ZERO,
                     },
                 );

@@ -78,7 +78,7 @@ impl Sepp {
                     to: pnf,
                     via: None,
                     mode: TlsMode::Certificate,
-                    req: fwd,
+                    req: Box::new(fwd),
                     delay: SimDuration::ZERO,
                 })));
                 let context_id = u.meta.n32f_context_id.clone();
@@ -123,7 +123,7 @@ impl Sepp {
                 let body = ProblemDetails::with_cause(403, "N32F_PROTECTION_FAILURE").detail(t);
                 self.fx.push(Effect::AfterWork(Box::new(Effect::Respond {
                     at: back,
-                    rsp: problem(403, body),
+                    rsp: Box::new(problem(403, body)),
                     delay: SimDuration::ZERO,
                 })));
             }
@@ -249,7 +249,7 @@ impl Sepp {
                 supported: supported.iter().map(|c| c.as_str().to_string()).collect(),
                 selected,
             };
-            self.fx.push(Effect::Audit(ev.into()));
+            self.fx.push(Effect::Audit(Box::new(ev.into())));
         }
         let rsp = HttpResponse::new(reply.status, reply.schema.unwrap_or(""), reply.body.unwrap_or_default());
         self.respond(at, rsp);
