@@ -167,13 +167,17 @@ pub enum RunError {
     },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// Results that do not belong together (merge of shards of different sweeps or seeds, a
+    /// shard given twice, a resume into another sweep's folder): exit code 2, nothing written.
+    #[error("{path}: {message}")]
+    Mismatch { path: String, message: String },
 }
 
 impl RunError {
     /// The process exit code for this error: 2 for bad input, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Scenario(_) | RunError::Build { .. } => 2,
+            RunError::Scenario(_) | RunError::Build { .. } | RunError::Mismatch { .. } => 2,
             _ => 1,
         }
     }

@@ -51,6 +51,55 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
     }
 }
 
+/// What identifies a sweep's results: every point's scenario hash (experiment, topology and
+/// the axis values), in point order.
+fn sweep_hash(points: &[Point]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in points {
+        h.update(p.scenario.hash.as_bytes());
+        h.update(b"\n");
+    }
+    hex::encode(h.finalize())
+}
+
+/// The manifest a sweep folder holds (`manifest.json`, or `shard-manifest.json` for a shard).
+fn folder_manifest(dir: &Path) -> Option<(PathBuf, serde_json::Value)> {
+    ["manifest.json", "shard-manifest.json"].into_iter().find_map(|n| {
+        let f = dir.join(n);
+        let text = fs::read_to_string(&f).ok()?;
+        Some((f, serde_json::from_str(&text).unwrap_or_default()))
+    })
+}
+
+/// Refuses to write this sweep (`hash`, `seeds`) into `dir` if `dir` holds another sweep's
+/// results (or the same sweep's with other seeds), naming the folder.
+fn check_folder(dir: &Path, name: &str, hash: &str, seeds: &[u64]) -> Result<(), RunError> {
+    let Some((f, m)) = folder_manifest(dir) else {
+        return Ok(());
+    };
+    let theirs = m["experiment"].as_str().unwrap_or("?");
+    // A folder of an older secsim (no sweep hash) is judged by the experiment's name alone.
+    let same = match m["sweep_hash"].as_str() {
+        Some(h) => h == hash,
+        None => theirs == name,
+    };
+    let message = if !same {
+        format!(
+            "the folder holds the results of another sweep (experiment `{theirs}`, or `{name}` with other \
+             files or axes); choose another --out or remove the folder"
+        )
+    } else if m["seeds"] != json!(seeds) {
+        format!("the folder holds `{name}` run with seeds {}, not {seeds:?}", m["seeds"])
+    } else {
+        return Ok(());
+    };
+    Err(RunError::Mismatch {
+        path: f.display().to_string(),
+        message,
+    })
+}
+
 /// The `point.json` of a complete point.
 fn point_json(p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> String {
     let v = json!({
@@ -102,6 +151,8 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(&base.name));
+    let hash = sweep_hash(&points);
+    check_folder(&dir, &base.name, &hash, &seeds)?;
     fs::create_dir_all(dir.join("points")).map_err(io_err(&dir))?;
     let total = points.len();
     let (shard_i, shard_n) = opts.shard.unwrap_or((0, 1));
@@ -197,6 +248,7 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         "experiment_file": path.display().to_string(),
         "axes": base.sweep.iter().map(|a| json!({"name": axis_name(a), "path": a.path, "values": a.values})).collect::<Vec<_>>(),
         "points": total,
+        "sweep_hash": hash,
         "seeds": seeds,
         "shard": opts.shard.map(|(i, n)| format!("{i}/{n}")),
         "ran_points": todo.iter().map(|p| p.index).collect::<Vec<_>>(),
@@ -520,6 +572,66 @@ pub fn aggregate(dir: &Path, format: RecordsFormat) -> Result<(), RunError> {
 /// present twice must be byte-identical) and writes the top-level files with [`aggregate`].
 /// Returns the number of points.
 pub fn merge(out: &Path, shards: &[PathBuf], format: RecordsFormat) -> Result<usize, RunError> {
+    // Every input must be a shard of one sweep, run with the same seeds, each shard once.
+    let mut first: Option<(PathBuf, serde_json::Value)> = None;
+    let mut seen: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for s in shards {
+        let mismatch = |message: String| RunError::Mismatch {
+            path: s.display().to_string(),
+            message,
+        };
+        let Some((_, m)) = folder_manifest(s) else {
+            return Err(mismatch(
+                "not a sweep folder (no manifest.json or shard-manifest.json)".into(),
+            ));
+        };
+        if m["sweep_hash"].as_str().is_none() {
+            return Err(mismatch(
+                "its manifest has no sweep_hash (made by an older secsim?)".into(),
+            ));
+        }
+        let shard = m["shard"].as_str().unwrap_or("0/1").to_string();
+        if let Some(other) = seen.insert(shard.clone(), s.clone()) {
+            return Err(mismatch(format!(
+                "shard {shard} is given twice (also {})",
+                other.display()
+            )));
+        }
+        match &first {
+            None => first = Some((s.clone(), m)),
+            Some((f, fm)) => {
+                if fm["sweep_hash"] != m["sweep_hash"] {
+                    return Err(mismatch(format!(
+                        "a shard of another sweep than {} (experiment `{}` here, `{}` there, or other files or axes)",
+                        f.display(),
+                        m["experiment"].as_str().unwrap_or("?"),
+                        fm["experiment"].as_str().unwrap_or("?")
+                    )));
+                }
+                if fm["seeds"] != m["seeds"] {
+                    return Err(mismatch(format!(
+                        "run with seeds {}, {} with seeds {}",
+                        m["seeds"],
+                        f.display(),
+                        fm["seeds"]
+                    )));
+                }
+            }
+        }
+    }
+    if let Some((_, m)) = &first {
+        let seeds: Vec<u64> = m["seeds"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_u64())
+            .collect();
+        let (name, hash) = (
+            m["experiment"].as_str().unwrap_or("?"),
+            m["sweep_hash"].as_str().unwrap_or(""),
+        );
+        check_folder(out, name, hash, &seeds)?;
+    }
     fs::create_dir_all(out.join("points")).map_err(io_err(out))?;
     let mut count = 0;
     let mut manifests = Vec::new();
@@ -564,8 +676,12 @@ pub fn merge(out: &Path, shards: &[PathBuf], format: RecordsFormat) -> Result<us
         }
     }
     aggregate(out, format)?;
+    let first = first.map(|(_, m)| m).unwrap_or_default();
     let manifest = json!({
         "secsim_version": env!("CARGO_PKG_VERSION"),
+        "experiment": first["experiment"],
+        "sweep_hash": first["sweep_hash"],
+        "seeds": first["seeds"],
         "merged_from": shards.iter().map(|s| s.display().to_string()).collect::<Vec<_>>(),
         "shards": manifests,
     });

@@ -61,12 +61,35 @@ enum Input {
     WithTopology(String, String),
     /// A file (name, text) and the command line (`{f}`: the file, `{d}`: the case folder).
     Command(&'static str, String, &'static [&'static str]),
+    /// Files (name, text) and command lines run in order (`{d}`: the case folder): every one
+    /// but the last must succeed; the last is judged.
+    Steps(Vec<(&'static str, String)>, Vec<Vec<&'static str>>),
 }
 
 struct Case {
     name: &'static str,
     input: Input,
     expect: Expect,
+}
+
+/// Two small sweeps (`a.ron`, `b.ron`: other names and rates) of two points each.
+fn sweeps() -> Vec<(&'static str, String)> {
+    let sweep = |name: &str, rate: &str| {
+        edited(
+            "http-baseline.ron",
+            &[
+                ("name: \"http-baseline\"", &format!("name: \"{name}\"")),
+                ("duration: \"60s\"", "duration: \"2s\""),
+                (
+                    "warmup: \"1s\",",
+                    &format!(
+                        "warmup: \"1s\",\n    sweep: [(path: \"workload[0].Http.arrival\", values: [\"Poisson(rate_per_s: {rate})\", \"Poisson(rate_per_s: 20.0)\"])],"
+                    ),
+                ),
+            ],
+        )
+    };
+    vec![("a.ron", sweep("sweep-a", "5.0")), ("b.ron", sweep("sweep-b", "7.0"))]
 }
 
 /// A shipped topology with textual edits.
@@ -289,6 +312,88 @@ fn cases() -> Vec<Case> {
                 located: false,
             },
         },
+        // Class 5: results mixed or stale.
+        Case {
+            name: "merge-shards-of-two-experiments",
+            input: Input::Steps(
+                sweeps(),
+                vec![
+                    vec!["run", "{d}/a.ron", "--quiet", "--shard", "0/2", "--out", "{d}/s0"],
+                    vec!["run", "{d}/b.ron", "--quiet", "--shard", "1/2", "--out", "{d}/s1"],
+                    vec!["merge", "--out", "{d}/m", "{d}/s0", "{d}/s1"],
+                ],
+            ),
+            expect: INPUT(&["s1", "a shard of another sweep"]),
+        },
+        Case {
+            name: "merge-shards-run-with-other-seeds",
+            input: Input::Steps(
+                sweeps(),
+                vec![
+                    vec!["run", "{d}/a.ron", "--quiet", "--shard", "0/2", "--out", "{d}/s0"],
+                    vec![
+                        "run",
+                        "{d}/a.ron",
+                        "--quiet",
+                        "--seeds",
+                        "2",
+                        "--shard",
+                        "1/2",
+                        "--out",
+                        "{d}/s1",
+                    ],
+                    vec!["merge", "--out", "{d}/m", "{d}/s0", "{d}/s1"],
+                ],
+            ),
+            expect: INPUT(&["s1", "run with seeds [1,2]"]),
+        },
+        Case {
+            name: "merge-a-shard-given-twice",
+            input: Input::Steps(
+                sweeps(),
+                vec![
+                    vec!["run", "{d}/a.ron", "--quiet", "--shard", "0/2", "--out", "{d}/s0"],
+                    vec!["merge", "--out", "{d}/m", "{d}/s0", "{d}/s0"],
+                ],
+            ),
+            expect: INPUT(&["shard 0/2 is given twice"]),
+        },
+        Case {
+            name: "merge-a-folder-that-is-no-sweep",
+            input: Input::Steps(sweeps(), vec![vec!["merge", "--out", "{d}/m", "{d}"]]),
+            expect: INPUT(&["not a sweep folder"]),
+        },
+        Case {
+            name: "resume-into-another-experiments-folder",
+            input: Input::Steps(
+                sweeps(),
+                vec![
+                    vec!["run", "{d}/a.ron", "--quiet", "--out", "{d}/r"],
+                    vec!["run", "{d}/b.ron", "--quiet", "--resume", "--out", "{d}/r"],
+                ],
+            ),
+            expect: INPUT(&["holds the results of another sweep"]),
+        },
+        Case {
+            name: "resume-with-other-seeds",
+            input: Input::Steps(
+                sweeps(),
+                vec![
+                    vec!["run", "{d}/a.ron", "--quiet", "--out", "{d}/r"],
+                    vec![
+                        "run",
+                        "{d}/a.ron",
+                        "--quiet",
+                        "--resume",
+                        "--seeds",
+                        "3",
+                        "--out",
+                        "{d}/r",
+                    ],
+                ],
+            ),
+            expect: INPUT(&["run with seeds [1]"]),
+        },
         // Class 6: verdicts on non-input.
         Case {
             name: "check-empty-trace",
@@ -445,6 +550,18 @@ fn hostile_inputs_get_their_expected_outcome_within_bounds() {
                     );
                 }
                 judge(case, "run", &run);
+            }
+            Input::Steps(files, steps) => {
+                for (name, text) in files {
+                    std::fs::write(dir.join(name), text).unwrap();
+                }
+                let expand = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.replace("{d}", &d)).collect() };
+                let (last, first) = steps.split_last().unwrap();
+                for args in first {
+                    let (code, err) = run_capped(case.name, &expand(args));
+                    assert_eq!(code, 0, "{}: step {args:?} failed: {err}", case.name);
+                }
+                judge(case, "last step", &run_capped(case.name, &expand(last)));
             }
             Input::Command(name, text, args) => {
                 let f = dir.join(name);
