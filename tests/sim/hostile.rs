@@ -162,6 +162,34 @@ fn cases() -> Vec<Case> {
             expect: REFUSED(&["links[0].latency.LogNormal.median", "must be > 0"]),
         },
         Case {
+            name: "uniform-latency-min-above-max",
+            input: Input::WithTopology(
+                edited("http-baseline.ron", &[short]),
+                topology(
+                    "two-domain-proxy.ron",
+                    &[(
+                        "latency: Uniform(min: \"200us\", max: \"600us\")",
+                        "latency: Uniform(min: \"900us\", max: \"600us\")",
+                    )],
+                ),
+            ),
+            expect: REFUSED(&["links[0].latency.Uniform.min", "greater than max"]),
+        },
+        Case {
+            name: "empty-empirical-latency",
+            input: Input::WithTopology(
+                edited("http-baseline.ron", &[short]),
+                topology(
+                    "two-domain-proxy.ron",
+                    &[(
+                        "latency: Uniform(min: \"200us\", max: \"600us\")",
+                        "latency: Empirical([])",
+                    )],
+                ),
+            ),
+            expect: REFUSED(&["links[0].latency.Empirical", "at least one sample"]),
+        },
+        Case {
             name: "ri-rate-limit-zero",
             input: ri(&[(
                 "\"ri-1\": (scripted",
@@ -267,6 +295,24 @@ fn cases() -> Vec<Case> {
             name: "soak-zero-cases",
             input: Input::Command("x", String::new(), &["soak", "--cases", "0", "--failures", "{d}/f"]),
             expect: INPUT(&["--cases"]),
+        },
+        Case {
+            name: "soak-too-many-cases",
+            input: Input::Command(
+                "x",
+                String::new(),
+                &["soak", "--cases", "2000000", "--failures", "{d}/f"],
+            ),
+            expect: INPUT(&["--cases"]),
+        },
+        Case {
+            name: "threads-just-beyond-the-bound",
+            input: Input::Command(
+                "x",
+                String::new(),
+                &["check", "experiments/http-baseline.ron", "--threads", "1025"],
+            ),
+            expect: INPUT(&["--threads", "between 1 and 1024"]),
         },
         Case {
             name: "soak-seeds-overflow",
@@ -582,5 +628,5 @@ fn hostile_inputs_get_their_expected_outcome_within_bounds() {
         }
     }
     let _ = std::fs::remove_dir_all(&base);
-    assert!(cases.len() >= 12, "{} cases", cases.len());
+    assert!(cases.len() >= 40, "{} cases", cases.len());
 }
