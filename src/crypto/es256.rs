@@ -22,7 +22,7 @@
 use std::sync::OnceLock;
 
 use p256::ecdsa::{Signature, SigningKey};
-use p256::elliptic_curve::ops::{Invert, Reduce};
+use p256::elliptic_curve::ops::Reduce;
 use p256::elliptic_curve::point::AffineCoordinates;
 use p256::elliptic_curve::{Curve, FieldBytesEncoding, Group, PrimeField};
 use p256::{AffinePoint, FieldBytes, NistP256, ProjectivePoint, Scalar, U256};
@@ -113,6 +113,236 @@ pub fn mul_generator(k: &Scalar) -> ProjectivePoint {
     acc
 }
 
+/// A modulus for [`inv_mod_vartime`]: its signed 62-bit limbs and `m⁻¹ mod 2^62`.
+struct Modulus {
+    /// `m = Σ limbs[i]·2^(62·i)`, each limb in `[0, 2^62)`.
+    limbs: [i64; 5],
+    /// `m⁻¹ mod 2^62`.
+    inv62: u64,
+}
+
+const M62: u64 = u64::MAX >> 2;
+
+/// Little-endian 64-bit limbs to 62-bit limbs.
+const fn to_signed62(a: &[u64; 4]) -> [i64; 5] {
+    [
+        (a[0] & M62) as i64,
+        ((a[0] >> 62 | a[1] << 2) & M62) as i64,
+        ((a[1] >> 60 | a[2] << 4) & M62) as i64,
+        ((a[2] >> 58 | a[3] << 6) & M62) as i64,
+        (a[3] >> 56) as i64,
+    ]
+}
+
+/// 62-bit limbs (each in `[0, 2^62)`, value below 2^256) to little-endian 64-bit limbs.
+fn from_signed62(a: &[i64; 5]) -> [u64; 4] {
+    let a = a.map(|l| l as u64);
+    [
+        a[0] | a[1] << 62,
+        a[1] >> 2 | a[2] << 60,
+        a[2] >> 4 | a[3] << 58,
+        a[3] >> 6 | a[4] << 56,
+    ]
+}
+
+const fn modulus(m: [u64; 4]) -> Modulus {
+    // Newton's iteration for the inverse of an odd number mod 2^64 (each step doubles the
+    // correct low bits; 3 correct from `x = m`).
+    let m0 = m[0];
+    let mut x = m0;
+    let mut i = 0;
+    while i < 5 {
+        x = x.wrapping_mul(2u64.wrapping_sub(m0.wrapping_mul(x)));
+        i += 1;
+    }
+    Modulus {
+        limbs: to_signed62(&m),
+        inv62: x & M62,
+    }
+}
+
+/// The group order `n`, little-endian limbs.
+const N_LIMBS: [u64; 4] = [
+    0xf3b9_cac2_fc63_2551,
+    0xbce6_faad_a717_9e84,
+    0xffff_ffff_ffff_ffff,
+    0xffff_ffff_0000_0000,
+];
+static MOD_N: Modulus = modulus(N_LIMBS);
+
+/// 62 division steps of Bernstein–Yang's safegcd on the low bits of `f` and `g`, variable
+/// time (libsecp256k1's `modinv64_divsteps_62_var`): the new `eta` and the transition
+/// matrix `[u v; q r]` (scaled by 2^62).
+fn divsteps_62_var(mut eta: i64, f0: u64, g0: u64) -> (i64, [i64; 4]) {
+    let (mut u, mut v, mut q, mut r) = (1u64, 0u64, 0u64, 1u64);
+    let (mut f, mut g) = (f0, g0);
+    let mut i: u32 = 62;
+    loop {
+        let zeros = (g | (u64::MAX << i)).trailing_zeros();
+        g >>= zeros;
+        u <<= zeros;
+        v <<= zeros;
+        eta -= i64::from(zeros);
+        i -= zeros;
+        if i == 0 {
+            break;
+        }
+        let w;
+        if eta < 0 {
+            eta = -eta;
+            (f, g) = (g, f.wrapping_neg());
+            (u, q) = (q, u.wrapping_neg());
+            (v, r) = (r, v.wrapping_neg());
+            let limit = (eta as u32 + 1).min(i);
+            let m = (u64::MAX >> (64 - limit)) & 63;
+            w = (f.wrapping_mul(g).wrapping_mul(f.wrapping_mul(f).wrapping_sub(2))) & m;
+        } else {
+            let limit = (eta as u32 + 1).min(i);
+            let m = (u64::MAX >> (64 - limit)) & 15;
+            let w0 = f.wrapping_add((f.wrapping_add(1) & 4) << 1);
+            w = w0.wrapping_neg().wrapping_mul(g) & m;
+        }
+        g = g.wrapping_add(f.wrapping_mul(w));
+        q = q.wrapping_add(u.wrapping_mul(w));
+        r = r.wrapping_add(v.wrapping_mul(w));
+    }
+    (eta, [u as i64, v as i64, q as i64, r as i64])
+}
+
+/// `[d, e] = t·[d, e] / 2^62 mod m` (libsecp256k1's `modinv64_update_de_62`).
+fn update_de(d: &mut [i64; 5], e: &mut [i64; 5], t: &[i64; 4], m: &Modulus) {
+    let [u, v, q, r] = *t;
+    let (sd, se) = (d[4] >> 63, e[4] >> 63);
+    let mut md = (u & sd) + (v & se);
+    let mut me = (q & sd) + (r & se);
+    let mut cd = i128::from(u) * i128::from(d[0]) + i128::from(v) * i128::from(e[0]);
+    let mut ce = i128::from(q) * i128::from(d[0]) + i128::from(r) * i128::from(e[0]);
+    md -= (m.inv62.wrapping_mul(cd as u64).wrapping_add(md as u64) & M62) as i64;
+    me -= (m.inv62.wrapping_mul(ce as u64).wrapping_add(me as u64) & M62) as i64;
+    cd += i128::from(m.limbs[0]) * i128::from(md);
+    ce += i128::from(m.limbs[0]) * i128::from(me);
+    debug_assert_eq!(cd as u64 & M62, 0);
+    debug_assert_eq!(ce as u64 & M62, 0);
+    cd >>= 62;
+    ce >>= 62;
+    for i in 1..5 {
+        cd += i128::from(u) * i128::from(d[i]) + i128::from(v) * i128::from(e[i]);
+        ce += i128::from(q) * i128::from(d[i]) + i128::from(r) * i128::from(e[i]);
+        cd += i128::from(m.limbs[i]) * i128::from(md);
+        ce += i128::from(m.limbs[i]) * i128::from(me);
+        d[i - 1] = (cd as u64 & M62) as i64;
+        e[i - 1] = (ce as u64 & M62) as i64;
+        cd >>= 62;
+        ce >>= 62;
+    }
+    d[4] = cd as i64;
+    e[4] = ce as i64;
+}
+
+/// `[f, g] = t·[f, g] / 2^62` over the first `len` limbs (`modinv64_update_fg_62_var`).
+fn update_fg(len: usize, f: &mut [i64; 5], g: &mut [i64; 5], t: &[i64; 4]) {
+    let [u, v, q, r] = *t;
+    let mut cf = i128::from(u) * i128::from(f[0]) + i128::from(v) * i128::from(g[0]);
+    let mut cg = i128::from(q) * i128::from(f[0]) + i128::from(r) * i128::from(g[0]);
+    cf >>= 62;
+    cg >>= 62;
+    for i in 1..len {
+        cf += i128::from(u) * i128::from(f[i]) + i128::from(v) * i128::from(g[i]);
+        cg += i128::from(q) * i128::from(f[i]) + i128::from(r) * i128::from(g[i]);
+        f[i - 1] = (cf as u64 & M62) as i64;
+        g[i - 1] = (cg as u64 & M62) as i64;
+        cf >>= 62;
+        cg >>= 62;
+    }
+    f[len - 1] = cf as i64;
+    g[len - 1] = cg as i64;
+}
+
+/// Carries of signed 62-bit limbs: limbs 0 to 3 in `[0, 2^62)`, the sign in limb 4.
+fn carry62(a: &mut [i64; 5]) {
+    for i in 0..4 {
+        let c = a[i] >> 62;
+        a[i] &= M62 as i64;
+        a[i + 1] += c;
+    }
+}
+
+/// `x⁻¹ mod m` for `0 < x < m`, `m` an odd prime below 2^256, by Bernstein–Yang safegcd
+/// (a port of libsecp256k1's `secp256k1_modinv64_var`). **Variable time** (the number of
+/// steps and their branches depend on `x`): fine for the simulator's seeded keys and nonces,
+/// not for real secrets. `0` gives `0`.
+fn inv_mod_vartime(x: &[u64; 4], m: &Modulus) -> [u64; 4] {
+    let mut d = [0i64; 5];
+    let mut e = [1i64, 0, 0, 0, 0];
+    let mut f = m.limbs;
+    let mut g = to_signed62(x);
+    let mut len = 5;
+    let mut eta = -1i64;
+    loop {
+        let (eta2, t) = divsteps_62_var(eta, f[0] as u64, g[0] as u64);
+        eta = eta2;
+        update_de(&mut d, &mut e, &t, m);
+        update_fg(len, &mut f, &mut g, &t);
+        if g[..len].iter().all(|&l| l == 0) {
+            break;
+        }
+        let (fnl, gnl) = (f[len - 1], g[len - 1]);
+        if len >= 2 && (fnl ^ (fnl >> 63)) == 0 && (gnl ^ (gnl >> 63)) == 0 {
+            f[len - 2] |= ((fnl as u64) << 62) as i64;
+            g[len - 2] |= ((gnl as u64) << 62) as i64;
+            len -= 1;
+        }
+    }
+    // f = ±1 (gcd), d·x = f mod m, d in (-2m, m).
+    if f[len - 1] < 0 {
+        d = d.map(|l| -l);
+    }
+    carry62(&mut d);
+    while d[4] < 0 {
+        for (l, ml) in d.iter_mut().zip(m.limbs) {
+            *l += ml;
+        }
+        carry62(&mut d);
+    }
+    // While d >= m: subtract.
+    while (0..5)
+        .rev()
+        .find(|&i| d[i] != m.limbs[i])
+        .is_none_or(|i| d[i] > m.limbs[i])
+    {
+        for (l, ml) in d.iter_mut().zip(m.limbs) {
+            *l -= ml;
+        }
+        carry62(&mut d);
+    }
+    from_signed62(&d)
+}
+
+fn be_to_limbs(b: &[u8]) -> [u64; 4] {
+    let mut out = [0u64; 4];
+    for (i, limb) in out.iter_mut().enumerate() {
+        let start = 32 - 8 * (i + 1);
+        *limb = u64::from_be_bytes(b[start..start + 8].try_into().expect("8 bytes"));
+    }
+    out
+}
+
+fn limbs_to_be(l: &[u64; 4]) -> FieldBytes {
+    let mut out = FieldBytes::default();
+    for (i, limb) in l.iter().enumerate() {
+        let start = 32 - 8 * (i + 1);
+        out[start..start + 8].copy_from_slice(&limb.to_be_bytes());
+    }
+    out
+}
+
+/// `k⁻¹ mod n` by [`inv_mod_vartime`] (variable time): equal to `Scalar::invert` for
+/// every non-zero scalar (`0` gives `0`).
+pub fn scalar_invert_vartime(k: &Scalar) -> Scalar {
+    let inv = inv_mod_vartime(&be_to_limbs(&k.to_repr()), &MOD_N);
+    Option::<Scalar>::from(Scalar::from_repr(limbs_to_be(&inv))).expect("inverse below n")
+}
+
 /// ES256 over `msg`: the same `Signature` as `SigningKey::sign(msg)` (ecdsa 0.16: SHA-256,
 /// RFC 6979 nonce, `r || s` without normalisation), `k·G` by [`mul_generator`].
 pub fn sign(key: &SigningKey, msg: &[u8]) -> Signature {
@@ -124,7 +354,7 @@ pub fn sign(key: &SigningKey, msg: &[u8]) -> Signature {
     // generate_k returns 0 < k < n.
     let k = Option::<Scalar>::from(Scalar::from_repr(k_bytes)).expect("RFC 6979 k is below n");
     let z = <Scalar as Reduce<U256>>::reduce_bytes(&z_bytes);
-    let k_inv = Option::<Scalar>::from(k.invert_vartime()).expect("k is not zero");
+    let k_inv = scalar_invert_vartime(&k);
     let big_r = mul_generator(&k).to_affine();
     let r = <Scalar as Reduce<U256>>::reduce_bytes(&big_r.x());
     let s = k_inv * (z + r * d.as_ref());
@@ -252,5 +482,87 @@ mod tests {
             "F1ABB023518351CD71D881567B1EA663ED3EFCF6C5132B354F28D3B0B7D38367\
              019F4113742A2B14BD25926B49C649155F267E60D3814B4C0CC84250E46F0083"
         );
+    }
+    /// The safegcd inversion equals the crate's constant-time `Scalar::invert` on edge
+    /// values and many random scalars, and `k·k⁻¹ = 1`.
+    #[test]
+    fn scalar_invert_vartime_is_the_crates_inversion() {
+        assert_eq!(scalar_invert_vartime(&Scalar::ZERO), Scalar::ZERO);
+        let mut ks = scalars();
+        let n_minus = |c: u64| -Scalar::from(c);
+        ks.extend([
+            Scalar::ONE,
+            n_minus(1),
+            n_minus(2),
+            Scalar::from(2u64),
+            Scalar::from(3u64),
+        ]);
+        // (n - 1) / 2 and neighbours, 2^255 region, small values.
+        let half = Scalar::from(2u64).invert().unwrap();
+        ks.extend([-half, -half + Scalar::ONE, half]);
+        for c in 1..200u64 {
+            ks.push(Scalar::from(c));
+            ks.push(n_minus(c));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(0x1a2b);
+        for _ in 0..20_000 {
+            let mut b = [0u8; 32];
+            rng.fill_bytes(&mut b);
+            // Some with short values (fewer limbs), most full width.
+            let short = (rng.next_u32() % 4) as usize * 8;
+            b[..short].fill(0);
+            ks.push(<Scalar as Reduce<U256>>::reduce_bytes(&b.into()));
+        }
+        for k in ks {
+            if bool::from(k.is_zero()) {
+                continue;
+            }
+            let want = k.invert().unwrap();
+            let got = scalar_invert_vartime(&k);
+            assert_eq!(got, want, "k = {:?}", k.to_repr());
+            assert_eq!(got * k, Scalar::ONE);
+        }
+    }
+
+    /// Signing cost (`cargo test --release --lib sign_bench -- --ignored --nocapture`).
+    #[test]
+    #[ignore]
+    fn sign_bench() {
+        let mut rng = ChaCha8Rng::seed_from_u64(0x5194);
+        let key = crate::crypto::pki::key_from_rng(&mut rng);
+        use p256::elliptic_curve::ops::Invert;
+        let mut ks: Vec<Scalar> = (0..2000)
+            .map(|_| {
+                let mut b = [0u8; 32];
+                rng.fill_bytes(&mut b);
+                <Scalar as Reduce<U256>>::reduce_bytes(&b.into())
+            })
+            .collect();
+        for round in 0..3 {
+            let t = std::time::Instant::now();
+            let mut acc = 0u8;
+            for i in 0..20_000u32 {
+                acc ^= sign(&key, &i.to_le_bytes()).to_bytes()[0];
+            }
+            let sign_ns = t.elapsed().as_nanos() / 20_000;
+            let t = std::time::Instant::now();
+            for k in &mut ks {
+                *k = scalar_invert_vartime(k);
+            }
+            let ours = t.elapsed().as_nanos() / 2000;
+            let t = std::time::Instant::now();
+            for k in &mut ks {
+                *k = Option::<Scalar>::from(k.invert_vartime()).unwrap();
+            }
+            let crate_vt = t.elapsed().as_nanos() / 2000;
+            let t = std::time::Instant::now();
+            for k in &mut ks {
+                *k = k.invert().unwrap();
+            }
+            let crate_ct = t.elapsed().as_nanos() / 2000;
+            println!(
+                "round {round}: sign {sign_ns} ns; k^-1 safegcd {ours} ns, crate invert_vartime {crate_vt} ns, crate invert {crate_ct} ns ({acc})"
+            );
+        }
     }
 }
