@@ -829,15 +829,14 @@ impl<'a> Builder<'a> {
             done.push(tokens);
             let pointer = patch::format_pointer(tokens);
             // Absent when an outer encrypted IE already took it.
-            let Ok(slot) = patch::get(&clear, &pointer) else {
+            let Ok(slot) = patch::get_mut(&mut clear, &pointer) else {
                 continue;
             };
-            let value = slot.clone();
+            // Moved out, not copied: the slot gets the index below.
+            let value = std::mem::take(slot);
             let index = serde_json::to_value(self.encrypt(value)).expect("index serializes");
-            let mut doc = std::mem::take(&mut clear);
             // The pointer resolved just above, so replace cannot fail.
-            patch::apply(&mut doc, &[PatchItem::replace(pointer, index)]).expect("pointer resolved");
-            clear = doc;
+            patch::replace_one(&mut clear, &pointer, index).expect("pointer resolved");
         }
         //= TS 29.573 6.2.5.2.10: iePath (JSON pointer), ieValueLocation, value
         self.payload.push(HttpPayload {
@@ -1043,7 +1042,8 @@ pub fn sign_modifications(ri: &RiIdentity, mods: &Modifications) -> FlatJws {
 fn decode_aad(jwe: &FlatJwe) -> Option<(Value, DataToIntegrityProtectBlock)> {
     let bytes = jose::b64_decode(jwe.aad.as_deref()?, "aad").ok()?;
     let view: Value = serde_json::from_slice(&bytes).ok()?;
-    let block = serde_json::from_value(view.clone()).ok()?;
+    // Read from the view in place (a clone of the whole view per message otherwise).
+    let block = DataToIntegrityProtectBlock::deserialize(&view).ok()?;
     Some((view, block))
 }
 
@@ -1568,7 +1568,7 @@ fn check_write(
         }
         ["payload", k, "value", rest @ ..] => {
             let e = entry("payload", k).ok_or_else(not_ie)?;
-            let e: HttpPayload = serde_json::from_value(e.clone()).map_err(|_| not_ie())?;
+            let e = HttpPayload::deserialize(e).map_err(|_| not_ie())?;
             let mut path = patch::parse_pointer(&e.ie_path).map_err(|_| not_ie())?;
             match e.ie_value_location {
                 IeLocation::Body => {

@@ -398,6 +398,25 @@ pub fn add_one(doc: &mut Value, pointer: &str, value: Value) -> Result<(), Patch
     add(doc, pointer, value)
 }
 
+/// The value at `pointer`, to change in place (found as [`get`] finds it).
+pub fn get_mut<'a>(doc: &'a mut Value, pointer: &str) -> Result<&'a mut Value, PatchError> {
+    let tokens = parse_pointer(pointer)?;
+    get_tokens_mut(doc, &tokens, pointer)
+}
+
+/// [`apply`] of the one operation `replace` `pointer` `value`, without copying the document:
+/// the same checks, the same result, `doc` unchanged on error.
+pub fn replace_one(doc: &mut Value, pointer: &str, value: Value) -> Result<(), PatchError> {
+    let (n, depth) = measure(&value);
+    let at = parse_pointer(pointer).map_or(0, |t| t.len());
+    if n > MAX_VALUES || at + depth > MAX_DEPTH {
+        return Err(PatchError::TooLarge(pointer.to_owned()));
+    }
+    //= RFC 6902 4.3: the target location MUST exist
+    *get_mut(doc, pointer)? = value;
+    Ok(())
+}
+
 /// The values a sequence of patches has written, against [`MAX_VALUES`]: [`apply`] starts a
 /// fresh one per call, [`apply_within`] shares one across calls (the operations of several
 /// RIs, or one operation at a time).
