@@ -523,46 +523,4 @@ mod tests {
             assert_eq!(got * k, Scalar::ONE);
         }
     }
-
-    /// Signing cost (`cargo test --release --lib sign_bench -- --ignored --nocapture`).
-    #[test]
-    #[ignore]
-    fn sign_bench() {
-        let mut rng = ChaCha8Rng::seed_from_u64(0x5194);
-        let key = crate::crypto::pki::key_from_rng(&mut rng);
-        use p256::elliptic_curve::ops::Invert;
-        let mut ks: Vec<Scalar> = (0..2000)
-            .map(|_| {
-                let mut b = [0u8; 32];
-                rng.fill_bytes(&mut b);
-                <Scalar as Reduce<U256>>::reduce_bytes(&b.into())
-            })
-            .collect();
-        for round in 0..3 {
-            let t = std::time::Instant::now();
-            let mut acc = 0u8;
-            for i in 0..20_000u32 {
-                acc ^= sign(&key, &i.to_le_bytes()).to_bytes()[0];
-            }
-            let sign_ns = t.elapsed().as_nanos() / 20_000;
-            let t = std::time::Instant::now();
-            for k in &mut ks {
-                *k = scalar_invert_vartime(k);
-            }
-            let ours = t.elapsed().as_nanos() / 2000;
-            let t = std::time::Instant::now();
-            for k in &mut ks {
-                *k = Option::<Scalar>::from(k.invert_vartime()).unwrap();
-            }
-            let crate_vt = t.elapsed().as_nanos() / 2000;
-            let t = std::time::Instant::now();
-            for k in &mut ks {
-                *k = k.invert().unwrap();
-            }
-            let crate_ct = t.elapsed().as_nanos() / 2000;
-            println!(
-                "round {round}: sign {sign_ns} ns; k^-1 safegcd {ours} ns, crate invert_vartime {crate_vt} ns, crate invert {crate_ct} ns ({acc})"
-            );
-        }
-    }
 }
