@@ -21,3 +21,4 @@ pub mod n32f;
 pub mod pki;
 pub mod tls12;
 pub mod tls13;
+pub mod verdict;

@@ -521,44 +521,23 @@ fn es256_sign(key: &SigningKey, signing_input: &[u8]) -> [u8; ES256_SIGNATURE_LE
     // A signature just made verifies with the key's public half (ECDSA is correct), so the
     // verdict is known: an AEF on this thread checking the token pays a hash.
     let digest = es256_verdict_key(key.verifying_key(), signing_input, &sig);
-    es256_remember(digest, true);
+    super::verdict::remember(digest, true);
     sig
 }
 
-/// The memo key of an ES256 verdict: SHA-256 over (key, signing input, signature).
+/// The memo key of an ES256 verdict ([`super::verdict`]).
 fn es256_verdict_key(key: &VerifyingKey, signing_input: &[u8], sig: &[u8]) -> [u8; 32] {
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    h.update(key.to_encoded_point(true).as_bytes());
-    h.update((signing_input.len() as u64).to_be_bytes());
-    h.update(signing_input);
-    h.update(sig);
-    h.finalize().into()
-}
-
-/// Remembers an ES256 verdict (the memo starts over when full).
-fn es256_remember(digest: [u8; 32], ok: bool) {
-    ES256_VERIFIED.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= ES256_MEMO_MAX {
-            m.clear();
-        }
-        m.insert(digest, ok);
-    });
+    super::verdict::key(
+        b"secsim-es256",
+        key.to_encoded_point(true).as_bytes(),
+        signing_input,
+        sig,
+    )
 }
 
 /// ES256 verification of r || s (RFC 7518 3.4). Both low and high `s` are accepted.
-/// Verdicts remembered per thread before the memo starts over.
-pub const ES256_MEMO_MAX: usize = 1 << 14;
-
-thread_local! {
-    /// SHA-256 over (key, signing input, signature) → whether the ES256 signature verified.
-    static ES256_VERIFIED: std::cell::RefCell<std::collections::BTreeMap<[u8; 32], bool>> =
-        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
-}
-
 /// ES256 verification. A pure function of its inputs, so each thread remembers the verdicts
-/// it reached ([`ES256_MEMO_MAX`] at most, then it starts over): an AEF checking the same
+/// it reached ([`super::verdict::MEMO_MAX`] at most, then it starts over): an AEF checking the same
 /// bearer token again pays a hash, not an ECDSA verification. The simulated CPU cost is
 /// charged by the cost model either way.
 fn es256_verify(key: &VerifyingKey, signing_input: &[u8], sig: &[u8]) -> Result<(), JoseError> {
@@ -568,11 +547,11 @@ fn es256_verify(key: &VerifyingKey, signing_input: &[u8], sig: &[u8]) -> Result<
     // from_slice refuses r or s equal to zero or not below n.
     let parsed = Signature::from_slice(sig).map_err(|_| JoseError::BadSignature)?;
     let digest = es256_verdict_key(key, signing_input, sig);
-    let ok = match ES256_VERIFIED.with(|m| m.borrow().get(&digest).copied()) {
+    let ok = match super::verdict::get(&digest) {
         Some(ok) => ok,
         None => {
             let ok = key.verify(signing_input, &parsed).is_ok();
-            es256_remember(digest, ok);
+            super::verdict::remember(digest, ok);
             ok
         }
     };

@@ -46,15 +46,10 @@ pub const SIGNATURE_LEN: usize = 64;
 /// Most certificates in a chain, leaf and anchor included (bounds the walk).
 pub const MAX_CHAIN_LEN: usize = 8;
 
-/// Signature verdicts a thread keeps (see [`Certificate::verify_signature`]).
-pub const SIGNATURE_MEMO_MAX: usize = 1 << 14;
-
 /// Public keys of keys drawn by [`key_from_rng`] a thread keeps (see [`public_key_from_sec1`]).
 pub const KEY_MEMO_MAX: usize = 1 << 14;
 
 thread_local! {
-    /// SHA-256 over (issuer key, signed bytes, signature) → whether the signature verified.
-    static VERIFIED: RefCell<BTreeMap<[u8; 32], bool>> = const { RefCell::new(BTreeMap::new()) };
     /// SEC1 compressed encoding → public key, of the keys [`key_from_rng`] drew.
     static DRAWN_KEYS: RefCell<BTreeMap<[u8; PUBLIC_KEY_LEN], VerifyingKey>> = const { RefCell::new(BTreeMap::new()) };
 }
@@ -73,26 +68,9 @@ pub fn public_key_from_sec1(bytes: &[u8]) -> Option<VerifyingKey> {
     VerifyingKey::from_sec1_bytes(bytes).ok()
 }
 
-/// The memo key of a verdict: SHA-256 over (issuer key, signed bytes, signature).
+/// The memo key of a certificate signature's verdict ([`super::verdict`]).
 fn verdict_key(issuer_key: &[u8; PUBLIC_KEY_LEN], tbs: &[u8], signature: &[u8; SIGNATURE_LEN]) -> [u8; 32] {
-    use sha2::Digest as _;
-    let mut h = sha2::Sha256::new();
-    h.update(issuer_key);
-    h.update((tbs.len() as u64).to_be_bytes());
-    h.update(tbs);
-    h.update(signature);
-    h.finalize().into()
-}
-
-/// Remembers a verdict (the memo starts over when full).
-fn remember_verdict(digest: [u8; 32], ok: bool) {
-    VERIFIED.with(|m| {
-        let mut m = m.borrow_mut();
-        if m.len() >= SIGNATURE_MEMO_MAX {
-            m.clear();
-        }
-        m.insert(digest, ok);
-    });
+    super::verdict::key(b"secsim-cert", issuer_key, tbs, signature)
 }
 
 /// Why a certificate could not be issued, decoded or verified.
@@ -412,7 +390,7 @@ impl Certificate {
     /// Checks this certificate's signature with the issuer's key.
     ///
     /// The verdict is a pure function of (issuer key, signed bytes, signature), so each thread
-    /// remembers the verdicts it reached ([`SIGNATURE_MEMO_MAX`] at most, then it starts over):
+    /// remembers the verdicts it reached ([`super::verdict::MEMO_MAX`] at most, then it starts over):
     /// an AEF or a TLS stack checking the same certificate again pays a hash, not an ECDSA
     /// verification. The simulated CPU cost is charged by the cost model either way.
     pub fn verify_signature(&self, issuer_key: &VerifyingKey) -> Result<(), PkiError> {
@@ -433,12 +411,12 @@ impl Certificate {
         };
         let tbs = self.tbs_bytes()?;
         let digest = verdict_key(issuer_key, &tbs, &self.signature);
-        let ok = match VERIFIED.with(|m| m.borrow().get(&digest).copied()) {
+        let ok = match super::verdict::get(&digest) {
             Some(ok) => ok,
             None => {
                 let issuer_key = decode()?;
                 let ok = Signature::from_slice(&self.signature).is_ok_and(|sig| issuer_key.verify(&tbs, &sig).is_ok());
-                remember_verdict(digest, ok);
+                super::verdict::remember(digest, ok);
                 ok
             }
         };
@@ -645,7 +623,7 @@ fn sign_cert(
     // A signature just made with the issuer's key verifies with it (ECDSA is correct:
     // u1·G + u2·Q = k·G for Q = d·G), so the verdict is known: a verifier on this thread
     // (an AEF checking the certificate) pays a hash, not an ECDSA verification.
-    remember_verdict(
+    super::verdict::remember(
         verdict_key(&compressed(key.verifying_key()), &tbs, &cert.signature),
         true,
     );

@@ -104,6 +104,15 @@ fn topology(base: &str, edits: &[(&str, &str)]) -> String {
 
 fn cases() -> Vec<Case> {
     let ri = |edits: &[(&str, &str)]| Input::Experiment(edited("n32-ri-reject-encodings.ron", edits));
+    // http-baseline on its topology with the first link's latency replaced.
+    let link0 = |latency: &str| {
+        let uniform = "latency: Uniform(min: \"200us\", max: \"600us\")";
+        let topo = topology("two-domain-proxy.ron", &[(uniform, &format!("latency: {latency}"))]);
+        Input::WithTopology(
+            edited("http-baseline.ron", &[("duration: \"60s\"", "duration: \"5s\"")]),
+            topo,
+        )
+    };
     let http = |edits: &[(&str, &str)]| Input::Experiment(edited("http-baseline.ron", edits));
     let short = ("duration: \"60s\"", "duration: \"5s\"");
     let busy = "arrival: Poisson(rate_per_s: 50.0)";
@@ -149,44 +158,17 @@ fn cases() -> Vec<Case> {
         // Class 3: validate and run agree (checks that ran only at build time).
         Case {
             name: "zero-log-normal-median",
-            input: Input::WithTopology(
-                edited("http-baseline.ron", &[short]),
-                topology(
-                    "two-domain-proxy.ron",
-                    &[(
-                        "latency: Uniform(min: \"200us\", max: \"600us\")",
-                        "latency: LogNormal(median: \"0s\", sigma: 0.2)",
-                    )],
-                ),
-            ),
+            input: link0("LogNormal(median: \"0s\", sigma: 0.2)"),
             expect: REFUSED(&["links[0].latency.LogNormal.median", "must be > 0"]),
         },
         Case {
             name: "uniform-latency-min-above-max",
-            input: Input::WithTopology(
-                edited("http-baseline.ron", &[short]),
-                topology(
-                    "two-domain-proxy.ron",
-                    &[(
-                        "latency: Uniform(min: \"200us\", max: \"600us\")",
-                        "latency: Uniform(min: \"900us\", max: \"600us\")",
-                    )],
-                ),
-            ),
+            input: link0("Uniform(min: \"900us\", max: \"600us\")"),
             expect: REFUSED(&["links[0].latency.Uniform.min", "greater than max"]),
         },
         Case {
             name: "empty-empirical-latency",
-            input: Input::WithTopology(
-                edited("http-baseline.ron", &[short]),
-                topology(
-                    "two-domain-proxy.ron",
-                    &[(
-                        "latency: Uniform(min: \"200us\", max: \"600us\")",
-                        "latency: Empirical([])",
-                    )],
-                ),
-            ),
+            input: link0("Empirical([])"),
             expect: REFUSED(&["links[0].latency.Empirical", "at least one sample"]),
         },
         Case {
