@@ -336,7 +336,7 @@ fn limbs_to_be(l: &[u64; 4]) -> FieldBytes {
     out
 }
 
-/// `k⁻¹ mod n` by [`inv_mod_vartime`] (variable time): equal to `Scalar::invert` for
+/// `k⁻¹ mod n` by `inv_mod_vartime` (variable time): equal to `Scalar::invert` for
 /// every non-zero scalar (`0` gives `0`).
 pub fn scalar_invert_vartime(k: &Scalar) -> Scalar {
     let inv = inv_mod_vartime(&be_to_limbs(&k.to_repr()), &MOD_N);

@@ -9,7 +9,7 @@
 //! reversed graph with the links' mean latency as weights gives every node its next hop.
 //! Ties go to the lower node index, so routes are deterministic.
 //!
-//! The Dijkstra runs on [`Routing`], an index of the reversed graph built on the first
+//! The Dijkstra runs on `Routing`, an index of the reversed graph built on the first
 //! route query: each node's incoming links in petgraph's iteration order with their integer
 //! weights computed once, and the distance and heap buffers reused between destinations.
 //! A *pendant* node (all its links, in and out, go to one neighbour `v`) gets its distance

@@ -874,7 +874,78 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
     capif_knobs_on(e, &roles, &capif_aefs, invokers, &tp, &mut out);
     capif_restarts_on(e, &roles, &capif_ccfs, &tp, &mut out);
     ri_policies_on(e, t, &roles, &tp, &mut out);
+    http_outside_planes(e, &capif_invokers, &roles, &mut out);
     out
+}
+
+/// An HTTP flow's nodes must not be nodes of the N32 or the CAPIF plane: a node's network
+/// events go to its plane's machine, so the HTTP flow would run and record nothing.
+fn http_outside_planes(
+    e: &ExperimentFile,
+    capif_invokers: &[&str],
+    roles: &BTreeMap<&str, NodeRole>,
+    out: &mut Vec<Issue>,
+) {
+    // Node → (plane, the flow that puts it there).
+    let mut plane: BTreeMap<&str, (&str, String)> = BTreeMap::new();
+    let mut n32_flows = false;
+    for (i, w) in e.workload.iter().enumerate() {
+        let nodes: Vec<&str> = match w {
+            WorkloadSpec::N32(f) => {
+                n32_flows = true;
+                let mut v = vec![f.consumer.as_str(), &f.c_sepp, &f.p_sepp, &f.producer];
+                v.extend(f.n32c_via.as_deref());
+                v.extend(f.n32f_ris.iter().map(String::as_str));
+                v
+            }
+            WorkloadSpec::Capif(f) => {
+                let mut v = vec![f.ccf.as_str(), &f.aef];
+                v.extend(f.aef_ccf.as_deref());
+                v
+            }
+            WorkloadSpec::Http(_) => continue,
+        };
+        let which = if matches!(w, WorkloadSpec::N32(_)) {
+            "N32"
+        } else {
+            "CAPIF"
+        };
+        for n in nodes {
+            plane.entry(n).or_insert((which, format!("workload[{i}]")));
+        }
+    }
+    for inv in capif_invokers {
+        plane.entry(inv).or_insert(("CAPIF", "a Capif flow".into()));
+    }
+    if n32_flows {
+        for (n, r) in roles {
+            if *r == NodeRole::Ri {
+                plane.entry(n).or_insert(("N32", "every Roaming Intermediary".into()));
+            }
+        }
+    }
+    for (i, w) in e.workload.iter().enumerate() {
+        let WorkloadSpec::Http(f) = w else { continue };
+        let ends = [
+            ("client", Some(&f.client)),
+            ("server", Some(&f.server)),
+            ("via", f.via.as_ref()),
+        ];
+        for (field, name) in ends {
+            if let Some(name) = name
+                && let Some((which, by)) = plane.get(name.as_str())
+            {
+                out.push(Issue::new(
+                    format!("workload[{i}].Http.{field}"),
+                    format!(
+                        "`{name}` is a node of the {which} plane ({by}): its events go to that plane's machine, so \
+                         this HTTP flow would run nothing; use a node outside the N32 and Capif flows"
+                    ),
+                ));
+                break;
+            }
+        }
+    }
 }
 
 /// The Roaming Intermediaries' policies (`n32.ri_policies`): each key is an `Ri` node, and

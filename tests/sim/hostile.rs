@@ -243,6 +243,22 @@ fn cases() -> Vec<Case> {
             expect: REFUSED(&["sweep[1].path", "overlaps sweep[0]"]),
         },
         Case {
+            name: "http-flow-on-nodes-of-an-n32-flow",
+            input: ri(&[(
+                "    workload: [\n",
+                "    workload: [\n        Http((client: \"cnf-1\", server: \"pnf-b\", arrival: Poisson(rate_per_s: 1.0))),\n",
+            )]),
+            expect: REFUSED(&["workload[0].Http.client", "node of the N32 plane (workload[1])"]),
+        },
+        Case {
+            name: "http-flow-through-a-roaming-intermediary",
+            input: ri(&[(
+                "    workload: [\n",
+                "    workload: [\n        Http((client: \"cnf-5\", server: \"ri-5\", arrival: Poisson(rate_per_s: 1.0))),\n",
+            )]),
+            expect: REFUSED(&["workload[0].Http", "every Roaming Intermediary"]),
+        },
+        Case {
             name: "n32-fault-every-zero",
             input: Input::Experiment(edited("n32-prins-faults.ron", &[("(every: 11,", "(every: 0,")])),
             expect: REFUSED(&["n32.faults[0].every", "must be >= 1"]),
