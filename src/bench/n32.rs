@@ -27,6 +27,7 @@ pub const PHOLD_TARGET: f64 = 0.05;
 
 /// Flags of `secsim bench n32`.
 #[derive(clap::Args, Clone, Debug)]
+#[command(group = clap::ArgGroup::new("compare").args(["compare_phold", "compare_crypto_backends"]))]
 pub struct N32BenchArgs {
     /// The experiment to run (its first seed).
     #[arg(long, default_value = "experiments/n32-ipx-hub.ron")]
@@ -36,9 +37,15 @@ pub struct N32BenchArgs {
     pub fidelity: Vec<String>,
     #[command(flatten)]
     pub phold: ComparePholdArgs,
-    /// Rounds for `--compare-phold`; each figure is the median round.
-    #[arg(long, default_value_t = 3, requires = "compare_phold", conflicts_with = "fidelity")]
+    /// Rounds for `--compare-phold` and `--compare-crypto-backends`; each figure is the median
+    /// round.
+    #[arg(long, default_value_t = 3, requires = "compare", conflicts_with = "fidelity")]
     pub repeat: u32,
+    /// Run the plane at `Full` fidelity with each P-256 backend (`fast`, the default: table
+    /// signing and `ring` verification; `rustcrypto`: the `p256` crate) in turns and print
+    /// their handshakes/s and ratio.
+    #[arg(long, conflicts_with_all = ["fidelity", "compare_phold"])]
+    pub compare_crypto_backends: bool,
 }
 
 impl Default for N32BenchArgs {
@@ -48,6 +55,7 @@ impl Default for N32BenchArgs {
             fidelity: vec!["full".into(), "timing".into()],
             phold: ComparePholdArgs::default(),
             repeat: 3,
+            compare_crypto_backends: false,
         }
     }
 }
@@ -94,6 +102,9 @@ pub fn run(args: &N32BenchArgs) -> Result<String, String> {
         .as_ref()
         .and_then(|s| s.first().copied())
         .unwrap_or(1);
+    if args.compare_crypto_backends {
+        return super::crypto_backend::compare(&scn, seed, args.repeat);
+    }
     if args.phold.compare_phold {
         let phold = PholdArgs {
             events: args.phold.phold_events,

@@ -33,7 +33,6 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
-use p256::ecdsa::signature::Verifier;
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use rand::RngCore;
 
@@ -415,7 +414,8 @@ impl Certificate {
             Some(ok) => ok,
             None => {
                 let issuer_key = decode()?;
-                let ok = Signature::from_slice(&self.signature).is_ok_and(|sig| issuer_key.verify(&tbs, &sig).is_ok());
+                let ok = Signature::from_slice(&self.signature)
+                    .is_ok_and(|sig| super::backend::p256_verify(&issuer_key, &tbs, &sig));
                 super::verdict::remember(digest, ok);
                 ok
             }
@@ -619,7 +619,7 @@ fn sign_cert(
     let tbs = cert.tbs_bytes()?;
     // RFC 6979 nonce: the signature depends only on the key and the bytes (the very bytes
     // `SigningKey::sign` gives, with `k·G` from a precomputed table: `crypto::es256`).
-    cert.signature = super::es256::sign(key, &tbs).to_bytes().into();
+    cert.signature = super::backend::p256_sign(key, &tbs).to_bytes().into();
     // A signature just made with the issuer's key verifies with it (ECDSA is correct:
     // u1·G + u2·Q = k·G for Q = d·G), so the verdict is known: a verifier on this thread
     // (an AEF checking the certificate) pays a hash, not an ECDSA verification.
@@ -837,7 +837,7 @@ mod tests {
             let (_, cert) = p.inter.issue_identity(&mut rng, &subject, validity(0, YEAR_S)).unwrap();
             let sig = Signature::from_slice(&cert.signature).unwrap();
             assert!(
-                issuer_key.verify(&cert.tbs_bytes().unwrap(), &sig).is_ok(),
+                p256::ecdsa::signature::Verifier::verify(&issuer_key, &cert.tbs_bytes().unwrap(), &sig).is_ok(),
                 "identity {i}"
             );
             assert_eq!(verify(&p, &cert, 1_000, &none), Ok(3));

@@ -35,7 +35,6 @@
 
 use std::collections::BTreeMap;
 
-use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey};
 use sha2::{Digest, Sha256};
 
@@ -336,8 +335,9 @@ impl Security {
         if self.fidelity != CryptoFidelity::Full {
             return [0; 64];
         }
-        let sig: Signature = self.identities[node as usize].key.sign(&cv_input(label, randoms));
-        sig.to_bytes().into()
+        crate::crypto::backend::p256_sign(&self.identities[node as usize].key, &cv_input(label, randoms))
+            .to_bytes()
+            .into()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -370,8 +370,9 @@ impl Security {
             let sig = cv
                 .and_then(|b| Signature::from_slice(b).ok())
                 .ok_or_else(|| fail("decrypt_error", "missing CertificateVerify"))?;
-            key.verify(&cv_input(label, randoms), &sig)
-                .map_err(|_| fail("decrypt_error", "bad CertificateVerify"))?;
+            if !crate::crypto::backend::p256_verify(&key, &cv_input(label, randoms), &sig) {
+                return Err(fail("decrypt_error", "bad CertificateVerify"));
+            }
         } else {
             leaf.check_validity(now_s)
                 .map_err(|e| fail("certificate_expired", e.to_string()))?;

@@ -131,8 +131,51 @@ fn compare_phold_flags_are_checked() {
         &["bench", "n32", "--phold-events", "10"],
         &["bench", "n32", "--repeat", "2"],
         &["bench", "capif", "--phold-events", "10"],
+        &["bench", "n32", "--compare-crypto-backends", "--compare-phold"],
+        &["bench", "n32", "--compare-crypto-backends", "--fidelity", "full"],
     ] {
         let (code, _, err) = secsim(args);
         assert_eq!(code, 2, "{args:?}: {err}");
     }
+}
+
+/// `--compare-crypto-backends` (issue 16): both P-256 backends give the same run (the command
+/// checks it and fails otherwise), and the ratio line is the quotient of the printed rates.
+#[test]
+fn n32_compare_crypto_backends_lines_are_consistent() {
+    let exp = "experiments/n32-tls-direct.ron";
+    let (code, out, err) = secsim(&[
+        "bench",
+        "n32",
+        "--experiment",
+        exp,
+        "--compare-crypto-backends",
+        "--repeat",
+        "1",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(field(lines[0], "backend"), "fast", "{out}");
+    assert_eq!(field(lines[1], "backend"), "rustcrypto", "{out}");
+    for key in ["handshakes", "events"] {
+        assert_eq!(field(lines[0], key), field(lines[1], key), "{out}");
+    }
+    // The same handshakes as the plain benchmark at Full.
+    let (code, plain, err) = secsim(&["bench", "n32", "--experiment", exp, "--fidelity", "full"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        field(plain.trim(), "handshakes"),
+        field(lines[0], "handshakes"),
+        "{plain}\n{out}"
+    );
+    assert_eq!(
+        field(plain.trim(), "events"),
+        field(lines[0], "events"),
+        "{plain}\n{out}"
+    );
+    let rate = |l: &str| field(l, "handshakes_per_s").parse::<f64>().unwrap();
+    let ratio: f64 = field(lines[2], "fast_over_rustcrypto").parse().unwrap();
+    let want = rate(lines[0]) / rate(lines[1]);
+    assert!((ratio - want).abs() <= 0.01 * want + 0.01, "{out}");
 }
