@@ -6,6 +6,7 @@
 //! - [`crypto_backend`]: N32 at `Full` under each P-256 backend
 //!   (`secsim bench n32 --compare-crypto-backends`).
 //! - [`phold`]: the classic PHOLD model (see `secsim bench phold`).
+//! - [`scale`]: cost per event of a whole run at growing IPX sizes (`secsim bench scale`).
 //! - [`baseline`]: the suite's bare reference kernel, for same-process comparisons
 //!   (`secsim bench phold --compare`).
 
@@ -14,3 +15,4 @@ pub mod capif;
 pub mod crypto_backend;
 pub mod n32;
 pub mod phold;
+pub mod scale;

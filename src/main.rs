@@ -170,6 +170,9 @@ enum Command {
     Validate {
         /// A topologies/*.ron or experiments/*.ron file.
         file: PathBuf,
+        /// List every domain and flow (default: counts per role and per flow kind).
+        #[arg(long, short)]
+        verbose: bool,
     },
     /// Write JSON Schemas (draft 2020-12) of the experiment and topology formats for
     /// editors: DIR/experiment.schema.json and DIR/topology.schema.json, or one schema to
@@ -222,6 +225,9 @@ enum BenchCommand {
     /// fidelity, on a generated single-provider scenario (default 1000 invokers);
     /// `--compare-phold`: events/s at Timing against PHOLD in the same process.
     Capif(secsim::bench::capif::CapifBenchArgs),
+    /// Cost per event of a whole `run` (load, validate, build, simulate, write) at growing IPX
+    /// sizes with the same workload per PLMN (default 50, 200, 1000 PLMNs), and the ratio.
+    Scale(secsim::bench::scale::ScaleBenchArgs),
 }
 
 /// The most worker threads a command starts (a larger `--threads` is refused: each thread
@@ -429,7 +435,7 @@ fn main() -> ExitCode {
             failures,
             quiet,
         } => soak_command(cases, from, threads, &failures, quiet),
-        Command::Validate { file } => match secsim::scenario::validate_path(&file) {
+        Command::Validate { file, verbose } => match secsim::scenario::load::validate_path_with(&file, verbose) {
             Ok(summary) => {
                 println!("{summary}");
                 ExitCode::SUCCESS
@@ -452,6 +458,16 @@ fn main() -> ExitCode {
             }
         },
         Command::Bench(BenchCommand::Capif(args)) => match secsim::bench::capif::run(&args) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("secsim: error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Bench(BenchCommand::Scale(args)) => match secsim::bench::scale::run(&args) {
             Ok(text) => {
                 print!("{text}");
                 ExitCode::SUCCESS

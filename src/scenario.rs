@@ -16,6 +16,7 @@ pub mod points;
 pub mod schema;
 pub mod shipped;
 pub mod validate;
+pub mod workload_gen;
 
 pub use load::{
     ErrorKind, FileKind, INPUT_ERROR_EXIT_CODE, Scenario, ScenarioError, file_kind, load_experiment,

@@ -75,7 +75,7 @@ use crate::engine::{SimDuration, SimRng, stream};
 pub const HEADER: &str = "TopologyGenerator";
 
 /// The most nodes a generator may make.
-pub const MAX_NODES: u64 = 100_000;
+pub const MAX_NODES: u64 = 250_000;
 
 /// The most link entries a generator may make (checked on the count before drawing the
 /// mesh, which may add a few more).
@@ -1026,10 +1026,10 @@ mod tests {
             "plmns must be >= 2 (a mesh needs two SEPPs), found 1"
         );
         assert_eq!(
-            one("TopologyGenerator(kind: CapifProviders(providers: 1, invokers: 200000))"),
+            one("TopologyGenerator(kind: CapifProviders(providers: 1, invokers: 300000))"),
             (
                 "kind.CapifProviders.invokers".to_string(),
-                "the generated topology would have 200005 nodes, above the limit of 100000".to_string()
+                "the generated topology would have 300005 nodes, above the limit of 250000".to_string()
             )
         );
         assert_eq!(

@@ -228,6 +228,10 @@ pub struct ExperimentFile {
     pub network: NetworkSpec,
     /// Traffic.
     pub workload: Vec<WorkloadSpec>,
+    /// Traffic described by a few numbers, expanded at load (after the topology) into flows
+    /// appended to `workload` (see [`crate::scenario::workload_gen`]). Default none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workload_generators: Vec<crate::scenario::workload_gen::WorkloadGenerator>,
     /// What to write. Defaults: see [`OutputSpec`].
     #[serde(default)]
     pub outputs: OutputSpec,

@@ -360,8 +360,11 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
     {
         out.push(Issue::new("network.idle_timeout", "idle_timeout must be > 0"));
     }
-    if e.workload.is_empty() {
-        out.push(Issue::new("workload", "workload is empty: give at least one flow"));
+    if e.workload.is_empty() && e.workload_generators.is_empty() {
+        out.push(Issue::new(
+            "workload",
+            "workload is empty: give at least one flow (or a workload generator)",
+        ));
     }
     for (i, w) in e.workload.iter().enumerate() {
         let f = w.view();
@@ -634,19 +637,87 @@ pub fn reachable(adj: &BTreeMap<&str, BTreeSet<&str>>, from: &str, to: &str) -> 
     false
 }
 
-/// The nodes that can reach `to` over directed links (including `to`), by a breadth-first
-/// search on the reversed graph.
-fn reaching<'a>(radj: &BTreeMap<&'a str, BTreeSet<&'a str>>, to: &'a str) -> BTreeSet<&'a str> {
-    let mut seen: BTreeSet<&str> = BTreeSet::from([to]);
-    let mut queue: VecDeque<&str> = VecDeque::from([to]);
-    while let Some(n) = queue.pop_front() {
-        for &m in radj.get(n).into_iter().flatten() {
-            if seen.insert(m) {
-                queue.push_back(m);
+/// Reachability between nodes over directed links, for many questions on one topology: the
+/// strongly connected components are found once (Tarjan, O(V + E)); two nodes of one
+/// component reach each other, and otherwise the components that reach a target's component
+/// are found by one search on the reversed condensation, memoized per target component. A
+/// topology of duplex links is one component per connected part, so every question is a
+/// lookup: linear in the size of the topology, however many flows ask (issue 16).
+pub struct Reach<'a> {
+    component: BTreeMap<&'a str, usize>,
+    /// Reversed condensation: `radj[c]` = the components with a link into `c`.
+    radj: Vec<Vec<usize>>,
+    memo: BTreeMap<usize, Vec<bool>>,
+}
+
+impl<'a> Reach<'a> {
+    /// The components of `adj`'s graph (see [`adjacency`]).
+    pub fn new(adj: &BTreeMap<&'a str, BTreeSet<&'a str>>) -> Self {
+        let mut g: petgraph::graph::DiGraph<&'a str, ()> = petgraph::graph::DiGraph::new();
+        let mut id: BTreeMap<&'a str, petgraph::graph::NodeIndex> = BTreeMap::new();
+        let mut node =
+            |g: &mut petgraph::graph::DiGraph<&'a str, ()>, n: &'a str| *id.entry(n).or_insert_with(|| g.add_node(n));
+        for (&from, tos) in adj {
+            let a = node(&mut g, from);
+            for &to in tos {
+                let b = node(&mut g, to);
+                g.add_edge(a, b, ());
             }
         }
+        let sccs = petgraph::algo::tarjan_scc(&g);
+        let mut of = vec![0usize; g.node_count()];
+        let mut component = BTreeMap::new();
+        for (c, members) in sccs.iter().enumerate() {
+            for &m in members {
+                of[m.index()] = c;
+                component.insert(g[m], c);
+            }
+        }
+        let mut radj: Vec<Vec<usize>> = vec![Vec::new(); sccs.len()];
+        for e in g.raw_edges() {
+            let (a, b) = (of[e.source().index()], of[e.target().index()]);
+            if a != b {
+                radj[b].push(a);
+            }
+        }
+        for r in &mut radj {
+            r.sort_unstable();
+            r.dedup();
+        }
+        Reach {
+            component,
+            radj,
+            memo: BTreeMap::new(),
+        }
     }
-    seen
+
+    /// Whether `to` can be reached from `from` (a node reaches itself).
+    pub fn connected(&mut self, from: &str, to: &str) -> bool {
+        if from == to {
+            return true;
+        }
+        let (Some(&a), Some(&b)) = (self.component.get(from), self.component.get(to)) else {
+            return false;
+        };
+        if a == b {
+            return true;
+        }
+        let radj = &self.radj;
+        self.memo.entry(b).or_insert_with(|| {
+            let mut seen = vec![false; radj.len()];
+            seen[b] = true;
+            let mut queue = VecDeque::from([b]);
+            while let Some(c) = queue.pop_front() {
+                for &d in &radj[c] {
+                    if !seen[d] {
+                        seen[d] = true;
+                        queue.push_back(d);
+                    }
+                }
+            }
+            seen
+        })[a]
+    }
 }
 
 /// Expands the `invokers` of a Capif flow, in order.
@@ -745,16 +816,9 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
     let roles: BTreeMap<&str, NodeRole> = t.nodes.iter().map(|n| (n.name.as_str(), n.role)).collect();
     let names: Vec<&str> = t.nodes.iter().map(|n| n.name.as_str()).collect();
     let adj = adjacency(t);
-    let mut radj: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for (from, tos) in &adj {
-        for to in tos {
-            radj.entry(to).or_default().insert(from);
-        }
-    }
-    // The nodes that reach a target, per target: one search each, however many flows or
-    // invokers (storms have 1000s) need it.
-    let mut reach: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    let mut connected = |from: &str, to: &'a str| reach.entry(to).or_insert_with(|| reaching(&radj, to)).contains(from);
+    // One component analysis answers every flow's and invoker's reachability question.
+    let mut reach = Reach::new(&adj);
+    let mut connected = |from: &str, to: &'a str| reach.connected(from, to);
     let tp = topology_path.display();
     // What the CAPIF knobs may refer to: the AEFs and (expanded) invokers of Capif flows.
     let mut capif_aefs: Vec<&str> = Vec::new();
@@ -1225,6 +1289,106 @@ pub fn summarize_scenario(s: &Scenario) -> String {
     )
 }
 
+/// `"3 Plmn, 1 Ipx"`: how many of each, in the order of their first appearance sorted by name.
+fn counts<K: Ord + std::fmt::Debug>(items: impl Iterator<Item = K>) -> String {
+    let mut by: BTreeMap<K, usize> = BTreeMap::new();
+    for k in items {
+        *by.entry(k).or_default() += 1;
+    }
+    by.iter()
+        .map(|(k, n)| format!("{n} {k:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A topology in one line of counts (domains per kind, nodes per role, links): what
+/// `secsim validate` prints without `--verbose`, whatever the size.
+pub fn brief_topology(t: &TopologyFile) -> String {
+    let directed: usize = t.links.iter().map(|l| if l.duplex { 2 } else { 1 }).sum();
+    format!(
+        "topology with {} domain{} ({}), {} node{} ({}), {} link entr{} making {} directed link{}.",
+        t.domains.len(),
+        plural(t.domains.len()),
+        counts(t.domains.iter().map(|d| d.kind)),
+        t.nodes.len(),
+        plural(t.nodes.len()),
+        counts(t.nodes.iter().map(|n| n.role)),
+        t.links.len(),
+        if t.links.len() == 1 { "y" } else { "ies" },
+        directed,
+        plural(directed),
+    )
+}
+
+/// A loaded experiment in a few lines of counts (flows per kind, invokers, generators, seeds,
+/// duration, hash): what `secsim validate` prints without `--verbose`
+/// ([`summarize_scenario`] lists every domain and flow).
+pub fn brief_scenario(s: &Scenario) -> String {
+    let e = &s.experiment;
+    let (mut http, mut n32, mut n32_via, mut capif, mut capif_6e, mut invokers) = (0, 0, 0, 0, 0, 0);
+    for w in &e.workload {
+        match w {
+            WorkloadSpec::Http(_) => http += 1,
+            WorkloadSpec::N32(f) => {
+                n32 += 1;
+                n32_via += usize::from(f.n32c_via.is_some() || !f.n32f_ris.is_empty());
+            }
+            WorkloadSpec::Capif(f) => {
+                capif += 1;
+                capif_6e += usize::from(f.aef_ccf.is_some());
+                invokers += expand_invokers(&f.invokers, &s.topology).map_or(f.invokers.len(), |v| v.len());
+            }
+        }
+    }
+    let mut kinds = Vec::new();
+    if http > 0 {
+        kinds.push(format!("{http} HTTP"));
+    }
+    if n32 > 0 {
+        kinds.push(format!("{n32} N32 ({n32_via} through a Roaming Intermediary)"));
+    }
+    if capif > 0 {
+        kinds.push(format!(
+            "{capif} CAPIF ({invokers} invoker{}, {capif_6e} flow{} interconnected)",
+            plural(invokers),
+            plural(capif_6e)
+        ));
+    }
+    let generated = if e.workload_generators.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", {} from {} workload generator{}",
+            e.workload.len().saturating_sub(s.written_flows),
+            e.workload_generators.len(),
+            plural(e.workload_generators.len())
+        )
+    };
+    let seeds = match &e.seeds {
+        Some(v) if v.len() > 10 => format!("{} seeds ({}..{})", v.len(), v[0], v[v.len() - 1]),
+        Some(v) => format!("seeds {v:?}"),
+        None => "seeds [1] (default)".to_string(),
+    };
+    format!(
+        "experiment `{}` on {}\n  {}\n  {} workload flow{}: {}{generated}\n  {seeds}; duration {} (warmup {}); \
+         max {} events; scenario hash {}\n  (--verbose lists every domain and flow)",
+        e.name,
+        s.topology_path.display(),
+        brief_topology(&s.topology),
+        e.workload.len(),
+        plural(e.workload.len()),
+        if kinds.is_empty() {
+            "none".to_string()
+        } else {
+            kinds.join(", ")
+        },
+        e.duration,
+        e.warmup,
+        e.max_events.unwrap_or(100_000_000),
+        s.hash,
+    )
+}
+
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -1389,5 +1553,32 @@ mod tests {
         adj.entry("b").or_default().insert("c");
         assert!(reachable(&adj, "a", "c"));
         assert!(!reachable(&adj, "c", "a"));
+    }
+
+    /// The component analysis answers as the breadth-first search does, on every pair of a
+    /// graph with one-way chains, cycles, a node with no links and unknown names.
+    #[test]
+    fn reach_agrees_with_the_search_on_every_pair() {
+        let mut adj: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+        for (a, b) in [
+            ("a", "b"),
+            ("b", "c"),
+            ("c", "a"), // a cycle a-b-c
+            ("c", "d"),
+            ("d", "e"),
+            ("e", "d"), // a cycle d-e below it
+            ("f", "e"), // f reaches d-e only
+            ("g", "h"), // a separate one-way pair
+        ] {
+            adj.entry(a).or_default().insert(b);
+        }
+        let names = ["a", "b", "c", "d", "e", "f", "g", "h", "nowhere"];
+        let mut reach = Reach::new(&adj);
+        for from in names {
+            for to in names {
+                assert_eq!(reach.connected(from, to), reachable(&adj, from, to), "{from} -> {to}");
+            }
+        }
+        assert!(reach.connected("a", "e") && !reach.connected("e", "a") && !reach.connected("f", "a"));
     }
 }

@@ -130,7 +130,7 @@ const CASES: &[Case] = &[
     case("g_zero_plmns.ron",        "3:25",  "kind.IpxHub.plmns",                "plmns must be >= 1, found 0",       None),
     case("g_degree_too_high.ron",   "3:40",  "kind.RandomMesh.degree",           "degree 4 must be less than plmns 4", None),
     case("g_hubs_exceed_plmns.ron", "3:43",  "kind.IpxHub.ipx_providers",        "ipx_providers 3 is more than plmns 2", None),
-    case("g_too_many_nodes.ron",    "5:19",  "kind.CapifProviders.invokers",     "150009 nodes, above the limit of 100000", None),
+    case("g_too_many_nodes.ron",    "5:19",  "kind.CapifProviders.invokers",     "300009 nodes, above the limit of 250000", None),
     case("g_drawn_range.ron",       "5:50",  "kind.IpxHub.sepp_latency.LogNormalDrawn.median_min", "median_min 60ms is greater than median_max 3ms", None),
     case("g_loss_high.ron",         "3:55",  "kind.RandomMesh.sepp_loss",        "loss 1.5 must be in [0, 1)",        None),
     Case { blames: Some("g_degree_too_high.ron"),

@@ -297,7 +297,11 @@ fn shipped_lists_exactly_the_tracked_experiments_and_each_exists() {
         .collect();
     match git_tracked("experiments") {
         Some(tracked) => {
-            let tracked: BTreeSet<String> = tracked.into_iter().filter(|f| f.ends_with(".ron")).collect();
+            // Top-level files only: experiments/scale/ is the scale tier (scripts/scale).
+            let tracked: BTreeSet<String> = tracked
+                .into_iter()
+                .filter(|f| f.ends_with(".ron") && !f["experiments/".len()..].contains('/'))
+                .collect();
             let missing: Vec<&String> = tracked.difference(&listed).collect();
             let untracked: Vec<&String> = listed.difference(&tracked).collect();
             assert!(
@@ -353,4 +357,41 @@ fn the_ri_policy_doc_example_validates_on_its_topology() {
     // The contract covers the flow's pair: this CONNECT is not refused for want of one.
     assert!(p.has_contract("plmn-01", "plmn-02"), "{p:?}");
     let _ = std::fs::remove_dir_all(base);
+}
+
+/// The scale tier (`experiments/scale/`, run by `scripts/scale`): each validates, with the
+/// sizes issue 16 asks for, and `validate` prints a few lines of counts, not every flow.
+#[test]
+fn scale_experiments_validate_with_their_sizes() {
+    let dir = root().join("experiments/scale");
+    let mut seen = 0;
+    for (file, words) in [
+        (
+            "ipx-1000-partners.ron",
+            &["3004 nodes (2000 Nf, 1000 Sepp, 4 Ri)", "from 1 workload generator"][..],
+        ),
+        ("capif-storm-100k.ron", &["100000 Invoker", "(100000 invokers,"][..]),
+    ] {
+        let path = dir.join(file);
+        let summary = validate_path(&path).unwrap_or_else(|e| panic!("{e}"));
+        for w in words {
+            assert!(summary.contains(w), "{file}: `{w}` not in {summary}");
+        }
+        assert!(
+            summary.lines().count() <= 6 && summary.len() < 1500,
+            "{file}: {summary}"
+        );
+        let scn = load_experiment(&path).unwrap();
+        if file.starts_with("ipx") {
+            // About 20 partners per PLMN, both ways: about 20,000 SEPP pairs.
+            let n = scn.experiment.workload.len();
+            assert!((19_000..=20_000).contains(&n), "{n} flows");
+        }
+        seen += 1;
+    }
+    let on_disk = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "ron"))
+        .count();
+    assert_eq!(seen, on_disk, "a scale experiment without a row here");
 }
