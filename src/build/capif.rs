@@ -227,7 +227,7 @@ pub fn plane(
                     let n = net.topo.name(a).to_string();
                     let apis = aef_spec(&n)
                         .and_then(|s| s.apis.clone())
-                        .unwrap_or_else(|| vec!["api1".into()]);
+                        .unwrap_or_else(|| vec![payload::MONITORING_EVENT_API.into()]);
                     (n, apis)
                 })
                 .collect(),
