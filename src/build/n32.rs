@@ -24,13 +24,13 @@ use crate::proto::n32::node::cnf::{Cnf, CnfFlow};
 use crate::proto::n32::node::pnf::Pnf;
 use crate::proto::n32::node::sepp::{ProducerSide, Sepp, SeppConfig, SeppFlow};
 use crate::proto::n32::node::{N32Node, N32Nodes, Names, SBI_PATH, Timer};
-use crate::proto::payload;
 use crate::proto::n32::parameter_exchange::{LocalParams, policy_view};
 use crate::proto::n32::prins::RiIdentity;
 use crate::proto::n32::sepp::{InitiatorConfig, ResponderConfig};
 use crate::proto::n32::types::{
     self, ApiIeMapping, ApiSignature, HttpMethod, IeInfo, ProtectionPolicy, SecurityCapability,
 };
+use crate::proto::payload;
 use crate::proto::roaming::Ri;
 use crate::proto::roaming::node::{RiConfig, RiNode};
 use crate::scenario::{ExperimentFile, N32FlowSpec, N32Spec, NodeRole};

@@ -14,9 +14,9 @@
 //! # Size
 //!
 //! A body is exactly its configured size in bytes of JSON text when that is at least the size
-//! of its smallest valid form; below that it is the smallest valid form (rounded up, about 110
-//! bytes for an `AuthenticationInfo`, 290 for a `UEAuthenticationCtx`, 230 for a created
-//! subscription). The extra bytes go into a member whose length the schema leaves free and
+//! of its smallest valid form; below that it is the smallest valid form (rounded up: with the
+//! shipped topologies' names about 120 bytes for an `AuthenticationInfo`, 280 for a
+//! `UEAuthenticationCtx`, 310 for a created subscription). The extra bytes go into a member whose length the schema leaves free and
 //! whose meaning does not change with it:
 //!
 //! - requests: `supportedFeatures` (TS 29.571 `SupportedFeatures`, pattern `^[A-Fa-f0-9]*$`)
@@ -261,7 +261,10 @@ pub fn parse_subscriptions_path(path: &str) -> Option<(&str, &str)> {
 /// The subscription an SCS/AS (a CAPIF API invoker) sends to invoke the monitoring event API:
 /// a one-time loss-of-connectivity report on UE `external_id`, notified to
 /// `notification_destination` (TS 29.122 clause 4.4.2, monitoring procedures).
-pub fn monitoring_event_subscription(external_id: String, notification_destination: Uri) -> MonitoringEventSubscription {
+pub fn monitoring_event_subscription(
+    external_id: String,
+    notification_destination: Uri,
+) -> MonitoringEventSubscription {
     MonitoringEventSubscription {
         self_link: None,
         supported_features: None,
@@ -310,7 +313,7 @@ mod tests {
             assert!(text.len() == bytes || (text.len() > bytes && s.self_link.as_deref().unwrap().ends_with("/3")));
         }
         let (_, small) = authentication_info(supi(1, 42), serving_network_name(0), 0);
-        assert!((100..=120).contains(&small.len()), "{}", small.len());
+        assert!((100..=130).contains(&small.len()), "{}", small.len());
     }
 
     #[test]
@@ -346,7 +349,13 @@ mod tests {
         let p = subscriptions_path(MONITORING_EVENT_API, "inv-1");
         assert_eq!(p, "/3gpp-monitoring-event/v1/inv-1/subscriptions");
         assert_eq!(parse_subscriptions_path(&p), Some((MONITORING_EVENT_API, "inv-1")));
-        for bad in ["/api1", "/a/v1//subscriptions", "/a/v2/x/subscriptions", "/a/v1/x/y/subscriptions", ""] {
+        for bad in [
+            "/api1",
+            "/a/v1//subscriptions",
+            "/a/v2/x/subscriptions",
+            "/a/v1/x/y/subscriptions",
+            "",
+        ] {
             assert_eq!(parse_subscriptions_path(bad), None, "{bad}");
         }
     }

@@ -218,7 +218,11 @@ impl HttpNode {
 
     fn request(&mut self, at: Inbound, req: &HttpRequest) {
         let refuse = |status, cause| {
-            let rsp = HttpResponse::new(status, ProblemDetails::SCHEMA, ProblemDetails::with_cause(status, cause).to_json());
+            let rsp = HttpResponse::new(
+                status,
+                ProblemDetails::SCHEMA,
+                ProblemDetails::with_cause(status, cause).to_json(),
+            );
             Effect::Respond {
                 at,
                 rsp: Box::new(rsp),

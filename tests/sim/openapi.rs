@@ -1032,16 +1032,28 @@ fn openapi_payload_bodies_validate_at_every_size() {
     let mut rng = secsim::engine::stream(1, "av:test");
     for bytes in [0, 200, 512, 1024, 4096] {
         let (info, text) = authentication_info(supi(1, 7), serving_network_name(0), bytes);
-        assert!(text.len() == bytes || (bytes < 200 && text.len() > bytes), "{bytes}: {}", text.len());
+        assert!(
+            text.len() == bytes || (bytes < 200 && text.len() > bytes),
+            "{bytes}: {}",
+            text.len()
+        );
         check(spec, &info);
         let (ctx, text) = ue_authentication_ctx("https://pnf-b.5gc.example", 3, av_5g_aka(&mut rng), bytes);
-        assert!(text.len() == bytes || (bytes < 300 && text.len() > bytes), "{bytes}: {}", text.len());
+        assert!(
+            text.len() == bytes || (bytes < 300 && text.len() > bytes),
+            "{bytes}: {}",
+            text.len()
+        );
         check(spec, &ctx);
         let req = monitoring_event_subscription("ue1@inv.example".into(), "https://inv.example/n".into());
         check(spec, &req);
         let path = subscriptions_path(MONITORING_EVENT_API, "INV01");
         let (created, text) = monitoring_event_created(&req, "https://aef-a1.capif.example", &path, 9, bytes);
-        assert!(text.len() == bytes || (bytes < 300 && text.len() > bytes), "{bytes}: {}", text.len());
+        assert!(
+            text.len() == bytes || (bytes < 300 && text.len() > bytes),
+            "{bytes}: {}",
+            text.len()
+        );
         check(spec, &created);
     }
     // The schemas do catch what the old bodies were: `pad` is not a member, and a context
@@ -1054,8 +1066,16 @@ fn openapi_payload_bodies_validate_at_every_size() {
                "servingNetworkName": "5G:mnc001.mcc001.3gppnetwork.org", "pad": "xx"}),
     );
     assert_eq!(e, vec!["/pad: member not declared by the schema".to_owned()]);
-    let e = errors(spec, "UEAuthenticationCtx", "TS29509", json!({"authType": "5G_AKA", "pad": "x"}));
-    assert!(e.iter().any(|e| e.contains("5gAuthData")) && e.iter().any(|e| e.contains("_links")), "{e:?}");
+    let e = errors(
+        spec,
+        "UEAuthenticationCtx",
+        "TS29509",
+        json!({"authType": "5G_AKA", "pad": "x"}),
+    );
+    assert!(
+        e.iter().any(|e| e.contains("5gAuthData")) && e.iter().any(|e| e.contains("_links")),
+        "{e:?}"
+    );
     // A short RAND, and a subscription that asks for no report bound.
     let mut bad = serde_json::to_value(ue_authentication_ctx("https://p", 1, av_5g_aka(&mut rng), 0).0).unwrap();
     bad["5gAuthData"]["rand"] = json!("00");
@@ -1072,7 +1092,9 @@ fn openapi_payload_bodies_validate_at_every_size() {
 /// The OpenAPI files that define schema `name` (a name such as `ProblemDetails` is in the
 /// TS 29.571 and the TS 29.122 common data).
 fn files_defining<'s>(spec: &'s Spec, name: &str) -> Vec<&'s str> {
-    spec.file_names().filter(|f| spec.find_schema(name, f).is_ok()).collect()
+    spec.file_names()
+        .filter(|f| spec.find_schema(name, f).is_ok())
+        .collect()
 }
 
 /// Issue 14: every body of every shipped experiment's trace (each sweep point, the first seed)
@@ -1097,7 +1119,12 @@ fn every_body_in_every_shipped_trace_is_named_and_validates() {
         let exp_name = path.file_stem().unwrap().to_string_lossy().to_string();
         for point in expand(path).unwrap() {
             let scn = &point.scenario;
-            let seed = scn.experiment.seeds.as_ref().and_then(|s| s.first().copied()).unwrap_or(1);
+            let seed = scn
+                .experiment
+                .seeds
+                .as_ref()
+                .and_then(|s| s.first().copied())
+                .unwrap_or(1);
             let lines = trace_lines(scn, seed);
             // Connections (with their two ends) that carried a CAPIF-6e step.
             let mut capif6e = std::collections::BTreeSet::new();
@@ -1151,7 +1178,10 @@ fn every_body_in_every_shipped_trace_is_named_and_validates() {
                 // (every_n32_body_in_the_shipped_traces_validates checks them); the schema alone
                 // must hold.
                 let strict = body.get("suggestedStatus").is_none();
-                let reports: Vec<_> = files.iter().map(|f| (f, spec.validate(msg, f, &body, strict))).collect();
+                let reports: Vec<_> = files
+                    .iter()
+                    .map(|f| (f, spec.validate(msg, f, &body, strict)))
+                    .collect();
                 if !reports.iter().any(|(_, r)| r.errors.is_empty()) {
                     let why: Vec<String> = reports.iter().map(|(f, r)| format!("{f}: {:?}", r.errors)).collect();
                     failures.push(format!("{at}: {msg} does not validate: {why:?}\n{body}"));
@@ -1165,7 +1195,11 @@ fn every_body_in_every_shipped_trace_is_named_and_validates() {
         failures.len(),
         failures.iter().take(20).cloned().collect::<Vec<_>>().join("\n")
     );
-    for must in ["AuthenticationInfo", "UEAuthenticationCtx", "MonitoringEventSubscription"] {
+    for must in [
+        "AuthenticationInfo",
+        "UEAuthenticationCtx",
+        "MonitoringEventSubscription",
+    ] {
         assert!(seen.contains_key(must), "no {must} in the shipped traces: {seen:?}");
     }
     for must in ["UEAuthenticationCtx", "MonitoringEventSubscription"] {

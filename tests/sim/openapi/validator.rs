@@ -99,11 +99,6 @@ pub struct Audit {
 }
 
 impl Spec {
-    /// Loads every `*.yaml` in `dir`.
-    pub fn load(dir: &Path) -> Result<Spec, String> {
-        Spec::load_dirs(&[dir])
-    }
-
     /// Loads every `*.yaml` of each folder in `dirs` into one spec, so that a `$ref` from one
     /// folder's file into another's resolves (`openapi-more` refers to `openapi`'s common
     /// data). A file name in two folders is an error (a reference names a file, not a folder);

@@ -455,7 +455,11 @@ impl Invoker {
                 //= its UE; its SCS/AS ID is its API invoker ID
                 let scs_as_id = self.id.clone().unwrap_or_default();
                 let notify = &self.cfg.enrolment.notification_destination;
-                let host = notify.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("invoker.example");
+                let host = notify
+                    .split("://")
+                    .nth(1)
+                    .and_then(|r| r.split('/').next())
+                    .unwrap_or("invoker.example");
                 let sub = payload::monitoring_event_subscription(format!("ue1@{host}"), notify.clone());
                 let body = serde_json::to_value(&sub).unwrap_or_default();
                 let path = payload::subscriptions_path(&api, &scs_as_id);

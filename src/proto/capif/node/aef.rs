@@ -15,6 +15,7 @@ use crate::audit::capif::{CapifAudit, CapifMutant, GrantValidity, SessionCredent
 use crate::audit::mutant::Mutant;
 use crate::crypto::cost::CryptoOp;
 use crate::engine::{SimDuration, SimRng, SimTime};
+use crate::net::http::Typed;
 use crate::net::tls::{PskEntry, TlsMode};
 use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NodeId};
 use crate::proto::capif::authentication::{KeyValidity, PskGrant};
@@ -23,10 +24,9 @@ use crate::proto::capif::mismatch::{AefReaction, RecoveryStrategy, aef_reaction}
 use crate::proto::capif::types::{
     CheckAuthenticationReq, RevokeAuthorizationReq, RevokeAuthorizationRsp, SecurityMethod, ServiceSecurity,
 };
-use crate::net::http::Typed;
 use crate::proto::common::{ApiBody, ProblemDetails29122, SupportedFeatures};
-use crate::proto::payload::{self, MonitoringEventSubscription};
 use crate::proto::effect::{Corr, Effect, Effects, Inbound, Input, Machine};
+use crate::proto::payload::{self, MonitoringEventSubscription};
 
 /// `POST` path of check-authentication (TS 29.222 AEF_Security_API).
 pub const CHECK_PATH: &str = "/aef-security/v1/check-authentication";
@@ -378,7 +378,13 @@ impl AefNode {
         }
         //= TS 29.122 5.3.2: `POST {apiRoot}/<API name>/v1/{scsAsId}/subscriptions`; the API
         //= name is what the invocation is authorized for
-        let api = req.path.trim_start_matches('/').split('/').next().unwrap_or_default().to_string();
+        let api = req
+            .path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
         let subscription = payload::parse_subscriptions_path(&req.path)
             .filter(|_| req.method == "POST")
             .and_then(|_| req.decode::<MonitoringEventSubscription>());
@@ -410,7 +416,11 @@ impl AefNode {
                     self.observed.push(AefObservation::RefusedInvocation);
                     let p = ProblemDetails29122::with_cause(400, "INVALID_MSG_FORMAT")
                         .detail("not a MonitoringEventSubscription on a subscriptions collection");
-                    HttpResponse::new(400, ProblemDetails29122::SCHEMA, json_body(&serde_json::to_value(&p).unwrap_or_default()))
+                    HttpResponse::new(
+                        400,
+                        ProblemDetails29122::SCHEMA,
+                        json_body(&serde_json::to_value(&p).unwrap_or_default()),
+                    )
                 } else if let (200, Some(sub)) = (status, &subscription) {
                     // A session accepted before the revocation is authorization obtained
                     // before it (a later one needed security information fetched after it).

@@ -75,10 +75,13 @@ impl Machine for Pnf {
                 //= TS 33.501 6.1.3.2 step 2: the AUSF keeps XRES* and sends the 5G SE AV
                 self.contexts += 1;
                 let av = payload::av_5g_aka(&mut self.av_rng);
-                let (ctx, text) = payload::ue_authentication_ctx(&self.api_root, self.contexts, av, self.response_bytes);
+                let (ctx, text) =
+                    payload::ue_authentication_ctx(&self.api_root, self.contexts, av, self.response_bytes);
                 let mut rsp = HttpResponse::new(201, UeAuthenticationCtx::SCHEMA, text);
                 // The p-SEPP reads the answer as JSON (to protect it): hand it the value.
-                rsp.typed = Some(Typed::new(serde_json::to_value(&ctx).expect("UEAuthenticationCtx is JSON")));
+                rsp.typed = Some(Typed::new(
+                    serde_json::to_value(&ctx).expect("UEAuthenticationCtx is JSON"),
+                ));
                 self.fx.push(Effect::Respond {
                     at,
                     rsp: Box::new(rsp),
