@@ -6,6 +6,8 @@
 //! - [`machine`]: the transition-table machinery (`Transition`, `lookup`, `render_table`) of
 //!   every machine.
 //! - [`n32`]: N32-c handshake (TS 29.573 clause 5.2) and N32-f PRINS (clause 5.3/6.2).
+//! - [`payload`]: the workload's application bodies (TS 29.509 UE authentication, TS 29.122
+//!   monitoring event subscription), sized by the scenario.
 //! - [`roaming`]: Roaming Intermediaries: CONNECT policy, rejection, FFS alternatives.
 //! - [`capif`]: CAPIF security (TS 33.122, TS 29.222).
 //! - [`workload`]: plain HTTP clients, servers and proxies of the `Http` flows.
@@ -15,6 +17,7 @@ pub mod common;
 pub mod effect;
 pub mod machine;
 pub mod n32;
+pub mod payload;
 pub mod roaming;
 pub mod workload;
 

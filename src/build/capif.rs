@@ -29,6 +29,7 @@ use crate::proto::capif::onboarding::{OnboardingService, enrolment_request};
 use crate::proto::capif::security_method::AccessPolicy;
 use crate::proto::capif::types::{AefLocator, AefProfile, SecurityMethod, SecurityTarget, Version};
 use crate::proto::capif::types::{InterfaceAddress, InterfaceDescription};
+use crate::proto::payload;
 use crate::scenario::{Capif1eTls, CapifFlowSpec, CapifSpec, TopologyFile};
 use crate::world::Msg;
 use crate::world::capif::{CapifMsg, CapifPlane, timer};
@@ -69,11 +70,6 @@ pub(crate) fn default_methods() -> Vec<SecurityMethod> {
     vec![SecurityMethod::Psk, SecurityMethod::Pki, SecurityMethod::Oauth]
 }
 
-fn body_of(n: u32) -> String {
-    let pad = (n as usize).saturating_sub(8);
-    format!("{{\"d\":\"{}\"}}", "x".repeat(pad))
-}
-
 /// Builds the CAPIF actors of the Capif flows; installs the CCF CAs as trust anchors.
 pub fn plane(
     net: &mut Network,
@@ -98,7 +94,7 @@ pub fn plane(
         aef_spec(name)
             .and_then(|a| a.apis.as_ref())
             .and_then(|a| a.first().cloned())
-            .unwrap_or_else(|| "api1".to_string())
+            .unwrap_or_else(|| payload::MONITORING_EVENT_API.to_string())
     };
     let profile = |name: &str| {
         let a = aef_spec(name);
@@ -231,7 +227,7 @@ pub fn plane(
                     let n = net.topo.name(a).to_string();
                     let apis = aef_spec(&n)
                         .and_then(|s| s.apis.clone())
-                        .unwrap_or_else(|| vec!["api1".into()]);
+                        .unwrap_or_else(|| vec![payload::MONITORING_EVENT_API.into()]);
                     (n, apis)
                 })
                 .collect(),
@@ -357,7 +353,7 @@ pub fn plane(
             api: aef_api(&name),
             strategy: spec.recovery,
             processing,
-            response_body: body_of(flow.response_bytes),
+            response_bytes: flow.response_bytes as usize,
             mutants,
         };
         aefs.insert(

@@ -1,21 +1,17 @@
 //! The plain HTTP flows' builder: scenario → one [`HttpNode`] per node (client, server or
 //! proxy of the `Http` workload flows; every other node answers unknown requests with 404).
 //! Each flow draws its arrivals from the stream `flow:<name>`, each server its processing
-//! delays from `node:<name>`.
+//! delays from `node:<name>` and its authentication vectors from `av:<name>`. The bodies are
+//! TS 29.509 ones ([`crate::proto::payload`]).
 
 use std::collections::BTreeMap;
 
 use super::BuildError;
 use crate::engine::{SimTime, stream};
 use crate::net::{Latency, NodeId, Topology};
-use crate::proto::workload::{ClientFlow, HttpNode, ServedFlow, Timer};
+use crate::proto::payload;
+use crate::proto::workload::{ClientFlow, FLOWS_PER_SERVER_MAX, HttpNode, ServedFlow, Timer};
 use crate::scenario::{HttpFlowSpec, TopologyFile};
-
-/// A JSON body of exactly `n` bytes (at least `{"d":""}`, 8 bytes).
-pub fn body_of(n: u32) -> String {
-    let pad = (n as usize).saturating_sub(8);
-    format!("{{\"d\":\"{}\"}}", "x".repeat(pad))
-}
 
 /// The HTTP machines of a run, one per node, and each flow's first arrival (in flow order).
 pub struct HttpNodes {
@@ -40,7 +36,7 @@ pub fn build(
     let mut clients: Vec<Vec<ClientFlow>> = vec![Vec::new(); count];
     let mut serves: Vec<BTreeMap<u32, ServedFlow>> = vec![BTreeMap::new(); count];
     let mut initial = Vec::new();
-    for (fi, &(index, f)) in flows.iter().enumerate() {
+    for &(index, f) in flows {
         let client = lookup(index, &f.client)?;
         let server = lookup(index, &f.server)?;
         let via = f.via.as_deref().map(|v| lookup(index, v)).transpose()?;
@@ -57,10 +53,19 @@ pub fn build(
             .transpose()
             .map_err(|e| workload(format!("processing: {e}")))?;
         let start = SimTime::ZERO + f.start;
+        // The flow's number at its server, which picks its subscribers (`flow_msin`).
+        let tag = serves[server as usize].len() as u32;
+        if tag >= FLOWS_PER_SERVER_MAX {
+            return Err(workload(format!(
+                "server `{}` serves more than {FLOWS_PER_SERVER_MAX} Http flows (a flow's requests \
+                 are told apart by four digits of the SUPI)",
+                f.server
+            )));
+        }
         let local = clients[client as usize].len() as u32;
         initial.push((start, client, Timer::Arrival(local)));
         clients[client as usize].push(ClientFlow {
-            index: fi as u32,
+            tag,
             rng: stream(seed, &format!("flow:{label}")),
             label,
             server,
@@ -68,14 +73,16 @@ pub fn build(
             server_name: f.server.clone(),
             via_name: f.via.clone().unwrap_or_default(),
             arrival,
-            request_body: body_of(f.request_bytes),
+            request_bytes: f.request_bytes as usize,
+            home_domain: topo.node(server).domain,
+            serving_network_name: payload::serving_network_name(topo.node(client).domain),
             timeout: f.timeout,
             start,
         });
         serves[server as usize].insert(
-            fi as u32,
+            tag,
             ServedFlow {
-                response_body: body_of(f.response_bytes),
+                response_bytes: f.response_bytes as usize,
                 processing,
             },
         );
@@ -85,7 +92,13 @@ pub fn build(
         .iter()
         .zip(clients)
         .zip(serves)
-        .map(|((n, c), s)| HttpNode::new(n.name.clone(), stream(seed, &format!("node:{}", n.name)), c, s))
+        .map(|((n, c), s)| {
+            let streams = (
+                stream(seed, &format!("node:{}", n.name)),
+                stream(seed, &format!("av:{}", n.name)),
+            );
+            HttpNode::new(n.name.clone(), streams, c, s)
+        })
         .collect();
     Ok(HttpNodes { nodes, initial })
 }

@@ -30,6 +30,7 @@ use crate::proto::n32::sepp::{InitiatorConfig, ResponderConfig};
 use crate::proto::n32::types::{
     self, ApiIeMapping, ApiSignature, HttpMethod, IeInfo, ProtectionPolicy, SecurityCapability,
 };
+use crate::proto::payload;
 use crate::proto::roaming::Ri;
 use crate::proto::roaming::node::{RiConfig, RiNode};
 use crate::scenario::{ExperimentFile, N32FlowSpec, N32Spec, NodeRole};
@@ -58,10 +59,6 @@ struct Flow {
     spec: N32FlowSpec,
     arrival: crate::engine::Arrival,
     processing: Option<Latency>,
-}
-
-fn pad(n: u32, base: usize) -> usize {
-    (n as usize).saturating_sub(base)
 }
 
 /// The FQDN of a Roaming Intermediary (its IPX provider id, JWS `kid` and Modifications
@@ -226,7 +223,15 @@ pub fn build(
                 ));
             }
             let f = &flows[i];
-            N32Node::Pnf(Pnf::new(f.processing.clone(), pad(f.spec.response_bytes, 80), rng))
+            // Its vectors from a stream of their own, so that they shift no processing delay.
+            let av = stream(seed, &format!("av:{}", names[n as usize]));
+            let api_root = format!("https://{}.5gc.example", names[n as usize]);
+            N32Node::Pnf(Pnf::new(
+                f.processing.clone(),
+                f.spec.response_bytes as usize,
+                (rng, av),
+                api_root,
+            ))
         } else {
             let mut own = BTreeMap::new();
             for (i, f) in flows.iter().enumerate().filter(|(_, f)| f.cnf == n) {
@@ -239,7 +244,9 @@ pub fn build(
                         pnf_name: name_of(f.pnf),
                         via_name: via_name(f),
                         arrival: f.arrival.clone(),
-                        request_pad: pad(f.spec.request_bytes, 120),
+                        request_bytes: f.spec.request_bytes as usize,
+                        home_domain: net.topo.node(f.pnf).domain,
+                        serving_network_name: payload::serving_network_name(net.topo.node(n).domain),
                         timeout: f.spec.timeout,
                         sent: 0,
                     },

@@ -1,14 +1,21 @@
 //! Plain HTTP workload endpoints (`WorkloadSpec::Http`): one [`HttpNode`] machine per node
 //! that is a client, a server or a CONNECT proxy of some HTTP flow.
 //!
-//! - As a **client** of a flow it sends `POST /secsim-test/v1/flows/<flow>/requests/<n>` at
-//!   each arrival (gaps from the flow's own stream `flow:<name>`), arms the flow's timeout,
+//! - As a **client** of a flow it sends a TS 29.509 `AuthenticationInfo` to `POST
+//!   /nausf-auth/v1/ue-authentications` at each arrival (gaps from the flow's own stream
+//!   `flow:<name>`), the same AUSF operation as the N32 flows ([`crate::proto::payload`]: so
+//!   that the baseline and N32 carry the same bytes), and arms the flow's timeout,
 //!   and writes one `http_request` record per request: `ok` for 2xx, `error` for another
 //!   status or a TLS failure, `refused` for a proxy's refusal, `unreachable` for a reset or
 //!   unreachable connection, `timeout`, or `unfinished` when the run ends first.
-//! - As a **server** it answers each request of a flow it serves with the flow's JSON body
-//!   after the flow's processing delay (drawn from the node's stream `node:<name>`), and 404
-//!   for any other path.
+//! - As a **server** (the home AUSF) it answers each request of a flow it serves with a `201
+//!   UEAuthenticationCtx` of the flow's `response_bytes` after the flow's processing delay
+//!   (drawn from the node's stream `node:<name>`; the vectors from `av:<name>`). The server
+//!   tells the flows apart by what is on the wire: each flow authenticates its own block of
+//!   subscribers, the first four digits of the SUPI's MSIN being the flow's number at its
+//!   server ([`flow_msin`]). A request for another path is `404`, for a subscriber of no
+//!   flow it serves `404 USER_NOT_FOUND`, with a body that is no `AuthenticationInfo` `400`
+//!   (each with a TS 29.571 `ProblemDetails`).
 //! - As a **proxy** it accepts every CONNECT tunnel (the Roaming Intermediaries of the N32
 //!   plane have policies; a plain proxy has none).
 
@@ -19,15 +26,25 @@ use crate::metrics::{Outcome, Record};
 use crate::net::conn::ConnFailure;
 use crate::net::tls::TlsMode;
 use crate::net::{HttpRequest, HttpResponse, Latency, NodeId};
+use crate::proto::common::{ApiBody, ProblemDetails};
 use crate::proto::effect::{Corr, Effect, Effects, Inbound, Input, Machine};
+use crate::proto::payload::{self, AuthenticationInfo, UE_AUTHENTICATIONS_PATH, UeAuthenticationCtx};
 
-const PREFIX: &str = "/secsim-test/v1/flows/";
+/// The flows one server tells apart: four decimal digits of the MSIN.
+pub const FLOWS_PER_SERVER_MAX: u32 = 10_000;
+
+/// The MSIN of request `n` (1-based) of the flow numbered `tag` at its server: `tag` in the
+/// first four of nine digits, `n` (modulo 10⁵, a subscriber authenticates again after that)
+/// in the rest.
+pub fn flow_msin(tag: u32, n: u64) -> u64 {
+    u64::from(tag % FLOWS_PER_SERVER_MAX) * 100_000 + n % 100_000
+}
 
 /// A flow this node is the client of.
 #[derive(Clone, Debug)]
 pub struct ClientFlow {
-    /// The flow's index in the workload (it names the path).
-    pub index: u32,
+    /// The flow's number at its server (it picks the subscribers, [`flow_msin`]).
+    pub tag: u32,
     /// Label in records.
     pub label: String,
     pub server: NodeId,
@@ -38,7 +55,12 @@ pub struct ClientFlow {
     pub arrival: Arrival,
     /// The flow's arrival stream.
     pub rng: SimRng,
-    pub request_body: String,
+    /// The configured size of a request's body \[bytes\].
+    pub request_bytes: usize,
+    /// The topology domain of the server's PLMN (whose subscribers are authenticated).
+    pub home_domain: u32,
+    /// The serving network name of the client's PLMN.
+    pub serving_network_name: String,
     pub timeout: SimDuration,
     /// When its first request is due.
     pub start: SimTime,
@@ -47,7 +69,8 @@ pub struct ClientFlow {
 /// A flow this node serves.
 #[derive(Clone, Debug)]
 pub struct ServedFlow {
-    pub response_body: String,
+    /// The configured size of an answer's body \[bytes\].
+    pub response_bytes: usize,
     pub processing: Option<Latency>,
 }
 
@@ -58,7 +81,7 @@ pub enum Timer {
     Arrival(u32),
     /// Request `corr` is given up.
     Timeout(Corr),
-    /// The answer to `at` (flow `flow`) is processed.
+    /// The answer to `at` (flow `flow`, by its number at this server) is processed.
     Processed { at: Inbound, flow: u32 },
 }
 
@@ -80,16 +103,29 @@ pub struct HttpNode {
     serves: BTreeMap<u32, ServedFlow>,
     /// The node's own stream (processing delays).
     rng: SimRng,
+    /// The stream of its authentication vectors, and its API root for their links.
+    av_rng: SimRng,
+    api_root: String,
+    /// Authentication contexts it created (their IDs).
+    contexts: u64,
     outstanding: BTreeMap<Corr, Outstanding>,
     next_corr: Corr,
     out: Effects<Timer>,
 }
 
 impl HttpNode {
-    /// The node `name` with its own stream `rng`, client of `clients` and server of `serves`
-    /// (by flow index).
-    pub fn new(name: String, rng: SimRng, clients: Vec<ClientFlow>, serves: BTreeMap<u32, ServedFlow>) -> HttpNode {
+    /// The node `name` with its own stream `rng` and the stream of its vectors `av_rng`,
+    /// client of `clients` and server of `serves` (by their number at this server).
+    pub fn new(
+        name: String,
+        (rng, av_rng): (SimRng, SimRng),
+        clients: Vec<ClientFlow>,
+        serves: BTreeMap<u32, ServedFlow>,
+    ) -> HttpNode {
         HttpNode {
+            api_root: format!("https://{name}.5gc.example"),
+            av_rng,
+            contexts: 0,
             name,
             sent: vec![0; clients.len()],
             clients,
@@ -146,12 +182,15 @@ impl HttpNode {
         let f = &mut self.clients[i as usize];
         let gap = f.arrival.next_gap(&mut f.rng);
         self.sent[i as usize] += 1;
-        let req = HttpRequest::new(
-            "POST",
-            format!("{PREFIX}{}/requests/{}", f.index, self.sent[i as usize]),
-            "",
-            f.request_body.clone(),
+        //= TS 29.509 5.2.2.2.2: authenticate the flow's next subscriber
+        let msin = flow_msin(f.tag, self.sent[i as usize]);
+        let (info, text) = payload::authentication_info(
+            payload::supi(f.home_domain, msin),
+            f.serving_network_name.clone(),
+            f.request_bytes,
         );
+        let mut req = HttpRequest::new("POST", UE_AUTHENTICATIONS_PATH, AuthenticationInfo::SCHEMA, text);
+        req.typed = Some(crate::net::http::Typed::new(info));
         let corr = self.next_corr;
         self.next_corr += 1;
         let request_bytes = req.wire_bytes();
@@ -178,19 +217,29 @@ impl HttpNode {
     }
 
     fn request(&mut self, at: Inbound, req: &HttpRequest) {
-        let flow = req
-            .path
-            .strip_prefix(PREFIX)
-            .and_then(|p| p.split('/').next())
-            .and_then(|p| p.parse::<u32>().ok());
-        let Some((flow, served)) = flow.and_then(|f| self.serves.get(&f).map(|s| (f, s))) else {
-            let rsp = HttpResponse::new(404, "", String::new());
-            self.out.push(Effect::Respond {
+        let refuse = |status, cause| {
+            let rsp = HttpResponse::new(
+                status,
+                ProblemDetails::SCHEMA,
+                ProblemDetails::with_cause(status, cause).to_json(),
+            );
+            Effect::Respond {
                 at,
                 rsp: Box::new(rsp),
                 delay: SimDuration::ZERO,
-            });
-            return;
+            }
+        };
+        if req.path != UE_AUTHENTICATIONS_PATH || req.method != "POST" {
+            //= TS 29.500 5.2.7.2: no such resource
+            return self.out.push(refuse(404, "RESOURCE_URI_STRUCTURE_NOT_FOUND"));
+        }
+        let Some(info) = req.decode::<AuthenticationInfo>() else {
+            return self.out.push(refuse(400, "MANDATORY_IE_INCORRECT"));
+        };
+        let tag = payload::msin_of(&info.supi_or_suci).map(|m| (m / 100_000) as u32);
+        let Some((flow, served)) = tag.and_then(|f| self.serves.get(&f).map(|s| (f, s))) else {
+            //= TS 29.509 6.1.7.3: the subscriber is not one of this AUSF's
+            return self.out.push(refuse(404, "USER_NOT_FOUND"));
         };
         let delay = match &served.processing {
             Some(l) => SimDuration::from_nanos(l.sample(&mut self.rng)),
@@ -222,12 +271,13 @@ impl Machine for HttpNode {
             Input::Timer(Timer::Arrival(i)) => self.arrival(now, i),
             Input::Timer(Timer::Timeout(c)) => self.record(c, now, Outcome::Timeout, (0, 0)),
             Input::Timer(Timer::Processed { at, flow }) => {
-                let body = self
-                    .serves
-                    .get(&flow)
-                    .map(|s| s.response_body.clone())
-                    .unwrap_or_default();
-                let rsp = HttpResponse::new(200, "", body);
+                let bytes = self.serves.get(&flow).map_or(0, |s| s.response_bytes);
+                //= TS 33.501 6.1.3.2 step 2: the AUSF sends the 5G SE AV
+                self.contexts += 1;
+                let av = payload::av_5g_aka(&mut self.av_rng);
+                let (ctx, text) = payload::ue_authentication_ctx(&self.api_root, self.contexts, av, bytes);
+                let mut rsp = HttpResponse::new(201, UeAuthenticationCtx::SCHEMA, text);
+                rsp.typed = Some(crate::net::http::Typed::new(ctx));
                 self.out.push(Effect::Respond {
                     at,
                     rsp: Box::new(rsp),

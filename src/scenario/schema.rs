@@ -441,7 +441,8 @@ pub struct CapifAefSpec {
     /// Interface-level methods, which override the AEF-level ones. Default none.
     #[serde(default)]
     pub interface_methods: Option<Vec<crate::proto::capif::types::SecurityMethod>>,
-    /// The API names it exposes (the invokers use the first). Default `["api1"]`.
+    /// The API names it exposes (the invokers use the first; each is the TS 29.122 monitoring
+    /// event API under that name, see `proto::payload`). Default `["3gpp-monitoring-event"]`.
     #[serde(default)]
     pub apis: Option<Vec<String>>,
 }

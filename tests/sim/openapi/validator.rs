@@ -99,9 +99,26 @@ pub struct Audit {
 }
 
 impl Spec {
-    /// Loads every `*.yaml` in `dir`.
-    pub fn load(dir: &Path) -> Result<Spec, String> {
+    /// Loads every `*.yaml` of each folder in `dirs` into one spec, so that a `$ref` from one
+    /// folder's file into another's resolves (`openapi-more` refers to `openapi`'s common
+    /// data). A file name in two folders is an error (a reference names a file, not a folder);
+    /// so is a folder without YAML.
+    pub fn load_dirs(dirs: &[&Path]) -> Result<Spec, String> {
         let mut files = BTreeMap::new();
+        for dir in dirs {
+            let before = files.len();
+            Spec::load_into(dir, &mut files)?;
+            if files.len() == before {
+                return Err(format!("{}: no *.yaml files", dir.display()));
+            }
+        }
+        Ok(Spec {
+            files,
+            regexes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn load_into(dir: &Path, files: &mut BTreeMap<String, Value>) -> Result<(), String> {
         let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for entry in entries {
             let path = entry.map_err(|e| e.to_string())?.path();
@@ -115,15 +132,11 @@ impl Spec {
                 .next()
                 .ok_or_else(|| format!("{}: empty", path.display()))?;
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
-            files.insert(name, yaml_to_json(doc));
+            if files.insert(name.clone(), yaml_to_json(doc)).is_some() {
+                return Err(format!("{}: {name} is loaded from another folder too", path.display()));
+            }
         }
-        if files.is_empty() {
-            return Err(format!("{}: no *.yaml files", dir.display()));
-        }
-        Ok(Spec {
-            files,
-            regexes: Mutex::new(HashMap::new()),
-        })
+        Ok(())
     }
 
     /// The loaded file names.

@@ -2,6 +2,8 @@
 //! authentication to the AEF and invocation.
 
 use super::*;
+use crate::proto::common::ApiBody;
+use crate::proto::payload::{self, MonitoringEventSubscription};
 
 named_states! {
     /// API invoker state towards one CCF and one AEF.
@@ -449,8 +451,20 @@ impl Invoker {
                 });
             }
             (E::Invoke, InvokerInput::Invoke { api }) => {
+                //= TS 29.122 4.4.2: the invoker, an SCS/AS, subscribes to a monitoring event of
+                //= its UE; its SCS/AS ID is its API invoker ID
+                let scs_as_id = self.id.clone().unwrap_or_default();
+                let notify = &self.cfg.enrolment.notification_destination;
+                let host = notify
+                    .split("://")
+                    .nth(1)
+                    .and_then(|r| r.split('/').next())
+                    .unwrap_or("invoker.example");
+                let sub = payload::monitoring_event_subscription(format!("ue1@{host}"), notify.clone());
+                let body = serde_json::to_value(&sub).unwrap_or_default();
+                let path = payload::subscriptions_path(&api, &scs_as_id);
                 //= TS 33.122 Annex C: the token travels as `Authorization: Bearer`
-                let mut m = msg(Peer::Aef, "POST", format!("/{api}"), "", serde_json::Value::Null);
+                let mut m = msg(Peer::Aef, "POST", path, MonitoringEventSubscription::SCHEMA, body);
                 m.authorization = self.token.as_ref().map(|t| format!("Bearer {}", t.access_token));
                 self.send(now, Pending::Invoke, m);
             }

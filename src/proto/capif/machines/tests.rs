@@ -145,7 +145,11 @@ impl World {
                                     .authorization
                                     .as_deref()
                                     .map(|b| b.trim_start_matches("Bearer ").to_owned());
-                                let api = m.path.trim_start_matches('/').to_owned();
+                                // `/<API name>/v1/{scsAsId}/subscriptions` (TS 29.122 5.3.2)
+                                let (api, scs_as_id) =
+                                    crate::proto::payload::parse_subscriptions_path(&m.path).unwrap();
+                                assert_eq!(scs_as_id, self.id(), "the SCS/AS ID is the API invoker ID");
+                                let api = api.to_owned();
                                 let invoker = self.id();
                                 self.aef_in(AefInput::Invoke { invoker, api, token });
                             }
@@ -271,6 +275,12 @@ fn check_bodies(sent: &[Message]) {
             "ProblemDetails" => {
                 let b: ProblemDetails29122 = serde_json::from_value(m.body.clone()).unwrap();
                 assert_eq!(json(&b), m.body);
+            }
+            "MonitoringEventSubscription" => {
+                let b: crate::proto::payload::MonitoringEventSubscription =
+                    serde_json::from_value(m.body.clone()).unwrap();
+                assert_eq!(json(&b), m.body);
+                assert!(m.body.get("notificationDestination").is_some());
             }
             "AccessTokenReq" => {
                 let form = m.body.as_str().unwrap();

@@ -15,6 +15,7 @@ use crate::audit::capif::{CapifAudit, CapifMutant, GrantValidity, SessionCredent
 use crate::audit::mutant::Mutant;
 use crate::crypto::cost::CryptoOp;
 use crate::engine::{SimDuration, SimRng, SimTime};
+use crate::net::http::Typed;
 use crate::net::tls::{PskEntry, TlsMode};
 use crate::net::{ConnId, HttpRequest, HttpResponse, Latency, NodeId};
 use crate::proto::capif::authentication::{KeyValidity, PskGrant};
@@ -23,8 +24,9 @@ use crate::proto::capif::mismatch::{AefReaction, RecoveryStrategy, aef_reaction}
 use crate::proto::capif::types::{
     CheckAuthenticationReq, RevokeAuthorizationReq, RevokeAuthorizationRsp, SecurityMethod, ServiceSecurity,
 };
-use crate::proto::common::SupportedFeatures;
+use crate::proto::common::{ApiBody, ProblemDetails29122, SupportedFeatures};
 use crate::proto::effect::{Corr, Effect, Effects, Inbound, Input, Machine};
+use crate::proto::payload::{self, MonitoringEventSubscription};
 
 /// `POST` path of check-authentication (TS 29.222 AEF_Security_API).
 pub const CHECK_PATH: &str = "/aef-security/v1/check-authentication";
@@ -109,8 +111,9 @@ pub struct AefNodeConfig {
     pub strategy: RecoveryStrategy,
     /// Processing time of an invocation.
     pub processing: Option<Latency>,
-    /// The body of a served invocation.
-    pub response_body: String,
+    /// The configured size of a served invocation's answer body \[bytes\]
+    /// ([`crate::proto::payload`]).
+    pub response_bytes: usize,
     /// Deliberate bugs (tests only).
     pub mutants: crate::audit::mutant::Mutants,
 }
@@ -136,6 +139,8 @@ pub struct AefNode {
     /// Fetches in flight: correlation id → (invoker, sent at).
     fetches: BTreeMap<Corr, (String, SimTime)>,
     next_corr: Corr,
+    /// Monitoring event subscriptions created so far (their IDs).
+    subscriptions: u64,
     /// The AEFPSK grant being installed (invoker, key fingerprint, validity as received).
     grant_seen: Option<(String, String, GrantValidity)>,
     peer: Option<PeerTls>,
@@ -160,6 +165,7 @@ impl AefNode {
             revoked_at: BTreeMap::new(),
             fetches: BTreeMap::new(),
             next_corr: 0,
+            subscriptions: 0,
             grant_seen: None,
             peer: None,
             facts: AefAuditFacts::default(),
@@ -370,7 +376,18 @@ impl AefNode {
                 method: used.clone(),
             });
         }
-        let api = req.path.trim_start_matches('/').to_string();
+        //= TS 29.122 5.3.2: `POST {apiRoot}/<API name>/v1/{scsAsId}/subscriptions`; the API
+        //= name is what the invocation is authorized for
+        let api = req
+            .path
+            .trim_start_matches('/')
+            .split('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let subscription = payload::parse_subscriptions_path(&req.path)
+            .filter(|_| req.method == "POST")
+            .and_then(|_| req.decode::<MonitoringEventSubscription>());
         let oauth = token.is_some();
         self.m.handle(
             now,
@@ -394,7 +411,17 @@ impl AefNode {
             if let Output::Send(m) = o
                 && let Some(status) = m.status
             {
-                let rsp = if status == 200 {
+                let rsp = if status == 200 && subscription.is_none() {
+                    //= TS 29.122 5.2.6: an invocation that is no subscription request
+                    self.observed.push(AefObservation::RefusedInvocation);
+                    let p = ProblemDetails29122::with_cause(400, "INVALID_MSG_FORMAT")
+                        .detail("not a MonitoringEventSubscription on a subscriptions collection");
+                    HttpResponse::new(
+                        400,
+                        ProblemDetails29122::SCHEMA,
+                        json_body(&serde_json::to_value(&p).unwrap_or_default()),
+                    )
+                } else if let (200, Some(sub)) = (status, &subscription) {
                     // A session accepted before the revocation is authorization obtained
                     // before it (a later one needed security information fetched after it).
                     let after_revocation = self
@@ -425,7 +452,19 @@ impl AefNode {
                             .into()
                         });
                     }
-                    HttpResponse::new(status, "", self.cfg.response_body.clone())
+                    //= TS 29.122 4.4.2: 201 with the created subscription
+                    self.subscriptions += 1;
+                    let api_root = format!("https://{}.capif.example", self.cfg.aef_id);
+                    let (created, text) = payload::monitoring_event_created(
+                        sub,
+                        &api_root,
+                        &req.path,
+                        self.subscriptions,
+                        self.cfg.response_bytes,
+                    );
+                    let mut rsp = HttpResponse::new(201, MonitoringEventSubscription::SCHEMA, text);
+                    rsp.typed = Some(Typed::new(created));
+                    rsp
                 } else {
                     self.observed.push(AefObservation::RefusedInvocation);
                     HttpResponse::new(status, m.schema, json_body(&m.body))
@@ -634,7 +673,7 @@ mod tests {
             api: "api1".into(),
             strategy: RecoveryStrategy::ExplicitCause,
             processing: None,
-            response_body: "{}".into(),
+            response_bytes: 2,
             mutants: crate::audit::mutant::Mutants::NONE,
         };
         AefNode::new(node_cfg, Aef::new(cfg), crate::engine::stream(1, "aef:test"))

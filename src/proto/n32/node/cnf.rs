@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::audit::ProcAudit;
 use crate::audit::mutant::{Mutant, Mutants};
@@ -17,7 +17,8 @@ use crate::net::{HttpRequest, HttpResponse, NodeId};
 use crate::proto::effect::{Corr, Effect, Effects, Input, Machine};
 
 use super::{Numbering, PROC_KIND, SBI_PATH, SbiTarget, Timer, unfinished};
-use crate::proto::n32::prins;
+use crate::proto::common::ApiBody;
+use crate::proto::payload::{self, AuthenticationInfo};
 
 /// One workload flow of a cNF.
 pub struct CnfFlow {
@@ -33,8 +34,12 @@ pub struct CnfFlow {
     pub arrival: Arrival,
     /// The flow's own random stream.
     pub rng: SimRng,
-    /// Padding that brings the request to its configured size.
-    pub request_pad: usize,
+    /// The configured size of a request's body \[bytes\] (see [`crate::proto::payload`]).
+    pub request_bytes: usize,
+    /// The topology domain of the producer's PLMN, whose subscribers the requests authenticate.
+    pub home_domain: u32,
+    /// The serving network name of the cNF's own PLMN.
+    pub serving_network_name: String,
     /// How long the cNF waits for an answer.
     pub timeout: SimDuration,
     /// Requests sent so far.
@@ -82,13 +87,15 @@ impl Cnf {
         let Some(f) = self.flows.get_mut(&fi) else { return };
         let gap = f.arrival.next_gap(&mut f.rng);
         f.sent += 1;
-        let body = json!({
-            "supiOrSuci": format!("imsi-00101{:010}", f.sent),
-            "servingNetworkName": "5G:mnc001.mcc001.3gppnetwork.org",
-            "pad": "x".repeat(f.request_pad),
-        });
-        let text = prins::json_text(&body, f.request_pad + 128);
-        let mut req = HttpRequest::new("POST", SBI_PATH, "AuthenticationInfo", text);
+        //= TS 29.509 5.2.2.2.2: the serving network asks the home AUSF to authenticate
+        //= subscriber `sent` of the producer's PLMN
+        let (info, text) = payload::authentication_info(
+            payload::supi(f.home_domain, f.sent),
+            f.serving_network_name.clone(),
+            f.request_bytes,
+        );
+        let body = serde_json::to_value(&info).expect("AuthenticationInfo is JSON");
+        let mut req = HttpRequest::new("POST", SBI_PATH, AuthenticationInfo::SCHEMA, text);
         req.typed = Some(Typed::new(SbiTarget(fi, Arc::new(body))));
         let req_bytes = req.wire_bytes();
         self.next += 1;

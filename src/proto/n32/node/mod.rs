@@ -44,7 +44,7 @@ use crate::proto::roaming::node::RiNode;
 
 /// The SBI operation the workload exercises: AUSF UE authentication (carries a SUPI, an
 /// UEID the protection policy encrypts).
-pub const SBI_PATH: &str = "/nausf-auth/v1/ue-authentications";
+pub const SBI_PATH: &str = crate::proto::payload::UE_AUTHENTICATIONS_PATH;
 /// The N32-f PRINS forwarding resource.
 pub const N32F_PATH: &str = "/n32f-forward/v1/n32f-process";
 /// The N32-c resources' common prefix.
