@@ -206,10 +206,9 @@ fn long_name(field: String, what: &str, name: &str) -> Option<Issue> {
         Issue::new(
             field,
             format!(
-                "{what} name {} is {} bytes long, above the limit of {MAX_NAME_BYTES} (it is part of DNS names \
-                 and certificates)",
-                quoted(name),
-                name.len()
+                "{what} name {} is above the limit of {MAX_NAME_BYTES} bytes (it is part of DNS names and \
+                 certificates)",
+                quoted(name)
             ),
         )
     })

@@ -292,7 +292,7 @@ fn cases() -> Vec<Case> {
                 edited("http-baseline.ron", &[short]),
                 topology("two-domain-proxy.ron", &[("(name: \"nf-a1", &long_node)]),
             ),
-            expect: REFUSED(&["nodes[0].name", "is 300 bytes long, above the limit of 255", "…` (300 bytes)"]),
+            expect: REFUSED(&["nodes[0].name", "…` (300 bytes) is above the limit of 255 bytes"]),
         },
         Case {
             name: "domain-name-beyond-255-bytes",
