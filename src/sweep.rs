@@ -307,10 +307,17 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
 /// (`records.csv.gz` at the top; `zcat` or `pandas.read_csv` read either as is).
 pub const POINT_RECORDS: &str = "records.csv.gz";
 
-/// Writes one point's folder; `point.json` last, so its presence means complete.
+/// Writes one point's folder; `point.json` last, so its presence means complete. Temporary
+/// files left in it by an interrupted writer are removed first: the sweep holds the folder's
+/// lock and one thread writes each point, so none is in use.
 fn write_point(dir: &Path, p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> Result<(), RunError> {
     let pd = point_dir(dir, p.index);
     fs::create_dir_all(&pd).map_err(io_err(&pd))?;
+    for e in fs::read_dir(&pd).map_err(io_err(&pd))?.flatten() {
+        if e.file_name().to_str().is_some_and(|n| n.ends_with(".tmp")) && e.path().is_file() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
     let ctx = RowContext::point(&p.scenario.experiment.name, p.index, &p.labels);
     crate::run::write_tables(&ctx, &pd, runs, crate::run::RecordsFile::PointGz)?;
     // The point's own plots (latency CDFs, outcomes, CAPIF timelines and tables).
