@@ -249,8 +249,11 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
         }
         if !domains.contains_key(n.domain.as_str()) {
             out.push(
-                Issue::new(format!("nodes[{i}].domain"), format!("unknown domain {}", quoted(&n.domain)))
-                    .suggest(suggest(&n.domain, domain_names.iter().copied())),
+                Issue::new(
+                    format!("nodes[{i}].domain"),
+                    format!("unknown domain {}", quoted(&n.domain)),
+                )
+                .suggest(suggest(&n.domain, domain_names.iter().copied())),
             );
         }
     }
@@ -284,7 +287,11 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
                 if let Some(j) = directed.get(&(s, d)) {
                     out.push(Issue::new(
                         format!("{at}.source"),
-                        format!("duplicate link {} -> {} (already made by links[{j}])", quoted(s), quoted(d)),
+                        format!(
+                            "duplicate link {} -> {} (already made by links[{j}])",
+                            quoted(s),
+                            quoted(d)
+                        ),
                     ));
                     break;
                 }
@@ -816,7 +823,11 @@ fn expand_entries<'a>(patterns: &'a [String], t: &'a TopologyFile) -> Result<Vec
                     }
                     if let Some(first) = seen.insert(&n.name, i) {
                         let message = if first == i {
-                            format!("{} matches invoker {} twice (a duplicate node)", quoted(p), quoted(&n.name))
+                            format!(
+                                "{} matches invoker {} twice (a duplicate node)",
+                                quoted(p),
+                                quoted(&n.name)
+                            )
                         } else {
                             format!(
                                 "{} matches invoker {}, already listed at invokers[{first}]",
@@ -863,7 +874,10 @@ fn node_issue(
     tp: &std::path::Display<'_>,
 ) -> Option<Issue> {
     match roles.get(name) {
-        None => Some(Issue::new(field, format!("unknown node {} (not in {tp})", quoted(name)))),
+        None => Some(Issue::new(
+            field,
+            format!("unknown node {} (not in {tp})", quoted(name)),
+        )),
         Some(role) if *role != want => Some(Issue::new(
             field,
             format!("{what} node {} has role {role:?}; it must be {want:?}", quoted(name)),
@@ -918,7 +932,10 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
                             ok = false;
                             out.push(Issue::new(
                                 format!("{at}.invokers[{j}]"),
-                                format!("invoker {} is also in workload[{k}] (an invoker runs one Capif flow)", quoted(inv)),
+                                format!(
+                                    "invoker {} is also in workload[{k}] (an invoker runs one Capif flow)",
+                                    quoted(inv)
+                                ),
                             ));
                             break;
                         }
@@ -951,8 +968,11 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
                 None => {
                     ok = false;
                     out.push(
-                        Issue::new(format!("{at}.{field}"), format!("unknown node {} (not in {tp})", quoted(name)))
-                            .suggest(suggest(name, names.iter().copied())),
+                        Issue::new(
+                            format!("{at}.{field}"),
+                            format!("unknown node {} (not in {tp})", quoted(name)),
+                        )
+                        .suggest(suggest(name, names.iter().copied())),
                     );
                 }
                 Some(role) if !allowed.is_empty() && !allowed.contains(role) => {
@@ -979,7 +999,11 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
             if !connected(from, to) {
                 out.push(Issue::new(
                     format!("{at}.{field}"),
-                    format!("{} is unreachable from {} over the links of {tp}", quoted(to), quoted(from)),
+                    format!(
+                        "{} is unreachable from {} over the links of {tp}",
+                        quoted(to),
+                        quoted(from)
+                    ),
                 ));
                 reached = false;
                 break;
@@ -1019,12 +1043,7 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
 /// An N32 flow's consumer and producer are NFs: not a Roaming Intermediary (every `Ri` node
 /// runs the RI machine once there is an N32 flow, so the flow would start nothing) and not a
 /// node of a Capif flow (a node runs one plane's machine).
-fn n32_nfs_on(
-    e: &ExperimentFile,
-    capif_invokers: &[&str],
-    roles: &BTreeMap<&str, NodeRole>,
-    out: &mut Vec<Issue>,
-) {
+fn n32_nfs_on(e: &ExperimentFile, capif_invokers: &[&str], roles: &BTreeMap<&str, NodeRole>, out: &mut Vec<Issue>) {
     let mut capif: BTreeMap<&str, String> = BTreeMap::new();
     for (i, w) in e.workload.iter().enumerate() {
         let WorkloadSpec::Capif(f) = w else { continue };
@@ -1161,7 +1180,10 @@ fn ri_policies_on(
             return;
         }
         let message = if domains.contains(name) {
-            format!("domain {} has no Sepp node, so no N32 connection comes from or goes to it", quoted(name))
+            format!(
+                "domain {} has no Sepp node, so no N32 connection comes from or goes to it",
+                quoted(name)
+            )
         } else {
             format!(
                 "unknown PLMN {}: PLMNs are named by their domain in {tp} ({})",
@@ -1442,6 +1464,49 @@ mod tests {
         let other = format!("{huge}y");
         assert_eq!(suggest(&huge, ["nf-a", other.as_str()]), None);
         assert_eq!(suggest("nf-a", [huge.as_str(), "nf-b"]).as_deref(), Some("nf-b"));
+    }
+
+    #[test]
+    fn quoted_cuts_long_values() {
+        assert_eq!(quoted("nf-a"), "`nf-a`");
+        let exact = "é".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(quoted(&exact), format!("`{exact}`"));
+        let long = format!("{exact}xyz");
+        assert_eq!(quoted(&long), format!("`{exact}…` ({} bytes)", long.len()));
+        // A message quoting a huge name stays short.
+        let huge = "x".repeat(10_000_000);
+        assert!(quoted(&huge).len() < 200);
+    }
+
+    #[test]
+    fn n32_roles_and_aef_homes_are_one_per_node() {
+        let exp = |flows: &str| -> ExperimentFile {
+            ron::from_str(&format!(
+                r#"Experiment(name: "x", topology: "t.ron", duration: "1s", workload: [{flows}])"#
+            ))
+            .unwrap()
+        };
+        let n32 = |c: &str, cs: &str, ps: &str, p: &str| {
+            format!(
+                r#"N32((consumer: "{c}", c_sepp: "{cs}", p_sepp: "{ps}", producer: "{p}", arrival: Poisson(rate_per_s: 1.0))),"#
+            )
+        };
+        let capif = |ccf: &str, aef_ccf: &str| {
+            format!(
+                r#"Capif((invokers: ["i"], ccf: "{ccf}", aef: "aef", aef_ccf: {aef_ccf}, arrival: Poisson(rate_per_s: 1.0))),"#
+            )
+        };
+        let fields = |e: ExperimentFile| -> Vec<String> { experiment(&e).into_iter().map(|i| i.field).collect() };
+        // A SEPP may be a c-SEPP and a p-SEPP; an NF may be the consumer of several flows.
+        let ok = n32("c", "s1", "s2", "p") + &n32("c", "s2", "s1", "q");
+        assert!(fields(exp(&ok)).is_empty());
+        let sepp_nf = n32("c", "s1", "s2", "p") + &n32("s1", "s3", "s2", "q");
+        assert_eq!(fields(exp(&sepp_nf)), ["workload[1].N32.consumer"]);
+        assert_eq!(fields(exp(&n32("c", "s1", "s2", "c"))), ["workload[0].N32.producer"]);
+        let two_homes = capif("ccf-a", "None") + &capif("ccf-b", "Some(\"ccf-c\")");
+        assert_eq!(fields(exp(&two_homes)), ["workload[1].Capif.aef_ccf"]);
+        let one_home = capif("ccf-a", "None") + &capif("ccf-b", "Some(\"ccf-a\")");
+        assert!(fields(exp(&one_home)).is_empty());
     }
 
     #[test]

@@ -212,11 +212,18 @@ fn a_second_writer_on_a_locked_folder_is_refused_naming_the_holder() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert!(
-            err.contains(&format!("{}: another secsim (pid {pid}) is writing this folder", locked.display())),
+            err.contains(&format!(
+                "{}: another secsim (pid {pid}) is writing this folder",
+                locked.display()
+            )),
             "{args:?}: {err}"
         );
         assert_eq!(std::fs::read_to_string(&lock).unwrap(), format!("{pid}\n"), "{args:?}");
-        assert_eq!(files_under(&locked), [".secsim.lock"], "{args:?} wrote into the locked folder");
+        assert_eq!(
+            files_under(&locked),
+            [".secsim.lock"],
+            "{args:?} wrote into the locked folder"
+        );
     }
     let _ = std::fs::remove_dir_all(d);
 }
@@ -235,7 +242,12 @@ fn a_stale_lock_is_taken_over_and_outputs_hold_no_lock_or_temporary_file() {
         std::fs::write(out_dir.join(".secsim.lock"), format!("{dead}\n")).unwrap();
         let leftover = out_dir.join(format!(".summary.csv.{dead}-7.tmp"));
         std::fs::write(&leftover, "half a file").unwrap();
-        let out = secsim().args(["run", "--quiet", "--out"]).arg(&out_dir).arg(f).output().unwrap();
+        let out = secsim()
+            .args(["run", "--quiet", "--out"])
+            .arg(&out_dir)
+            .arg(f)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         let files = files_under(&out_dir);
         assert!(files.iter().any(|f| f == "manifest.json"), "{name}: {files:?}");
@@ -272,7 +284,10 @@ fn a_closed_stdout_pipe_ends_secsim_without_a_panic() {
     use std::process::Stdio;
     // More than a pipe's buffer (64 KiB), so the writer meets the closed pipe even if it
     // started writing before the read end was closed.
-    for args in [vec!["schema", "--kind", "experiment"], vec!["validate", "experiments/n32-ipx-hub.ron"]] {
+    for args in [
+        vec!["schema", "--kind", "experiment"],
+        vec!["validate", "experiments/n32-ipx-hub.ron"],
+    ] {
         let mut child = secsim()
             .args(&args)
             .stdout(Stdio::piped())
@@ -282,7 +297,10 @@ fn a_closed_stdout_pipe_ends_secsim_without_a_panic() {
         drop(child.stdout.take()); // the reader goes away at once
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{args:?}: {err}");
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
         assert!(
             out.status.success() || out.status.signal() == Some(13),
             "{args:?}: {:?}: {err}",
