@@ -529,6 +529,16 @@ fn cases() -> Vec<Case> {
             ),
             expect: INPUT(&["run with seeds [1]"]),
         },
+        Case {
+            name: "run-into-a-folder-another-writer-holds",
+            // pid 1 is always alive.
+            input: Input::Command(
+                ".secsim.lock",
+                "1\n".into(),
+                &["run", "experiments/http-baseline.ron", "--quiet", "--out", "{d}"],
+            ),
+            expect: INPUT(&["another secsim (pid 1) is writing this folder"]),
+        },
         // Class 6: verdicts on non-input.
         Case {
             name: "check-empty-trace",
