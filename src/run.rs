@@ -37,6 +37,10 @@
 //!   The plots are written only when plots are on; the CSV files always.
 //! - with `--trace`: `trace.jsonl` (one seed) or `trace-seed-<S>.jsonl` (several), one JSON
 //!   line per delivered message.
+//!
+//! While it writes, a run holds the folder's lock ([`lock::FolderLock`], `.secsim.lock`) and
+//! removes it when done; each file goes through a temporary file of its own, renamed into
+//! place, so a finished folder holds neither.
 
 pub mod lock;
 
@@ -361,8 +365,7 @@ pub fn read_gzip_text(path: &Path) -> std::io::Result<String> {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, then rename): a reader never sees
-/// half a file.
-/// The temporary file has a name of its own ([`lock::temp_path`]), so concurrent writers
+/// half a file. The temporary file has a name of its own ([`lock::temp_path`]), so concurrent writers
 /// never share one.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = lock::temp_path(path);
