@@ -88,6 +88,13 @@ pub fn world(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Resul
         }
         Some(plane)
     };
+    // A node runs one plane's machine (the validator refuses this, located).
+    if let Some(n) = (0..node_count).find(|&n| n32_nodes[n] && capif_nodes[n]) {
+        return Err(BuildError::Plane(format!(
+            "node `{}` is in an N32 flow and in a Capif flow",
+            net.topo.name(n as crate::net::NodeId)
+        )));
+    }
     Ok(SimWorld {
         net,
         capif,

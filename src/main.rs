@@ -245,7 +245,29 @@ fn threads_arg(s: &str) -> Result<usize, String> {
     }
 }
 
+/// Restores the default action of SIGPIPE (end the process quietly), which the Rust runtime
+/// sets to ignore: output piped into a reader that stops early (`secsim validate x | head -1`)
+/// then ends secsim as it ends any Unix filter, instead of a panic at the next `println!`
+/// ("failed printing to stdout: Broken pipe"). Files are written through file descriptors
+/// that never raise it, so results are unaffected.
+#[cfg(unix)]
+fn default_sigpipe() {
+    // The C library's `signal(2)`; libc is not a dependency for this one call.
+    unsafe extern "C" {
+        fn signal(signum: i32, handler: usize) -> usize;
+    }
+    const SIGPIPE: i32 = 13; // the same on Linux, the BSDs and macOS
+    const SIG_DFL: usize = 0;
+    // SAFETY: installs the default disposition for one signal before any thread starts;
+    // no handler code runs in this process.
+    unsafe { signal(SIGPIPE, SIG_DFL) };
+}
+
+#[cfg(not(unix))]
+fn default_sigpipe() {}
+
 fn main() -> ExitCode {
+    default_sigpipe();
     tune_allocator();
     let cli = match Cli::try_parse() {
         Ok(c) => c,

@@ -37,6 +37,12 @@
 //!   The plots are written only when plots are on; the CSV files always.
 //! - with `--trace`: `trace.jsonl` (one seed) or `trace-seed-<S>.jsonl` (several), one JSON
 //!   line per delivered message.
+//!
+//! While it writes, a run holds the folder's lock ([`lock::FolderLock`], `.secsim.lock`) and
+//! removes it when done; each file goes through a temporary file of its own, renamed into
+//! place, so a finished folder holds neither.
+
+pub mod lock;
 
 use std::fs;
 use std::io::{BufWriter, IsTerminal};
@@ -167,6 +173,14 @@ pub enum RunError {
     },
     #[error("cannot start worker threads: {0}")]
     Threads(String),
+    /// Another live process is writing the output folder (it holds its [`lock::FolderLock`]):
+    /// exit code 2, nothing written.
+    #[error(
+        "{dir}: another secsim (pid {pid}) is writing this folder; wait for it to finish or give another --out \
+         (if pid {pid} is no secsim, remove {dir}/{lock_file})",
+        lock_file = lock::LOCK_FILE
+    )]
+    Locked { dir: String, pid: u32 },
     /// Results that do not belong together (merge of shards of different sweeps or seeds, a
     /// shard given twice, a resume into another sweep's folder): exit code 2, nothing written.
     #[error("{path}: {message}")]
@@ -177,7 +191,7 @@ impl RunError {
     /// The process exit code for this error: 2 for bad input, 1 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
-            RunError::Scenario(_) | RunError::Build { .. } | RunError::Mismatch { .. } => 2,
+            RunError::Scenario(_) | RunError::Build { .. } | RunError::Mismatch { .. } | RunError::Locked { .. } => 2,
             _ => 1,
         }
     }
@@ -351,13 +365,15 @@ pub fn read_gzip_text(path: &Path) -> std::io::Result<String> {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file, then rename): a reader never sees
-/// half a file.
+/// half a file. The temporary file has a name of its own ([`lock::temp_path`]), so concurrent writers
+/// never share one.
 pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = path.with_extension(format!(
-        "{}.tmp",
-        path.extension().and_then(|e| e.to_str()).unwrap_or("")
-    ));
-    fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path))
+    let tmp = lock::temp_path(path);
+    let written = fs::write(&tmp, bytes).and_then(|_| fs::rename(&tmp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// [`write_file_atomic`] with the error as a [`RunError`] naming the path.
@@ -387,6 +403,7 @@ pub fn run_experiment(path: &Path, opts: &RunOptions) -> Result<RunSummary, RunE
         path: dir.display().to_string(),
         error,
     })?;
+    let _lock = lock::FolderLock::acquire(&dir)?;
 
     let started = Instant::now();
     let trace_file = |seed: u64| -> PathBuf {

@@ -18,6 +18,7 @@ use serde_json::json;
 use crate::metrics::Outcome;
 use crate::metrics::csv::{RowContext, field};
 use crate::metrics::plot;
+use crate::run::lock::FolderLock;
 use crate::run::{RecordsFormat, RunError, RunOptions, SeedResult, git_commit, run_seed, write_atomic};
 
 /// The folder of point `index` inside a results folder.
@@ -152,6 +153,19 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         .clone()
         .unwrap_or_else(|| Path::new("results").join(&base.name));
     let hash = sweep_hash(&points);
+    // Locked before it is checked: no other writer changes it in between (a folder made
+    // here has no manifest, so a refusal below leaves nothing new but the folder).
+    let existed = dir.is_dir();
+    fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let lock = FolderLock::acquire(&dir);
+    let _lock = match (lock, existed) {
+        (Ok(l), _) => l,
+        (Err(e), false) => {
+            let _ = fs::remove_dir(&dir);
+            return Err(e);
+        }
+        (Err(e), true) => return Err(e),
+    };
     check_folder(&dir, &base.name, &hash, &seeds)?;
     fs::create_dir_all(dir.join("points")).map_err(io_err(&dir))?;
     let total = points.len();
@@ -293,10 +307,17 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
 /// (`records.csv.gz` at the top; `zcat` or `pandas.read_csv` read either as is).
 pub const POINT_RECORDS: &str = "records.csv.gz";
 
-/// Writes one point's folder; `point.json` last, so its presence means complete.
+/// Writes one point's folder; `point.json` last, so its presence means complete. Temporary
+/// files left in it by an interrupted writer are removed first: the sweep holds the folder's
+/// lock and one thread writes each point, so none is in use.
 fn write_point(dir: &Path, p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> Result<(), RunError> {
     let pd = point_dir(dir, p.index);
     fs::create_dir_all(&pd).map_err(io_err(&pd))?;
+    for e in fs::read_dir(&pd).map_err(io_err(&pd))?.flatten() {
+        if e.file_name().to_str().is_some_and(|n| n.ends_with(".tmp")) && e.path().is_file() {
+            let _ = fs::remove_file(e.path());
+        }
+    }
     let ctx = RowContext::point(&p.scenario.experiment.name, p.index, &p.labels);
     crate::run::write_tables(&ctx, &pd, runs, crate::run::RecordsFile::PointGz)?;
     // The point's own plots (latency CDFs, outcomes, CAPIF timelines and tables).
@@ -619,7 +640,7 @@ pub fn merge(out: &Path, shards: &[PathBuf], format: RecordsFormat) -> Result<us
             }
         }
     }
-    if let Some((_, m)) = &first {
+    let _lock = if let Some((_, m)) = &first {
         let seeds: Vec<u64> = m["seeds"]
             .as_array()
             .into_iter()
@@ -630,8 +651,13 @@ pub fn merge(out: &Path, shards: &[PathBuf], format: RecordsFormat) -> Result<us
             m["experiment"].as_str().unwrap_or("?"),
             m["sweep_hash"].as_str().unwrap_or(""),
         );
+        fs::create_dir_all(out).map_err(io_err(out))?;
+        let lock = FolderLock::acquire(out)?;
         check_folder(out, name, hash, &seeds)?;
-    }
+        Some(lock)
+    } else {
+        None
+    };
     fs::create_dir_all(out.join("points")).map_err(io_err(out))?;
     let mut count = 0;
     let mut manifests = Vec::new();

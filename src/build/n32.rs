@@ -199,6 +199,16 @@ pub fn build(
         }
     }
     seen.sort_unstable();
+    if let Some(f) = flows
+        .iter()
+        .find(|f| ris.contains_key(&f.cnf) || ris.contains_key(&f.pnf))
+    {
+        let n = if ris.contains_key(&f.cnf) { f.cnf } else { f.pnf };
+        return Err(format!(
+            "n32: flow `{}`: node `{}` is a Roaming Intermediary, not an NF",
+            f.label, names[n as usize]
+        ));
+    }
     for n in seen {
         if ris.contains_key(&n) {
             continue;

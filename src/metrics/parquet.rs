@@ -78,7 +78,7 @@ pub fn write_from_csv(records_csv: &str, path: &Path) -> Result<(), String> {
         .set_compression(Compression::SNAPPY)
         .set_created_by(format!("secsim {}", env!("CARGO_PKG_VERSION")))
         .build();
-    let tmp = path.with_extension("parquet.tmp");
+    let tmp = crate::run::lock::temp_path(path);
     let file = std::fs::File::create(&tmp).map_err(|e| format!("{}: {e}", tmp.display()))?;
     let mut w = SerializedFileWriter::new(file, Arc::new(schema), Arc::new(props)).map_err(|e| e.to_string())?;
     let bad = |c: usize, v: &str| format!("records.csv column `{}`: `{v}` is not a {:?}", header[c], types[c]);

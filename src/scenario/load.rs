@@ -270,7 +270,10 @@ impl<'a> Source<'a> {
                     ErrorKind::Syntax,
                     start,
                     String::new(),
-                    format!("expected the file to start with `{want}(`, found `{name}`"),
+                    format!(
+                        "expected the file to start with `{want}(`, found {}",
+                        validate::quoted(&name)
+                    ),
                 );
                 e.suggestion = validate::suggest(&name, [want]);
                 Err(e)
@@ -296,8 +299,9 @@ impl<'a> Source<'a> {
                 && validate::suggest(&name, ["Topology", generate::HEADER]).as_deref() == Some(generate::HEADER)
             {
                 e.message = format!(
-                    "expected the file to start with `Topology(` or `{}(`, found `{name}`",
-                    generate::HEADER
+                    "expected the file to start with `Topology(` or `{}(`, found {}",
+                    generate::HEADER,
+                    validate::quoted(&name)
                 );
                 e.suggestion = Some(generate::HEADER.to_string());
             }
@@ -350,9 +354,13 @@ impl<'a> Source<'a> {
                 };
                 let suggestion = validate::suggest(&found, expected.iter().copied());
                 let message = if suggestion.is_some() {
-                    format!("unknown field `{found}`")
+                    format!("unknown field {}", validate::quoted(&found))
                 } else {
-                    format!("unknown field `{found}`, expected {}", one_of(expected))
+                    format!(
+                        "unknown field {}, expected {}",
+                        validate::quoted(&found),
+                        one_of(expected)
+                    )
                 };
                 let mut e = self.error_at(ErrorKind::Schema, offset, field, message);
                 e.suggestion = suggestion;
@@ -381,9 +389,13 @@ impl<'a> Source<'a> {
                 };
                 let suggestion = validate::suggest(&found, expected.iter().copied());
                 let message = if suggestion.is_some() {
-                    format!("unknown variant `{found}`")
+                    format!("unknown variant {}", validate::quoted(&found))
                 } else {
-                    format!("unknown variant `{found}`, expected {}", one_of(expected))
+                    format!(
+                        "unknown variant {}, expected {}",
+                        validate::quoted(&found),
+                        one_of(expected)
+                    )
                 };
                 let mut e = self.error_at(ErrorKind::Schema, offset, path, message);
                 e.suggestion = suggestion;
@@ -418,7 +430,7 @@ impl<'a> Source<'a> {
                     ErrorKind::Schema,
                     offset,
                     path,
-                    format!("expected struct `{expected}`, found `{found}`"),
+                    format!("expected struct `{expected}`, found {}", validate::quoted(&found)),
                 );
                 e.suggestion = Some(expected.to_string());
                 e

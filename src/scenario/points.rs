@@ -192,8 +192,9 @@ fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Ve
                 esrc,
                 format!("sweep[{i}].path"),
                 format!(
-                    "`{}` overlaps sweep[{j}]'s `{}`: one axis would override the other",
-                    a.path, axes[j].path
+                    "{} overlaps sweep[{j}]'s {}: one axis would override the other",
+                    super::validate::quoted(&a.path),
+                    super::validate::quoted(&axes[j].path)
                 ),
             ));
         }
@@ -236,7 +237,8 @@ fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Ve
                     esrc,
                     format!("sweep[{k}].path"),
                     format!(
-                        "`{field}` is not written in {} (write the field to sweep it)",
+                        "{} is not written in {} (write the field to sweep it)",
+                        super::validate::quoted(field),
                         file.display()
                     ),
                 )

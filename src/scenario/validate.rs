@@ -4,7 +4,8 @@
 //! (`links[3].target`); the loader locates them in the source and reports the first one in
 //! file order. Checks, in the order they appear in a file:
 //!
-//! - topology: domain and node names unique and non-empty; a node's domain exists; link
+//! - topology: domain and node names unique, non-empty and at most [`MAX_NAME_BYTES`] (they
+//!   are parts of DNS names and certificates); a node's domain exists; link
 //!   endpoints exist and differ; no two links in the same direction; loss in [0, 1);
 //!   bandwidth > 0 and finite; rto > 0; latency parameters sane (uniform min <= max,
 //!   log-normal sigma >= 0 and finite, empirical non-empty); down windows `from < to`.
@@ -19,6 +20,9 @@
 //!   `invocations_per_session` >= 1, the interconnection knobs consistent
 //!   ([`InterconnectionKnobs::validate`]), every methods list non-empty without duplicates,
 //!   `apis` non-empty, method changes and revocations before the end of the run.
+//!   `crypto.costs` slowdowns finite and >= 0. N32 flows: one N32 role per node across the
+//!   flows (a SEPP is no NF, a consumer no producer). An AEF is registered at one CCF (the
+//!   same `aef_ccf`, or `ccf`, in every Capif flow of that AEF).
 //! - experiment on its topology: client, server and via exist; via has role `Proxy` or
 //!   `Ri`; the pairs a flow needs (client → server, or client → via and via → server) are
 //!   connected in the directed link graph (a duplex link counts both ways). Capif flows:
@@ -29,7 +33,12 @@
 //!   revocation an invoker of some Capif flow, a CCF restart a `Ccf` node some Capif flow uses
 //!   (`ccf` or `aef_ccf`), before the end of the run and with `down` > 0.
 //!   `n32.ri_policies` keys are `Ri` nodes; every PLMN a policy names (contracts,
-//!   `unreachable`, scripted `target_plmn`) is the domain of some `Sepp` node.
+//!   `unreachable`, scripted `target_plmn`) is the domain of some `Sepp` node. An N32
+//!   flow's consumer and producer are neither `Ri` nodes nor nodes of a Capif flow; an HTTP
+//!   flow uses no node of an N32 or Capif flow.
+//!
+//! Every check the world's builder ([`crate::build`]) makes is made here too, so `validate`
+//! and `run` give one verdict, located. Values from the input are quoted with [`quoted`].
 //!
 //! [`InterconnectionKnobs::validate`]: crate::proto::capif::interconnection::InterconnectionKnobs::validate
 
@@ -75,6 +84,20 @@ pub const MAX_NAME_BYTES: usize = 255;
 
 /// The most seeds an experiment may list (and `--seeds` may ask for): each is a whole run.
 pub const MAX_SEEDS: u64 = 100_000;
+
+/// The most characters of a value from the input that a message quotes ([`quoted`]).
+pub const MAX_QUOTED_CHARS: usize = 100;
+
+/// A value from the input as a message quotes it: in backticks, and if it is longer than
+/// [`MAX_QUOTED_CHARS`] characters, its first ones, `…` and its whole length, so that a
+/// name of megabytes does not bury the message (`quoted("nf-a")` is `` `nf-a` ``). Every
+/// message that echoes user text goes through this.
+pub fn quoted(s: &str) -> String {
+    match s.char_indices().nth(MAX_QUOTED_CHARS) {
+        None => format!("`{s}`"),
+        Some((cut, _)) => format!("`{}…` ({} bytes)", &s[..cut], s.len()),
+    }
+}
 
 /// The longest name [`suggest`] compares \[characters\].
 pub const MAX_SUGGEST_CHARS: usize = 256;
@@ -176,6 +199,21 @@ fn latency_fields(at: &str, spec: &LatencySpec, out: &mut Vec<Issue>) {
     }
 }
 
+/// A node or domain name above [`MAX_NAME_BYTES`]: each names DNS names (`<node>.5gc.example`,
+/// `ca.<domain>`), which hold at most 255 bytes (RFC 1035 2.3.4), and certificate fields.
+fn long_name(field: String, what: &str, name: &str) -> Option<Issue> {
+    (name.len() > MAX_NAME_BYTES).then(|| {
+        Issue::new(
+            field,
+            format!(
+                "{what} name {} is above the limit of {MAX_NAME_BYTES} bytes (it is part of DNS names and \
+                 certificates)",
+                quoted(name)
+            ),
+        )
+    })
+}
+
 /// Checks a topology on its own.
 pub fn topology(t: &TopologyFile) -> Vec<Issue> {
     let mut out = Vec::new();
@@ -183,10 +221,12 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
     for (i, d) in t.domains.iter().enumerate() {
         if d.name.is_empty() {
             out.push(Issue::new(format!("domains[{i}].name"), "domain name is empty"));
+        } else if let Some(issue) = long_name(format!("domains[{i}].name"), "domain", &d.name) {
+            out.push(issue);
         } else if let Some(j) = domains.get(d.name.as_str()) {
             out.push(Issue::new(
                 format!("domains[{i}].name"),
-                format!("duplicate domain `{}` (first defined at domains[{j}])", d.name),
+                format!("duplicate domain {} (first defined at domains[{j}])", quoted(&d.name)),
             ));
         } else {
             domains.insert(&d.name, i);
@@ -197,18 +237,23 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
     for (i, n) in t.nodes.iter().enumerate() {
         if n.name.is_empty() {
             out.push(Issue::new(format!("nodes[{i}].name"), "node name is empty"));
+        } else if let Some(issue) = long_name(format!("nodes[{i}].name"), "node", &n.name) {
+            out.push(issue);
         } else if let Some(j) = nodes.get(n.name.as_str()) {
             out.push(Issue::new(
                 format!("nodes[{i}].name"),
-                format!("duplicate node `{}` (first defined at nodes[{j}])", n.name),
+                format!("duplicate node {} (first defined at nodes[{j}])", quoted(&n.name)),
             ));
         } else {
             nodes.insert(&n.name, i);
         }
         if !domains.contains_key(n.domain.as_str()) {
             out.push(
-                Issue::new(format!("nodes[{i}].domain"), format!("unknown domain `{}`", n.domain))
-                    .suggest(suggest(&n.domain, domain_names.iter().copied())),
+                Issue::new(
+                    format!("nodes[{i}].domain"),
+                    format!("unknown domain {}", quoted(&n.domain)),
+                )
+                .suggest(suggest(&n.domain, domain_names.iter().copied())),
             );
         }
     }
@@ -221,7 +266,7 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
             if !nodes.contains_key(name.as_str()) {
                 endpoints_ok = false;
                 out.push(
-                    Issue::new(format!("{at}.{field}"), format!("unknown node `{name}`"))
+                    Issue::new(format!("{at}.{field}"), format!("unknown node {}", quoted(name)))
                         .suggest(suggest(name, node_names.iter().copied())),
                 );
             }
@@ -230,7 +275,7 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
             endpoints_ok = false;
             out.push(Issue::new(
                 format!("{at}.target"),
-                format!("link from `{}` to itself", l.source),
+                format!("link from {} to itself", quoted(&l.source)),
             ));
         }
         if endpoints_ok {
@@ -242,7 +287,11 @@ pub fn topology(t: &TopologyFile) -> Vec<Issue> {
                 if let Some(j) = directed.get(&(s, d)) {
                     out.push(Issue::new(
                         format!("{at}.source"),
-                        format!("duplicate link `{s}` -> `{d}` (already made by links[{j}])"),
+                        format!(
+                            "duplicate link {} -> {} (already made by links[{j}])",
+                            quoted(s),
+                            quoted(d)
+                        ),
                     ));
                     break;
                 }
@@ -311,8 +360,8 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
         out.push(Issue::new(
             "name",
             format!(
-                "name `{}` is not usable as a folder name (use only A-Z, a-z, 0-9, `.`, `_`, `-`)",
-                e.name
+                "name {} is not usable as a folder name (use only A-Z, a-z, 0-9, `.`, `_`, `-`)",
+                quoted(&e.name)
             ),
         ));
     }
@@ -373,7 +422,7 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
             if h.client == h.server {
                 out.push(Issue::new(
                     format!("{at}.server"),
-                    format!("client and server are both `{}`", h.client),
+                    format!("client and server are both {}", quoted(&h.client)),
                 ));
             }
             if h.via.as_ref().is_some_and(|v| *v == h.client || *v == h.server) {
@@ -387,7 +436,7 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
             if n.c_sepp == n.p_sepp {
                 out.push(Issue::new(
                     format!("{at}.p_sepp"),
-                    format!("c_sepp and p_sepp are both `{}`", n.c_sepp),
+                    format!("c_sepp and p_sepp are both {}", quoted(&n.c_sepp)),
                 ));
             }
             if n.n32f_ris.len() > 2 {
@@ -408,9 +457,9 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
                 out.push(Issue::new(
                     format!("{at}.aef_ccf"),
                     format!(
-                        "ccf and aef_ccf are both `{}` (leave aef_ccf out when the AEF is registered at the \
+                        "ccf and aef_ccf are both {} (leave aef_ccf out when the AEF is registered at the \
                          invokers' CCF)",
-                        c.ccf
+                        quoted(&c.ccf)
                     ),
                 ));
             }
@@ -461,7 +510,98 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
         }
     }
     capif_knobs(e, &mut out);
+    crypto_costs(e, &mut out);
+    n32_roles(e, &mut out);
+    aef_registrations(e, &mut out);
     out
+}
+
+/// The cost model's own checks (the world runs them too when it is built), located.
+fn crypto_costs(e: &ExperimentFile, out: &mut Vec<Issue>) {
+    let Some(costs) = &e.crypto.costs else { return };
+    for (class, c) in &costs.classes {
+        if bad_f64(c.slowdown) || c.slowdown < 0.0 {
+            out.push(Issue::new(
+                format!("crypto.costs.classes[\"{class}\"].slowdown"),
+                format!(
+                    "node class {} has slowdown {}; it must be finite and >= 0",
+                    quoted(class),
+                    c.slowdown
+                ),
+            ));
+        }
+    }
+}
+
+/// What a node is to the N32 plane: one machine per node, so one of these across every N32
+/// flow (a SEPP may be the c-SEPP of some flows and the p-SEPP of others).
+#[derive(Clone, Copy, Eq, PartialEq)]
+enum N32Role {
+    Sepp,
+    Consumer,
+    Producer,
+}
+
+/// Each node has one N32 role across the N32 flows: a SEPP is no NF, a consumer no
+/// producer (the builder refuses both: a node runs one machine).
+fn n32_roles(e: &ExperimentFile, out: &mut Vec<Issue>) {
+    let mut first: BTreeMap<&str, (N32Role, usize, &str)> = BTreeMap::new();
+    for (i, w) in e.workload.iter().enumerate() {
+        let WorkloadSpec::N32(f) = w else { continue };
+        let fields = [
+            ("consumer", f.consumer.as_str(), N32Role::Consumer),
+            ("c_sepp", &f.c_sepp, N32Role::Sepp),
+            ("p_sepp", &f.p_sepp, N32Role::Sepp),
+            ("producer", &f.producer, N32Role::Producer),
+        ];
+        for (field, name, role) in fields {
+            let Some(&(had, k, there)) = first.get(name) else {
+                first.insert(name, (role, i, field));
+                continue;
+            };
+            if had == role {
+                continue;
+            }
+            let why = match (had, role) {
+                (N32Role::Sepp, _) | (_, N32Role::Sepp) => "a node is either a SEPP or an NF, not both",
+                _ => "a node is either a consumer or a producer NF, not both",
+            };
+            out.push(Issue::new(
+                format!("workload[{i}].N32.{field}"),
+                format!("{} is already the {there} of workload[{k}]: {why}", quoted(name)),
+            ));
+            break;
+        }
+    }
+}
+
+/// An AEF is registered at one CCF: every Capif flow with that AEF names the same `aef_ccf`
+/// (or, without one, the same `ccf`).
+fn aef_registrations(e: &ExperimentFile, out: &mut Vec<Issue>) {
+    let mut home: BTreeMap<&str, (&str, usize)> = BTreeMap::new();
+    for (i, w) in e.workload.iter().enumerate() {
+        let WorkloadSpec::Capif(f) = w else { continue };
+        let (ccf, field) = match &f.aef_ccf {
+            Some(a) => (a.as_str(), "aef_ccf"),
+            None => (f.ccf.as_str(), "ccf"),
+        };
+        match home.get(f.aef.as_str()) {
+            None => {
+                home.insert(&f.aef, (ccf, i));
+            }
+            Some(&(other, k)) if other != ccf => out.push(Issue::new(
+                format!("workload[{i}].Capif.{field}"),
+                format!(
+                    "AEF {} is registered at {} here and at {} in workload[{k}]: an AEF is registered at one CCF \
+                     (give every flow of this AEF the same aef_ccf)",
+                    quoted(&f.aef),
+                    quoted(ccf),
+                    quoted(other)
+                ),
+            )),
+            Some(_) => {}
+        }
+    }
 }
 
 /// What cannot run: an arrival process whose mean gap is below the clock's 1 ns resolution,
@@ -576,7 +716,7 @@ fn capif_knobs(e: &ExperimentFile, out: &mut Vec<Issue>) {
                 } else if let Some(first) = seen.get(api.as_str()) {
                     out.push(Issue::new(
                         format!("{at}.apis[{j}]"),
-                        format!("duplicate API `{api}` (already at apis[{first}])"),
+                        format!("duplicate API {} (already at apis[{first}])", quoted(api)),
                     ));
                 } else {
                     seen.insert(api, j);
@@ -741,7 +881,7 @@ fn expand_entries<'a>(patterns: &'a [String], t: &'a TopologyFile) -> Result<Vec
                 if let Some(first) = seen.insert(p, i) {
                     return Err((
                         i,
-                        format!("duplicate invoker `{p}` (already listed at invokers[{first}])"),
+                        format!("duplicate invoker {} (already listed at invokers[{first}])", quoted(p)),
                     ));
                 }
                 out.push((i, p));
@@ -754,11 +894,16 @@ fn expand_entries<'a>(patterns: &'a [String], t: &'a TopologyFile) -> Result<Vec
                     }
                     if let Some(first) = seen.insert(&n.name, i) {
                         let message = if first == i {
-                            format!("`{p}` matches invoker `{}` twice (a duplicate node)", n.name)
+                            format!(
+                                "{} matches invoker {} twice (a duplicate node)",
+                                quoted(p),
+                                quoted(&n.name)
+                            )
                         } else {
                             format!(
-                                "`{p}` matches invoker `{}`, already listed at invokers[{first}]",
-                                n.name
+                                "{} matches invoker {}, already listed at invokers[{first}]",
+                                quoted(p),
+                                quoted(&n.name)
                             )
                         };
                         return Err((i, message));
@@ -766,7 +911,7 @@ fn expand_entries<'a>(patterns: &'a [String], t: &'a TopologyFile) -> Result<Vec
                     out.push((i, &n.name));
                 }
                 if out.len() == before {
-                    return Err((i, format!("`{p}` matches no node with role Invoker")));
+                    return Err((i, format!("{} matches no node with role Invoker", quoted(p))));
                 }
             }
         }
@@ -800,10 +945,13 @@ fn node_issue(
     tp: &std::path::Display<'_>,
 ) -> Option<Issue> {
     match roles.get(name) {
-        None => Some(Issue::new(field, format!("unknown node `{name}` (not in {tp})"))),
+        None => Some(Issue::new(
+            field,
+            format!("unknown node {} (not in {tp})", quoted(name)),
+        )),
         Some(role) if *role != want => Some(Issue::new(
             field,
-            format!("{what} node `{name}` has role {role:?}; it must be {want:?}"),
+            format!("{what} node {} has role {role:?}; it must be {want:?}", quoted(name)),
         )),
         Some(_) => None,
     }
@@ -848,7 +996,10 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
                             ok = false;
                             out.push(Issue::new(
                                 format!("{at}.invokers[{j}]"),
-                                format!("invoker `{inv}` is also in workload[{k}] (an invoker runs one Capif flow)"),
+                                format!(
+                                    "invoker {} is also in workload[{k}] (an invoker runs one Capif flow)",
+                                    quoted(inv)
+                                ),
                             ));
                             break;
                         }
@@ -881,8 +1032,11 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
                 None => {
                     ok = false;
                     out.push(
-                        Issue::new(format!("{at}.{field}"), format!("unknown node `{name}` (not in {tp})"))
-                            .suggest(suggest(name, names.iter().copied())),
+                        Issue::new(
+                            format!("{at}.{field}"),
+                            format!("unknown node {} (not in {tp})", quoted(name)),
+                        )
+                        .suggest(suggest(name, names.iter().copied())),
                     );
                 }
                 Some(role) if !allowed.is_empty() && !allowed.contains(role) => {
@@ -892,7 +1046,8 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
                     out.push(Issue::new(
                         format!("{at}.{field}"),
                         format!(
-                            "{field_name} node `{name}` has role {role:?}; it must be {}",
+                            "{field_name} node {} has role {role:?}; it must be {}",
+                            quoted(name),
                             want.join(" or ")
                         ),
                     ));
@@ -908,7 +1063,11 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
             if !connected(from, to) {
                 out.push(Issue::new(
                     format!("{at}.{field}"),
-                    format!("`{to}` is unreachable from `{from}` over the links of {tp}"),
+                    format!(
+                        "{} is unreachable from {} over the links of {tp}",
+                        quoted(to),
+                        quoted(from)
+                    ),
                 ));
                 reached = false;
                 break;
@@ -923,8 +1082,10 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
                         out.push(Issue::new(
                             format!("{at}.invokers[{j}]"),
                             format!(
-                                "`{to}` is unreachable from `{inv}` (matched by `{}`) over the links of {tp}",
-                                c.invokers[j]
+                                "{} is unreachable from {} (matched by {}) over the links of {tp}",
+                                quoted(to),
+                                quoted(inv),
+                                quoted(&c.invokers[j])
                             ),
                         ));
                         break 'targets;
@@ -939,7 +1100,46 @@ pub fn workload_on<'a>(e: &'a ExperimentFile, t: &'a TopologyFile, topology_path
     capif_restarts_on(e, &roles, &capif_ccfs, &tp, &mut out);
     ri_policies_on(e, t, &roles, &tp, &mut out);
     http_outside_planes(e, &capif_invokers, &roles, &mut out);
+    n32_nfs_on(e, &capif_invokers, &roles, &mut out);
     out
+}
+
+/// An N32 flow's consumer and producer are NFs: not a Roaming Intermediary (every `Ri` node
+/// runs the RI machine once there is an N32 flow, so the flow would start nothing) and not a
+/// node of a Capif flow (a node runs one plane's machine).
+fn n32_nfs_on(e: &ExperimentFile, capif_invokers: &[&str], roles: &BTreeMap<&str, NodeRole>, out: &mut Vec<Issue>) {
+    let mut capif: BTreeMap<&str, String> = BTreeMap::new();
+    for (i, w) in e.workload.iter().enumerate() {
+        let WorkloadSpec::Capif(f) = w else { continue };
+        for n in [Some(&f.ccf), Some(&f.aef), f.aef_ccf.as_ref()].into_iter().flatten() {
+            capif.entry(n).or_insert_with(|| format!("workload[{i}]"));
+        }
+    }
+    for inv in capif_invokers {
+        capif.entry(inv).or_insert_with(|| "a Capif flow".into());
+    }
+    for (i, w) in e.workload.iter().enumerate() {
+        let WorkloadSpec::N32(f) = w else { continue };
+        for (field, name) in [("consumer", &f.consumer), ("producer", &f.producer)] {
+            let message = if roles.get(name.as_str()) == Some(&NodeRole::Ri) {
+                format!(
+                    "{field} node {} is a Roaming Intermediary (role Ri), which runs the RI machine, not an NF: \
+                     use an Nf node",
+                    quoted(name)
+                )
+            } else if let Some(by) = capif.get(name.as_str()) {
+                format!(
+                    "{field} node {} is a node of the CAPIF plane ({by}): a node runs one plane's machine, so \
+                     use a node outside the Capif flows",
+                    quoted(name)
+                )
+            } else {
+                continue;
+            };
+            out.push(Issue::new(format!("workload[{i}].N32.{field}"), message));
+            break;
+        }
+    }
 }
 
 /// An HTTP flow's nodes must not be nodes of the N32 or the CAPIF plane: a node's network
@@ -1002,8 +1202,9 @@ fn http_outside_planes(
                 out.push(Issue::new(
                     format!("workload[{i}].Http.{field}"),
                     format!(
-                        "`{name}` is a node of the {which} plane ({by}): its events go to that plane's machine, so \
-                         this HTTP flow would run nothing; use a node outside the N32 and Capif flows"
+                        "{} is a node of the {which} plane ({by}): its events go to that plane's machine, so \
+                         this HTTP flow would run nothing; use a node outside the N32 and Capif flows",
+                        quoted(name)
                     ),
                 ));
                 break;
@@ -1043,10 +1244,14 @@ fn ri_policies_on(
             return;
         }
         let message = if domains.contains(name) {
-            format!("domain `{name}` has no Sepp node, so no N32 connection comes from or goes to it")
+            format!(
+                "domain {} has no Sepp node, so no N32 connection comes from or goes to it",
+                quoted(name)
+            )
         } else {
             format!(
-                "unknown PLMN `{name}`: PLMNs are named by their domain in {tp} ({})",
+                "unknown PLMN {}: PLMNs are named by their domain in {tp} ({})",
+                quoted(name),
                 if plmns.is_empty() {
                     "which has no Sepp node".to_string()
                 } else {
@@ -1113,7 +1318,7 @@ fn capif_restarts_on(
             out.push(issue.suggest(suggest(&r.ccf, candidates.iter().copied())));
         } else if !capif_ccfs.contains(&r.ccf.as_str()) {
             out.push(
-                Issue::new(field, format!("no Capif flow uses CCF `{}`", r.ccf))
+                Issue::new(field, format!("no Capif flow uses CCF {}", quoted(&r.ccf)))
                     .suggest(suggest(&r.ccf, capif_ccfs.iter().copied())),
             );
         }
@@ -1150,7 +1355,7 @@ fn capif_knobs_on(
             out.push(issue.suggest(suggest(&m.aef, aef_candidates.iter().copied())));
         } else if !capif_aefs.contains(&m.aef.as_str()) {
             out.push(
-                Issue::new(field, format!("no Capif flow uses AEF `{}`", m.aef))
+                Issue::new(field, format!("no Capif flow uses AEF {}", quoted(&m.aef)))
                     .suggest(suggest(&m.aef, capif_aefs.iter().copied())),
             );
         }
@@ -1173,7 +1378,7 @@ fn capif_knobs_on(
             out.push(
                 Issue::new(
                     field,
-                    format!("invoker `{}` is not an invoker of any Capif flow", r.invoker),
+                    format!("invoker {} is not an invoker of any Capif flow", quoted(&r.invoker)),
                 )
                 .suggest(suggestion()),
             );
@@ -1423,6 +1628,49 @@ mod tests {
         let other = format!("{huge}y");
         assert_eq!(suggest(&huge, ["nf-a", other.as_str()]), None);
         assert_eq!(suggest("nf-a", [huge.as_str(), "nf-b"]).as_deref(), Some("nf-b"));
+    }
+
+    #[test]
+    fn quoted_cuts_long_values() {
+        assert_eq!(quoted("nf-a"), "`nf-a`");
+        let exact = "é".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(quoted(&exact), format!("`{exact}`"));
+        let long = format!("{exact}xyz");
+        assert_eq!(quoted(&long), format!("`{exact}…` ({} bytes)", long.len()));
+        // A message quoting a huge name stays short.
+        let huge = "x".repeat(10_000_000);
+        assert!(quoted(&huge).len() < 200);
+    }
+
+    #[test]
+    fn n32_roles_and_aef_homes_are_one_per_node() {
+        let exp = |flows: &str| -> ExperimentFile {
+            ron::from_str(&format!(
+                r#"Experiment(name: "x", topology: "t.ron", duration: "1s", workload: [{flows}])"#
+            ))
+            .unwrap()
+        };
+        let n32 = |c: &str, cs: &str, ps: &str, p: &str| {
+            format!(
+                r#"N32((consumer: "{c}", c_sepp: "{cs}", p_sepp: "{ps}", producer: "{p}", arrival: Poisson(rate_per_s: 1.0))),"#
+            )
+        };
+        let capif = |ccf: &str, aef_ccf: &str| {
+            format!(
+                r#"Capif((invokers: ["i"], ccf: "{ccf}", aef: "aef", aef_ccf: {aef_ccf}, arrival: Poisson(rate_per_s: 1.0))),"#
+            )
+        };
+        let fields = |e: ExperimentFile| -> Vec<String> { experiment(&e).into_iter().map(|i| i.field).collect() };
+        // A SEPP may be a c-SEPP and a p-SEPP; an NF may be the consumer of several flows.
+        let ok = n32("c", "s1", "s2", "p") + &n32("c", "s2", "s1", "q");
+        assert!(fields(exp(&ok)).is_empty());
+        let sepp_nf = n32("c", "s1", "s2", "p") + &n32("s1", "s3", "s2", "q");
+        assert_eq!(fields(exp(&sepp_nf)), ["workload[1].N32.consumer"]);
+        assert_eq!(fields(exp(&n32("c", "s1", "s2", "c"))), ["workload[0].N32.producer"]);
+        let two_homes = capif("ccf-a", "None") + &capif("ccf-b", "Some(\"ccf-c\")");
+        assert_eq!(fields(exp(&two_homes)), ["workload[1].Capif.aef_ccf"]);
+        let one_home = capif("ccf-a", "None") + &capif("ccf-b", "Some(\"ccf-a\")");
+        assert!(fields(exp(&one_home)).is_empty());
     }
 
     #[test]

@@ -534,11 +534,12 @@ fn capif_runs_are_deterministic() {
 fn a_build_error_names_its_own_flow_once() {
     let topo = lab_topology(2);
     // Built directly (validation would refuse it first): the second Capif flow names a CCF
-    // that does not exist.
+    // that does not exist (its AEF registered at `ccf-a`, as in the first flow).
     let exp = experiment(
         r#"Experiment(name: "bad", topology: "lab.ron", duration: "2s",
             workload: [Capif((invokers: ["inv-01"], ccf: "ccf-a", aef: "aef-a1", arrival: Periodic(interval: "1s"))),
-                       Capif((invokers: ["inv-02"], ccf: "ccf-zz", aef: "aef-a1", arrival: Periodic(interval: "1s")))])"#,
+                       Capif((invokers: ["inv-02"], ccf: "ccf-zz", aef: "aef-a1", aef_ccf: Some("ccf-a"),
+                              arrival: Periodic(interval: "1s")))])"#,
     );
     let err = secsim::build::simulation(&topo, &exp, 1)
         .err()

@@ -140,3 +140,171 @@ fn format_parquet_is_written_or_refused_with_the_feature_to_enable() {
     }
     let _ = std::fs::remove_dir_all(out_dir);
 }
+
+/// `http-baseline` for 2 simulated seconds (with a two-point sweep if `sweep`), written into
+/// `dir` with its topology path made absolute.
+fn small_experiment(dir: &Path, sweep: bool) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut text = std::fs::read_to_string(root.join("experiments/http-baseline.ron")).unwrap();
+    text = text.replace("\"../topologies/", &format!("\"{}/topologies/", root.display()));
+    text = text.replacen("duration: \"60s\"", "duration: \"2s\"", 1);
+    if sweep {
+        text = text.replacen(
+            "warmup: \"1s\",",
+            "warmup: \"1s\",\n    sweep: [(path: \"workload[0].Http.arrival\", values: [\"Poisson(rate_per_s: 5.0)\", \"Poisson(rate_per_s: 20.0)\"])],",
+            1,
+        );
+        assert!(text.contains("sweep: ["));
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    let f = dir.join(if sweep { "sweep.ron" } else { "experiment.ron" });
+    std::fs::write(&f, text).unwrap();
+    f
+}
+
+/// Every file under `dir` (relative paths), sorted.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A second writer on a folder another live process holds (here: this test's own pid in the
+/// lock) is refused with exit 2, naming the folder and the holder, for a run, a sweep, a
+/// resume and a merge; the holder's lock stays and nothing is written.
+#[test]
+fn a_second_writer_on_a_locked_folder_is_refused_naming_the_holder() {
+    let d = tmp("locked");
+    let (exp, sweep) = (small_experiment(&d, false), small_experiment(&d, true));
+    let shard = d.join("shard");
+    let out = secsim()
+        .args(["run", "--quiet", "--shard", "0/2", "--out"])
+        .arg(&shard)
+        .arg(&sweep)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let locked = d.join("out");
+    std::fs::create_dir_all(&locked).unwrap();
+    let lock = locked.join(".secsim.lock");
+    let pid = std::process::id();
+    std::fs::write(&lock, format!("{pid}\n")).unwrap();
+    let runs: [Vec<std::ffi::OsString>; 4] = [
+        vec!["run".into(), "--quiet".into(), exp.clone().into()],
+        vec!["run".into(), "--quiet".into(), sweep.clone().into()],
+        vec!["run".into(), "--quiet".into(), "--resume".into(), sweep.clone().into()],
+        vec!["merge".into(), shard.clone().into()],
+    ];
+    for args in runs {
+        let out = secsim().args(&args).arg("--out").arg(&locked).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{}: another secsim (pid {pid}) is writing this folder",
+                locked.display()
+            )),
+            "{args:?}: {err}"
+        );
+        assert_eq!(std::fs::read_to_string(&lock).unwrap(), format!("{pid}\n"), "{args:?}");
+        assert_eq!(
+            files_under(&locked),
+            [".secsim.lock"],
+            "{args:?} wrote into the locked folder"
+        );
+    }
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// A lock left by a process that is gone is taken over (with that writer's temporary files
+/// removed), and the run succeeds; a finished folder holds no lock and no temporary file.
+#[test]
+fn a_stale_lock_is_taken_over_and_outputs_hold_no_lock_or_temporary_file() {
+    let d = tmp("stale");
+    let (exp, sweep) = (small_experiment(&d, false), small_experiment(&d, true));
+    // Above the kernel's largest pid (2^22): never a live process.
+    let dead = 4_194_400u32;
+    for (name, f) in [("run", &exp), ("sweep", &sweep)] {
+        let out_dir = d.join(name);
+        std::fs::create_dir_all(&out_dir).unwrap();
+        std::fs::write(out_dir.join(".secsim.lock"), format!("{dead}\n")).unwrap();
+        let leftover = out_dir.join(format!(".summary.csv.{dead}-7.tmp"));
+        std::fs::write(&leftover, "half a file").unwrap();
+        let out = secsim()
+            .args(["run", "--quiet", "--out"])
+            .arg(&out_dir)
+            .arg(f)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        let files = files_under(&out_dir);
+        assert!(files.iter().any(|f| f == "manifest.json"), "{name}: {files:?}");
+        let stray: Vec<&String> = files
+            .iter()
+            .filter(|f| f.ends_with(".secsim.lock") || f.ends_with(".tmp"))
+            .collect();
+        assert!(stray.is_empty(), "{name}: left {stray:?}");
+    }
+    // A merge leaves none either.
+    let merged = d.join("merged");
+    let out = secsim()
+        .arg("merge")
+        .arg("--out")
+        .arg(&merged)
+        .arg(d.join("sweep"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "merge: {}", String::from_utf8_lossy(&out.stderr));
+    let files = files_under(&merged);
+    assert!(
+        !files.iter().any(|f| f.ends_with(".secsim.lock") || f.ends_with(".tmp")),
+        "merge: {files:?}"
+    );
+    let _ = std::fs::remove_dir_all(d);
+}
+
+/// Output into a pipe whose reader has gone (`secsim ... | head -1`) ends secsim quietly, as it
+/// ends any Unix filter, with no panic ("failed printing to stdout: Broken pipe").
+#[cfg(unix)]
+#[test]
+fn a_closed_stdout_pipe_ends_secsim_without_a_panic() {
+    use std::os::unix::process::ExitStatusExt as _;
+    use std::process::Stdio;
+    // More than a pipe's buffer (64 KiB), so the writer meets the closed pipe even if it
+    // started writing before the read end was closed.
+    for args in [
+        vec!["schema", "--kind", "experiment"],
+        vec!["validate", "experiments/n32-ipx-hub.ron"],
+    ] {
+        let mut child = secsim()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away at once
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            out.status.success() || out.status.signal() == Some(13),
+            "{args:?}: {:?}: {err}",
+            out.status
+        );
+    }
+}

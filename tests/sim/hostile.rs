@@ -115,6 +115,9 @@ fn cases() -> Vec<Case> {
     };
     let http = |edits: &[(&str, &str)]| Input::Experiment(edited("http-baseline.ron", edits));
     let short = ("duration: \"60s\"", "duration: \"5s\"");
+    // 300-byte names: the first node's, and the first domain's.
+    let long_node = format!("(name: \"{}nf-a1", "n".repeat(295));
+    let long_domain = format!("(name: \"{}", "d".repeat(300));
     let busy = "arrival: Poisson(rate_per_s: 50.0)";
     let trace = a_trace();
     let lines: Vec<&str> = trace.lines().collect();
@@ -210,6 +213,94 @@ fn cases() -> Vec<Case> {
                 &[("invokers: [\"invoker-2\"]", "invokers: [\"invoker-1\"]")],
             )),
             expect: REFUSED(&["workload[1].Capif.invokers[0]", "also in workload[0]"]),
+        },
+        Case {
+            name: "crypto-cost-negative-slowdown",
+            input: http(&[(
+                "warmup: \"1s\",",
+                "warmup: \"1s\", crypto: (costs: Some((classes: {\"Sepp\": (slowdown: -2.0)}))),",
+            )]),
+            expect: REFUSED(&[
+                "crypto.costs.classes[\"Sepp\"].slowdown",
+                "slowdown -2; it must be finite and >= 0",
+            ]),
+        },
+        Case {
+            name: "n32-sepp-that-is-also-a-consumer",
+            input: ri(&[("consumer: \"cnf-2\"", "consumer: \"sepp-1\"")]),
+            expect: REFUSED(&[
+                "workload[1].N32.consumer",
+                "`sepp-1` is already the c_sepp of workload[0]: a node is either a SEPP or an NF",
+            ]),
+        },
+        Case {
+            name: "n32-producer-that-is-also-a-consumer",
+            input: ri(&[("consumer: \"cnf-2\"", "consumer: \"pnf-b\"")]),
+            expect: REFUSED(&[
+                "workload[1].N32.consumer",
+                "already the producer of workload[0]: a node is either a consumer or a producer",
+            ]),
+        },
+        Case {
+            name: "n32-consumer-is-a-roaming-intermediary",
+            input: ri(&[("consumer: \"cnf-2\"", "consumer: \"ri-5\"")]),
+            expect: REFUSED(&["workload[1].N32.consumer", "`ri-5` is a Roaming Intermediary"]),
+        },
+        Case {
+            name: "n32-consumer-in-a-capif-flow",
+            input: Input::WithTopology(
+                edited(
+                    "capif-single.ron",
+                    &[(
+                        "    workload: [\n",
+                        "    workload: [\n        N32((consumer: \"aef-a1\", c_sepp: \"sepp-a\", p_sepp: \"sepp-i\", producer: \"nf-i\", arrival: Poisson(rate_per_s: 1.0))),\n",
+                    )],
+                ),
+                topology(
+                    "capif-single.ron",
+                    &[
+                        (
+                            "        (name: \"invoker-1\"",
+                            "        (name: \"sepp-a\", domain: \"provider-a\", role: Sepp),\n        (name: \"sepp-i\", domain: \"internet\", role: Sepp),\n        (name: \"nf-i\", domain: \"internet\", role: Nf),\n        (name: \"invoker-1\"",
+                        ),
+                        (
+                            "    links: [\n",
+                            "    links: [\n        (source: \"sepp-a\", target: \"gw-a\", latency: Constant(\"1ms\")),\n        (source: \"sepp-i\", target: \"gw-a\", latency: Constant(\"1ms\")),\n        (source: \"nf-i\", target: \"gw-a\", latency: Constant(\"1ms\")),\n",
+                        ),
+                    ],
+                ),
+            ),
+            expect: REFUSED(&["workload[0].N32.consumer", "node of the CAPIF plane (workload[1])"]),
+        },
+        Case {
+            name: "one-aef-registered-at-two-ccfs",
+            input: Input::Experiment(edited(
+                "capif-two-providers.ron",
+                &[(
+                    "invokers: [\"invoker-2\"], ccf: \"ccf-b\", aef: \"aef-a1\", aef_ccf: Some(\"ccf-a\"),",
+                    "invokers: [\"invoker-2\"], ccf: \"ccf-b\", aef: \"aef-a1\",",
+                )],
+            )),
+            expect: REFUSED(&[
+                "workload[1].Capif.ccf",
+                "AEF `aef-a1` is registered at `ccf-b` here and at `ccf-a` in workload[0]",
+            ]),
+        },
+        Case {
+            name: "node-name-beyond-255-bytes",
+            input: Input::WithTopology(
+                edited("http-baseline.ron", &[short]),
+                topology("two-domain-proxy.ron", &[("(name: \"nf-a1", &long_node)]),
+            ),
+            expect: REFUSED(&["nodes[0].name", "…` (300 bytes) is above the limit of 255 bytes"]),
+        },
+        Case {
+            name: "domain-name-beyond-255-bytes",
+            input: Input::WithTopology(
+                edited("http-baseline.ron", &[short]),
+                topology("two-domain-proxy.ron", &[("(name: \"", &long_domain)]),
+            ),
+            expect: REFUSED(&["domains[0].name", "domain name `dddd", "above the limit of 255"]),
         },
         // Class 4: accepted and ignored.
         Case {
@@ -437,6 +528,16 @@ fn cases() -> Vec<Case> {
                 ],
             ),
             expect: INPUT(&["run with seeds [1]"]),
+        },
+        Case {
+            name: "run-into-a-folder-another-writer-holds",
+            // pid 1 is always alive.
+            input: Input::Command(
+                ".secsim.lock",
+                "1\n".into(),
+                &["run", "experiments/http-baseline.ron", "--quiet", "--out", "{d}"],
+            ),
+            expect: INPUT(&["another secsim (pid 1) is writing this folder"]),
         },
         // Class 6: verdicts on non-input.
         Case {

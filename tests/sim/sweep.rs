@@ -146,6 +146,7 @@ fn shards_merged_and_resumed_runs_equal_the_single_run() {
         let p2 = resumed.join("points").join("p00002");
         std::fs::remove_file(p2.join("point.json")).unwrap();
         std::fs::write(p2.join("records.csv.gz.tmp"), b"half").unwrap();
+        std::fs::write(p2.join(".summary.csv.1-0.tmp"), b"half").unwrap();
         std::fs::write(p2.join("records.csv.gz"), b"seed,truncated").unwrap();
         let out = secsim()
             .args(["run", exp, "--quiet", "--resume", "--out", resumed.to_str().unwrap()])
@@ -155,7 +156,7 @@ fn shards_merged_and_resumed_runs_equal_the_single_run() {
         let said = String::from_utf8_lossy(&out.stdout);
         assert!(said.contains("(13 already complete)"), "{said}");
         assert!(
-            !p2.join("records.csv.gz.tmp").exists(),
+            !p2.join("records.csv.gz.tmp").exists() && !p2.join(".summary.csv.1-0.tmp").exists(),
             "the resumed point rewrote its files"
         );
         assert_same(&single, &resumed);
