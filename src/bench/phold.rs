@@ -37,6 +37,7 @@
 use std::time::Instant;
 
 use crate::engine::{ActorId, Ctx, Event, Limits, Sim, SimDuration, SimTime, World};
+use crate::scenario::generate::MAX_NODES;
 
 use super::baseline::{self, BaselineQueue};
 
@@ -117,10 +118,10 @@ pub enum CompareWith {
 /// `secsim bench phold`: the model's flags (defaults as in the suite) and the driver's.
 #[derive(clap::Args, Clone, Debug)]
 pub struct PholdArgs {
-    /// Logical processes N.
+    /// Logical processes N (at most 100,000, the topology generators' node limit).
     #[arg(long, default_value_t = 1000)]
     pub lps: u64,
-    /// Initial events per LP K (constant population N*K).
+    /// Initial events per LP K (constant population N*K, at most the engine's 4,000,000 pending events).
     #[arg(long, default_value_t = 10)]
     pub init: u64,
     /// Events to process E (the run stops after exactly E).
@@ -175,10 +176,21 @@ impl PholdArgs {
         if self.init == 0 {
             return Err("--init must be at least 1".into());
         }
-        // Actor ids and slab slots are u32; EXTERNAL is u32::MAX.
-        let pending = self.lps.checked_mul(self.init).filter(|&n| n < u32::MAX as u64);
-        if self.lps >= u32::MAX as u64 || pending.is_none() {
-            return Err(format!("--lps * --init must be below {} pending events", u32::MAX));
+        // LPs are the model's nodes: the topology generators' node limit applies. The
+        // population N*K is the pending-event count for the whole run: the engine's bound on
+        // pending events applies.
+        if self.lps > MAX_NODES {
+            return Err(format!(
+                "--lps {}: above the limit of {MAX_NODES} logical processes (the topology generators' node limit)",
+                self.lps
+            ));
+        }
+        let max_pending = crate::run::MAX_PENDING_EVENTS as u64;
+        if self.lps.checked_mul(self.init).is_none_or(|n| n > max_pending) {
+            return Err(format!(
+                "--lps {} * --init {}: above the limit of {max_pending} pending events (the engine's bound)",
+                self.lps, self.init
+            ));
         }
         if !(0.0..=1.0).contains(&self.remote) {
             return Err(format!("--remote must be in [0, 1], got {}", self.remote));

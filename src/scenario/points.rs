@@ -118,48 +118,201 @@ fn error(path: &Path, src: &str, field: String, message: String) -> ScenarioErro
 pub const MAX_POINTS: usize = 100_000;
 
 /// The points of the experiment at `path` (one point, index 0, without labels, if it has
-/// no sweep).
+/// no sweep), all in memory: for a large sweep use [`Points`], which makes one at a time.
 pub fn expand(path: &Path) -> Result<Vec<Point>, ScenarioError> {
-    let base = load_experiment(path)?;
-    if base.experiment.sweep.is_empty() {
-        return Ok(vec![Point {
-            index: 0,
-            labels: Vec::new(),
-            scenario: base,
-        }]);
-    }
-    let read = |p: &Path| {
-        std::fs::read_to_string(p).map_err(|e| ScenarioError {
-            kind: ErrorKind::Read,
-            path: p.to_path_buf(),
-            line: None,
-            column: None,
-            field: String::new(),
-            message: e.to_string(),
-            suggestion: None,
-        })
-    };
-    let esrc = read(path)?;
-    let tsrc = read(&base.topology_path)?;
-    expand_base(path, base, &esrc, &tsrc)
+    let points = Points::open(path)?;
+    (0..points.len()).map(|i| points.point(i)).collect()
 }
 
 /// [`expand`] from the experiment's and its topology's source text (errors still name
 /// `path` and the topology path the experiment gives).
 pub fn expand_sources(path: &Path, esrc: &str, tsrc: &str) -> Result<Vec<Point>, ScenarioError> {
-    let base = load_experiment_source(esrc, path, Some(tsrc))?;
-    expand_base(path, base, esrc, tsrc)
+    let points = Points::from_sources(path, esrc, tsrc)?;
+    (0..points.len()).map(|i| points.point(i)).collect()
 }
 
-fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Vec<Point>, ScenarioError> {
-    let axes = base.experiment.sweep.clone();
-    if axes.is_empty() {
-        return Ok(vec![Point {
-            index: 0,
-            labels: Vec::new(),
-            scenario: base,
-        }]);
+/// Points checked at once by [`Points::check_all`]: the most points in memory together is
+/// the number of worker threads; a batch's results (one small value a point) are what it
+/// keeps.
+pub const CHECK_BATCH: usize = 1024;
+
+/// A sweep's points, made on demand: the base files and the axes, never every point at
+/// once, so memory does not grow with the number of points (a point's scenario holds its
+/// whole topology). [`Points::point`] makes point `i` exactly as [`expand`] does.
+pub struct Points {
+    path: std::path::PathBuf,
+    base: Scenario,
+    esrc: String,
+    tsrc: String,
+    axes: Vec<SweepAxis>,
+    total: usize,
+}
+
+impl Points {
+    /// The experiment at `path` and its sweep's axes (checked: values, overlaps, the
+    /// number of points); no point is made yet.
+    pub fn open(path: &Path) -> Result<Points, ScenarioError> {
+        let base = load_experiment(path)?;
+        if base.experiment.sweep.is_empty() {
+            return Ok(Points::single(path, base));
+        }
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|e| ScenarioError {
+                kind: ErrorKind::Read,
+                path: p.to_path_buf(),
+                line: None,
+                column: None,
+                field: String::new(),
+                message: e.to_string(),
+                suggestion: None,
+            })
+        };
+        let esrc = read(path)?;
+        let tsrc = read(&base.topology_path)?;
+        Points::with_base(path, base, esrc, tsrc)
     }
+
+    /// [`Points::open`] from the experiment's and its topology's source text.
+    pub fn from_sources(path: &Path, esrc: &str, tsrc: &str) -> Result<Points, ScenarioError> {
+        let base = load_experiment_source(esrc, path, Some(tsrc))?;
+        Points::with_base(path, base, esrc.to_string(), tsrc.to_string())
+    }
+
+    fn single(path: &Path, base: Scenario) -> Points {
+        Points {
+            path: path.to_path_buf(),
+            base,
+            esrc: String::new(),
+            tsrc: String::new(),
+            axes: Vec::new(),
+            total: 1,
+        }
+    }
+
+    fn with_base(path: &Path, base: Scenario, esrc: String, tsrc: String) -> Result<Points, ScenarioError> {
+        let axes = base.experiment.sweep.clone();
+        if axes.is_empty() {
+            return Ok(Points::single(path, base));
+        }
+        let total = check_axes(path, &esrc, &axes)?;
+        Ok(Points {
+            path: path.to_path_buf(),
+            base,
+            esrc,
+            tsrc,
+            axes,
+            total,
+        })
+    }
+
+    /// The number of points (1 without a sweep).
+    pub fn len(&self) -> usize {
+        self.total
+    }
+
+    /// Whether there are no points (never: a sweep has at least one).
+    pub fn is_empty(&self) -> bool {
+        self.total == 0
+    }
+
+    /// The experiment file itself, as loaded (the sweep's axes unapplied).
+    pub fn base(&self) -> &Scenario {
+        &self.base
+    }
+
+    /// Point `index`'s value index on each axis (odometer order: the last axis varies
+    /// fastest).
+    fn picks(&self, index: usize) -> Vec<usize> {
+        let mut rest = index;
+        let mut picks = vec![0; self.axes.len()];
+        for (k, a) in self.axes.iter().enumerate().rev() {
+            picks[k] = rest % a.values.len();
+            rest /= a.values.len();
+        }
+        picks
+    }
+
+    /// Point `index`'s (axis name, value text) per axis.
+    pub fn labels(&self, index: usize) -> Vec<(String, String)> {
+        let picks = self.picks(index);
+        self.axes
+            .iter()
+            .zip(picks)
+            .map(|(a, p)| (axis_name(a), a.values[p].clone()))
+            .collect()
+    }
+
+    /// Point `index`, loaded (and so validated) like a file from disk; its errors name the
+    /// point and its axis values.
+    pub fn point(&self, index: usize) -> Result<Point, ScenarioError> {
+        if self.axes.is_empty() {
+            return Ok(Point {
+                index,
+                labels: Vec::new(),
+                scenario: self.base.clone(),
+            });
+        }
+        let (path, esrc) = (self.path.as_path(), self.esrc.as_str());
+        let (mut e, mut t) = (esrc.to_string(), self.tsrc.clone());
+        for (k, (a, pick)) in self.axes.iter().zip(self.picks(index)).enumerate() {
+            let value = &a.values[pick];
+            let (target, field, file) = match a.path.strip_prefix("topology.") {
+                Some(p) => (&mut t, p, self.base.topology_path.as_path()),
+                None => (&mut e, a.path.as_str(), path),
+            };
+            *target = substitute(target, field, value).ok_or_else(|| {
+                error(
+                    path,
+                    esrc,
+                    format!("sweep[{k}].path"),
+                    format!(
+                        "`{field}` is not written in {} (write the field to sweep it)",
+                        file.display()
+                    ),
+                )
+            })?;
+        }
+        let labels = self.labels(index);
+        let scenario = load_experiment_source(&e, path, Some(&t)).map_err(|mut err| {
+            let at: Vec<String> = labels.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+            err.message = format!("{} (sweep point {index}: {})", err.message, at.join(", "));
+            err
+        })?;
+        Ok(Point {
+            index,
+            labels,
+            scenario,
+        })
+    }
+
+    /// Makes every point and hands it to `check`, in parallel batches of [`CHECK_BATCH`]
+    /// points (so at most one point per worker thread is in memory, and each is dropped
+    /// once checked); returns what `check` returned for each point, in point order, or the
+    /// first error in point order (a point that does not load, or `check`'s error).
+    pub fn check_all<T, E>(&self, check: impl Fn(&Point) -> Result<T, E> + Sync) -> Result<Vec<T>, E>
+    where
+        T: Send,
+        E: From<ScenarioError> + Send,
+    {
+        use rayon::prelude::*;
+        let mut out = Vec::with_capacity(self.total);
+        for start in (0..self.total).step_by(CHECK_BATCH) {
+            let end = (start + CHECK_BATCH).min(self.total);
+            let batch: Vec<Result<T, E>> = (start..end)
+                .into_par_iter()
+                .map(|i| check(&self.point(i)?))
+                .collect();
+            for r in batch {
+                out.push(r?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Checks the axes of a sweep (values, the topology file, overlaps) and returns the number
+/// of points.
+fn check_axes(path: &Path, esrc: &str, axes: &[SweepAxis]) -> Result<usize, ScenarioError> {
     for (i, a) in axes.iter().enumerate() {
         if a.values.is_empty() {
             return Err(error(path, esrc, format!("sweep[{i}].values"), "no values".into()));
@@ -200,8 +353,7 @@ fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Ve
     }
     // Checked: 64 axes of two values overflow the product (it wrapped to 0 points in release
     // builds and panicked in debug ones).
-    let total = axes
-        .iter()
+    axes.iter()
         .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
         .filter(|&n| n <= MAX_POINTS)
         .ok_or_else(|| {
@@ -212,49 +364,7 @@ fn expand_base(path: &Path, base: Scenario, esrc: &str, tsrc: &str) -> Result<Ve
                 "sweep".into(),
                 format!("{shown:.0} points; at most {MAX_POINTS}"),
             )
-        })?;
-    let mut points = Vec::with_capacity(total);
-    for index in 0..total {
-        // Odometer: the last axis varies fastest.
-        let mut rest = index;
-        let mut picks = vec![0; axes.len()];
-        for (k, a) in axes.iter().enumerate().rev() {
-            picks[k] = rest % a.values.len();
-            rest /= a.values.len();
-        }
-        let (mut e, mut t) = (esrc.to_string(), tsrc.to_string());
-        let mut labels = Vec::new();
-        for (k, a) in axes.iter().enumerate() {
-            let value = &a.values[picks[k]];
-            let (target, field, file) = match a.path.strip_prefix("topology.") {
-                Some(p) => (&mut t, p, base.topology_path.as_path()),
-                None => (&mut e, a.path.as_str(), path),
-            };
-            *target = substitute(target, field, value).ok_or_else(|| {
-                error(
-                    path,
-                    esrc,
-                    format!("sweep[{k}].path"),
-                    format!(
-                        "`{field}` is not written in {} (write the field to sweep it)",
-                        file.display()
-                    ),
-                )
-            })?;
-            labels.push((axis_name(a), value.clone()));
-        }
-        let scenario = load_experiment_source(&e, path, Some(&t)).map_err(|mut err| {
-            let at: Vec<String> = labels.iter().map(|(n, v)| format!("{n} = {v}")).collect();
-            err.message = format!("{} (sweep point {index}: {})", err.message, at.join(", "));
-            err
-        })?;
-        points.push(Point {
-            index,
-            labels,
-            scenario,
-        });
-    }
-    Ok(points)
+        })
 }
 
 #[cfg(test)]

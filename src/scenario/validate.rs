@@ -11,7 +11,7 @@
 //! - experiment: name non-empty and usable as a folder name (`[A-Za-z0-9._-]`, at most
 //!   [`MAX_NAME_BYTES`]);
 //!   duration > 0; warmup < duration; seeds non-empty, without repeats, at most
-//!   [`MAX_SEEDS`]; max_events > 0; workload non-empty;
+//!   [`MAX_SEEDS`]; max_events > 0; max_records in 1..=5,000,000; workload non-empty;
 //!   per flow, client != server, rate > 0 and finite, interval > 0, bodies <= 64 MiB,
 //!   timeout > 0.
 //!   Capif flows: invokers non-empty, `aef_ccf` differs from `ccf`, `prefs` non-empty
@@ -354,6 +354,17 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
     }
     if e.max_events == Some(0) {
         out.push(Issue::new("max_events", "max_events must be > 0"));
+    }
+    if let Some(n) = e.max_records
+        && !(1..=crate::run::MAX_RECORDS_IN_MEMORY).contains(&n)
+    {
+        out.push(Issue::new(
+            "max_records",
+            format!(
+                "max_records {n} must be between 1 and {} (the records a run may hold in memory)",
+                crate::run::MAX_RECORDS_IN_MEMORY
+            ),
+        ));
     }
     if let Some(idle) = e.network.idle_timeout
         && idle.as_nanos() == 0
