@@ -57,7 +57,29 @@ fn matches(pattern: &str, key: &str) -> bool {
 
 /// `src` with the values at `path` replaced by `value`; `None` if `path` is not written.
 pub fn substitute(src: &str, path: &str, value: &str) -> Option<String> {
-    let outline = Outline::parse(src);
+    let outer = value_ranges(&Outline::parse(src), path);
+    if outer.is_empty() {
+        return None;
+    }
+    let mut out = src.to_string();
+    for r in outer.iter().rev() {
+        out.replace_range(r.clone(), &quoted(&src[r.clone()], value));
+    }
+    Some(out)
+}
+
+/// `value` as it replaces `old`: quoted if `old` is a string and `value` is not.
+fn quoted(old: &str, value: &str) -> String {
+    if old.starts_with('"') && !value.starts_with('"') {
+        format!("{value:?}")
+    } else {
+        value.to_string()
+    }
+}
+
+/// The byte ranges of the values at `path` in the outlined source, in order, the outermost
+/// of nested matches only (empty if `path` is not written).
+fn value_ranges(outline: &Outline, path: &str) -> Vec<std::ops::Range<usize>> {
     let live = || outline.entries().iter().filter(|e| !e.key_path.starts_with("sweep"));
     // The value stored under the path; failing that, the value whose own variant completes
     // the path (`latency.Constant` names the `Constant(..)` value when nothing is stored
@@ -81,20 +103,38 @@ pub fn substitute(src: &str, path: &str, value: &str) -> Option<String> {
         }
         outer.push(r);
     }
-    if outer.is_empty() {
-        return None;
+    outer
+}
+
+/// Where each axis's values go in one base file, found once: (range, axis) in file order,
+/// disjoint. `None` if some axis's field is not written there or two axes' ranges overlap:
+/// then each point substitutes axis by axis ([`substitute`]), which reports or resolves it.
+fn splice_plan(src: &str, axes: &[(usize, &str)]) -> Option<Vec<(std::ops::Range<usize>, usize)>> {
+    let outline = Outline::parse(src);
+    let mut plan = Vec::new();
+    for &(k, path) in axes {
+        let ranges = value_ranges(&outline, path);
+        if ranges.is_empty() {
+            return None;
+        }
+        plan.extend(ranges.into_iter().map(|r| (r, k)));
     }
-    let mut out = src.to_string();
-    for r in outer.iter().rev() {
-        let old = &src[r.clone()];
-        let v = if old.starts_with('"') && !value.starts_with('"') {
-            format!("{value:?}")
-        } else {
-            value.to_string()
-        };
-        out.replace_range(r.clone(), &v);
+    plan.sort_by_key(|(r, _)| r.start);
+    plan.windows(2).all(|w| w[0].0.end <= w[1].0.start).then_some(plan)
+}
+
+/// `src` with each planned range replaced by its axis's value for `picks`: what
+/// substituting the axes one after the other gives, since the ranges are disjoint.
+fn splice(src: &str, plan: &[(std::ops::Range<usize>, usize)], axes: &[SweepAxis], picks: &[usize]) -> String {
+    let mut out = String::with_capacity(src.len() + 64);
+    let mut at = 0;
+    for (r, k) in plan {
+        out.push_str(&src[at..r.start]);
+        out.push_str(&quoted(&src[r.clone()], &axes[*k].values[picks[*k]]));
+        at = r.end;
     }
-    Some(out)
+    out.push_str(&src[at..]);
+    out
 }
 
 /// An error about the sweep of the experiment whose source is `src`, located at `field` (or
@@ -146,6 +186,9 @@ pub struct Points {
     tsrc: String,
     axes: Vec<SweepAxis>,
     total: usize,
+    /// Where the axes' values go in the experiment and the topology source (`None`: each
+    /// point substitutes axis by axis).
+    plans: Option<[Vec<(std::ops::Range<usize>, usize)>; 2]>,
 }
 
 impl Points {
@@ -186,6 +229,7 @@ impl Points {
             tsrc: String::new(),
             axes: Vec::new(),
             total: 1,
+            plans: None,
         }
     }
 
@@ -195,6 +239,14 @@ impl Points {
             return Ok(Points::single(path, base));
         }
         let total = check_axes(path, &esrc, &axes)?;
+        let (mut on_e, mut on_t) = (Vec::new(), Vec::new());
+        for (k, a) in axes.iter().enumerate() {
+            match a.path.strip_prefix("topology.") {
+                Some(p) => on_t.push((k, p)),
+                None => on_e.push((k, a.path.as_str())),
+            }
+        }
+        let plans = splice_plan(&esrc, &on_e).zip(splice_plan(&tsrc, &on_t)).map(|(e, t)| [e, t]);
         Ok(Points {
             path: path.to_path_buf(),
             base,
@@ -202,6 +254,7 @@ impl Points {
             tsrc,
             axes,
             total,
+            plans,
         })
     }
 
@@ -253,8 +306,33 @@ impl Points {
             });
         }
         let (path, esrc) = (self.path.as_path(), self.esrc.as_str());
+        let picks = self.picks(index);
+        let (e, t) = match &self.plans {
+            Some([pe, pt]) => (
+                splice(esrc, pe, &self.axes, &picks),
+                splice(&self.tsrc, pt, &self.axes, &picks),
+            ),
+            None => self.substituted(&picks)?,
+        };
+        let labels = self.labels(index);
+        let scenario = load_experiment_source(&e, path, Some(&t)).map_err(|mut err| {
+            let at: Vec<String> = labels.iter().map(|(n, v)| format!("{n} = {v}")).collect();
+            err.message = format!("{} (sweep point {index}: {})", err.message, at.join(", "));
+            err
+        })?;
+        Ok(Point {
+            index,
+            labels,
+            scenario,
+        })
+    }
+
+    /// The experiment's and the topology's source with the axes' values of `picks`
+    /// substituted one axis after the other.
+    fn substituted(&self, picks: &[usize]) -> Result<(String, String), ScenarioError> {
+        let (path, esrc) = (self.path.as_path(), self.esrc.as_str());
         let (mut e, mut t) = (esrc.to_string(), self.tsrc.clone());
-        for (k, (a, pick)) in self.axes.iter().zip(self.picks(index)).enumerate() {
+        for (k, (a, &pick)) in self.axes.iter().zip(picks).enumerate() {
             let value = &a.values[pick];
             let (target, field, file) = match a.path.strip_prefix("topology.") {
                 Some(p) => (&mut t, p, self.base.topology_path.as_path()),
@@ -272,17 +350,7 @@ impl Points {
                 )
             })?;
         }
-        let labels = self.labels(index);
-        let scenario = load_experiment_source(&e, path, Some(&t)).map_err(|mut err| {
-            let at: Vec<String> = labels.iter().map(|(n, v)| format!("{n} = {v}")).collect();
-            err.message = format!("{} (sweep point {index}: {})", err.message, at.join(", "));
-            err
-        })?;
-        Ok(Point {
-            index,
-            labels,
-            scenario,
-        })
+        Ok((e, t))
     }
 
     /// Makes every point and hands it to `check`, in parallel batches of [`CHECK_BATCH`]
@@ -370,6 +438,33 @@ fn check_axes(path: &Path, esrc: &str, axes: &[SweepAxis]) -> Result<usize, Scen
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spliced_points_are_the_points_substituted_axis_by_axis() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+        let mut planned = 0;
+        for name in ["sweep-n32-prins.ron", "sweep-capif-recovery.ron", "compare-n32-preference.ron"] {
+            let points = Points::open(&root.join(name)).unwrap();
+            planned += usize::from(points.plans.is_some());
+            for i in 0..points.len() {
+                let (e, t) = points.substituted(&points.picks(i)).unwrap();
+                let p = points.point(i).unwrap();
+                let want = load_experiment_source(&e, &root.join(name), Some(&t)).unwrap();
+                assert_eq!(p.scenario.hash, want.hash, "{name} point {i}");
+            }
+        }
+        assert!(planned >= 2, "the shipped sweeps should splice");
+    }
+
+    #[test]
+    fn overlapping_wildcard_axes_fall_back_to_substitution() {
+        let src = r#"Topology(domains: [], nodes: [], links: [
+            (source: "a", target: "b", latency: Constant("5ms"), loss: 0.0),
+        ])"#;
+        assert!(splice_plan(src, &[(0, "links[*].loss"), (1, "links[0]")]).is_none());
+        assert!(splice_plan(src, &[(0, "links[0].loss"), (1, "links[0].latency")]).is_some());
+        assert!(splice_plan(src, &[(0, "links[0].bandwidth_mbps")]).is_none());
+    }
 
     #[test]
     fn wildcards_match_indices_only() {
