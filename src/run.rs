@@ -62,9 +62,10 @@ pub const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
 /// The most events one run may have pending at once ([`crate::engine::Sim::limit_pending`]):
 /// a run that schedules more stops early with [`StopReason::PendingLimit`]. Each pending event
 /// stands for a procedure step in flight (a timer, a message on a link) and the state behind
-/// it, a few hundred bytes all told, so this keeps a run's memory to about 1 GiB. The densest
-/// shipped scenario (IPX hub, 1,000 PLMNs) stays below 100,000.
-pub const MAX_PENDING_EVENTS: usize = 4_000_000;
+/// it: about 1.7 KiB all told in an HTTP pile-up (requests arriving far faster than they are
+/// answered), whose run peaked at 870 MiB resident when it stopped here. The shipped
+/// scenarios stay below 14,000 (`capif-mismatch-storm`; `n32-ipx-hub` 4,200).
+pub const MAX_PENDING_EVENTS: usize = 500_000;
 
 /// The most records the seeds of one experiment (or of one sweep point) hold in memory
 /// together: every seed's records are kept until the results are written, at about 400

@@ -115,13 +115,17 @@ pub enum CompareWith {
     All,
 }
 
+/// The largest PHOLD population N*K \[pending events\]: at about 25 bytes a pending event
+/// (`docs/bench.md`), about 400 MB, 16 times the documented 1M-pending configuration.
+pub const MAX_PENDING: u64 = 16_000_000;
+
 /// `secsim bench phold`: the model's flags (defaults as in the suite) and the driver's.
 #[derive(clap::Args, Clone, Debug)]
 pub struct PholdArgs {
     /// Logical processes N (at most 100,000, the topology generators' node limit).
     #[arg(long, default_value_t = 1000)]
     pub lps: u64,
-    /// Initial events per LP K (constant population N*K, at most the engine's 4,000,000 pending events).
+    /// Initial events per LP K (constant population N*K, at most 16,000,000 pending events).
     #[arg(long, default_value_t = 10)]
     pub init: u64,
     /// Events to process E (the run stops after exactly E).
@@ -177,18 +181,17 @@ impl PholdArgs {
             return Err("--init must be at least 1".into());
         }
         // LPs are the model's nodes: the topology generators' node limit applies. The
-        // population N*K is the pending-event count for the whole run: the engine's bound on
-        // pending events applies.
+        // population N*K is the pending-event count for the whole run.
         if self.lps > MAX_NODES {
             return Err(format!(
                 "--lps {}: above the limit of {MAX_NODES} logical processes (the topology generators' node limit)",
                 self.lps
             ));
         }
-        let max_pending = crate::run::MAX_PENDING_EVENTS as u64;
+        let max_pending = MAX_PENDING;
         if self.lps.checked_mul(self.init).is_none_or(|n| n > max_pending) {
             return Err(format!(
-                "--lps {} * --init {}: above the limit of {max_pending} pending events (the engine's bound)",
+                "--lps {} * --init {}: above the limit of {max_pending} pending events (about 400 MB)",
                 self.lps, self.init
             ));
         }

@@ -484,6 +484,11 @@ impl<W: World> Sim<W> {
         self.core.queue.len() + self.held.is_some() as usize
     }
 
+    /// The most events pending at once so far (the slab's length).
+    pub fn pending_high_water(&self) -> usize {
+        self.core.msgs.len()
+    }
+
     /// Bounds the events pending at once (timers, messages in flight, cancelled timers not
     /// yet reached) to `max` (default: no bound beyond the slot index's 2^31). An event
     /// scheduled beyond it is kept, and [`Sim::run`] stops with [`StopReason::PendingLimit`]
