@@ -68,11 +68,12 @@ pub const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
 pub const MAX_PENDING_EVENTS: usize = 500_000;
 
 /// The most records the seeds of one experiment (or of one sweep point) hold in memory
-/// together: every seed's records are kept until the results are written, at about 400
-/// bytes a record (about 2 GiB in all). Each seed may keep its share (this divided by the
-/// number of seeds, and at most the experiment's `max_records`); a seed that reaches it stops
-/// early with [`StopReason::RecordLimit`].
-pub const MAX_RECORDS_IN_MEMORY: u64 = 5_000_000;
+/// together: every seed's records are kept until the results are written, at about 1 KiB a
+/// record at the peak (the record and the tables written from it; measured with 2,000 seeds
+/// of `http-baseline`), so about 1 GiB in all. Each seed may keep its share (this divided by
+/// the number of seeds, and at most the experiment's `max_records`); a seed that reaches it
+/// stops early with [`StopReason::RecordLimit`].
+pub const MAX_RECORDS_IN_MEMORY: u64 = 1_000_000;
 
 /// The records one seed of `exp` may hold when `held` seeds' results are kept together: its
 /// share of [`MAX_RECORDS_IN_MEMORY`], at most `max_records`, at least 1.

@@ -415,4 +415,20 @@ mod tests {
         };
         assert!(run(&args).unwrap_err().contains("unknown fidelity"));
     }
+
+    #[test]
+    fn invokers_beyond_the_generators_node_limit_are_refused() {
+        let args = |invokers| CapifBenchArgs {
+            invokers,
+            fidelity: vec!["fast".into()],
+            ..CapifBenchArgs::default()
+        };
+        let e = run(&args(u32::MAX)).unwrap_err();
+        assert!(e.contains("--invokers") && e.contains("limit of 100000 nodes"), "{e}");
+        let e = run(&args((MAX_NODES - FIXED_NODES + 1) as u32)).unwrap_err();
+        assert!(e.contains("give at most --invokers 99995"), "{e}");
+        // At the limit, the size passes and the next check (the fidelity) answers.
+        let e = run(&args((MAX_NODES - FIXED_NODES) as u32)).unwrap_err();
+        assert!(e.contains("unknown fidelity"), "{e}");
+    }
 }

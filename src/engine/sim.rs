@@ -766,6 +766,49 @@ mod tests {
         assert_eq!(sim.world.results, [false, false, true]);
     }
 
+    /// A world that schedules two events per event it handles: the pending set doubles
+    /// until the bound stops the run, and every later call stops at once.
+    #[test]
+    fn pending_limit_stops_a_growing_queue_and_keeps_its_events() {
+        struct Fork;
+        impl World for Fork {
+            type Msg = ();
+            fn handle(&mut self, ctx: &mut Ctx<'_, ()>, _: Event<()>) {
+                ctx.send(0, SimDuration::from_nanos(1), ());
+                ctx.send(0, SimDuration::from_nanos(1), ());
+            }
+        }
+        let mut sim = Sim::new(Fork);
+        sim.limit_pending(100);
+        sim.schedule(SimTime::ZERO, 0, ());
+        let s = sim.run(Limits::default());
+        assert_eq!(s.reason, StopReason::PendingLimit);
+        // The slab grew one slot past the bound (the event that crossed it is kept).
+        assert_eq!(sim.pending_high_water(), 101);
+        assert_eq!(sim.pending(), 101);
+        assert_eq!(s.events, 100);
+        let again = sim.run(Limits::default());
+        assert_eq!((again.reason, again.events), (StopReason::PendingLimit, 0));
+        // Unbounded, the same world runs to its event limit.
+        let mut free = Sim::new(Fork);
+        free.schedule(SimTime::ZERO, 0, ());
+        let s = free.run(Limits {
+            until: SimTime::MAX,
+            max_events: 1000,
+        });
+        assert_eq!(s.reason, StopReason::EventLimit);
+    }
+
+    #[test]
+    fn stop_reasons_parse_as_they_display() {
+        for r in StopReason::ALL {
+            assert_eq!(r.to_string().parse::<StopReason>(), Ok(r));
+            assert_eq!(r.to_string(), format!("{r:?}"));
+            assert_eq!(r.is_early(), r.early_reason().is_some());
+        }
+        assert!("Bogus".parse::<StopReason>().unwrap_err().contains("unknown stop reason"));
+    }
+
     /// A livelock (a message re-sent `step` ns later forever) is a stall; the same loop with
     /// a step of 1 ms is not, and runs to its time limit.
     #[test]

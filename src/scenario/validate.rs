@@ -11,7 +11,7 @@
 //! - experiment: name non-empty and usable as a folder name (`[A-Za-z0-9._-]`, at most
 //!   [`MAX_NAME_BYTES`]);
 //!   duration > 0; warmup < duration; seeds non-empty, without repeats, at most
-//!   [`MAX_SEEDS`]; max_events > 0; max_records in 1..=5,000,000; workload non-empty;
+//!   [`MAX_SEEDS`]; max_events > 0; max_records in 1..=1,000,000; workload non-empty;
 //!   per flow, client != server, rate > 0 and finite, interval > 0, bodies <= 64 MiB,
 //!   timeout > 0; the bodies the workload may have in flight (rate x timeout x bytes x
 //!   copies) at most [`MAX_BODY_BYTES_IN_FLIGHT`].
