@@ -779,8 +779,16 @@ mod tests {
             }
             .params()
         };
-        assert!(params(MAX_NODES + 1, 1).unwrap_err().contains("limit of 100000 logical processes"));
-        assert!(params(MAX_NODES, 161).unwrap_err().contains("limit of 16000000 pending events"));
+        assert!(
+            params(MAX_NODES + 1, 1)
+                .unwrap_err()
+                .contains("limit of 100000 logical processes")
+        );
+        assert!(
+            params(MAX_NODES, 161)
+                .unwrap_err()
+                .contains("limit of 16000000 pending events")
+        );
         assert!(params(1000, u64::MAX).unwrap_err().contains("pending events"));
         assert!(params(MAX_NODES, 160).is_ok());
     }

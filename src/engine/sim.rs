@@ -806,7 +806,12 @@ mod tests {
             assert_eq!(r.to_string(), format!("{r:?}"));
             assert_eq!(r.is_early(), r.early_reason().is_some());
         }
-        assert!("Bogus".parse::<StopReason>().unwrap_err().contains("unknown stop reason"));
+        assert!(
+            "Bogus"
+                .parse::<StopReason>()
+                .unwrap_err()
+                .contains("unknown stop reason")
+        );
     }
 
     /// A livelock (a message re-sent `step` ns later forever) is a stall; the same loop with

@@ -246,7 +246,9 @@ impl Points {
                 None => on_e.push((k, a.path.as_str())),
             }
         }
-        let plans = splice_plan(&esrc, &on_e).zip(splice_plan(&tsrc, &on_t)).map(|(e, t)| [e, t]);
+        let plans = splice_plan(&esrc, &on_e)
+            .zip(splice_plan(&tsrc, &on_t))
+            .map(|(e, t)| [e, t]);
         Ok(Points {
             path: path.to_path_buf(),
             base,
@@ -366,10 +368,7 @@ impl Points {
         let mut out = Vec::with_capacity(self.total);
         for start in (0..self.total).step_by(CHECK_BATCH) {
             let end = (start + CHECK_BATCH).min(self.total);
-            let batch: Vec<Result<T, E>> = (start..end)
-                .into_par_iter()
-                .map(|i| check(&self.point(i)?))
-                .collect();
+            let batch: Vec<Result<T, E>> = (start..end).into_par_iter().map(|i| check(&self.point(i)?)).collect();
             for r in batch {
                 out.push(r?);
             }
@@ -443,7 +442,11 @@ mod tests {
     fn spliced_points_are_the_points_substituted_axis_by_axis() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
         let mut planned = 0;
-        for name in ["sweep-n32-prins.ron", "sweep-capif-recovery.ron", "compare-n32-preference.ron"] {
+        for name in [
+            "sweep-n32-prins.ron",
+            "sweep-capif-recovery.ron",
+            "compare-n32-preference.ron",
+        ] {
             let points = Points::open(&root.join(name)).unwrap();
             planned += usize::from(points.plans.is_some());
             for i in 0..points.len() {

@@ -177,10 +177,20 @@ fn cases() -> Vec<Case> {
             name: "http-bodies-in-flight-beyond-the-budget",
             input: http(&[
                 short,
-                ("request_bytes: 2048", "request_bytes: 67108864, response_bytes: 67108864"),
-                ("arrival: Poisson(rate_per_s: 0.5)", "arrival: Poisson(rate_per_s: 50.0)"),
+                (
+                    "request_bytes: 2048",
+                    "request_bytes: 67108864, response_bytes: 67108864",
+                ),
+                (
+                    "arrival: Poisson(rate_per_s: 0.5)",
+                    "arrival: Poisson(rate_per_s: 50.0)",
+                ),
             ]),
-            expect: REFUSED(&["workload[1].Http.request_bytes", "could be in flight at once", "1024 MiB"]),
+            expect: REFUSED(&[
+                "workload[1].Http.request_bytes",
+                "could be in flight at once",
+                "1024 MiB",
+            ]),
         },
         Case {
             name: "n32-one-huge-request-in-flight",
@@ -204,7 +214,10 @@ fn cases() -> Vec<Case> {
                     "    sweep: [\n",
                     &format!(
                         "    sweep: [\n        (path: \"seeds\", values: [{}]),\n",
-                        (0..5000).map(|i| format!("\"Some([{i}])\"")).collect::<Vec<_>>().join(", ")
+                        (0..5000)
+                            .map(|i| format!("\"Some([{i}])\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 )],
             )),
