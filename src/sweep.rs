@@ -144,16 +144,31 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         Some(n) => (1..=n).collect(),
         None => base.seeds.clone().unwrap_or_else(|| vec![1]),
     };
+    let pool = match opts.threads {
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| RunError::Threads(e.to_string()))?,
+        ),
+        None => None,
+    };
     // Every point must load and build before any work is done (bad input: exit 2).
-    let hashes: Vec<String> = points.check_all(|p| {
-        crate::build::world(&p.scenario.topology, &p.scenario.experiment, seeds[0]).map_err(|error| {
-            RunError::Build {
-                path: format!("{} (sweep point {})", path.display(), p.index),
-                error,
-            }
-        })?;
-        Ok::<_, RunError>(p.scenario.hash.clone())
-    })?;
+    let check = || {
+        points.check_all(|p| {
+            crate::build::world(&p.scenario.topology, &p.scenario.experiment, seeds[0]).map_err(|error| {
+                RunError::Build {
+                    path: format!("{} (sweep point {})", path.display(), p.index),
+                    error,
+                }
+            })?;
+            Ok::<_, RunError>(p.scenario.hash.clone())
+        })
+    };
+    let hashes: Vec<String> = match &pool {
+        Some(pool) => pool.install(check)?,
+        None => check()?,
+    };
     let dir = opts
         .out
         .clone()
@@ -240,12 +255,8 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
             );
         }
     };
-    match opts.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| RunError::Threads(e.to_string()))?
-            .install(|| todo.par_iter().for_each(work)),
+    match &pool {
+        Some(pool) => pool.install(|| todo.par_iter().for_each(work)),
         None => todo.par_iter().for_each(work),
     }
     if let Some(b) = &bar {
