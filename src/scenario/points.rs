@@ -106,10 +106,13 @@ fn value_ranges(outline: &Outline, path: &str) -> Vec<std::ops::Range<usize>> {
     outer
 }
 
+/// Where the axes' values go in one base file: (byte range, axis index), in file order.
+type Plan = Vec<(std::ops::Range<usize>, usize)>;
+
 /// Where each axis's values go in one base file, found once: (range, axis) in file order,
 /// disjoint. `None` if some axis's field is not written there or two axes' ranges overlap:
 /// then each point substitutes axis by axis ([`substitute`]), which reports or resolves it.
-fn splice_plan(src: &str, axes: &[(usize, &str)]) -> Option<Vec<(std::ops::Range<usize>, usize)>> {
+fn splice_plan(src: &str, axes: &[(usize, &str)]) -> Option<Plan> {
     let outline = Outline::parse(src);
     let mut plan = Vec::new();
     for &(k, path) in axes {
@@ -125,7 +128,7 @@ fn splice_plan(src: &str, axes: &[(usize, &str)]) -> Option<Vec<(std::ops::Range
 
 /// `src` with each planned range replaced by its axis's value for `picks`: what
 /// substituting the axes one after the other gives, since the ranges are disjoint.
-fn splice(src: &str, plan: &[(std::ops::Range<usize>, usize)], axes: &[SweepAxis], picks: &[usize]) -> String {
+fn splice(src: &str, plan: &Plan, axes: &[SweepAxis], picks: &[usize]) -> String {
     let mut out = String::with_capacity(src.len() + 64);
     let mut at = 0;
     for (r, k) in plan {
@@ -188,7 +191,7 @@ pub struct Points {
     total: usize,
     /// Where the axes' values go in the experiment and the topology source (`None`: each
     /// point substitutes axis by axis).
-    plans: Option<[Vec<(std::ops::Range<usize>, usize)>; 2]>,
+    plans: Option<[Plan; 2]>,
 }
 
 impl Points {

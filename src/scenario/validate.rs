@@ -480,7 +480,7 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
 
 /// The most bytes the request and response bodies in flight may be expected to take at once
 /// \[bytes\] (1 GiB), counting the copies a request's bodies make on their way
-/// ([`body_copies`]).
+/// (3 a request for HTTP and CAPIF, 10 for N32).
 pub const MAX_BODY_BYTES_IN_FLIGHT: u64 = 1024 * 1024 * 1024;
 
 /// The copies of its bodies one request in flight holds (measured as peak resident bytes
