@@ -104,6 +104,7 @@ pub fn world(topo_spec: &TopologyFile, exp: &ExperimentFile, seed: u64) -> Resul
         http_initial: http.initial,
         records: Vec::new(),
         warmup: SimTime::ZERO + exp.warmup,
+        max_records: usize::MAX,
         n32,
         n32_nodes,
     })

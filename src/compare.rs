@@ -60,7 +60,7 @@ use crate::metrics::csv::field;
 use crate::metrics::stats::{mean_ci95, quantile, wilson95};
 use crate::run::{RunError, RunOptions, write_atomic};
 use crate::scenario::{ErrorKind, ScenarioError};
-use crate::sweep::{expand, parse_csv, run_sweep};
+use crate::sweep::{parse_csv, run_sweep};
 
 /// A value with its 95% interval and, for a non-baseline row, the paired difference to the
 /// baseline with its 95% interval `(diff, low, high)`.
@@ -682,8 +682,8 @@ fn nothing_to_compare(path: &Path, why: &str) -> RunError {
 /// `compare.md` and `compare.csv` next to its results. Returns the results folder. An
 /// experiment without a sweep, or with a one-point sweep, is an input error (nothing run).
 pub fn compare(path: &Path, opts: &RunOptions) -> Result<PathBuf, RunError> {
-    let points = expand(path)?;
-    let scn = &points[0].scenario;
+    let points = crate::sweep::Points::open(path)?;
+    let scn = points.base();
     if scn.experiment.sweep.is_empty() {
         return Err(nothing_to_compare(path, "the experiment has no sweep"));
     }

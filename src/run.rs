@@ -65,6 +65,29 @@ use crate::world::BuildError;
 /// Default bound on delivered events per run.
 pub const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
 
+/// The most events one run may have pending at once ([`crate::engine::Sim::limit_pending`]):
+/// a run that schedules more stops early with [`StopReason::PendingLimit`]. Each pending event
+/// stands for a procedure step in flight (a timer, a message on a link) and the state behind
+/// it: about 1.7 KiB all told in an HTTP pile-up (requests arriving far faster than they are
+/// answered), whose run peaked at 870 MiB resident when it stopped here. The shipped
+/// scenarios stay below 14,000 (`capif-mismatch-storm`; `n32-ipx-hub` 4,200).
+pub const MAX_PENDING_EVENTS: usize = 500_000;
+
+/// The most records the seeds of one experiment (or of one sweep point) hold in memory
+/// together: every seed's records are kept until the results are written, at about 1 KiB a
+/// record at the peak (the record and the tables written from it; measured with 2,000 seeds
+/// of `http-baseline`), so about 1 GiB in all. Each seed may keep its share (this divided by
+/// the number of seeds, and at most the experiment's `max_records`); a seed that reaches it
+/// stops early with [`StopReason::RecordLimit`].
+pub const MAX_RECORDS_IN_MEMORY: u64 = 1_000_000;
+
+/// The records one seed of `exp` may hold when `held` seeds' results are kept together: its
+/// share of [`MAX_RECORDS_IN_MEMORY`], at most `max_records`, at least 1.
+pub fn record_limit(exp: &crate::scenario::ExperimentFile, held: usize) -> u64 {
+    let share = MAX_RECORDS_IN_MEMORY / (held.max(1) as u64);
+    exp.max_records.unwrap_or(u64::MAX).min(share).max(1)
+}
+
 /// How to run an experiment.
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -249,7 +272,7 @@ pub fn run_seed(
     trace: Option<Option<TraceSink>>,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<SeedResult, BuildError> {
-    run_seed_audited(scn, seed, trace, false, progress).map(|(r, _)| r)
+    run_seed_within(scn, seed, 1, trace, false, progress).map(|(r, _)| r)
 }
 
 /// Runs one seed; with `audit`, also returns the run's audit trail (for
@@ -262,8 +285,23 @@ pub fn run_seed_audited(
     audit: bool,
     progress: &(dyn Fn(f64) + Sync),
 ) -> Result<(SeedResult, Vec<(SimTime, AuditEvent)>), BuildError> {
+    run_seed_within(scn, seed, 1, trace, audit, progress)
+}
+
+/// [`run_seed_audited`] for one of `held` seeds whose results are kept in memory together:
+/// the seed keeps at most [`record_limit`]`(exp, held)` records.
+pub fn run_seed_within(
+    scn: &Scenario,
+    seed: u64,
+    held: usize,
+    trace: Option<Option<TraceSink>>,
+    audit: bool,
+    progress: &(dyn Fn(f64) + Sync),
+) -> Result<(SeedResult, Vec<(SimTime, AuditEvent)>), BuildError> {
     let exp = &scn.experiment;
     let mut sim = crate::build::simulation(&scn.topology, exp, seed)?;
+    sim.limit_pending(MAX_PENDING_EVENTS);
+    sim.world.max_records = usize::try_from(record_limit(exp, held)).unwrap_or(usize::MAX);
     if audit {
         sim.world.enable_audit();
     }
@@ -289,9 +327,12 @@ pub fn run_seed_audited(
         };
         let s = sim.run_watched(limits, Stall::default());
         events += s.events;
-        stop = s.reason;
+        stop = match s.reason {
+            StopReason::Stopped if sim.world.record_limit_reached() => StopReason::RecordLimit,
+            r => r,
+        };
         progress(step as f64 / STEPS as f64);
-        if s.reason.is_early() {
+        if stop.is_early() {
             break;
         }
     }
@@ -442,7 +483,9 @@ pub fn run_experiment(path: &Path, opts: &RunOptions) -> Result<RunSummary, RunE
                 *l = now;
             }
         };
-        let r = run_seed(&scn, seed, sink, &progress).map_err(|e| format!("seed {seed}: {e}"))?;
+        let r = run_seed_within(&scn, seed, seeds.len(), sink, false, &progress)
+            .map(|(r, _)| r)
+            .map_err(|e| format!("seed {seed}: {e}"))?;
         let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
         *d += 1;
         if bar.is_none() && !opts.quiet {

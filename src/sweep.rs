@@ -2,7 +2,7 @@
 //! [`crate::scenario::points`]), sharding, resuming and merging, and the sweep's top-level
 //! files and plots.
 
-pub use crate::scenario::points::{MAX_POINTS, Point, axis_name, expand, expand_sources, substitute};
+pub use crate::scenario::points::{MAX_POINTS, Point, Points, axis_name, expand, expand_sources, substitute};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -19,7 +19,7 @@ use crate::metrics::Outcome;
 use crate::metrics::csv::{RowContext, field};
 use crate::metrics::plot;
 use crate::run::lock::FolderLock;
-use crate::run::{RecordsFormat, RunError, RunOptions, SeedResult, git_commit, run_seed, write_atomic};
+use crate::run::{RecordsFormat, RunError, RunOptions, SeedResult, git_commit, run_seed_within, write_atomic};
 
 /// The folder of point `index` inside a results folder.
 pub fn point_dir(dir: &Path, index: usize) -> PathBuf {
@@ -54,11 +54,11 @@ fn io_err(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
 
 /// What identifies a sweep's results: every point's scenario hash (experiment, topology and
 /// the axis values), in point order.
-fn sweep_hash(points: &[Point]) -> String {
+fn sweep_hash(hashes: &[String]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
-    for p in points {
-        h.update(p.scenario.hash.as_bytes());
+    for p in hashes {
+        h.update(p.as_bytes());
         h.update(b"\n");
     }
     hex::encode(h.finalize())
@@ -117,15 +117,16 @@ fn point_json(p: &Point, total: usize, seeds: &[u64], runs: &[SeedResult]) -> St
     serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
 }
 
-/// Whether point `p`'s folder holds a complete result for these seeds (for `--resume`).
-fn complete(dir: &Path, p: &Point, seeds: &[u64]) -> bool {
-    let Ok(text) = fs::read_to_string(point_dir(dir, p.index).join("point.json")) else {
+/// Whether point `index`'s folder holds a complete result (scenario `hash`) for these seeds
+/// (for `--resume`).
+fn complete(dir: &Path, index: usize, hash: &str, seeds: &[u64]) -> bool {
+    let Ok(text) = fs::read_to_string(point_dir(dir, index).join("point.json")) else {
         return false;
     };
     let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else {
         return false;
     };
-    v["scenario_hash"] == json!(p.scenario.hash) && v["seeds"] == json!(seeds)
+    v["scenario_hash"] == json!(hash) && v["seeds"] == json!(seeds)
 }
 
 /// Runs the points of the experiment at `path` (those of shard `i/n` with `--shard`),
@@ -133,26 +134,47 @@ fn complete(dir: &Path, p: &Point, seeds: &[u64]) -> bool {
 /// complete are skipped. Without `--shard`, the top-level files are then written from the
 /// point folders ([`aggregate`]), so a sharded run merged with [`merge`] gives the same bytes.
 pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunError> {
-    let points = expand(path)?;
-    let base = &points[0].scenario.experiment;
+    // Points are made on demand (a point holds its whole topology): once to check them all,
+    // once more to run each, never all at once.
+    let points = Points::open(path)?;
+    // The sweep's name, seeds and axes are point 0's (as the file gives them unless an axis
+    // changes them).
+    let first = points.point(0)?;
+    let base = &first.scenario.experiment;
     let seeds: Vec<u64> = match opts.seeds {
         Some(n) => (1..=n).collect(),
         None => base.seeds.clone().unwrap_or_else(|| vec![1]),
     };
-    // Every point must build before any work is done (bad input: exit 2).
-    for p in &points {
-        crate::build::world(&p.scenario.topology, &p.scenario.experiment, seeds[0]).map_err(|error| {
-            RunError::Build {
-                path: format!("{} (sweep point {})", path.display(), p.index),
-                error,
-            }
-        })?;
-    }
+    let pool = match opts.threads {
+        Some(n) => Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(n.max(1))
+                .build()
+                .map_err(|e| RunError::Threads(e.to_string()))?,
+        ),
+        None => None,
+    };
+    // Every point must load and build before any work is done (bad input: exit 2).
+    let check = || {
+        points.check_all(|p| {
+            crate::build::world(&p.scenario.topology, &p.scenario.experiment, seeds[0]).map_err(|error| {
+                RunError::Build {
+                    path: format!("{} (sweep point {})", path.display(), p.index),
+                    error,
+                }
+            })?;
+            Ok::<_, RunError>(p.scenario.hash.clone())
+        })
+    };
+    let hashes: Vec<String> = match &pool {
+        Some(pool) => pool.install(check)?,
+        None => check()?,
+    };
     let dir = opts
         .out
         .clone()
         .unwrap_or_else(|| Path::new("results").join(&base.name));
-    let hash = sweep_hash(&points);
+    let hash = sweep_hash(&hashes);
     // Locked before it is checked: no other writer changes it in between (a folder made
     // here has no manifest, so a refusal below leaves nothing new but the folder).
     let existed = dir.is_dir();
@@ -170,10 +192,10 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
     fs::create_dir_all(dir.join("points")).map_err(io_err(&dir))?;
     let total = points.len();
     let (shard_i, shard_n) = opts.shard.unwrap_or((0, 1));
-    let mine: Vec<&Point> = points.iter().filter(|p| p.index % shard_n == shard_i).collect();
-    let (todo, done): (Vec<&Point>, Vec<&Point>) = mine
+    let mine: Vec<usize> = (0..total).filter(|i| i % shard_n == shard_i).collect();
+    let (todo, done): (Vec<usize>, Vec<usize>) = mine
         .into_iter()
-        .partition(|p| !(opts.resume && complete(&dir, p, &seeds)));
+        .partition(|&i| !(opts.resume && complete(&dir, i, &hashes[i], &seeds)));
     let started = Instant::now();
     let bar = if !opts.quiet && std::io::stderr().is_terminal() {
         let b = ProgressBar::new((todo.len() * seeds.len()) as u64);
@@ -190,11 +212,21 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
     let finished = Mutex::new(0usize);
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let early: Mutex<Vec<(usize, u64, String)>> = Mutex::new(Vec::new());
-    let work = |p: &&Point| {
+    let work = |&index: &usize| {
+        let p = match points.point(index) {
+            Ok(p) => p,
+            Err(e) => {
+                // It loaded in the check above: only a file changed since could fail here.
+                failures.lock().unwrap_or_else(|e| e.into_inner()).push(e.to_string());
+                return;
+            }
+        };
+        let p = &p;
         let results: Vec<Result<SeedResult, String>> = seeds
             .par_iter()
             .map(|&seed| {
-                let r = run_seed(&p.scenario, seed, None, &|_| {})
+                let r = run_seed_within(&p.scenario, seed, seeds.len(), None, false, &|_| {})
+                    .map(|(r, _)| r)
                     .map_err(|e| format!("point {} seed {seed}: {e}", p.index));
                 if let Some(b) = &bar {
                     b.inc(1);
@@ -237,12 +269,8 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
             );
         }
     };
-    match opts.threads {
-        Some(n) => rayon::ThreadPoolBuilder::new()
-            .num_threads(n.max(1))
-            .build()
-            .map_err(|e| RunError::Threads(e.to_string()))?
-            .install(|| todo.par_iter().for_each(work)),
+    match &pool {
+        Some(pool) => pool.install(|| todo.par_iter().for_each(work)),
         None => todo.par_iter().for_each(work),
     }
     if let Some(b) = &bar {
@@ -265,8 +293,8 @@ pub fn run_sweep(path: &Path, opts: &RunOptions) -> Result<SweepSummary, RunErro
         "sweep_hash": hash,
         "seeds": seeds,
         "shard": opts.shard.map(|(i, n)| format!("{i}/{n}")),
-        "ran_points": todo.iter().map(|p| p.index).collect::<Vec<_>>(),
-        "resumed_points": done.iter().map(|p| p.index).collect::<Vec<_>>(),
+        "ran_points": todo,
+        "resumed_points": done,
         "threads": opts.threads.unwrap_or_else(rayon::current_num_threads),
         "wall_time_s": wall_s,
     });

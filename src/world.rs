@@ -56,6 +56,9 @@ pub struct SimWorld {
     pub records: Vec<Record>,
     /// Records of procedures that began before this are left out, whatever their kind.
     pub(crate) warmup: SimTime,
+    /// The most records [`SimWorld::records`] may hold: an event that brings it there stops
+    /// the run ([`SimWorld::record_limit_reached`]). Default: no bound.
+    pub max_records: usize,
     /// The N32 actors, if the workload has N32 flows.
     pub(crate) n32: Option<n32::N32Plane>,
     /// Nodes whose network events go to the N32 plane.
@@ -67,6 +70,11 @@ pub struct SimWorld {
 }
 
 impl SimWorld {
+    /// Whether the records reached [`SimWorld::max_records`] (the run was stopped for it).
+    pub fn record_limit_reached(&self) -> bool {
+        self.records.len() >= self.max_records
+    }
+
     /// The records of the run, in completion order, without those whose procedure began
     /// before the warm-up ended: one rule for every record type.
     pub fn take_records(&mut self) -> Vec<Record> {
@@ -186,6 +194,10 @@ impl World for SimWorld {
                 let m = &mut self.http[node as usize];
                 self.http_driver.handle(&mut io, node, m, Input::Timer(timer));
             }
+        }
+        if self.records.len() >= self.max_records {
+            // The record budget (`crate::run::MAX_RECORDS_IN_MEMORY`): the run ends here.
+            ctx.stop();
         }
     }
 }

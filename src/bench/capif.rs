@@ -37,6 +37,7 @@ use crate::crypto::cost::CryptoFidelity;
 use crate::engine::{Limits, SimTime, StopReason};
 use crate::metrics::Outcome;
 use crate::run::DEFAULT_MAX_EVENTS;
+use crate::scenario::generate::MAX_NODES;
 use crate::scenario::{ExperimentFile, TopologyFile, parse_experiment_str, parse_topology_str, validate};
 
 use super::phold::{ComparePholdArgs, PholdArgs, PlaneRun, against_phold};
@@ -48,11 +49,14 @@ pub const PHOLD_TARGET: f64 = 0.02;
 const METHODS: [&str; 3] = ["PSK", "PKI", "OAUTH"];
 /// Simulated seconds after the last onboarding start, for the last flows to finish.
 const DRAIN_S: u64 = 30;
+/// Nodes of the topology besides the invokers: CCF, APF, AEF and the two routers.
+const FIXED_NODES: u64 = 5;
 
 /// Flags of `secsim bench capif`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct CapifBenchArgs {
-    /// API invokers (split evenly across PSK, PKI and OAUTH).
+    /// API invokers (split evenly across PSK, PKI and OAUTH); at most the topology
+    /// generators' node limit (100,000) less the 5 other nodes.
     #[arg(long, default_value_t = 1000)]
     pub invokers: u32,
     /// Crypto fidelities to measure, in order (`full`, `keys`, `timing` or `all`).
@@ -194,7 +198,7 @@ pub fn experiment_ron(n: u32, spread_s: u64, fidelity: CryptoFidelity) -> String
     let mut s = format!(
         "Experiment(\n    name: \"bench-capif\",\n    topology: \"bench-capif-topology.ron\",\n    \
          duration: \"{}s\",\n    crypto: (fidelity: {fidelity:?}),\n    outputs: (plots: false),\n    workload: [\n",
-        spread_s + DRAIN_S
+        spread_s.saturating_add(DRAIN_S)
     );
     for (fi, method) in METHODS.iter().enumerate() {
         let members: Vec<String> = (1..=n)
@@ -271,6 +275,17 @@ pub fn run(args: &CapifBenchArgs) -> Result<String, String> {
     if args.invokers == 0 {
         return Err("--invokers: must be at least 1".into());
     }
+    // The scenario is a generated topology: the topology generators' node limit applies.
+    let nodes = u64::from(args.invokers) + FIXED_NODES;
+    if nodes > MAX_NODES {
+        return Err(format!(
+            "--invokers {}: the benchmark's topology would have {nodes} nodes ({FIXED_NODES} provider and \
+             access nodes besides the invokers), above the topology generators' limit of {MAX_NODES} nodes; \
+             give at most --invokers {}",
+            args.invokers,
+            MAX_NODES - FIXED_NODES
+        ));
+    }
     if args.seconds == 0 {
         return Err("--seconds: must be at least 1".into());
     }
@@ -323,7 +338,7 @@ pub fn table(args: &CapifBenchArgs, rows: &[CapifBenchRow]) -> String {
         "bench=capif invokers={} spread_s={} sim_s={} seed={} repeat={}\n",
         args.invokers,
         args.seconds,
-        args.seconds + DRAIN_S,
+        args.seconds.saturating_add(DRAIN_S),
         args.seed,
         args.rounds()
     );
@@ -399,5 +414,21 @@ mod tests {
             ..CapifBenchArgs::default()
         };
         assert!(run(&args).unwrap_err().contains("unknown fidelity"));
+    }
+
+    #[test]
+    fn invokers_beyond_the_generators_node_limit_are_refused() {
+        let args = |invokers| CapifBenchArgs {
+            invokers,
+            fidelity: vec!["fast".into()],
+            ..CapifBenchArgs::default()
+        };
+        let e = run(&args(u32::MAX)).unwrap_err();
+        assert!(e.contains("--invokers") && e.contains("limit of 250000 nodes"), "{e}");
+        let e = run(&args((MAX_NODES - FIXED_NODES + 1) as u32)).unwrap_err();
+        assert!(e.contains("give at most --invokers 249995"), "{e}");
+        // At the limit, the size passes and the next check (the fidelity) answers.
+        let e = run(&args((MAX_NODES - FIXED_NODES) as u32)).unwrap_err();
+        assert!(e.contains("unknown fidelity"), "{e}");
     }
 }

@@ -37,6 +37,7 @@
 use std::time::Instant;
 
 use crate::engine::{ActorId, Ctx, Event, Limits, Sim, SimDuration, SimTime, World};
+use crate::scenario::generate::MAX_NODES;
 
 use super::baseline::{self, BaselineQueue};
 
@@ -114,13 +115,17 @@ pub enum CompareWith {
     All,
 }
 
+/// The largest PHOLD population N*K \[pending events\]: at about 25 bytes a pending event
+/// (`docs/bench.md`), about 400 MB, 16 times the documented 1M-pending configuration.
+pub const MAX_PENDING: u64 = 16_000_000;
+
 /// `secsim bench phold`: the model's flags (defaults as in the suite) and the driver's.
 #[derive(clap::Args, Clone, Debug)]
 pub struct PholdArgs {
-    /// Logical processes N.
+    /// Logical processes N (at most 100,000, the topology generators' node limit).
     #[arg(long, default_value_t = 1000)]
     pub lps: u64,
-    /// Initial events per LP K (constant population N*K).
+    /// Initial events per LP K (constant population N*K, at most 16,000,000 pending events).
     #[arg(long, default_value_t = 10)]
     pub init: u64,
     /// Events to process E (the run stops after exactly E).
@@ -175,10 +180,20 @@ impl PholdArgs {
         if self.init == 0 {
             return Err("--init must be at least 1".into());
         }
-        // Actor ids and slab slots are u32; EXTERNAL is u32::MAX.
-        let pending = self.lps.checked_mul(self.init).filter(|&n| n < u32::MAX as u64);
-        if self.lps >= u32::MAX as u64 || pending.is_none() {
-            return Err(format!("--lps * --init must be below {} pending events", u32::MAX));
+        // LPs are the model's nodes: the topology generators' node limit applies. The
+        // population N*K is the pending-event count for the whole run.
+        if self.lps > MAX_NODES {
+            return Err(format!(
+                "--lps {}: above the limit of {MAX_NODES} logical processes (the topology generators' node limit)",
+                self.lps
+            ));
+        }
+        let max_pending = MAX_PENDING;
+        if self.lps.checked_mul(self.init).is_none_or(|n| n > max_pending) {
+            return Err(format!(
+                "--lps {} * --init {}: above the limit of {max_pending} pending events (about 400 MB)",
+                self.lps, self.init
+            ));
         }
         if !(0.0..=1.0).contains(&self.remote) {
             return Err(format!("--remote must be in [0, 1], got {}", self.remote));
@@ -752,5 +767,29 @@ mod tests {
             let err = run(&args).unwrap_err();
             assert!(err.starts_with("--"), "{err}");
         }
+    }
+
+    #[test]
+    fn sizes_beyond_the_node_and_pending_limits_are_refused() {
+        let params = |lps, init| {
+            PholdArgs {
+                lps,
+                init,
+                ..PholdArgs::default()
+            }
+            .params()
+        };
+        assert!(
+            params(MAX_NODES + 1, 1)
+                .unwrap_err()
+                .contains("limit of 100000 logical processes")
+        );
+        assert!(
+            params(MAX_NODES, 161)
+                .unwrap_err()
+                .contains("limit of 16000000 pending events")
+        );
+        assert!(params(1000, u64::MAX).unwrap_err().contains("pending events"));
+        assert!(params(MAX_NODES, 160).is_ok());
     }
 }

@@ -280,7 +280,10 @@ pub fn check_trace_file(path: &Path) -> Result<Report, String> {
             path.display()
         ));
     };
-    let early = !matches!(stop.as_str(), "Exhausted" | "TimeLimit");
+    let early = stop
+        .parse::<crate::engine::StopReason>()
+        .map_err(|e| format!("{}: the end line's stop: {e} (a trace of another secsim?)", at(i)))?
+        .is_early();
     let end_time = serde_json::from_str::<serde_json::Value>(&line)
         .ok()
         .and_then(|v| v["time_ns"].as_u64())

@@ -86,39 +86,46 @@ pub fn check_experiment(
     opts: &CheckOptions,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<Vec<SeedCheck>, RunError> {
-    let scn = crate::scenario::load_experiment(path)?;
-    let points: Vec<(String, Scenario)> = if scn.experiment.sweep.is_empty() {
-        vec![(String::new(), scn)]
-    } else {
-        crate::sweep::expand(path)?
-            .into_iter()
-            .map(|p| {
-                let label = p
-                    .labels
-                    .iter()
-                    .map(|(a, v)| format!("{a}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                (label, p.scenario)
+    // Points are made on demand (a point holds its whole topology): once to check them and
+    // list their seeds, then by each job that runs one of their seeds.
+    let points = crate::sweep::Points::open(path)?;
+    let pool = pool(opts.threads)?;
+    let seeds_of = in_pool(&pool, || {
+        points.check_all(|p| {
+            Ok::<_, RunError>(match opts.seeds {
+                Some(n) => (1..=n).collect::<Vec<u64>>(),
+                None => p.scenario.experiment.seeds.clone().unwrap_or_else(|| vec![1]),
             })
-            .collect()
-    };
+        })
+    })?;
     let mut jobs = Vec::new();
-    for (pi, (_, s)) in points.iter().enumerate() {
-        let seeds: Vec<u64> = match opts.seeds {
-            Some(n) => (1..=n).collect(),
-            None => s.experiment.seeds.clone().unwrap_or_else(|| vec![1]),
-        };
+    for (pi, seeds) in seeds_of.into_iter().enumerate() {
         jobs.extend(seeds.into_iter().map(|seed| (pi, seed)));
     }
     let total = jobs.len() as u64;
     let done = AtomicU64::new(0);
-    let pool = pool(opts.threads)?;
     let out = in_pool(&pool, || {
         jobs.par_iter()
             .map(|&(pi, seed)| {
-                let (label, s) = &points[pi];
-                let r = check_one(label, s, seed);
+                let label = points
+                    .labels(pi)
+                    .iter()
+                    .map(|(a, v)| format!("{a}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let r = match points.point(pi) {
+                    Ok(p) => check_one(&label, &p.scenario, seed),
+                    // It loaded in the check above: only a file changed since could fail here.
+                    Err(e) => SeedCheck {
+                        point: label,
+                        report: Report {
+                            seed,
+                            ..Default::default()
+                        },
+                        events: 0,
+                        error: Some(e.to_string()),
+                    },
+                };
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 r
             })

@@ -24,7 +24,10 @@
 //! drops the payload and the entry is skipped when it reaches the front (lazy tombstone).
 //!
 //! A run is bounded by an end time and an event count ([`Limits`]); an event later than the
-//! end time stays pending, so a run can be resumed with a later bound.
+//! end time stays pending, so a run can be resumed with a later bound. The number of events
+//! pending at once can be bounded too ([`Sim::limit_pending`]): a model that schedules
+//! faster than it delivers stops with [`StopReason::PendingLimit`] instead of growing
+//! without bound.
 //!
 //! With tracing on, every delivered event (time, target, source or timer) and every line a
 //! world adds with [`Ctx::trace`] feed a SHA-256 whose value identifies the run.
@@ -104,15 +107,37 @@ pub enum StopReason {
     /// Simulated time stopped advancing: [`Stall::events`] events in a row moved it by less
     /// than [`Stall::min_advance`] (only [`Sim::run_watched`] stops for this).
     Stalled,
+    /// More events were pending at once than [`Sim::limit_pending`] allows (the event that
+    /// crossed the bound is kept; the run stops after the event that scheduled it).
+    PendingLimit,
+    /// The world's bound on the records it holds in memory was reached. The engine never
+    /// returns it: a world stops the run ([`Ctx::stop`]) and its driver reports this instead
+    /// of [`StopReason::Stopped`] (`crate::run::MAX_RECORDS_IN_MEMORY`).
+    RecordLimit,
 }
 
 impl StopReason {
+    /// Every reason, in declaration order.
+    pub const ALL: [StopReason; 7] = [
+        StopReason::Exhausted,
+        StopReason::TimeLimit,
+        StopReason::EventLimit,
+        StopReason::Stopped,
+        StopReason::Stalled,
+        StopReason::PendingLimit,
+        StopReason::RecordLimit,
+    ];
+
     /// Whether the run stopped before its end: at the event limit, stalled, or stopped by an
     /// actor (`Exhausted` and `TimeLimit` are a run that reached its end).
     pub fn is_early(self) -> bool {
         match self {
             StopReason::Exhausted | StopReason::TimeLimit => false,
-            StopReason::EventLimit | StopReason::Stopped | StopReason::Stalled => true,
+            StopReason::EventLimit
+            | StopReason::Stopped
+            | StopReason::Stalled
+            | StopReason::PendingLimit
+            | StopReason::RecordLimit => true,
         }
     }
 
@@ -123,7 +148,33 @@ impl StopReason {
             StopReason::EventLimit => Some("the event limit (`max_events`) was reached"),
             StopReason::Stopped => Some("an actor stopped the run"),
             StopReason::Stalled => Some("simulated time stopped advancing (a livelock: 1,000,000 events within 10 ms)"),
+            StopReason::PendingLimit => Some(
+                "the pending-event limit was reached (more events scheduled at once than the engine holds: \
+                 procedures pile up faster than they finish; lower the rates, the timeouts or the run's size)",
+            ),
+            StopReason::RecordLimit => Some(
+                "the record limit was reached (the records one run may hold in memory: `max_records`, \
+                 or its share of the records all seeds hold together; run fewer seeds at once or shorten the run)",
+            ),
         }
+    }
+}
+
+impl std::fmt::Display for StopReason {
+    /// The variant's name (`EventLimit`), as in `manifest.json` and a trace's end line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+
+impl std::str::FromStr for StopReason {
+    type Err = String;
+    /// Parses a variant's name, as [`StopReason`]'s `Display` writes it.
+    fn from_str(s: &str) -> Result<StopReason, String> {
+        StopReason::ALL
+            .into_iter()
+            .find(|r| r.to_string() == s)
+            .ok_or_else(|| format!("unknown stop reason `{s}`"))
     }
 }
 
@@ -182,6 +233,10 @@ pub struct Core<M> {
     meta: Vec<u32>,
     free: Vec<u32>,
     stop: bool,
+    /// The most slots (events pending at once) the slab may grow to.
+    max_pending: usize,
+    /// Set (for good) when an event took a slot beyond `max_pending`.
+    over: bool,
     delivered: u64,
     trace: Option<Box<Trace>>,
 }
@@ -211,6 +266,13 @@ impl<M> Core<M> {
     #[inline(never)]
     fn grow(&mut self, from: ActorId, msg: M) -> u32 {
         let i = self.msgs.len();
+        // The slab only grows when every slot is taken, so its length is the most events
+        // ever pending at once: the bound is checked here, off the hot path. The event is
+        // kept; the run stops after the handler that scheduled it.
+        if i >= self.max_pending {
+            self.over = true;
+            self.stop = true;
+        }
         // Slot indices share the entry's `slot` with the timer flag: 2^31 pending events
         // (tens of GiB of state) is far beyond any run this engine is meant for.
         assert!(i < TIMER_BIT as usize, "more than 2^31 pending events");
@@ -368,6 +430,8 @@ impl<W: World> Sim<W> {
                 meta: Vec::with_capacity(pending),
                 free: Vec::new(),
                 stop: false,
+                max_pending: usize::MAX,
+                over: false,
                 delivered: 0,
                 trace: None,
             },
@@ -418,6 +482,19 @@ impl<W: World> Sim<W> {
     /// Events pending (including cancelled timers not yet reached).
     pub fn pending(&self) -> usize {
         self.core.queue.len() + self.held.is_some() as usize
+    }
+
+    /// The most events pending at once so far (the slab's length).
+    pub fn pending_high_water(&self) -> usize {
+        self.core.msgs.len()
+    }
+
+    /// Bounds the events pending at once (timers, messages in flight, cancelled timers not
+    /// yet reached) to `max` (default: no bound beyond the slot index's 2^31). An event
+    /// scheduled beyond it is kept, and [`Sim::run`] stops with [`StopReason::PendingLimit`]
+    /// after the handler that scheduled it, and at once in every later call.
+    pub fn limit_pending(&mut self, max: usize) {
+        self.core.max_pending = max;
     }
 
     /// Bytes the engine holds for pending events: queue chunks, slab slots and the free
@@ -481,6 +558,14 @@ impl<W: World> Sim<W> {
         let until = limits.until.as_nanos();
         let mut events = 0u64;
         self.core.stop = false;
+        if self.core.over {
+            // Beyond the pending-event bound (in setup code or an earlier call).
+            return RunStats {
+                events,
+                reason: StopReason::PendingLimit,
+                now: self.core.now,
+            };
+        }
         let reason = loop {
             if events >= limits.max_events {
                 break StopReason::EventLimit;
@@ -543,7 +628,11 @@ impl<W: World> Sim<W> {
             };
             self.world.handle(&mut ctx, ev);
             if self.core.stop {
-                break StopReason::Stopped;
+                break if self.core.over {
+                    StopReason::PendingLimit
+                } else {
+                    StopReason::Stopped
+                };
             }
         };
         self.core.delivered += events;
@@ -675,6 +764,54 @@ mod tests {
         sim.run(Limits::default());
         assert_eq!(sim.world.seen, [0, 1, 2]);
         assert_eq!(sim.world.results, [false, false, true]);
+    }
+
+    /// A world that schedules two events per event it handles: the pending set doubles
+    /// until the bound stops the run, and every later call stops at once.
+    #[test]
+    fn pending_limit_stops_a_growing_queue_and_keeps_its_events() {
+        struct Fork;
+        impl World for Fork {
+            type Msg = ();
+            fn handle(&mut self, ctx: &mut Ctx<'_, ()>, _: Event<()>) {
+                ctx.send(0, SimDuration::from_nanos(1), ());
+                ctx.send(0, SimDuration::from_nanos(1), ());
+            }
+        }
+        let mut sim = Sim::new(Fork);
+        sim.limit_pending(100);
+        sim.schedule(SimTime::ZERO, 0, ());
+        let s = sim.run(Limits::default());
+        assert_eq!(s.reason, StopReason::PendingLimit);
+        // The slab grew one slot past the bound (the event that crossed it is kept).
+        assert_eq!(sim.pending_high_water(), 101);
+        assert_eq!(sim.pending(), 101);
+        assert_eq!(s.events, 100);
+        let again = sim.run(Limits::default());
+        assert_eq!((again.reason, again.events), (StopReason::PendingLimit, 0));
+        // Unbounded, the same world runs to its event limit.
+        let mut free = Sim::new(Fork);
+        free.schedule(SimTime::ZERO, 0, ());
+        let s = free.run(Limits {
+            until: SimTime::MAX,
+            max_events: 1000,
+        });
+        assert_eq!(s.reason, StopReason::EventLimit);
+    }
+
+    #[test]
+    fn stop_reasons_parse_as_they_display() {
+        for r in StopReason::ALL {
+            assert_eq!(r.to_string().parse::<StopReason>(), Ok(r));
+            assert_eq!(r.to_string(), format!("{r:?}"));
+            assert_eq!(r.is_early(), r.early_reason().is_some());
+        }
+        assert!(
+            "Bogus"
+                .parse::<StopReason>()
+                .unwrap_err()
+                .contains("unknown stop reason")
+        );
     }
 
     /// A livelock (a message re-sent `step` ns later forever) is a stall; the same loop with

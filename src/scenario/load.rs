@@ -794,8 +794,9 @@ pub fn validate_path_with(path: &Path, verbose: bool) -> Result<String, Scenario
             };
             let mut summary = format!("{}: ok: {text}", path.display());
             if !sc.experiment.sweep.is_empty() {
-                // Every sweep point is loaded as `secsim run` loads it.
-                let points = super::points::expand(path)?;
+                // Every sweep point is loaded as `secsim run` loads it, a batch at a time.
+                let points = super::points::Points::open(path)?;
+                points.check_all(|_| Ok::<_, ScenarioError>(()))?;
                 summary.push_str(&format!(" Sweep: {} points, each valid.", points.len()));
             }
             Ok(summary)

@@ -223,6 +223,12 @@ pub struct ExperimentFile {
     /// Hard bound on delivered events per run. Default 100,000,000.
     #[serde(default)]
     pub max_events: Option<u64>,
+    /// Bound on the records one run (one seed) holds in memory, warm-up records included: a
+    /// run that reaches it stops early (`RecordLimit`) with what it has. 1 to 1,000,000.
+    /// Default, and never more than, the seed's share of the 1,000,000 records all the seeds
+    /// of an experiment (or of a sweep point) may hold together: 1,000,000 / seeds.
+    #[serde(default)]
+    pub max_records: Option<u64>,
     /// Connection-model knobs. Defaults: see [`NetworkSpec`].
     #[serde(default)]
     pub network: NetworkSpec,

@@ -12,9 +12,10 @@
 //! - experiment: name non-empty and usable as a folder name (`[A-Za-z0-9._-]`, at most
 //!   [`MAX_NAME_BYTES`]);
 //!   duration > 0; warmup < duration; seeds non-empty, without repeats, at most
-//!   [`MAX_SEEDS`]; max_events > 0; workload non-empty;
+//!   [`MAX_SEEDS`]; max_events > 0; max_records in 1..=1,000,000; workload non-empty;
 //!   per flow, client != server, rate > 0 and finite, interval > 0, bodies <= 64 MiB,
-//!   timeout > 0.
+//!   timeout > 0; the bodies the workload may have in flight (rate x timeout x bytes x
+//!   copies) at most [`MAX_BODY_BYTES_IN_FLIGHT`].
 //!   Capif flows: invokers non-empty, `aef_ccf` differs from `ccf`, `prefs` non-empty
 //!   without duplicates. CAPIF knobs (`capif`): `psk_validity`, `token_lifetime` > 0,
 //!   `invocations_per_session` >= 1, the interconnection knobs consistent
@@ -404,6 +405,17 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
     if e.max_events == Some(0) {
         out.push(Issue::new("max_events", "max_events must be > 0"));
     }
+    if let Some(n) = e.max_records
+        && !(1..=crate::run::MAX_RECORDS_IN_MEMORY).contains(&n)
+    {
+        out.push(Issue::new(
+            "max_records",
+            format!(
+                "max_records {n} must be between 1 and {} (the records a run may hold in memory)",
+                crate::run::MAX_RECORDS_IN_MEMORY
+            ),
+        ));
+    }
     if let Some(idle) = e.network.idle_timeout
         && idle.as_nanos() == 0
     {
@@ -509,6 +521,11 @@ pub fn experiment(e: &ExperimentFile) -> Vec<Issue> {
             ));
         }
     }
+    // An estimate over the whole workload: judged only once each flow is sound (a rate
+    // below the clock's resolution is the problem to report, not its bodies).
+    if out.is_empty() {
+        bodies_in_flight(e, &mut out);
+    }
     capif_knobs(e, &mut out);
     crypto_costs(e, &mut out);
     n32_roles(e, &mut out);
@@ -600,6 +617,66 @@ fn aef_registrations(e: &ExperimentFile, out: &mut Vec<Issue>) {
                 ),
             )),
             Some(_) => {}
+        }
+    }
+}
+
+/// The most bytes the request and response bodies in flight may be expected to take at once
+/// \[bytes\] (1 GiB), counting the copies a request's bodies make on their way
+/// (3 a request for HTTP and CAPIF, 10 for N32).
+pub const MAX_BODY_BYTES_IN_FLIGHT: u64 = 1024 * 1024 * 1024;
+
+/// The copies of its bodies one request in flight holds (measured as peak resident bytes
+/// per body byte with 64 MiB bodies: 2.3 for HTTP; 10 for N32, whose SEPPs and
+/// intermediaries re-encode the message; CAPIF answers as HTTP).
+fn body_copies(w: &WorkloadSpec) -> u64 {
+    match w {
+        WorkloadSpec::N32(_) => 10,
+        _ => 3,
+    }
+}
+
+/// What cannot run in bounded memory: flows whose bodies in flight, estimated as the
+/// requests a flow may have outstanding (its rate times its timeout, or the run's duration
+/// if shorter; at least one; times the invokers of a Capif flow) times their request and
+/// response bytes times [`body_copies`], sum over the workload to more than
+/// [`MAX_BODY_BYTES_IN_FLIGHT`]. The flow that crosses the limit is blamed at its larger
+/// body field.
+fn bodies_in_flight(e: &ExperimentFile, out: &mut Vec<Issue>) {
+    let mut total = 0f64;
+    for (i, w) in e.workload.iter().enumerate() {
+        let f = w.view();
+        let rate_per_s = match *f.arrival {
+            ArrivalSpec::Poisson { rate_per_s } if rate_per_s.is_finite() && rate_per_s > 0.0 => rate_per_s,
+            ArrivalSpec::Periodic { interval } if interval.as_nanos() > 0 => 1e9 / interval.as_nanos() as f64,
+            _ => continue, // refused elsewhere
+        };
+        let window_s = f.timeout.min(e.duration).as_nanos() as f64 / 1e9;
+        let members = match w {
+            WorkloadSpec::Capif(c) => c.invokers.len().max(1) as f64,
+            _ => 1.0,
+        };
+        let outstanding = (rate_per_s * window_s).max(1.0) * members;
+        let each = u64::from(f.request_bytes) + u64::from(f.response_bytes);
+        total += outstanding * (each * body_copies(w)) as f64;
+        if total > MAX_BODY_BYTES_IN_FLIGHT as f64 {
+            let field = if f.request_bytes >= f.response_bytes && !matches!(w, WorkloadSpec::Capif(_)) {
+                "request_bytes"
+            } else {
+                "response_bytes"
+            };
+            out.push(Issue::new(
+                format!("workload[{i}].{}.{field}", f.kind),
+                format!(
+                    "about {outstanding:.0} requests of {each} body bytes could be in flight at once (rate x timeout), \
+                     so the workload up to this flow could hold about {:.0} MiB for bodies ({} copies a request), \
+                     above the limit of {} MiB: lower request_bytes or response_bytes, the rate or the timeout",
+                    total / (1024.0 * 1024.0),
+                    body_copies(w),
+                    MAX_BODY_BYTES_IN_FLIGHT / (1024 * 1024)
+                ),
+            ));
+            return;
         }
     }
 }

@@ -34,9 +34,11 @@
 //!   to their weights; a pair's drawn rate is then scaled by `w_i · w_j / mean(w)²` (large
 //!   operators exchange more traffic with each other, as in a gravity model of trade).
 //!
-//! # Rates and determinism
+//! # Rates, phases and determinism
 //! Each flow's Poisson rate is drawn from `rate_per_s` with its own stream
-//! `wlgen:<g>:rate:<consumer-plmn>-><producer-plmn>` (`<g>` the generator's index), so adding
+//! `wlgen:<g>:rate:<consumer-plmn>-><producer-plmn>` (`<g>` the generator's index), and then
+//! its phase: its first request (which a flow sends at its `start`) is at `start` plus a
+//! uniform draw within one mean gap (at most 60 s), so the flows do not all fire at once. Adding
 //! PLMNs keeps every existing flow's rate; a Random/Gravity partner draw depends on the number
 //! of PLMNs. Expansion depends only on the files: no OS randomness, no hash-map order.
 //!
@@ -646,6 +648,11 @@ fn n32_flows(g: usize, spec: &N32PartnersSpec, topology: &TopologyFile, at: &str
                 rate *= w[c] * w[p] / (m * m);
             }
             let rate = rate.clamp(f64::MIN_POSITIVE, MAX_RATE_PER_S);
+            // A flow's first request is at its start: each flow gets its own phase, uniform
+            // within one mean gap (at most a minute), so that thousands of flows do not all
+            // fire at `start` together.
+            let phase_s = rng.random::<f64>() * (1.0 / rate).min(60.0);
+            let start = spec.start + SimDuration::from_nanos((phase_s * 1e9) as u64);
             out.push(N32FlowSpec {
                 name: Some(format!("{} -> {}", cp.domain, pp.domain)),
                 consumer: cp.consumer.to_string(),
@@ -663,7 +670,7 @@ fn n32_flows(g: usize, spec: &N32PartnersSpec, topology: &TopologyFile, at: &str
                 request_bytes: spec.request_bytes,
                 response_bytes: spec.response_bytes,
                 processing: spec.processing.clone(),
-                start: spec.start,
+                start,
                 timeout: spec.timeout,
             });
         }
@@ -866,6 +873,10 @@ mod tests {
         assert_eq!(f.n32c_via.as_deref(), Some("ri-hub"));
         assert_eq!(f.n32f_ris, ["ri-hub"]);
         assert!(matches!(f.arrival, ArrivalSpec::Poisson { rate_per_s } if rate_per_s == 5.0));
+        // Each flow's first request within one mean gap (0.2 s) of the start, not all at once.
+        let starts: BTreeSet<u64> = fs.iter().map(|f| f.start.as_nanos()).collect();
+        assert_eq!(starts.len(), fs.len());
+        assert!(starts.iter().all(|&s| s < 200_000_000), "{starts:?}");
     }
 
     #[test]

@@ -147,6 +147,108 @@ fn cases() -> Vec<Case> {
             ]),
             expect: REFUSED(&["arrival.Periodic.interval", "event limit of 1000"]),
         },
+        Case {
+            name: "pending-events-pile-up",
+            // Ten million requests a second, each answered after 100 s: procedures pile up
+            // until the engine's bound on pending events stops the run.
+            input: http(&[
+                short,
+                (
+                    "arrival: Poisson(rate_per_s: 50.0), processing: Some(Exponential(mean: \"2ms\"))",
+                    "arrival: Poisson(rate_per_s: 10000000.0), request_bytes: 1, response_bytes: 1, \
+                     processing: Some(Exponential(mean: \"100s\")), timeout: \"1000s\"",
+                ),
+            ]),
+            expect: EARLY(&["stopped early", "pending-event limit was reached"]),
+        },
+        Case {
+            name: "record-limit",
+            input: http(&[("duration: \"60s\"", "duration: \"5s\", max_records: Some(100)")]),
+            expect: EARLY(&["stopped early", "the record limit was reached"]),
+        },
+        Case {
+            name: "max-records-zero",
+            input: http(&[("duration: \"60s\"", "duration: \"5s\", max_records: Some(0)")]),
+            expect: REFUSED(&["max_records", "between 1 and 1000000"]),
+        },
+        Case {
+            name: "max-records-beyond-the-memory-budget",
+            input: http(&[("duration: \"60s\"", "duration: \"5s\", max_records: Some(1000001)")]),
+            expect: REFUSED(&["max_records", "between 1 and 1000000"]),
+        },
+        Case {
+            name: "http-bodies-in-flight-beyond-the-budget",
+            input: http(&[
+                short,
+                (
+                    "request_bytes: 2048",
+                    "request_bytes: 67108864, response_bytes: 67108864",
+                ),
+                (
+                    "arrival: Poisson(rate_per_s: 0.5)",
+                    "arrival: Poisson(rate_per_s: 50.0)",
+                ),
+            ]),
+            expect: REFUSED(&[
+                "workload[1].Http.request_bytes",
+                "could be in flight at once",
+                "1024 MiB",
+            ]),
+        },
+        Case {
+            name: "n32-one-huge-request-in-flight",
+            input: Input::Experiment(edited(
+                "n32-prins-two-ri.ron",
+                &[
+                    ("duration: \"30s\"", "duration: \"10s\""),
+                    (
+                        "arrival: Poisson(rate_per_s: 20.0)",
+                        "arrival: Poisson(rate_per_s: 0.2), request_bytes: 67108864, response_bytes: 67108864",
+                    ),
+                ],
+            )),
+            expect: REFUSED(&["workload[0].N32.request_bytes", "10 copies a request"]),
+        },
+        Case {
+            name: "sweep-beyond-the-point-limit",
+            input: Input::Experiment(edited(
+                "sweep-n32-prins.ron",
+                &[(
+                    "    sweep: [\n",
+                    &format!(
+                        "    sweep: [\n        (path: \"seeds\", values: [{}]),\n",
+                        (0..5000)
+                            .map(|i| format!("\"Some([{i}])\""))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )],
+            )),
+            expect: REFUSED(&["sweep", "135000 points; at most 100000"]),
+        },
+        Case {
+            name: "bench-capif-invokers-beyond-the-node-limit",
+            input: Input::Command(
+                "x",
+                String::new(),
+                &["bench", "capif", "--invokers", "4000000000", "--fidelity", "timing"],
+            ),
+            expect: INPUT(&["--invokers 4000000000", "limit of 250000 nodes"]),
+        },
+        Case {
+            name: "bench-phold-lps-beyond-the-node-limit",
+            input: Input::Command("x", String::new(), &["bench", "phold", "--lps", "1000000"]),
+            expect: INPUT(&["--lps 1000000", "limit of 100000 logical processes"]),
+        },
+        Case {
+            name: "bench-phold-population-beyond-the-pending-limit",
+            input: Input::Command(
+                "x",
+                String::new(),
+                &["bench", "phold", "--lps", "100000", "--init", "1000"],
+            ),
+            expect: INPUT(&["--init 1000", "limit of 16000000 pending events"]),
+        },
         // Class 2: runs that stop at a limit say so.
         Case {
             name: "idle-timeout-livelock",
@@ -564,6 +666,16 @@ fn cases() -> Vec<Case> {
             name: "check-trace-without-header",
             input: check("t.jsonl", lines[1..].join("\n") + "\n"),
             expect: INPUT(&["t.jsonl:1: not a secsim trace"]),
+        },
+        Case {
+            name: "check-trace-with-an-unknown-stop-reason",
+            input: check("t.jsonl", {
+                let (last, rest) = lines.split_last().unwrap();
+                let stop = regex::Regex::new(r#""stop":"[A-Za-z]+""#).unwrap();
+                assert!(stop.is_match(last), "{last}");
+                format!("{}\n{}\n", rest.join("\n"), stop.replace(last, r#""stop":"Bogus""#))
+            }),
+            expect: INPUT(&["unknown stop reason `Bogus`"]),
         },
         Case {
             name: "check-trace-with-lines-after-its-end",
