@@ -73,6 +73,18 @@ pub const DEFAULT_MAX_EVENTS: u64 = 100_000_000;
 /// scenarios stay below 14,000 (`capif-mismatch-storm`; `n32-ipx-hub` 4,200).
 pub const MAX_PENDING_EVENTS: usize = 500_000;
 
+/// Pending events allowed per node of the topology beyond [`MAX_PENDING_EVENTS`]: a scenario
+/// of many nodes has that many procedures under way at once (each of 100,000 CAPIF invokers
+/// holds its invocation, session and validity timers), so the bound grows with the topology,
+/// whose size is itself bounded (the generators' 250,000 nodes).
+pub const PENDING_EVENTS_PER_NODE: usize = 16;
+
+/// The pending-event bound of a run on a topology of `nodes` nodes: the larger of
+/// [`MAX_PENDING_EVENTS`] and [`PENDING_EVENTS_PER_NODE`] per node.
+pub fn pending_limit(nodes: usize) -> usize {
+    MAX_PENDING_EVENTS.max(nodes.saturating_mul(PENDING_EVENTS_PER_NODE))
+}
+
 /// The most records the seeds of one experiment (or of one sweep point) hold in memory
 /// together: every seed's records are kept until the results are written, at about 1 KiB a
 /// record at the peak (the record and the tables written from it; measured with 2,000 seeds
@@ -300,7 +312,7 @@ pub fn run_seed_within(
 ) -> Result<(SeedResult, Vec<(SimTime, AuditEvent)>), BuildError> {
     let exp = &scn.experiment;
     let mut sim = crate::build::simulation(&scn.topology, exp, seed)?;
-    sim.limit_pending(MAX_PENDING_EVENTS);
+    sim.limit_pending(pending_limit(scn.topology.nodes.len()));
     sim.world.max_records = usize::try_from(record_limit(exp, held)).unwrap_or(usize::MAX);
     if audit {
         sim.world.enable_audit();

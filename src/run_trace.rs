@@ -192,7 +192,7 @@ pub fn run_trace(path: &Path, opts: &TraceOptions) -> Result<TraceOutput, TraceE
         until: SimTime::ZERO + until,
         max_events: exp.max_events.unwrap_or(crate::run::DEFAULT_MAX_EVENTS),
     };
-    sim.limit_pending(crate::run::MAX_PENDING_EVENTS);
+    sim.limit_pending(crate::run::pending_limit(scn.topology.nodes.len()));
     sim.world.max_records = usize::try_from(crate::run::record_limit(exp, 1)).unwrap_or(usize::MAX);
     let mut stats = sim.run_watched(limits, crate::engine::Stall::default());
     if stats.reason == StopReason::Stopped && sim.world.record_limit_reached() {

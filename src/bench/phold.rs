@@ -782,14 +782,14 @@ mod tests {
         assert!(
             params(MAX_NODES + 1, 1)
                 .unwrap_err()
-                .contains("limit of 100000 logical processes")
+                .contains("limit of 250000 logical processes")
         );
         assert!(
-            params(MAX_NODES, 161)
+            params(100_000, 161)
                 .unwrap_err()
                 .contains("limit of 16000000 pending events")
         );
         assert!(params(1000, u64::MAX).unwrap_err().contains("pending events"));
-        assert!(params(MAX_NODES, 160).is_ok());
+        assert!(params(100_000, 160).is_ok());
     }
 }

@@ -238,7 +238,7 @@ fn cases() -> Vec<Case> {
         Case {
             name: "bench-phold-lps-beyond-the-node-limit",
             input: Input::Command("x", String::new(), &["bench", "phold", "--lps", "1000000"]),
-            expect: INPUT(&["--lps 1000000", "limit of 100000 logical processes"]),
+            expect: INPUT(&["--lps 1000000", "limit of 250000 logical processes"]),
         },
         Case {
             name: "bench-phold-population-beyond-the-pending-limit",
