@@ -357,13 +357,11 @@ fn plmns<'a>(topology: &'a TopologyFile, at: &str) -> Result<Vec<Plmn<'a>>, Issu
     Ok(out)
 }
 
+/// Unordered PLMN index pairs `(i, j)`, `i < j`, sorted.
+type Pairs = BTreeSet<(usize, usize)>;
+
 /// The pairs `(i, j)`, `i < j`, sorted, and for `Gravity` the weights.
-fn pairs(
-    g: usize,
-    spec: &N32PartnersSpec,
-    ps: &[Plmn<'_>],
-    at: &str,
-) -> Result<(BTreeSet<(usize, usize)>, Option<Vec<f64>>), Issue> {
+fn pairs(g: usize, spec: &N32PartnersSpec, ps: &[Plmn<'_>], at: &str) -> Result<(Pairs, Option<Vec<f64>>), Issue> {
     let n = ps.len();
     let check_k = |k: u32, f: &str| -> Result<usize, Issue> {
         let k = k as usize;
