@@ -469,46 +469,24 @@ fn main() -> ExitCode {
         },
         Command::Schema { out, kind } => schema_command(out, kind),
         Command::Example { kind, list } => example_command(kind.as_deref(), list),
-        Command::Bench(BenchCommand::N32(args)) => match secsim::bench::n32::run(&args) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
+        Command::Bench(which) => {
+            let result = match which {
+                BenchCommand::N32(args) => secsim::bench::n32::run(&args),
+                BenchCommand::Capif(args) => secsim::bench::capif::run(&args),
+                BenchCommand::Scale(args) => secsim::bench::scale::run(&args),
+                BenchCommand::Phold(args) => secsim::bench::phold::run(&args),
+            };
+            match result {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("secsim: error: {e}");
+                    ExitCode::from(2)
+                }
             }
-            Err(e) => {
-                eprintln!("secsim: error: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Bench(BenchCommand::Capif(args)) => match secsim::bench::capif::run(&args) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("secsim: error: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Bench(BenchCommand::Scale(args)) => match secsim::bench::scale::run(&args) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("secsim: error: {e}");
-                ExitCode::from(2)
-            }
-        },
-        Command::Bench(BenchCommand::Phold(args)) => match secsim::bench::phold::run(&args) {
-            Ok(text) => {
-                print!("{text}");
-                ExitCode::SUCCESS
-            }
-            Err(e) => {
-                eprintln!("secsim: error: {e}");
-                ExitCode::from(2)
-            }
-        },
+        }
     }
 }
 
