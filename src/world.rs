@@ -195,7 +195,7 @@ impl World for SimWorld {
                 self.http_driver.handle(&mut io, node, m, Input::Timer(timer));
             }
         }
-        if self.records.len() >= self.max_records {
+        if self.record_limit_reached() {
             // The record budget (`crate::run::MAX_RECORDS_IN_MEMORY`): the run ends here.
             ctx.stop();
         }

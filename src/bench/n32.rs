@@ -96,12 +96,7 @@ pub fn measure(scn: &Scenario, seed: u64) -> Result<PlaneRun, String> {
 /// Runs the benchmark; returns the printed lines.
 pub fn run(args: &N32BenchArgs) -> Result<String, String> {
     let mut scn = load_experiment(&args.experiment).map_err(|e| e.to_string())?;
-    let seed = scn
-        .experiment
-        .seeds
-        .as_ref()
-        .and_then(|s| s.first().copied())
-        .unwrap_or(1);
+    let seed = scn.experiment.first_seed();
     if args.compare_crypto_backends {
         return super::crypto_backend::compare(&scn, seed, args.repeat);
     }

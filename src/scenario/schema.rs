@@ -262,6 +262,12 @@ pub struct ExperimentFile {
 }
 
 impl ExperimentFile {
+    /// The first of the experiment's seeds (`[1]` by default): the seed a single run, a
+    /// benchmark or a recorded trace hash uses.
+    pub fn first_seed(&self) -> u64 {
+        self.seeds.as_ref().and_then(|s| s.first().copied()).unwrap_or(1)
+    }
+
     /// The mutants every machine of this experiment is built with (none without the
     /// `mutants` feature).
     pub fn mutants(&self) -> crate::audit::mutant::Mutants {

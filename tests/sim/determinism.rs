@@ -136,12 +136,7 @@ fn recorded_trace_hashes_of_shipped_experiments() {
     let mut now = std::collections::BTreeMap::new();
     for p in &names {
         let scn = load_experiment(p).unwrap();
-        let seed = scn
-            .experiment
-            .seeds
-            .as_ref()
-            .and_then(|s| s.first().copied())
-            .unwrap_or(1);
+        let seed = scn.experiment.first_seed();
         let hash = run_seed(&scn, seed, Some(None), &|_| {}).unwrap().trace_hash.unwrap();
         let name = p.file_stem().unwrap().to_string_lossy().to_string();
         now.insert(name, (seed, hash));

@@ -1119,12 +1119,7 @@ fn every_body_in_every_shipped_trace_is_named_and_validates() {
         let exp_name = path.file_stem().unwrap().to_string_lossy().to_string();
         for point in expand(path).unwrap() {
             let scn = &point.scenario;
-            let seed = scn
-                .experiment
-                .seeds
-                .as_ref()
-                .and_then(|s| s.first().copied())
-                .unwrap_or(1);
+            let seed = scn.experiment.first_seed();
             let lines = trace_lines(scn, seed);
             // Connections (with their two ends) that carried a CAPIF-6e step.
             let mut capif6e = std::collections::BTreeSet::new();
